@@ -1,0 +1,91 @@
+# wsbox build. Every library is found with pkg-config; objects go to $(BUILD)
+# so parallel builds (make BUILD=/tmp/x) never collide.
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla
+override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
+override LDFLAGS += -pie -Wl,-z,relro,-z,now
+
+# One directory per part of the architecture (see README "Design").
+LIB_SRC := $(sort $(wildcard sandbox/util/*.c sandbox/*.c init/*.c policy/*.c layers/*.c))
+LIB_SRC := $(filter-out sandbox/main.c,$(LIB_SRC))
+# Assembly stubs that .incbin data files (the shipped policy profiles) so the
+# binary is self-contained.
+LIB_ASM := $(sort $(wildcard policy/*.S))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean test unit integration asan lint install demo rootfs probe bench fuzz
+
+all: wsbox
+
+wsbox: $(BUILD)/sandbox/main.o $(BUILD)/libwsbox.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libwsbox.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -I. -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libwsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
+
+# The in-sandbox probe is static so it runs on the minimal busybox rootfs.
+probe: $(BUILD)/probe
+$(BUILD)/probe: tests/probe/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+rootfs: $(BUILD)/rootfs/.stamp
+$(BUILD)/rootfs/.stamp: rootfs/build.sh $(BUILD)/probe
+	sh rootfs/build.sh $(BUILD)/rootfs $(BUILD)/probe
+
+unit: $(UNIT_BIN)
+	@sh tests/unit/run.sh $(UNIT_BIN)
+
+# The README's test command. Unit tests, then the integration and security
+# suites against the real binary, as the current user and (when root) again
+# as an unprivileged user.
+test: wsbox $(UNIT_BIN) rootfs
+	@sh tests/run.sh $(BUILD) $(UNIT_BIN)
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+demo: wsbox rootfs
+	@sh tests/demo.sh $(BUILD)
+
+bench: wsbox rootfs
+	@sh tests/bench/run.sh $(BUILD)
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) sandbox/main.c
+
+install: wsbox
+	install -D -m 0755 wsbox $(DESTDIR)$(PREFIX)/bin/wsbox
+	install -d $(DESTDIR)$(PREFIX)/share/wsbox/policy
+	install -m 0644 policy/profiles/*.policy $(DESTDIR)$(PREFIX)/share/wsbox/policy/
+
+clean:
+	rm -rf build build-asan wsbox
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

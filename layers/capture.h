@@ -1,0 +1,48 @@
+/* layers/capture: turn a dead sandbox's overlay upper dir into a layer tree.
+ * Runs only after every process of the sandbox is gone. The tree's content is
+ * attacker-controlled: it is walked with openat(O_NOFOLLOW) relative to a
+ * directory fd, never by following a link, and sanitized in place:
+ *   - regular files, dirs, symlinks (kept as links), overlay whiteouts
+ *     (char 0:0) and opaque dirs (xattr user.overlay.opaque=y) are kept;
+ *   - sockets and FIFOs are dropped (they cannot carry data into a layer);
+ *   - any other device node fails the capture (-EPERM);
+ *   - setuid/setgid bits are cleared, sticky bits on files cleared;
+ *   - every xattr other than user.overlay.opaque is removed (security.*,
+ *     file capabilities, trusted.*, other user.overlay.*);
+ *   - hardlinked files are kept as independent files (a layer has no links
+ *     between paths; overlay copy-up breaks them anyway);
+ *   - ownership is squashed to (owner_uid, owner_gid);
+ *   - with make_readonly, write bits are removed from every file and dir
+ *     (after hashing) so a published layer cannot be modified by mistake.
+ * and hashed into a manifest. The tree is modified in place; publishing is a
+ * rename by the caller, so capture costs O(bytes the task wrote). */
+#ifndef WSBOX_LAYERS_CAPTURE_H
+#define WSBOX_LAYERS_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layers/manifest.h"
+#include "sandbox/util/error.h"
+
+struct capture_options {
+	uint64_t max_bytes;	 /* 0 = unlimited; exceeding fails with -EFBIG */
+	const char *const *save; /* NULL or NULL-terminated relative paths:
+				    keep only these (and their parents) */
+	uid_t owner_uid;	 /* squash target; (uid_t)-1 leaves as is */
+	gid_t owner_gid;
+	bool make_readonly;
+};
+
+struct capture_stats {
+	uint64_t files, dirs, symlinks, whiteouts, bytes;
+	uint64_t dropped; /* sockets, FIFOs, paths outside --save */
+};
+
+/* Sanitize, squash and hash the tree at root_fd (a directory fd). */
+int capture_tree(int root_fd, const struct capture_options *opts,
+		 struct manifest *out, struct capture_stats *stats,
+		 struct wsbox_error *err);
+
+#endif

@@ -1,0 +1,51 @@
+/* policy/: what a task may do once it runs. Owns the seccomp policies
+ * (profiles/*.policy, parsed and compiled with libseccomp, BPF cached per
+ * policy) and the capability drop (libcap-ng). The parent compiles; the child
+ * only installs, with no allocation between fork and execve. */
+#ifndef WSBOX_POLICY_H
+#define WSBOX_POLICY_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandbox/util/error.h"
+
+struct policy {
+	char *name;		 /* "default", "strict", "permissive" or a path */
+	char digest[72];	 /* "sha256:<hex>" of the resolved policy text:
+				    its identity in cache keys and records */
+	struct sock_filter *filter; /* BPF produced by libseccomp */
+	unsigned short len;	 /* instructions in filter */
+};
+
+struct policy_options {
+	/* Directory for the compiled-BPF cache (e.g. STORE/cache/bpf); NULL
+	 * compiles every time. */
+	const char *bpf_cache_dir;
+	/* Add the workspace rule: chown, fchown, lchown, fchownat succeed
+	 * without effect (single-id user namespaces cannot chown). */
+	bool squash_chown;
+};
+
+/* Resolve NAME (a shipped profile) or FILE (contains '/' or ends in
+ * .policy), parse it, compile it with libseccomp for the native arch, and fill
+ * `out`. Errors name the file and line: "policy `x.policy` line 3: unknown
+ * syscall `foo`". */
+int policy_load(const char *name_or_file, const struct policy_options *opts,
+		struct policy *out, struct wsbox_error *err);
+void policy_free(struct policy *p);
+
+/* Child side, the very last step before execve: no_new_privs, then install
+ * the filter. Allocation-free. Returns 0 or -errno. */
+int policy_install(const struct policy *p);
+
+/* Child side: clear every capability set (effective, permitted, inheritable,
+ * bounding, ambient) with libcap-ng. Returns 0 or -errno. */
+int caps_drop_all(void);
+
+/* Directory holding the shipped *.policy profiles (source tree or install
+ * prefix), used by `wsbox policy ls`. */
+const char *policy_profile_dir(void);
+
+#endif

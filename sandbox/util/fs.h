@@ -1,0 +1,53 @@
+/* Small filesystem and string helpers shared by every module. Everything here
+ * opens with O_CLOEXEC and never follows symlinks where it walks trees that a
+ * task may have written (rm_rf_at). */
+#ifndef WSBOX_UTIL_FS_H
+#define WSBOX_UTIL_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sandbox/util/error.h"
+
+/* asprintf that aborts on OOM (an allocation failure of a few bytes is not a
+ * condition wsbox can report meaningfully). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+
+/* Write `len` bytes, retrying on EINTR/short writes. Returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+/* Read until EOF or `cap` bytes; returns bytes read or -errno. */
+ssize_t read_all(int fd, void *buf, size_t cap);
+
+/* Open `path` (relative to dirfd) for writing with O_TRUNC|O_CLOEXEC and
+ * write `content`. Used for /proc files (uid_map, setgroups...). */
+int write_file_at(int dirfd, const char *path, const char *content,
+		  struct wsbox_error *err);
+
+/* Read a whole small file (at most `max` bytes) into a NUL-terminated heap
+ * buffer. Refuses files larger than max with -EFBIG. */
+int read_file_at(int dirfd, const char *path, size_t max, char **out,
+		 size_t *len, struct wsbox_error *err);
+
+/* Atomically replace dirfd/path with `content`: write a temp file in the same
+ * directory, fsync it, rename over the target, fsync the directory. */
+int atomic_write_at(int dirfd, const char *path, const void *content,
+		    size_t len, mode_t mode, struct wsbox_error *err);
+
+/* mkdir -p with `mode` for created components. */
+int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err);
+
+/* Remove a tree below dirfd/name without following any symlink; makes
+ * read-only directories writable first (published layers are read-only). */
+int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err);
+
+/* fsync a directory by path. */
+int fsync_dir_at(int dirfd, const char *path, struct wsbox_error *err);
+
+/* True when `name` matches SPEC.md's [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
+bool valid_name(const char *name);
+
+#endif
