@@ -56,15 +56,16 @@ int wsbox_fail_status(struct wsbox_error *err, int status, int errnum,
 
 void wsbox_error_prefix(struct wsbox_error *err, const char *fmt, ...)
 {
-	char prefix[WSBOX_ERROR_MAX];
 	char old[WSBOX_ERROR_MAX];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+	va_start(ap, fmt);
+	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof err->msg)
+		snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s",
+			 old);
 	sanitize_line(err->msg);
 }
 

@@ -215,6 +215,12 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return wsbox_fail(err, errno, "unlink `%s`", name);
+	/* Published layers are read-only and overlay work dirs are mode 000:
+	 * make the directory readable and writable before descending. The
+	 * unlink above proved `name` is a directory, not a symlink, and no
+	 * process of a finished sandbox can swap it any more. */
+	if (fchmodat(dirfd, name, 0700, 0) < 0 && errno != EPERM)
+		return wsbox_fail(err, errno, "chmod `%s`", name);
 	_cleanup_close_ int fd = openat(dirfd, name,
 					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 						O_CLOEXEC);
@@ -223,8 +229,6 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 			return 0;
 		return wsbox_fail(err, errno, "open `%s`", name);
 	}
-	/* Published layers are read-only; removing entries needs +w. */
-	(void)fchmod(fd, 0700);
 	int r = rm_children(fd, err);
 	if (r < 0)
 		return r;

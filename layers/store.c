@@ -1,0 +1,216 @@
+/* layers/store.c: store location, layout creation and attempt staging (see
+ * store.h for the layout). */
+#include "layers/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define STORE_VERSION "wsbox-store 1\n"
+
+char *store_default_path(const char *opt)
+{
+	const char *e;
+	if (opt && *opt)
+		return xstrdup(opt);
+	if ((e = getenv("WSBOX_STORE")) && *e)
+		return xstrdup(e);
+	if ((e = getenv("XDG_DATA_HOME")) && *e == '/')
+		return xasprintf("%s/wsbox", e);
+	if (getuid() == 0)
+		return xstrdup("/var/lib/wsbox");
+	e = getenv("HOME");
+	if (!e || *e != '/') {
+		struct passwd *pw = getpwuid(getuid());
+		e = pw ? pw->pw_dir : "/";
+	}
+	return xasprintf("%s/.local/share/wsbox", e);
+}
+
+static const char *const layout[] = { "layers", "runs",	 "staging", "cache",
+				      "cache/bpf", "empty", "locks" };
+
+int store_open(const char *path, bool create, struct store *s,
+	       struct wsbox_error *err)
+{
+	int r;
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	_cleanup_free_ char *abs = NULL;
+	if (path[0] != '/') {
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof cwd))
+			return wsbox_fail(err, errno, "getcwd");
+		abs = xasprintf("%s/%s", cwd, path);
+	} else {
+		abs = xstrdup(path);
+	}
+	if (create) {
+		r = mkdir_p(abs, 0700, err);
+		if (r < 0)
+			return r;
+	}
+	int fd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "store `%s`", abs);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return wsbox_fail(err, errno, "store `%s`", abs);
+	}
+	/* A store shared with another user would let them swap layers under
+	 * our feet. */
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return wsbox_fail(err, EPERM, "store `%s` is owned by uid %u",
+				  abs, (unsigned)st.st_uid);
+	}
+	s->fd = fd;
+	s->path = steal_pointer(&abs);
+	s->owner_uid = st.st_uid;
+	s->owner_gid = st.st_gid;
+	if (!create)
+		return 0;
+	for (size_t i = 0; i < sizeof layout / sizeof *layout; i++) {
+		if (mkdirat(fd, layout[i], 0700) < 0 && errno != EEXIST) {
+			r = wsbox_fail(err, errno, "mkdir `%s/%s`", s->path,
+				       layout[i]);
+			store_close(s);
+			return r;
+		}
+	}
+	/* The empty lower and staging must be traversable by the task's id
+	 * when that differs from the store owner (root mode). */
+	if (fchmodat(fd, "empty", 0755, 0) < 0) {
+		r = wsbox_fail(err, errno, "chmod `%s/empty`", s->path);
+		store_close(s);
+		return r;
+	}
+	if (faccessat(fd, "VERSION", F_OK, 0) < 0) {
+		r = atomic_write_at(fd, "VERSION", STORE_VERSION,
+				    strlen(STORE_VERSION), 0644, err);
+		if (r < 0) {
+			store_close(s);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	s->path = NULL;
+	s->fd = -1;
+}
+
+void attempt_free(struct attempt *a)
+{
+	free(a->id);
+	free(a->dir);
+	free(a->upper);
+	free(a->work);
+	free(a->root);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+	memset(a, 0, sizeof *a);
+	a->dirfd = -1;
+}
+
+/* Start time of our own process in clock ticks since boot (field 22 of
+ * /proc/self/stat): with the pid it identifies this process even after the
+ * pid is reused. */
+static unsigned long long self_starttime(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct wsbox_error e;
+	if (read_file_at(AT_FDCWD, "/proc/self/stat", 4096, &buf, NULL, &e) < 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	unsigned long long v = 0;
+	/* after ") " come fields 3..; starttime is field 22 */
+	int field = 2;
+	for (char *tok = p + 1; *tok; tok++) {
+		if (*tok == ' ') {
+			field++;
+			if (field == 22) {
+				v = strtoull(tok + 1, NULL, 10);
+				break;
+			}
+		}
+	}
+	return v;
+}
+
+int attempt_create(struct store *s, struct attempt *a,
+		   struct wsbox_error *err)
+{
+	unsigned char rnd[6];
+	memset(a, 0, sizeof *a);
+	a->dirfd = -1;
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		return wsbox_fail(err, errno, "getrandom");
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a->id = xasprintf("%lld%03ld-%d-%02x%02x%02x%02x%02x%02x",
+			  (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+			  (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+			  rnd[5]);
+	a->dir = xasprintf("%s/staging/%s", s->path, a->id);
+	a->upper = xasprintf("%s/upper", a->dir);
+	a->work = xasprintf("%s/work", a->dir);
+	a->root = xasprintf("%s/root", a->dir);
+	if (mkdir(a->dir, 0700) < 0) {
+		int r = wsbox_fail(err, errno, "mkdir `%s`", a->dir);
+		attempt_free(a);
+		return r;
+	}
+	a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->dirfd < 0) {
+		int r = wsbox_fail(err, errno, "open `%s`", a->dir);
+		attempt_free(a);
+		return r;
+	}
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	_cleanup_free_ char *owner = xasprintf(
+		"pid %d\nstart %llu\nhost %s\n", (int)getpid(),
+		self_starttime(), host);
+	int r = atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600,
+				err);
+	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||
+		       mkdirat(a->dirfd, "work", 0700) < 0 ||
+		       mkdirat(a->dirfd, "root", 0700) < 0))
+		r = wsbox_fail(err, errno, "populate `%s`", a->dir);
+	if (r < 0) {
+		struct wsbox_error ignored;
+		attempt_discard(s, a, &ignored);
+	}
+	return r;
+}
+
+int attempt_discard(struct store *s, struct attempt *a,
+		    struct wsbox_error *err)
+{
+	int r = 0;
+	if (a->id) {
+		_cleanup_free_ char *rel = xasprintf("staging/%s", a->id);
+		r = rm_rf_at(s->fd, rel, err);
+	}
+	attempt_free(a);
+	return r;
+}

@@ -1,0 +1,144 @@
+/* contain.c: the child side of sandbox_run, in order. After clone3() the
+ * child waits for its id maps, builds the filesystem, names the host, brings
+ * up lo, locks down user namespaces, and becomes init; init forks the task,
+ * which drops everything and execs CMD. The whole sequence reads top to
+ * bottom in contain_child() and task_start(). */
+#include "sandbox/contain.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/securebits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "sandbox/util/fs.h"
+
+static _Noreturn void setup_failed(int report_fd, const struct wsbox_error *err)
+{
+	init_send_report(report_fd, INIT_REPORT_SETUP_FAILED,
+			 err->status ? err->status : WSBOX_EXIT_FAILURE,
+			 err->msg);
+	_exit(WSBOX_EXIT_FAILURE);
+}
+
+/* Become the task's identity while keeping this process's capabilities in
+ * the new user namespace: files the overlay creates on our behalf (it
+ * remembers the mounter's credentials) must belong to the task's id. */
+static int become_task_ids(const struct plan *plan, struct wsbox_error *err)
+{
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+		return wsbox_fail(err, errno, "set securebits");
+	if (setresgid(plan->gid, plan->gid, plan->gid) < 0)
+		return wsbox_fail(err, errno, "setresgid %u", plan->gid);
+	if (setresuid(plan->uid, plan->uid, plan->uid) < 0)
+		return wsbox_fail(err, errno, "setresuid %u", plan->uid);
+	return 0;
+}
+
+static int apply_rlimits(const struct plan *plan, struct wsbox_error *err)
+{
+	/* Without a delegated cgroup these are the nearest per-process
+	 * bounds (cgroup limits come with the limits module). */
+	if (plan->limits.memory_bytes) {
+		struct rlimit rl = { plan->limits.memory_bytes,
+				     plan->limits.memory_bytes };
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			return wsbox_fail(err, errno, "setrlimit memory");
+	}
+	if (plan->limits.pids) {
+		struct rlimit rl = { plan->limits.pids, plan->limits.pids };
+		if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+			return wsbox_fail(err, errno, "setrlimit pids");
+	}
+	return 0;
+}
+
+/* The task, PID 2: last steps before execve. Errors here go to the task's
+ * stderr (the user's), with the exit status a shell would use. */
+static void task_start(void *arg)
+{
+	const struct plan *plan = arg;
+
+	/* A new session: no controlling terminal to push input into
+	 * (TIOCSTI), and its own process group for signals. */
+	setsid();
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);
+	for (int i = 0; i < 3; i++)
+		if (plan->stdio[i] >= 0 && dup2(plan->stdio[i], i) < 0)
+			wsbox_die(WSBOX_EXIT_FAILURE, errno, "dup2 stdio");
+	if (chdir(plan->cwd) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, errno, "chdir `%s`", plan->cwd);
+	/* Only 0, 1, 2 cross into the task (CVE-2024-21626 class). */
+	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, errno, "close_range");
+	/* execvp() searches the caller's PATH: switch environments first. */
+	environ = (char **)plan->envp;
+	int r = policy_install(plan->policy);
+	if (r < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, -r, "install seccomp policy");
+	execvp(plan->argv[0], plan->argv);
+	int e = errno;
+	wsbox_die(e == ENOENT ? WSBOX_EXIT_NOTFOUND : WSBOX_EXIT_NOEXEC, e,
+		  "exec `%s`", plan->argv[0]);
+}
+
+void contain_child(const struct plan *plan, int sync_fd, int report_fd,
+		   pid_t parent)
+{
+	struct wsbox_error err = { 0 };
+	char go;
+
+	/* Nothing outlives wsbox: if the parent dies, so does init and with
+	 * it the whole PID namespace. getppid() is 0 in a new PID namespace,
+	 * so a parent that died before this prctl is detected by the sync
+	 * pipe instead: its write end closes and read() sees EOF. */
+	(void)parent;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(WSBOX_EXIT_FAILURE);
+	if (read(sync_fd, &go, 1) != 1)
+		_exit(WSBOX_EXIT_FAILURE); /* parent died or failed to map us */
+	close(sync_fd);
+
+	if (become_task_ids(plan, &err) < 0 ||
+	    ns_mount_build_root(plan, &err) < 0)
+		setup_failed(report_fd, &err);
+	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
+	 * turns read-only: a nested user namespace stays impossible even if a
+	 * seccomp policy has a gap. */
+	_cleanup_free_ char *maxns = xasprintf(
+		"%s/proc/sys/user/max_user_namespaces", plan->root_mnt);
+	if (write_file_at(AT_FDCWD, maxns, "0", &err) < 0 ||
+	    ns_mount_mask_proc(plan, &err) < 0 ||
+	    ns_mount_enter_root(plan, &err) < 0)
+		setup_failed(report_fd, &err);
+	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0) {
+		wsbox_fail(&err, errno, "sethostname `%s`", plan->hostname);
+		setup_failed(report_fd, &err);
+	}
+	if (plan->net == NET_NONE && ns_net_loopback_up(&err) < 0)
+		setup_failed(report_fd, &err);
+	if (apply_rlimits(plan, &err) < 0)
+		setup_failed(report_fd, &err);
+
+	/* init and the task hold no capability from here on, and init cannot
+	 * be ptraced or have its /proc/1/exe opened (CVE-2019-5736 class). */
+	int r = caps_drop_all();
+	if (r < 0) {
+		wsbox_fail(&err, -r, "drop capabilities");
+		setup_failed(report_fd, &err);
+	}
+	if (prctl(PR_SET_DUMPABLE, 0) < 0) {
+		wsbox_fail(&err, errno, "make init non-dumpable");
+		setup_failed(report_fd, &err);
+	}
+	init_main(report_fd, task_start, (void *)plan);
+}

@@ -1,0 +1,14 @@
+/* contain.h: the child side of sandbox_run (see contain.c). */
+#ifndef WSBOX_SANDBOX_CONTAIN_H
+#define WSBOX_SANDBOX_CONTAIN_H
+
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+#include "sandbox/util/cleanup.h"
+
+/* Runs in the clone3() child; never returns. */
+_Noreturn void contain_child(const struct plan *plan, int sync_fd,
+			     int report_fd, pid_t parent);
+
+#endif

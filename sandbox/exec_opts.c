@@ -1,0 +1,404 @@
+/* exec_opts.c: parsing and validation of `wsbox exec` options (see
+ * exec_opts.h). Pure: no I/O besides reading argv and the environment, so it
+ * is unit-tested directly. */
+#include "sandbox/exec_opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+void strv_push(struct strv *s, const char *item)
+{
+	s->v = xreallocarray(s->v, s->n + 2, sizeof *s->v);
+	s->v[s->n++] = xstrdup(item);
+	s->v[s->n] = NULL;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+		return -EINVAL;
+	if (shift && v > (ULLONG_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A relative path with no "..", "." or empty components and no leading
+ * slash: what --save accepts (it names paths inside /workspace). */
+static bool valid_rel_path(const char *p)
+{
+	if (!*p || *p == '/' || strlen(p) > 4096)
+		return false;
+	_cleanup_free_ char *copy = xstrdup(p);
+	char *save = NULL;
+	size_t trimmed = strlen(copy);
+	while (trimmed > 1 && copy[trimmed - 1] == '/')
+		copy[--trimmed] = '\0';
+	if (strstr(copy, "//"))
+		return false;
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save))
+		if (!strcmp(c, "..") || !strcmp(c, "."))
+			return false;
+	return true;
+}
+
+static bool valid_env_name(const char *k, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (k[i] == '=' || k[i] == '\0')
+			return false;
+	return true;
+}
+
+enum {
+	OPT_STORE = 256,
+	OPT_RUN,
+	OPT_TASK,
+	OPT_PARENT,
+	OPT_ROOTFS,
+	OPT_RO,
+	OPT_SAVE,
+	OPT_ENV,
+	OPT_ENV_PASS,
+	OPT_CWD,
+	OPT_UID,
+	OPT_GID,
+	OPT_NET,
+	OPT_TIMEOUT,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_POLICY,
+	OPT_NO_CACHE,
+	OPT_EVENTS,
+	OPT_KEEP_FAILED,
+	OPT_HOSTNAME,
+	OPT_MAX_LAYER,
+	OPT_MUTEX,
+};
+
+static const struct option long_opts[] = {
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "run", required_argument, NULL, OPT_RUN },
+	{ "task", required_argument, NULL, OPT_TASK },
+	{ "parent", required_argument, NULL, OPT_PARENT },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "ro", no_argument, NULL, OPT_RO },
+	{ "save", required_argument, NULL, OPT_SAVE },
+	{ "env", required_argument, NULL, OPT_ENV },
+	{ "env-pass", required_argument, NULL, OPT_ENV_PASS },
+	{ "cwd", required_argument, NULL, OPT_CWD },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "keep-failed", no_argument, NULL, OPT_KEEP_FAILED },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "max-layer-size", required_argument, NULL, OPT_MAX_LAYER },
+	{ "mutex", required_argument, NULL, OPT_MUTEX },
+	{ NULL, 0, NULL, 0 },
+};
+
+int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
+		    struct wsbox_error *err)
+{
+	unsigned long v;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->net = NET_NONE;
+	o->hostname = "wsbox";
+	o->cwd = "/workspace";
+	o->policy = "default";
+	optind = 1;
+	opterr = 0;
+	/* "+" stops at the first non-option: CMD's own flags are not ours. */
+	while ((c = getopt_long(argc, argv, "+:", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STORE:
+			o->store = optarg;
+			break;
+		case OPT_RUN:
+			if (!valid_name(optarg))
+				return wsbox_fail(err, 0,
+						  "--run `%s`: invalid name "
+						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+						  optarg);
+			o->run = optarg;
+			break;
+		case OPT_TASK:
+			if (!valid_name(optarg))
+				return wsbox_fail(err, 0,
+						  "--task `%s`: invalid name "
+						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+						  optarg);
+			o->task = optarg;
+			break;
+		case OPT_PARENT:
+			if (!valid_name(optarg))
+				return wsbox_fail(err, 0,
+						  "--parent `%s`: invalid name "
+						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+						  optarg);
+			for (size_t i = 0; i < o->parents.n; i++)
+				if (!strcmp(o->parents.v[i], optarg))
+					return wsbox_fail(
+						err, 0, "--parent `%s`: given twice",
+						optarg);
+			strv_push(&o->parents, optarg);
+			break;
+		case OPT_ROOTFS:
+			if (!*optarg)
+				return wsbox_fail(err, 0, "--rootfs: empty");
+			o->rootfs = optarg;
+			break;
+		case OPT_RO:
+			o->ro = true;
+			break;
+		case OPT_SAVE:
+			if (!valid_rel_path(optarg))
+				return wsbox_fail(err, 0,
+						  "--save `%s`: must be a relative "
+						  "path inside /workspace without `..`",
+						  optarg);
+			strv_push(&o->save, optarg);
+			break;
+		case OPT_ENV: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || !valid_env_name(optarg, (size_t)(eq - optarg)))
+				return wsbox_fail(err, 0,
+						  "--env `%s`: want NAME=VALUE",
+						  optarg);
+			strv_push(&o->env, optarg);
+			break;
+		}
+		case OPT_ENV_PASS:
+			if (!valid_env_name(optarg, strlen(optarg)))
+				return wsbox_fail(err, 0,
+						  "--env-pass `%s`: want NAME",
+						  optarg);
+			strv_push(&o->env_pass, optarg);
+			break;
+		case OPT_CWD:
+			if (optarg[0] != '/')
+				return wsbox_fail(err, 0,
+						  "--cwd `%s`: must be absolute",
+						  optarg);
+			o->cwd = optarg;
+			break;
+		case OPT_UID:
+		case OPT_GID:
+			/* 65534 and above are reserved (overflow ids). */
+			if (parse_uint(optarg, 65533, &v) < 0)
+				return wsbox_fail(err, 0,
+						  "--%s `%s`: want 0..65533",
+						  c == OPT_UID ? "uid" : "gid",
+						  optarg);
+			if (c == OPT_UID)
+				o->uid = (uid_t)v;
+			else
+				o->gid = (gid_t)v;
+			break;
+		case OPT_NET:
+			if (!strcmp(optarg, "none"))
+				o->net = NET_NONE;
+			else if (!strcmp(optarg, "host"))
+				o->net = NET_HOST;
+			else
+				return wsbox_fail(err, 0,
+						  "--net `%s`: want none or host",
+						  optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 7 * 24 * 3600, &v) < 0 || !v)
+				return wsbox_fail(err, 0,
+						  "--timeout `%s`: want seconds "
+						  "(1..604800)",
+						  optarg);
+			o->timeout_sec = (unsigned)v;
+			break;
+		case OPT_MEMORY:
+		case OPT_MAX_LAYER: {
+			uint64_t *dst = c == OPT_MEMORY ? &o->memory
+							: &o->max_layer_size;
+			if (parse_size(optarg, dst) < 0 || !*dst)
+				return wsbox_fail(
+					err, 0, "--%s `%s`: want a size like 512M",
+					c == OPT_MEMORY ? "memory"
+							: "max-layer-size",
+					optarg);
+			break;
+		}
+		case OPT_PIDS:
+			if (parse_uint(optarg, 4194304, &v) < 0 || !v)
+				return wsbox_fail(err, 0,
+						  "--pids `%s`: want a positive count",
+						  optarg);
+			o->pids = v;
+			break;
+		case OPT_POLICY:
+			o->policy = optarg;
+			break;
+		case OPT_NO_CACHE:
+			o->no_cache = true;
+			break;
+		case OPT_EVENTS:
+			o->events = optarg;
+			break;
+		case OPT_KEEP_FAILED:
+			o->keep_failed = true;
+			break;
+		case OPT_HOSTNAME:
+			if (!*optarg || strlen(optarg) > 64 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789.-") != strlen(optarg))
+				return wsbox_fail(err, 0,
+						  "--hostname `%s`: want 1-64 of "
+						  "[A-Za-z0-9.-]",
+						  optarg);
+			o->hostname = optarg;
+			break;
+		case OPT_MUTEX:
+			if (!valid_name(optarg))
+				return wsbox_fail(err, 0,
+						  "--mutex `%s`: invalid name",
+						  optarg);
+			o->mutex = optarg;
+			break;
+		case ':':
+			return wsbox_fail(err, 0, "option `%s` needs a value",
+					  argv[optind - 1]);
+		default:
+			return wsbox_fail(err, 0,
+					  "unknown option `%s` (see `wsbox help`)",
+					  argv[optind - 1]);
+		}
+	}
+	if (o->ro && o->save.n)
+		return wsbox_fail(err, 0, "--ro and --save exclude each other");
+	if (optind >= argc)
+		return wsbox_fail(err, 0,
+				  "no command given (usage: wsbox exec "
+				  "[OPTIONS] -- CMD [ARG...])");
+	if (!*argv[optind])
+		return wsbox_fail(err, 0, "empty command");
+	o->argv = argv + optind;
+	o->argc = argc - optind;
+	return 0;
+}
+
+void exec_opts_free(struct exec_opts *o)
+{
+	strv_free(&o->parents);
+	strv_free(&o->save);
+	strv_free(&o->env);
+	strv_free(&o->env_pass);
+}
+
+/* Set NAME=VALUE in env (replacing an existing NAME). */
+static void env_set(struct strv *env, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	for (size_t i = 0; i < env->n; i++) {
+		if (!strncmp(env->v[i], kv, klen) && env->v[i][klen] == '=') {
+			free(env->v[i]);
+			env->v[i] = xstrdup(kv);
+			return;
+		}
+	}
+	strv_push(env, kv);
+}
+
+char **exec_build_env(const struct exec_opts *o, char **host_env)
+{
+	struct strv env = { 0 };
+	const char *term = NULL;
+	for (char **e = host_env; e && *e; e++)
+		if (!strncmp(*e, "TERM=", 5))
+			term = *e + 5;
+	env_set(&env,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	/* HOME on the fresh /tmp: dotfiles tools drop there are not captured
+	 * into the workspace layer. */
+	env_set(&env, "HOME=/tmp");
+	_cleanup_free_ char *t = xasprintf("TERM=%s", term ? term : "dumb");
+	env_set(&env, t);
+	for (size_t i = 0; i < o->env_pass.n; i++) {
+		size_t klen = strlen(o->env_pass.v[i]);
+		for (char **e = host_env; e && *e; e++)
+			if (!strncmp(*e, o->env_pass.v[i], klen) &&
+			    (*e)[klen] == '=')
+				env_set(&env, *e);
+	}
+	for (size_t i = 0; i < o->env.n; i++)
+		env_set(&env, o->env.v[i]);
+	if (!env.v)
+		strv_push(&env, "PATH=/bin");
+	return env.v;
+}

@@ -1,0 +1,64 @@
+/* exec_opts: the command line of `wsbox exec`, parsed and validated into a
+ * plain struct before anything touches the store or the kernel, so bad input
+ * is refused (exit 125) without side effects. */
+#ifndef WSBOX_SANDBOX_EXEC_OPTS_H
+#define WSBOX_SANDBOX_EXEC_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/plan.h"
+#include "sandbox/util/error.h"
+
+struct strv {
+	char **v; /* NULL-terminated */
+	size_t n;
+};
+
+struct exec_opts {
+	const char *store;
+	const char *run;  /* NULL: a fresh run id is generated */
+	const char *task; /* NULL: "main" */
+	struct strv parents;
+	const char *rootfs; /* NULL: host root */
+	bool ro;
+	struct strv save;
+	struct strv env;      /* K=V */
+	struct strv env_pass; /* K */
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	enum net_mode net;
+	unsigned timeout_sec;
+	uint64_t memory;
+	uint64_t pids;
+	uint64_t max_layer_size;
+	const char *policy;
+	bool no_cache;
+	const char *events;
+	bool keep_failed;
+	const char *hostname;
+	const char *mutex;
+	char **argv; /* CMD [ARG...], points into the caller's argv */
+	int argc;
+};
+
+void strv_push(struct strv *s, const char *item);
+void strv_free(struct strv *s);
+
+/* Parse `wsbox exec ...` (argv[0] is "exec"). On error returns < 0 with a
+ * message naming the option; `err->status` is 125. */
+int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
+		    struct wsbox_error *err);
+void exec_opts_free(struct exec_opts *o);
+
+/* "512M", "2G", "100k", "123" -> bytes. */
+int parse_size(const char *s, uint64_t *out);
+
+/* The clean environment of the task: PATH, HOME, TERM, then --env-pass
+ * values present in `host_env`, then --env (later wins). */
+char **exec_build_env(const struct exec_opts *o, char **host_env);
+
+#endif

@@ -1,0 +1,202 @@
+/* monitor.c: the parent side of sandbox_run. Creates every namespace with
+ * one clone3(), writes the child's id maps, lets it go, then supervises:
+ * forwards signals to init, enforces --timeout (SIGTERM, grace, SIGKILL of
+ * the whole PID namespace), and collects init's report and resource usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "sandbox/contain.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/util/fs.h"
+
+static double now_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static pid_t clone_sandbox(const struct plan *plan)
+{
+	struct clone_args args = {
+		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID |
+			 CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP,
+		.exit_signal = SIGCHLD,
+	};
+	if (plan->net == NET_NONE)
+		args.flags |= CLONE_NEWNET;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+int sandbox_exit_status(const struct sandbox_result *res)
+{
+	if (res->timed_out)
+		return WSBOX_EXIT_TIMEOUT;
+	if (res->signaled)
+		return 128 + res->code;
+	return res->code;
+}
+
+/* Read init's report; returns 1 when a full report arrived, 0 on EOF. */
+static int read_report(int fd, struct init_report *rep)
+{
+	ssize_t n = read_all(fd, rep, sizeof *rep);
+	return n == (ssize_t)sizeof *rep ? 1 : 0;
+}
+
+int sandbox_run(const struct plan *plan, struct sandbox_result *res,
+		struct wsbox_error *err)
+{
+	int sync_pipe[2], report_pipe[2];
+	memset(res, 0, sizeof *res);
+
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; i < init_n_forwarded_signals; i++)
+		sigaddset(&set, init_forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+		return wsbox_fail(err, errno, "block signals");
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return wsbox_fail(err, errno, "signalfd");
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
+		return wsbox_fail(err, errno, "pipe");
+	if (pipe2(report_pipe, O_CLOEXEC) < 0) {
+		close(sync_pipe[0]);
+		close(sync_pipe[1]);
+		return wsbox_fail(err, errno, "pipe");
+	}
+	_cleanup_close_ int sync_w = sync_pipe[1];
+	_cleanup_close_ int report_r = report_pipe[0];
+
+	double t0 = now_sec();
+	pid_t parent = getpid();
+	pid_t child = clone_sandbox(plan);
+	if (child < 0) {
+		int e = errno;
+		close(sync_pipe[0]);
+		close(report_pipe[1]);
+		return wsbox_fail(err, e,
+				  "create namespaces (try `wsbox doctor`)");
+	}
+	if (child == 0) {
+		close(sync_pipe[1]);
+		close(report_pipe[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		contain_child(plan, sync_pipe[0], report_pipe[1], parent);
+	}
+	close(sync_pipe[0]);
+	close(report_pipe[1]);
+
+	int r = ns_user_write_maps(child, plan, err);
+	if (r < 0 || write_all(sync_w, "G", 1) < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return r < 0 ? r : wsbox_fail(err, EPIPE, "start sandbox");
+	}
+
+	struct init_report rep = { 0 };
+	bool have_report = false, exited = false, term_sent = false;
+	double deadline = plan->limits.timeout_sec
+				  ? t0 + plan->limits.timeout_sec
+				  : 0;
+	double kill_at = 0;
+	int wstatus = 0;
+	struct rusage ru = { 0 };
+
+	while (!exited) {
+		struct pollfd fds[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = have_report ? -1 : report_r,
+			  .events = POLLIN },
+		};
+		int timeout_ms = -1;
+		double next = kill_at ? kill_at : deadline;
+		if (next) {
+			double left = next - now_sec();
+			timeout_ms = left > 0 ? (int)(left * 1000) + 1 : 0;
+		}
+		int n = poll(fds, 2, timeout_ms);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents) {
+			have_report = read_report(report_r, &rep) == 1;
+			if (!have_report) {
+				close(report_r);
+				report_r = -1;
+			}
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si &&
+			    si.ssi_signo != SIGCHLD)
+				kill(child, (int)si.ssi_signo);
+		}
+		pid_t p = wait4(child, &wstatus, WNOHANG, &ru);
+		if (p == child) {
+			exited = true;
+			break;
+		}
+		double t = now_sec();
+		if (kill_at && t >= kill_at) {
+			kill(child, SIGKILL);
+			kill_at = 0;
+		} else if (deadline && t >= deadline && !term_sent) {
+			/* Ask nicely through init, then take the whole PID
+			 * namespace down with its init. */
+			res->timed_out = true;
+			term_sent = true;
+			kill(child, SIGTERM);
+			kill_at = t + (plan->limits.kill_grace_ms
+					       ? plan->limits.kill_grace_ms
+					       : 2000) /
+					      1000.0;
+			deadline = 0;
+		}
+	}
+	if (!exited) {
+		kill(child, SIGKILL);
+		wait4(child, &wstatus, 0, &ru);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!have_report && report_r >= 0)
+		have_report = read_report(report_r, &rep) == 1;
+
+	res->wall_sec = now_sec() - t0;
+	res->cpu_sec = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	res->max_rss_kb = (uint64_t)ru.ru_maxrss;
+	if (res->timed_out)
+		return 0;
+	if (!have_report)
+		return wsbox_fail(err, 0, "sandbox died before reporting (%s)",
+				  WIFSIGNALED(wstatus) ? strsignal(WTERMSIG(wstatus))
+						       : "no report");
+	switch (rep.kind) {
+	case INIT_REPORT_EXITED:
+		res->code = rep.code;
+		return 0;
+	case INIT_REPORT_SIGNALED:
+		res->signaled = true;
+		res->code = rep.code;
+		return 0;
+	default:
+		rep.msg[sizeof rep.msg - 1] = '\0';
+		return wsbox_fail_status(err, rep.code ? rep.code : WSBOX_EXIT_FAILURE,
+					 0, "sandbox setup: %s", rep.msg);
+	}
+}
