@@ -25,6 +25,24 @@
 #define MANIFEST_VERSION 1
 #define DIGEST_STRLEN 72 /* "sha256:" + 64 hex + NUL, rounded */
 
+/* Bounds enforced by manifest_parse/serialize and capture (hostile input). */
+#define MANIFEST_PATH_MAX 65536	 /* bytes of one decoded path */
+#define MANIFEST_TARGET_MAX 4095 /* symlink target (PATH_MAX - 1) */
+#define MANIFEST_MAX_ENTRIES 10000000
+
+/* Canonical-form rules beyond the line syntax (parse rejects, serialize
+ * refuses to write, anything else, so one tree has exactly one text):
+ *   - mode is exactly 4 octal digits, <= 07777, never 06000 bits; files
+ *     never carry the sticky bit; symlinks are 0777, whiteouts 0000;
+ *   - size is decimal without leading zeros, "0" for every non-file;
+ *     hash is 64 lowercase hex for files, "-" for every other type;
+ *   - escapes are '%' + two UPPERCASE hex digits and only for bytes that
+ *     must be escaped (never %00, never a printable byte);
+ *   - a target is present exactly for symlinks and is non-empty;
+ *   - every entry's parent directory is itself an entry of type d or D;
+ *   - for files/dirs, mode is the sanitized mode *before* make_readonly
+ *     (capture.h), so the digest does not depend on that option. */
+
 enum mf_type {
 	MF_FILE = 'f',
 	MF_DIR = 'd',
@@ -34,12 +52,12 @@ enum mf_type {
 };
 
 struct mf_entry {
-	char *path;	/* relative to the layer root, no leading '/' */
-	char type;	/* enum mf_type */
-	mode_t mode;	/* permission bits only (07777 & ~06000 after sanitize) */
-	uint64_t size;	/* files: bytes; others 0 */
+	char *path;  /* relative to the layer root, no leading '/' */
+	char type;   /* enum mf_type */
+	mode_t mode; /* permission bits only (07777 & ~06000 after sanitize) */
+	uint64_t size;		  /* files: bytes; others 0 */
 	unsigned char sha256[32]; /* files: content hash; others zero */
-	char *target;	/* symlinks: link target; else NULL */
+	char *target;		  /* symlinks: link target; else NULL */
 };
 
 struct manifest {

@@ -67,7 +67,7 @@ static void report(struct doctor *d, enum level lvl, const char *probe,
 static void report(struct doctor *d, enum level lvl, const char *probe,
 		   const char *fmt, ...)
 {
-	static const char *const tag[] = { "ok  ", "warn", "FAIL" };
+	static const char *const tag[] = {"ok  ", "warn", "FAIL"};
 	char detail[2048];
 	va_list ap;
 
@@ -85,7 +85,7 @@ static void report(struct doctor *d, enum level lvl, const char *probe,
 
 /* Append to a bounded, NUL-terminated buffer; silently truncates. */
 static void appendf(char *buf, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void appendf(char *buf, size_t cap, const char *fmt, ...)
 {
 	size_t len = strnlen(buf, cap);
@@ -102,11 +102,11 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 /* What a probe child sends back over its pipe: one write, well below
  * PIPE_BUF, so the parent gets all of it or (child died) nothing. */
 struct child_reply {
-	int rc;		       /* 0 or -errno */
+	int rc;			/* 0 or -errno */
 	struct wsbox_error err; /* why, when rc < 0 */
-	char info[512];	       /* free-form detail on success */
-	uint64_t bits;	       /* probe-specific flags */
-	double value;	       /* probe-specific measurement */
+	char info[512];		/* free-form detail on success */
+	uint64_t bits;		/* probe-specific flags */
+	double value;		/* probe-specific measurement */
 };
 _Static_assert(sizeof(struct child_reply) <= PIPE_BUF,
 	       "reply must be written atomically");
@@ -137,6 +137,9 @@ static int run_probe_child(probe_fn fn, void *arg, struct child_reply *rep)
 		struct child_reply out;
 		close(p[0]);
 		memset(&out, 0, sizeof out);
+		/* SIG_IGN may be inherited across our exec; the alarm must
+		 * kill a hung probe. */
+		signal(SIGALRM, SIG_DFL);
 		alarm(PROBE_TIMEOUT_SEC);
 		out.rc = fn(arg, &out);
 		(void)write_all(p[1], &out, sizeof out);
@@ -234,7 +237,8 @@ static unsigned long root_host_id(const char *subid_file)
 		char *save = NULL;
 		char *name = strtok_r(line, ":", &save);
 		char *start = strtok_r(NULL, ":", &save);
-		if (!name || !start || (strcmp(name, "root") && strcmp(name, "0")))
+		if (!name || !start ||
+		    (strcmp(name, "root") && strcmp(name, "0")))
 			continue;
 		char *end;
 		errno = 0;
@@ -254,7 +258,7 @@ static int child_userns(void *arg, struct child_reply *rep)
 static void probe_userns(struct doctor *d)
 {
 	static const char *const restrict_knob =
-		"/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
+	    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
 	long max = -1, clone_ok = -1, aa = -1;
 	char facts[256] = "";
 	char fix[256] = "";
@@ -290,8 +294,8 @@ static void probe_userns(struct doctor *d)
 	struct child_reply rep;
 	int r = run_probe_child(child_userns, NULL, &rep);
 	if (r < 0) {
-		report(d, LVL_FAIL, "user namespaces", "%s (%s)%s",
-		       rep.err.msg, facts, fix);
+		report(d, LVL_FAIL, "user namespaces", "%s (%s)%s", rep.err.msg,
+		       facts, fix);
 		return;
 	}
 	/* Under Ubuntu's restriction unshare still succeeds for unprivileged
@@ -318,10 +322,10 @@ static void probe_userns(struct doctor *d)
 			"uid %lu gid %lu (%s)",
 			u, g,
 			u == 100000 && g == 100000
-				? "default; no range for root in "
-				  "/etc/subuid, /etc/subgid"
-				: "first id of root's /etc/subuid, "
-				  "/etc/subgid range");
+			    ? "default; no range for root in "
+			      "/etc/subuid, /etc/subgid"
+			    : "first id of root's /etc/subuid, "
+			      "/etc/subgid range");
 	}
 	report(d, LVL_OK, "user namespaces",
 	       "unshare(CLONE_NEWUSER) with a single-id uid/gid map works "
@@ -335,9 +339,8 @@ static const struct {
 	int flag;
 	const char *name;
 } ns_kinds[] = {
-	{ CLONE_NEWNS, "mount" }, { CLONE_NEWPID, "pid" },
-	{ CLONE_NEWIPC, "ipc" },  { CLONE_NEWUTS, "uts" },
-	{ CLONE_NEWNET, "net" },  { CLONE_NEWCGROUP, "cgroup" },
+    {CLONE_NEWNS, "mount"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWIPC, "ipc"},
+    {CLONE_NEWUTS, "uts"},  {CLONE_NEWNET, "net"}, {CLONE_NEWCGROUP, "cgroup"},
 };
 #define N_NS_KINDS (sizeof ns_kinds / sizeof *ns_kinds)
 
@@ -401,8 +404,7 @@ static int write_new_file(const char *path, const char *content,
 			  struct wsbox_error *err)
 {
 	_cleanup_close_ int fd = open(
-		path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		0644);
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "create `%s`", path);
 	int r = write_all(fd, content, strlen(content));
@@ -450,8 +452,8 @@ static int ovl_tree_make(struct ovl_tree *t, struct wsbox_error *err)
 	t->upper = xasprintf("%s/upper", t->root);
 	t->work = xasprintf("%s/work", t->root);
 	t->merged = xasprintf("%s/merged", t->root);
-	const char *dirs[] = { t->lower1, t->lower2, t->upper, t->work,
-			       t->merged };
+	const char *dirs[] = {t->lower1, t->lower2, t->upper, t->work,
+			      t->merged};
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
 		if (mkdir(dirs[i], 0755) < 0)
 			return wsbox_fail(err, errno, "mkdir `%s`", dirs[i]);
@@ -473,7 +475,7 @@ static int ovl_tree_make(struct ovl_tree *t, struct wsbox_error *err)
 static int ovl_verify(const struct ovl_tree *t, struct wsbox_error *err)
 {
 	_cleanup_close_ int m =
-		open(t->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    open(t->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (m < 0)
 		return wsbox_fail(err, errno, "open merged dir");
 	if (faccessat(m, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
@@ -483,7 +485,7 @@ static int ovl_verify(const struct ovl_tree *t, struct wsbox_error *err)
 
 	char buf[8] = "";
 	_cleanup_close_ int s =
-		openat(m, "same", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	    openat(m, "same", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (s < 0)
 		return wsbox_fail(err, errno, "open merged `same`");
 	ssize_t n = read_all(s, buf, sizeof buf - 1);
@@ -497,7 +499,7 @@ static int ovl_verify(const struct ovl_tree *t, struct wsbox_error *err)
 				  buf);
 
 	_cleanup_close_ int c =
-		openat(m, "c", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	    openat(m, "c", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (c < 0)
 		return wsbox_fail(err, errno, "write through overlay");
 	int r = write_all(c, "c", 1);
@@ -542,20 +544,65 @@ static void append_fs_log(int fsfd, struct wsbox_error *err)
 	}
 }
 
-/* The options the real workspace mount uses (ns_mount.c): userxattr as
- * we are in a user namespace; no redirects, metacopy, index or xino so
- * layers stay portable. */
+/* The options a portable workspace wants on top of userxattr (needed in a
+ * user namespace): no redirects, metacopy, index or xino, so layers carry no
+ * file handles or redirect xattrs. With userxattr the kernel insists on
+ * redirect_dir=nofollow: "off" means "follow" on kernels built with
+ * CONFIG_OVERLAY_FS_REDIRECT_ALWAYS_FOLLOW and is then rejected. */
 static const char *const ovl_opts[][2] = {
-	{ "redirect_dir", "off" },
-	{ "metacopy", "off" },
-	{ "index", "off" },
-	{ "xino", "off" },
+    {"redirect_dir", "nofollow"},
+    {"metacopy", "off"},
+    {"index", "off"},
+    {"xino", "off"},
+    {"redirect_dir", "off"}, /* informational, see above */
 };
 #define N_OVL_OPTS (sizeof ovl_opts / sizeof *ovl_opts)
+#define N_OVL_WANTED (N_OVL_OPTS - 1)
+#define OVL_ALL_REJECTED ((UINT64_C(1) << N_OVL_OPTS) - 1)
+
+struct ovl_arg {
+	const struct ovl_tree *t;
+	uint64_t rejected; /* ovl_opts entries not to use */
+};
+
+/* Can a (read-only, two-lower) overlay superblock be created with
+ * userxattr plus key=val? The classic "lowerdir" key works through fsconfig
+ * on kernels before and after lowerdir+, so this does not depend on it. */
+static int ovl_try_option(const struct ovl_tree *t, const char *key,
+			  const char *val)
+{
+	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	_cleanup_free_ char *lower = xasprintf("%s:%s", t->lower1, t->lower2);
+	if (fs < 0)
+		return -errno;
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, key, val, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* bits: one per rejected ovl_opts entry. */
+static int child_overlay_options(void *arg, struct child_reply *rep)
+{
+	const struct ovl_arg *oa = arg;
+	int r = enter_userns_mountns(&rep->err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return wsbox_fail(&rep->err, errno, "fsopen(\"overlay\")");
+	for (size_t i = 0; i < N_OVL_OPTS; i++)
+		if (ovl_try_option(oa->t, ovl_opts[i][0], ovl_opts[i][1]) < 0)
+			rep->bits |= UINT64_C(1) << i;
+	return 0;
+}
 
 static int child_overlay_api(void *arg, struct child_reply *rep)
 {
-	const struct ovl_tree *t = arg;
+	const struct ovl_arg *oa = arg;
+	const struct ovl_tree *t = oa->t;
 	struct wsbox_error *err = &rep->err;
 	int r = enter_userns_mountns(err);
 	if (r < 0)
@@ -572,9 +619,9 @@ static int child_overlay_api(void *arg, struct child_reply *rep)
 			wsbox_error_prefix(err, "needs Linux >= 6.8");
 		return -e;
 	}
-	const char *kv[][2] = { { "lowerdir+", t->lower2 },
-				{ "upperdir", t->upper },
-				{ "workdir", t->work } };
+	const char *kv[][2] = {{"lowerdir+", t->lower2},
+			       {"upperdir", t->upper},
+			       {"workdir", t->work}};
 	for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
 		if (fsconfig(fs, FSCONFIG_SET_STRING, kv[i][0], kv[i][1], 0) <
 		    0) {
@@ -588,23 +635,16 @@ static int child_overlay_api(void *arg, struct child_reply *rep)
 		append_fs_log(fs, err);
 		return r;
 	}
-	/* Try every option so the report names all the rejected ones. */
-	int rejected = 0;
-	for (size_t i = 0; i < N_OVL_OPTS; i++) {
+	for (size_t i = 0; i < N_OVL_WANTED; i++) {
+		if (oa->rejected & (UINT64_C(1) << i))
+			continue;
 		if (fsconfig(fs, FSCONFIG_SET_STRING, ovl_opts[i][0],
 			     ovl_opts[i][1], 0) < 0) {
-			if (!rejected)
-				rejected = errno;
-			appendf(rep->info, sizeof rep->info, "%s%s=%s",
-				rep->info[0] ? " " : "", ovl_opts[i][0],
-				ovl_opts[i][1]);
+			r = wsbox_fail(err, errno, "fsconfig %s=%s",
+				       ovl_opts[i][0], ovl_opts[i][1]);
+			append_fs_log(fs, err);
+			return r;
 		}
-	}
-	if (rejected) {
-		r = wsbox_fail(err, rejected, "options rejected: %s",
-			       rep->info);
-		append_fs_log(fs, err);
-		return r;
 	}
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		r = wsbox_fail(err, errno, "fsconfig CMD_CREATE");
@@ -614,47 +654,49 @@ static int child_overlay_api(void *arg, struct child_reply *rep)
 	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
 	if (mnt < 0)
 		return wsbox_fail(err, errno, "fsmount");
-	if (move_mount(mnt, "", AT_FDCWD, t->merged,
-		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (move_mount(mnt, "", AT_FDCWD, t->merged, MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
 		return wsbox_fail(err, errno, "move_mount");
 	return ovl_verify(t, err);
 }
 
 static int child_overlay_classic(void *arg, struct child_reply *rep)
 {
-	const struct ovl_tree *t = arg;
+	const struct ovl_arg *oa = arg;
+	const struct ovl_tree *t = oa->t;
 	struct wsbox_error *err = &rep->err;
 	int r = enter_userns_mountns(err);
 	if (r < 0)
 		return r;
 
-	char opts[MOUNT_OPTS_MAX];
-	int n = snprintf(opts, sizeof opts,
-			 "lowerdir=%s:%s,upperdir=%s,workdir=%s,userxattr",
-			 t->lower1, t->lower2, t->upper, t->work);
-	for (size_t i = 0; n >= 0 && i < N_OVL_OPTS; i++)
-		n += snprintf(opts + n, n < (int)sizeof opts ? sizeof opts - (size_t)n : 0,
-			      ",%s=%s", ovl_opts[i][0], ovl_opts[i][1]);
-	if (n < 0 || n >= (int)sizeof opts)
+	char opts[MOUNT_OPTS_MAX] = "";
+	appendf(opts, sizeof opts,
+		"lowerdir=%s:%s,upperdir=%s,workdir=%s,userxattr", t->lower1,
+		t->lower2, t->upper, t->work);
+	for (size_t i = 0; i < N_OVL_WANTED; i++)
+		if (!(oa->rejected & (UINT64_C(1) << i)))
+			appendf(opts, sizeof opts, ",%s=%s", ovl_opts[i][0],
+				ovl_opts[i][1]);
+	if (strlen(opts) + 1 >= sizeof opts)
 		return wsbox_fail(err, E2BIG, "overlay option string");
 	if (mount("overlay", t->merged, "overlay", 0, opts) < 0)
 		return wsbox_fail(err, errno, "mount(2) overlay");
 	return ovl_verify(t, err);
 }
 
-static void overlay_run(probe_fn fn, bool *ok, char *why, size_t why_cap)
+/* Run one overlay child on a fresh scratch tree (a used upper/work cannot
+ * be reused), removed afterwards. */
+static int overlay_run(probe_fn fn, uint64_t rejected, struct child_reply *rep)
 {
 	struct ovl_tree t;
-	struct child_reply rep;
-	struct wsbox_error err;
-	int r = ovl_tree_make(&t, &err);
+	struct ovl_arg oa = {.t = &t, .rejected = rejected};
+	int r = ovl_tree_make(&t, &rep->err);
 	if (r == 0)
-		r = run_probe_child(fn, &t, &rep);
+		r = run_probe_child(fn, &oa, rep);
 	else
-		rep.err = err;
+		rep->rc = r;
 	ovl_tree_free(&t);
-	*ok = r == 0;
-	snprintf(why, why_cap, "%s", r == 0 ? "" : rep.err.msg);
+	return r;
 }
 
 /* Look for an executable `name` in $PATH (no exec: informational only). */
@@ -665,7 +707,7 @@ static bool find_in_path(const char *name, char *out, size_t cap)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t len = strcspn(path, ":");
-		int n = snprintf(out, cap, "%.*s/%s", (int)len,
+		int n = snprintf(out, cap, "%.*s/%s", (int)(len ? len : 1),
 				 len ? path : ".", name);
 		struct stat st;
 		if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 &&
@@ -681,18 +723,37 @@ static bool find_in_path(const char *name, char *out, size_t cap)
 
 static void probe_overlay(struct doctor *d)
 {
-	overlay_run(child_overlay_api, &d->overlay_api, d->api_why,
-		    sizeof d->api_why);
-	overlay_run(child_overlay_classic, &d->overlay_classic,
-		    d->classic_why, sizeof d->classic_why);
+	struct child_reply rep;
+
+	/* Which portability options does this kernel take with userxattr? */
+	uint64_t rejected = OVL_ALL_REJECTED;
+	if (overlay_run(child_overlay_options, 0, &rep) == 0)
+		rejected = rep.bits;
+	char ok_opts[256] = "", bad_opts[256] = "";
+	for (size_t i = 0; i < N_OVL_WANTED; i++)
+		appendf(rejected & (UINT64_C(1) << i) ? bad_opts : ok_opts, 256,
+			" %s=%s", ovl_opts[i][0], ovl_opts[i][1]);
+	bool off_rejected = rejected & (UINT64_C(1) << (N_OVL_OPTS - 1));
+
+	d->overlay_api = overlay_run(child_overlay_api, rejected, &rep) == 0;
+	snprintf(d->api_why, sizeof d->api_why, "%s", rep.err.msg);
+	d->overlay_classic =
+	    overlay_run(child_overlay_classic, rejected, &rep) == 0;
+	snprintf(d->classic_why, sizeof d->classic_why, "%s", rep.err.msg);
 	d->fuse_found =
-		find_in_path("fuse-overlayfs", d->fuse_path, sizeof d->fuse_path);
+	    find_in_path("fuse-overlayfs", d->fuse_path, sizeof d->fuse_path);
 
 	if (d->overlay_api || d->overlay_classic)
-		report(d, LVL_OK, "overlay in userns",
-		       "two lowers visible in order, writes land in upper "
-		       "(userxattr redirect_dir=off metacopy=off index=off "
-		       "xino=off accepted)");
+		report(d, bad_opts[0] ? LVL_WARN : LVL_OK, "overlay in userns",
+		       "two lowers visible in order, writes land in upper; "
+		       "accepted with userxattr:%s%s%s%s",
+		       ok_opts[0] ? ok_opts : " (none)",
+		       bad_opts[0] ? "; rejected (layers less portable):" : "",
+		       bad_opts,
+		       off_rejected ? "; redirect_dir=off is rejected with "
+				      "userxattr here (means follow), use "
+				      "nofollow"
+				    : "");
 	else
 		report(d, d->fuse_found ? LVL_WARN : LVL_FAIL,
 		       "overlay in userns",
@@ -709,8 +770,8 @@ static void probe_overlay(struct doctor *d)
 
 	if (d->overlay_classic)
 		report(d, LVL_OK, "mount(2) overlay",
-		       "classic lowerdir=a:b mount works (option string "
-		       "limited to %d bytes, so few layers)",
+		       "classic lowerdir=a:b mount works (fallback; option "
+		       "string limited to %d bytes, so few layers)",
 		       MOUNT_OPTS_MAX);
 	else
 		report(d, LVL_WARN, "mount(2) overlay", "%s", d->classic_why);
@@ -757,7 +818,7 @@ static int child_idmap(void *arg, struct child_reply *rep)
 	close(p[0]);
 	int r = 0;
 	char path[64];
-	static const char *const maps[] = { "uid_map", "gid_map" };
+	static const char *const maps[] = {"uid_map", "gid_map"};
 	for (size_t i = 0; r == 0 && i < 2; i++) {
 		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, maps[i]);
 		r = write_file_at(AT_FDCWD, path, "0 100000 65536\n", err);
@@ -775,14 +836,15 @@ static int child_idmap(void *arg, struct child_reply *rep)
 	if (r < 0)
 		return r;
 
-	_cleanup_close_ int tree = open_tree(AT_FDCWD, dir,
-					     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	_cleanup_close_ int tree =
+	    open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		return wsbox_fail(err, errno, "open_tree `%s`", dir);
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP,
-				   .userns_fd = (uint64_t)ns };
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+				  .userns_fd = (uint64_t)ns};
 	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		return wsbox_fail(err, errno, "mount_setattr(MOUNT_ATTR_IDMAP)");
+		return wsbox_fail(err, errno,
+				  "mount_setattr(MOUNT_ATTR_IDMAP)");
 	return 0;
 }
 
@@ -833,16 +895,17 @@ static void probe_seccomp(struct doctor *d)
 		const char *name;
 		bool required;
 	} acts[] = {
-		{ SECCOMP_RET_KILL_PROCESS, "KILL_PROCESS", true },
-		{ SECCOMP_RET_ERRNO, "ERRNO", true },
-		{ SECCOMP_RET_USER_NOTIF, "USER_NOTIF", false },
-		{ SECCOMP_RET_LOG, "LOG", false },
+	    {SECCOMP_RET_KILL_PROCESS, "KILL_PROCESS", true},
+	    {SECCOMP_RET_ERRNO, "ERRNO", true},
+	    {SECCOMP_RET_USER_NOTIF, "USER_NOTIF", false},
+	    {SECCOMP_RET_LOG, "LOG", false},
 	};
 	char have[128] = "", missing[128] = "";
 	bool fail = false;
 	for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
 		uint32_t a = acts[i].action;
-		if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &a) == 0) {
+		if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &a) ==
+		    0) {
 			appendf(have, sizeof have, "%s%s", have[0] ? " " : "",
 				acts[i].name);
 			continue;
@@ -873,8 +936,8 @@ static void unescape_octal(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' &&
-		    r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
+		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
 			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
 				      (r[3] - '0'));
 			r += 3;
@@ -898,11 +961,12 @@ static int find_cgroup2_mount(char *mnt, size_t mcap, char *root, size_t rcap,
 	char *save = NULL;
 	for (char *line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		/* id parent maj:min root mountpoint opts [optional...] - type */
+		/* id parent maj:min root mountpoint opts [optional...] - type
+		 */
 		char *sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
-		char *f[5] = { 0 };
+		char *f[5] = {0};
 		char *s2 = NULL;
 		char *tok = strtok_r(line, " ", &s2);
 		for (int i = 0; tok && i < 5; i++) {
@@ -969,16 +1033,17 @@ static void probe_cgroup(struct doctor *d)
 {
 	struct wsbox_error err;
 	char mnt[PATH_MAX], root[PATH_MAX], cg[PATH_MAX];
-	const char *why_rl = "--memory via RLIMIT_AS, --pids via RLIMIT_NPROC "
-			     "(per host uid), no CPU share limit; --timeout "
-			     "is wall-clock either way";
+	/* RLIMIT_CPU bounds CPU seconds, not wall-clock, so it stands in for
+	 * no --timeout; it is not a CPU share either. */
+	const char *why_rl = "rlimits: --memory as RLIMIT_AS, --pids as "
+			     "RLIMIT_NPROC (per host uid), no CPU share limit; "
+			     "--timeout is wall-clock either way";
 
-	if (find_cgroup2_mount(mnt, sizeof mnt, root, sizeof root, &err) <
-		    0 ||
+	if (find_cgroup2_mount(mnt, sizeof mnt, root, sizeof root, &err) < 0 ||
 	    own_cgroup(cg, sizeof cg, &err) < 0) {
 		snprintf(d->cgroup_why, sizeof d->cgroup_why, "%s", err.msg);
-		report(d, LVL_WARN, "cgroup v2", "%s; limits fall back to "
-		       "rlimits: %s", err.msg, why_rl);
+		report(d, LVL_WARN, "cgroup v2", "%s; limits fall back to %s",
+		       err.msg, why_rl);
 		return;
 	}
 	/* Inside a cgroup namespace or a bind of a subtree, the mount's root
@@ -1000,7 +1065,7 @@ static void probe_cgroup(struct doctor *d)
 
 	/* Writable = we may create a child cgroup (delegation). */
 	_cleanup_free_ char *probe =
-		xasprintf("%s/wsbox-doctor.%d", dir, (int)getpid());
+	    xasprintf("%s/wsbox-doctor.%d", dir, (int)getpid());
 	bool writable = false;
 	int werr = 0;
 	if (mkdir(probe, 0755) == 0) {
@@ -1015,7 +1080,7 @@ static void probe_cgroup(struct doctor *d)
 	read_cg_list(dir, "cgroup.controllers", ctrl, sizeof ctrl);
 	read_cg_list(dir, "cgroup.subtree_control", sub, sizeof sub);
 	char missing[64] = "";
-	static const char *const need[] = { "memory", "pids" };
+	static const char *const need[] = {"memory", "pids"};
 	for (size_t i = 0; i < sizeof need / sizeof *need; i++)
 		if (!has_word(ctrl, need[i]))
 			appendf(missing, sizeof missing, "%s%s",
@@ -1023,32 +1088,30 @@ static void probe_cgroup(struct doctor *d)
 	/* On a hybrid host the v1 hierarchies own the controllers and the v2
 	 * mount (usually /sys/fs/cgroup/unified) only tracks processes. */
 	bool hybrid = strcmp(mnt, "/sys/fs/cgroup") != 0;
-	char facts[PATH_MAX * 2 + 1200];
+	char facts[PATH_MAX + 1200];
 	snprintf(facts, sizeof facts,
-		 "%s (cgroup %s%s); controllers: %s; subtree_control: %s; "
-		 "cpu %s",
-		 dir, cg, hybrid ? ", hybrid v1/v2 host" : "",
-		 ctrl[0] ? ctrl : "(none)", sub[0] ? sub : "(none)",
-		 has_word(ctrl, "cpu") ? "available" : "unavailable");
+		 "cgroup %s%s; controllers: %s; subtree_control: %s", cg,
+		 hybrid ? " on a hybrid v1/v2 host" : "",
+		 ctrl[0] ? ctrl : "(none)", sub[0] ? sub : "(none)");
 
 	if (writable && !missing[0]) {
 		d->cgroup_usable = true;
-		report(d, LVL_OK, "cgroup v2", "writable, %s%s%s", facts,
-		       werr ? "; could not remove probe cgroup: " : "",
+		report(d, LVL_OK, "cgroup v2", "%s writable (%s)%s%s", dir,
+		       facts, werr ? "; could not remove probe cgroup: " : "",
 		       werr ? strerror(werr) : "");
 		return;
 	}
 	if (!writable)
 		snprintf(d->cgroup_why, sizeof d->cgroup_why,
-			 "%s is not writable by uid %lu: %s", dir,
+			 "%s not writable by uid %lu: %s", dir,
 			 (unsigned long)geteuid(), strerror(werr));
 	else
 		snprintf(d->cgroup_why, sizeof d->cgroup_why,
 			 "%s lacks the %s controller%s%s", dir, missing,
 			 strchr(missing, ',') ? "s" : "",
-			 hybrid ? " (hybrid host: cgroup v1 owns them)" : "");
-	report(d, LVL_WARN, "cgroup v2", "%s; %s; limits fall back to "
-	       "rlimits: %s", d->cgroup_why, facts, why_rl);
+			 hybrid ? " (cgroup v1 owns them)" : "");
+	report(d, LVL_WARN, "cgroup v2", "%s (%s); limits fall back to %s",
+	       d->cgroup_why, facts, why_rl);
 }
 
 /* ---- network namespace -------------------------------------------------- */
@@ -1084,8 +1147,8 @@ static void probe_netns(struct doctor *d)
 		report(d, rep.value > NETNS_SLOW_MS ? LVL_WARN : LVL_OK,
 		       "network namespace", "created in %.2f ms%s", rep.value,
 		       rep.value > NETNS_SLOW_MS
-			       ? " (slow: every task pays this; old kernel?)"
-			       : "");
+			   ? " (slow: every task pays this; old kernel?)"
+			   : "");
 }
 
 /* ---- kernel ------------------------------------------------------------- */
@@ -1104,22 +1167,21 @@ static void probe_kernel(struct doctor *d)
 	if (uname(&u) == 0)
 		snprintf(rel, sizeof rel, "%s", u.release);
 
-	struct open_how how = { 0 };
+	struct open_how how = {0};
 	const struct {
 		const char *name;
 		bool present;
 		bool required;
 	} sc[] = {
-		/* sandbox_run() creates the namespaces with one clone3(). */
-		{ "clone3", syscall_present(syscall(SYS_clone3, NULL, 0)),
-		  true },
-		{ "pidfd_open",
-		  syscall_present(syscall(SYS_pidfd_open, 0, 0)), false },
-		{ "close_range",
-		  syscall_present(syscall(SYS_close_range, 2U, 1U, 0)), false },
-		{ "openat2", syscall_present(syscall(SYS_openat2, -1, "", &how,
-						     (size_t)0)),
-		  false },
+	    /* sandbox_run() creates the namespaces with one clone3(). */
+	    {"clone3", syscall_present(syscall(SYS_clone3, NULL, 0)), true},
+	    {"pidfd_open", syscall_present(syscall(SYS_pidfd_open, 0, 0)),
+	     false},
+	    {"close_range",
+	     syscall_present(syscall(SYS_close_range, 2U, 1U, 0)), false},
+	    {"openat2",
+	     syscall_present(syscall(SYS_openat2, -1, "", &how, (size_t)0)),
+	     false},
 	};
 	char have[128] = "", missing[128] = "";
 	bool fail = false;
@@ -1179,6 +1241,24 @@ static void print_summary(const struct doctor *d)
 	fflush(stdout);
 }
 
+/* Real root: uid 0 in the initial user namespace (identity map of the whole
+ * id space), not root of a container's user namespace, which cannot use
+ * /etc/subuid ranges or idmapped mounts of host filesystems. */
+static bool is_real_root(void)
+{
+	struct wsbox_error err;
+	_cleanup_free_ char *map = NULL;
+	unsigned long in, out, count;
+
+	if (geteuid() != 0)
+		return false;
+	if (read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096, &map, NULL,
+			 &err) < 0)
+		return true; /* no user namespaces at all: the initial one */
+	return sscanf(map, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 &&
+	       out == 0 && count == 4294967295UL;
+}
+
 static void usage(void)
 {
 	printf("usage: wsbox doctor\n"
@@ -1191,7 +1271,7 @@ static void usage(void)
 int cmd_doctor(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		struct wsbox_error err = { 0 };
+		struct wsbox_error err = {0};
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage();
 			return 0;
@@ -1206,7 +1286,7 @@ int cmd_doctor(int argc, char **argv)
 		return err.status;
 	}
 
-	struct doctor d = { .is_root = geteuid() == 0 };
+	struct doctor d = {.is_root = is_real_root()};
 	probe_userns(&d);
 	probe_namespaces(&d);
 	probe_overlay(&d);

@@ -1,13 +1,20 @@
 /* cmd_exec.c: `wsbox exec`, the lifecycle of one task (SPEC.md "Exec
- * lifecycle"): parse and validate, open the store, stage an attempt, build
- * the plan, run the sandbox, then capture or discard, record, and turn the
- * outcome into an exit status. */
+ * lifecycle"): parse and validate; resolve the ancestors and refuse
+ * conflicts; stage an attempt; build the plan and run the sandbox; capture
+ * and publish the upper dir on success; record the task; turn the outcome
+ * into an exit status. Store and sandbox meet only here, through the plan. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "layers/capture.h"
+#include "layers/dag.h"
+#include "layers/layer.h"
+#include "layers/record.h"
 #include "layers/store.h"
 #include "policy/policy.h"
 #include "sandbox/commands.h"
@@ -18,10 +25,53 @@
 
 extern char **environ;
 
-static int fail_print(struct wsbox_error *err)
+#define MAX_CONFLICTS_SHOWN 20
+
+/* Everything one exec owns, released in one place. */
+struct exec_ctx {
+	struct exec_opts o;
+	struct store store;
+	struct attempt att;
+	struct policy pol;
+	struct dag dag;
+	struct manifest **manifests; /* per dag node, NULL when no layer */
+	struct strv lowers;	     /* tree paths, topmost first */
+	struct strv lower_digests;
+	char *rootfs, *run, *empty, *bpf_dir;
+	char **envp;
+	int out_pipe[2], err_pipe[2];
+	int out_log, err_log;
+	struct task_record rec;
+};
+
+static void ctx_free(struct exec_ctx *c)
 {
-	wsbox_error_print(err);
-	return err->status ? err->status : WSBOX_EXIT_FAILURE;
+	for (size_t i = 0; i < c->dag.n && c->manifests; i++)
+		if (c->manifests[i]) {
+			manifest_free(c->manifests[i]);
+			free(c->manifests[i]);
+		}
+	free(c->manifests);
+	dag_free(&c->dag);
+	strv_free(&c->lowers);
+	strv_free(&c->lower_digests);
+	for (char **e = c->envp; e && *e; e++)
+		free(*e);
+	free(c->envp);
+	int fds[] = { c->out_pipe[0], c->out_pipe[1], c->err_pipe[0],
+		      c->err_pipe[1], c->out_log, c->err_log };
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(c->rootfs);
+	free(c->run);
+	free(c->empty);
+	free(c->bpf_dir);
+	policy_free(&c->pol);
+	store_close(&c->store);
+	exec_opts_free(&c->o);
+	/* The record borrows parents/lowers from above; only free its own. */
+	free(c->rec.layer);
 }
 
 /* Resolve --rootfs to an absolute directory. */
@@ -44,102 +94,307 @@ static int resolve_rootfs(const struct exec_opts *o, char **out,
 	return 0;
 }
 
-int cmd_exec(int argc, char **argv)
+/* Ancestors → manifests → conflicts → lower dirs, topmost first. */
+static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 {
-	struct wsbox_error err = { 0 };
-	struct exec_opts o;
-	struct store store = { .fd = -1 };
-	struct attempt att = { .dirfd = -1 };
-	struct policy pol = { 0 };
-	_cleanup_free_ char *store_path = NULL, *rootfs = NULL;
-	_cleanup_free_ char *bpf_dir = NULL, *empty = NULL;
-	char **envp = NULL;
-	int status = WSBOX_EXIT_FAILURE;
-
-	if (exec_opts_parse(argc, argv, &o, &err) < 0) {
-		exec_opts_free(&o);
-		return fail_print(&err);
+	int r;
+	if (!c->o.parents.n)
+		return 0;
+	r = dag_collect(&c->store, c->run, c->o.parents.v, c->o.parents.n,
+			&c->dag, err);
+	if (r < 0)
+		return r;
+	c->manifests = xcalloc(c->dag.n + 1, sizeof *c->manifests);
+	for (size_t i = 0; i < c->dag.n; i++) {
+		const char *layer = c->dag.nodes[i].layer;
+		if (!layer)
+			continue;
+		c->manifests[i] = xcalloc(1, sizeof **c->manifests);
+		r = layer_load_manifest(&c->store, layer, c->manifests[i], err);
+		if (r < 0) {
+			wsbox_error_prefix(err, "ancestor %s",
+					   c->dag.nodes[i].task);
+			return r;
+		}
 	}
-	/* Validate everything that needs no store before creating one. */
-	if (resolve_rootfs(&o, &rootfs, &err) < 0)
-		goto out;
-	store_path = store_default_path(o.store);
-	if (store_open(store_path, true, &store, &err) < 0)
-		goto out;
-	bpf_dir = xasprintf("%s/cache/bpf", store.path);
-	struct policy_options popts = { .bpf_cache_dir = bpf_dir,
-					.squash_chown = true };
-	if (policy_load(o.policy, &popts, &pol, &err) < 0)
-		goto out;
-	if (attempt_create(&store, &att, &err) < 0)
-		goto out;
+	char **msgs = NULL;
+	size_t n_msgs = 0;
+	size_t total = dag_conflicts(&c->dag, c->manifests, &msgs, &n_msgs,
+				     MAX_CONFLICTS_SHOWN);
+	if (total) {
+		/* All but the last on their own lines; the last becomes the
+		 * error main() prints. */
+		for (size_t i = 0; i + 1 < n_msgs; i++)
+			fprintf(stderr, "wsbox: %s\n", msgs[i]);
+		if (total > n_msgs)
+			wsbox_fail(err, 0, "%s (and %zu more conflicts)",
+				   msgs[n_msgs - 1], total - n_msgs);
+		else
+			wsbox_fail(err, 0, "%s", msgs[n_msgs - 1]);
+		for (size_t i = 0; i < n_msgs; i++)
+			free(msgs[i]);
+		free(msgs);
+		return -EEXIST;
+	}
+	/* Descendants above ancestors: reverse topological order. Layers
+	 * with no entries add nothing to the view and are not stacked. */
+	for (size_t k = c->dag.n; k-- > 0;) {
+		size_t i = c->dag.order[k];
+		if (!c->manifests[i])
+			continue;
+		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
+		if (!c->manifests[i]->n)
+			continue;
+		_cleanup_free_ char *p =
+			layer_tree_path(&c->store, c->dag.nodes[i].layer);
+		strv_push(&c->lowers, p);
+	}
+	if (c->lowers.n > 500)
+		return wsbox_fail(err, E2BIG,
+				  "%zu ancestor layers exceed overlayfs's 500",
+				  c->lowers.n);
+	return 0;
+}
 
+static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/runs/%s/logs", c->store.path,
+					     c->run);
+	int r = mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	c->rec.stdout_log = xasprintf("runs/%s/logs/%s.out", c->run, c->att.id);
+	c->rec.stderr_log = xasprintf("runs/%s/logs/%s.err", c->run, c->att.id);
+	c->out_log = openat(c->store.fd, c->rec.stdout_log,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	c->err_log = openat(c->store.fd, c->rec.stderr_log,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (c->out_log < 0 || c->err_log < 0)
+		return wsbox_fail(err, errno, "create logs in `%s`", dir);
+	if (pipe2(c->out_pipe, O_CLOEXEC) < 0 ||
+	    pipe2(c->err_pipe, O_CLOEXEC) < 0)
+		return wsbox_fail(err, errno, "pipe");
+	return 0;
+}
+
+/* Capture the upper dir of a finished sandbox and publish it. */
+static int capture_and_publish(struct exec_ctx *c, uid_t owner_uid,
+			       gid_t owner_gid, struct wsbox_error *err)
+{
+	_cleanup_close_ int upper =
+		openat(c->att.dirfd, "upper",
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0)
+		return wsbox_fail(err, errno, "open upper dir");
+	const char *const *save = NULL;
+	if (c->o.save.n)
+		save = (const char *const *)c->o.save.v;
+	struct capture_options copts = {
+		.max_bytes = c->o.max_layer_size,
+		.save = save,
+		.owner_uid = owner_uid,
+		.owner_gid = owner_gid,
+		/* Write bits stay: lowers show their modes in the next
+		 * workspace, and a task must be able to write into a
+		 * directory its parent created. The store is private. */
+		.make_readonly = false,
+	};
+	struct manifest m = { 0 };
+	struct capture_stats st = { 0 };
+	int r = capture_tree(upper, &copts, &m, &st, err);
+	if (r == 0) {
+		char digest[DIGEST_STRLEN];
+		r = layer_publish(&c->store, &c->att, "upper", &m, digest, err);
+		if (r == 0)
+			c->rec.layer = xstrdup(digest);
+	}
+	c->rec.bytes = st.bytes;
+	c->rec.files = st.files;
+	manifest_free(&m);
+	if (r < 0)
+		wsbox_error_prefix(err, "capture");
+	return r;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r;
+	struct exec_opts *o = &c->o;
+
+	/* Validate everything that needs no store writes first. */
+	r = resolve_rootfs(o, &c->rootfs, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *store_path = store_default_path(o->store);
+	r = store_open(store_path, true, &c->store, err);
+	if (r < 0)
+		return r;
+	c->run = o->run ? xstrdup(o->run)
+			: xasprintf("adhoc-%lld-%d", (long long)time(NULL),
+				    (int)getpid());
+	const char *task = o->task ? o->task : "main";
+	r = assemble_workspace(c, err);
+	if (r < 0)
+		return r;
+	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
+	struct policy_options popts = { .bpf_cache_dir = c->bpf_dir,
+					.squash_chown = true };
+	r = policy_load(o->policy, &popts, &c->pol, err);
+	if (r < 0)
+		return r;
+	r = attempt_create(&c->store, &c->att, err);
+	if (r < 0)
+		return r;
+	r = open_logs(c, err);
+	if (r < 0)
+		return r;
+
+	/* As real root the task never runs as host root: it maps to an
+	 * unprivileged id, which must own its upper and work dirs. */
 	bool root = geteuid() == 0;
 	uid_t host_uid = root ? (uid_t)ns_user_root_host_id("/etc/subuid")
 			      : getuid();
 	gid_t host_gid = root ? (gid_t)ns_user_root_host_id("/etc/subgid")
 			      : getgid();
-	if (root && (fchownat(att.dirfd, "upper", host_uid, host_gid, 0) < 0 ||
-		     fchownat(att.dirfd, "work", host_uid, host_gid, 0) < 0 ||
-		     fchmod(att.dirfd, 0711) < 0 ||
-		     fchmodat(store.fd, ".", 0711, 0) < 0 ||
-		     fchmodat(store.fd, "staging", 0711, 0) < 0)) {
-		wsbox_fail(&err, errno, "prepare staging for uid %u",
-			   (unsigned)host_uid);
-		goto out;
-	}
-	envp = exec_build_env(&o, environ);
-	const char *hide[] = { store.path };
-	empty = xasprintf("%s/empty", store.path);
+	if (root && (fchownat(c->att.dirfd, "upper", host_uid, host_gid, 0) < 0 ||
+		     fchownat(c->att.dirfd, "work", host_uid, host_gid, 0) < 0 ||
+		     fchmod(c->att.dirfd, 0711) < 0 ||
+		     fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
+		     fchmodat(c->store.fd, "staging", 0711, 0) < 0 ||
+		     fchmodat(c->store.fd, "layers", 0711, 0) < 0))
+		return wsbox_fail(err, errno, "prepare staging for uid %u",
+				  (unsigned)host_uid);
+
+	c->envp = exec_build_env(o, environ);
+	c->empty = xasprintf("%s/empty", c->store.path);
+	const char *hide[] = { c->store.path };
 	struct plan plan = {
-		.rootfs = rootfs,
-		.host_root = !o.rootfs,
+		.rootfs = c->rootfs,
+		.host_root = !o->rootfs,
 		.hide = hide,
 		.n_hide = 1,
-		.upper = o.ro ? NULL : att.upper,
-		.work = o.ro ? NULL : att.work,
-		.empty_lower = empty,
-		.root_mnt = att.root,
-		.argv = o.argv,
-		.envp = envp,
-		.cwd = o.cwd,
-		.hostname = o.hostname,
-		.uid = o.uid,
-		.gid = o.gid,
+		.lowers = (const char *const *)c->lowers.v,
+		.n_lowers = c->lowers.n,
+		.upper = o->ro ? NULL : c->att.upper,
+		.work = o->ro ? NULL : c->att.work,
+		.empty_lower = c->empty,
+		.root_mnt = c->att.root,
+		.argv = o->argv,
+		.envp = c->envp,
+		.cwd = o->cwd,
+		.hostname = o->hostname,
+		.uid = o->uid,
+		.gid = o->gid,
 		.host_uid = host_uid,
 		.host_gid = host_gid,
-		.net = o.net,
-		.limits = { .memory_bytes = o.memory,
-			    .pids = o.pids,
-			    .timeout_sec = o.timeout_sec },
-		.policy = &pol,
-		.stdio = { -1, -1, -1 },
+		.net = o->net,
+		.limits = { .memory_bytes = o->memory,
+			    .pids = o->pids,
+			    .timeout_sec = o->timeout_sec },
+		.policy = &c->pol,
+		.stdio = { -1, c->out_pipe[1], c->err_pipe[1] },
+		.close_stdio = true,
+		.tee = { { c->out_pipe[0], { STDOUT_FILENO, c->out_log } },
+			 { c->err_pipe[0], { STDERR_FILENO, c->err_log } } },
+		.n_tee = 2,
 	};
-	struct sandbox_result res;
-	if (sandbox_run(&plan, &res, &err) < 0)
-		goto out;
-	status = sandbox_exit_status(&res);
-	if (res.timed_out)
-		wsbox_fail_status(&err, WSBOX_EXIT_TIMEOUT, 0,
-				  "task timed out after %u s", o.timeout_sec);
+	struct task_record *rec = &c->rec;
+	rec->run = c->run;
+	rec->task = (char *)task;
+	rec->attempt = c->att.id;
+	rec->parents = o->parents.v;
+	rec->n_parents = o->parents.n;
+	rec->ancestors = c->dag.nodes;
+	rec->n_ancestors = c->dag.n;
+	rec->lowers = c->lower_digests.v;
+	rec->n_lowers = c->lower_digests.n;
+	rec->ro = o->ro;
+	rec->started = wall_now();
 
-out:
-	if (att.id) {
-		struct wsbox_error e2 = { 0 };
-		if (attempt_discard(&store, &att, &e2) < 0)
-			wsbox_error_print(&e2);
+	struct sandbox_result res;
+	r = sandbox_run(&plan, &res, err);
+	/* The sandbox closed the pipes' write ends; forget them. */
+	c->out_pipe[1] = c->err_pipe[1] = -1;
+	if (r < 0)
+		return r;
+	rec->wall_sec = res.wall_sec;
+	rec->cpu_sec = res.cpu_sec;
+	rec->max_rss_kb = res.max_rss_kb;
+	rec->exit_code = res.signaled ? 0 : res.code;
+	rec->signal = res.signaled ? res.code : 0;
+	int status = sandbox_exit_status(&res);
+	if (res.timed_out) {
+		rec->status = "timeout";
+		wsbox_fail_status(err, WSBOX_EXIT_TIMEOUT, 0,
+				  "task %s timed out after %u s", task,
+				  o->timeout_sec);
+	} else if (status != 0) {
+		rec->status = "failed";
+	} else if (!o->ro) {
+		r = capture_and_publish(c, root ? host_uid : c->store.owner_uid,
+					root ? host_gid : c->store.owner_gid,
+					err);
+		rec->status = r == 0 ? "succeeded" : "failed";
+		if (r < 0)
+			status = WSBOX_EXIT_FAILURE;
+	} else {
+		rec->status = "succeeded";
 	}
-	if (err.msg[0]) {
+	struct wsbox_error rerr = { 0 };
+	if (record_write(&c->store, rec, &rerr) < 0) {
+		*err = rerr;
+		return -EIO;
+	}
+	rec->status = NULL;
+	if (status != 0 && !err->msg[0])
+		err->status = status; /* the task's own failure: no message */
+	else if (err->msg[0])
+		err->status = err->status ? err->status : status;
+	return status;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct wsbox_error err = { 0 };
+	struct exec_ctx c = { .out_pipe = { -1, -1 },
+			      .err_pipe = { -1, -1 },
+			      .out_log = -1,
+			      .err_log = -1,
+			      .store = { .fd = -1 },
+			      .att = { .dirfd = -1 } };
+	int status;
+
+	if (exec_opts_parse(argc, argv, &c.o, &err) < 0) {
+		exec_opts_free(&c.o);
 		wsbox_error_print(&err);
+		return WSBOX_EXIT_FAILURE;
+	}
+	int r = run_exec(&c, &err);
+	if (r < 0)
 		status = err.status ? err.status : WSBOX_EXIT_FAILURE;
+	else
+		status = r;
+	if (err.msg[0])
+		wsbox_error_print(&err);
+	if (c.att.id) {
+		struct wsbox_error e2 = { 0 };
+		if (c.o.keep_failed && status != 0) {
+			fprintf(stderr, "wsbox: kept failed attempt in `%s`\n",
+				c.att.dir);
+			attempt_free(&c.att);
+		} else if (attempt_discard(&c.store, &c.att, &e2) < 0) {
+			wsbox_error_print(&e2);
+		}
 	}
-	if (envp) {
-		for (char **e = envp; *e; e++)
-			free(*e);
-		free(envp);
-	}
-	policy_free(&pol);
-	store_close(&store);
-	exec_opts_free(&o);
+	free(c.rec.stdout_log);
+	free(c.rec.stderr_log);
+	ctx_free(&c);
 	return status;
 }

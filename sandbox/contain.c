@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/securebits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,19 +98,22 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	struct wsbox_error err = { 0 };
 	char go;
 
-	/* Nothing outlives wsbox: if the parent dies, so does init and with
-	 * it the whole PID namespace. getppid() is 0 in a new PID namespace,
-	 * so a parent that died before this prctl is detected by the sync
-	 * pipe instead: its write end closes and read() sees EOF. */
 	(void)parent;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		_exit(WSBOX_EXIT_FAILURE);
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(WSBOX_EXIT_FAILURE); /* parent died or failed to map us */
+	if (become_task_ids(plan, &err) < 0)
+		setup_failed(report_fd, &err);
+	/* Nothing outlives wsbox: if the parent dies, so does init and with
+	 * it the whole PID namespace. Set only now because a change of uid
+	 * clears it. getppid() is 0 in a new PID namespace, so a parent that
+	 * died before this prctl shows as a hang-up on the sync pipe, whose
+	 * write end the parent holds until the sandbox is gone. */
+	struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&pfd, 1, 0) != 0)
+		_exit(WSBOX_EXIT_FAILURE);
 	close(sync_fd);
 
-	if (become_task_ids(plan, &err) < 0 ||
-	    ns_mount_build_root(plan, &err) < 0)
+	if (ns_mount_build_root(plan, &err) < 0)
 		setup_failed(report_fd, &err);
 	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
 	 * turns read-only: a nested user namespace stays impossible even if a

@@ -50,6 +50,22 @@ int sandbox_exit_status(const struct sandbox_result *res)
 	return res->code;
 }
 
+/* Copy what is available on a tee source to its sinks; returns false at
+ * EOF. A sink that fails (closed terminal) is dropped, never the task. */
+static bool pump(struct plan_tee *t)
+{
+	char buf[65536];
+	ssize_t n = read(t->src, buf, sizeof buf);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (t->dst[i] >= 0 && write_all(t->dst[i], buf, (size_t)n) < 0)
+			t->dst[i] = -1;
+	return true;
+}
+
 /* Read init's report; returns 1 when a full report arrived, 0 on EOF. */
 static int read_report(int fd, struct init_report *rep)
 {
@@ -101,6 +117,10 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	}
 	close(sync_pipe[0]);
 	close(report_pipe[1]);
+	if (plan->close_stdio)
+		for (int i = 0; i < 3; i++)
+			if (plan->stdio[i] >= 0)
+				close(plan->stdio[i]);
 
 	int r = ns_user_write_maps(child, plan, err);
 	if (r < 0 || write_all(sync_w, "G", 1) < 0) {
@@ -118,10 +138,18 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	int wstatus = 0;
 	struct rusage ru = { 0 };
 
+	struct plan_tee tee[2];
+	size_t n_tee = plan->n_tee;
+	memcpy(tee, plan->tee, sizeof tee);
+	bool tee_open[2] = { n_tee > 0, n_tee > 1 };
 	while (!exited) {
-		struct pollfd fds[2] = {
+		struct pollfd fds[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = have_report ? -1 : report_r,
+			  .events = POLLIN },
+			{ .fd = tee_open[0] ? tee[0].src : -1,
+			  .events = POLLIN },
+			{ .fd = tee_open[1] ? tee[1].src : -1,
 			  .events = POLLIN },
 		};
 		int timeout_ms = -1;
@@ -130,9 +158,12 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 			double left = next - now_sec();
 			timeout_ms = left > 0 ? (int)(left * 1000) + 1 : 0;
 		}
-		int n = poll(fds, 2, timeout_ms);
+		int n = poll(fds, 4, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			break;
+		for (int i = 0; i < 2; i++)
+			if (fds[2 + i].revents && !pump(&tee[i]))
+				tee_open[i] = false;
 		if (fds[1].revents) {
 			have_report = read_report(report_r, &rep) == 1;
 			if (!have_report) {
@@ -173,6 +204,10 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 		wait4(child, &wstatus, 0, &ru);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* Every writer is dead now: drain what is left in the pipes. */
+	for (int i = 0; i < 2; i++)
+		while (tee_open[i] && pump(&tee[i]))
+			;
 	if (!have_report && report_r >= 0)
 		have_report = read_report(report_r, &rep) == 1;
 

@@ -58,8 +58,19 @@ struct plan {
 	struct limits limits;
 	const struct policy *policy;
 
-	/* fds the task gets as 0, 1, 2 (-1 keeps wsbox's own). */
+	/* fds the task gets as 0, 1, 2 (-1 keeps wsbox's own). With
+	 * close_stdio the parent closes them once the sandbox holds them, so
+	 * pipes reach EOF when the last task process dies. */
 	int stdio[3];
+	bool close_stdio;
+	/* Output to copy while the task runs: everything read from src is
+	 * written to every dst (e.g. the task's stdout pipe to wsbox's stdout
+	 * and to the log in the store). The monitor drains src until EOF. */
+	struct plan_tee {
+		int src;
+		int dst[2];
+	} tee[2];
+	size_t n_tee;
 };
 
 #endif

@@ -109,15 +109,31 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out,
 		openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
-	_cleanup_free_ char *buf = xcalloc(1, max + 2);
-	ssize_t n = read_all(fd, buf, max + 1);
-	if (n < 0)
-		return wsbox_fail(err, (int)-n, "read `%s`", path);
-	if ((size_t)n > max)
-		return wsbox_fail(err, EFBIG, "read `%s`", path);
-	buf[n] = '\0';
+	/* Size the buffer from fstat for regular files (proc files report
+	 * 0 and grow as they are read). */
+	struct stat st;
+	size_t cap = 4096;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1;
+	if (cap > max + 1)
+		cap = max + 1;
+	_cleanup_free_ char *buf = xcalloc(1, cap + 1);
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read_all(fd, buf + got, cap - got);
+		if (n < 0)
+			return wsbox_fail(err, (int)-n, "read `%s`", path);
+		got += (size_t)n;
+		if (got < cap)
+			break;
+		if (got > max)
+			return wsbox_fail(err, EFBIG, "read `%s`", path);
+		cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+		buf = xreallocarray(buf, cap + 1, 1);
+	}
+	buf[got] = '\0';
 	if (len)
-		*len = (size_t)n;
+		*len = got;
 	*out = steal_pointer(&buf);
 	return 0;
 }

@@ -1,0 +1,311 @@
+/* layers/dag.c: ancestor collection, deterministic order and conflict
+ * detection (see dag.h). Sizes are small (tasks of one run), so the
+ * ancestor relation is a dense n*n matrix: simple and O(1) to query. */
+#include "layers/dag.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+static int node_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct record_node *)a)->task,
+		      ((const struct record_node *)b)->task);
+}
+
+static ssize_t find_node(const struct dag *d, const char *task)
+{
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(d->nodes[mid].task, task);
+		if (!c)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void dag_free(struct dag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		record_node_free(&d->nodes[i]);
+	free(d->nodes);
+	free(d->order);
+	free(d->anc);
+	memset(d, 0, sizeof *d);
+}
+
+static void node_copy(struct record_node *dst, const struct record_node *src)
+{
+	dst->task = xstrdup(src->task);
+	dst->layer = src->layer ? xstrdup(src->layer) : NULL;
+	dst->n_parents = src->n_parents;
+	dst->parents = xcalloc(src->n_parents + 1, sizeof *dst->parents);
+	for (size_t i = 0; i < src->n_parents; i++)
+		dst->parents[i] = xstrdup(src->parents[i]);
+}
+
+int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
+		   struct wsbox_error *err)
+{
+	memset(d, 0, sizeof *d);
+	qsort(nodes, n, sizeof *nodes, node_cmp);
+	d->nodes = nodes;
+	d->n = n;
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(nodes[i - 1].task, nodes[i].task))
+			return wsbox_fail(err, EINVAL, "task %s listed twice",
+					  nodes[i].task);
+	d->order = xcalloc(n + 1, sizeof *d->order);
+	d->anc = xcalloc(n * n + 1, 1);
+	/* Parent edges as indices, once: the loops below stay O(n * edges)
+	 * without string compares. */
+	_cleanup_free_ size_t *indeg = xcalloc(n + 1, sizeof *indeg);
+	_cleanup_free_ size_t *pstart = xcalloc(n + 2, sizeof *pstart);
+	for (size_t i = 0; i < n; i++)
+		pstart[i + 1] = pstart[i] + nodes[i].n_parents;
+	_cleanup_free_ size_t *pidx = xcalloc(pstart[n] + 1, sizeof *pidx);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nodes[i].n_parents; k++) {
+			ssize_t p = find_node(d, nodes[i].parents[k]);
+			if (p < 0)
+				return wsbox_fail(err, EINVAL,
+						  "task %s: parent %s unknown",
+						  nodes[i].task,
+						  nodes[i].parents[k]);
+			pidx[pstart[i] + k] = (size_t)p;
+			indeg[i]++;
+		}
+	/* Kahn's algorithm; among ready nodes always take the smallest name
+	 * (nodes are sorted, so the lowest ready index). */
+	_cleanup_free_ unsigned char *done = xcalloc(n + 1, 1);
+	for (size_t out = 0; out < n; out++) {
+		size_t pick = n;
+		for (size_t i = 0; i < n && pick == n; i++)
+			if (!done[i] && indeg[i] == 0)
+				pick = i;
+		if (pick == n)
+			return wsbox_fail(err, EINVAL, "cycle among ancestors");
+		done[pick] = 1;
+		d->order[out] = pick;
+		/* Ancestors of pick are final: its parents and theirs. */
+		unsigned char *row = d->anc + pick * n;
+		for (size_t k = pstart[pick]; k < pstart[pick + 1]; k++) {
+			size_t p = pidx[k];
+			const unsigned char *prow = d->anc + p * n;
+			row[p] = 1;
+			for (size_t j = 0; j < n; j++)
+				row[j] |= prow[j];
+		}
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = pstart[i]; k < pstart[i + 1]; k++)
+				if (pidx[k] == pick)
+					indeg[i]--;
+	}
+	return 0;
+}
+
+/* Add `src` to the node list unless present; refuse the same task seen with
+ * two different layers. */
+static int add_node(struct record_node **nodes, size_t *n,
+		    const struct record_node *src, struct wsbox_error *err)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*nodes)[i].task, src->task))
+			continue;
+		const char *a = (*nodes)[i].layer, *b = src->layer;
+		if ((a || b) && (!a || !b || strcmp(a, b)))
+			return wsbox_fail(err, EINVAL,
+					  "task %s was re-run after its children "
+					  "used it: its ancestors disagree on its "
+					  "layer",
+					  src->task);
+		return 0;
+	}
+	*nodes = xreallocarray(*nodes, *n + 1, sizeof **nodes);
+	node_copy(&(*nodes)[(*n)++], src);
+	return 0;
+}
+
+int dag_collect(const struct store *s, const char *run, char *const *parents,
+		size_t n_parents, struct dag *d, struct wsbox_error *err)
+{
+	struct record_node *nodes = NULL;
+	size_t n = 0;
+	int r = 0;
+	memset(d, 0, sizeof *d);
+	for (size_t i = 0; i < n_parents && r == 0; i++) {
+		struct task_record rec;
+		r = record_read(s, run, parents[i], &rec, err);
+		if (r < 0) {
+			if (r == -ENOENT)
+				wsbox_fail(err, ENOENT,
+					   "parent %s: no such task in run %s",
+					   parents[i], run);
+			break;
+		}
+		if (strcmp(rec.status, "succeeded")) {
+			r = wsbox_fail(err, 0, "parent %s did not succeed (%s)",
+				       parents[i], rec.status);
+		} else {
+			struct record_node self = {
+				.task = rec.task,
+				.layer = rec.layer,
+				.parents = rec.parents,
+				.n_parents = rec.n_parents,
+			};
+			r = add_node(&nodes, &n, &self, err);
+			for (size_t k = 0; k < rec.n_ancestors && r == 0; k++)
+				r = add_node(&nodes, &n, &rec.ancestors[k], err);
+		}
+		record_free(&rec);
+	}
+	if (r == 0)
+		r = dag_from_nodes(nodes, n, d, err);
+	else {
+		for (size_t i = 0; i < n; i++)
+			record_node_free(&nodes[i]);
+		free(nodes);
+		return r;
+	}
+	if (r < 0)
+		dag_free(d);
+	return r;
+}
+
+/* --- conflicts --------------------------------------------------------- */
+
+struct hit {
+	const struct mf_entry *e;
+	size_t node;
+};
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	int c = manifest_path_cmp(x->e->path, y->e->path);
+	if (c)
+		return c;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static bool is_dir(const struct mf_entry *e)
+{
+	return e->type == MF_DIR || e->type == MF_OPAQUE_DIR;
+}
+
+static bool identical(const struct mf_entry *a, const struct mf_entry *b)
+{
+	if (a->type != b->type || a->mode != b->mode)
+		return false;
+	if (a->type == MF_FILE)
+		return a->size == b->size &&
+		       !memcmp(a->sha256, b->sha256, sizeof a->sha256);
+	if (a->type == MF_SYMLINK)
+		return !strcmp(a->target, b->target);
+	return true;
+}
+
+static bool related(const struct dag *d, size_t a, size_t b)
+{
+	return d->anc[a * d->n + b] || d->anc[b * d->n + a];
+}
+
+/* Is `child` strictly below `dir`? */
+static bool below(const char *dir, const char *child)
+{
+	size_t n = strlen(dir);
+	return !strncmp(dir, child, n) && child[n] == '/';
+}
+
+static void add_msg(char ***msgs, size_t *n, size_t cap, size_t *total,
+		    const char *path, const char *a, const char *b,
+		    const char *why)
+{
+	(*total)++;
+	if (*n >= cap)
+		return;
+	_cleanup_free_ char *esc = manifest_escape(path);
+	*msgs = xreallocarray(*msgs, *n + 1, sizeof **msgs);
+	(*msgs)[(*n)++] = xasprintf("conflict: %s: %s by task %s and task %s",
+				    esc, why, a, b);
+}
+
+size_t dag_conflicts(const struct dag *d, struct manifest *const *manifests,
+		     char ***msgs, size_t *n_msgs, size_t cap)
+{
+	size_t total = 0, nh = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (manifests[i])
+			nh += manifests[i]->n;
+	_cleanup_free_ struct hit *hits = xcalloc(nh + 1, sizeof *hits);
+	nh = 0;
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t k = 0; manifests[i] && k < manifests[i]->n; k++)
+			hits[nh++] = (struct hit){ &manifests[i]->e[k], i };
+	qsort(hits, nh, sizeof *hits, hit_cmp);
+
+	/* Same path in two unrelated layers. */
+	for (size_t i = 0; i < nh;) {
+		size_t j = i + 1;
+		while (j < nh && !strcmp(hits[j].e->path, hits[i].e->path))
+			j++;
+		for (size_t a = i; a < j; a++)
+			for (size_t b = a + 1; b < j; b++) {
+				const struct mf_entry *x = hits[a].e,
+						      *y = hits[b].e;
+				if (related(d, hits[a].node, hits[b].node))
+					continue;
+				/* Two tasks creating the same directory to
+				 * put their own files in is the normal case;
+				 * overlay merges directories. What an opaque
+				 * one hides is checked below. */
+				if (is_dir(x) && is_dir(y))
+					continue;
+				if (identical(x, y))
+					continue;
+				const char *why =
+					(x->type == MF_WHITEOUT ||
+					 y->type == MF_WHITEOUT)
+						? "deleted and modified"
+					: is_dir(x) != is_dir(y)
+						? "file and directory"
+						: "written";
+				add_msg(msgs, n_msgs, cap, &total, x->path,
+					d->nodes[hits[a].node].task,
+					d->nodes[hits[b].node].task, why);
+			}
+		i = j;
+	}
+	/* A deleted or replaced (opaque) directory in one layer with entries
+	 * written below it by an unrelated layer. In canonical order a
+	 * directory's descendants follow it directly. */
+	for (size_t i = 0; i < nh; i++) {
+		const struct mf_entry *x = hits[i].e;
+		if (x->type != MF_WHITEOUT && x->type != MF_OPAQUE_DIR)
+			continue;
+		size_t j = i + 1;
+		while (j < nh && !strcmp(hits[j].e->path, x->path))
+			j++;
+		for (; j < nh && below(x->path, hits[j].e->path); j++) {
+			if (hits[j].node == hits[i].node ||
+			    related(d, hits[i].node, hits[j].node))
+				continue;
+			add_msg(msgs, n_msgs, cap, &total, hits[j].e->path,
+				d->nodes[hits[i].node].task,
+				d->nodes[hits[j].node].task,
+				x->type == MF_WHITEOUT
+					? "parent deleted and written"
+					: "parent replaced and written");
+			break;
+		}
+	}
+	return total;
+}

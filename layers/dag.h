@@ -1,0 +1,43 @@
+/* layers/dag: from a task's parents to its workspace. Collects the
+ * transitive ancestors from the parents' records (with the exact layer
+ * digests they saw), orders them deterministically (topological, ties by
+ * task name; SPEC.md rule 4), and checks that no two contributing tasks that
+ * are not ancestor-related wrote the same path (rule 3). */
+#ifndef WSBOX_LAYERS_DAG_H
+#define WSBOX_LAYERS_DAG_H
+
+#include <stddef.h>
+
+#include "layers/manifest.h"
+#include "layers/record.h"
+#include "layers/store.h"
+
+struct dag {
+	struct record_node *nodes; /* sorted by task name */
+	size_t n;
+	size_t *order;		   /* topological, roots first */
+	unsigned char *anc;	   /* n*n: anc[i*n+j] = j is an ancestor of i */
+};
+
+/* Read the parents' records in `run` and build the ancestor DAG. Each
+ * parent must exist and have succeeded; an ancestor seen with two different
+ * layers (a parent re-run under a child) is refused. */
+int dag_collect(const struct store *s, const char *run, char *const *parents,
+		size_t n_parents, struct dag *d, struct wsbox_error *err);
+
+/* Build a DAG directly from nodes (takes ownership); used by dag_collect
+ * and the unit tests. Fails on cycles or unknown parents. */
+int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
+		   struct wsbox_error *err);
+
+void dag_free(struct dag *d);
+
+/* Conflicts between contributing layers (nodes with a layer) that are not
+ * ancestor-related. manifests[i] belongs to d->nodes[i] (NULL if the node
+ * has no layer). Every conflict is appended to `msgs` (one line each,
+ * "conflict: <path>: written by task A and task B"), at most `cap` of them;
+ * returns the total number found. */
+size_t dag_conflicts(const struct dag *d, struct manifest *const *manifests,
+		     char ***msgs, size_t *n_msgs, size_t cap);
+
+#endif

@@ -1,0 +1,106 @@
+/* layers/layer.c: publishing and reading layers (see layer.h). */
+#include "layers/layer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define MANIFEST_FILE_MAX (1024UL * 1024 * 1024)
+
+const char *layer_digest_hex(const char *digest)
+{
+	if (!digest || strncmp(digest, "sha256:", 7))
+		return NULL;
+	const char *hex = digest + 7;
+	if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+		return NULL;
+	return hex;
+}
+
+char *layer_tree_path(const struct store *s, const char *digest)
+{
+	return xasprintf("%s/layers/%s/tree", s->path, layer_digest_hex(digest));
+}
+
+bool layer_exists(const struct store *s, const char *digest)
+{
+	const char *hex = layer_digest_hex(digest);
+	if (!hex)
+		return false;
+	_cleanup_free_ char *m = xasprintf("layers/%s/manifest", hex);
+	_cleanup_free_ char *t = xasprintf("layers/%s/tree", hex);
+	return faccessat(s->fd, m, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       faccessat(s->fd, t, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
+		  const struct manifest *m, char digest[DIGEST_STRLEN],
+		  struct wsbox_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = manifest_serialize(m, &text, &len, err);
+	if (r < 0)
+		return r;
+	manifest_digest(text, len, digest);
+	const char *hex = layer_digest_hex(digest);
+
+	/* Already in the store (same content from another task or run):
+	 * nothing to publish, the staging copy is dropped by the caller. */
+	if (layer_exists(s, digest))
+		return 0;
+
+	if (mkdirat(a->dirfd, "publish", 0755) < 0 && errno != EEXIST)
+		return wsbox_fail(err, errno, "mkdir `%s/publish`", a->dir);
+	_cleanup_free_ char *tree_dst = xstrdup("publish/tree");
+	if (renameat(a->dirfd, tree_name, a->dirfd, tree_dst) < 0)
+		return wsbox_fail(err, errno, "move captured tree");
+	r = atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444, err);
+	if (r < 0)
+		return r;
+	/* One syncfs makes every file of the tree durable before the rename
+	 * makes the layer visible: a power cut leaves the whole layer or
+	 * none, at the cost of one flush instead of one fsync per file. */
+	if (syncfs(a->dirfd) < 0)
+		return wsbox_fail(err, errno, "syncfs `%s`", s->path);
+	_cleanup_free_ char *src = xasprintf("staging/%s/publish", a->id);
+	_cleanup_free_ char *dst = xasprintf("layers/%s", hex);
+	if (renameat(s->fd, src, s->fd, dst) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			return 0; /* a concurrent identical publish won */
+		return wsbox_fail(err, errno, "publish layer %s", digest);
+	}
+	return fsync_dir_at(s->fd, "layers", err);
+}
+
+int layer_load_manifest(const struct store *s, const char *digest,
+			struct manifest *m, struct wsbox_error *err)
+{
+	const char *hex = layer_digest_hex(digest);
+	if (!hex)
+		return wsbox_fail(err, EINVAL, "layer `%s`: not a digest",
+				  digest);
+	_cleanup_free_ char *path = xasprintf("layers/%s/manifest", hex);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &text, &len, err);
+	if (r < 0) {
+		if (r == -ENOENT)
+			return wsbox_fail(err, ENOENT, "layer %s: missing",
+					  digest);
+		return r;
+	}
+	char got[DIGEST_STRLEN];
+	manifest_digest(text, len, got);
+	if (strcmp(got, digest))
+		return wsbox_fail(err, EIO,
+				  "layer %s: manifest hashes to %s (corrupt)",
+				  digest, got);
+	return manifest_parse(text, len, m, err);
+}

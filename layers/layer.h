@@ -1,0 +1,31 @@
+/* layers/layer: published layers in the store (layers/<hex>/{tree,manifest}).
+ * A layer is published by renaming a fully written staging directory into
+ * place, so it appears whole or not at all; identical content published
+ * twice is stored once (the second rename finds the digest taken). */
+#ifndef WSBOX_LAYERS_LAYER_H
+#define WSBOX_LAYERS_LAYER_H
+
+#include "layers/manifest.h"
+#include "layers/store.h"
+
+/* Publish the captured tree at a->dir/<tree_name> with its manifest: write
+ * the manifest beside it, flush the filesystem, rename into
+ * layers/<hex>. Fills `digest` ("sha256:<hex>"). */
+int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
+		  const struct manifest *m, char digest[DIGEST_STRLEN],
+		  struct wsbox_error *err);
+
+/* Validate "sha256:<64 lowercase hex>"; returns the hex part or NULL. */
+const char *layer_digest_hex(const char *digest);
+
+/* Absolute path of a layer's tree (heap). */
+char *layer_tree_path(const struct store *s, const char *digest);
+
+/* Does the layer exist in the store (tree and manifest)? */
+bool layer_exists(const struct store *s, const char *digest);
+
+/* Load and parse a layer's manifest, checking that it hashes to `digest`. */
+int layer_load_manifest(const struct store *s, const char *digest,
+			struct manifest *m, struct wsbox_error *err);
+
+#endif

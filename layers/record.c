@@ -1,0 +1,211 @@
+/* layers/record.c: task records as JSON via jansson (see record.h). Reading
+ * treats the file as untrusted: every name is re-validated and every digest
+ * checked for form before use. */
+#include "layers/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/layer.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define RECORD_MAX (64UL * 1024 * 1024)
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+int record_write(struct store *s, const struct task_record *r,
+		 struct wsbox_error *err)
+{
+	json_t *anc = json_array();
+	for (size_t i = 0; i < r->n_ancestors; i++) {
+		const struct record_node *n = &r->ancestors[i];
+		json_array_append_new(
+			anc, json_pack("{s:s, s:o, s:o}", "task", n->task,
+				       "layer", str_or_null(n->layer),
+				       "parents",
+				       strv_json(n->parents, n->n_parents)));
+	}
+	json_t *j = json_pack(
+		"{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:i,"
+		" s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o}",
+		"version", RECORD_VERSION, "run", r->run, "task", r->task,
+		"attempt", r->attempt, "parents",
+		strv_json(r->parents, r->n_parents), "ancestors", anc,
+		"lowers", strv_json(r->lowers, r->n_lowers), "layer",
+		str_or_null(r->layer), "status", r->status, "exit_code",
+		r->exit_code, "signal", r->signal, "ro", r->ro, "cache_hit",
+		r->cache_hit, "cache_key", str_or_null(r->cache_key),
+		"started", r->started, "wall_sec", r->wall_sec, "cpu_sec",
+		r->cpu_sec, "bytes", (json_int_t)r->bytes, "files",
+		(json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
+		"stdout", str_or_null(r->stdout_log), "stderr",
+		str_or_null(r->stderr_log));
+	if (!j)
+		return wsbox_fail(err, ENOMEM, "encode record of task %s",
+				  r->task);
+	char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!text)
+		return wsbox_fail(err, ENOMEM, "encode record of task %s",
+				  r->task);
+	_cleanup_free_ char *dir = xasprintf("runs/%s/tasks", r->run);
+	_cleanup_free_ char *abs = xasprintf("%s/%s", s->path, dir);
+	int ret = mkdir_p(abs, 0700, err);
+	if (ret == 0) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, r->task);
+		size_t len = strlen(text);
+		text[len] = '\0';
+		ret = atomic_write_at(s->fd, path, text, len, 0600, err);
+	}
+	free(text);
+	return ret;
+}
+
+static char *jstr(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+static int jstrv(json_t *o, const char *key, bool names, char ***out,
+		 size_t *n)
+{
+	json_t *a = json_object_get(o, key);
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(a))
+		return -EINVAL;
+	size_t cnt = json_array_size(a);
+	char **v = xcalloc(cnt + 1, sizeof *v);
+	for (size_t i = 0; i < cnt; i++) {
+		json_t *e = json_array_get(a, i);
+		const char *str = json_string_value(e);
+		if (!str || (names ? !valid_name(str) : !layer_digest_hex(str))) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return -EINVAL;
+		}
+		v[i] = xstrdup(str);
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void record_node_free(struct record_node *n)
+{
+	free(n->task);
+	free(n->layer);
+	for (size_t i = 0; i < n->n_parents; i++)
+		free(n->parents[i]);
+	free(n->parents);
+	memset(n, 0, sizeof *n);
+}
+
+void record_free(struct task_record *r)
+{
+	free(r->run);
+	free(r->task);
+	free(r->attempt);
+	for (size_t i = 0; i < r->n_parents; i++)
+		free(r->parents[i]);
+	free(r->parents);
+	for (size_t i = 0; i < r->n_ancestors; i++)
+		record_node_free(&r->ancestors[i]);
+	free(r->ancestors);
+	for (size_t i = 0; i < r->n_lowers; i++)
+		free(r->lowers[i]);
+	free(r->lowers);
+	free(r->layer);
+	free(r->status);
+	free(r->cache_key);
+	free(r->stdout_log);
+	free(r->stderr_log);
+	memset(r, 0, sizeof *r);
+}
+
+int record_read(const struct store *s, const char *run, const char *task,
+		struct task_record *r, struct wsbox_error *err)
+{
+	memset(r, 0, sizeof *r);
+	_cleanup_free_ char *path = xasprintf("runs/%s/tasks/%s", run, task);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int ret = read_file_at(s->fd, path, RECORD_MAX, &text, &len, err);
+	if (ret == -ENOENT)
+		return wsbox_fail(err, ENOENT, "task %s: not in run %s", task,
+				  run);
+	if (ret < 0)
+		return ret;
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	if (!j)
+		return wsbox_fail(err, EINVAL, "record of task %s: %s", task,
+				  jerr.text);
+	ret = -EINVAL;
+	r->run = jstr(j, "run");
+	r->task = jstr(j, "task");
+	r->attempt = jstr(j, "attempt");
+	r->status = jstr(j, "status");
+	r->layer = jstr(j, "layer");
+	r->cache_key = jstr(j, "cache_key");
+	r->stdout_log = jstr(j, "stdout");
+	r->stderr_log = jstr(j, "stderr");
+	r->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
+	r->signal = (int)json_integer_value(json_object_get(j, "signal"));
+	r->ro = json_is_true(json_object_get(j, "ro"));
+	r->cache_hit = json_is_true(json_object_get(j, "cache_hit"));
+	r->started = json_number_value(json_object_get(j, "started"));
+	r->wall_sec = json_number_value(json_object_get(j, "wall_sec"));
+	r->cpu_sec = json_number_value(json_object_get(j, "cpu_sec"));
+	r->bytes = (uint64_t)json_integer_value(json_object_get(j, "bytes"));
+	r->files = (uint64_t)json_integer_value(json_object_get(j, "files"));
+	r->max_rss_kb =
+		(uint64_t)json_integer_value(json_object_get(j, "max_rss_kb"));
+	if (!r->run || !r->task || !r->status || strcmp(r->run, run) ||
+	    strcmp(r->task, task) || (r->layer && !layer_digest_hex(r->layer)))
+		goto bad;
+	if (jstrv(j, "parents", true, &r->parents, &r->n_parents) < 0 ||
+	    jstrv(j, "lowers", false, &r->lowers, &r->n_lowers) < 0)
+		goto bad;
+	json_t *anc = json_object_get(j, "ancestors");
+	if (!json_is_array(anc))
+		goto bad;
+	r->n_ancestors = json_array_size(anc);
+	r->ancestors = xcalloc(r->n_ancestors + 1, sizeof *r->ancestors);
+	for (size_t i = 0; i < r->n_ancestors; i++) {
+		json_t *a = json_array_get(anc, i);
+		struct record_node *n = &r->ancestors[i];
+		n->task = jstr(a, "task");
+		n->layer = jstr(a, "layer");
+		if (!n->task || !valid_name(n->task) ||
+		    (n->layer && !layer_digest_hex(n->layer)) ||
+		    jstrv(a, "parents", true, &n->parents, &n->n_parents) < 0)
+			goto bad;
+	}
+	json_decref(j);
+	return 0;
+bad:
+	json_decref(j);
+	record_free(r);
+	return wsbox_fail(err, EINVAL, "record of task %s in run %s: malformed",
+			  task, run);
+}

@@ -1,0 +1,52 @@
+/* layers/record: the task record, one JSON file per task of a run
+ * (runs/<run>/tasks/<task>), replaced atomically. It says what the task
+ * saw (every ancestor with the exact layer digest it contributed, so a later
+ * re-run of a parent never changes what a finished child was built on),
+ * what it produced, and how it ended. */
+#ifndef WSBOX_LAYERS_RECORD_H
+#define WSBOX_LAYERS_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers/store.h"
+
+#define RECORD_VERSION 1
+
+/* One ancestor as seen by a task: its layer (NULL for a read-only task or
+ * one that wrote nothing) and its own parents (the DAG edges). */
+struct record_node {
+	char *task;
+	char *layer;
+	char **parents;
+	size_t n_parents;
+};
+
+struct task_record {
+	char *run, *task, *attempt;
+	char **parents;
+	size_t n_parents;
+	struct record_node *ancestors; /* transitive, sorted by task name */
+	size_t n_ancestors;
+	char **lowers; /* layer digests in workspace order, topmost first */
+	size_t n_lowers;
+	char *layer;  /* this task's layer, NULL if none */
+	char *status; /* "succeeded", "failed", "timeout" */
+	int exit_code, signal;
+	bool ro, cache_hit;
+	char *cache_key;
+	double started, wall_sec, cpu_sec;
+	uint64_t bytes, files, max_rss_kb;
+	char *stdout_log, *stderr_log; /* relative to the store */
+};
+
+int record_write(struct store *s, const struct task_record *r,
+		 struct wsbox_error *err);
+/* -ENOENT (with a message) when the task has no record in the run. */
+int record_read(const struct store *s, const char *run, const char *task,
+		struct task_record *r, struct wsbox_error *err);
+void record_free(struct task_record *r);
+void record_node_free(struct record_node *n);
+
+#endif

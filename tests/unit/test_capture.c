@@ -1,0 +1,751 @@
+/* Unit tests for layers/capture on real temp trees: symlinks never followed,
+ * deep trees with bounded fds, hostile names, sanitizing (setuid, xattrs,
+ * FIFOs, sockets, devices), real overlay whiteouts, --save, size limit,
+ * determinism and read-only layers. Run as root and as a plain user. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layers/capture.h"
+#include "layers/manifest.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+static char *mktree(void)
+{
+	char t[] = "/tmp/wsbox-cap-XXXXXX";
+	assert_non_null(mkdtemp(t));
+	return xstrdup(t);
+}
+
+static char *at(const char *root, const char *rel)
+{
+	return xasprintf("%s/%s", root, rel);
+}
+
+static void put(const char *root, const char *rel, const char *content,
+		mode_t mode)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, content, strlen(content)), 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void mkd(const char *root, const char *rel, mode_t mode)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+static void lnk(const char *root, const char *rel, const char *target)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static mode_t mode_of(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static bool exists(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+static void rmtree(const char *root)
+{
+	/* rm copes with any depth; read-only layers need u+rwx first. */
+	_cleanup_free_ char *cmd = xasprintf(
+		"chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", root, root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static struct capture_options owner_opts(void)
+{
+	return (struct capture_options){ .owner_uid = getuid(),
+					 .owner_gid = getgid() };
+}
+
+/* Capture root and check that no fd leaked. */
+static int capture(const char *root, const struct capture_options *o,
+		   struct manifest *m, struct capture_stats *s,
+		   struct wsbox_error *err)
+{
+	int before = count_fds();
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int r = capture_tree(fd, o, m, s, err);
+	close(fd);
+	assert_int_equal(count_fds(), before);
+	return r;
+}
+
+static void digest_of(const struct manifest *m, char d[DIGEST_STRLEN])
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(manifest_serialize(m, &text, &len, &err), 0);
+	/* Whatever capture produces is canonical: parse accepts it. */
+	struct manifest p = { 0 };
+	assert_int_equal(manifest_parse(text, len, &p, &err), 0);
+	assert_int_equal(p.n, m->n);
+	manifest_free(&p);
+	manifest_digest(text, len, d);
+}
+
+static const struct mf_entry *need(const struct manifest *m, const char *path,
+				   char type)
+{
+	const struct mf_entry *e = manifest_find(m, path);
+	if (!e)
+		fail_msg("missing entry `%s`", path);
+	assert_int_equal(e->type, type);
+	return e;
+}
+
+static void test_symlinks_not_followed(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *host = mktree();
+	_cleanup_free_ char *root = mktree();
+	put(host, "secret", "host data", 04755);
+	mkd(host, "hdir", 0755);
+	put(host, "hdir/f", "x", 0644);
+	_cleanup_free_ char *secret = at(host, "secret");
+	_cleanup_free_ char *hdir = at(host, "hdir");
+	lnk(root, "link", secret);
+	lnk(root, "dlink", hdir);
+	lnk(root, "loop1", "loop2");
+	lnk(root, "loop2", "loop1");
+	lnk(root, "self", ".");
+	lnk(root, "up", "../../../..");
+
+	struct capture_options o = owner_opts();
+	o.make_readonly = true;
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+	assert_int_equal(m.n, 6);
+	assert_int_equal(s.symlinks, 6);
+	assert_int_equal(s.files, 0);
+	assert_string_equal(need(&m, "link", MF_SYMLINK)->target, secret);
+	assert_string_equal(need(&m, "dlink", MF_SYMLINK)->target, hdir);
+	assert_string_equal(need(&m, "loop1", MF_SYMLINK)->target, "loop2");
+	assert_string_equal(need(&m, "self", MF_SYMLINK)->target, ".");
+	assert_int_equal(need(&m, "up", MF_SYMLINK)->mode, 0777);
+	/* The host file kept its setuid and write bits: never touched. */
+	assert_int_equal(mode_of(host, "secret"), 04755);
+	assert_int_equal(mode_of(host, "hdir/f"), 0644);
+	char d[DIGEST_STRLEN];
+	digest_of(&m, d);
+	manifest_free(&m);
+	rmtree(root);
+	rmtree(host);
+}
+
+/* mkdir a chain of `depth` dirs named `name` below dir fd, one fd at a time. */
+static void make_chain(int dfd, const char *name, int depth)
+{
+	int cur = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	for (int i = 0; i < depth; i++) {
+		assert_int_equal(mkdirat(cur, name, 0755), 0);
+		int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(cur);
+		cur = next;
+	}
+	int f = openat(cur, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(f >= 0);
+	assert_int_equal(write_all(f, "deep", 4), 0);
+	close(f);
+	close(cur);
+}
+
+static void test_deep_tree(void **state)
+{
+	(void)state;
+	enum { DEPTH = 10000 };
+	_cleanup_free_ char *root = mktree();
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	assert_int_equal(mkdirat(rfd, "keep", 0755), 0);
+	int kfd = openat(rfd, "keep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	make_chain(kfd, "d", DEPTH);
+	close(kfd);
+	assert_int_equal(mkdirat(rfd, "junk", 0755), 0);
+	int jfd = openat(rfd, "junk", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	make_chain(jfd, "j", DEPTH);
+	close(jfd);
+	close(rfd);
+
+	/* Far fewer fds than levels: the walk must stay within a window. */
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 128;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+	static const char *const save[] = { "keep", NULL };
+	struct capture_options o = owner_opts();
+	o.save = save;
+	o.make_readonly = true;
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	int r = capture(root, &o, &m, &s, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r)
+		fail_msg("capture: %s", err.msg);
+	assert_int_equal(s.dirs, DEPTH + 1);
+	assert_int_equal(s.files, 1);
+	assert_int_equal(s.dropped, 1);
+	assert_int_equal(m.n, DEPTH + 2);
+	assert_false(exists(root, "junk"));
+	/* Pre-order: keep, keep/d, keep/d/d, ..., then the file last. */
+	assert_string_equal(m.e[0].path, "keep");
+	const struct mf_entry *last = &m.e[m.n - 1];
+	assert_int_equal(last->type, MF_FILE);
+	assert_int_equal(strlen(last->path), 4 + 2 * DEPTH + 7);
+	assert_ptr_equal(manifest_find(&m, last->path), last);
+	char d[DIGEST_STRLEN];
+	digest_of(&m, d);
+	manifest_free(&m);
+	rmtree(root);
+}
+
+static void test_hostile_names(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	put(root, "new\nline", "1", 0644);
+	put(root, "\xff\xfe", "2", 0644);
+	put(root, "sp ace", "3", 0644);
+	put(root, "per%cent", "4", 0644);
+	mkd(root, "d\n", 0755);
+	put(root, "d\n/x", "5", 0644);
+	lnk(root, "l\n", "t\narget");
+
+	struct capture_options o = owner_opts();
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+	assert_int_equal(m.n, 7);
+	need(&m, "new\nline", MF_FILE);
+	need(&m, "\xff\xfe", MF_FILE);
+	need(&m, "d\n/x", MF_FILE);
+	assert_string_equal(need(&m, "l\n", MF_SYMLINK)->target, "t\narget");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	assert_int_equal(manifest_serialize(&m, &text, &len, &err), 0);
+	assert_non_null(strstr(text, " new%0Aline\n"));
+	assert_non_null(strstr(text, " %FF%FE\n"));
+	assert_non_null(strstr(text, " sp%20ace\n"));
+	assert_non_null(strstr(text, " per%25cent\n"));
+	assert_non_null(strstr(text, " d%0A/x\n"));
+	assert_non_null(strstr(text, " l%0A t%0Aarget\n"));
+	/* Exactly one line per entry plus the header. */
+	size_t lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	assert_int_equal(lines, m.n + 1);
+	manifest_free(&m);
+	rmtree(root);
+}
+
+static void test_modes_and_specials(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	put(root, "suid", "s", 04755);
+	put(root, "sgid", "g", 02755);
+	put(root, "sticky", "t", 01644);
+	mkd(root, "sgdir", 02775);
+	mkd(root, "tmp", 01777);
+	/* Left unreadable / unwritable by the task: still captured. */
+	put(root, "noread", "n", 0);
+	mkd(root, "closed", 0755);
+	put(root, "closed/inner", "i", 0644);
+	_cleanup_free_ char *fifo = at(root, "closed/fifo");
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_int_equal(chmod(fifo, 0644), 0);
+	_cleanup_free_ char *closed = at(root, "closed");
+	assert_int_equal(chmod(closed, 0), 0);
+	/* A socket, a FIFO: dropped. */
+	_cleanup_free_ char *sockp = at(root, "sock");
+	int sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sockp);
+	assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(sfd);
+	_cleanup_free_ char *fifo2 = at(root, "fifo");
+	assert_int_equal(mkfifo(fifo2, 0644), 0);
+	/* Hard links stay two independent files with the same content. */
+	put(root, "h1", "linked", 0644);
+	_cleanup_free_ char *h1 = at(root, "h1");
+	_cleanup_free_ char *h2 = at(root, "h2");
+	assert_int_equal(link(h1, h2), 0);
+
+	struct capture_options o = owner_opts();
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	int r = capture(root, &o, &m, &s, &err);
+	if (r)
+		fail_msg("capture: %s", err.msg);
+	assert_int_equal(s.dropped, 3);
+	assert_false(exists(root, "sock"));
+	assert_false(exists(root, "fifo"));
+	assert_int_equal(need(&m, "suid", MF_FILE)->mode, 0755);
+	assert_int_equal(need(&m, "sgid", MF_FILE)->mode, 0755);
+	assert_int_equal(need(&m, "sticky", MF_FILE)->mode, 0644);
+	assert_int_equal(need(&m, "sgdir", MF_DIR)->mode, 0775);
+	assert_int_equal(need(&m, "tmp", MF_DIR)->mode, 01777);
+	assert_int_equal(need(&m, "noread", MF_FILE)->mode, 0);
+	assert_int_equal(need(&m, "closed", MF_DIR)->mode, 0);
+	need(&m, "closed/inner", MF_FILE);
+	assert_null(manifest_find(&m, "closed/fifo"));
+	assert_int_equal(mode_of(root, "suid"), 0755);
+	assert_int_equal(mode_of(root, "sgid"), 0755);
+	assert_int_equal(mode_of(root, "sticky"), 0644);
+	assert_int_equal(mode_of(root, "sgdir"), 0775);
+	assert_int_equal(mode_of(root, "tmp"), 01777);
+	assert_int_equal(mode_of(root, "noread"), 0);
+	assert_int_equal(mode_of(root, "closed"), 0); /* restored */
+	const struct mf_entry *a = need(&m, "h1", MF_FILE);
+	const struct mf_entry *b = need(&m, "h2", MF_FILE);
+	assert_memory_equal(a->sha256, b->sha256, 32);
+	assert_int_equal(a->size, 6);
+	assert_int_equal(s.files, 7);
+	manifest_free(&m);
+	rmtree(root);
+}
+
+static void test_device_refused(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	_cleanup_free_ char *p = at(root, "dev\nnull");
+	if (mknod(p, S_IFCHR | 0666, makedev(1, 3)) < 0) {
+		rmtree(root);
+		skip(); /* needs CAP_MKNOD: covered when run as root */
+	}
+	struct capture_options o = owner_opts();
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(root, &o, &m, &s, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "`dev%0Anull`"));
+	assert_int_equal(m.n, 0);
+	rmtree(root);
+}
+
+static bool has_xattr(const char *path, const char *name)
+{
+	return lgetxattr(path, name, NULL, 0) >= 0;
+}
+
+static void test_xattrs(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	put(root, "f", "x", 0644);
+	mkd(root, "op", 0755);
+	mkd(root, "notop", 0755);
+	lnk(root, "l", "f");
+	_cleanup_free_ char *f = at(root, "f");
+	_cleanup_free_ char *op = at(root, "op");
+	_cleanup_free_ char *notop = at(root, "notop");
+	_cleanup_free_ char *l = at(root, "l");
+	if (setxattr(f, "user.foo", "bar", 3, 0) < 0) {
+		rmtree(root);
+		skip(); /* filesystem without user xattrs */
+	}
+	assert_int_equal(setxattr(f, "user.overlay.origin", "o", 1, 0), 0);
+	assert_int_equal(setxattr(f, "user.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(setxattr(op, "user.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(setxattr(op, "user.foo", "bar", 3, 0), 0);
+	assert_int_equal(setxattr(notop, "user.overlay.opaque", "n", 1, 0), 0);
+	assert_int_equal(setxattr(root, "user.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(setxattr(root, "user.foo", "bar", 3, 0), 0);
+	bool priv = geteuid() == 0 &&
+		    lsetxattr(l, "trusted.foo", "bar", 3, 0) == 0;
+
+	struct capture_options o = owner_opts();
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	int r = capture(root, &o, &m, &s, &err);
+	if (r)
+		fail_msg("capture: %s", err.msg);
+	need(&m, "f", MF_FILE);
+	need(&m, "op", MF_OPAQUE_DIR);
+	need(&m, "notop", MF_DIR);
+	assert_false(has_xattr(f, "user.foo"));
+	assert_false(has_xattr(f, "user.overlay.origin"));
+	assert_false(has_xattr(f, "user.overlay.opaque"));
+	assert_true(has_xattr(op, "user.overlay.opaque"));
+	assert_false(has_xattr(op, "user.foo"));
+	assert_false(has_xattr(notop, "user.overlay.opaque"));
+	assert_false(has_xattr(root, "user.overlay.opaque"));
+	assert_false(has_xattr(root, "user.foo"));
+	if (priv)
+		assert_false(has_xattr(l, "trusted.foo"));
+	manifest_free(&m);
+	rmtree(root);
+}
+
+static void write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, s, strlen(s)) < 0)
+		_exit(77);
+	close(fd);
+}
+
+/* Produce a real whiteout and opaque dir: in a new user+mount namespace,
+ * mount an overlay with userxattr and delete through it. */
+static int overlay_delete(const char *lower, const char *upper,
+			  const char *work, const char *merged)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+			_exit(77);
+		char map[64];
+		write_str("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+		write_str("/proc/self/uid_map", map);
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+		write_str("/proc/self/gid_map", map);
+		char opt[4096];
+		snprintf(opt, sizeof opt,
+			 "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower,
+			 upper, work);
+		if (mount("overlay", merged, "overlay", 0, opt) < 0)
+			_exit(77);
+		char p[4096];
+		snprintf(p, sizeof p, "%s/gone", merged);
+		if (unlink(p) < 0)
+			_exit(1);
+		snprintf(p, sizeof p, "%s/dir/x", merged);
+		if (unlink(p) < 0)
+			_exit(1);
+		snprintf(p, sizeof p, "%s/dir", merged);
+		if (rmdir(p) < 0 || mkdir(p, 0755) < 0)
+			_exit(1);
+		snprintf(p, sizeof p, "%s/dir/new", merged);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			_exit(1);
+		close(fd);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_whiteout_and_opaque(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *base = mktree();
+	mkd(base, "lower", 0755);
+	mkd(base, "upper", 0755);
+	mkd(base, "work", 0755);
+	mkd(base, "merged", 0755);
+	put(base, "lower/gone", "g", 0644);
+	mkd(base, "lower/dir", 0755);
+	put(base, "lower/dir/x", "x", 0644);
+	_cleanup_free_ char *lower = at(base, "lower");
+	_cleanup_free_ char *upper = at(base, "upper");
+	_cleanup_free_ char *work = at(base, "work");
+	_cleanup_free_ char *merged = at(base, "merged");
+	int st = overlay_delete(lower, upper, work, merged);
+	if (st == 77) {
+		rmtree(base);
+		skip(); /* no overlay in a user namespace here */
+	}
+	assert_int_equal(st, 0);
+
+	struct capture_options o = owner_opts();
+	o.make_readonly = true;
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	int r = capture(upper, &o, &m, &s, &err);
+	if (r)
+		fail_msg("capture: %s", err.msg);
+	assert_int_equal(need(&m, "gone", MF_WHITEOUT)->mode, 0);
+	need(&m, "dir", MF_OPAQUE_DIR);
+	need(&m, "dir/new", MF_FILE);
+	assert_int_equal(s.whiteouts, 1);
+	assert_int_equal(m.n, 3);
+	_cleanup_free_ char *dir = at(upper, "dir");
+	assert_true(has_xattr(dir, "user.overlay.opaque"));
+	/* Still a real whiteout on disk. */
+	_cleanup_free_ char *gone = at(upper, "gone");
+	struct stat gst;
+	assert_int_equal(lstat(gone, &gst), 0);
+	assert_true(S_ISCHR(gst.st_mode) && gst.st_rdev == makedev(0, 0));
+	manifest_free(&m);
+	rmtree(base);
+}
+
+static void test_max_bytes(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	char k[1001];
+	memset(k, 'k', 1000);
+	k[1000] = '\0';
+	put(root, "a", k, 0644);
+	put(root, "b", k, 0644);
+	put(root, "c", k, 0644);
+	struct capture_options o = owner_opts();
+	o.max_bytes = 2500;
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(root, &o, &m, &s, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "layer exceeds --max-layer-size "
+					"(2500 bytes)"));
+	assert_int_equal(m.n, 0);
+	o.max_bytes = 3000;
+	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+	assert_int_equal(s.bytes, 3000);
+	assert_int_equal(m.total_bytes, 3000);
+	manifest_free(&m);
+	rmtree(root);
+}
+
+static void test_save(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = mktree();
+	mkd(root, "keep", 0755);
+	put(root, "keep/a", "a", 0644);
+	mkd(root, "keep/sub", 0755);
+	lnk(root, "keep/sub/l", "/etc/passwd");
+	mkd(root, "other", 0755);
+	put(root, "other/c", "c", 0644);
+	put(root, "top.txt", "t", 0644);
+	mkd(root, "deep", 0700);
+	mkd(root, "deep/x", 0755);
+	mkd(root, "deep/x/y", 0755);
+	put(root, "deep/x/y/z", "z", 0644);
+	put(root, "deep/x/sibling", "s", 0644);
+	put(root, "deep/x/y2", "s", 0644);
+	lnk(root, "lead", "keep"); /* a symlink where a save path leads */
+	_cleanup_free_ char *dx = at(root, "deep/x");
+	bool ux = setxattr(dx, "user.overlay.opaque", "y", 1, 0) == 0;
+
+	static const char *const save[] = { "keep/", "deep//x/y", "missing/q",
+					    "lead/a", NULL };
+	struct capture_options o = owner_opts();
+	o.save = save;
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	int r = capture(root, &o, &m, &s, &err);
+	if (r)
+		fail_msg("capture: %s", err.msg);
+	static const char *const expect[] = {
+		"deep",	      "deep/x", "deep/x/y", "deep/x/y/z",
+		"keep",	      "keep/a", "keep/sub", "keep/sub/l",
+	};
+	assert_int_equal(m.n, sizeof expect / sizeof *expect);
+	for (size_t i = 0; i < m.n; i++)
+		assert_string_equal(m.e[i].path, expect[i]);
+	/* Ancestors are plain dirs, even if the task made one opaque. */
+	assert_int_equal(m.e[1].type, MF_DIR);
+	if (ux)
+		assert_false(has_xattr(dx, "user.overlay.opaque"));
+	assert_int_equal(m.e[0].mode, 0700);
+	assert_int_equal(s.dropped, 5); /* other top.txt sibling y2 lead */
+	assert_false(exists(root, "other"));
+	assert_false(exists(root, "top.txt"));
+	assert_false(exists(root, "lead"));
+	assert_false(exists(root, "deep/x/sibling"));
+	assert_true(exists(root, "keep/sub/l"));
+	manifest_free(&m);
+
+	static const char *const bad1[] = { "../x", NULL };
+	static const char *const bad2[] = { "/etc", NULL };
+	static const char *const bad3[] = { "a/./b", NULL };
+	static const char *const bad4[] = { "", NULL };
+	const char *const *bads[] = { bad1, bad2, bad3, bad4 };
+	for (size_t i = 0; i < 4; i++) {
+		o.save = bads[i];
+		assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "--save"));
+	}
+	rmtree(root);
+}
+
+static void build_sample(const char *root)
+{
+	mkd(root, "src", 0755);
+	put(root, "src/main.c", "int main(void) { return 0; }\n", 0644);
+	put(root, "src/run.sh", "#!/bin/sh\n", 0755);
+	mkd(root, "src/empty", 0750);
+	mkd(root, "out", 0755);
+	put(root, "out/bin", "\x7f" "ELF", 0755);
+	lnk(root, "out/latest", "bin");
+	put(root, "README", "", 0600);
+}
+
+static int no_write_bits(const char *p, const struct stat *st, int type,
+			 struct FTW *ftw)
+{
+	(void)p;
+	if (ftw->level > 0 && type != FTW_SL && (st->st_mode & 0222))
+		return 1;
+	return 0;
+}
+
+static void test_deterministic_and_readonly(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *r1 = mktree();
+	_cleanup_free_ char *r2 = mktree();
+	build_sample(r1);
+	build_sample(r2);
+	/* Different mtimes (and a different umask history) do not matter. */
+	_cleanup_free_ char *f = at(r2, "src/main.c");
+	struct timespec ts[2] = { { 12345, 0 }, { 12345, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, f, ts, 0), 0);
+
+	struct capture_options o = owner_opts();
+	struct manifest m1 = { 0 }, m2 = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(r1, &o, &m1, &s, &err), 0);
+	o.make_readonly = true;
+	assert_int_equal(capture(r2, &o, &m2, &s, &err), 0);
+	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
+	digest_of(&m1, d1);
+	digest_of(&m2, d2);
+	assert_string_equal(d1, d2);
+	/* Manifest modes are the task's, before make_readonly. */
+	assert_int_equal(need(&m2, "src/main.c", MF_FILE)->mode, 0644);
+	assert_int_equal(nftw(r2, no_write_bits, 16, FTW_PHYS), 0);
+	assert_int_equal(mode_of(r2, "src/main.c"), 0444);
+	assert_int_equal(mode_of(r2, "src"), 0555);
+	assert_int_equal(mode_of(r1, "src/main.c"), 0644);
+	/* Capturing again an already captured tree changes nothing. */
+	struct manifest m3 = { 0 };
+	o.make_readonly = false;
+	assert_int_equal(capture(r1, &o, &m3, &s, &err), 0);
+	char d3[DIGEST_STRLEN];
+	digest_of(&m3, d3);
+	assert_string_equal(d1, d3);
+	assert_int_equal(s.files, 4);
+	assert_int_equal(s.dirs, 3);
+	assert_int_equal(s.symlinks, 1);
+	manifest_free(&m1);
+	manifest_free(&m2);
+	manifest_free(&m3);
+	rmtree(r1);
+	rmtree(r2);
+}
+
+static void test_chown_squash(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* only root can create files owned by others */
+	_cleanup_free_ char *root = mktree();
+	put(root, "f", "x", 04755);
+	mkd(root, "d", 0755);
+	lnk(root, "l", "f");
+	_cleanup_free_ char *f = at(root, "f");
+	_cleanup_free_ char *d = at(root, "d");
+	_cleanup_free_ char *l = at(root, "l");
+	assert_int_equal(chown(f, 1234, 1234), 0);
+	assert_int_equal(chmod(f, 04755), 0);
+	assert_int_equal(chown(d, 1234, 1234), 0);
+	assert_int_equal(lchown(l, 1234, 1234), 0);
+	struct capture_options o = { .owner_uid = 4321, .owner_gid = 4322 };
+	struct manifest m = { 0 };
+	struct capture_stats s;
+	struct wsbox_error err = { 0 };
+	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+	struct stat st;
+	const char *paths[] = { f, d, l };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(lstat(paths[i], &st), 0);
+		assert_int_equal(st.st_uid, 4321);
+		assert_int_equal(st.st_gid, 4322);
+	}
+	assert_int_equal(mode_of(root, "f"), 0755);
+	manifest_free(&m);
+	rmtree(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_symlinks_not_followed),
+		cmocka_unit_test(test_deep_tree),
+		cmocka_unit_test(test_hostile_names),
+		cmocka_unit_test(test_modes_and_specials),
+		cmocka_unit_test(test_device_refused),
+		cmocka_unit_test(test_xattrs),
+		cmocka_unit_test(test_whiteout_and_opaque),
+		cmocka_unit_test(test_max_bytes),
+		cmocka_unit_test(test_save),
+		cmocka_unit_test(test_deterministic_and_readonly),
+		cmocka_unit_test(test_chown_squash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,677 @@
+/* Unit tests for policy/: the text format (errors with line numbers, includes,
+ * loops), the digest and the BPF cache, and the real behaviour of the shipped
+ * profiles, installed in forked children that report results over a pipe. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#ifndef CLONE_NEWUSER
+#define CLONE_NEWUSER 0x10000000
+#endif
+
+static char tmpdir[] = "/tmp/wsbox-test-policy-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	struct wsbox_error err;
+	return rm_rf_at(AT_FDCWD, tmpdir, &err);
+}
+
+/* Write `text` to tmpdir/name and return the path (static buffer). */
+static const char *write_policy(const char *name, const char *text)
+{
+	static char path[4][512];
+	static int slot;
+	char *p = path[slot++ % 4];
+	snprintf(p, 512, "%s/%s", tmpdir, name);
+	struct wsbox_error err;
+	assert_int_equal(atomic_write_at(AT_FDCWD, p, text, strlen(text), 0600,
+					 &err),
+			 0);
+	return p;
+}
+
+/* Expect `text` to be refused with a message containing `want`. */
+static void expect_error(const char *text, const char *want)
+{
+	const char *p = write_policy("bad.policy", text);
+	struct wsbox_error err = {0};
+	unsigned rules;
+	int r = policy_check(p, NULL, &rules, &err);
+	if (r == 0 || !strstr(err.msg, want))
+		fail_msg("policy:\n%s\nwanted error containing `%s`, got %d "
+			 "`%s`",
+			 text, want, r, err.msg);
+}
+
+static void test_shipped_profiles_parse(void **state)
+{
+	(void)state;
+	size_t n;
+	const struct policy_profile *p = policy_profiles(&n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		struct wsbox_error err = {0};
+		unsigned rules = 0;
+		struct policy_options o = {.squash_chown = true};
+		int r = policy_check(p[i].name, &o, &rules, &err);
+		if (r < 0)
+			fail_msg("%s: %s", p[i].name, err.msg);
+		assert_true(rules > 0); /* at least the squash rules */
+		assert_int_equal(p[i].text[p[i].len], '\0');
+		assert_true(p[i].text[0] == '#');
+	}
+	struct wsbox_error err = {0};
+	struct policy pol;
+	assert_true(policy_load("nosuch", NULL, &pol, &err) < 0);
+	assert_non_null(strstr(err.msg, "no such profile"));
+}
+
+static void test_unknown_syscall_names_line(void **state)
+{
+	(void)state;
+	const char *p = write_policy("x.policy", "# c\ndefault allow\n"
+						 "deny EPERM foo\n");
+	struct wsbox_error err = {0};
+	unsigned rules;
+	assert_true(policy_check(p, NULL, &rules, &err) < 0);
+	char want[700];
+	snprintf(want, sizeof want,
+		 "policy `%s` line 3: unknown syscall `foo`", p);
+	assert_string_equal(err.msg, want);
+	/* Known to libseccomp but absent on x86_64: accepted. */
+	p = write_policy("y.policy", "default allow\ndeny EPERM stime vm86\n");
+	assert_int_equal(policy_check(p, NULL, &rules, &err), 0);
+}
+
+static void test_bad_syntax(void **state)
+{
+	(void)state;
+	expect_error("allow read\n", "no `default` line");
+	expect_error("default allow\ndefault kill\n", "line 2: second");
+	expect_error("default allow\ndeny EPERM\n", "line 2: no syscall");
+	expect_error("default allow\ndeny EFOO read\n",
+		     "line 2: unknown errno `EFOO`");
+	expect_error("default allow\nfrob read\n",
+		     "line 2: unknown action `frob`");
+	expect_error("default allow\ndeny EPERM read arg0 ~ 1\n",
+		     "unknown operator `~`");
+	expect_error("default allow\ndeny EPERM read arg0 == 1 arg0 == 2\n",
+		     "two conditions on arg0");
+	expect_error("default allow\ndeny EPERM read arg0 == BOGUS\n",
+		     "bad value `BOGUS`");
+	expect_error("default allow\ndeny EPERM read arg0 == 0x1ffffffffffffffff\n",
+		     "bad value");
+	expect_error("default allow\ndeny EPERM read arg0 ==\n",
+		     "needs a value");
+	expect_error("default allow\ndeny EPERM ioctl arg1 &0xf0 notin 1\n",
+		     "mask of low bits");
+	expect_error("default allow\ndeny EPERM read arg0 &0xff > 1\n",
+		     "a mask needs `==`");
+	expect_error("default allow\ninclude\n", "line 2: `include` needs");
+	expect_error("default allow\ninclude nosuch\n",
+		     "line 2: include `nosuch`: no such profile");
+	expect_error("default allow\ninclude ./missing.policy\n",
+		     "line 2: policy `");
+	/* Conditions cannot carve an exception out of an unconditional rule
+	 * (libseccomp would silently drop them). */
+	expect_error("default allow\ninclude default\n"
+		     "allow unshare arg0 == 0\n",
+		     "cannot refine the unconditional rule for `unshare`");
+	expect_error("default errno EPERM\nallow ioctl\n"
+		     "deny EPERM ioctl arg1 == 1\n",
+		     "cannot refine");
+	expect_error("default allow\nallow read arg0 == 1\n",
+		     "line 2: a conditional rule for `read` with the default");
+}
+
+static void test_include_loop_and_depth(void **state)
+{
+	(void)state;
+	write_policy("a.policy", "default allow\ninclude b.policy\n");
+	write_policy("b.policy", "# b\ninclude ./a.policy\n");
+	char a[600];
+	snprintf(a, sizeof a, "%s/a.policy", tmpdir);
+	struct wsbox_error err = {0};
+	unsigned rules;
+	assert_true(policy_check(a, NULL, &rules, &err) < 0);
+	assert_non_null(strstr(err.msg, "b.policy` line 2: include "
+					"`./a.policy`: include loop"));
+
+	write_policy("self.policy", "default allow\ninclude self.policy\n");
+	expect_error("include self.policy\n", "include loop");
+
+	/* A chain deeper than the limit. */
+	for (int i = 0; i < 12; i++) {
+		char name[32], text[64];
+		snprintf(name, sizeof name, "d%d.policy", i);
+		snprintf(text, sizeof text, "include d%d.policy\n", i + 1);
+		write_policy(name, text);
+	}
+	write_policy("d12.policy", "default allow\n");
+	char d0[600];
+	snprintf(d0, sizeof d0, "%s/d0.policy", tmpdir);
+	assert_true(policy_check(d0, NULL, &rules, &err) < 0);
+	assert_non_null(strstr(err.msg, "nested deeper than"));
+
+	/* Includes of shipped profiles, later unconditional rules win. */
+	const char *p = write_policy("ok.policy",
+				     "include default\nallow unshare\n"
+				     "deny EPERM ptrace\n");
+	assert_int_equal(policy_check(p, NULL, &rules, &err), 0);
+}
+
+static void test_digest_stable(void **state)
+{
+	(void)state;
+	struct wsbox_error err = {0};
+	struct policy a, b, c;
+	assert_int_equal(policy_load("default", NULL, &a, &err), 0);
+	assert_int_equal(policy_load("default", NULL, &b, &err), 0);
+	assert_string_equal(a.digest, b.digest);
+	assert_int_equal(strlen(a.digest), 7 + 64);
+	assert_memory_equal(a.digest, "sha256:", 7);
+	/* A file that includes default resolves to default's text plus its
+	 * own lines: a different identity. */
+	const char *p = write_policy("inc.policy", "include default\n");
+	assert_int_equal(policy_load(p, NULL, &c, &err), 0);
+	assert_string_not_equal(a.digest, c.digest);
+	assert_int_equal(a.len, c.len);
+	assert_memory_equal(a.filter, c.filter, a.len * sizeof *a.filter);
+	policy_free(&a);
+	policy_free(&b);
+	policy_free(&c);
+}
+
+static void test_bpf_cache(void **state)
+{
+	(void)state;
+	char dir[600];
+	snprintf(dir, sizeof dir, "%s/cache/bpf", tmpdir);
+	struct policy_options o = {.bpf_cache_dir = dir, .squash_chown = true};
+	struct policy_options nocache = {.squash_chown = true};
+	struct wsbox_error err = {0};
+	struct policy ref, miss, hit;
+	assert_int_equal(policy_load("strict", &nocache, &ref, &err), 0);
+	assert_int_equal(policy_load("strict", &o, &miss, &err), 0);
+	assert_int_equal(policy_load("strict", &o, &hit, &err), 0);
+	assert_int_equal(ref.len, hit.len);
+	assert_memory_equal(ref.filter, hit.filter, ref.len * sizeof *ref.filter);
+	assert_memory_equal(miss.filter, hit.filter,
+			    ref.len * sizeof *ref.filter);
+	assert_string_equal(ref.digest, hit.digest);
+
+	/* Exactly one entry, of the program's size. Replace it with another
+	 * valid program: the next load must return that one (a real hit),
+	 * then a corrupt entry must be ignored and rewritten. */
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	char entry[1024] = "";
+	int n = 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(entry, sizeof entry, "%s/%s", dir, de->d_name);
+			n++;
+		}
+	assert_int_equal(n, 1);
+	struct stat st;
+	assert_int_equal(stat(entry, &st), 0);
+	assert_int_equal(st.st_size, ref.len * sizeof *ref.filter);
+
+	struct policy perm;
+	assert_int_equal(policy_load("permissive", NULL, &perm, &err), 0);
+	assert_int_equal(atomic_write_at(AT_FDCWD, entry, perm.filter,
+					 perm.len * sizeof *perm.filter, 0600,
+					 &err),
+			 0);
+	struct policy swapped;
+	assert_int_equal(policy_load("strict", &o, &swapped, &err), 0);
+	assert_int_equal(swapped.len, perm.len);
+
+	assert_int_equal(atomic_write_at(AT_FDCWD, entry, "junk", 5, 0600,
+					 &err),
+			 0);
+	struct policy fixed;
+	assert_int_equal(policy_load("strict", &o, &fixed, &err), 0);
+	assert_int_equal(fixed.len, ref.len);
+	assert_memory_equal(fixed.filter, ref.filter,
+			    ref.len * sizeof *ref.filter);
+	assert_int_equal(stat(entry, &st), 0);
+	assert_int_equal(st.st_size, ref.len * sizeof *ref.filter);
+
+	/* squash_chown is part of the key: a different entry. */
+	struct policy_options o2 = {.bpf_cache_dir = dir};
+	struct policy plain;
+	assert_int_equal(policy_load("strict", &o2, &plain, &err), 0);
+	assert_int_not_equal(plain.len, ref.len);
+
+	policy_free(&ref);
+	policy_free(&miss);
+	policy_free(&hit);
+	policy_free(&perm);
+	policy_free(&swapped);
+	policy_free(&fixed);
+	policy_free(&plain);
+}
+
+/* ---- Real behaviour: children report what their syscalls returned. ---- */
+
+enum probe {
+	P_UNSHARE_USER,
+	P_MOUNT,
+	P_CLONE3,
+	P_TIOCSTI_HI,
+	P_TIOCLINUX,
+	P_SOCK_PACKET,
+	P_SOCK_ALG,
+	P_SOCK_UNIX,
+	P_SOCK_INET,
+	P_GETPID,
+	P_KEYCTL,
+	P_CLONE_NEWUSER,
+	P_FORK,
+	P_PERS_QUERY,
+	P_PERS_RIE,
+	P_CHOWN,
+	P_CHOWN_UID,
+	P_BPF,
+	P_IO_URING,
+	P_PTRACE_ME,
+	P_SYSLOG,
+	P_NEWER_462,
+	P_NEWER_1000,
+	P_FIONREAD,
+	P_NPROBES
+};
+
+struct result {
+	long ret;
+	int err;
+};
+
+struct report {
+	int stage; /* 0: all probes ran; else the setup step that failed */
+	int stage_err;
+	struct result r[P_NPROBES];
+};
+
+#define PROBE(rep, i, expr)                                                    \
+	do {                                                                   \
+		errno = 0;                                                     \
+		long _r = (long)(expr);                                        \
+		(rep)->r[i].ret = _r;                                          \
+		(rep)->r[i].err = _r == -1 ? errno : 0;                        \
+	} while (0)
+
+/* Become root of a fresh user namespace (mapped to ourselves) so that
+ * caps_drop_all has capabilities to drop and files can be created. */
+static int enter_userns(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -errno;
+	char map[64];
+	struct wsbox_error err;
+	snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+	if (write_file_at(AT_FDCWD, "/proc/self/setgroups", "deny", &err) < 0 ||
+	    write_file_at(AT_FDCWD, "/proc/self/uid_map", map, &err) < 0)
+		return -EPERM;
+	snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+	if (write_file_at(AT_FDCWD, "/proc/self/gid_map", map, &err) < 0)
+		return -EPERM;
+	return 0;
+}
+
+static void run_probes(struct report *rep, const char *file)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char c = 'x';
+	PROBE(rep, P_UNSHARE_USER, unshare(CLONE_NEWUSER));
+	PROBE(rep, P_MOUNT, mount(NULL, NULL, NULL, 0, NULL));
+	PROBE(rep, P_CLONE3, syscall(SYS_clone3, NULL, 0));
+	PROBE(rep, P_TIOCSTI_HI,
+	      ioctl(null, (unsigned long)TIOCSTI | (1UL << 32), &c));
+	PROBE(rep, P_TIOCLINUX, ioctl(null, TIOCLINUX, &c));
+	PROBE(rep, P_SOCK_PACKET, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_SOCK_ALG, socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_SOCK_UNIX, socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_SOCK_INET, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_GETPID, syscall(SYS_getpid));
+	PROBE(rep, P_KEYCTL,
+	      syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID,
+		      KEY_SPEC_SESSION_KEYRING, 0));
+	PROBE(rep, P_CLONE_NEWUSER,
+	      syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+	if (rep->r[P_CLONE_NEWUSER].ret == 0)
+		_exit(0);
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(7);
+	int st = 0;
+	rep->r[P_FORK].ret = kid > 0 && waitpid(kid, &st, 0) == kid &&
+			     WIFEXITED(st) && WEXITSTATUS(st) == 7;
+	PROBE(rep, P_PERS_QUERY, personality(0xffffffff));
+	PROBE(rep, P_PERS_RIE, personality(READ_IMPLIES_EXEC));
+	PROBE(rep, P_CHOWN, chown(file, 1234, 1234));
+	struct stat sb;
+	rep->r[P_CHOWN_UID].ret = stat(file, &sb) == 0 ? (long)sb.st_uid : -2;
+	PROBE(rep, P_BPF, syscall(SYS_bpf, 0, NULL, 0));
+	PROBE(rep, P_IO_URING, syscall(SYS_io_uring_setup, 1, NULL));
+	PROBE(rep, P_PTRACE_ME, syscall(SYS_ptrace, 0 /* TRACEME */, 0, 0, 0));
+	PROBE(rep, P_SYSLOG, syscall(SYS_syslog, 10 /* SIZE_BUFFER */, 0, 0));
+	PROBE(rep, P_NEWER_462, syscall(462, 0, 0, 0));
+	PROBE(rep, P_NEWER_1000, syscall(1000, 0, 0, 0));
+	int avail;
+	PROBE(rep, P_FIONREAD, ioctl(null, FIONREAD, &avail));
+}
+
+/* Fork; the child enters a user namespace, drops capabilities, installs
+ * `p` (NULL: no filter, the control run) and probes. */
+static void run_child(const struct policy *p, struct report *rep)
+{
+	char file[600];
+	snprintf(file, sizeof file, "%s/owned", tmpdir);
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		struct report r;
+		memset(&r, 0, sizeof r);
+		int e = enter_userns();
+		if (e < 0) {
+			r.stage = 1;
+			r.stage_err = -e;
+		} else if ((e = caps_drop_all()) < 0) {
+			r.stage = 2;
+			r.stage_err = -e;
+		} else {
+			int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC,
+				      0600);
+			if (fd >= 0)
+				close(fd);
+			if (p && (e = policy_install(p)) < 0) {
+				r.stage = 3;
+				r.stage_err = -e;
+			} else {
+				run_probes(&r, file);
+			}
+		}
+		(void)!write(fds[1], &r, sizeof r);
+		_exit(0);
+	}
+	close(fds[1]);
+	memset(rep, 0, sizeof *rep);
+	ssize_t n = read_all(fds[0], rep, sizeof *rep);
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("probe child died with signal %d", WTERMSIG(st));
+	assert_int_equal(n, sizeof *rep);
+	if (rep->stage == 1)
+		skip(); /* no unprivileged user namespaces here */
+	if (rep->stage)
+		fail_msg("child setup step %d failed: %s", rep->stage,
+			 strerror(rep->stage_err));
+}
+
+static void expect_errno(const struct report *rep, enum probe i, int e)
+{
+	if (rep->r[i].ret != -1 || rep->r[i].err != e)
+		fail_msg("probe %d: got ret %ld errno %d (%s), want errno %d "
+			 "(%s)",
+			 i, rep->r[i].ret, rep->r[i].err,
+			 strerror(rep->r[i].err), e, strerror(e));
+}
+
+static void expect_ok(const struct report *rep, enum probe i)
+{
+	if (rep->r[i].ret < 0)
+		fail_msg("probe %d failed: %s", i, strerror(rep->r[i].err));
+}
+
+static void test_control_without_filter(void **state)
+{
+	(void)state;
+	/* Without a filter the same probes succeed or fail differently, so
+	 * the results below are the filter's doing. */
+	struct report rep;
+	run_child(NULL, &rep);
+	expect_ok(&rep, P_UNSHARE_USER);
+	assert_int_not_equal(rep.r[P_MOUNT].err, EPERM);
+	assert_int_not_equal(rep.r[P_CLONE3].err, ENOSYS);
+	expect_errno(&rep, P_TIOCSTI_HI, ENOTTY);
+	expect_ok(&rep, P_CLONE_NEWUSER);
+	expect_ok(&rep, P_PERS_RIE);
+	assert_int_equal(rep.r[P_CHOWN].ret, -1);
+	expect_ok(&rep, P_PTRACE_ME);
+	expect_ok(&rep, P_SOCK_UNIX);
+}
+
+static void test_default_behaviour(void **state)
+{
+	(void)state;
+	struct policy_options o = {.squash_chown = true};
+	struct wsbox_error err = {0};
+	struct policy p;
+	assert_int_equal(policy_load("default", &o, &p, &err), 0);
+	struct report rep;
+	run_child(&p, &rep);
+	policy_free(&p);
+	expect_errno(&rep, P_UNSHARE_USER, EPERM);
+	expect_errno(&rep, P_MOUNT, EPERM);
+	expect_errno(&rep, P_CLONE3, ENOSYS);
+	expect_errno(&rep, P_TIOCSTI_HI, EPERM);
+	expect_errno(&rep, P_TIOCLINUX, EPERM);
+	expect_errno(&rep, P_SOCK_PACKET, EPERM);
+	expect_errno(&rep, P_SOCK_ALG, EPERM);
+	expect_ok(&rep, P_SOCK_UNIX);
+	expect_ok(&rep, P_SOCK_INET);
+	expect_ok(&rep, P_GETPID);
+	expect_errno(&rep, P_KEYCTL, EPERM);
+	expect_errno(&rep, P_CLONE_NEWUSER, EPERM);
+	assert_int_equal(rep.r[P_FORK].ret, 1);
+	expect_ok(&rep, P_PERS_QUERY);
+	expect_errno(&rep, P_PERS_RIE, EPERM);
+	assert_int_equal(rep.r[P_CHOWN].ret, 0); /* squashed ... */
+	assert_int_equal(rep.r[P_CHOWN_UID].ret, 0); /* ... without effect */
+	expect_errno(&rep, P_BPF, EPERM);
+	expect_errno(&rep, P_IO_URING, EPERM);
+	expect_ok(&rep, P_PTRACE_ME); /* debuggers work */
+	expect_errno(&rep, P_SYSLOG, EPERM);
+	expect_errno(&rep, P_FIONREAD, ENOTTY); /* other ioctls reach the tty layer */
+}
+
+static void test_strict_behaviour(void **state)
+{
+	(void)state;
+	struct wsbox_error err = {0};
+	struct policy p;
+	assert_int_equal(policy_load("strict", NULL, &p, &err), 0);
+	struct report rep;
+	run_child(&p, &rep);
+	policy_free(&p);
+	expect_errno(&rep, P_UNSHARE_USER, EPERM);
+	expect_errno(&rep, P_MOUNT, EPERM);
+	expect_errno(&rep, P_CLONE3, ENOSYS);
+	expect_errno(&rep, P_TIOCSTI_HI, EPERM);
+	expect_errno(&rep, P_TIOCLINUX, EPERM);
+	expect_errno(&rep, P_FIONREAD, ENOTTY);
+	expect_errno(&rep, P_SOCK_PACKET, EPERM);
+	expect_ok(&rep, P_SOCK_UNIX);
+	expect_ok(&rep, P_GETPID);
+	expect_errno(&rep, P_KEYCTL, EPERM);
+	expect_errno(&rep, P_CLONE_NEWUSER, EPERM);
+	assert_int_equal(rep.r[P_FORK].ret, 1);
+	expect_ok(&rep, P_PERS_QUERY);
+	expect_errno(&rep, P_PERS_RIE, EPERM);
+	expect_errno(&rep, P_PTRACE_ME, EPERM); /* not on the allowlist */
+	expect_errno(&rep, P_SYSLOG, EPERM);
+	/* Newer than every syscall the list names: ENOSYS, so libc falls
+	 * back as on an older kernel. */
+	expect_errno(&rep, P_NEWER_462, ENOSYS);
+	expect_errno(&rep, P_NEWER_1000, ENOSYS);
+	/* Without squash_chown, chown is simply allowed (and the kernel
+	 * refuses the unmapped id). */
+	expect_errno(&rep, P_CHOWN, EINVAL);
+}
+
+/* The build tools the strict allowlist is written for, run for real. */
+static void test_strict_runs_tools(void **state)
+{
+	(void)state;
+	struct policy_options o = {.squash_chown = true};
+	struct wsbox_error err = {0};
+	struct policy p;
+	assert_int_equal(policy_load("strict", &o, &p, &err), 0);
+	char script[2048];
+	snprintf(script, sizeof script,
+		 "set -e; cd '%s'; mkdir -p tools; cd tools\n"
+		 "printf 'int main(void){return 3;}\\n' > a.c\n"
+		 "if command -v cc >/dev/null; then cc -o a a.c; "
+		 "set +e; ./a; s=$?; set -e; [ $s = 3 ]; fi\n"
+		 "mkdir -p sub; tar cf x.tar a.c; tar xf x.tar -C sub; "
+		 "cmp a.c sub/a.c\n"
+		 "cp -a a.c b.c; ls -l | sort | head -n 3 >/dev/null\n"
+		 "printf 'all:\\n\\t@echo made\\n' > Makefile\n"
+		 "if command -v make >/dev/null; then make -s | grep -q made; "
+		 "fi\n"
+		 "if command -v git >/dev/null; then git init -q r && cd r && "
+		 "git -c user.email=a@b -c user.name=a commit -q "
+		 "--allow-empty -m m && cd ..; fi\n"
+		 "if command -v busybox >/dev/null; then busybox sha256sum "
+		 "a.c >/dev/null; fi\n"
+		 "if command -v python3 >/dev/null; then python3 -c 'import "
+		 "subprocess,threading,tempfile; "
+		 "subprocess.run([\"true\"],check=True)'; fi\n",
+		 tmpdir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (enter_userns() < 0 || caps_drop_all() < 0 ||
+		    policy_install(&p) < 0)
+			_exit(99);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(98);
+	}
+	policy_free(&p);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("tools under strict: killed by signal %d",
+			 WTERMSIG(st));
+	if (WEXITSTATUS(st) != 0)
+		fail_msg("tools under strict: exit %d", WEXITSTATUS(st));
+}
+
+#if defined(__x86_64__)
+static long int80_getpid(void)
+{
+	long ret;
+	/* i386 ABI: eax = 20 (getpid). */
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(20L)
+			 : "memory", "r8", "r9", "r10", "r11");
+	return ret;
+}
+
+/* Child: install `p` (or nothing) and make a foreign-ABI syscall. */
+static int foreign_abi_child(const struct policy *p, bool x32)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (p && policy_install(p) < 0)
+			_exit(99);
+		long r = x32 ? syscall(0x40000000 | SYS_getpid)
+			     : int80_getpid();
+		_exit(r == getpid() ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void test_foreign_abi_killed(void **state)
+{
+	(void)state;
+	struct wsbox_error err = {0};
+	const char *names[] = {"default", "strict", "permissive"};
+	/* Control: does this kernel run i386 syscalls at all? */
+	int ctl = foreign_abi_child(NULL, false);
+	for (size_t i = 0; i < 3; i++) {
+		struct policy p;
+		assert_int_equal(policy_load(names[i], NULL, &p, &err), 0);
+		if (WIFEXITED(ctl) && WEXITSTATUS(ctl) == 0) {
+			int st = foreign_abi_child(&p, false);
+			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+				fail_msg("%s: int 0x80 not killed by SIGSYS "
+					 "(status 0x%x)",
+					 names[i], st);
+		}
+		int st = foreign_abi_child(&p, true);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+			fail_msg("%s: x32 syscall not killed by SIGSYS "
+				 "(status 0x%x)",
+				 names[i], st);
+		policy_free(&p);
+	}
+	if (!WIFEXITED(ctl) || WEXITSTATUS(ctl) != 0)
+		skip(); /* no IA32 emulation: only x32 was checked */
+}
+#endif
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_profiles_parse),
+		cmocka_unit_test(test_unknown_syscall_names_line),
+		cmocka_unit_test(test_bad_syntax),
+		cmocka_unit_test(test_include_loop_and_depth),
+		cmocka_unit_test(test_digest_stable),
+		cmocka_unit_test(test_bpf_cache),
+		cmocka_unit_test(test_control_without_filter),
+		cmocka_unit_test(test_default_behaviour),
+		cmocka_unit_test(test_strict_behaviour),
+		cmocka_unit_test(test_strict_runs_tools),
+#if defined(__x86_64__)
+		cmocka_unit_test(test_foreign_abi_killed),
+#endif
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
