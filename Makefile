@@ -24,7 +24,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration asan lint install demo rootfs probe bench fuzz
+.PHONY: all clean test unit integration asan lint install demo deps rootfs probe bench fuzz
 
 all: wsbox
 
@@ -69,7 +69,17 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
-demo: wsbox rootfs
+# Install the build dependencies (Debian 12) when something is missing.
+deps:
+	@if ! pkg-config --exists $(PKGS) cmocka 2>/dev/null || [ ! -x /bin/busybox ]; then \
+	    echo "installing build dependencies (sudo apt-get)"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$(cat .ci/packages); \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory wsbox rootfs
+
 	@sh tests/demo.sh $(BUILD)
 
 bench: wsbox rootfs
@@ -89,3 +99,7 @@ clean:
 	rm -rf build build-asan wsbox
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# .incbin inputs are invisible to -MMD: rebuild the embedded profiles when a
+# profile changes.
+$(BUILD)/policy/profiles.o: $(wildcard policy/profiles/*.policy)

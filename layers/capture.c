@@ -234,16 +234,19 @@ static void proc_path(char *buf, size_t cap, int dirfd, const char *name)
 /* Open a child for reading, adding owner read (and search for dirs) when the
  * task left it without: we own the upper dir's files, so chmod is allowed. */
 static int open_child(struct walker *w, int dirfd, const char *name,
-		      const char *path, const struct stat *st, int flags)
+		      const char *path, const struct stat *st, int flags,
+		      mode_t *cur)
 {
 	int fd = open_beneath(dirfd, name, flags);
 	if (fd < 0 && errno == EACCES) {
 		mode_t add = S_ISDIR(st->st_mode) ? 0700 : 0400;
 		if (fchmodat(dirfd, name, (st->st_mode & 07777) | add,
-			     AT_SYMLINK_NOFOLLOW) == 0)
+			     AT_SYMLINK_NOFOLLOW) == 0) {
+			*cur = (st->st_mode & 07777) | add;
 			fd = open_beneath(dirfd, name, flags);
-		else
+		} else {
 			errno = EACCES;
+		}
 	}
 	if (fd < 0)
 		return escaped_fail(w->err, errno, "open", path);
@@ -300,8 +303,9 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 		return wsbox_fail(w->err, EFBIG,
 				  "layer exceeds --max-layer-size (%llu bytes)",
 				  (unsigned long long)w->opts->max_bytes);
-	_cleanup_close_ int fd = open_child(w, dirfd, name, path, st,
-					    O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	mode_t cur = st->st_mode & 07777;
+	_cleanup_close_ int fd = open_child(
+	    w, dirfd, name, path, st, O_RDONLY | O_NONBLOCK | O_NOCTTY, &cur);
 	if (fd < 0)
 		return fd;
 	unsigned char sha[32];
@@ -322,7 +326,7 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 	/* Drops setuid/setgid/sticky; chown may have changed bits already. */
 	mode_t mode = st->st_mode & 0777;
 	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
-	if ((chowned || (st->st_mode & 07777) != disk) && fchmod(fd, disk) < 0)
+	if ((chowned || cur != disk) && fchmod(fd, disk) < 0)
 		return escaped_fail(w->err, errno, "chmod", path);
 	w->bytes += got;
 	w->st->files++;
@@ -377,11 +381,11 @@ static void close_frame_fd(struct walker *w, struct frame *f)
 static int do_dir(struct walker *w, int dirfd, const char *name,
 		  const char *path, const struct stat *st, enum frame_kind kind)
 {
+	mode_t cur = st->st_mode & 07777;
 	_cleanup_close_ int fd =
-	    open_child(w, dirfd, name, path, st, O_RDONLY | O_DIRECTORY);
+	    open_child(w, dirfd, name, path, st, O_RDONLY | O_DIRECTORY, &cur);
 	if (fd < 0)
 		return fd;
-	mode_t cur = st->st_mode & 07777;
 	mode_t mode = st->st_mode & 01777, disk = mode;
 	if (kind != REMOVE) {
 		bool opaque = false;

@@ -27,7 +27,7 @@
 #include "sandbox/util/error.h"
 
 struct capture_options {
-	uint64_t max_bytes;	 /* 0 = unlimited; exceeding fails with -EFBIG */
+	uint64_t max_bytes; /* 0 = unlimited; exceeding fails with -EFBIG */
 	const char *const *save; /* NULL or NULL-terminated relative paths:
 				    keep only these (and their parents) */
 	uid_t owner_uid;	 /* squash target; (uid_t)-1 leaves as is */

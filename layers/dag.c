@@ -76,10 +76,9 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 		for (size_t k = 0; k < nodes[i].n_parents; k++) {
 			ssize_t p = find_node(d, nodes[i].parents[k]);
 			if (p < 0)
-				return wsbox_fail(err, EINVAL,
-						  "task %s: parent %s unknown",
-						  nodes[i].task,
-						  nodes[i].parents[k]);
+				return wsbox_fail(
+				    err, EINVAL, "task %s: parent %s unknown",
+				    nodes[i].task, nodes[i].parents[k]);
 			pidx[pstart[i] + k] = (size_t)p;
 			indeg[i]++;
 		}
@@ -122,11 +121,12 @@ static int add_node(struct record_node **nodes, size_t *n,
 			continue;
 		const char *a = (*nodes)[i].layer, *b = src->layer;
 		if ((a || b) && (!a || !b || strcmp(a, b)))
-			return wsbox_fail(err, EINVAL,
-					  "task %s was re-run after its children "
-					  "used it: its ancestors disagree on its "
-					  "layer",
-					  src->task);
+			return wsbox_fail(
+			    err, EINVAL,
+			    "task %s was re-run after its children "
+			    "used it: its ancestors disagree on its "
+			    "layer",
+			    src->task);
 		return 0;
 	}
 	*nodes = xreallocarray(*nodes, *n + 1, sizeof **nodes);
@@ -156,14 +156,15 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 				       parents[i], rec.status);
 		} else {
 			struct record_node self = {
-				.task = rec.task,
-				.layer = rec.layer,
-				.parents = rec.parents,
-				.n_parents = rec.n_parents,
+			    .task = rec.task,
+			    .layer = rec.layer,
+			    .parents = rec.parents,
+			    .n_parents = rec.n_parents,
 			};
 			r = add_node(&nodes, &n, &self, err);
 			for (size_t k = 0; k < rec.n_ancestors && r == 0; k++)
-				r = add_node(&nodes, &n, &rec.ancestors[k], err);
+				r = add_node(&nodes, &n, &rec.ancestors[k],
+					     err);
 		}
 		record_free(&rec);
 	}
@@ -249,7 +250,7 @@ size_t dag_conflicts(const struct dag *d, struct manifest *const *manifests,
 	nh = 0;
 	for (size_t i = 0; i < d->n; i++)
 		for (size_t k = 0; manifests[i] && k < manifests[i]->n; k++)
-			hits[nh++] = (struct hit){ &manifests[i]->e[k], i };
+			hits[nh++] = (struct hit){&manifests[i]->e[k], i};
 	qsort(hits, nh, sizeof *hits, hit_cmp);
 
 	/* Same path in two unrelated layers. */
@@ -271,13 +272,12 @@ size_t dag_conflicts(const struct dag *d, struct manifest *const *manifests,
 					continue;
 				if (identical(x, y))
 					continue;
-				const char *why =
-					(x->type == MF_WHITEOUT ||
-					 y->type == MF_WHITEOUT)
-						? "deleted and modified"
-					: is_dir(x) != is_dir(y)
-						? "file and directory"
-						: "written";
+				const char *why = (x->type == MF_WHITEOUT ||
+						   y->type == MF_WHITEOUT)
+						      ? "deleted and modified"
+						  : is_dir(x) != is_dir(y)
+						      ? "file and directory"
+						      : "written";
 				add_msg(msgs, n_msgs, cap, &total, x->path,
 					d->nodes[hits[a].node].task,
 					d->nodes[hits[b].node].task, why);
@@ -302,8 +302,8 @@ size_t dag_conflicts(const struct dag *d, struct manifest *const *manifests,
 				d->nodes[hits[i].node].task,
 				d->nodes[hits[j].node].task,
 				x->type == MF_WHITEOUT
-					? "parent deleted and written"
-					: "parent replaced and written");
+				    ? "parent deleted and written"
+				    : "parent replaced and written");
 			break;
 		}
 	}

@@ -15,8 +15,8 @@
 struct dag {
 	struct record_node *nodes; /* sorted by task name */
 	size_t n;
-	size_t *order;		   /* topological, roots first */
-	unsigned char *anc;	   /* n*n: anc[i*n+j] = j is an ancestor of i */
+	size_t *order;	    /* topological, roots first */
+	unsigned char *anc; /* n*n: anc[i*n+j] = j is an ancestor of i */
 };
 
 /* Read the parents' records in `run` and build the ancestor DAG. Each

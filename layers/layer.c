@@ -25,7 +25,8 @@ const char *layer_digest_hex(const char *digest)
 
 char *layer_tree_path(const struct store *s, const char *digest)
 {
-	return xasprintf("%s/layers/%s/tree", s->path, layer_digest_hex(digest));
+	return xasprintf("%s/layers/%s/tree", s->path,
+			 layer_digest_hex(digest));
 }
 
 bool layer_exists(const struct store *s, const char *digest)

@@ -37,26 +37,24 @@ int record_write(struct store *s, const struct task_record *r,
 	for (size_t i = 0; i < r->n_ancestors; i++) {
 		const struct record_node *n = &r->ancestors[i];
 		json_array_append_new(
-			anc, json_pack("{s:s, s:o, s:o}", "task", n->task,
-				       "layer", str_or_null(n->layer),
-				       "parents",
-				       strv_json(n->parents, n->n_parents)));
+		    anc, json_pack("{s:s, s:o, s:o}", "task", n->task, "layer",
+				   str_or_null(n->layer), "parents",
+				   strv_json(n->parents, n->n_parents)));
 	}
 	json_t *j = json_pack(
-		"{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:i,"
-		" s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o}",
-		"version", RECORD_VERSION, "run", r->run, "task", r->task,
-		"attempt", r->attempt, "parents",
-		strv_json(r->parents, r->n_parents), "ancestors", anc,
-		"lowers", strv_json(r->lowers, r->n_lowers), "layer",
-		str_or_null(r->layer), "status", r->status, "exit_code",
-		r->exit_code, "signal", r->signal, "ro", r->ro, "cache_hit",
-		r->cache_hit, "cache_key", str_or_null(r->cache_key),
-		"started", r->started, "wall_sec", r->wall_sec, "cpu_sec",
-		r->cpu_sec, "bytes", (json_int_t)r->bytes, "files",
-		(json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
-		"stdout", str_or_null(r->stdout_log), "stderr",
-		str_or_null(r->stderr_log));
+	    "{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:i,"
+	    " s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o}",
+	    "version", RECORD_VERSION, "run", r->run, "task", r->task,
+	    "attempt", r->attempt, "parents",
+	    strv_json(r->parents, r->n_parents), "ancestors", anc, "lowers",
+	    strv_json(r->lowers, r->n_lowers), "layer", str_or_null(r->layer),
+	    "status", r->status, "exit_code", r->exit_code, "signal", r->signal,
+	    "ro", r->ro, "cache_hit", r->cache_hit, "cache_key",
+	    str_or_null(r->cache_key), "started", r->started, "wall_sec",
+	    r->wall_sec, "cpu_sec", r->cpu_sec, "bytes", (json_int_t)r->bytes,
+	    "files", (json_int_t)r->files, "max_rss_kb",
+	    (json_int_t)r->max_rss_kb, "stdout", str_or_null(r->stdout_log),
+	    "stderr", str_or_null(r->stderr_log));
 	if (!j)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
@@ -84,8 +82,7 @@ static char *jstr(json_t *o, const char *key)
 	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
 }
 
-static int jstrv(json_t *o, const char *key, bool names, char ***out,
-		 size_t *n)
+static int jstrv(json_t *o, const char *key, bool names, char ***out, size_t *n)
 {
 	json_t *a = json_object_get(o, key);
 	*out = NULL;
@@ -97,7 +94,8 @@ static int jstrv(json_t *o, const char *key, bool names, char ***out,
 	for (size_t i = 0; i < cnt; i++) {
 		json_t *e = json_array_get(a, i);
 		const char *str = json_string_value(e);
-		if (!str || (names ? !valid_name(str) : !layer_digest_hex(str))) {
+		if (!str ||
+		    (names ? !valid_name(str) : !layer_digest_hex(str))) {
 			for (size_t k = 0; k < i; k++)
 				free(v[k]);
 			free(v);
@@ -179,7 +177,7 @@ int record_read(const struct store *s, const char *run, const char *task,
 	r->bytes = (uint64_t)json_integer_value(json_object_get(j, "bytes"));
 	r->files = (uint64_t)json_integer_value(json_object_get(j, "files"));
 	r->max_rss_kb =
-		(uint64_t)json_integer_value(json_object_get(j, "max_rss_kb"));
+	    (uint64_t)json_integer_value(json_object_get(j, "max_rss_kb"));
 	if (!r->run || !r->task || !r->status || strcmp(r->run, run) ||
 	    strcmp(r->task, task) || (r->layer && !layer_digest_hex(r->layer)))
 		goto bad;

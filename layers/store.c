@@ -37,8 +37,8 @@ char *store_default_path(const char *opt)
 	return xasprintf("%s/.local/share/wsbox", e);
 }
 
-static const char *const layout[] = { "layers", "runs",	 "staging", "cache",
-				      "cache/bpf", "empty", "locks" };
+static const char *const layout[] = {"layers",	  "runs",  "staging", "cache",
+				     "cache/bpf", "empty", "locks"};
 
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err)
@@ -156,8 +156,7 @@ static unsigned long long self_starttime(void)
 	return v;
 }
 
-int attempt_create(struct store *s, struct attempt *a,
-		   struct wsbox_error *err)
+int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
 {
 	unsigned char rnd[6];
 	memset(a, 0, sizeof *a);
@@ -166,10 +165,10 @@ int attempt_create(struct store *s, struct attempt *a,
 		return wsbox_fail(err, errno, "getrandom");
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	a->id = xasprintf("%lld%03ld-%d-%02x%02x%02x%02x%02x%02x",
-			  (long long)ts.tv_sec, ts.tv_nsec / 1000000,
-			  (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-			  rnd[5]);
+	a->id =
+	    xasprintf("%lld%03ld-%d-%02x%02x%02x%02x%02x%02x",
+		      (long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid(),
+		      rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	a->dir = xasprintf("%s/staging/%s", s->path, a->id);
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
@@ -187,11 +186,11 @@ int attempt_create(struct store *s, struct attempt *a,
 	}
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	_cleanup_free_ char *owner = xasprintf(
-		"pid %d\nstart %llu\nhost %s\n", (int)getpid(),
-		self_starttime(), host);
-	int r = atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600,
-				err);
+	_cleanup_free_ char *owner =
+	    xasprintf("pid %d\nstart %llu\nhost %s\n", (int)getpid(),
+		      self_starttime(), host);
+	int r =
+	    atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600, err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||
 		       mkdirat(a->dirfd, "work", 0700) < 0 ||
 		       mkdirat(a->dirfd, "root", 0700) < 0))
@@ -203,8 +202,7 @@ int attempt_create(struct store *s, struct attempt *a,
 	return r;
 }
 
-int attempt_discard(struct store *s, struct attempt *a,
-		    struct wsbox_error *err)
+int attempt_discard(struct store *s, struct attempt *a, struct wsbox_error *err)
 {
 	int r = 0;
 	if (a->id) {

@@ -24,8 +24,8 @@
 #include "sandbox/util/error.h"
 
 struct store {
-	char *path;	/* absolute */
-	int fd;		/* O_PATH|O_DIRECTORY of path */
+	char *path;	 /* absolute */
+	int fd;		 /* O_PATH|O_DIRECTORY of path */
 	uid_t owner_uid; /* who owns the store (and every layer on disk) */
 	gid_t owner_gid;
 };
@@ -50,8 +50,7 @@ struct attempt {
 
 /* Create a private staging area for one attempt, with an owner marker
  * (pid, process start time, boot id) so gc can tell dead attempts. */
-int attempt_create(struct store *s, struct attempt *a,
-		   struct wsbox_error *err);
+int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err);
 /* Remove the staging area (symlink-safe) and free `a`. */
 int attempt_discard(struct store *s, struct attempt *a,
 		    struct wsbox_error *err);

@@ -1,5 +1,5 @@
 /* policy/: what a task may do once it runs. Owns the seccomp policies
- * (profiles/*.policy, parsed and compiled with libseccomp, BPF cached per
+ * (the profiles/ directory, parsed and compiled with libseccomp, BPF cached per
  * policy) and the capability drop (libcap-ng). The parent compiles; the child
  * only installs, with no allocation between fork and execve. */
 #ifndef WSBOX_POLICY_H
@@ -47,5 +47,22 @@ int caps_drop_all(void);
 /* Directory holding the shipped *.policy profiles (source tree or install
  * prefix), used by `wsbox policy ls`. */
 const char *policy_profile_dir(void);
+
+/* Added for `wsbox policy` and tests (additions only). */
+
+/* A profile shipped inside the binary (policy/profiles.S). */
+struct policy_profile {
+	const char *name;
+	const char *text; /* NUL-terminated */
+	size_t len;
+};
+
+/* The shipped profiles, in `wsbox policy ls` order. */
+const struct policy_profile *policy_profiles(size_t *n);
+
+/* Parse and compile NAME or FILE like policy_load, bypassing the cache;
+ * `rules` gets the number of rules handed to libseccomp. */
+int policy_check(const char *name_or_file, const struct policy_options *opts,
+		 unsigned *rules, struct wsbox_error *err);
 
 #endif

@@ -143,7 +143,13 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		if (!c->manifests[i])
 			continue;
 		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
-		if (!c->manifests[i]->n)
+		/* Identical layers (same digest: two tasks wrote the same
+		 * content) are stacked once; overlayfs refuses a dir twice. */
+		bool dup = false;
+		for (size_t j = 0; j + 1 < c->lower_digests.n && !dup; j++)
+			dup = !strcmp(c->lower_digests.v[j],
+				      c->dag.nodes[i].layer);
+		if (dup || !c->manifests[i]->n)
 			continue;
 		_cleanup_free_ char *p =
 			layer_tree_path(&c->store, c->dag.nodes[i].layer);

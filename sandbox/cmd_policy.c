@@ -64,9 +64,8 @@ int cmd_policy(int argc, char **argv)
 			if (!strcmp(profiles[i].name, argv[2])) {
 				fwrite(profiles[i].text, 1, profiles[i].len,
 				       stdout);
-				return fflush(stdout) == 0
-					       ? 0
-					       : WSBOX_EXIT_FAILURE;
+				return fflush(stdout) == 0 ? 0
+							   : WSBOX_EXIT_FAILURE;
 			}
 		struct wsbox_error err = {0};
 		wsbox_fail(&err, 0,

@@ -99,14 +99,14 @@ static void rmtree(const char *root)
 {
 	/* rm copes with any depth; read-only layers need u+rwx first. */
 	_cleanup_free_ char *cmd = xasprintf(
-		"chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", root, root);
+	    "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", root, root);
 	assert_int_equal(system(cmd), 0);
 }
 
 static struct capture_options owner_opts(void)
 {
-	return (struct capture_options){ .owner_uid = getuid(),
-					 .owner_gid = getgid() };
+	return (struct capture_options){.owner_uid = getuid(),
+					.owner_gid = getgid()};
 }
 
 /* Capture root and check that no fd leaked. */
@@ -127,10 +127,10 @@ static void digest_of(const struct manifest *m, char d[DIGEST_STRLEN])
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(manifest_serialize(m, &text, &len, &err), 0);
 	/* Whatever capture produces is canonical: parse accepts it. */
-	struct manifest p = { 0 };
+	struct manifest p = {0};
 	assert_int_equal(manifest_parse(text, len, &p, &err), 0);
 	assert_int_equal(p.n, m->n);
 	manifest_free(&p);
@@ -166,9 +166,9 @@ static void test_symlinks_not_followed(void **state)
 
 	struct capture_options o = owner_opts();
 	o.make_readonly = true;
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
 	assert_int_equal(m.n, 6);
 	assert_int_equal(s.symlinks, 6);
@@ -194,7 +194,8 @@ static void make_chain(int dfd, const char *name, int depth)
 	int cur = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	for (int i = 0; i < depth; i++) {
 		assert_int_equal(mkdirat(cur, name, 0755), 0);
-		int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int next =
+		    openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		assert_true(next >= 0);
 		close(cur);
 		cur = next;
@@ -230,13 +231,13 @@ static void test_deep_tree(void **state)
 	low.rlim_cur = 128;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
 
-	static const char *const save[] = { "keep", NULL };
+	static const char *const save[] = {"keep", NULL};
 	struct capture_options o = owner_opts();
 	o.save = save;
 	o.make_readonly = true;
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	int r = capture(root, &o, &m, &s, &err);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	if (r)
@@ -271,9 +272,9 @@ static void test_hostile_names(void **state)
 	lnk(root, "l\n", "t\narget");
 
 	struct capture_options o = owner_opts();
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
 	assert_int_equal(m.n, 7);
 	need(&m, "new\nline", MF_FILE);
@@ -319,7 +320,7 @@ static void test_modes_and_specials(void **state)
 	/* A socket, a FIFO: dropped. */
 	_cleanup_free_ char *sockp = at(root, "sock");
 	int sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sockp);
 	assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
 	close(sfd);
@@ -332,9 +333,9 @@ static void test_modes_and_specials(void **state)
 	assert_int_equal(link(h1, h2), 0);
 
 	struct capture_options o = owner_opts();
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	int r = capture(root, &o, &m, &s, &err);
 	if (r)
 		fail_msg("capture: %s", err.msg);
@@ -376,9 +377,9 @@ static void test_device_refused(void **state)
 		skip(); /* needs CAP_MKNOD: covered when run as root */
 	}
 	struct capture_options o = owner_opts();
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(root, &o, &m, &s, &err), -EPERM);
 	assert_non_null(strstr(err.msg, "`dev%0Anull`"));
 	assert_int_equal(m.n, 0);
@@ -413,13 +414,13 @@ static void test_xattrs(void **state)
 	assert_int_equal(setxattr(notop, "user.overlay.opaque", "n", 1, 0), 0);
 	assert_int_equal(setxattr(root, "user.overlay.opaque", "y", 1, 0), 0);
 	assert_int_equal(setxattr(root, "user.foo", "bar", 3, 0), 0);
-	bool priv = geteuid() == 0 &&
-		    lsetxattr(l, "trusted.foo", "bar", 3, 0) == 0;
+	bool priv =
+	    geteuid() == 0 && lsetxattr(l, "trusted.foo", "bar", 3, 0) == 0;
 
 	struct capture_options o = owner_opts();
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	int r = capture(root, &o, &m, &s, &err);
 	if (r)
 		fail_msg("capture: %s", err.msg);
@@ -519,9 +520,9 @@ static void test_whiteout_and_opaque(void **state)
 
 	struct capture_options o = owner_opts();
 	o.make_readonly = true;
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	int r = capture(upper, &o, &m, &s, &err);
 	if (r)
 		fail_msg("capture: %s", err.msg);
@@ -553,9 +554,9 @@ static void test_max_bytes(void **state)
 	put(root, "c", k, 0644);
 	struct capture_options o = owner_opts();
 	o.max_bytes = 2500;
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(root, &o, &m, &s, &err), -EFBIG);
 	assert_non_null(strstr(err.msg, "layer exceeds --max-layer-size "
 					"(2500 bytes)"));
@@ -589,19 +590,19 @@ static void test_save(void **state)
 	_cleanup_free_ char *dx = at(root, "deep/x");
 	bool ux = setxattr(dx, "user.overlay.opaque", "y", 1, 0) == 0;
 
-	static const char *const save[] = { "keep/", "deep//x/y", "missing/q",
-					    "lead/a", NULL };
+	static const char *const save[] = {"keep/", "deep//x/y", "missing/q",
+					   "lead/a", NULL};
 	struct capture_options o = owner_opts();
 	o.save = save;
-	struct manifest m = { 0 };
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	int r = capture(root, &o, &m, &s, &err);
 	if (r)
 		fail_msg("capture: %s", err.msg);
 	static const char *const expect[] = {
-		"deep",	      "deep/x", "deep/x/y", "deep/x/y/z",
-		"keep",	      "keep/a", "keep/sub", "keep/sub/l",
+	    "deep", "deep/x", "deep/x/y", "deep/x/y/z",
+	    "keep", "keep/a", "keep/sub", "keep/sub/l",
 	};
 	assert_int_equal(m.n, sizeof expect / sizeof *expect);
 	for (size_t i = 0; i < m.n; i++)
@@ -619,11 +620,11 @@ static void test_save(void **state)
 	assert_true(exists(root, "keep/sub/l"));
 	manifest_free(&m);
 
-	static const char *const bad1[] = { "../x", NULL };
-	static const char *const bad2[] = { "/etc", NULL };
-	static const char *const bad3[] = { "a/./b", NULL };
-	static const char *const bad4[] = { "", NULL };
-	const char *const *bads[] = { bad1, bad2, bad3, bad4 };
+	static const char *const bad1[] = {"../x", NULL};
+	static const char *const bad2[] = {"/etc", NULL};
+	static const char *const bad3[] = {"a/./b", NULL};
+	static const char *const bad4[] = {"", NULL};
+	const char *const *bads[] = {bad1, bad2, bad3, bad4};
 	for (size_t i = 0; i < 4; i++) {
 		o.save = bads[i];
 		assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
@@ -639,7 +640,10 @@ static void build_sample(const char *root)
 	put(root, "src/run.sh", "#!/bin/sh\n", 0755);
 	mkd(root, "src/empty", 0750);
 	mkd(root, "out", 0755);
-	put(root, "out/bin", "\x7f" "ELF", 0755);
+	put(root, "out/bin",
+	    "\x7f"
+	    "ELF",
+	    0755);
 	lnk(root, "out/latest", "bin");
 	put(root, "README", "", 0600);
 }
@@ -662,13 +666,13 @@ static void test_deterministic_and_readonly(void **state)
 	build_sample(r2);
 	/* Different mtimes (and a different umask history) do not matter. */
 	_cleanup_free_ char *f = at(r2, "src/main.c");
-	struct timespec ts[2] = { { 12345, 0 }, { 12345, 0 } };
+	struct timespec ts[2] = {{12345, 0}, {12345, 0}};
 	assert_int_equal(utimensat(AT_FDCWD, f, ts, 0), 0);
 
 	struct capture_options o = owner_opts();
-	struct manifest m1 = { 0 }, m2 = { 0 };
+	struct manifest m1 = {0}, m2 = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(r1, &o, &m1, &s, &err), 0);
 	o.make_readonly = true;
 	assert_int_equal(capture(r2, &o, &m2, &s, &err), 0);
@@ -683,7 +687,7 @@ static void test_deterministic_and_readonly(void **state)
 	assert_int_equal(mode_of(r2, "src"), 0555);
 	assert_int_equal(mode_of(r1, "src/main.c"), 0644);
 	/* Capturing again an already captured tree changes nothing. */
-	struct manifest m3 = { 0 };
+	struct manifest m3 = {0};
 	o.make_readonly = false;
 	assert_int_equal(capture(r1, &o, &m3, &s, &err), 0);
 	char d3[DIGEST_STRLEN];
@@ -715,13 +719,13 @@ static void test_chown_squash(void **state)
 	assert_int_equal(chmod(f, 04755), 0);
 	assert_int_equal(chown(d, 1234, 1234), 0);
 	assert_int_equal(lchown(l, 1234, 1234), 0);
-	struct capture_options o = { .owner_uid = 4321, .owner_gid = 4322 };
-	struct manifest m = { 0 };
+	struct capture_options o = {.owner_uid = 4321, .owner_gid = 4322};
+	struct manifest m = {0};
 	struct capture_stats s;
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	assert_int_equal(capture(root, &o, &m, &s, &err), 0);
 	struct stat st;
-	const char *paths[] = { f, d, l };
+	const char *paths[] = {f, d, l};
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(lstat(paths[i], &st), 0);
 		assert_int_equal(st.st_uid, 4321);
@@ -735,17 +739,17 @@ static void test_chown_squash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_symlinks_not_followed),
-		cmocka_unit_test(test_deep_tree),
-		cmocka_unit_test(test_hostile_names),
-		cmocka_unit_test(test_modes_and_specials),
-		cmocka_unit_test(test_device_refused),
-		cmocka_unit_test(test_xattrs),
-		cmocka_unit_test(test_whiteout_and_opaque),
-		cmocka_unit_test(test_max_bytes),
-		cmocka_unit_test(test_save),
-		cmocka_unit_test(test_deterministic_and_readonly),
-		cmocka_unit_test(test_chown_squash),
+	    cmocka_unit_test(test_symlinks_not_followed),
+	    cmocka_unit_test(test_deep_tree),
+	    cmocka_unit_test(test_hostile_names),
+	    cmocka_unit_test(test_modes_and_specials),
+	    cmocka_unit_test(test_device_refused),
+	    cmocka_unit_test(test_xattrs),
+	    cmocka_unit_test(test_whiteout_and_opaque),
+	    cmocka_unit_test(test_max_bytes),
+	    cmocka_unit_test(test_save),
+	    cmocka_unit_test(test_deterministic_and_readonly),
+	    cmocka_unit_test(test_chown_squash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

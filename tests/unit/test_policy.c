@@ -55,9 +55,8 @@ static const char *write_policy(const char *name, const char *text)
 	char *p = path[slot++ % 4];
 	snprintf(p, 512, "%s/%s", tmpdir, name);
 	struct wsbox_error err;
-	assert_int_equal(atomic_write_at(AT_FDCWD, p, text, strlen(text), 0600,
-					 &err),
-			 0);
+	assert_int_equal(
+	    atomic_write_at(AT_FDCWD, p, text, strlen(text), 0600, &err), 0);
 	return p;
 }
 
@@ -106,8 +105,8 @@ static void test_unknown_syscall_names_line(void **state)
 	unsigned rules;
 	assert_true(policy_check(p, NULL, &rules, &err) < 0);
 	char want[700];
-	snprintf(want, sizeof want,
-		 "policy `%s` line 3: unknown syscall `foo`", p);
+	snprintf(want, sizeof want, "policy `%s` line 3: unknown syscall `foo`",
+		 p);
 	assert_string_equal(err.msg, want);
 	/* Known to libseccomp but absent on x86_64: accepted. */
 	p = write_policy("y.policy", "default allow\ndeny EPERM stime vm86\n");
@@ -130,8 +129,9 @@ static void test_bad_syntax(void **state)
 		     "two conditions on arg0");
 	expect_error("default allow\ndeny EPERM read arg0 == BOGUS\n",
 		     "bad value `BOGUS`");
-	expect_error("default allow\ndeny EPERM read arg0 == 0x1ffffffffffffffff\n",
-		     "bad value");
+	expect_error(
+	    "default allow\ndeny EPERM read arg0 == 0x1ffffffffffffffff\n",
+	    "bad value");
 	expect_error("default allow\ndeny EPERM read arg0 ==\n",
 		     "needs a value");
 	expect_error("default allow\ndeny EPERM ioctl arg1 &0xf0 notin 1\n",
@@ -185,9 +185,9 @@ static void test_include_loop_and_depth(void **state)
 	assert_non_null(strstr(err.msg, "nested deeper than"));
 
 	/* Includes of shipped profiles, later unconditional rules win. */
-	const char *p = write_policy("ok.policy",
-				     "include default\nallow unshare\n"
-				     "deny EPERM ptrace\n");
+	const char *p =
+	    write_policy("ok.policy", "include default\nallow unshare\n"
+				      "deny EPERM ptrace\n");
 	assert_int_equal(policy_check(p, NULL, &rules, &err), 0);
 }
 
@@ -201,9 +201,13 @@ static void test_digest_stable(void **state)
 	assert_string_equal(a.digest, b.digest);
 	assert_int_equal(strlen(a.digest), 7 + 64);
 	assert_memory_equal(a.digest, "sha256:", 7);
-	/* A file that includes default resolves to default's text plus its
-	 * own lines: a different identity. */
+	/* The identity is the resolved text: a file that only includes
+	 * default is default; one more line (even a comment) is not. */
 	const char *p = write_policy("inc.policy", "include default\n");
+	assert_int_equal(policy_load(p, NULL, &c, &err), 0);
+	assert_string_equal(a.digest, c.digest);
+	policy_free(&c);
+	p = write_policy("inc2.policy", "include default\n# mine\n");
 	assert_int_equal(policy_load(p, NULL, &c, &err), 0);
 	assert_string_not_equal(a.digest, c.digest);
 	assert_int_equal(a.len, c.len);
@@ -226,7 +230,8 @@ static void test_bpf_cache(void **state)
 	assert_int_equal(policy_load("strict", &o, &miss, &err), 0);
 	assert_int_equal(policy_load("strict", &o, &hit, &err), 0);
 	assert_int_equal(ref.len, hit.len);
-	assert_memory_equal(ref.filter, hit.filter, ref.len * sizeof *ref.filter);
+	assert_memory_equal(ref.filter, hit.filter,
+			    ref.len * sizeof *ref.filter);
 	assert_memory_equal(miss.filter, hit.filter,
 			    ref.len * sizeof *ref.filter);
 	assert_string_equal(ref.digest, hit.digest);
@@ -259,9 +264,8 @@ static void test_bpf_cache(void **state)
 	assert_int_equal(policy_load("strict", &o, &swapped, &err), 0);
 	assert_int_equal(swapped.len, perm.len);
 
-	assert_int_equal(atomic_write_at(AT_FDCWD, entry, "junk", 5, 0600,
-					 &err),
-			 0);
+	assert_int_equal(
+	    atomic_write_at(AT_FDCWD, entry, "junk", 5, 0600, &err), 0);
 	struct policy fixed;
 	assert_int_equal(policy_load("strict", &o, &fixed, &err), 0);
 	assert_int_equal(fixed.len, ref.len);
@@ -358,24 +362,30 @@ static void run_probes(struct report *rep, const char *file)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	char c = 'x';
+	/* Before unshare: a nested namespace without a uid map could not
+	 * create another one. */
+	PROBE(rep, P_CLONE_NEWUSER,
+	      syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+	if (rep->r[P_CLONE_NEWUSER].ret == 0)
+		_exit(0);
+	if (rep->r[P_CLONE_NEWUSER].ret > 0)
+		waitpid((pid_t)rep->r[P_CLONE_NEWUSER].ret, NULL, 0);
 	PROBE(rep, P_UNSHARE_USER, unshare(CLONE_NEWUSER));
 	PROBE(rep, P_MOUNT, mount(NULL, NULL, NULL, 0, NULL));
 	PROBE(rep, P_CLONE3, syscall(SYS_clone3, NULL, 0));
 	PROBE(rep, P_TIOCSTI_HI,
 	      ioctl(null, (unsigned long)TIOCSTI | (1UL << 32), &c));
 	PROBE(rep, P_TIOCLINUX, ioctl(null, TIOCLINUX, &c));
-	PROBE(rep, P_SOCK_PACKET, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
-	PROBE(rep, P_SOCK_ALG, socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_SOCK_PACKET,
+	      socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+	PROBE(rep, P_SOCK_ALG,
+	      socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
 	PROBE(rep, P_SOCK_UNIX, socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	PROBE(rep, P_SOCK_INET, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 	PROBE(rep, P_GETPID, syscall(SYS_getpid));
 	PROBE(rep, P_KEYCTL,
 	      syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID,
 		      KEY_SPEC_SESSION_KEYRING, 0));
-	PROBE(rep, P_CLONE_NEWUSER,
-	      syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
-	if (rep->r[P_CLONE_NEWUSER].ret == 0)
-		_exit(0);
 	pid_t kid = fork();
 	if (kid == 0)
 		_exit(7);
@@ -419,8 +429,8 @@ static void run_child(const struct policy *p, struct report *rep)
 			r.stage = 2;
 			r.stage_err = -e;
 		} else {
-			int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC,
-				      0600);
+			int fd =
+			    open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 			if (fd >= 0)
 				close(fd);
 			if (p && (e = policy_install(p)) < 0) {
@@ -507,13 +517,14 @@ static void test_default_behaviour(void **state)
 	assert_int_equal(rep.r[P_FORK].ret, 1);
 	expect_ok(&rep, P_PERS_QUERY);
 	expect_errno(&rep, P_PERS_RIE, EPERM);
-	assert_int_equal(rep.r[P_CHOWN].ret, 0); /* squashed ... */
+	assert_int_equal(rep.r[P_CHOWN].ret, 0);     /* squashed ... */
 	assert_int_equal(rep.r[P_CHOWN_UID].ret, 0); /* ... without effect */
 	expect_errno(&rep, P_BPF, EPERM);
 	expect_errno(&rep, P_IO_URING, EPERM);
 	expect_ok(&rep, P_PTRACE_ME); /* debuggers work */
 	expect_errno(&rep, P_SYSLOG, EPERM);
-	expect_errno(&rep, P_FIONREAD, ENOTTY); /* other ioctls reach the tty layer */
+	expect_errno(&rep, P_FIONREAD,
+		     ENOTTY); /* other ioctls reach the tty layer */
 }
 
 static void test_strict_behaviour(void **state)
@@ -618,8 +629,8 @@ static int foreign_abi_child(const struct policy *p, bool x32)
 	if (pid == 0) {
 		if (p && policy_install(p) < 0)
 			_exit(99);
-		long r = x32 ? syscall(0x40000000 | SYS_getpid)
-			     : int80_getpid();
+		long r =
+		    x32 ? syscall(0x40000000 | SYS_getpid) : int80_getpid();
 		_exit(r == getpid() ? 0 : 1);
 	}
 	int st;

@@ -1,0 +1,199 @@
+/* policy_load: resolve and parse a policy, name it by the SHA-256 of its
+ * resolved text, and reuse the compiled BPF from the cache directory when an
+ * entry exists for the same text, libseccomp, arch and options (libseccomp
+ * compilation dominates start-up otherwise). */
+#include "policy/policy.h"
+#include "policy/policy_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+static void md_ctx_freep(EVP_MD_CTX **c)
+{
+	EVP_MD_CTX_free(*c);
+}
+
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* SHA-256 over the given parts, each preceded by its length so that no
+ * two different part lists hash the same bytes. */
+static int sha256_hex(const void *const *parts, const size_t *lens, size_t n,
+		      char out[65], struct wsbox_error *err)
+{
+	_cleanup_(md_ctx_freep) EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		return wsbox_fail(err, ENOMEM, "sha256: init");
+	for (size_t i = 0; i < n; i++) {
+		char pre[32];
+		int w = snprintf(pre, sizeof pre, "%zu:", lens[i]);
+		if (EVP_DigestUpdate(c, pre, (size_t)w) != 1 ||
+		    EVP_DigestUpdate(c, parts[i], lens[i]) != 1)
+			return wsbox_fail(err, EIO, "sha256: update");
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 32)
+		return wsbox_fail(err, EIO, "sha256: final");
+	hex(md, mdlen, out);
+	return 0;
+}
+
+/* What the compiled program depends on besides the text. */
+static char *cache_inputs(const struct policy_options *opts)
+{
+	const struct scmp_version *v = seccomp_version();
+	return xasprintf("wsbox-policy-bpf compiler=%d libseccomp=%u.%u.%u "
+			 "api=%u arch=0x%x squash_chown=%d",
+			 POLICY_COMPILER_VERSION, v->major, v->minor, v->micro,
+			 seccomp_api_get(), seccomp_arch_native(),
+			 opts && opts->squash_chown);
+}
+
+/* A cache entry is used only if it looks like a program: whole
+ * instructions, not empty, within the kernel's limit. */
+static int cache_read(int dirfd, const char *file, struct policy *out)
+{
+	_cleanup_close_ int fd =
+	    openat(dirfd, file,
+		   O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size % (off_t)sizeof(struct sock_filter) ||
+	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return -EINVAL;
+	size_t size = (size_t)st.st_size;
+	_cleanup_free_ struct sock_filter *prog = xcalloc(1, size);
+	ssize_t n = read_all(fd, prog, size);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != size)
+		return -EINVAL;
+	out->filter = steal_pointer(&prog);
+	out->len = (unsigned short)(size / sizeof(struct sock_filter));
+	return 0;
+}
+
+static int parse_with_options(const char *name_or_file,
+			      const struct policy_options *opts,
+			      struct policy_set *ps, struct wsbox_error *err)
+{
+	int r = policy_parse(name_or_file, ps, err);
+	if (r < 0)
+		return r;
+	if (opts && opts->squash_chown) {
+		r = policy_set_squash_chown(ps, err);
+		if (r < 0) {
+			policy_set_free(ps);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int policy_check(const char *name_or_file, const struct policy_options *opts,
+		 unsigned *rules, struct wsbox_error *err)
+{
+	struct policy_set ps;
+	int r = parse_with_options(name_or_file, opts, &ps, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ struct sock_filter *prog = NULL;
+	unsigned short len;
+	r = policy_compile(&ps, &prog, &len, rules, err);
+	policy_set_free(&ps);
+	return r;
+}
+
+int policy_load(const char *name_or_file, const struct policy_options *opts,
+		struct policy *out, struct wsbox_error *err)
+{
+	memset(out, 0, sizeof *out);
+	/* Declared before the first goto: cleanup must never see it
+	 * uninitialised. */
+	_cleanup_close_ int dirfd = -1;
+	struct policy_set ps;
+	int r = parse_with_options(name_or_file, opts, &ps, err);
+	if (r < 0)
+		return r;
+
+	char digest[65], key[65];
+	_cleanup_free_ char *inputs = cache_inputs(opts);
+	const void *dparts[] = {ps.text ? ps.text : ""};
+	size_t dlens[] = {ps.text_len};
+	const void *kparts[] = {inputs, ps.text ? ps.text : ""};
+	size_t klens[] = {strlen(inputs), ps.text_len};
+	if ((r = sha256_hex(dparts, dlens, 1, digest, err)) < 0 ||
+	    (r = sha256_hex(kparts, klens, 2, key, err)) < 0)
+		goto out;
+	snprintf(out->digest, sizeof out->digest, "sha256:%s", digest);
+
+	char file[80];
+	snprintf(file, sizeof file, "%s.bpf", key);
+	if (opts && opts->bpf_cache_dir) {
+		r = mkdir_p(opts->bpf_cache_dir, 0700, err);
+		if (r < 0)
+			goto out;
+		dirfd = open(opts->bpf_cache_dir,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0) {
+			r = wsbox_fail(err, errno, "open `%s`",
+				       opts->bpf_cache_dir);
+			goto out;
+		}
+		/* Any failure (missing, truncated, foreign) means
+		 * recompiling; the entry is then rewritten. */
+		if (cache_read(dirfd, file, out) == 0)
+			goto done;
+	}
+
+	r = policy_compile(&ps, &out->filter, &out->len, NULL, err);
+	if (r < 0)
+		goto out;
+	if (dirfd >= 0) {
+		/* The cache is an optimisation: a read-only or full store
+		 * must not stop the task from running, so a failed write is
+		 * dropped (the next load compiles again). */
+		struct wsbox_error ignored;
+		(void)atomic_write_at(dirfd, file, out->filter,
+				      out->len * sizeof *out->filter, 0600,
+				      &ignored);
+	}
+done:
+	out->name = xstrdup(name_or_file);
+	r = 0;
+out:
+	policy_set_free(&ps);
+	if (r < 0)
+		policy_free(out);
+	return r;
+}
+
+void policy_free(struct policy *p)
+{
+	free(p->name);
+	free(p->filter);
+	p->name = NULL;
+	p->filter = NULL;
+	p->len = 0;
+}

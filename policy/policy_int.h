@@ -1,0 +1,80 @@
+/* Internal interface between the parts of policy/: the parser (parse.c) turns
+ * policy text into a rule list, the compiler (compile.c) turns that list into
+ * BPF with libseccomp, load.c caches it. Not for use outside policy/. */
+#ifndef WSBOX_POLICY_INT_H
+#define WSBOX_POLICY_INT_H
+
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox/util/error.h"
+
+/* Bounds on untrusted policy files. */
+#define POLICY_MAX_BYTES (1u << 20)
+#define POLICY_MAX_LINE 4096
+#define POLICY_MAX_TOKENS 256
+#define POLICY_MAX_DEPTH 8
+#define POLICY_MAX_RULES 8192
+/* A `notin` list expands to at most this many libseccomp rules. */
+#define POLICY_MAX_EXPAND 512
+
+/* Bump when the compiler's output for the same text changes (e.g. the
+ * `newer` prefix): it is part of every BPF cache key. */
+#define POLICY_COMPILER_VERSION 1
+
+struct policy_rule {
+	int nr;		 /* native syscall number, or libseccomp's pseudo
+			    number (< 0) for a syscall the arch lacks */
+	uint32_t action; /* SCMP_ACT_* */
+	unsigned ncond;
+	struct scmp_arg_cmp cond[6];
+	bool dead;	  /* overridden by a later unconditional rule */
+	const char *file; /* for messages; owned by policy_set.files */
+	unsigned line;
+	char syscall[48];
+};
+
+struct policy_set {
+	struct policy_rule *rules;
+	size_t nrules, cap;
+
+	bool has_default, has_newer;
+	uint32_t default_action, newer_action;
+	unsigned default_depth, newer_depth;
+
+	/* The resolved text: every source with its include lines replaced by
+	 * the included text. Hashing it gives the policy's identity. */
+	char *text;
+	size_t text_len, text_cap;
+
+	char **files; /* names used in messages */
+	size_t nfiles;
+};
+
+/* An embedded profile (policy/profiles.S). */
+const char *policy_embedded(const char *name, size_t *len);
+
+/* Parse NAME (embedded profile) or FILE, following includes. */
+int policy_parse(const char *name_or_file, struct policy_set *ps,
+		 struct wsbox_error *err);
+void policy_set_free(struct policy_set *ps);
+
+/* Append a rule with the override semantics of the format (a later
+ * unconditional rule replaces every earlier rule for the syscall). Used by
+ * the parser and for the squash_chown rules. */
+int policy_set_add(struct policy_set *ps, const struct policy_rule *r,
+		   struct wsbox_error *err);
+
+/* Add the workspace rule: the chown family returns 0 without effect. */
+int policy_set_squash_chown(struct policy_set *ps, struct wsbox_error *err);
+
+/* Compile with libseccomp into a heap BPF program (*out, *len insns);
+ * `nrules` gets the number of libseccomp rules added. */
+int policy_compile(const struct policy_set *ps, struct sock_filter **out,
+		   unsigned short *len, unsigned *nrules,
+		   struct wsbox_error *err);
+
+#endif

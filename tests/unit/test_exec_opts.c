@@ -1,0 +1,212 @@
+/* Unit tests for sandbox/exec_opts.c (option parsing, validation, env) and
+ * sandbox/ns_user.c (id-map formatting) and the name rule of fs.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sandbox/exec_opts.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/util/fs.h"
+
+static int parse(struct exec_opts *o, struct wsbox_error *e, ...)
+{
+	char *argv[64] = { "exec" };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, e);
+	for (char *a; (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	memset(e, 0, sizeof *e);
+	return exec_opts_parse(argc, argv, o, e);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--", "make", "-j4", NULL), 0);
+	assert_int_equal(o.net, NET_NONE);
+	assert_string_equal(o.hostname, "wsbox");
+	assert_string_equal(o.cwd, "/workspace");
+	assert_string_equal(o.policy, "default");
+	assert_int_equal(o.uid, 0);
+	assert_int_equal(o.argc, 2);
+	assert_string_equal(o.argv[1], "-j4");
+	exec_opts_free(&o);
+}
+
+static void test_all_options(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--store", "/s", "--run", "r1", "--task",
+			       "build", "--parent", "a", "--parent", "b",
+			       "--rootfs", "/r", "--save", "out/bin", "--env",
+			       "A=1", "--env-pass", "HOME", "--cwd", "/tmp",
+			       "--uid", "1000", "--gid", "100", "--net", "host",
+			       "--timeout", "30", "--memory", "512M", "--pids",
+			       "64", "--policy", "strict", "--no-cache",
+			       "--keep-failed", "--hostname", "h-1",
+			       "--max-layer-size", "1G", "true", NULL),
+			 0);
+	assert_string_equal(o.run, "r1");
+	assert_int_equal(o.parents.n, 2);
+	assert_string_equal(o.parents.v[1], "b");
+	assert_int_equal(o.uid, 1000);
+	assert_int_equal(o.gid, 100);
+	assert_int_equal(o.net, NET_HOST);
+	assert_int_equal(o.timeout_sec, 30);
+	assert_int_equal(o.memory, 512ULL << 20);
+	assert_int_equal(o.max_layer_size, 1ULL << 30);
+	assert_int_equal(o.pids, 64);
+	assert_true(o.no_cache && o.keep_failed);
+	assert_string_equal(o.argv[0], "true");
+	exec_opts_free(&o);
+}
+
+static void test_command_flags_are_not_ours(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	/* The first non-option ends wsbox's options. */
+	assert_int_equal(parse(&o, &e, "ls", "--net", "host", NULL), 0);
+	assert_int_equal(o.net, NET_NONE);
+	assert_int_equal(o.argc, 3);
+	exec_opts_free(&o);
+}
+
+static void expect_refused(const char *needle, ...)
+{
+	char *argv[16] = { "exec" };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, needle);
+	for (char *a; (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	struct exec_opts o;
+	struct wsbox_error e = { 0 };
+	assert_true(exec_opts_parse(argc, argv, &o, &e) < 0);
+	assert_int_equal(e.status, WSBOX_EXIT_FAILURE);
+	if (!strstr(e.msg, needle))
+		fail_msg("message `%s` lacks `%s`", e.msg, needle);
+	assert_null(strchr(e.msg, '\n'));
+	exec_opts_free(&o);
+}
+
+static void test_bad_input_is_refused_with_a_message(void **state)
+{
+	(void)state;
+	expect_refused("unknown option", "--bogus", "true", NULL);
+	expect_refused("needs a value", "--run", NULL);
+	expect_refused("invalid name", "--task", "../x", "true", NULL);
+	expect_refused("invalid name", "--run", "-x", "true", NULL);
+	expect_refused("given twice", "--parent", "a", "--parent", "a",
+		       "true", NULL);
+	expect_refused("want none or host", "--net", "bridge", "true", NULL);
+	expect_refused("0..65533", "--uid", "65534", "true", NULL);
+	expect_refused("0..65533", "--gid", "-1", "true", NULL);
+	expect_refused("seconds", "--timeout", "0", "true", NULL);
+	expect_refused("size", "--memory", "10X", "true", NULL);
+	expect_refused("absolute", "--cwd", "rel", "true", NULL);
+	expect_refused("NAME=VALUE", "--env", "=x", "true", NULL);
+	expect_refused("relative", "--save", "a/../b", "true", NULL);
+	expect_refused("relative", "--save", "/abs", "true", NULL);
+	expect_refused("exclude", "--ro", "--save", "x", "true", NULL);
+	expect_refused("hostname", "--hostname", "a b", "true", NULL);
+	expect_refused("no command", NULL);
+}
+
+static void test_parse_size(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(parse_size("123", &v), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(parse_size("4k", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("2GiB", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_true(parse_size("", &v) < 0);
+	assert_true(parse_size("-1", &v) < 0);
+	assert_true(parse_size("99999999999999999999T", &v) < 0);
+	assert_true(parse_size("16777216T", &v) < 0); /* overflows 64 bits */
+}
+
+static void test_env_is_clean(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--env", "A=1", "--env", "PATH=/x",
+			       "--env-pass", "KEEP", "--env-pass", "ABSENT",
+			       "true", NULL),
+			 0);
+	char *host[] = { "KEEP=yes", "SECRET=no", "TERM=xterm", NULL };
+	char **env = exec_build_env(&o, host);
+	size_t n = 0;
+	bool saw_keep = false, saw_path = false;
+	for (char **p = env; *p; p++, n++) {
+		assert_null(strstr(*p, "SECRET"));
+		assert_null(strstr(*p, "ABSENT"));
+		saw_keep |= !strcmp(*p, "KEEP=yes");
+		saw_path |= !strcmp(*p, "PATH=/x");
+		free(*p);
+	}
+	free(env);
+	assert_true(saw_keep && saw_path);
+	assert_int_equal(n, 5); /* PATH HOME TERM KEEP A */
+	exec_opts_free(&o);
+}
+
+static void test_idmap_format(void **state)
+{
+	(void)state;
+	char buf[32];
+	assert_int_equal(idmap_format(buf, sizeof buf, 0, 1000), 0);
+	assert_string_equal(buf, "0 1000 1\n");
+	assert_int_equal(idmap_format(buf, 6, 0, 100000), -ENOSPC);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_true(valid_name("build"));
+	assert_true(valid_name("a.b_c-9"));
+	assert_false(valid_name(""));
+	assert_false(valid_name(".x"));
+	assert_false(valid_name("-x"));
+	assert_false(valid_name("a/b"));
+	assert_false(valid_name("a\nb"));
+	char longname[130];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[129] = '\0';
+	assert_false(valid_name(longname));
+	longname[128] = '\0';
+	assert_true(valid_name(longname));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_command_flags_are_not_ours),
+		cmocka_unit_test(test_bad_input_is_refused_with_a_message),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_env_is_clean),
+		cmocka_unit_test(test_idmap_format),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
