@@ -155,7 +155,8 @@ static int read_names(struct walker *w, int fd, const char *path, char ***out,
  * /proc/self/fd/<parent>/<name> with the l* calls, which never follow the
  * last component. */
 static int strip_xattrs(struct walker *w, int fd, const char *lpath,
-			const char *path, bool keep_opaque, bool *opaque)
+			const char *path, bool keep_opaque, bool *opaque,
+			mode_t *cur)
 {
 	char list[XATTR_LIST_MAX];
 	ssize_t len = fd >= 0 ? flistxattr(fd, list, sizeof list)
@@ -180,6 +181,17 @@ static int strip_xattrs(struct walker *w, int fd, const char *lpath,
 		}
 		int r = fd >= 0 ? fremovexattr(fd, name)
 				: lremovexattr(lpath, name);
+		if (r < 0 && errno == EACCES && fd >= 0 && cur &&
+		    !(*cur & 0200)) {
+			/* user.* xattrs need write permission even for the
+			 * owner; the caller restores the final mode. */
+			if (fchmod(fd, *cur | 0200) == 0) {
+				*cur |= 0200;
+				r = fremovexattr(fd, name);
+			} else {
+				errno = EACCES;
+			}
+		}
 		if (r < 0 && errno == EPERM && fd >= 0 &&
 		    !strcmp(name, "security.capability")) {
 			/* Removing a file capability needs CAP_SETFCAP in the
@@ -317,7 +329,7 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 		return escaped_fail(w->err, EAGAIN,
 				    "changed during capture:", path);
 	bool opaque = false;
-	r = strip_xattrs(w, fd, NULL, path, false, &opaque);
+	r = strip_xattrs(w, fd, NULL, path, false, &opaque, &cur);
 	if (r < 0)
 		return r;
 	bool chowned = needs_chown(w, st);
@@ -352,7 +364,7 @@ static int do_special(struct walker *w, int dirfd, const char *name,
 	char lpath[64 + NAME_MAX];
 	proc_path(lpath, sizeof lpath, dirfd, name);
 	bool opaque = false;
-	int r = strip_xattrs(w, -1, lpath, path, false, &opaque);
+	int r = strip_xattrs(w, -1, lpath, path, false, &opaque, NULL);
 	if (r < 0)
 		return r;
 	if (needs_chown(w, st) &&
@@ -389,8 +401,8 @@ static int do_dir(struct walker *w, int dirfd, const char *name,
 	mode_t mode = st->st_mode & 01777, disk = mode;
 	if (kind != REMOVE) {
 		bool opaque = false;
-		int r =
-		    strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL, &opaque);
+		int r = strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL,
+				     &opaque, &cur);
 		if (r < 0)
 			return r;
 		if (needs_chown(w, st)) {
@@ -668,7 +680,7 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	 * its owner and mode to the caller, which renames it into the store
 	 * (renaming a directory needs write permission on it). */
 	bool opaque = false;
-	r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque);
+	r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque, NULL);
 	if (r < 0)
 		goto out;
 	char **names;

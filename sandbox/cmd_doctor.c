@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
@@ -226,29 +227,6 @@ static int read_sysctl(const char *path, long *out)
 	return 0;
 }
 
-/* The host id that tasks map to when wsbox runs as real root: the first id
- * of root's range in /etc/subuid (/etc/subgid), else 100000. Reported only;
- * the mapping itself is ns_user.c's (ns_user_root_host_id), same rule. */
-static unsigned long root_host_id(const char *subid_file)
-{
-	_cleanup_fclose_ FILE *f = fopen(subid_file, "re");
-	char line[256];
-	while (f && fgets(line, sizeof line, f)) {
-		char *save = NULL;
-		char *name = strtok_r(line, ":", &save);
-		char *start = strtok_r(NULL, ":", &save);
-		if (!name || !start ||
-		    (strcmp(name, "root") && strcmp(name, "0")))
-			continue;
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(start, &end, 10);
-		if (!errno && end != start && v > 0 && v < 0xfffffffful)
-			return v;
-	}
-	return 100000;
-}
-
 static int child_userns(void *arg, struct child_reply *rep)
 {
 	(void)arg;
@@ -315,8 +293,8 @@ static void probe_userns(struct doctor *d)
 			"; unprivileged users are restricted by AppArmor%s",
 			fix);
 	if (d->is_root) {
-		unsigned long u = root_host_id("/etc/subuid");
-		unsigned long g = root_host_id("/etc/subgid");
+		unsigned long u = ns_user_root_host_id("/etc/subuid");
+		unsigned long g = ns_user_root_host_id("/etc/subgid");
 		appendf(note, sizeof note,
 			"; as root, tasks run mapped to unprivileged host "
 			"uid %lu gid %lu (%s)",

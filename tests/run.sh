@@ -6,6 +6,7 @@
 set -u
 BUILD=$1; shift
 TOP=$(pwd)
+BUILD_ABS="$TOP/$BUILD"
 total_pass=0; total_fail=0
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/wsbox-test.XXXXXX")
 
@@ -36,7 +37,7 @@ unit_suite() {
 }
 tally unit unit_suite "$@"
 
-export WSBOX="$TOP/wsbox" ROOTFS="$TOP/$BUILD/rootfs" BUILD="$TOP/$BUILD"
+export WSBOX="$TOP/wsbox" ROOTFS="$BUILD_ABS/rootfs" BUILD="$BUILD_ABS"
 tally "integration-$(id -un)" sh tests/integration/run.sh "integration as $(id -un)"
 
 if [ "$(id -u)" = 0 ]; then
@@ -48,9 +49,7 @@ if [ "$(id -u)" = 0 ]; then
 	cp "$TOP/wsbox" "$STAGE/"
 	cp -a "$TOP/tests" "$STAGE/tests"
 	cp -a "$TOP/policy" "$STAGE/policy"
-	mkdir -p "$STAGE/$BUILD"
-	cp -a "$TOP/$BUILD/rootfs" "$STAGE/rootfs"
-	[ -f "$TOP/$BUILD/probe" ] && cp "$TOP/$BUILD/probe" "$STAGE/"
+	cp -a "$BUILD_ABS/rootfs" "$STAGE/rootfs"
 	chmod -R a+rX "$STAGE"
 	chown -R "$U" "$STAGE"
 	tally "integration-$U" setpriv --reuid="$U" --regid="$U" --init-groups --reset-env \

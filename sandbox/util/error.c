@@ -63,9 +63,13 @@ void wsbox_error_prefix(struct wsbox_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof err->msg)
-		snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s",
-			 old);
+	if (n >= 0 && (size_t)n + 2 < sizeof err->msg) {
+		/* Truncation of the old text is intended; say so with a
+		 * precision so the compiler need not warn about it. */
+		int room = (int)(sizeof err->msg - (size_t)n - 3);
+		snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %.*s",
+			 room, old);
+	}
 	sanitize_line(err->msg);
 }
 

@@ -30,11 +30,11 @@ int main(int argc, char **argv)
 			perror(argv[1]);
 			return 1;
 		}
-		struct capture_options o = { .owner_uid = (uid_t)-1,
-					     .owner_gid = (gid_t)-1 };
-		struct manifest m = { 0 };
+		struct capture_options o = {.owner_uid = (uid_t)-1,
+					    .owner_gid = (gid_t)-1};
+		struct manifest m = {0};
 		struct capture_stats s;
-		struct wsbox_error err = { 0 };
+		struct wsbox_error err = {0};
 		double t0 = now();
 		int r = capture_tree(fd, &o, &m, &s, &err);
 		double t1 = now();

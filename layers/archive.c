@@ -1,0 +1,710 @@
+/* layers/archive.c: OCI layer tar export and hostile-input-safe import (see
+ * archive.h). libarchive only parses and writes the tar stream; every file
+ * of an import is created by this code, relative to directory fds opened
+ * with O_NOFOLLOW, so no name in the archive is ever resolved by the kernel
+ * as a path string. */
+#include "layers/archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "layers/capture.h"
+#include "layers/layer.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define COPY_CHUNK (1u << 20)
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+#define OPAQUE_XATTR "user.overlay.opaque"
+
+int archive_open_beneath(int root, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	return fd < 0 ? -errno : fd;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static const char *last_component(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* ---- export ---- */
+
+static int write_header(struct archive *a, const char *path, mode_t type,
+			mode_t perm, int64_t size, const char *target,
+			struct wsbox_error *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return wsbox_fail(err, ENOMEM, "archive entry");
+	archive_entry_copy_pathname(e, path);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_size(e, size);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, 0, 0);
+	if (target)
+		archive_entry_copy_symlink(e, target);
+	int r = archive_write_header(a, e);
+	archive_entry_free(e);
+	if (r < ARCHIVE_OK) {
+		_cleanup_free_ char *esc = manifest_escape(path);
+		return wsbox_fail(err, 0, "write `%s`: %s", esc,
+				  archive_error_string(a));
+	}
+	return 0;
+}
+
+static int write_content(struct archive *a, int tree, const struct mf_entry *m,
+			 char *buf, struct wsbox_error *err)
+{
+	_cleanup_free_ char *esc = manifest_escape(m->path);
+	_cleanup_close_ int fd = archive_open_beneath(tree, m->path, O_RDONLY);
+	if (fd < 0)
+		return wsbox_fail(err, -fd, "layer file `%s`", esc);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return wsbox_fail(err, errno, "layer file `%s`", esc);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->size)
+		return wsbox_fail(err, EIO,
+				  "layer file `%s`: does not match its "
+				  "manifest (run `wsbox layers verify`)",
+				  esc);
+	uint64_t left = m->size;
+	while (left > 0) {
+		ssize_t n =
+		    read(fd, buf, left < COPY_CHUNK ? left : COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wsbox_fail(err, errno, "read `%s`", esc);
+		if (n == 0)
+			return wsbox_fail(err, EIO, "read `%s`: file shrank",
+					  esc);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return wsbox_fail(err, 0, "write `%s`: %s", esc,
+					  archive_error_string(a));
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int export_entries(struct archive *a, int tree, const struct manifest *m,
+			  struct wsbox_error *err)
+{
+	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
+	if (!buf)
+		return wsbox_fail(err, ENOMEM, "export buffer");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mf_entry *e = &m->e[i];
+		const char *leaf = last_component(e->path);
+		int r;
+		if (!strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX))) {
+			_cleanup_free_ char *esc = manifest_escape(e->path);
+			return wsbox_fail(err, EINVAL,
+					  "`%s`: a name starting with `.wh.` "
+					  "cannot be represented in an OCI "
+					  "layer",
+					  esc);
+		}
+		switch (e->type) {
+		case MF_FILE:
+			r = write_header(a, e->path, AE_IFREG, e->mode,
+					 (int64_t)e->size, NULL, err);
+			if (r == 0)
+				r = write_content(a, tree, e, buf, err);
+			break;
+		case MF_DIR:
+		case MF_OPAQUE_DIR:
+			r = write_header(a, e->path, AE_IFDIR, e->mode, 0, NULL,
+					 err);
+			if (r == 0 && e->type == MF_OPAQUE_DIR) {
+				_cleanup_free_ char *opq =
+				    xasprintf("%s/" WH_OPAQUE, e->path);
+				r = write_header(a, opq, AE_IFREG, 0, 0, NULL,
+						 err);
+			}
+			break;
+		case MF_SYMLINK:
+			r = write_header(a, e->path, AE_IFLNK, 0777, 0,
+					 e->target, err);
+			break;
+		case MF_WHITEOUT: {
+			size_t dir = (size_t)(leaf - e->path);
+			_cleanup_free_ char *wh = xasprintf(
+			    "%.*s" WH_PREFIX "%s", (int)dir, e->path, leaf);
+			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, err);
+			break;
+		}
+		default:
+			r = wsbox_fail(err, EINVAL, "unknown manifest type");
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int layer_export(const struct store *s, const char *digest, const char *file,
+		 struct wsbox_error *err)
+{
+	struct manifest m = {0};
+	int r = layer_load_manifest(s, digest, &m, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rel =
+	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
+	_cleanup_close_ int tree =
+	    archive_open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	if (tree < 0) {
+		manifest_free(&m);
+		return wsbox_fail(err, -tree, "layer %s: tree", digest);
+	}
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		manifest_free(&m);
+		return wsbox_fail(err, errno, "export `%s`", file);
+	}
+	struct archive *a = archive_write_new();
+	if (!a) {
+		manifest_free(&m);
+		close(fd);
+		return wsbox_fail(err, ENOMEM, "archive");
+	}
+	r = ARCHIVE_OK;
+	if (ends_with(file, ".gz") || ends_with(file, ".tgz")) {
+		r = archive_write_add_filter_gzip(a);
+		/* No timestamp or name in the gzip header: same layer, same
+		 * bytes. Older libarchives lack the option (warning only). */
+		if (r == ARCHIVE_OK)
+			archive_write_set_filter_option(a, "gzip", "timestamp",
+							NULL);
+	} else if (ends_with(file, ".zst")) {
+		r = archive_write_add_filter_zstd(a);
+	}
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_pax_restricted(a);
+	if (r == ARCHIVE_OK)
+		r = archive_write_open_fd(a, fd);
+	if (r != ARCHIVE_OK)
+		r = wsbox_fail(err, 0, "export `%s`: %s", file,
+			       archive_error_string(a));
+	else
+		r = export_entries(a, tree, &m, err);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
+		r = wsbox_fail(err, 0, "export `%s`: %s", file,
+			       archive_error_string(a));
+	archive_write_free(a);
+	if (r == 0 && fsync(fd) < 0 && errno != EINVAL)
+		r = wsbox_fail(err, errno, "export `%s`", file);
+	if (close(fd) < 0 && r == 0)
+		r = wsbox_fail(err, errno, "export `%s`", file);
+	if (r < 0) {
+		wsbox_error_prefix(err, "export %s", digest);
+		unlink(file);
+	}
+	manifest_free(&m);
+	return r;
+}
+
+/* ---- import ---- */
+
+struct dir_mode {
+	char *path;
+	mode_t mode;
+	size_t seq; /* later entries for the same dir win */
+	size_t depth;
+};
+
+struct importer {
+	const char *file;
+	int root; /* O_RDONLY dir fd of the extraction root */
+	uint64_t budget, used, entries;
+	struct dir_mode *dirs;
+	size_t n_dirs, cap_dirs;
+	char *parent_path; /* cache: the last parent opened, and its fd */
+	int parent_fd;
+	char *buf;
+	struct wsbox_error *err;
+};
+
+/* Refusal of one entry: `wsbox: import FILE: <entry>: <why>`. */
+static int refuse(struct importer *im, const char *entry, int errnum,
+		  const char *why)
+{
+	_cleanup_free_ char *esc = manifest_escape(entry ? entry : "");
+	if (errnum)
+		return wsbox_fail(im->err, errnum, "import %s: %s: %s",
+				  im->file, esc, why);
+	wsbox_fail(im->err, 0, "import %s: %s: %s", im->file, esc, why);
+	return -EPERM;
+}
+
+/* Normalize a tar name: drop "." components (tars often say "./a"), allow
+ * one trailing '/', refuse absolute names, ".." and empty components, and
+ * whiteout prefixes on anything but the last component. "" = the root. */
+static const char *normalize(const char *raw, char **out)
+{
+	*out = NULL;
+	if (!raw || !*raw)
+		return "empty name";
+	if (raw[0] == '/')
+		return "absolute name";
+	size_t len = strlen(raw);
+	if (len >= MANIFEST_PATH_MAX)
+		return "name too long";
+	char *res = xcalloc(1, len + 1);
+	size_t n = 0;
+	const char *p = raw;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t c = slash ? (size_t)(slash - p) : strlen(p);
+		bool last = !slash || !slash[1];
+		if (c == 0 || (c == 2 && !strncmp(p, "..", 2)) ||
+		    c > NAME_MAX) {
+			free(res);
+			return c == 0	? "empty path component"
+			       : c == 2 ? "`..` component"
+					: "component too long";
+		}
+		if (!(c == 1 && p[0] == '.')) {
+			if (!last &&
+			    !strncmp(p, WH_PREFIX, strlen(WH_PREFIX))) {
+				free(res);
+				return "whiteout name used as a directory";
+			}
+			if (n)
+				res[n++] = '/';
+			memcpy(res + n, p, c);
+			n += c;
+		}
+		p += c;
+		if (*p == '/')
+			p++;
+	}
+	res[n] = '\0';
+	*out = res;
+	return NULL;
+}
+
+static void note_dir(struct importer *im, const char *path, mode_t mode)
+{
+	if (im->n_dirs == im->cap_dirs) {
+		im->cap_dirs = im->cap_dirs ? im->cap_dirs * 2 : 64;
+		im->dirs =
+		    xreallocarray(im->dirs, im->cap_dirs, sizeof *im->dirs);
+	}
+	size_t depth = 0;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	im->dirs[im->n_dirs] = (struct dir_mode){.path = xstrdup(path),
+						 .mode = mode,
+						 .seq = im->n_dirs,
+						 .depth = depth};
+	im->n_dirs++;
+}
+
+/* Directories are created 0700 so later entries can go in; their own modes
+ * are applied at the end, deepest first, the last entry for a path winning. */
+static int dir_mode_cmp(const void *pa, const void *pb)
+{
+	const struct dir_mode *a = pa, *b = pb;
+	if (a->depth != b->depth)
+		return a->depth > b->depth ? -1 : 1;
+	int c = strcmp(a->path, b->path);
+	if (c)
+		return c;
+	return a->seq > b->seq ? -1 : 1;
+}
+
+static int apply_dir_modes(struct importer *im)
+{
+	qsort(im->dirs, im->n_dirs, sizeof *im->dirs, dir_mode_cmp);
+	for (size_t i = 0; i < im->n_dirs; i++) {
+		if (i > 0 && !strcmp(im->dirs[i].path, im->dirs[i - 1].path))
+			continue;
+		int fd = archive_open_beneath(im->root, im->dirs[i].path,
+					      O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return refuse(im, im->dirs[i].path, -fd, "open");
+		int r = fchmod(fd, im->dirs[i].mode) < 0 ? -errno : 0;
+		close(fd);
+		if (r < 0)
+			return refuse(im, im->dirs[i].path, -r, "chmod");
+	}
+	return 0;
+}
+
+/* Open the directory that holds the last component of `path`, creating
+ * missing parents (mode 0755, like other OCI tools) and never following a
+ * symlink: a parent that is an earlier symlink or file is refused, which
+ * stops the symlink-then-file trick. Returns a borrowed fd (cached). */
+static int open_parent(struct importer *im, const char *path, int *out)
+{
+	const char *leaf = last_component(path);
+	size_t plen = leaf > path ? (size_t)(leaf - path - 1) : 0;
+	if (im->parent_path && strlen(im->parent_path) == plen &&
+	    !strncmp(im->parent_path, path, plen)) {
+		*out = im->parent_fd;
+		return 0;
+	}
+	free(im->parent_path);
+	im->parent_path = NULL;
+	if (im->parent_fd >= 0)
+		close(im->parent_fd);
+	im->parent_fd = -1;
+
+	int cur = fcntl(im->root, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return refuse(im, path, errno, "dup");
+	_cleanup_free_ char *walk = xasprintf("%.*s", (int)plen, path);
+	char *save = NULL;
+	for (char *c = plen ? strtok_r(walk, "/", &save) : NULL; c;
+	     c = strtok_r(NULL, "/", &save)) {
+		int fd = openat(
+		    cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(cur, c, 0700) < 0) {
+				close(cur);
+				return refuse(im, path, errno, "mkdir parent");
+			}
+			/* c points into walk: its prefix is the dir path. */
+			note_dir(im, walk, 0755);
+			fd = openat(cur, c,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+		}
+		int e = errno;
+		close(cur);
+		if (fd < 0) {
+			if (e == ELOOP || e == ENOTDIR)
+				return refuse(
+				    im, path, 0,
+				    "goes through an earlier "
+				    "non-directory (symlink or file)");
+			return refuse(im, path, e, "open parent");
+		}
+		cur = fd;
+		if (save && *save)
+			save[-1] = '/'; /* restore the prefix for note_dir */
+	}
+	im->parent_path = xasprintf("%.*s", (int)plen, path);
+	im->parent_fd = cur;
+	*out = cur;
+	return 0;
+}
+
+static int check_xattrs(struct importer *im, struct archive_entry *e,
+			const char *path)
+{
+	const char *name, *value;
+	size_t size;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, (const void **)&value,
+					&size) == ARCHIVE_OK) {
+		if (!name)
+			continue;
+		if (!strncmp(name, "trusted.", 8) ||
+		    !strncmp(name, "security.", 9) ||
+		    !strncmp(name, "user.overlay.", 13))
+			return refuse(im, path, 0,
+				      "forbidden xattr (trusted.*, security.* "
+				      "or user.overlay.*)");
+		/* Other xattrs are not extracted: a layer keeps none. */
+	}
+	return 0;
+}
+
+static int extract_data(struct importer *im, struct archive *a, int fd,
+			const char *path)
+{
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, im->buf, COPY_CHUNK);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return refuse(im, path, 0, archive_error_string(a));
+		if ((uint64_t)n > im->budget - im->used)
+			return refuse(im, path, EFBIG,
+				      "over the import size budget "
+				      "($WSBOX_IMPORT_MAX_BYTES)");
+		im->used += (uint64_t)n;
+		int r = write_all(fd, im->buf, (size_t)n);
+		if (r < 0)
+			return refuse(im, path, -r, "write");
+	}
+}
+
+static int extract_entry(struct importer *im, struct archive *a,
+			 struct archive_entry *e)
+{
+	const char *raw = archive_entry_pathname(e);
+	_cleanup_free_ char *path = NULL;
+	const char *why = normalize(raw, &path);
+	if (why)
+		return refuse(im, raw, 0, why);
+	if (++im->entries > MANIFEST_MAX_ENTRIES)
+		return refuse(im, path, 0, "too many entries");
+	if (archive_entry_hardlink(e))
+		return refuse(im, path, 0,
+			      "hardlink (not supported: a layer has no links "
+			      "between paths)");
+	mode_t type = archive_entry_filetype(e);
+	mode_t mode = archive_entry_mode(e) & 07777;
+	switch (type) {
+	case AE_IFREG:
+	case AE_IFDIR:
+	case AE_IFLNK:
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		return refuse(im, path, 0, "device node");
+	case AE_IFIFO:
+		return refuse(im, path, 0, "FIFO");
+	case AE_IFSOCK:
+		return refuse(im, path, 0, "socket");
+	default:
+		return refuse(im, path, 0, "unsupported entry type");
+	}
+	if (type != AE_IFLNK && (mode & (S_ISUID | S_ISGID)))
+		return refuse(im, path, 0, "setuid/setgid bit");
+	int r = check_xattrs(im, e, path);
+	if (r < 0)
+		return r;
+	if (!*path) /* "./": the root itself is not part of a layer */
+		return type == AE_IFDIR ? 0
+					: refuse(im, raw, 0, "root not a dir");
+
+	const char *leaf = last_component(path);
+	bool opaque = !strcmp(leaf, WH_OPAQUE);
+	bool whiteout = !opaque && !strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX));
+	const char *name = leaf;
+	if (whiteout) {
+		name = leaf + strlen(WH_PREFIX);
+		if (!*name || !strcmp(name, ".") || !strcmp(name, "..") ||
+		    !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)))
+			return refuse(im, path, 0, "malformed whiteout name");
+	}
+	if ((opaque || whiteout) && type != AE_IFREG)
+		return refuse(im, path, 0, "whiteout that is not a file");
+
+	if (type == AE_IFREG && archive_entry_size_is_set(e) &&
+	    (uint64_t)archive_entry_size(e) > im->budget - im->used)
+		return refuse(im, path, EFBIG,
+			      "over the import size budget "
+			      "($WSBOX_IMPORT_MAX_BYTES)");
+
+	int dir = -1;
+	r = open_parent(im, path, &dir);
+	if (r < 0)
+		return r;
+	if (opaque) {
+		if (leaf == path) /* the root: not an entry, nothing to do */
+			return 0;
+		if (fsetxattr(dir, OPAQUE_XATTR, "y", 1, 0) < 0)
+			return refuse(im, path, errno, "mark opaque");
+		return 0;
+	}
+
+	struct stat st;
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode) && type == AE_IFDIR && !whiteout) {
+			note_dir(im, path, mode);
+			return 0;
+		}
+		return refuse(im, path, 0,
+			      S_ISDIR(st.st_mode)
+				  ? "replaces an earlier directory"
+				  : "duplicate of an earlier entry");
+	} else if (errno != ENOENT) {
+		return refuse(im, path, errno, "stat");
+	}
+
+	if (whiteout) {
+		/* An overlay whiteout is a 0:0 char device; Linux >= 5.8
+		 * lets anyone create one (it is not a real device). */
+		if (mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+			return refuse(im, path, errno,
+				      errno == EPERM
+					  ? "create whiteout (needs Linux >= "
+					    "5.8)"
+					  : "create whiteout");
+		return 0;
+	}
+	switch (type) {
+	case AE_IFDIR:
+		if (mkdirat(dir, name, 0700) < 0)
+			return refuse(im, path, errno, "mkdir");
+		note_dir(im, path, mode);
+		return 0;
+	case AE_IFLNK: {
+		const char *target = archive_entry_symlink(e);
+		if (!target || !*target || strlen(target) > MANIFEST_TARGET_MAX)
+			return refuse(im, path, 0, "bad symlink target");
+		if (symlinkat(target, dir, name) < 0)
+			return refuse(im, path, errno, "symlink");
+		return 0;
+	}
+	default: {
+		_cleanup_close_ int fd = openat(
+		    dir, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return refuse(im, path, errno, "create");
+		r = extract_data(im, a, fd, path);
+		if (r < 0)
+			return r;
+		if (fchmod(fd, mode) < 0)
+			return refuse(im, path, errno, "chmod");
+		return 0;
+	}
+	}
+}
+
+static uint64_t import_budget(void)
+{
+	const char *s = getenv("WSBOX_IMPORT_MAX_BYTES");
+	if (s && *s) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(s, &end, 10);
+		if (!errno && !*end && v > 0)
+			return v;
+	}
+	return IMPORT_MAX_BYTES_DEFAULT;
+}
+
+static int extract_all(struct importer *im)
+{
+	struct archive *a = archive_read_new();
+	if (!a)
+		return wsbox_fail(im->err, ENOMEM, "archive");
+	/* Only tar, and only in-process decompressors we name (never
+	 * support_filter_all, which may spawn external programs). */
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_bzip2(a);
+	int r = 0;
+	if (archive_read_open_filename(a, im->file, 64 * 1024) != ARCHIVE_OK) {
+		r = wsbox_fail(im->err, archive_errno(a), "import %s: %s",
+			       im->file, archive_error_string(a));
+		archive_read_free(a);
+		return r;
+	}
+	for (;;) {
+		struct archive_entry *e;
+		int ar = archive_read_next_header(a, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN) {
+			r = wsbox_fail(im->err, 0, "import %s: %s", im->file,
+				       archive_error_string(a));
+			break;
+		}
+		r = extract_entry(im, a, e);
+		if (r < 0)
+			break;
+	}
+	archive_read_free(a);
+	if (r == 0)
+		r = apply_dir_modes(im);
+	return r;
+}
+
+int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
+		 struct wsbox_error *err)
+{
+	struct attempt att = {.dirfd = -1};
+	int r = attempt_create(s, &att, err);
+	if (r < 0)
+		return r;
+	struct importer im = {.file = file,
+			      .root = -1,
+			      .budget = import_budget(),
+			      .parent_fd = -1,
+			      .err = err};
+	im.buf = malloc(COPY_CHUNK);
+	if (!im.buf)
+		r = wsbox_fail(err, ENOMEM, "import buffer");
+	if (r == 0 && mkdirat(att.dirfd, "import", 0755) < 0)
+		r = wsbox_fail(err, errno, "mkdir `%s/import`", att.dir);
+	if (r == 0) {
+		im.root =
+		    openat(att.dirfd, "import",
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (im.root < 0)
+			r = wsbox_fail(err, errno, "open `%s/import`", att.dir);
+	}
+	if (r == 0)
+		r = extract_all(&im);
+	if (im.parent_fd >= 0)
+		close(im.parent_fd);
+	free(im.parent_path);
+	for (size_t i = 0; i < im.n_dirs; i++)
+		free(im.dirs[i].path);
+	free(im.dirs);
+	free(im.buf);
+
+	struct manifest m = {0};
+	if (r == 0) {
+		/* Same ownership rule as exec's capture: as real root a
+		 * layer belongs to the id tasks run as, so they can read it
+		 * as a lower. */
+		bool root = geteuid() == 0;
+		struct capture_options copts = {
+		    .max_bytes = im.budget,
+		    .owner_uid =
+			root ? (uid_t)ns_user_root_host_id("/etc/subuid")
+			     : s->owner_uid,
+		    .owner_gid =
+			root ? (gid_t)ns_user_root_host_id("/etc/subgid")
+			     : s->owner_gid,
+		    .make_readonly = false,
+		};
+		struct capture_stats st = {0};
+		r = capture_tree(im.root, &copts, &m, &st, err);
+		if (r < 0)
+			wsbox_error_prefix(err, "import %s", file);
+	}
+	if (im.root >= 0)
+		close(im.root);
+	if (r == 0)
+		r = layer_publish(s, &att, "import", &m, digest, err);
+	manifest_free(&m);
+	struct wsbox_error e2 = {0};
+	if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
+		*err = e2;
+		r = -EIO;
+	}
+	return r;
+}
