@@ -246,8 +246,11 @@ struct dir_mode {
 
 struct importer {
 	const char *file;
-	int root; /* O_RDONLY dir fd of the extraction root */
+	enum archive_kind kind;
+	int in_fd; /* read the archive from this fd when >= 0, else file */
+	int root;  /* O_RDONLY dir fd of the extraction root */
 	uint64_t budget, used, entries;
+	uint64_t skipped, stripped; /* ARCHIVE_ROOTFS only */
 	struct dir_mode *dirs;
 	size_t n_dirs, cap_dirs;
 	char *parent_path; /* cache: the last parent opened, and its fd */
@@ -270,8 +273,9 @@ static int refuse(struct importer *im, const char *entry, int errnum,
 
 /* Normalize a tar name: drop "." components (tars often say "./a"), allow
  * one trailing '/', refuse absolute names, ".." and empty components, and
- * whiteout prefixes on anything but the last component. "" = the root. */
-static const char *normalize(const char *raw, char **out)
+ * (in a layer, where they mean something) whiteout prefixes on anything but
+ * the last component. "" = the root. */
+static const char *normalize(const char *raw, bool layer, char **out)
 {
 	*out = NULL;
 	if (!raw || !*raw)
@@ -296,7 +300,7 @@ static const char *normalize(const char *raw, char **out)
 					: "component too long";
 		}
 		if (!(c == 1 && p[0] == '.')) {
-			if (!last &&
+			if (layer && !last &&
 			    !strncmp(p, WH_PREFIX, strlen(WH_PREFIX))) {
 				free(res);
 				return "whiteout name used as a directory";
@@ -463,20 +467,62 @@ static int extract_data(struct importer *im, struct archive *a, int fd,
 	}
 }
 
+/* A hardlink of a rootfs: `path` becomes another name of `target`, which
+ * must be a regular file this archive already created. Both sides are
+ * reached through fds (the target's parent with openat2 beneath the root,
+ * no symlinks), and linkat without AT_SYMLINK_FOLLOW never dereferences. */
+static int extract_hardlink(struct importer *im, const char *path,
+			    const char *raw_target)
+{
+	_cleanup_free_ char *target = NULL;
+	const char *why = normalize(raw_target, false, &target);
+	if (why)
+		return refuse(im, path, 0, "hardlink target: bad name");
+	if (!*path || !*target)
+		return refuse(im, path, 0, "hardlink to or of the root");
+	const char *tleaf = last_component(target);
+	_cleanup_free_ char *tdir =
+	    tleaf > target
+		? xasprintf("%.*s", (int)(tleaf - target - 1), target)
+		: xstrdup(".");
+	_cleanup_close_ int tfd =
+	    archive_open_beneath(im->root, tdir, O_PATH | O_DIRECTORY);
+	struct stat st;
+	if (tfd < 0 || fstatat(tfd, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return refuse(im, path, 0,
+			      "hardlink to something that is not an earlier "
+			      "regular file of the archive");
+	int dir = -1;
+	int r = open_parent(im, path, &dir);
+	if (r < 0)
+		return r;
+	const char *name = last_component(path);
+	if (linkat(tfd, tleaf, dir, name, 0) < 0)
+		return refuse(im, path, errno == EEXIST ? 0 : errno,
+			      errno == EEXIST ? "duplicate of an earlier entry"
+					      : "hardlink");
+	return 0;
+}
+
 static int extract_entry(struct importer *im, struct archive *a,
 			 struct archive_entry *e)
 {
+	const bool layer = im->kind == ARCHIVE_LAYER;
 	const char *raw = archive_entry_pathname(e);
 	_cleanup_free_ char *path = NULL;
-	const char *why = normalize(raw, &path);
+	const char *why = normalize(raw, layer, &path);
 	if (why)
 		return refuse(im, raw, 0, why);
 	if (++im->entries > MANIFEST_MAX_ENTRIES)
 		return refuse(im, path, 0, "too many entries");
-	if (archive_entry_hardlink(e))
+	const char *link = archive_entry_hardlink(e);
+	if (link && layer)
 		return refuse(im, path, 0,
 			      "hardlink (not supported: a layer has no links "
 			      "between paths)");
+	if (link)
+		return extract_hardlink(im, path, link);
 	mode_t type = archive_entry_filetype(e);
 	mode_t mode = archive_entry_mode(e) & 07777;
 	switch (type) {
@@ -486,17 +532,34 @@ static int extract_entry(struct importer *im, struct archive *a,
 		break;
 	case AE_IFCHR:
 	case AE_IFBLK:
-		return refuse(im, path, 0, "device node");
 	case AE_IFIFO:
-		return refuse(im, path, 0, "FIFO");
 	case AE_IFSOCK:
-		return refuse(im, path, 0, "socket");
+		/* A rootfs gets wsbox's own /dev; FIFOs and sockets are
+		 * runtime objects a program recreates. */
+		if (!layer) {
+			im->skipped++;
+			return 0;
+		}
+		return refuse(im, path, 0,
+			      type == AE_IFIFO	  ? "FIFO"
+			      : type == AE_IFSOCK ? "socket"
+						  : "device node");
 	default:
 		return refuse(im, path, 0, "unsupported entry type");
 	}
-	if (type != AE_IFLNK && (mode & (S_ISUID | S_ISGID)))
-		return refuse(im, path, 0, "setuid/setgid bit");
-	int r = check_xattrs(im, e, path);
+	if (type != AE_IFLNK && (mode & (S_ISUID | S_ISGID))) {
+		if (layer)
+			return refuse(im, path, 0, "setuid/setgid bit");
+		/* The rootfs is mounted nosuid, so the bits could never
+		 * work; dropping them keeps the tree harmless elsewhere. */
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+		im->stripped++;
+	}
+	int r = 0;
+	/* A rootfs keeps no xattrs at all (file capabilities go the way of
+	 * setuid), so none needs checking. */
+	if (layer)
+		r = check_xattrs(im, e, path);
 	if (r < 0)
 		return r;
 	if (!*path) /* "./": the root itself is not part of a layer */
@@ -504,8 +567,10 @@ static int extract_entry(struct importer *im, struct archive *a,
 					: refuse(im, raw, 0, "root not a dir");
 
 	const char *leaf = last_component(path);
-	bool opaque = !strcmp(leaf, WH_OPAQUE);
-	bool whiteout = !opaque && !strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX));
+	/* Whiteouts are layer syntax; in a rootfs `.wh.*` is a plain name. */
+	bool opaque = layer && !strcmp(leaf, WH_OPAQUE);
+	bool whiteout =
+	    layer && !opaque && !strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX));
 	const char *name = leaf;
 	if (whiteout) {
 		name = leaf + strlen(WH_PREFIX);
@@ -615,7 +680,10 @@ static int extract_all(struct importer *im)
 	archive_read_support_filter_xz(a);
 	archive_read_support_filter_bzip2(a);
 	int r = 0;
-	if (archive_read_open_filename(a, im->file, 64 * 1024) != ARCHIVE_OK) {
+	int ar = im->in_fd >= 0
+		     ? archive_read_open_fd(a, im->in_fd, 64 * 1024)
+		     : archive_read_open_filename(a, im->file, 64 * 1024);
+	if (ar != ARCHIVE_OK) {
 		r = wsbox_fail(im->err, archive_errno(a), "import %s: %s",
 			       im->file, archive_error_string(a));
 		archive_read_free(a);
@@ -623,7 +691,7 @@ static int extract_all(struct importer *im)
 	}
 	for (;;) {
 		struct archive_entry *e;
-		int ar = archive_read_next_header(a, &e);
+		ar = archive_read_next_header(a, &e);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar < ARCHIVE_WARN) {
@@ -641,6 +709,49 @@ static int extract_all(struct importer *im)
 	return r;
 }
 
+/* Free what extraction allocated; the caller owns im->root. */
+static void importer_release(struct importer *im)
+{
+	if (im->parent_fd >= 0)
+		close(im->parent_fd);
+	im->parent_fd = -1;
+	free(im->parent_path);
+	im->parent_path = NULL;
+	for (size_t i = 0; i < im->n_dirs; i++)
+		free(im->dirs[i].path);
+	free(im->dirs);
+	im->dirs = NULL;
+	im->n_dirs = im->cap_dirs = 0;
+	free(im->buf);
+	im->buf = NULL;
+}
+
+int archive_extract(int root, const char *file, int in_fd,
+		    enum archive_kind kind, struct archive_extract_stats *st,
+		    struct wsbox_error *err)
+{
+	struct importer im = {.file = file,
+			      .kind = kind,
+			      .in_fd = in_fd,
+			      .root = root,
+			      .budget = import_budget(),
+			      .parent_fd = -1,
+			      .err = err};
+	int r = 0;
+	im.buf = malloc(COPY_CHUNK);
+	if (!im.buf)
+		r = wsbox_fail(err, ENOMEM, "import buffer");
+	if (r == 0)
+		r = extract_all(&im);
+	if (st)
+		*st = (struct archive_extract_stats){.bytes = im.used,
+						     .entries = im.entries,
+						     .skipped = im.skipped,
+						     .stripped = im.stripped};
+	importer_release(&im);
+	return r;
+}
+
 int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 		 struct wsbox_error *err)
 {
@@ -649,6 +760,8 @@ int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 	if (r < 0)
 		return r;
 	struct importer im = {.file = file,
+			      .kind = ARCHIVE_LAYER,
+			      .in_fd = -1,
 			      .root = -1,
 			      .budget = import_budget(),
 			      .parent_fd = -1,
@@ -667,13 +780,7 @@ int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 	}
 	if (r == 0)
 		r = extract_all(&im);
-	if (im.parent_fd >= 0)
-		close(im.parent_fd);
-	free(im.parent_path);
-	for (size_t i = 0; i < im.n_dirs; i++)
-		free(im.dirs[i].path);
-	free(im.dirs);
-	free(im.buf);
+	importer_release(&im);
 
 	struct manifest m = {0};
 	if (r == 0) {

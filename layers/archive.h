@@ -33,6 +33,33 @@ int layer_export(const struct store *s, const char *digest, const char *file,
 int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 		 struct wsbox_error *err);
 
+/* What archive_extract() accepts. A layer follows layer_import's rules. A
+ * rootfs (a whole distribution, e.g. `docker export`) differs: hardlinks to
+ * an earlier regular file of the same archive are made, device nodes,
+ * FIFOs and sockets are skipped, setuid/setgid bits are stripped, xattrs
+ * are neither checked nor kept, and `.wh.*` names are plain names. */
+enum archive_kind {
+	ARCHIVE_LAYER,
+	ARCHIVE_ROOTFS,
+};
+
+struct archive_extract_stats {
+	uint64_t bytes;	   /* file content written */
+	uint64_t entries;  /* archive entries read */
+	uint64_t skipped;  /* rootfs: devices, FIFOs, sockets not created */
+	uint64_t stripped; /* rootfs: entries that lost setuid/setgid */
+};
+
+/* Extract the tar `file` (read from `in_fd` instead when >= 0; `file` then
+ * only names it in messages) into the empty directory fd `root` with the
+ * hostile-input rules above: no absolute names or `..`, every entry created
+ * fd-relative without following symlinks, nothing through an earlier
+ * non-directory, the $WSBOX_IMPORT_MAX_BYTES budget. On failure `root` may
+ * hold a partial tree for the caller to discard. `st` may be NULL. */
+int archive_extract(int root, const char *file, int in_fd,
+		    enum archive_kind kind, struct archive_extract_stats *st,
+		    struct wsbox_error *err);
+
 /* Open `path` below directory fd `root` with openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS and O_NOFOLLOW|O_CLOEXEC added
  * to `flags` (with O_PATH a trailing symlink opens the link itself).

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ char *store_default_path(const char *opt)
 }
 
 static const char *const layout[] = {"layers",	  "runs",  "staging", "cache",
-				     "cache/bpf", "empty", "locks"};
+				     "cache/bpf", "empty", "locks",   "rootfs"};
 
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err)

@@ -1,6 +1,7 @@
 /* main.c: the wsbox CLI entry. Dispatches the verb to its cmd_*() (see
  * commands.h); each verb parses its own options and returns the exit
  * status. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ static const struct verb {
 	{ "restore", cmd_restore, "materialize a task's workspace into a dir" },
 	{ "layers", cmd_layers, "list, show, verify, export and import layers" },
 	{ "runs", cmd_runs, "list, show and remove runs" },
+	{ "rootfs", cmd_rootfs, "import and list root filesystems" },
 };
 
 static void usage(FILE *f)
@@ -33,6 +35,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* OpenSSL 3 reads its config file on first use (~1 ms); wsbox needs
+	 * nothing from it. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	if (argc < 2) {
 		usage(stderr);
 		return WSBOX_EXIT_FAILURE;

@@ -222,6 +222,12 @@ static int mount_workspace(const struct plan *plan, int root,
 			return wsbox_fail(err, errno, "overlay lower `%s`",
 					  plan->empty_lower);
 	if (plan->upper) {
+		/* No sync of the whole upper filesystem at unmount: on a busy
+		 * disk that cost up to a second per task. Safe because every
+		 * attempt has a fresh workdir, and layer_publish() flushes
+		 * before a layer becomes visible. */
+		if (fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+			return wsbox_fail(err, errno, "overlay option volatile");
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", plan->upper,
 			     0) < 0)
 			return wsbox_fail(err, errno, "overlay upper `%s`",

@@ -416,6 +416,15 @@ static bool xattrs(void)
 		return false;
 	}
 	assert_int_equal(setxattr(f, "user.overlay.origin", "o", 1, 0), 0);
+	/* Read-only file and dir: removing user.* needs write permission. */
+	put(root, "ro", "r", 0644);
+	mkd(root, "rodir", 0755);
+	_cleanup_free_ char *ro = at(root, "ro");
+	_cleanup_free_ char *rodir = at(root, "rodir");
+	assert_int_equal(setxattr(ro, "user.foo", "bar", 3, 0), 0);
+	assert_int_equal(setxattr(rodir, "user.foo", "bar", 3, 0), 0);
+	assert_int_equal(chmod(ro, 0444), 0);
+	assert_int_equal(chmod(rodir, 0555), 0);
 	assert_int_equal(setxattr(f, "user.overlay.opaque", "y", 1, 0), 0);
 	assert_int_equal(setxattr(op, "user.overlay.opaque", "y", 1, 0), 0);
 	assert_int_equal(setxattr(op, "user.foo", "bar", 3, 0), 0);
@@ -443,6 +452,10 @@ static bool xattrs(void)
 	assert_false(has_xattr(notop, "user.overlay.opaque"));
 	assert_false(has_xattr(root, "user.overlay.opaque"));
 	assert_false(has_xattr(root, "user.foo"));
+	assert_false(has_xattr(ro, "user.foo"));
+	assert_false(has_xattr(rodir, "user.foo"));
+	assert_int_equal(mode_of(root, "ro"), 0444);
+	assert_int_equal(mode_of(root, "rodir"), 0555);
 	if (priv)
 		assert_false(has_xattr(l, "trusted.foo"));
 	manifest_free(&m);

@@ -1,0 +1,228 @@
+/* layers/apply.c: apply published layers bottom-up onto a directory with
+ * overlay semantics (see apply.h). Moved out of cmd_restore.c so restore and
+ * flatten share one implementation of the overlay rules. */
+#include "layers/apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/archive.h"
+#include "layers/layer.h"
+#include "layers/manifest.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define COPY_CHUNK (1u << 20)
+
+/* Directory modes are applied at the end (deepest first, the topmost layer
+ * winning) so that every directory stays writable while layers go in. */
+struct dir_mode {
+	char *path;
+	mode_t mode;
+	size_t seq, depth;
+};
+
+struct applier {
+	int dir; /* the destination directory */
+	struct dir_mode *dirs;
+	size_t n_dirs, cap_dirs;
+	char *buf;
+	struct wsbox_error *err;
+};
+
+static void note_dir(struct applier *rs, const char *path, mode_t mode)
+{
+	if (rs->n_dirs == rs->cap_dirs) {
+		rs->cap_dirs = rs->cap_dirs ? rs->cap_dirs * 2 : 64;
+		rs->dirs =
+		    xreallocarray(rs->dirs, rs->cap_dirs, sizeof *rs->dirs);
+	}
+	size_t depth = 0;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	rs->dirs[rs->n_dirs] = (struct dir_mode){.path = xstrdup(path),
+						 .mode = mode,
+						 .seq = rs->n_dirs,
+						 .depth = depth};
+	rs->n_dirs++;
+}
+
+static int dir_mode_cmp(const void *pa, const void *pb)
+{
+	const struct dir_mode *a = pa, *b = pb;
+	if (a->depth != b->depth)
+		return a->depth > b->depth ? -1 : 1;
+	int c = strcmp(a->path, b->path);
+	if (c)
+		return c;
+	return a->seq > b->seq ? -1 : 1;
+}
+
+static int apply_dir_modes(struct applier *rs)
+{
+	qsort(rs->dirs, rs->n_dirs, sizeof *rs->dirs, dir_mode_cmp);
+	for (size_t i = 0; i < rs->n_dirs; i++) {
+		const struct dir_mode *d = &rs->dirs[i];
+		if (i > 0 && !strcmp(d->path, rs->dirs[i - 1].path))
+			continue;
+		int fd = archive_open_beneath(rs->dir, d->path,
+					      O_RDONLY | O_DIRECTORY);
+		/* Gone or replaced by a later layer: nothing to apply. */
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			continue;
+		if (fd < 0)
+			return wsbox_fail(rs->err, -fd, "open `%s`", d->path);
+		int r = fchmod(fd, d->mode) < 0 ? -errno : 0;
+		close(fd);
+		if (r < 0)
+			return wsbox_fail(rs->err, -r, "chmod `%s`", d->path);
+	}
+	return 0;
+}
+
+static int copy_data(int in, int out, uint64_t size, char *buf)
+{
+	bool cfr = true;
+	while (size > 0) {
+		size_t want = size < COPY_CHUNK ? (size_t)size : COPY_CHUNK;
+		ssize_t n;
+		if (cfr) {
+			/* Same filesystem: the kernel copies (or reflinks)
+			 * without bouncing through user space. */
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == ENOSYS || errno == EOPNOTSUPP ||
+				      errno == EBADF)) {
+				cfr = false;
+				continue;
+			}
+		} else {
+			n = read(in, buf, want);
+			if (n > 0) {
+				int r = write_all(out, buf, (size_t)n);
+				if (r < 0)
+					return r;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the layer file shrank */
+		size -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Apply one manifest entry of layer `tree` onto rs->dir. */
+static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
+{
+	const char *slash = strrchr(e->path, '/');
+	const char *leaf = slash ? slash + 1 : e->path;
+	_cleanup_free_ char *parent =
+	    slash ? xasprintf("%.*s", (int)(slash - e->path), e->path) : NULL;
+	_cleanup_close_ int pfd =
+	    parent ? archive_open_beneath(rs->dir, parent, O_PATH | O_DIRECTORY)
+		   : fcntl(rs->dir, F_DUPFD_CLOEXEC, 3);
+	if (pfd < 0)
+		return wsbox_fail(rs->err, parent ? -pfd : errno,
+				  "open parent of `%s`", e->path);
+
+	struct stat st;
+	bool exists = fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!exists && errno != ENOENT)
+		return wsbox_fail(rs->err, errno, "stat `%s`", e->path);
+	bool keep_dir = exists && S_ISDIR(st.st_mode) && e->type == MF_DIR;
+	/* Overlay: a whiteout hides, an opaque dir replaces, any non-dir
+	 * replaces; only a plain dir over a dir merges. */
+	if (exists && !keep_dir) {
+		int r = rm_rf_at(pfd, leaf, rs->err);
+		if (r < 0)
+			return r;
+	}
+	switch (e->type) {
+	case MF_WHITEOUT:
+		return 0;
+	case MF_DIR:
+	case MF_OPAQUE_DIR:
+		if (!keep_dir && mkdirat(pfd, leaf, 0700) < 0)
+			return wsbox_fail(rs->err, errno, "mkdir `%s`",
+					  e->path);
+		note_dir(rs, e->path, e->mode);
+		return 0;
+	case MF_SYMLINK:
+		if (symlinkat(e->target, pfd, leaf) < 0)
+			return wsbox_fail(rs->err, errno, "symlink `%s`",
+					  e->path);
+		return 0;
+	case MF_FILE: {
+		_cleanup_close_ int in =
+		    archive_open_beneath(tree, e->path, O_RDONLY);
+		if (in < 0)
+			return wsbox_fail(rs->err, -in, "layer file `%s`",
+					  e->path);
+		_cleanup_close_ int out = openat(
+		    pfd, leaf,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return wsbox_fail(rs->err, errno, "create `%s`",
+					  e->path);
+		int r = copy_data(in, out, e->size, rs->buf);
+		if (r < 0)
+			return wsbox_fail(rs->err, -r, "copy `%s`", e->path);
+		if (fchmod(out, e->mode) < 0)
+			return wsbox_fail(rs->err, errno, "chmod `%s`",
+					  e->path);
+		return 0;
+	}
+	}
+	return wsbox_fail(rs->err, EINVAL, "`%s`: unknown type", e->path);
+}
+
+static int apply_layer(struct applier *rs, const struct store *s,
+		       const char *digest)
+{
+	struct manifest m = {0};
+	int r = layer_load_manifest(s, digest, &m, rs->err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rel =
+	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
+	_cleanup_close_ int tree =
+	    archive_open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	if (tree < 0)
+		r = wsbox_fail(rs->err, -tree, "layer %s: tree", digest);
+	for (size_t i = 0; r == 0 && i < m.n; i++) {
+		r = apply_entry(rs, tree, &m.e[i]);
+		if (r < 0)
+			wsbox_error_prefix(rs->err, "layer %s", digest);
+	}
+	manifest_free(&m);
+	return r;
+}
+
+int layers_apply(const struct store *s, char *const *digests, size_t n,
+		 int dst_dirfd, struct wsbox_error *err)
+{
+	struct applier rs = {.dir = dst_dirfd, .err = err};
+	int r = 0;
+	rs.buf = malloc(COPY_CHUNK);
+	if (!rs.buf)
+		r = wsbox_fail(err, ENOMEM, "copy buffer");
+	/* Topmost first: apply from the bottom up. */
+	for (size_t i = n; r == 0 && i > 0; i--)
+		r = apply_layer(&rs, s, digests[i - 1]);
+	if (r == 0)
+		r = apply_dir_modes(&rs);
+	for (size_t i = 0; i < rs.n_dirs; i++)
+		free(rs.dirs[i].path);
+	free(rs.dirs);
+	free(rs.buf);
+	return r;
+}

@@ -1,0 +1,151 @@
+/* `wsbox rootfs [--store DIR] import FILE --name NAME | ls`: import a tar
+ * (e.g. `docker export`) as a named root filesystem and list them. The
+ * import itself is layers/rootfs.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/rootfs.h"
+#include "layers/store.h"
+#include "sandbox/commands.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/error.h"
+#include "sandbox/util/fs.h"
+
+static int usage(FILE *f, int status)
+{
+	fputs("usage: wsbox rootfs [--store DIR] import FILE.tar[.gz|.zst|.xz] "
+	      "--name NAME\n"
+	      "       wsbox rootfs [--store DIR] ls\n",
+	      f);
+	return status;
+}
+
+static int fail(struct wsbox_error *err)
+{
+	wsbox_error_print(err);
+	return err->status ? err->status : WSBOX_EXIT_FAILURE;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per imported rootfs, sorted: `NAME sha256:<hex>`, or `NAME -`
+ * when its digest is missing. Only real directories with valid names
+ * count (not .digest files, nor anything else left in the directory). */
+static int do_ls(const struct store *s)
+{
+	struct wsbox_error err = {0};
+	int fd = openat(s->fd, "rootfs",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) /* a store from before rootfs/ */
+		return 0;
+	if (fd < 0) {
+		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
+		return fail(&err);
+	}
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
+		return fail(&err);
+	}
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (valid_name(de->d_name) &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xreallocarray(v, cap, sizeof *v);
+			}
+			v[n++] = xstrdup(de->d_name);
+		}
+		errno = 0;
+	}
+	int status = 0;
+	if (errno) {
+		wsbox_fail(&err, errno, "read `%s/rootfs`", s->path);
+		status = fail(&err);
+	}
+	if (n)
+		qsort(v, n, sizeof *v, cmp_strp);
+	for (size_t i = 0; i < n && status == 0; i++) {
+		char *dg = NULL;
+		struct wsbox_error e2 = {0};
+		rootfs_digest(s, v[i], &dg, &e2);
+		printf("%s %s\n", v[i], dg ? dg : "-");
+		free(dg);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	if (status == 0 && fflush(stdout) != 0)
+		status = WSBOX_EXIT_FAILURE;
+	return status;
+}
+
+int cmd_rootfs(int argc, char **argv)
+{
+	const char *store_opt = NULL, *name = NULL;
+	const char *pos[3];
+	size_t n = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return usage(stdout, 0);
+		if (!strcmp(a, "--store") && i + 1 < argc)
+			store_opt = argv[++i];
+		else if (!strncmp(a, "--store=", 8))
+			store_opt = a + 8;
+		else if (!strcmp(a, "--name") && i + 1 < argc)
+			name = argv[++i];
+		else if (!strncmp(a, "--name=", 7))
+			name = a + 7;
+		else if ((a[0] == '-' && a[1]) || n == sizeof pos / sizeof *pos)
+			return usage(stderr, WSBOX_EXIT_FAILURE);
+		else
+			pos[n++] = a;
+	}
+	if (n == 0)
+		return usage(stderr, WSBOX_EXIT_FAILURE);
+	bool is_import = !strcmp(pos[0], "import");
+	if (is_import ? (n != 2 || !name)
+		      : (strcmp(pos[0], "ls") || n != 1 || name))
+		return usage(stderr, WSBOX_EXIT_FAILURE);
+
+	struct wsbox_error err = {0};
+	_cleanup_free_ char *path = store_default_path(store_opt);
+	struct store s;
+	/* Only import adds to the store; ls never creates one. */
+	if (store_open(path, is_import, &s, &err) < 0)
+		return fail(&err);
+	int status;
+	if (!is_import) {
+		status = do_ls(&s);
+	} else if (rootfs_import(&s, pos[1], name, &err) < 0) {
+		status = fail(&err);
+	} else {
+		char *dg = NULL;
+		if (rootfs_digest(&s, name, &dg, &err) < 0) {
+			status = fail(&err);
+		} else {
+			printf("%s %s\n", name, dg);
+			status = fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
+		}
+		free(dg);
+	}
+	store_close(&s);
+	return status;
+}

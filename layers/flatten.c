@@ -1,0 +1,189 @@
+/* layers/flatten.c: merge the oldest lower layers into one cached layer (see
+ * flatten.h). The merge reuses the overlay rules of layers_apply, then
+ * captures and publishes the result like a task's upper dir. */
+#include "layers/flatten.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/apply.h"
+#include "layers/capture.h"
+#include "layers/layer.h"
+#include "layers/manifest.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define CACHE_DIR "cache/flatten"
+/* Bumped if the merge ever changes meaning, so old entries are ignored. */
+#define KEY_VERSION "wsbox-flatten 1\n"
+
+void flatten_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* key = sha256("wsbox-flatten 1\n" + each merged digest + "\n", topmost
+ * first), as 64 lowercase hex: a file name that says nothing about order
+ * conventions elsewhere and cannot contain a '/'. */
+static int cache_key(char *const *merged, size_t n, char hex[65],
+		     struct wsbox_error *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		  EVP_DigestUpdate(md, KEY_VERSION, strlen(KEY_VERSION));
+	for (size_t i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(md, merged[i], strlen(merged[i])) &&
+		     EVP_DigestUpdate(md, "\n", 1);
+	ok = ok && EVP_DigestFinal_ex(md, d, &dlen) && dlen == 32;
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return wsbox_fail(err, ENOMEM, "flatten: sha256 via libcrypto");
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+/* The cached merged digest for `key`, if the entry is well formed and its
+ * layer is still in the store (gc may have removed it); else 0 = miss. */
+static bool cache_lookup(const struct store *s, const char *key,
+			 char digest[DIGEST_STRLEN])
+{
+	_cleanup_free_ char *rel = xasprintf(CACHE_DIR "/%s", key);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	struct wsbox_error ignored;
+	/* Any failure (absent, unreadable, too big) is just a miss: the
+	 * entry is rebuilt and replaced. */
+	if (read_file_at(s->fd, rel, DIGEST_STRLEN, &text, &len, &ignored) < 0)
+		return false;
+	if (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	if (len >= DIGEST_STRLEN || !layer_digest_hex(text) ||
+	    !layer_exists(s, text))
+		return false;
+	memcpy(digest, text, len + 1);
+	return true;
+}
+
+/* Apply `merged` (topmost first) into a fresh attempt, capture it as a
+ * lower layer and publish it; fills `digest`. */
+static int build_merged(struct store *s, char *const *merged, size_t n,
+			uid_t owner_uid, gid_t owner_gid,
+			char digest[DIGEST_STRLEN], struct wsbox_error *err)
+{
+	struct attempt a;
+	int r = attempt_create(s, &a, err);
+	if (r < 0)
+		return r;
+	struct manifest m = {0};
+	int up = openat(a.dirfd, "upper",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (up < 0)
+		r = wsbox_fail(err, errno, "open `%s`", a.upper);
+	if (r == 0)
+		r = layers_apply(s, merged, n, up, err);
+	/* capture_tree leaves the root's owner to its caller; match what a
+	 * task's upper dir gets. */
+	struct stat st;
+	if (r == 0 && fstat(up, &st) < 0)
+		r = wsbox_fail(err, errno, "stat `%s`", a.upper);
+	if (r == 0 && (st.st_uid != owner_uid || st.st_gid != owner_gid) &&
+	    fchown(up, owner_uid, owner_gid) < 0)
+		r = wsbox_fail(err, errno, "chown `%s`", a.upper);
+	if (r == 0) {
+		/* Write bits stay, as for task layers: the merged layer must
+		 * show the same modes as the layers it replaces. The tree was
+		 * built from sanitized layers, so capture only squashes
+		 * owners and hashes. */
+		struct capture_options copts = {
+		    .owner_uid = owner_uid,
+		    .owner_gid = owner_gid,
+		    .make_readonly = false,
+		};
+		struct capture_stats cst;
+		r = capture_tree(up, &copts, &m, &cst, err);
+	}
+	if (up >= 0)
+		close(up);
+	if (r == 0)
+		r = layer_publish(s, &a, "upper", &m, digest, err);
+	manifest_free(&m);
+	struct wsbox_error derr;
+	int d = attempt_discard(s, &a, r < 0 ? &derr : err);
+	return r < 0 ? r : d;
+}
+
+int flatten_lowers(struct store *s, char *const *digests, size_t n,
+		   size_t max_layers, uid_t owner_uid, gid_t owner_gid,
+		   char ***out, size_t *n_out, struct wsbox_error *err)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (max_layers < 2)
+		return wsbox_fail(err, EINVAL,
+				  "flatten: at most %zu lower layers (need 2)",
+				  max_layers);
+	for (size_t i = 0; i < n; i++)
+		if (!layer_digest_hex(digests[i]))
+			return wsbox_fail(err, EINVAL,
+					  "flatten: `%s`: not a digest",
+					  digests[i]);
+	size_t keep = n <= max_layers ? n : max_layers - 1;
+	char **v = xcalloc(keep + 1, sizeof *v);
+	for (size_t i = 0; i < keep; i++)
+		v[i] = xstrdup(digests[i]);
+	if (n <= max_layers) {
+		*out = v;
+		*n_out = n;
+		return 0;
+	}
+
+	char *const *merged = digests + keep;
+	size_t n_merged = n - keep;
+	char key[65];
+	char digest[DIGEST_STRLEN];
+	int r = cache_key(merged, n_merged, key, err);
+	if (r == 0 && !cache_lookup(s, key, digest)) {
+		if (mkdirat(s->fd, CACHE_DIR, 0700) < 0 && errno != EEXIST)
+			r = wsbox_fail(err, errno, "mkdir `%s/" CACHE_DIR "`",
+				       s->path);
+		if (r == 0)
+			r = build_merged(s, merged, n_merged, owner_uid,
+					 owner_gid, digest, err);
+		if (r == 0) {
+			/* Written after the layer is published, so an entry
+			 * never names a layer that was not complete. */
+			_cleanup_free_ char *rel =
+			    xasprintf(CACHE_DIR "/%s", key);
+			_cleanup_free_ char *line = xasprintf("%s\n", digest);
+			r = atomic_write_at(s->fd, rel, line, strlen(line),
+					    0600, err);
+		}
+	}
+	if (r < 0) {
+		wsbox_error_prefix(err, "flatten %zu lower layers", n_merged);
+		flatten_free(v, keep);
+		return r;
+	}
+	bool dup = false;
+	for (size_t i = 0; i < keep && !dup; i++)
+		dup = !strcmp(v[i], digest);
+	if (!dup)
+		v[keep++] = xstrdup(digest);
+	*out = v;
+	*n_out = keep;
+	return 0;
+}

@@ -1,0 +1,271 @@
+/* layers/rootfs.c: importing and naming root filesystems (see rootfs.h).
+ * Extraction is archive.c's hostile-input-safe importer; this file hashes
+ * the tar, publishes the tree by rename and resolves `--rootfs`. */
+#include "layers/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "layers/archive.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define HASH_CHUNK (1u << 20)
+#define DIGEST_SUFFIX ".digest"
+
+/* sha256 of everything readable from fd, as "sha256:<hex>". */
+static int hash_file(int fd, const char *file, char out[72],
+		     struct wsbox_error *err)
+{
+	_cleanup_free_ char *buf = malloc(HASH_CHUNK);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return wsbox_fail(err, ENOMEM, "hash `%s`", file);
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, HASH_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			EVP_MD_CTX_free(ctx);
+			return wsbox_fail(err, e, "read `%s`", file);
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	}
+	unsigned char h[32];
+	unsigned int len = 0;
+	EVP_DigestFinal_ex(ctx, h, &len);
+	EVP_MD_CTX_free(ctx);
+	memcpy(out, "sha256:", 7);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", h[i]);
+	return 0;
+}
+
+/* Put the finished tree staging/<id>/rootfs at rootfs/<name>. A new name
+ * is a plain no-replace rename; an existing one is exchanged in one step
+ * (so `--rootfs NAME` always sees a whole tree), and the old tree lands in
+ * staging where attempt_discard removes it. Retries when a concurrent
+ * import or removal changes the picture between the two calls. */
+static int publish(int stage_fd, int rootfs_fd, const char *name,
+		   struct wsbox_error *err)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		if (renameat2(stage_fd, "rootfs", rootfs_fd, name,
+			      RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return wsbox_fail(err, errno, "publish rootfs `%s`",
+					  name);
+		if (renameat2(stage_fd, "rootfs", rootfs_fd, name,
+			      RENAME_EXCHANGE) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return wsbox_fail(err, errno, "replace rootfs `%s`",
+					  name);
+	}
+	return wsbox_fail(err, EAGAIN, "publish rootfs `%s`", name);
+}
+
+static int check_name(const char *name, struct wsbox_error *err)
+{
+	size_t n = name ? strlen(name) : 0, m = strlen(DIGEST_SUFFIX);
+	if (!valid_name(name))
+		return wsbox_fail(err, EINVAL,
+				  "rootfs name `%s`: must match "
+				  "[A-Za-z0-9][A-Za-z0-9._-]{0,127}",
+				  name ? name : "");
+	/* <name>.digest is the identity file of <name>. */
+	if (n >= m && !strcmp(name + n - m, DIGEST_SUFFIX))
+		return wsbox_fail(err, EINVAL,
+				  "rootfs name `%s`: may not end in `%s`", name,
+				  DIGEST_SUFFIX);
+	return 0;
+}
+
+static int open_rootfs_dir(const struct store *s, struct wsbox_error *err)
+{
+	int fd = openat(s->fd, "rootfs",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s/rootfs`", s->path);
+	return fd;
+}
+
+int rootfs_import(struct store *s, const char *file, const char *name,
+		  struct wsbox_error *err)
+{
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	/* One open for both the hash and the extraction: the digest is of
+	 * the bytes extracted, even if the file is replaced meanwhile. */
+	_cleanup_close_ int in = open(file, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return wsbox_fail(err, errno, "import %s", file);
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return wsbox_fail(err, errno, "import %s", file);
+	if (!S_ISREG(st.st_mode))
+		return wsbox_fail(err, EINVAL,
+				  "import %s: not a regular file (the digest "
+				  "needs a second read)",
+				  file);
+	char digest[72];
+	r = hash_file(in, file, digest, err);
+	if (r < 0)
+		return r;
+	if (lseek(in, 0, SEEK_SET) < 0)
+		return wsbox_fail(err, errno, "import %s", file);
+
+	_cleanup_close_ int rdir = open_rootfs_dir(s, err);
+	if (rdir < 0)
+		return rdir;
+	/* As real root the sandbox is set up by the task's mapped ids, which
+	 * must reach rootfs/<name> (search only, no listing). */
+	if (fchmod(rdir, 0711) < 0)
+		return wsbox_fail(err, errno, "chmod `%s/rootfs`", s->path);
+	struct attempt att = {.dirfd = -1};
+	r = attempt_create(s, &att, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int root = -1;
+	/* 0755: the sandbox's root directory, readable by the task's ids. */
+	if (mkdirat(att.dirfd, "rootfs", 0755) < 0 ||
+	    fchmodat(att.dirfd, "rootfs", 0755, 0) < 0)
+		r = wsbox_fail(err, errno, "mkdir `%s/rootfs`", att.dir);
+	if (r == 0) {
+		root = openat(att.dirfd, "rootfs",
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (root < 0)
+			r = wsbox_fail(err, errno, "open `%s/rootfs`", att.dir);
+	}
+	struct archive_extract_stats xs = {0};
+	if (r == 0)
+		r = archive_extract(root, file, in, ARCHIVE_ROOTFS, &xs, err);
+	/* The rename publishes names, not data: flush the tree first so a
+	 * crash cannot leave a published rootfs with empty files. */
+	if (r == 0 && syncfs(root) < 0)
+		r = wsbox_fail(err, errno, "sync `%s`", att.dir);
+
+	_cleanup_close_ int lock = -1;
+	_cleanup_free_ char *dfile = xasprintf("%s" DIGEST_SUFFIX, name);
+	if (r == 0) {
+		/* Serialize publishers of one name so the tree and its digest
+		 * file come from the same import. */
+		_cleanup_free_ char *lk = xasprintf("locks/rootfs.%s", name);
+		lock = openat(s->fd, lk,
+			      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (lock < 0 || flock(lock, LOCK_EX) < 0)
+			r = wsbox_fail(err, errno, "lock `%s/%s`", s->path, lk);
+	}
+	/* Drop the old identity first: a crash after the swap then leaves
+	 * a tree without a digest (unknown), never with a wrong one. */
+	if (r == 0 && unlinkat(rdir, dfile, 0) < 0 && errno != ENOENT)
+		r = wsbox_fail(err, errno, "remove `%s/rootfs/%s`", s->path,
+			       dfile);
+	if (r == 0)
+		r = publish(att.dirfd, rdir, name, err);
+	if (r == 0)
+		r = fsync_dir_at(rdir, ".", err);
+	if (r == 0) {
+		char line[80];
+		int n = snprintf(line, sizeof line, "%s\n", digest);
+		r = atomic_write_at(rdir, dfile, line, (size_t)n, 0644, err);
+	}
+	if (r < 0)
+		wsbox_error_prefix(err, "rootfs %s", name);
+	else if (xs.skipped || xs.stripped)
+		fprintf(stderr,
+			"wsbox: rootfs %s: skipped %llu device nodes, FIFOs "
+			"and sockets (the sandbox has its own /dev); stripped "
+			"setuid/setgid from %llu entries (mounted nosuid)\n",
+			name, (unsigned long long)xs.skipped,
+			(unsigned long long)xs.stripped);
+	/* Removes a partial extraction or, after a replace, the old tree. */
+	struct wsbox_error e2 = {0};
+	if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
+		*err = e2;
+		r = -EIO;
+	}
+	return r;
+}
+
+int rootfs_digest(const struct store *s, const char *name, char **out,
+		  struct wsbox_error *err)
+{
+	*out = NULL;
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int rdir = open_rootfs_dir(s, err);
+	if (rdir < 0)
+		return rdir;
+	_cleanup_free_ char *dfile = xasprintf("%s" DIGEST_SUFFIX, name);
+	char *buf = NULL;
+	size_t len = 0;
+	r = read_file_at(rdir, dfile, 128, &buf, &len, err);
+	if (r < 0)
+		return r;
+	if (len != 72 || strncmp(buf, "sha256:", 7) || buf[71] != '\n') {
+		free(buf);
+		return wsbox_fail(err, EINVAL, "`%s/rootfs/%s`: malformed",
+				  s->path, dfile);
+	}
+	buf[71] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
+		   struct wsbox_error *err)
+{
+	*out_dir = NULL;
+	_cleanup_free_ char *path = NULL;
+	if (!arg || !*arg)
+		return wsbox_fail(err, 0, "--rootfs: empty");
+	if (strchr(arg, '/') || arg[0] == '.') {
+		path = xstrdup(arg);
+	} else if (s && valid_name(arg)) {
+		path = xasprintf("%s/rootfs/%s", s->path, arg);
+		struct stat st;
+		/* Only a real directory the import created: not the digest
+		 * file, not a symlink planted in the store. */
+		_cleanup_free_ char *rel = xasprintf("rootfs/%s", arg);
+		if (fstatat(s->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			return wsbox_fail(err, 0,
+					  "--rootfs `%s`: no such directory "
+					  "or imported rootfs",
+					  arg);
+	} else {
+		return wsbox_fail(err, 0,
+				  "--rootfs `%s`: no such directory or "
+				  "imported rootfs",
+				  arg);
+	}
+	char *real = realpath(path, NULL);
+	if (!real)
+		return wsbox_fail(err, errno, "--rootfs `%s`", arg);
+	struct stat st;
+	int e = stat(real, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (e) {
+		free(real);
+		return wsbox_fail(err, e, "--rootfs `%s`", arg);
+	}
+	*out_dir = real;
+	return 0;
+}
