@@ -39,17 +39,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int fail(struct wsbox_error *err)
-{
-	wsbox_error_print(err);
-	return err->status ? err->status : WSBOX_EXIT_FAILURE;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Digests of every layer in the store, sorted (what `ls` and a bare
  * `verify` walk). Names that are not 64 hex digits are not layers. */
 static int list_layers(const struct store *s, char ***out, size_t *n,
@@ -82,7 +71,7 @@ static int list_layers(const struct store *s, char ***out, size_t *n,
 	}
 	if (errno)
 		return wsbox_fail(err, errno, "read `%s/layers`", s->path);
-	qsort(*out, *n, sizeof **out, cmp_strp);
+	qsort(*out, *n, sizeof **out, strcmp_ptr);
 	return 0;
 }
 
@@ -99,7 +88,7 @@ static int do_ls(const struct store *s)
 	char **v;
 	size_t n;
 	if (list_layers(s, &v, &n, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	int status = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct manifest m = {0};
@@ -130,7 +119,7 @@ static int do_show(const struct store *s, const char *digest)
 	struct wsbox_error err = {0};
 	struct manifest m = {0};
 	if (layer_load_manifest(s, digest, &m, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	printf("layer %s: %zu entries, %llu bytes\n", digest, m.n,
 	       (unsigned long long)m.total_bytes);
 	for (size_t i = 0; i < m.n; i++) {
@@ -374,7 +363,7 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 	size_t n_all = 0;
 	if (n == 0) {
 		if (list_layers(s, &all, &n_all, &err) < 0)
-			return fail(&err);
+			return wsbox_error_exit(&err);
 		digests = all;
 		n = n_all;
 	}
@@ -382,7 +371,7 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 	if (!buf) {
 		free_list(all, n_all);
 		wsbox_fail(&err, ENOMEM, "verify buffer");
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	}
 	int status = 0;
 	for (size_t i = 0; i < n; i++)
@@ -428,7 +417,7 @@ int cmd_layers(int argc, char **argv)
 	struct store s;
 	/* Only import adds to the store; the rest never creates one. */
 	if (store_open(path, is_import, &s, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	int status;
 	if (!strcmp(sub, "ls")) {
 		status = do_ls(&s);
@@ -438,11 +427,11 @@ int cmd_layers(int argc, char **argv)
 		status = do_verify(&s, pos + 1, n - 1);
 	} else if (!strcmp(sub, "export")) {
 		status =
-		    layer_export(&s, pos[1], out, &err) < 0 ? fail(&err) : 0;
+		    layer_export(&s, pos[1], out, &err) < 0 ? wsbox_error_exit(&err) : 0;
 	} else if (is_import) {
 		char digest[DIGEST_STRLEN];
 		if (layer_import(&s, pos[1], digest, &err) < 0) {
-			status = fail(&err);
+			status = wsbox_error_exit(&err);
 		} else {
 			printf("%s\n", digest);
 			status = fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;

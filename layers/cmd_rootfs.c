@@ -26,17 +26,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int fail(struct wsbox_error *err)
-{
-	wsbox_error_print(err);
-	return err->status ? err->status : WSBOX_EXIT_FAILURE;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* One line per imported rootfs, sorted: `NAME sha256:<hex>`, or `NAME -`
  * when its digest is missing. Only real directories with valid names
  * count (not .digest files, nor anything else left in the directory). */
@@ -49,13 +38,13 @@ static int do_ls(const struct store *s)
 		return 0;
 	if (fd < 0) {
 		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	}
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
 		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	}
 	char **v = NULL;
 	size_t n = 0, cap = 0;
@@ -77,10 +66,10 @@ static int do_ls(const struct store *s)
 	int status = 0;
 	if (errno) {
 		wsbox_fail(&err, errno, "read `%s/rootfs`", s->path);
-		status = fail(&err);
+		status = wsbox_error_exit(&err);
 	}
 	if (n)
-		qsort(v, n, sizeof *v, cmp_strp);
+		qsort(v, n, sizeof *v, strcmp_ptr);
 	for (size_t i = 0; i < n && status == 0; i++) {
 		char *dg = NULL;
 		struct wsbox_error e2 = {0};
@@ -130,16 +119,16 @@ int cmd_rootfs(int argc, char **argv)
 	struct store s;
 	/* Only import adds to the store; ls never creates one. */
 	if (store_open(path, is_import, &s, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	int status;
 	if (!is_import) {
 		status = do_ls(&s);
 	} else if (rootfs_import(&s, pos[1], name, &err) < 0) {
-		status = fail(&err);
+		status = wsbox_error_exit(&err);
 	} else {
 		char *dg = NULL;
 		if (rootfs_digest(&s, name, &dg, &err) < 0) {
-			status = fail(&err);
+			status = wsbox_error_exit(&err);
 		} else {
 			printf("%s %s\n", name, dg);
 			status = fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;

@@ -27,17 +27,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int fail(struct wsbox_error *err)
-{
-	wsbox_error_print(err);
-	return err->status ? err->status : WSBOX_EXIT_FAILURE;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void free_list(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -83,7 +72,7 @@ static int list_names(int dirfd, const char *rel, char ***out, size_t *n,
 		*n = 0;
 		return wsbox_fail(err, e, "read `%s`", rel);
 	}
-	qsort(*out, *n, sizeof **out, cmp_strp);
+	qsort(*out, *n, sizeof **out, strcmp_ptr);
 	return 0;
 }
 
@@ -93,7 +82,7 @@ static int do_ls(const struct store *s)
 	char **runs;
 	size_t n;
 	if (list_names(s->fd, "runs", &runs, &n, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *rel = xasprintf("runs/%s/tasks", runs[i]);
 		char **tasks;
@@ -124,13 +113,13 @@ static int do_show(const struct store *s, const char *run, bool dot)
 {
 	struct wsbox_error err = {0};
 	if (check_run(s, run, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	_cleanup_free_ char *rel = xasprintf("runs/%s/tasks", run);
 	char **tasks;
 	size_t n;
 	if (list_names(s->fd, rel, &tasks, &n, &err) < 0) {
 		if (err.errnum != ENOENT)
-			return fail(&err);
+			return wsbox_error_exit(&err);
 		tasks = NULL;
 		n = 0;
 	}
@@ -181,12 +170,12 @@ static int do_rm(const struct store *s, const char *run)
 {
 	struct wsbox_error err = {0};
 	if (check_run(s, run, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	int fd = openat(s->fd, "runs",
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		wsbox_fail(&err, errno, "open `%s/runs`", s->path);
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	}
 	int r = rm_rf_at(fd, run, &err);
 	if (r == 0 && fsync(fd) < 0)
@@ -194,7 +183,7 @@ static int do_rm(const struct store *s, const char *run)
 	close(fd);
 	if (r < 0) {
 		wsbox_error_prefix(&err, "runs rm %s", run);
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	}
 	return 0;
 }
@@ -234,7 +223,7 @@ int cmd_runs(int argc, char **argv)
 	_cleanup_free_ char *path = store_default_path(store_opt);
 	struct store s;
 	if (store_open(path, false, &s, &err) < 0)
-		return fail(&err);
+		return wsbox_error_exit(&err);
 	int status = ls	    ? do_ls(&s)
 		     : show ? do_show(&s, pos[1], dot)
 			    : do_rm(&s, pos[1]);

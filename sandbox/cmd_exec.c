@@ -45,7 +45,26 @@ struct exec_ctx {
 	int out_pipe[2], err_pipe[2];
 	int out_log, err_log;
 	struct task_record rec;
+	/* The one host id the task maps to (the caller rootless; an
+	 * unprivileged subordinate id as root) and the owner of layers on
+	 * disk. Resolved once, after the store is open. */
+	bool root;
+	uid_t host_uid, layer_uid;
+	gid_t host_gid, layer_gid;
 };
+
+static void resolve_ids(struct exec_ctx *c)
+{
+	c->root = geteuid() == 0;
+	c->host_uid =
+	    c->root ? (uid_t)ns_user_root_host_id("/etc/subuid") : getuid();
+	c->host_gid =
+	    c->root ? (gid_t)ns_user_root_host_id("/etc/subgid") : getgid();
+	/* Interim (README "Ownership"): root-mode layers belong to the
+	 * subordinate id so later tasks can read them as lowers. */
+	c->layer_uid = c->root ? c->host_uid : c->store.owner_uid;
+	c->layer_gid = c->root ? c->host_gid : c->store.owner_gid;
+}
 
 static void ctx_free(struct exec_ctx *c)
 {
@@ -61,8 +80,8 @@ static void ctx_free(struct exec_ctx *c)
 	for (char **e = c->envp; e && *e; e++)
 		free(*e);
 	free(c->envp);
-	int fds[] = { c->out_pipe[0], c->out_pipe[1], c->err_pipe[0],
-		      c->err_pipe[1], c->out_log, c->err_log };
+	int fds[] = {c->out_pipe[0], c->out_pipe[1], c->err_pipe[0],
+		     c->err_pipe[1], c->out_log,     c->err_log};
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -156,16 +175,11 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		max_lowers = v;
 	}
 	/* The merged layer is owned like the task layers it replaces: by
-	 * the subordinate id in root mode (see run_exec). */
-	bool root = geteuid() == 0;
-	uid_t owner_uid = root ? (uid_t)ns_user_root_host_id("/etc/subuid")
-			       : c->store.owner_uid;
-	gid_t owner_gid = root ? (gid_t)ns_user_root_host_id("/etc/subgid")
-			       : c->store.owner_gid;
+	 * the subordinate id in root mode (resolve_ids). */
 	char **flat = NULL;
 	size_t n_flat = 0;
 	r = flatten_lowers(&c->store, stacked, n_stacked, max_lowers,
-			   owner_uid, owner_gid, &flat, &n_flat, err);
+			   c->layer_uid, c->layer_gid, &flat, &n_flat, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_flat; i++) {
@@ -178,8 +192,8 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 
 static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/runs/%s/logs", c->store.path,
-					     c->run);
+	_cleanup_free_ char *dir =
+	    xasprintf("%s/runs/%s/logs", c->store.path, c->run);
 	int r = mkdir_p(dir, 0700, err);
 	if (r < 0)
 		return r;
@@ -198,29 +212,28 @@ static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 }
 
 /* Capture the upper dir of a finished sandbox and publish it. */
-static int capture_and_publish(struct exec_ctx *c, uid_t owner_uid,
-			       gid_t owner_gid, struct wsbox_error *err)
+static int capture_and_publish(struct exec_ctx *c, struct wsbox_error *err)
 {
 	_cleanup_close_ int upper =
-		openat(c->att.dirfd, "upper",
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(c->att.dirfd, "upper",
+		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return wsbox_fail(err, errno, "open upper dir");
 	const char *const *save = NULL;
 	if (c->o.save.n)
 		save = (const char *const *)c->o.save.v;
 	struct capture_options copts = {
-		.max_bytes = c->o.max_layer_size,
-		.save = save,
-		.owner_uid = owner_uid,
-		.owner_gid = owner_gid,
-		/* Write bits stay: lowers show their modes in the next
-		 * workspace, and a task must be able to write into a
-		 * directory its parent created. The store is private. */
-		.make_readonly = false,
+	    .max_bytes = c->o.max_layer_size,
+	    .save = save,
+	    .owner_uid = c->layer_uid,
+	    .owner_gid = c->layer_gid,
+	    /* Write bits stay: lowers show their modes in the next
+	     * workspace, and a task must be able to write into a
+	     * directory its parent created. The store is private. */
+	    .make_readonly = false,
 	};
-	struct manifest m = { 0 };
-	struct capture_stats st = { 0 };
+	struct manifest m = {0};
+	struct capture_stats st = {0};
 	int r = capture_tree(upper, &copts, &m, &st, err);
 	if (r == 0) {
 		char digest[DIGEST_STRLEN];
@@ -251,8 +264,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	/* Validate everything that needs no store writes first: a --rootfs
 	 * path is checked before the store is created, an imported rootfs
 	 * name after it is opened. */
-	bool rootfs_is_path = o->rootfs && (strchr(o->rootfs, '/') ||
-					   o->rootfs[0] == '.');
+	bool rootfs_is_path =
+	    o->rootfs && (strchr(o->rootfs, '/') || o->rootfs[0] == '.');
 	if (rootfs_is_path) {
 		r = rootfs_resolve(NULL, o->rootfs, &c->rootfs, err);
 		if (r < 0)
@@ -262,6 +275,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	r = store_open(store_path, true, &c->store, err);
 	if (r < 0)
 		return r;
+	resolve_ids(c);
 	if (!o->rootfs)
 		c->rootfs = xstrdup("/");
 	else if (!rootfs_is_path) {
@@ -277,8 +291,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
-	struct policy_options popts = { .bpf_cache_dir = c->bpf_dir,
-					.squash_chown = true };
+	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
+				       .squash_chown = true};
 	r = policy_load(o->policy, &popts, &c->pol, err);
 	if (r < 0)
 		return r;
@@ -291,52 +305,50 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 
 	/* As real root the task never runs as host root: it maps to an
 	 * unprivileged id, which must own its upper and work dirs. */
-	bool root = geteuid() == 0;
-	uid_t host_uid = root ? (uid_t)ns_user_root_host_id("/etc/subuid")
-			      : getuid();
-	gid_t host_gid = root ? (gid_t)ns_user_root_host_id("/etc/subgid")
-			      : getgid();
-	if (root && (fchownat(c->att.dirfd, "upper", host_uid, host_gid, 0) < 0 ||
-		     fchownat(c->att.dirfd, "work", host_uid, host_gid, 0) < 0 ||
-		     fchmod(c->att.dirfd, 0711) < 0 ||
-		     fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
-		     fchmodat(c->store.fd, "staging", 0711, 0) < 0 ||
-		     fchmodat(c->store.fd, "layers", 0711, 0) < 0))
+	uid_t host_uid = c->host_uid;
+	gid_t host_gid = c->host_gid;
+	if (c->root &&
+	    (fchownat(c->att.dirfd, "upper", host_uid, host_gid, 0) < 0 ||
+	     fchownat(c->att.dirfd, "work", host_uid, host_gid, 0) < 0 ||
+	     fchmod(c->att.dirfd, 0711) < 0 ||
+	     fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
+	     fchmodat(c->store.fd, "staging", 0711, 0) < 0 ||
+	     fchmodat(c->store.fd, "layers", 0711, 0) < 0))
 		return wsbox_fail(err, errno, "prepare staging for uid %u",
 				  (unsigned)host_uid);
 
 	c->envp = exec_build_env(o, environ);
 	c->empty = xasprintf("%s/empty", c->store.path);
-	const char *hide[] = { c->store.path };
+	const char *hide[] = {c->store.path};
 	struct plan plan = {
-		.rootfs = c->rootfs,
-		.host_root = !o->rootfs,
-		.hide = hide,
-		.n_hide = 1,
-		.lowers = (const char *const *)c->lowers.v,
-		.n_lowers = c->lowers.n,
-		.upper = o->ro ? NULL : c->att.upper,
-		.work = o->ro ? NULL : c->att.work,
-		.empty_lower = c->empty,
-		.root_mnt = c->att.root,
-		.argv = o->argv,
-		.envp = c->envp,
-		.cwd = o->cwd,
-		.hostname = o->hostname,
-		.uid = o->uid,
-		.gid = o->gid,
-		.host_uid = host_uid,
-		.host_gid = host_gid,
-		.net = o->net,
-		.limits = { .memory_bytes = o->memory,
-			    .pids = o->pids,
-			    .timeout_sec = o->timeout_sec },
-		.policy = &c->pol,
-		.stdio = { -1, c->out_pipe[1], c->err_pipe[1] },
-		.close_stdio = true,
-		.tee = { { c->out_pipe[0], { STDOUT_FILENO, c->out_log } },
-			 { c->err_pipe[0], { STDERR_FILENO, c->err_log } } },
-		.n_tee = 2,
+	    .rootfs = c->rootfs,
+	    .host_root = !o->rootfs,
+	    .hide = hide,
+	    .n_hide = 1,
+	    .lowers = (const char *const *)c->lowers.v,
+	    .n_lowers = c->lowers.n,
+	    .upper = o->ro ? NULL : c->att.upper,
+	    .work = o->ro ? NULL : c->att.work,
+	    .empty_lower = c->empty,
+	    .root_mnt = c->att.root,
+	    .argv = o->argv,
+	    .envp = c->envp,
+	    .cwd = o->cwd,
+	    .hostname = o->hostname,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .host_uid = host_uid,
+	    .host_gid = host_gid,
+	    .net = o->net,
+	    .limits = {.memory_bytes = o->memory,
+		       .pids = o->pids,
+		       .timeout_sec = o->timeout_sec},
+	    .policy = &c->pol,
+	    .stdio = {-1, c->out_pipe[1], c->err_pipe[1]},
+	    .close_stdio = true,
+	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
+		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
+	    .n_tee = 2,
 	};
 	struct task_record *rec = &c->rec;
 	rec->run = c->run;
@@ -371,16 +383,14 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	} else if (status != 0) {
 		rec->status = "failed";
 	} else if (!o->ro) {
-		r = capture_and_publish(c, root ? host_uid : c->store.owner_uid,
-					root ? host_gid : c->store.owner_gid,
-					err);
+		r = capture_and_publish(c, err);
 		rec->status = r == 0 ? "succeeded" : "failed";
 		if (r < 0)
 			status = WSBOX_EXIT_FAILURE;
 	} else {
 		rec->status = "succeeded";
 	}
-	struct wsbox_error rerr = { 0 };
+	struct wsbox_error rerr = {0};
 	if (record_write(&c->store, rec, &rerr) < 0) {
 		*err = rerr;
 		return -EIO;
@@ -395,13 +405,13 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 
 int cmd_exec(int argc, char **argv)
 {
-	struct wsbox_error err = { 0 };
-	struct exec_ctx c = { .out_pipe = { -1, -1 },
-			      .err_pipe = { -1, -1 },
-			      .out_log = -1,
-			      .err_log = -1,
-			      .store = { .fd = -1 },
-			      .att = { .dirfd = -1 } };
+	struct wsbox_error err = {0};
+	struct exec_ctx c = {.out_pipe = {-1, -1},
+			     .err_pipe = {-1, -1},
+			     .out_log = -1,
+			     .err_log = -1,
+			     .store = {.fd = -1},
+			     .att = {.dirfd = -1}};
 	int status;
 
 	if (exec_opts_parse(argc, argv, &c.o, &err) < 0) {
@@ -417,7 +427,7 @@ int cmd_exec(int argc, char **argv)
 	if (err.msg[0])
 		wsbox_error_print(&err);
 	if (c.att.id) {
-		struct wsbox_error e2 = { 0 };
+		struct wsbox_error e2 = {0};
 		if (c.o.keep_failed && status != 0) {
 			fprintf(stderr, "wsbox: kept failed attempt in `%s`\n",
 				c.att.dir);

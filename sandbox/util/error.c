@@ -79,6 +79,12 @@ void wsbox_error_print(const struct wsbox_error *err)
 		err->msg[0] ? err->msg : "unknown error");
 }
 
+int wsbox_error_exit(const struct wsbox_error *err)
+{
+	wsbox_error_print(err);
+	return err->status ? err->status : WSBOX_EXIT_FAILURE;
+}
+
 void wsbox_die(int status, int errnum, const char *fmt, ...)
 {
 	struct wsbox_error err = { 0 };

@@ -41,6 +41,10 @@ void wsbox_error_prefix(struct wsbox_error *err, const char *fmt, ...)
 /* Print `wsbox: <msg>` to stderr (one line). */
 void wsbox_error_print(const struct wsbox_error *err);
 
+/* Print the error and return the exit status it carries (125 by default):
+ * the last line of every verb's failure path. */
+int wsbox_error_exit(const struct wsbox_error *err);
+
 /* Last resort for the child between clone() and execve(): print and _exit. */
 _Noreturn void wsbox_die(int status, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

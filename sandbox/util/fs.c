@@ -253,6 +253,11 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 	return 0;
 }
 
+int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 bool valid_name(const char *name)
 {
 	size_t n = 0;

@@ -47,6 +47,9 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err);
 /* fsync a directory by path. */
 int fsync_dir_at(int dirfd, const char *path, struct wsbox_error *err);
 
+/* qsort comparator for an array of C strings. */
+int strcmp_ptr(const void *a, const void *b);
+
 /* True when `name` matches SPEC.md's [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
 bool valid_name(const char *name);
 
