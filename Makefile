@@ -96,7 +96,10 @@ install: wsbox
 	install -m 0644 policy/profiles/*.policy $(DESTDIR)$(PREFIX)/share/wsbox/policy/
 
 clean:
-	rm -rf build build-asan wsbox
+	rm -rf build build-asan build-fuzz wsbox
+
+# `make fuzz`: libFuzzer harnesses (tests/fuzz/).
+-include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

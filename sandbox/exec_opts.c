@@ -402,3 +402,10 @@ char **exec_build_env(const struct exec_opts *o, char **host_env)
 		strv_push(&env, "PATH=/bin");
 	return env.v;
 }
+
+struct limits exec_opts_limits(const struct exec_opts *o)
+{
+	return (struct limits){.memory_bytes = o->memory,
+			       .pids = o->pids,
+			       .timeout_sec = o->timeout_sec};
+}

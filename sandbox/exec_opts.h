@@ -54,6 +54,9 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err);
 void exec_opts_free(struct exec_opts *o);
 
+/* The resource limits of the plan, from --memory, --pids, --timeout... */
+struct limits exec_opts_limits(const struct exec_opts *o);
+
 /* "512M", "2G", "100k", "123" -> bytes. */
 int parse_size(const char *s, uint64_t *out);
 
