@@ -2,6 +2,8 @@
 # so parallel builds (make BUILD=/tmp/x) never collide.
 CC      ?= cc
 BUILD   ?= build
+# The binary; parallel builds set BIN=$(BUILD)/wsbox so they never share it.
+BIN     ?= wsbox
 PREFIX  ?= /usr/local
 PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -26,9 +28,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit integration asan lint install demo deps rootfs probe bench fuzz
 
-all: wsbox
+all: $(BIN)
 
-wsbox: $(BUILD)/sandbox/main.o $(BUILD)/libwsbox.a
+$(BIN): $(BUILD)/sandbox/main.o $(BUILD)/libwsbox.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libwsbox.a: $(LIB_OBJ)
@@ -62,11 +64,11 @@ unit: $(UNIT_BIN)
 # The README's test command. Unit tests, then the integration and security
 # suites against the real binary, as the current user and (when root) again
 # as an unprivileged user.
-test: wsbox $(UNIT_BIN) rootfs
-	@sh tests/run.sh $(BUILD) $(UNIT_BIN)
+test: $(BIN) $(UNIT_BIN) rootfs
+	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	$(MAKE) BUILD=build-asan BIN=build-asan/wsbox CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
 # Install the build dependencies (Debian 12) when something is missing.

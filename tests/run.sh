@@ -6,7 +6,7 @@
 set -u
 BUILD=$1; shift
 TOP=$(pwd)
-BUILD_ABS="$TOP/$BUILD"
+case $BUILD in /*) BUILD_ABS=$BUILD ;; *) BUILD_ABS="$TOP/$BUILD" ;; esac
 total_pass=0; total_fail=0
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/wsbox-test.XXXXXX")
 
@@ -37,7 +37,8 @@ unit_suite() {
 }
 tally unit unit_suite "$@"
 
-export WSBOX="$TOP/wsbox" ROOTFS="$BUILD_ABS/rootfs" BUILD="$BUILD_ABS"
+BIN=${WSBOX_BIN:-$TOP/wsbox}
+export WSBOX="$BIN" ROOTFS="$BUILD_ABS/rootfs" BUILD="$BUILD_ABS"
 tally "integration-$(id -un)" sh tests/integration/run.sh "integration as $(id -un)"
 
 if [ "$(id -u)" = 0 ]; then
@@ -46,7 +47,7 @@ if [ "$(id -u)" = 0 ]; then
 	U=${WSBOX_TEST_USER:-wsbox-test}
 	id "$U" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$U"
 	STAGE=$(mktemp -d /tmp/wsbox-rootless.XXXXXX)
-	cp "$TOP/wsbox" "$STAGE/"
+	cp "$BIN" "$STAGE/wsbox"
 	cp -a "$TOP/tests" "$STAGE/tests"
 	cp -a "$TOP/policy" "$STAGE/policy"
 	cp -a "$BUILD_ABS/rootfs" "$STAGE/rootfs"
