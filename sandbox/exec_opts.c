@@ -135,6 +135,7 @@ enum {
 	OPT_HOSTNAME,
 	OPT_MAX_LAYER,
 	OPT_MUTEX,
+	OPT_IDMAP_BASE,
 };
 
 static const struct option long_opts[] = {
@@ -161,6 +162,7 @@ static const struct option long_opts[] = {
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "max-layer-size", required_argument, NULL, OPT_MAX_LAYER },
 	{ "mutex", required_argument, NULL, OPT_MUTEX },
+	{ "idmap-base", required_argument, NULL, OPT_IDMAP_BASE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -330,6 +332,17 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 						  "--mutex `%s`: invalid name",
 						  optarg);
 			o->mutex = optarg;
+			break;
+		case OPT_IDMAP_BASE:
+			/* Root mode only (checked by cmd_exec): the first host
+			 * id of the range tasks map to. Never 0: a task must
+			 * not be host root. */
+			if (parse_uint(optarg, 0xfffeffffUL, &v) < 0 || v == 0)
+				return wsbox_fail(err, 0,
+						  "--idmap-base `%s`: want a host "
+						  "id in 1..4294901759",
+						  optarg);
+			o->idmap_base = v;
 			break;
 		case ':':
 			return wsbox_fail(err, 0, "option `%s` needs a value",

@@ -41,6 +41,7 @@ struct exec_opts {
 	bool keep_failed;
 	const char *hostname;
 	const char *mutex;
+	unsigned long idmap_base; /* root mode: host id base, 0 = /etc/subuid */
 	char **argv; /* CMD [ARG...], points into the caller's argv */
 	int argc;
 };
