@@ -44,42 +44,13 @@ static int usage(FILE *f, int status)
 static int list_layers(const struct store *s, char ***out, size_t *n,
 		       struct wsbox_error *err)
 {
-	*out = NULL;
-	*n = 0;
-	int fd = openat(s->fd, "layers",
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return wsbox_fail(err, errno, "open `%s/layers`", s->path);
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return wsbox_fail(err, errno, "open `%s/layers`", s->path);
+	int r = list_dir_at(s->fd, "layers", layer_name_valid, out, n, err);
+	for (size_t i = 0; r == 0 && i < *n; i++) {
+		char *dg = xasprintf("sha256:%s", (*out)[i]);
+		free((*out)[i]);
+		(*out)[i] = dg;
 	}
-	size_t cap = 0;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		_cleanup_free_ char *dg = xasprintf("sha256:%s", de->d_name);
-		if (!layer_digest_hex(dg))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xreallocarray(*out, cap, sizeof **out);
-		}
-		(*out)[(*n)++] = steal_pointer(&dg);
-		errno = 0;
-	}
-	if (errno)
-		return wsbox_fail(err, errno, "read `%s/layers`", s->path);
-	qsort(*out, *n, sizeof **out, strcmp_ptr);
-	return 0;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	return r;
 }
 
 static int do_ls(const struct store *s)
@@ -104,7 +75,7 @@ static int do_ls(const struct store *s)
 		       (unsigned long long)m.total_bytes);
 		manifest_free(&m);
 	}
-	free_list(v, n);
+	free_strings(v, n);
 	return status;
 }
 
@@ -369,14 +340,14 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 	}
 	_cleanup_free_ char *buf = malloc(HASH_CHUNK);
 	if (!buf) {
-		free_list(all, n_all);
+		free_strings(all, n_all);
 		wsbox_fail(&err, ENOMEM, "verify buffer");
 		return wsbox_error_exit(&err);
 	}
 	int status = 0;
 	for (size_t i = 0; i < n; i++)
 		status |= verify_one(s, digests[i], buf);
-	free_list(all, n_all);
+	free_strings(all, n_all);
 	if (fflush(stdout) != 0)
 		return WSBOX_EXIT_FAILURE;
 	return status;

@@ -27,53 +27,12 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Sorted valid names in dirfd/rel (temp files of atomic writes start with
  * a dot and are skipped by valid_name). -ENOENT when rel is missing. */
 static int list_names(int dirfd, const char *rel, char ***out, size_t *n,
 		      struct wsbox_error *err)
 {
-	*out = NULL;
-	*n = 0;
-	int fd =
-	    openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return wsbox_fail(err, errno, "open `%s`", rel);
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return wsbox_fail(err, errno, "open `%s`", rel);
-	}
-	size_t cap = 0;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (!valid_name(de->d_name)) {
-			errno = 0;
-			continue;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xreallocarray(*out, cap, sizeof **out);
-		}
-		(*out)[(*n)++] = xstrdup(de->d_name);
-		errno = 0;
-	}
-	if (errno) {
-		int e = errno;
-		free_list(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return wsbox_fail(err, e, "read `%s`", rel);
-	}
-	qsort(*out, *n, sizeof **out, strcmp_ptr);
-	return 0;
+	return list_dir_at(dirfd, rel, valid_name, out, n, err);
 }
 
 static int do_ls(const struct store *s)
@@ -91,10 +50,10 @@ static int do_ls(const struct store *s)
 		if (list_names(s->fd, rel, &tasks, &nt, &e2) < 0)
 			nt = 0; /* a run being created: no task yet */
 		else
-			free_list(tasks, nt);
+			free_strings(tasks, nt);
 		printf("%s %zu task%s\n", runs[i], nt, nt == 1 ? "" : "s");
 	}
-	free_list(runs, n);
+	free_strings(runs, n);
 	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 }
 
@@ -160,7 +119,7 @@ static int do_show(const struct store *s, const char *run, bool dot)
 	}
 	if (dot)
 		printf("}\n");
-	free_list(tasks, n);
+	free_strings(tasks, n);
 	if (fflush(stdout) != 0)
 		return WSBOX_EXIT_FAILURE;
 	return status;

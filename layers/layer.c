@@ -23,6 +23,11 @@ const char *layer_digest_hex(const char *digest)
 	return hex;
 }
 
+bool layer_name_valid(const char *name)
+{
+	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
 char *layer_tree_path(const struct store *s, const char *digest)
 {
 	return xasprintf("%s/layers/%s/tree", s->path,

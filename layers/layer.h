@@ -5,6 +5,8 @@
 #ifndef WSBOX_LAYERS_LAYER_H
 #define WSBOX_LAYERS_LAYER_H
 
+#include <stdbool.h>
+
 #include "layers/manifest.h"
 #include "layers/store.h"
 
@@ -17,6 +19,9 @@ int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 
 /* Validate "sha256:<64 lowercase hex>"; returns the hex part or NULL. */
 const char *layer_digest_hex(const char *digest);
+
+/* Is `name` a layer directory name (64 lowercase hex digits)? */
+bool layer_name_valid(const char *name);
 
 /* Absolute path of a layer's tree (heap). */
 char *layer_tree_path(const struct store *s, const char *digest);

@@ -43,7 +43,7 @@ int record_write(struct store *s, const struct task_record *r,
 	}
 	json_t *j = json_pack(
 	    "{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:i,"
-	    " s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o}",
+	    " s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:I}",
 	    "version", RECORD_VERSION, "run", r->run, "task", r->task,
 	    "attempt", r->attempt, "parents",
 	    strv_json(r->parents, r->n_parents), "ancestors", anc, "lowers",
@@ -54,7 +54,7 @@ int record_write(struct store *s, const struct task_record *r,
 	    r->wall_sec, "cpu_sec", r->cpu_sec, "bytes", (json_int_t)r->bytes,
 	    "files", (json_int_t)r->files, "max_rss_kb",
 	    (json_int_t)r->max_rss_kb, "stdout", str_or_null(r->stdout_log),
-	    "stderr", str_or_null(r->stderr_log));
+	    "stderr", str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
 	if (!j)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
@@ -170,6 +170,8 @@ int record_read(const struct store *s, const char *run, const char *task,
 	r->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(j, "signal"));
 	r->ro = json_is_true(json_object_get(j, "ro"));
+	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
+	r->seq = seq > 0 ? (uint64_t)seq : 0;
 	r->cache_hit = json_is_true(json_object_get(j, "cache_hit"));
 	r->started = json_number_value(json_object_get(j, "started"));
 	r->wall_sec = json_number_value(json_object_get(j, "wall_sec"));

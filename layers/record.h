@@ -25,6 +25,7 @@ struct record_node {
 
 struct task_record {
 	char *run, *task, *attempt;
+	uint64_t seq; /* attempt sequence number (result.h) */
 	char **parents;
 	size_t n_parents;
 	struct record_node *ancestors; /* transitive, sorted by task name */

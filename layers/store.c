@@ -38,8 +38,9 @@ char *store_default_path(const char *opt)
 	return xasprintf("%s/.local/share/wsbox", e);
 }
 
-static const char *const layout[] = {"layers",	  "runs",  "staging", "cache",
-				     "cache/bpf", "empty", "locks",   "rootfs"};
+static const char *const layout[] = {
+    "layers", "runs",  "staging", "cache", "cache/bpf", "cache/tasks",
+    "empty",  "locks", "rootfs"};
 
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err)
@@ -130,15 +131,15 @@ void attempt_free(struct attempt *a)
 	a->dirfd = -1;
 }
 
-/* Start time of our own process in clock ticks since boot (field 22 of
- * /proc/self/stat): with the pid it identifies this process even after the
- * pid is reused. */
-static unsigned long long self_starttime(void)
+unsigned long long proc_starttime(pid_t pid)
 {
+	_cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
 	_cleanup_free_ char *buf = NULL;
 	struct wsbox_error e;
-	if (read_file_at(AT_FDCWD, "/proc/self/stat", 4096, &buf, NULL, &e) < 0)
+	if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0)
 		return 0;
+	/* The command name may hold spaces and ')': fields resume after
+	 * the last ')'. */
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
@@ -157,19 +158,32 @@ static unsigned long long self_starttime(void)
 	return v;
 }
 
-int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
+void attempt_new_id(struct attempt *a)
 {
 	unsigned char rnd[6];
 	memset(a, 0, sizeof *a);
 	a->dirfd = -1;
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		return wsbox_fail(err, errno, "getrandom");
+	/* getrandom on a booted system does not fail for 6 bytes; fall back
+	 * to the clock's nanoseconds rather than abort. */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		for (size_t i = 0; i < sizeof rnd; i++)
+			rnd[i] = (unsigned char)(ts.tv_nsec >> (8 * (i % 4)));
 	a->id =
 	    xasprintf("%lld%03ld-%d-%02x%02x%02x%02x%02x%02x",
 		      (long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid(),
 		      rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+}
+
+int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
+{
+	attempt_new_id(a);
+	return attempt_stage(s, a, err);
+}
+
+int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
+{
 	a->dir = xasprintf("%s/staging/%s", s->path, a->id);
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
@@ -189,7 +203,7 @@ int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
 	gethostname(host, sizeof host - 1);
 	_cleanup_free_ char *owner =
 	    xasprintf("pid %d\nstart %llu\nhost %s\n", (int)getpid(),
-		      self_starttime(), host);
+		      proc_starttime(getpid()), host);
 	int r =
 	    atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600, err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||
@@ -212,4 +226,17 @@ int attempt_discard(struct store *s, struct attempt *a, struct wsbox_error *err)
 	}
 	attempt_free(a);
 	return r;
+}
+
+int attempt_write_uses(struct attempt *a, char *const *digests, size_t n,
+		       struct wsbox_error *err)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(digests[i]) + 1;
+	_cleanup_free_ char *text = xcalloc(len + 1, 1);
+	char *p = text;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s\n", digests[i]);
+	return atomic_write_at(a->dirfd, "uses", text, len, 0600, err);
 }

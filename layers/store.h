@@ -6,15 +6,19 @@
  *   layers/<hex>/manifest       its canonical manifest (digest = sha256 of it)
  *   runs/<run>/tasks/<task>     task record (JSON, replaced atomically)
  *   runs/<run>/logs/<attempt>.{out,err}
- *   staging/<attempt>/          private to one attempt: owner, upper/, work/,
- *                               root/ (mount point of the sandbox root)
- *   cache/                      cache entries; cache/bpf/ compiled policies
+ *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
+ *                               work/, root/ (mount point of the sandbox
+ *                               root), stdout, stderr (logs until published)
+ *   cache/tasks/<key>/          task cache entries (cache.h); cache/bpf/
+ *                               compiled policies; cache/flatten/ merged
+ *                               lower layers
  *   empty/                      empty dir: the lower of a parentless task
- *   locks/                      short-lived per-task lock files
+ *   locks/                      gc and --mutex locks (lock.h)
+ *   runs/<run>/locks/<task>     a task's lock and attempt counter
  *
  * Publication is always "write completely in staging, then rename", so a
  * crash leaves either the whole object or none; staging of dead attempts is
- * reclaimed by `wsbox gc`. */
+ * reclaimed by `wsbox gc` (gc.h). */
 #ifndef WSBOX_LAYERS_STORE_H
 #define WSBOX_LAYERS_STORE_H
 
@@ -48,12 +52,27 @@ struct attempt {
 	int dirfd;
 };
 
-/* Create a private staging area for one attempt, with an owner marker
- * (pid, process start time, boot id) so gc can tell dead attempts. */
+/* Give `a` a fresh unique id (no directory yet): an exec knows its attempt
+ * id before it knows whether it needs staging (a cache hit does not). */
+void attempt_new_id(struct attempt *a);
+/* Create a private staging area for one attempt with a fresh id, with an
+ * owner marker (pid, process start time, host) so `wsbox gc` can tell dead
+ * attempts. `a` need not be initialized. */
 int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err);
+/* The same for an attempt that already has its id (attempt_new_id). */
+int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err);
 /* Remove the staging area (symlink-safe) and free `a`. */
 int attempt_discard(struct store *s, struct attempt *a,
 		    struct wsbox_error *err);
 void attempt_free(struct attempt *a);
+/* Record in the staging dir (file `uses`) the layers the attempt's
+ * workspace stands on, so gc keeps them while the attempt lives even if the
+ * records that named them are replaced meanwhile. */
+int attempt_write_uses(struct attempt *a, char *const *digests, size_t n,
+		       struct wsbox_error *err);
+
+/* Start time of `pid` in clock ticks since boot (0 if it does not exist):
+ * with the pid it names one process even after the pid is reused. */
+unsigned long long proc_starttime(pid_t pid);
 
 #endif

@@ -20,6 +20,7 @@ static const struct verb {
 	{ "layers", cmd_layers, "list, show, verify, export and import layers" },
 	{ "runs", cmd_runs, "list, show and remove runs" },
 	{ "rootfs", cmd_rootfs, "import and list root filesystems" },
+	{ "gc", cmd_gc, "remove dead attempts and unreferenced layers" },
 };
 
 static void usage(FILE *f)

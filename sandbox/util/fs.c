@@ -2,6 +2,7 @@
  * recursive removal. */
 #include "sandbox/util/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -152,14 +153,18 @@ int fsync_dir_at(int dirfd, const char *path, struct wsbox_error *err)
 int atomic_write_at(int dirfd, const char *path, const void *content,
 		    size_t len, mode_t mode, struct wsbox_error *err)
 {
-	_cleanup_free_ char *tmp =
-		xasprintf("%s.tmp.%d", path, (int)getpid());
 	_cleanup_free_ char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : path;
 	if (slash)
 		*slash = '\0';
 	else
 		strcpy(dir, ".");
+	/* The temp name starts with '.', which no valid task, run or layer
+	 * name does: a crash leaves a file every listing skips and `wsbox gc`
+	 * removes (pid = owner). */
+	_cleanup_free_ char *tmp = xasprintf("%s/.%s.tmp.%d", dir, base,
+					     (int)getpid());
 
 	_cleanup_close_ int fd =
 		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -250,6 +255,58 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 		return r;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return wsbox_fail(err, errno, "rmdir `%s`", name);
+	return 0;
+}
+
+void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int list_dir_at(int dirfd, const char *rel, bool (*keep)(const char *name),
+		char ***out, size_t *n, struct wsbox_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	int fd =
+	    openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", rel);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return wsbox_fail(err, e, "open `%s`", rel);
+	}
+	size_t cap = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, "..") ||
+		    (keep && !keep(name))) {
+			errno = 0;
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		(*out)[(*n)++] = xstrdup(name);
+		errno = 0;
+	}
+	int e = errno;
+	closedir(d);
+	if (e) {
+		free_strings(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return wsbox_fail(err, e, "read `%s`", rel);
+	}
+	if (*n)
+		qsort(*out, *n, sizeof **out, strcmp_ptr);
 	return 0;
 }
 

@@ -32,8 +32,9 @@ int write_file_at(int dirfd, const char *path, const char *content,
 int read_file_at(int dirfd, const char *path, size_t max, char **out,
 		 size_t *len, struct wsbox_error *err);
 
-/* Atomically replace dirfd/path with `content`: write a temp file in the same
- * directory, fsync it, rename over the target, fsync the directory. */
+/* Atomically replace dirfd/path with `content`: write a temp file
+ * `.<name>.tmp.<pid>` in the same directory (the leading dot keeps it out of
+ * every listing), fsync it, rename over the target, fsync the directory. */
 int atomic_write_at(int dirfd, const char *path, const void *content,
 		    size_t len, mode_t mode, struct wsbox_error *err);
 
@@ -46,6 +47,13 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err);
 
 /* fsync a directory by path. */
 int fsync_dir_at(int dirfd, const char *path, struct wsbox_error *err);
+
+/* The names in dirfd/rel for which keep(name) is true (every name but "."
+ * and ".." when keep is NULL), sorted, as a heap array of heap strings (free
+ * with free_strings). -ENOENT (with a message) when rel is missing. */
+int list_dir_at(int dirfd, const char *rel, bool (*keep)(const char *name),
+		char ***out, size_t *n, struct wsbox_error *err);
+void free_strings(char **v, size_t n);
 
 /* qsort comparator for an array of C strings. */
 int strcmp_ptr(const void *a, const void *b);

@@ -1,0 +1,274 @@
+/* layers/cache.c: cache keys, lookup, store and replay (see cache.h). */
+#include "layers/cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layers/layer.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define ENTRY_MAX (64 * 1024)
+#define MANIFEST_CHECK_MAX (1024UL * 1024 * 1024)
+
+/* ---- key encoding: tag byte, then u64 length (or count) + bytes ---- */
+
+static void put_u64(EVP_MD_CTX *h, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * (7 - i)));
+	EVP_DigestUpdate(h, b, sizeof b);
+}
+
+static void put_tag(EVP_MD_CTX *h, char tag)
+{
+	EVP_DigestUpdate(h, &tag, 1);
+}
+
+/* NULL is length 2^64-1, which no real string has. */
+static void put_str(EVP_MD_CTX *h, const char *s)
+{
+	if (!s) {
+		put_u64(h, UINT64_MAX);
+		return;
+	}
+	size_t n = strlen(s);
+	put_u64(h, n);
+	EVP_DigestUpdate(h, s, n);
+}
+
+static void put_list(EVP_MD_CTX *h, char tag, char *const *v, size_t n)
+{
+	put_tag(h, tag);
+	put_u64(h, n);
+	for (size_t i = 0; i < n; i++)
+		put_str(h, v[i]);
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	if (!h || !EVP_DigestInit_ex(h, EVP_sha256(), NULL))
+		abort();
+	put_str(h, "wsbox-cache-key");
+	put_u64(h, CACHE_KEY_VERSION);
+	put_tag(h, 'M');
+	put_u64(h, MANIFEST_VERSION); /* the layer format */
+	put_tag(h, 'R');
+	put_str(h, in->rootfs_id);
+	put_list(h, 'L', in->lowers, in->n_lowers);
+	put_list(h, 'A', in->argv, strv_len(in->argv));
+	put_list(h, 'E', in->envp, strv_len(in->envp));
+	put_tag(h, 'P');
+	put_u64(h, in->n_env_pass);
+	for (size_t i = 0; i < in->n_env_pass; i++) {
+		put_str(h, in->env_pass[i]);
+		put_str(h, in->env_pass_values[i]);
+	}
+	put_tag(h, 'U');
+	put_u64(h, in->uid);
+	put_u64(h, in->gid);
+	put_tag(h, 'C');
+	put_str(h, in->cwd);
+	put_tag(h, 'H');
+	put_str(h, in->hostname);
+	put_tag(h, 'N');
+	put_u64(h, (uint64_t)in->net);
+	put_tag(h, 'Y');
+	put_str(h, in->policy);
+	put_list(h, 'S', in->save, in->n_save);
+	put_tag(h, 'O');
+	put_u64(h, in->ro);
+	put_u64(h, in->max_layer_size);
+	unsigned char md[32];
+	unsigned int len = 0;
+	if (!EVP_DigestFinal_ex(h, md, &len) || len != sizeof md)
+		abort();
+	EVP_MD_CTX_free(h);
+	static const char hex[] = "0123456789abcdef";
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 0; i < sizeof md; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[8 + 2 * i] = hex[md[i] & 15];
+	}
+	out[7 + 64] = '\0';
+}
+
+/* ---- entries ---- */
+
+char *cache_file(const char *key, const char *name)
+{
+	return xasprintf(CACHE_DIR "/%s/%s", layer_digest_hex(key), name);
+}
+
+void cache_entry_free(struct cache_entry *e)
+{
+	free(e->layer);
+	memset(e, 0, sizeof *e);
+}
+
+/* The layer is whole: its manifest hashes to its digest and its tree is
+ * there. (The deep check of every file is `wsbox layers verify`.) */
+static bool layer_intact(const struct store *s, const char *digest)
+{
+	if (!layer_exists(s, digest))
+		return false;
+	_cleanup_free_ char *rel =
+	    xasprintf("layers/%s/manifest", layer_digest_hex(digest));
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct wsbox_error ignored;
+	if (read_file_at(s->fd, rel, MANIFEST_CHECK_MAX, &text, &len,
+			 &ignored) < 0)
+		return false;
+	char got[DIGEST_STRLEN];
+	manifest_digest(text, len, got);
+	return !strcmp(got, digest);
+}
+
+int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
+{
+	memset(e, 0, sizeof *e);
+	if (!layer_digest_hex(key))
+		return 0;
+	_cleanup_free_ char *rel = cache_file(key, "entry");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct wsbox_error ignored;
+	if (read_file_at(s->fd, rel, ENTRY_MAX, &text, &len, &ignored) < 0)
+		return 0;
+	json_t *j = json_loadb(text, len, 0, NULL);
+	if (!j)
+		return 0;
+	json_t *layer = json_object_get(j, "layer");
+	const char *k = json_string_value(json_object_get(j, "key"));
+	bool ok = json_integer_value(json_object_get(j, "version")) ==
+		      CACHE_KEY_VERSION &&
+		  k && !strcmp(k, key) &&
+		  (json_is_null(layer) ||
+		   (json_is_string(layer) &&
+		    layer_digest_hex(json_string_value(layer))));
+	if (ok && json_is_string(layer)) {
+		e->layer = xstrdup(json_string_value(layer));
+		ok = layer_intact(s, e->layer);
+	}
+	_cleanup_free_ char *out = cache_file(key, "stdout");
+	_cleanup_free_ char *errf = cache_file(key, "stderr");
+	ok = ok && faccessat(s->fd, out, R_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	     faccessat(s->fd, errf, R_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
+	json_int_t files = json_integer_value(json_object_get(j, "files"));
+	e->bytes = bytes > 0 ? (uint64_t)bytes : 0;
+	e->files = files > 0 ? (uint64_t)files : 0;
+	e->wall_sec = json_number_value(json_object_get(j, "wall_sec"));
+	json_decref(j);
+	if (!ok) {
+		cache_entry_free(e);
+		return 0;
+	}
+	/* Last use, for gc's least-recently-used eviction. */
+	utimensat(s->fd, rel, NULL, AT_SYMLINK_NOFOLLOW);
+	return 1;
+}
+
+int cache_store(const struct store *s, const struct attempt *a,
+		const char *key, const struct cache_entry *e,
+		struct wsbox_error *err)
+{
+	const char *hex = layer_digest_hex(key);
+	if (!hex)
+		return wsbox_fail(err, EINVAL, "cache key `%s`", key);
+	json_t *j = json_pack("{s:i, s:s, s:o, s:I, s:I, s:f, s:I}", "version",
+			      CACHE_KEY_VERSION, "key", key, "layer",
+			      e->layer ? json_string(e->layer) : json_null(),
+			      "bytes", (json_int_t)e->bytes, "files",
+			      (json_int_t)e->files, "wall_sec", e->wall_sec,
+			      "created", (json_int_t)time(NULL));
+	char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!text)
+		return wsbox_fail(err, ENOMEM, "encode cache entry");
+	_cleanup_free_ char *text_owned = text;
+
+	/* Build in staging: staging/<attempt>/cache-entry/. */
+	const char *tmp = "cache-entry";
+	if (mkdirat(a->dirfd, tmp, 0700) < 0)
+		return wsbox_fail(err, errno, "mkdir `%s/%s`", a->dir, tmp);
+	if (linkat(a->dirfd, "stdout", a->dirfd, "cache-entry/stdout", 0) < 0 ||
+	    linkat(a->dirfd, "stderr", a->dirfd, "cache-entry/stderr", 0) < 0)
+		return wsbox_fail(err, errno, "link logs into cache entry");
+	int r = atomic_write_at(a->dirfd, "cache-entry/entry", text,
+				strlen(text), 0600, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *src = xasprintf("staging/%s/%s", a->id, tmp);
+	_cleanup_free_ char *dst = xasprintf(CACHE_DIR "/%s", hex);
+	if (mkdirat(s->fd, CACHE_DIR, 0700) < 0 && errno != EEXIST)
+		return wsbox_fail(err, errno, "mkdir `%s/" CACHE_DIR "`",
+				  s->path);
+	if (renameat(s->fd, src, s->fd, dst) < 0) {
+		if (errno != EEXIST && errno != ENOTEMPTY)
+			return wsbox_fail(err, errno, "store cache entry");
+		/* Refresh (--no-cache, or a stale entry): swap the new one
+		 * in atomically; the old one lands in staging and goes with
+		 * it. */
+		if (renameat2(s->fd, src, s->fd, dst, RENAME_EXCHANGE) < 0)
+			return wsbox_fail(err, errno, "replace cache entry");
+	}
+	return fsync_dir_at(s->fd, CACHE_DIR, err);
+}
+
+static int copy_to_fd(const struct store *s, const char *rel, int out,
+		      struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(s->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s/%s`", s->path, rel);
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wsbox_fail(err, errno, "read `%s/%s`", s->path,
+					  rel);
+		if (n == 0)
+			return 0;
+		int r = write_all(out, buf, (size_t)n);
+		/* A closed reader (EPIPE) is the caller's business, as with
+		 * a real run; keep going so the record is still written. */
+		if (r < 0 && r != -EPIPE)
+			return wsbox_fail(err, -r, "replay `%s`", rel);
+		if (r == -EPIPE)
+			return 0;
+	}
+}
+
+int cache_replay(const struct store *s, const char *key, int out_fd,
+		 int err_fd, struct wsbox_error *err)
+{
+	_cleanup_free_ char *out = cache_file(key, "stdout");
+	_cleanup_free_ char *errf = cache_file(key, "stderr");
+	int r = copy_to_fd(s, out, out_fd, err);
+	if (r == 0)
+		r = copy_to_fd(s, errf, err_fd, err);
+	return r;
+}

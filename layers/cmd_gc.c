@@ -1,0 +1,79 @@
+/* `wsbox gc [--store DIR] [--dry-run] [--cache-max-bytes SIZE]`: reclaim what
+ * dead attempts left and what nothing references any more (layers/gc.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "layers/gc.h"
+#include "layers/store.h"
+#include "sandbox/commands.h"
+#include "sandbox/exec_opts.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/error.h"
+
+static int usage(FILE *f, int status)
+{
+	fputs("usage: wsbox gc [--store DIR] [--dry-run] "
+	      "[--cache-max-bytes SIZE]\n",
+	      f);
+	return status;
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"store", required_argument, NULL, 's'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"cache-max-bytes", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct wsbox_error err = {0};
+	const char *store_opt = NULL;
+	struct gc_options o = {.log = stdout};
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			store_opt = optarg;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'c':
+			if (parse_size(optarg, &o.cache_max_bytes) < 0) {
+				wsbox_fail(&err, 0,
+					   "--cache-max-bytes `%s`: want a size "
+					   "like 500M or 2G",
+					   optarg);
+				return wsbox_error_exit(&err);
+			}
+			o.has_budget = true;
+			break;
+		case 'h':
+			return usage(stdout, 0);
+		default:
+			return usage(stderr, WSBOX_EXIT_FAILURE);
+		}
+	}
+	if (optind != argc)
+		return usage(stderr, WSBOX_EXIT_FAILURE);
+	_cleanup_free_ char *path = store_default_path(store_opt);
+	struct store s;
+	if (store_open(path, false, &s, &err) < 0)
+		return wsbox_error_exit(&err);
+	struct gc_stats st;
+	int r = gc_run(&s, &o, &st, &err);
+	store_close(&s);
+	if (r < 0)
+		return wsbox_error_exit(&err);
+	printf("gc: %s %zu staging dirs, %zu layers (%llu bytes), %zu cache "
+	       "entries (%llu bytes), %zu temp files; %zu live attempts kept\n",
+	       o.dry_run ? "would remove" : "removed", st.staging, st.layers,
+	       (unsigned long long)st.layer_bytes, st.cache_entries,
+	       (unsigned long long)st.cache_bytes, st.tmp_files,
+	       st.kept_staging);
+	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
+}
