@@ -16,14 +16,14 @@
 
 #include "sandbox/util/fs.h"
 
-const int init_forwarded_signals[] = { SIGTERM, SIGINT,	 SIGHUP,
-				       SIGQUIT, SIGUSR1, SIGUSR2 };
+const int init_forwarded_signals[] = {SIGTERM, SIGINT,	SIGHUP,
+				      SIGQUIT, SIGUSR1, SIGUSR2};
 const int init_n_forwarded_signals =
-	sizeof init_forwarded_signals / sizeof *init_forwarded_signals;
+    sizeof init_forwarded_signals / sizeof *init_forwarded_signals;
 
 void init_send_report(int fd, int kind, int code, const char *msg)
 {
-	struct init_report rep = { .kind = kind, .code = code };
+	struct init_report rep = {.kind = kind, .code = code};
 	if (msg)
 		snprintf(rep.msg, sizeof rep.msg, "%s", msg);
 	(void)write_all(fd, &rep, sizeof rep);

@@ -27,8 +27,7 @@ extern const int init_n_forwarded_signals;
 /* Become the sandbox's init: fork; the child calls start_task(arg), which
  * must not return. Init then loops until the task exits, kills the rest of
  * the PID namespace, writes one report to report_fd and exits. */
-_Noreturn void init_main(int report_fd, void (*start_task)(void *),
-			 void *arg);
+_Noreturn void init_main(int report_fd, void (*start_task)(void *), void *arg);
 
 /* Write a report (used for setup failures before init_main). */
 void init_send_report(int fd, int kind, int code, const char *msg);

@@ -65,7 +65,8 @@ static int dir_mode_cmp(const void *pa, const void *pb)
 
 static int apply_dir_modes(struct applier *rs)
 {
-	qsort(rs->dirs, rs->n_dirs, sizeof *rs->dirs, dir_mode_cmp);
+	if (rs->n_dirs > 1)
+		qsort(rs->dirs, rs->n_dirs, sizeof *rs->dirs, dir_mode_cmp);
 	for (size_t i = 0; i < rs->n_dirs; i++) {
 		const struct dir_mode *d = &rs->dirs[i];
 		if (i > 0 && !strcmp(d->path, rs->dirs[i - 1].path))

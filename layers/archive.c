@@ -212,6 +212,11 @@ int layer_export(const struct store *s, const char *digest, const char *file,
 	}
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_format_pax_restricted(a);
+	/* Layer names are bytes (manifest.h), not necessarily UTF-8: a name
+	 * that needs a pax `path` record would otherwise fail to convert. */
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_option(a, "pax", "hdrcharset",
+						    "BINARY");
 	if (r == ARCHIVE_OK)
 		r = archive_write_open_fd(a, fd);
 	if (r != ARCHIVE_OK)
@@ -351,7 +356,9 @@ static int dir_mode_cmp(const void *pa, const void *pb)
 
 static int apply_dir_modes(struct importer *im)
 {
-	qsort(im->dirs, im->n_dirs, sizeof *im->dirs, dir_mode_cmp);
+	/* No directories: im->dirs is NULL, which qsort must not get. */
+	if (im->n_dirs > 1)
+		qsort(im->dirs, im->n_dirs, sizeof *im->dirs, dir_mode_cmp);
 	for (size_t i = 0; i < im->n_dirs; i++) {
 		if (i > 0 && !strcmp(im->dirs[i].path, im->dirs[i - 1].path))
 			continue;
@@ -784,18 +791,26 @@ int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 
 	struct manifest m = {0};
 	if (r == 0) {
-		/* Same ownership rule as exec's capture: as real root a
-		 * layer belongs to the id tasks run as, so they can read it
-		 * as a lower. */
-		bool root = geteuid() == 0;
+		/* Same ownership rule as exec's capture (resolve_ids): the
+		 * store owner's, unless root mode falls back to layers owned
+		 * by the id tasks run as because idmapped lowers are not
+		 * usable here. */
+		uid_t ou = s->owner_uid;
+		gid_t og = s->owner_gid;
+		struct ns_user_ids ids;
+		struct wsbox_error why = {0};
+		if (geteuid() == 0 &&
+		    ns_user_root_ids(0, s->owner_uid, s->owner_gid, &ids,
+				     &why) == 0 &&
+		    ns_mount_idmap_layers_usable(
+			s->path, s->owner_uid, s->owner_gid, &ids, &why) < 0) {
+			ou = ids.host_uid;
+			og = ids.host_gid;
+		}
 		struct capture_options copts = {
 		    .max_bytes = im.budget,
-		    .owner_uid =
-			root ? (uid_t)ns_user_root_host_id("/etc/subuid")
-			     : s->owner_uid,
-		    .owner_gid =
-			root ? (gid_t)ns_user_root_host_id("/etc/subgid")
-			     : s->owner_gid,
+		    .owner_uid = ou,
+		    .owner_gid = og,
 		    .make_readonly = false,
 		};
 		struct capture_stats st = {0};

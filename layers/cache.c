@@ -188,24 +188,21 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
 	return 1;
 }
 
-int cache_store(const struct store *s, const struct attempt *a,
-		const char *key, const struct cache_entry *e,
-		struct wsbox_error *err)
+int cache_store(const struct store *s, const struct attempt *a, const char *key,
+		const struct cache_entry *e, struct wsbox_error *err)
 {
 	const char *hex = layer_digest_hex(key);
 	if (!hex)
 		return wsbox_fail(err, EINVAL, "cache key `%s`", key);
-	json_t *j = json_pack("{s:i, s:s, s:o, s:I, s:I, s:f, s:I}", "version",
-			      CACHE_KEY_VERSION, "key", key, "layer",
-			      e->layer ? json_string(e->layer) : json_null(),
-			      "bytes", (json_int_t)e->bytes, "files",
-			      (json_int_t)e->files, "wall_sec", e->wall_sec,
-			      "created", (json_int_t)time(NULL));
-	char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+	json_t *j = json_pack(
+	    "{s:i, s:s, s:o, s:I, s:I, s:f, s:I}", "version", CACHE_KEY_VERSION,
+	    "key", key, "layer", e->layer ? json_string(e->layer) : json_null(),
+	    "bytes", (json_int_t)e->bytes, "files", (json_int_t)e->files,
+	    "wall_sec", e->wall_sec, "created", (json_int_t)time(NULL));
+	_cleanup_free_ char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (!text)
 		return wsbox_fail(err, ENOMEM, "encode cache entry");
-	_cleanup_free_ char *text_owned = text;
 
 	/* Build in staging: staging/<attempt>/cache-entry/. */
 	const char *tmp = "cache-entry";
@@ -262,8 +259,8 @@ static int copy_to_fd(const struct store *s, const char *rel, int out,
 	}
 }
 
-int cache_replay(const struct store *s, const char *key, int out_fd,
-		 int err_fd, struct wsbox_error *err)
+int cache_replay(const struct store *s, const char *key, int out_fd, int err_fd,
+		 struct wsbox_error *err)
 {
 	_cleanup_free_ char *out = cache_file(key, "stdout");
 	_cleanup_free_ char *errf = cache_file(key, "stderr");

@@ -31,13 +31,15 @@
  * ""); lists are counted, strings length-prefixed, so no two different
  * inputs encode alike. */
 struct cache_key_input {
-	const char *rootfs_id;	 /* "sha256:..." or "host-dir:<path>:<dev>:<ino>" */
-	char *const *lowers;	 /* ancestor layer digests, workspace order */
+	const char
+	    *rootfs_id;	     /* "sha256:..." or "host-dir:<path>:<dev>:<ino>" */
+	char *const *lowers; /* ancestor layer digests, workspace order */
 	size_t n_lowers;
-	char *const *argv;	 /* NULL-terminated */
-	char *const *envp;	 /* what the task sees, NULL-terminated */
-	char *const *env_pass;	 /* --env-pass names ... */
-	const char *const *env_pass_values; /* ... and host values (NULL = unset) */
+	char *const *argv;     /* NULL-terminated */
+	char *const *envp;     /* what the task sees, NULL-terminated */
+	char *const *env_pass; /* --env-pass names ... */
+	const char *const
+	    *env_pass_values; /* ... and host values (NULL = unset) */
 	size_t n_env_pass;
 	uid_t uid;
 	gid_t gid;
@@ -69,15 +71,14 @@ void cache_entry_free(struct cache_entry *e);
 
 /* Store `e` under `key` with the logs at a->dir/stdout and a->dir/stderr
  * (hard-linked, not copied), atomically replacing an older entry. */
-int cache_store(const struct store *s, const struct attempt *a,
-		const char *key, const struct cache_entry *e,
-		struct wsbox_error *err);
+int cache_store(const struct store *s, const struct attempt *a, const char *key,
+		const struct cache_entry *e, struct wsbox_error *err);
 
 /* Relative path (heap) of a file of the entry: "cache/tasks/<hex>/<name>". */
 char *cache_file(const char *key, const char *name);
 
 /* Copy the entry's stdout and stderr to the given fds, in full. */
-int cache_replay(const struct store *s, const char *key, int out_fd,
-		 int err_fd, struct wsbox_error *err);
+int cache_replay(const struct store *s, const char *key, int out_fd, int err_fd,
+		 struct wsbox_error *err);
 
 #endif

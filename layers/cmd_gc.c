@@ -44,10 +44,11 @@ int cmd_gc(int argc, char **argv)
 			break;
 		case 'c':
 			if (parse_size(optarg, &o.cache_max_bytes) < 0) {
-				wsbox_fail(&err, 0,
-					   "--cache-max-bytes `%s`: want a size "
-					   "like 500M or 2G",
-					   optarg);
+				wsbox_fail(
+				    &err, 0,
+				    "--cache-max-bytes `%s`: want a size "
+				    "like 500M or 2G",
+				    optarg);
 				return wsbox_error_exit(&err);
 			}
 			o.has_budget = true;

@@ -397,8 +397,9 @@ int cmd_layers(int argc, char **argv)
 	} else if (!strcmp(sub, "verify")) {
 		status = do_verify(&s, pos + 1, n - 1);
 	} else if (!strcmp(sub, "export")) {
-		status =
-		    layer_export(&s, pos[1], out, &err) < 0 ? wsbox_error_exit(&err) : 0;
+		status = layer_export(&s, pos[1], out, &err) < 0
+			     ? wsbox_error_exit(&err)
+			     : 0;
 	} else if (is_import) {
 		char digest[DIGEST_STRLEN];
 		if (layer_import(&s, pos[1], digest, &err) < 0) {

@@ -56,7 +56,8 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 		   struct wsbox_error *err)
 {
 	memset(d, 0, sizeof *d);
-	qsort(nodes, n, sizeof *nodes, node_cmp);
+	if (n > 1) /* qsort must not get NULL, even for 0 elements */
+		qsort(nodes, n, sizeof *nodes, node_cmp);
 	d->nodes = nodes;
 	d->n = n;
 	for (size_t i = 1; i < n; i++)

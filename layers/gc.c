@@ -205,8 +205,8 @@ static void sweep_tmp_in(struct gc *g, const char *dir)
 	if (list_dir_at(g->s->fd, dir, NULL, &names, &n, &ignored) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		const char *t = names[i][0] == '.' ? strstr(names[i], ".tmp.")
-						   : NULL;
+		const char *t =
+		    names[i][0] == '.' ? strstr(names[i], ".tmp.") : NULL;
 		if (!t)
 			continue;
 		char *end;
@@ -245,7 +245,8 @@ static void pin_records(struct gc *g)
 			continue; /* a run being created */
 		for (size_t k = 0; k < nt; k++) {
 			struct task_record rec;
-			if (record_read(g->s, runs[i], tasks[k], &rec, &e) < 0) {
+			if (record_read(g->s, runs[i], tasks[k], &rec, &e) <
+			    0) {
 				/* Unreadable: its references are unknown, so
 				 * no layer may go this time. */
 				fprintf(stderr, "wsbox: gc: %s\n", e.msg);
@@ -338,8 +339,8 @@ static void collect_cache(struct gc *g, struct centry **out, size_t *n_out)
 		free_strings(names, k);
 	}
 	sweep_tmp_in(g, "cache/flatten");
-	if (list_dir_at(g->s->fd, "cache/flatten", layer_name_valid, &names,
-			&k, &ignored) == 0) {
+	if (list_dir_at(g->s->fd, "cache/flatten", layer_name_valid, &names, &k,
+			&ignored) == 0) {
 		v = xreallocarray(v, n + k + 1, sizeof *v);
 		for (size_t i = 0; i < k; i++) {
 			struct centry *c = &v[n++];
@@ -427,8 +428,8 @@ static int sweep_layers(struct gc *g, struct wsbox_error *err)
 	sset_sort(&g->used);
 	char **names;
 	size_t n;
-	int r = list_dir_at(g->s->fd, "layers", layer_name_valid, &names, &n,
-			    err);
+	int r =
+	    list_dir_at(g->s->fd, "layers", layer_name_valid, &names, &n, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {

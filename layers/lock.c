@@ -14,8 +14,8 @@
 int store_lock(const struct store *s, const char *rel, bool exclusive,
 	       struct wsbox_error *err)
 {
-	int fd = openat(s->fd, rel,
-			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd =
+	    openat(s->fd, rel, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, rel);
 		*strrchr(dir, '/') = '\0';

@@ -38,9 +38,9 @@ char *store_default_path(const char *opt)
 	return xasprintf("%s/.local/share/wsbox", e);
 }
 
-static const char *const layout[] = {
-    "layers", "runs",  "staging", "cache", "cache/bpf", "cache/tasks",
-    "empty",  "locks", "rootfs"};
+static const char *const layout[] = {"layers", "runs",	    "staging",
+				     "cache",  "cache/bpf", "cache/tasks",
+				     "empty",  "locks",	    "rootfs"};
 
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err)

@@ -87,12 +87,48 @@ static size_t newer_prefix(struct sock_filter *pre, uint32_t arch, int max,
 	return n;
 }
 
+/* Add one rule, with the override check of the text format: libseccomp
+ * refuses rules that repeat the default. */
+static int add_rule(scmp_filter_ctx ctx, const struct policy_rule *rule,
+		    uint32_t action, uint32_t default_action, unsigned *count,
+		    struct wsbox_error *err)
+{
+	if (action == default_action) {
+		/* Unconditional ones are no-ops (they only cancelled earlier
+		 * rules); a conditional one would be an exception libseccomp
+		 * cannot express. */
+		if (rule->ncond == 0)
+			return 0;
+		return wsbox_fail(err, 0,
+				  "policy `%s` line %u: a conditional rule for "
+				  "`%s` with the default action has no effect",
+				  rule->file, rule->line, rule->syscall);
+	}
+	int r = seccomp_rule_add_array(ctx, action, rule->nr, rule->ncond,
+				       rule->cond);
+	if (r < 0)
+		return wsbox_fail(err, -r, "policy `%s` line %u: rule for `%s`",
+				  rule->file, rule->line, rule->syscall);
+	(*count)++;
+	return 0;
+}
+
 int policy_compile(const struct policy_set *ps, struct sock_filter **out,
 		   unsigned short *len, unsigned *nrules,
 		   struct wsbox_error *err)
 {
+	struct policy_variant v = {.default_action = ps->default_action,
+				   .newer_action = ps->newer_action};
+	return policy_compile_variant(ps, &v, out, len, nrules, err);
+}
+
+int policy_compile_variant(const struct policy_set *ps,
+			   const struct policy_variant *v,
+			   struct sock_filter **out, unsigned short *len,
+			   unsigned *nrules, struct wsbox_error *err)
+{
 	_cleanup_(ctx_releasep) scmp_filter_ctx ctx =
-	    seccomp_init(ps->default_action);
+	    seccomp_init(v->default_action);
 	if (!ctx)
 		return wsbox_fail(err, EINVAL, "seccomp_init");
 	/* Kill, not just fail, a syscall entering through a foreign ABI
@@ -118,27 +154,19 @@ int policy_compile(const struct policy_set *ps, struct sock_filter **out,
 			max = rule->nr;
 		if (rule->dead)
 			continue;
-		if (rule->action == ps->default_action) {
-			/* libseccomp refuses rules that repeat the default.
-			 * Unconditional ones are no-ops (they only cancelled
-			 * earlier rules); a conditional one would be an
-			 * exception libseccomp cannot express. */
-			if (rule->ncond == 0)
-				continue;
-			return wsbox_fail(err, 0,
-					  "policy `%s` line %u: a conditional "
-					  "rule for `%s` with the default "
-					  "action has no effect",
-					  rule->file, rule->line,
-					  rule->syscall);
-		}
-		r = seccomp_rule_add_array(ctx, rule->action, rule->nr,
-					   rule->ncond, rule->cond);
+		r = add_rule(ctx, rule,
+			     v->actions ? v->actions[i] : rule->action,
+			     v->default_action, &count, err);
 		if (r < 0)
-			return wsbox_fail(
-			    err, -r, "policy `%s` line %u: rule for `%s`",
-			    rule->file, rule->line, rule->syscall);
-		count++;
+			return r;
+	}
+	/* Variant-only rules: not named by the text, so they never move the
+	 * `newer` boundary. */
+	for (size_t i = 0; i < v->n_extra; i++) {
+		r = add_rule(ctx, &v->extra[i], v->extra[i].action,
+			     v->default_action, &count, err);
+		if (r < 0)
+			return r;
 	}
 
 	_cleanup_close_ int fd = memfd_create("wsbox-policy-bpf", MFD_CLOEXEC);
@@ -156,7 +184,7 @@ int policy_compile(const struct policy_set *ps, struct sock_filter **out,
 	if (ps->has_newer && max >= 0) {
 		struct sock_filter pre[8];
 		size_t np = newer_prefix(pre, seccomp_arch_native(), max,
-					 ps->newer_action);
+					 v->newer_action);
 		if (n + np > BPF_MAXINSNS)
 			return wsbox_fail(err, E2BIG,
 					  "seccomp: program of "

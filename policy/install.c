@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,6 +29,66 @@ int policy_install(const struct policy *p)
 	/* Kernels before 3.17 only have the prctl interface. */
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
 		return -errno;
+	return 0;
+}
+
+/* Pass `fd` over the unix socket `sock` with SCM_RIGHTS; stack buffers
+ * only. */
+static int send_fd(int sock, int fd)
+{
+	char byte = 'L';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	ssize_t n;
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int policy_install_reporting(const struct policy *p, int sock)
+{
+	if (!p || !p->notify_filter || p->notify_len == 0) {
+		int r = policy_install(p);
+		return r < 0 ? r : 1;
+	}
+	struct sock_fprog prog = {.len = p->notify_len,
+				  .filter = p->notify_filter};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* The kernel creates the listener O_CLOEXEC: even if the close below
+	 * failed, it would not cross execve. */
+	int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener < 0) {
+		/* EBUSY: a filter above us already has a listener (one per
+		 * chain); EINVAL/ENOSYS: a kernel without the flag. Enforce
+		 * the same policy, unreported. */
+		if (errno != EBUSY && errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		int r = policy_install(p);
+		return r < 0 ? r : 1;
+	}
+	/* Past this point the filter is live: only sendmsg, write, exit and
+	 * exit_group are sure not to notify (report.c). */
+	int r = send_fd(sock, listener);
+	if (r < 0)
+		return r; /* the caller dies through write + exit_group */
+	/* The supervisor holds it now and answers any notification. */
+	close(listener);
 	return 0;
 }
 

@@ -68,7 +68,8 @@ static char *cache_inputs(const struct policy_options *opts)
 
 /* A cache entry is used only if it looks like a program: whole
  * instructions, not empty, within the kernel's limit. */
-static int cache_read(int dirfd, const char *file, struct policy *out)
+static int cache_read(int dirfd, const char *file, struct sock_filter **filter,
+		      unsigned short *len)
 {
 	_cleanup_close_ int fd =
 	    openat(dirfd, file,
@@ -89,8 +90,52 @@ static int cache_read(int dirfd, const char *file, struct policy *out)
 		return (int)n;
 	if ((size_t)n != size)
 		return -EINVAL;
-	out->filter = steal_pointer(&prog);
-	out->len = (unsigned short)(size / sizeof(struct sock_filter));
+	*filter = steal_pointer(&prog);
+	*len = (unsigned short)(size / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* The cache is an optimisation: a read-only or full store must not stop the
+ * task from running, so a failed write is dropped (the next load compiles
+ * again). */
+static void cache_write(int dirfd, const char *file,
+			const struct sock_filter *filter, unsigned short len)
+{
+	struct wsbox_error ignored;
+	if (dirfd >= 0)
+		(void)atomic_write_at(dirfd, file, filter, len * sizeof *filter,
+				      0600, &ignored);
+}
+
+/* The reporting variant (report.c), cached under its own key: the same
+ * inputs plus a variant tag, so it can never be taken for the plain
+ * program. */
+static int load_report_variant(const struct policy_set *ps, const char *inputs,
+			       int dirfd, struct policy *out,
+			       struct wsbox_error *err)
+{
+	if (!policy_report_table(ps, out))
+		return 0;
+	char key[65];
+	static const char tag[] = "variant=notify";
+	const void *parts[] = {inputs, tag, ps->text ? ps->text : ""};
+	size_t lens[] = {strlen(inputs), sizeof tag - 1, ps->text_len};
+	int r = sha256_hex(parts, lens, 3, key, err);
+	if (r < 0)
+		return r;
+	char file[80];
+	snprintf(file, sizeof file, "%s.bpf", key);
+	if (dirfd >= 0 &&
+	    cache_read(dirfd, file, &out->notify_filter, &out->notify_len) == 0)
+		return 0;
+	free(out->notify_errnos);
+	out->notify_errnos = NULL;
+	out->n_notify_errnos = 0;
+	out->notify_default_errno = 0;
+	r = policy_report_variant(ps, out, err);
+	if (r < 0 || !out->notify_filter)
+		return r;
+	cache_write(dirfd, file, out->notify_filter, out->notify_len);
 	return 0;
 }
 
@@ -163,23 +208,18 @@ int policy_load(const char *name_or_file, const struct policy_options *opts,
 		}
 		/* Any failure (missing, truncated, foreign) means
 		 * recompiling; the entry is then rewritten. */
-		if (cache_read(dirfd, file, out) == 0)
+		if (cache_read(dirfd, file, &out->filter, &out->len) == 0)
 			goto done;
 	}
 
 	r = policy_compile(&ps, &out->filter, &out->len, NULL, err);
 	if (r < 0)
 		goto out;
-	if (dirfd >= 0) {
-		/* The cache is an optimisation: a read-only or full store
-		 * must not stop the task from running, so a failed write is
-		 * dropped (the next load compiles again). */
-		struct wsbox_error ignored;
-		(void)atomic_write_at(dirfd, file, out->filter,
-				      out->len * sizeof *out->filter, 0600,
-				      &ignored);
-	}
+	cache_write(dirfd, file, out->filter, out->len);
 done:
+	r = load_report_variant(&ps, inputs, dirfd, out, err);
+	if (r < 0)
+		goto out;
 	out->name = xstrdup(name_or_file);
 	r = 0;
 out:
@@ -193,7 +233,14 @@ void policy_free(struct policy *p)
 {
 	free(p->name);
 	free(p->filter);
+	free(p->notify_filter);
+	free(p->notify_errnos);
 	p->name = NULL;
 	p->filter = NULL;
 	p->len = 0;
+	p->notify_filter = NULL;
+	p->notify_len = 0;
+	p->notify_errnos = NULL;
+	p->n_notify_errnos = 0;
+	p->notify_default_errno = 0;
 }

@@ -227,8 +227,9 @@ static int parse_action(const struct src *s, char **tok, size_t ntok, size_t *i,
 		    !parse_number(e, &v))
 			return FAIL(s, err, "unknown errno `%s`", e);
 		/* SECCOMP_RET_DATA is 16 bits, but errno values stop at
-		 * MAX_ERRNO; anything larger would not read as an error. */
-		if (v > 4095)
+		 * MAX_ERRNO; anything larger would not read as an error.
+		 * libseccomp (2.5) also refuses MAX_ERRNO itself. */
+		if (v >= 4095)
 			return FAIL(s, err, "errno `%s` out of range", e);
 		*act = SCMP_ACT_ERRNO((uint32_t)v);
 	} else {

@@ -11,12 +11,30 @@
 
 #include "sandbox/util/error.h"
 
+/* One entry of a reporting variant's table: notified syscall nr fails with
+ * err. */
+struct policy_errno {
+	int nr, err;
+};
+
 struct policy {
-	char *name;		 /* "default", "strict", "permissive" or a path */
-	char digest[72];	 /* "sha256:<hex>" of the resolved policy text:
-				    its identity in cache keys and records */
+	char *name;	 /* "default", "strict", "permissive" or a path */
+	char digest[72]; /* "sha256:<hex>" of the resolved policy text:
+			    its identity in cache keys and records */
 	struct sock_filter *filter; /* BPF produced by libseccomp */
-	unsigned short len;	 /* instructions in filter */
+	unsigned short len;	    /* instructions in filter */
+
+	/* Denied-syscall reporting (policy/report.c): the same policy with
+	 * its errno denials (other than ENOSYS and errno 0) returning
+	 * SECCOMP_RET_USER_NOTIF instead, so that a supervisor holding the
+	 * listener learns each one and answers it with the policy's errno
+	 * (policy_denied_errno). NULL when the policy denies nothing
+	 * reportable or cannot be reported safely. */
+	struct sock_filter *notify_filter;
+	unsigned short notify_len;
+	int notify_default_errno; /* for notified syscalls not in the table */
+	struct policy_errno *notify_errnos;
+	size_t n_notify_errnos;
 };
 
 struct policy_options {
@@ -39,6 +57,20 @@ void policy_free(struct policy *p);
 /* Child side, the very last step before execve: no_new_privs, then install
  * the filter. Allocation-free. Returns 0 or -errno. */
 int policy_install(const struct policy *p);
+
+/* Child side, instead of policy_install when the denials are reported:
+ * install p->notify_filter with a listener, pass the listener over the unix
+ * socket `sock` (SCM_RIGHTS) to the supervisor and close it here. Falls back
+ * to the plain filter (returns 1) when the kernel refuses a listener (EBUSY:
+ * an outer filter already has one; EINVAL: before Linux 5.0). A variant
+ * exists only for policies that allow sendmsg outright, and it never
+ * notifies write, exit or exit_group: the only syscalls this and the
+ * caller's error path make before the supervisor holds the listener.
+ * Allocation-free. Returns 0, 1 or -errno. */
+int policy_install_reporting(const struct policy *p, int sock);
+
+/* Supervisor side: the errno a notified syscall `nr` must fail with. */
+int policy_denied_errno(const struct policy *p, int nr);
 
 /* Child side: clear every capability set (effective, permitted, inheritable,
  * bounding, ambient) with libcap-ng. Returns 0 or -errno. */

@@ -77,4 +77,32 @@ int policy_compile(const struct policy_set *ps, struct sock_filter **out,
 		   unsigned short *len, unsigned *nrules,
 		   struct wsbox_error *err);
 
+struct policy;
+
+/* A compilation of the same rule list with other actions (the reporting
+ * variant, policy/report.c). */
+struct policy_variant {
+	uint32_t default_action, newer_action;
+	/* Per entry of ps->rules, or NULL for each rule's own action. */
+	const uint32_t *actions;
+	/* Rules added after the text's; they do not move the `newer`
+	 * boundary. */
+	const struct policy_rule *extra;
+	size_t n_extra;
+};
+
+int policy_compile_variant(const struct policy_set *ps,
+			   const struct policy_variant *v,
+			   struct sock_filter **out, unsigned short *len,
+			   unsigned *nrules, struct wsbox_error *err);
+
+/* The reporting variant of `ps` (see policy.h, struct policy): fills
+ * out->notify_* and returns 0, leaving out->notify_filter NULL when the
+ * policy denies nothing reportable or cannot be reported safely. */
+int policy_report_variant(const struct policy_set *ps, struct policy *out,
+			  struct wsbox_error *err);
+/* Only the errno table and default (no compilation): used with a cached
+ * program. Returns whether the policy has a reporting variant. */
+bool policy_report_table(const struct policy_set *ps, struct policy *out);
+
 #endif

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
@@ -854,6 +855,35 @@ static void probe_idmap(struct doctor *d)
 	else
 		report(d, LVL_WARN, "idmapped mounts",
 		       "%s (informational, root mode)", rep.err.msg);
+
+	/* What root mode will do: the id range and whether layers can stay
+	 * root's (the same functions exec uses). */
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	if (ns_user_root_ids(0, 0, 0, &ids, &e) < 0) {
+		report(d, LVL_FAIL, "root mode", "%s", e.msg);
+		return;
+	}
+	const char *store = getenv("WSBOX_STORE");
+	const char *dir =
+	    store && *store && access(store, F_OK) == 0 ? store : "/var/lib";
+	int ns = ns_user_open_userns(&ids, &e);
+	bool idmap = ns >= 0 && ns_mount_idmap_probe(dir, ns, &e) == 0;
+	if (ns >= 0)
+		close(ns);
+	if (idmap)
+		report(d, LVL_OK, "root mode",
+		       "tasks map inside ids 0..%u to host uid %u.., gid %u..; "
+		       "layers stay root's and reach tasks through read-only "
+		       "idmapped mounts (probed on `%s`)",
+		       (unsigned)ids.count - 1, (unsigned)ids.host_uid,
+		       (unsigned)ids.host_gid, dir);
+	else
+		report(
+		    d, LVL_WARN, "root mode",
+		    "tasks map to the single host id %u (gid %u), which also "
+		    "owns the layers (fallback: %s)",
+		    (unsigned)ids.host_uid, (unsigned)ids.host_gid, e.msg);
 }
 
 /* ---- seccomp ----------------------------------------------------------- */
@@ -909,187 +939,33 @@ static void probe_seccomp(struct doctor *d)
 
 /* ---- cgroup v2 --------------------------------------------------------- */
 
-/* Undo mountinfo's octal escapes (\040 for space...) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-				      (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* Find the first cgroup2 mount: its mount point and the cgroup path at its
- * root (not "/" inside a cgroup namespace or a bind of a subtree). */
-static int find_cgroup2_mount(char *mnt, size_t mcap, char *root, size_t rcap,
-			      struct wsbox_error *err)
-{
-	_cleanup_free_ char *buf = NULL;
-	int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &buf,
-			     NULL, err);
-	if (r < 0)
-		return r;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		/* id parent maj:min root mountpoint opts [optional...] - type
-		 */
-		char *sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		char *f[5] = {0};
-		char *s2 = NULL;
-		char *tok = strtok_r(line, " ", &s2);
-		for (int i = 0; tok && i < 5; i++) {
-			f[i] = tok;
-			tok = strtok_r(NULL, " ", &s2);
-		}
-		if (!f[4])
-			continue;
-		unescape_octal(f[3]);
-		unescape_octal(f[4]);
-		snprintf(root, rcap, "%s", f[3]);
-		snprintf(mnt, mcap, "%s", f[4]);
-		return 0;
-	}
-	return wsbox_fail(err, ENOENT, "no cgroup2 mount");
-}
-
-/* This process's v2 cgroup: the "0::/path" line of /proc/self/cgroup. */
-static int own_cgroup(char *out, size_t cap, struct wsbox_error *err)
-{
-	_cleanup_free_ char *buf = NULL;
-	int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 64 << 10, &buf,
-			     NULL, err);
-	if (r < 0)
-		return r;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "0::", 3) == 0) {
-			snprintf(out, cap, "%s", line + 3);
-			return 0;
-		}
-	}
-	return wsbox_fail(err, ENOENT, "no `0::` line in /proc/self/cgroup");
-}
-
-static bool has_word(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = list; (p = strstr(p, word)); p += n)
-		if ((p == list || p[-1] == ' ') &&
-		    (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
-			return true;
-	return false;
-}
-
-/* Read a one-line cgroup file into buf (trailing newline stripped). */
-static void read_cg_list(const char *dir, const char *name, char *buf,
-			 size_t cap)
-{
-	struct wsbox_error err;
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	_cleanup_free_ char *s = NULL;
-	buf[0] = '\0';
-	if (read_file_at(AT_FDCWD, path, 4096, &s, NULL, &err) < 0) {
-		snprintf(buf, cap, "?");
-		return;
-	}
-	s[strcspn(s, "\n")] = '\0';
-	snprintf(buf, cap, "%s", s);
-}
-
+/* The very decision `wsbox exec --memory/--pids` makes (cgroup.c), in
+ * probe-only mode: nothing is created or enabled. */
 static void probe_cgroup(struct doctor *d)
 {
-	struct wsbox_error err;
-	char mnt[PATH_MAX], root[PATH_MAX], cg[PATH_MAX];
-	/* RLIMIT_CPU bounds CPU seconds, not wall-clock, so it stands in for
-	 * no --timeout; it is not a CPU share either. */
-	const char *why_rl = "rlimits: --memory as RLIMIT_AS, --pids as "
-			     "RLIMIT_NPROC (per host uid), no CPU share limit; "
-			     "--timeout is wall-clock either way";
+	struct cgroup_choice c;
+	char names[64];
+	/* RLIMIT_CPU bounds CPU seconds, not a rate, so --cpus has none. */
+	const char *why_rl = "rlimits: --memory as RLIMIT_AS (address space; "
+			     "the task gets ENOMEM), --pids as RLIMIT_NPROC "
+			     "(counted per user namespace), --cpus not "
+			     "enforced; --timeout is wall-clock either way";
 
-	if (find_cgroup2_mount(mnt, sizeof mnt, root, sizeof root, &err) < 0 ||
-	    own_cgroup(cg, sizeof cg, &err) < 0) {
-		snprintf(d->cgroup_why, sizeof d->cgroup_why, "%s", err.msg);
-		report(d, LVL_WARN, "cgroup v2", "%s; limits fall back to %s",
-		       err.msg, why_rl);
+	cgroup_choose(NULL, CG_MEMORY | CG_PIDS, CG_CPU, true, &c);
+	if (!c.usable) {
+		snprintf(d->cgroup_why, sizeof d->cgroup_why, "%s", c.why);
+		report(d, LVL_WARN, "cgroup v2",
+		       "%s (%s); limits fall back to %s", c.why,
+		       c.facts[0] ? c.facts : "no cgroup v2", why_rl);
 		return;
 	}
-	/* Inside a cgroup namespace or a bind of a subtree, the mount's root
-	 * is a prefix of our path that the mount point stands for. */
-	const char *rel = cg;
-	size_t rl = strlen(root);
-	if (strcmp(root, "/") != 0 && strncmp(cg, root, rl) == 0 &&
-	    (cg[rl] == '/' || cg[rl] == '\0'))
-		rel = cg + rl;
-	int n = snprintf(d->cgroup_path, sizeof d->cgroup_path, "%s%s", mnt,
-			 strcmp(rel, "/") == 0 ? "" : rel);
-	if (n < 0 || (size_t)n >= sizeof d->cgroup_path) {
-		snprintf(d->cgroup_why, sizeof d->cgroup_why,
-			 "cgroup path too long");
-		report(d, LVL_WARN, "cgroup v2", "path too long");
-		return;
-	}
-	const char *dir = d->cgroup_path;
-
-	/* Writable = we may create a child cgroup (delegation). */
-	_cleanup_free_ char *probe =
-	    xasprintf("%s/wsbox-doctor.%d", dir, (int)getpid());
-	bool writable = false;
-	int werr = 0;
-	if (mkdir(probe, 0755) == 0) {
-		writable = true;
-		if (rmdir(probe) < 0)
-			werr = errno; /* reported below, never fatal */
-	} else {
-		werr = errno;
-	}
-
-	char ctrl[512], sub[512];
-	read_cg_list(dir, "cgroup.controllers", ctrl, sizeof ctrl);
-	read_cg_list(dir, "cgroup.subtree_control", sub, sizeof sub);
-	char missing[64] = "";
-	static const char *const need[] = {"memory", "pids"};
-	for (size_t i = 0; i < sizeof need / sizeof *need; i++)
-		if (!has_word(ctrl, need[i]))
-			appendf(missing, sizeof missing, "%s%s",
-				missing[0] ? ", " : "", need[i]);
-	/* On a hybrid host the v1 hierarchies own the controllers and the v2
-	 * mount (usually /sys/fs/cgroup/unified) only tracks processes. */
-	bool hybrid = strcmp(mnt, "/sys/fs/cgroup") != 0;
-	char facts[PATH_MAX + 1200];
-	snprintf(facts, sizeof facts,
-		 "cgroup %s%s; controllers: %s; subtree_control: %s", cg,
-		 hybrid ? " on a hybrid v1/v2 host" : "",
-		 ctrl[0] ? ctrl : "(none)", sub[0] ? sub : "(none)");
-
-	if (writable && !missing[0]) {
-		d->cgroup_usable = true;
-		report(d, LVL_OK, "cgroup v2", "%s writable (%s)%s%s", dir,
-		       facts, werr ? "; could not remove probe cgroup: " : "",
-		       werr ? strerror(werr) : "");
-		return;
-	}
-	if (!writable)
-		snprintf(d->cgroup_why, sizeof d->cgroup_why,
-			 "%s not writable by uid %lu: %s", dir,
-			 (unsigned long)geteuid(), strerror(werr));
-	else
-		snprintf(d->cgroup_why, sizeof d->cgroup_why,
-			 "%s lacks the %s controller%s%s", dir, missing,
-			 strchr(missing, ',') ? "s" : "",
-			 hybrid ? " (cgroup v1 owns them)" : "");
-	report(d, LVL_WARN, "cgroup v2", "%s (%s); limits fall back to %s",
-	       d->cgroup_why, facts, why_rl);
+	d->cgroup_usable = true;
+	snprintf(d->cgroup_path, sizeof d->cgroup_path, "%s", c.parent);
+	cgroup_ctrl_names(c.have, names, sizeof names);
+	report(d, LVL_OK, "cgroup v2",
+	       "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",
+	       c.parent, names, c.facts, c.why[0] ? "; " : "", c.why,
+	       c.have & CG_CPU ? "" : ": --cpus not enforced");
 }
 
 /* ---- network namespace -------------------------------------------------- */
@@ -1212,6 +1088,7 @@ static void print_summary(const struct doctor *d)
 		       "mount(2): %s; fuse-overlayfs not in PATH)\n",
 		       d->api_why, d->classic_why);
 
+	/* Only when a limit is asked for: without one no cgroup is made. */
 	if (d->cgroup_usable)
 		printf("limits: cgroup v2 at %s\n", d->cgroup_path);
 	else

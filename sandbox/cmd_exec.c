@@ -1,10 +1,19 @@
 /* cmd_exec.c: `wsbox exec`, the lifecycle of one task (SPEC.md "Exec
- * lifecycle"): parse and validate; resolve the ancestors and refuse
- * conflicts; stage an attempt; build the plan and run the sandbox; capture
- * and publish the upper dir on success; record the task; turn the outcome
- * into an exit status. Store and sandbox meet only here, through the plan. */
+ * lifecycle", section 4): parse and validate; draw an attempt number;
+ * resolve the ancestors and refuse conflicts; compute the cache key and, on a
+ * hit, publish the cached result without any sandbox; else stage the
+ * attempt, build the plan and run the sandbox; capture the upper dir on
+ * success; publish layer, logs, record and cache entry in one
+ * compare-and-swap under the task's lock; report events; turn the outcome
+ * into an exit status. Store and sandbox meet only here, through the plan.
+ *
+ * Locks (layers/lock.h): the gc lock is held shared only while records are
+ * read and while results are published; the task's lock only around the
+ * publication; --mutex only while the sandbox runs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +21,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layers/cache.h"
 #include "layers/capture.h"
 #include "layers/dag.h"
 #include "layers/flatten.h"
 #include "layers/layer.h"
+#include "layers/lock.h"
 #include "layers/record.h"
+#include "layers/result.h"
 #include "layers/rootfs.h"
 #include "layers/store.h"
 #include "policy/policy.h"
 #include "sandbox/commands.h"
+#include "sandbox/events.h"
 #include "sandbox/exec_opts.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
@@ -40,30 +53,72 @@ struct exec_ctx {
 	struct manifest **manifests; /* per dag node, NULL when no layer */
 	struct strv lowers;	     /* tree paths, topmost first */
 	struct strv lower_digests;
-	char *rootfs, *run, *empty, *bpf_dir;
+	char *rootfs, *rootfs_id, *run, *empty, *bpf_dir;
+	const char *task;
 	char **envp;
 	int out_pipe[2], err_pipe[2];
 	int out_log, err_log;
+	int gc_lock, task_lock, mutex_lock; /* held store locks, or -1 */
+	uint64_t seq;			    /* attempt sequence number */
+	char key[DIGEST_STRLEN];	    /* cache key, "" until known */
+	struct manifest captured;	    /* the upper dir, once captured */
+	bool have_capture;
+	struct events ev;
+	struct sandbox_result res; /* zero until the sandbox ran */
+	bool ran;
 	struct task_record rec;
-	/* The one host id the task maps to (the caller rootless; an
-	 * unprivileged subordinate id as root) and the owner of layers on
-	 * disk. Resolved once, after the store is open. */
-	bool root;
-	uid_t host_uid, layer_uid;
+	/* The host ids the task maps to (rootless: the caller, one id; as
+	 * root: inside 0..id_count-1 onto an unprivileged subordinate range)
+	 * and the owner of layers on disk. With `idmap` the lowers are shown
+	 * to root-mode tasks through idmapped mounts, so layers stay the
+	 * store owner's. Resolved once, after the store is open. */
+	bool root, idmap;
+	uid_t host_uid, layer_uid, id_count;
 	gid_t host_gid, layer_gid;
 };
 
-static void resolve_ids(struct exec_ctx *c)
+static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->root = geteuid() == 0;
-	c->host_uid =
-	    c->root ? (uid_t)ns_user_root_host_id("/etc/subuid") : getuid();
-	c->host_gid =
-	    c->root ? (gid_t)ns_user_root_host_id("/etc/subgid") : getgid();
-	/* Interim (README "Ownership"): root-mode layers belong to the
-	 * subordinate id so later tasks can read them as lowers. */
-	c->layer_uid = c->root ? c->host_uid : c->store.owner_uid;
-	c->layer_gid = c->root ? c->host_gid : c->store.owner_gid;
+	if (!c->root) {
+		if (c->o.idmap_base)
+			return wsbox_fail(err, 0,
+					  "--idmap-base: only when wsbox runs "
+					  "as root (rootless tasks map to the "
+					  "invoking user)");
+		c->host_uid = getuid();
+		c->host_gid = getgid();
+		c->id_count = 1;
+		c->layer_uid = c->store.owner_uid;
+		c->layer_gid = c->store.owner_gid;
+		return 0;
+	}
+	struct ns_user_ids ids;
+	int r = ns_user_root_ids(c->o.idmap_base, c->store.owner_uid,
+				 c->store.owner_gid, &ids, err);
+	if (r < 0)
+		return r;
+	c->host_uid = ids.host_uid;
+	c->host_gid = ids.host_gid;
+	/* Layers owned by host root appear owned by the task's ids through
+	 * idmapped mounts; that needs a root-owned store and kernel support,
+	 * probed once here. Otherwise (README "Ownership") the older scheme:
+	 * one id, the range's first, which also owns the layers so every
+	 * later task can read them. */
+	struct wsbox_error why = {0};
+	c->idmap =
+	    ns_mount_idmap_layers_usable(c->store.path, c->store.owner_uid,
+					 c->store.owner_gid, &ids, &why) == 0;
+	c->id_count = c->idmap ? ids.count : 1;
+	if (c->idmap && (c->o.uid >= ids.count || c->o.gid >= ids.count))
+		return wsbox_fail(err, 0,
+				  "--uid %u --gid %u: outside the %u ids "
+				  "mapped in root mode",
+				  (unsigned)c->o.uid, (unsigned)c->o.gid,
+				  (unsigned)ids.count);
+	c->layer_uid = c->idmap ? c->store.owner_uid : c->host_uid;
+	c->layer_gid = c->idmap ? c->store.owner_gid : c->host_gid;
+	return 0;
 }
 
 static void ctx_free(struct exec_ctx *c)
@@ -85,7 +140,13 @@ static void ctx_free(struct exec_ctx *c)
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	store_unlock(&c->gc_lock);
+	store_unlock(&c->task_lock);
+	store_unlock(&c->mutex_lock);
+	manifest_free(&c->captured);
+	events_close(&c->ev);
 	free(c->rootfs);
+	free(c->rootfs_id);
 	free(c->run);
 	free(c->empty);
 	free(c->bpf_dir);
@@ -175,7 +236,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		max_lowers = v;
 	}
 	/* The merged layer is owned like the task layers it replaces: by
-	 * the subordinate id in root mode (resolve_ids). */
+	 * c->layer_uid (resolve_ids). */
 	char **flat = NULL;
 	size_t n_flat = 0;
 	r = flatten_lowers(&c->store, stacked, n_stacked, max_lowers,
@@ -190,35 +251,45 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
+/* The task's output goes to the attempt's staging dir until the result is
+ * published (a superseded attempt leaves no log behind). */
 static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 {
-	_cleanup_free_ char *dir =
-	    xasprintf("%s/runs/%s/logs", c->store.path, c->run);
-	int r = mkdir_p(dir, 0700, err);
-	if (r < 0)
-		return r;
-	c->rec.stdout_log = xasprintf("runs/%s/logs/%s.out", c->run, c->att.id);
-	c->rec.stderr_log = xasprintf("runs/%s/logs/%s.err", c->run, c->att.id);
-	c->out_log = openat(c->store.fd, c->rec.stdout_log,
+	c->out_log = openat(c->att.dirfd, "stdout",
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	c->err_log = openat(c->store.fd, c->rec.stderr_log,
+	c->err_log = openat(c->att.dirfd, "stderr",
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (c->out_log < 0 || c->err_log < 0)
-		return wsbox_fail(err, errno, "create logs in `%s`", dir);
+		return wsbox_fail(err, errno, "create logs in `%s`",
+				  c->att.dir);
 	if (pipe2(c->out_pipe, O_CLOEXEC) < 0 ||
 	    pipe2(c->err_pipe, O_CLOEXEC) < 0)
 		return wsbox_fail(err, errno, "pipe");
 	return 0;
 }
 
-/* Capture the upper dir of a finished sandbox and publish it. */
-static int capture_and_publish(struct exec_ctx *c, struct wsbox_error *err)
+static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir =
+	    xasprintf("%s/runs/%s/logs", c->store.path, c->run);
+	c->rec.stdout_log = xasprintf("runs/%s/logs/%s.out", c->run, c->att.id);
+	c->rec.stderr_log = xasprintf("runs/%s/logs/%s.err", c->run, c->att.id);
+	return mkdir_p(dir, 0700, err);
+}
+
+/* Capture the upper dir of a finished sandbox (no lock held: this is the
+ * part that scales with what the task wrote). */
+static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 {
 	_cleanup_close_ int upper =
 	    openat(c->att.dirfd, "upper",
 		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return wsbox_fail(err, errno, "open upper dir");
+	/* capture_tree leaves the root dir's owner alone: in root mode it is
+	 * still the task's mapped id. */
+	if (c->root && fchown(upper, c->layer_uid, c->layer_gid) < 0)
+		return wsbox_fail(err, errno, "chown upper dir");
 	const char *const *save = NULL;
 	if (c->o.save.n)
 		save = (const char *const *)c->o.save.v;
@@ -232,21 +303,79 @@ static int capture_and_publish(struct exec_ctx *c, struct wsbox_error *err)
 	     * directory its parent created. The store is private. */
 	    .make_readonly = false,
 	};
-	struct manifest m = {0};
 	struct capture_stats st = {0};
-	int r = capture_tree(upper, &copts, &m, &st, err);
-	if (r == 0) {
-		char digest[DIGEST_STRLEN];
-		r = layer_publish(&c->store, &c->att, "upper", &m, digest, err);
-		if (r == 0)
-			c->rec.layer = xstrdup(digest);
-	}
+	int r = capture_tree(upper, &copts, &c->captured, &st, err);
 	c->rec.bytes = st.bytes;
 	c->rec.files = st.files;
-	manifest_free(&m);
-	if (r < 0)
+	if (r < 0) {
 		wsbox_error_prefix(err, "capture");
-	return r;
+		return r;
+	}
+	c->have_capture = true;
+	return 0;
+}
+
+/* The identity of the root filesystem in the cache key: an imported
+ * rootfs's digest; for a host directory its canonical path, device and
+ * inode (README "Cache": change a host rootfs in place and the cache cannot
+ * tell; import it to get content identity). */
+static int rootfs_identity(struct exec_ctx *c, bool imported,
+			   struct wsbox_error *err)
+{
+	if (imported)
+		return rootfs_digest(&c->store, c->o.rootfs, &c->rootfs_id,
+				     err);
+	struct stat st;
+	if (stat(c->rootfs, &st) < 0)
+		return wsbox_fail(err, errno, "rootfs `%s`", c->rootfs);
+	c->rootfs_id = xasprintf("host-dir:%s:%llu:%llu", c->rootfs,
+				 (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+	return 0;
+}
+
+static void compute_key(struct exec_ctx *c)
+{
+	struct exec_opts *o = &c->o;
+	const char **pass_values =
+	    xcalloc(o->env_pass.n + 1, sizeof *pass_values);
+	for (size_t i = 0; i < o->env_pass.n; i++)
+		pass_values[i] = getenv(o->env_pass.v[i]);
+	struct cache_key_input in = {
+	    .rootfs_id = c->rootfs_id,
+	    .lowers = c->lower_digests.v,
+	    .n_lowers = c->lower_digests.n,
+	    .argv = o->argv,
+	    .envp = c->envp,
+	    .env_pass = o->env_pass.v,
+	    .env_pass_values = pass_values,
+	    .n_env_pass = o->env_pass.n,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .cwd = o->cwd,
+	    .hostname = o->hostname,
+	    .net = (int)o->net,
+	    .policy = c->pol.digest,
+	    .save = o->save.v,
+	    .n_save = o->save.n,
+	    .ro = o->ro,
+	    .max_layer_size = o->max_layer_size,
+	};
+	cache_key(&in, c->key);
+	free(pass_values);
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
 }
 
 static double wall_now(void)
@@ -256,11 +385,162 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Publish this attempt's result: the compare-and-swap of SPEC.md section 4.
+ * Under the shared gc lock (so gc cannot take the layer between its
+ * publication and the record naming it) and the task's lock: refuse when a
+ * newer attempt published meanwhile, else publish the layer, the cache
+ * entry, the logs, then the record, each atomic, in the order that never
+ * lets a record or an entry name something missing. */
+static int publish_result(struct exec_ctx *c, bool cache_it,
+			  struct wsbox_error *err)
+{
+	int r;
+	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
+	if (c->gc_lock < 0)
+		return c->gc_lock;
+	c->task_lock = result_lock(&c->store, c->run, c->task, c->seq, err);
+	if (c->task_lock < 0)
+		return c->task_lock;
+	if (c->have_capture) {
+		char digest[DIGEST_STRLEN];
+		r = layer_publish(&c->store, &c->att, "upper", &c->captured,
+				  digest, err);
+		if (r < 0) {
+			wsbox_error_prefix(err, "capture");
+			return r;
+		}
+		c->rec.layer = xstrdup(digest);
+	}
+	if (cache_it) {
+		struct cache_entry e = {.layer = c->rec.layer,
+					.bytes = c->rec.bytes,
+					.files = c->rec.files,
+					.wall_sec = c->rec.wall_sec};
+		/* A cache that cannot be written costs a later miss, not this
+		 * task's result. */
+		struct wsbox_error cerr = {0};
+		if (cache_store(&c->store, &c->att, c->key, &e, &cerr) < 0)
+			fprintf(stderr, "wsbox: warning: %s\n", cerr.msg);
+	}
+	r = make_log_dir(c, err);
+	if (r < 0)
+		return r;
+	if (renameat(c->att.dirfd, "stdout", c->store.fd, c->rec.stdout_log) <
+		0 ||
+	    renameat(c->att.dirfd, "stderr", c->store.fd, c->rec.stderr_log) <
+		0)
+		return wsbox_fail(err, errno, "publish logs of task %s",
+				  c->task);
+	r = record_write(&c->store, &c->rec, err);
+	store_unlock(&c->task_lock);
+	store_unlock(&c->gc_lock);
+	return r;
+}
+
+/* A cache hit: the cached layer becomes this task's layer, the cached
+ * output is replayed; no staging, no namespace. Called with the gc lock
+ * held shared (taken before the lookup). */
+static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
+		       struct wsbox_error *err)
+{
+	int r;
+	struct task_record *rec = &c->rec;
+	rec->layer = e->layer ? xstrdup(e->layer) : NULL;
+	rec->bytes = e->bytes;
+	rec->files = e->files;
+	rec->cache_hit = true;
+	rec->status = "succeeded";
+	c->task_lock = result_lock(&c->store, c->run, c->task, c->seq, err);
+	if (c->task_lock < 0)
+		return c->task_lock;
+	r = make_log_dir(c, err);
+	if (r < 0)
+		return r;
+	/* The run keeps its own link to the output, so evicting the entry
+	 * later does not take the run's logs. */
+	_cleanup_free_ char *out = cache_file(c->key, "stdout");
+	_cleanup_free_ char *errf = cache_file(c->key, "stderr");
+	if (linkat(c->store.fd, out, c->store.fd, rec->stdout_log, 0) < 0 ||
+	    linkat(c->store.fd, errf, c->store.fd, rec->stderr_log, 0) < 0)
+		return wsbox_fail(err, errno, "link cached logs of task %s",
+				  c->task);
+	rec->wall_sec = wall_now() - rec->started;
+	r = record_write(&c->store, rec, err);
+	store_unlock(&c->task_lock);
+	store_unlock(&c->gc_lock);
+	if (r < 0)
+		return r;
+	return cache_replay(&c->store, c->key, STDOUT_FILENO, STDERR_FILENO,
+			    err);
+}
+
+static void emit_started(struct exec_ctx *c)
+{
+	events_emit(&c->ev, "task_started",
+		    json_pack("{s:o, s:o}", "parents",
+			      strv_json(c->o.parents.v, c->o.parents.n),
+			      "cache_key", str_or_null(c->key)));
+}
+
+/* What the limits and the policy did to a task that ran. */
+static void emit_finished_limits(json_t *o, const struct sandbox_result *res)
+{
+	json_object_set_new(o, "limits_via", str_or_null(res->limits_via));
+	json_object_set_new(o, "oom_killed", json_boolean(res->oom_killed));
+	json_object_set_new(o, "pids_max_hit", json_boolean(res->pids_max_hit));
+	json_object_set_new(o, "mem_peak_bytes",
+			    json_integer((json_int_t)res->mem_peak_bytes));
+	json_object_set_new(o, "policy_denied",
+			    json_integer((json_int_t)res->denied_count));
+}
+
+/* plan.on_denied: the supervisor answered a syscall the policy refused
+ * (sandbox/notify.c). pid is as wsbox sees it (host PID namespace). */
+static void emit_denied(void *ctx, pid_t pid, int nr, const char *name)
+{
+	struct exec_ctx *c = ctx;
+	events_emit(&c->ev, "policy_denied",
+		    json_pack("{s:s, s:i, s:i}", "syscall", name, "nr", nr,
+			      "pid", (int)pid));
+	if (getenv("WSBOX_DEBUG_DENIED"))
+		fprintf(stderr, "wsbox: task %s: policy denied %s (pid %d)\n",
+			c->task, name, (int)pid);
+}
+
+static void emit_finished(struct exec_ctx *c, int status,
+			  const struct wsbox_error *err)
+{
+	const struct task_record *r = &c->rec;
+	const char *st = r->status ? r->status : "error";
+	json_t *o = json_pack(
+	    "{s:s, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:o, s:I, "
+	    "s:I, s:o}",
+	    "status", st, "exit_status", status, "exit_code", r->exit_code,
+	    "signal", r->signal, "cache_hit", r->cache_hit, "wall_sec",
+	    r->wall_sec, "cpu_sec", r->cpu_sec, "max_rss_kb",
+	    (json_int_t)r->max_rss_kb, "layer", str_or_null(r->layer), "bytes",
+	    (json_int_t)r->bytes, "files", (json_int_t)r->files, "error",
+	    str_or_null(err->msg));
+	if (o && c->ran)
+		emit_finished_limits(o, &c->res);
+	events_emit(&c->ev, "task_finished", o);
+}
+
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r;
 	struct exec_opts *o = &c->o;
 
+	r = events_open(&c->ev, o->events, err);
+	if (r < 0)
+		return r;
+	/* The task inherits stdin. A directory there would be a handle on
+	 * the host tree (/proc/self/fd/0/..., CVE-2024-21626 class). */
+	struct stat in_st;
+	if (fstat(STDIN_FILENO, &in_st) == 0 && S_ISDIR(in_st.st_mode))
+		return wsbox_fail(err, 0,
+				  "stdin is a directory: refusing to hand a "
+				  "host directory to the task");
 	/* Validate everything that needs no store writes first: a --rootfs
 	 * path is checked before the store is created, an imported rootfs
 	 * name after it is opened. */
@@ -275,7 +555,9 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	r = store_open(store_path, true, &c->store, err);
 	if (r < 0)
 		return r;
-	resolve_ids(c);
+	r = resolve_ids(c, err);
+	if (r < 0)
+		return r;
 	if (!o->rootfs)
 		c->rootfs = xstrdup("/");
 	else if (!rootfs_is_path) {
@@ -283,41 +565,138 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		if (r < 0)
 			return r;
 	}
+	r = rootfs_identity(c, o->rootfs && !rootfs_is_path, err);
+	if (r < 0)
+		return r;
 	c->run = o->run ? xstrdup(o->run)
 			: xasprintf("adhoc-%lld-%d", (long long)time(NULL),
 				    (int)getpid());
-	const char *task = o->task ? o->task : "main";
+	c->task = o->task ? o->task : "main";
+	attempt_new_id(&c->att);
+	c->ev.run = c->run;
+	c->ev.task = c->task;
+	c->ev.attempt = c->att.id;
+
+	struct task_record *rec = &c->rec;
+	rec->run = c->run;
+	rec->task = (char *)c->task;
+	rec->attempt = c->att.id;
+	rec->parents = o->parents.v;
+	rec->n_parents = o->parents.n;
+	rec->ro = o->ro;
+	rec->started = wall_now();
+
+	/* Records are read and layers pinned under the shared gc lock. */
+	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
+	if (c->gc_lock < 0)
+		return c->gc_lock;
 	r = assemble_workspace(c, err);
 	if (r < 0)
 		return r;
+	rec->ancestors = c->dag.nodes;
+	rec->n_ancestors = c->dag.n;
+	rec->lowers = c->lower_digests.v;
+	rec->n_lowers = c->lower_digests.n;
 	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
 	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
 				       .squash_chown = true};
 	r = policy_load(o->policy, &popts, &c->pol, err);
 	if (r < 0)
 		return r;
-	r = attempt_create(&c->store, &c->att, err);
+	/* The attempt counts from here, once its workspace is known to be
+	 * valid (a refused exec leaves no trace): any attempt of this task
+	 * that draws a higher number and publishes first wins. */
+	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
+	rec->seq = c->seq;
+	c->envp = exec_build_env(o, environ);
+	compute_key(c);
+	rec->cache_key = c->key;
+	emit_started(c);
+
+	if (!o->no_cache) {
+		struct cache_entry e;
+		if (cache_lookup(&c->store, c->key, &e) == 1) {
+			events_emit(&c->ev, "cache_hit",
+				    json_pack("{s:s, s:o}", "cache_key", c->key,
+					      "layer", str_or_null(e.layer)));
+			r = publish_hit(c, &e, err);
+			cache_entry_free(&e);
+			return r;
+		}
+	}
+	events_emit(&c->ev, "cache_miss",
+		    json_pack("{s:s, s:b}", "cache_key", c->key, "forced",
+			      o->no_cache));
+
+	r = attempt_stage(&c->store, &c->att, err);
+	if (r < 0)
+		return r;
+	/* Pin what the workspace stands on (flattened lowers included)
+	 * before the gc lock goes: the task may run for hours. */
+	{
+		struct strv pins = {0};
+		for (size_t i = 0; i < c->lower_digests.n; i++)
+			strv_push(&pins, c->lower_digests.v[i]);
+		for (size_t i = 0; i < c->lowers.n; i++) {
+			/* .../layers/<hex>/tree */
+			const char *p = c->lowers.v[i];
+			size_t len = strlen(p);
+			if (len > 70 && !strcmp(p + len - 5, "/tree")) {
+				_cleanup_free_ char *d =
+				    xasprintf("sha256:%.64s", p + len - 5 - 64);
+				strv_push(&pins, d);
+			}
+		}
+		r = attempt_write_uses(&c->att, pins.v, pins.n, err);
+		strv_free(&pins);
+		if (r < 0)
+			return r;
+	}
+	store_unlock(&c->gc_lock);
 	r = open_logs(c, err);
 	if (r < 0)
 		return r;
 
 	/* As real root the task never runs as host root: it maps to an
-	 * unprivileged id, which must own its upper and work dirs. */
+	 * unprivileged range in which the task's ids must own its upper and
+	 * work dirs and reach them by path. Root's supplementary groups
+	 * (host gid 0) would follow the task into its namespace: drop them. */
 	uid_t host_uid = c->host_uid;
 	gid_t host_gid = c->host_gid;
+	uid_t up_uid = host_uid + (c->id_count > 1 ? o->uid : 0);
+	gid_t up_gid = host_gid + (c->id_count > 1 ? o->gid : 0);
 	if (c->root &&
-	    (fchownat(c->att.dirfd, "upper", host_uid, host_gid, 0) < 0 ||
-	     fchownat(c->att.dirfd, "work", host_uid, host_gid, 0) < 0 ||
+	    (setgroups(0, NULL) < 0 ||
+	     fchownat(c->att.dirfd, "upper", up_uid, up_gid, 0) < 0 ||
+	     fchownat(c->att.dirfd, "work", up_uid, up_gid, 0) < 0 ||
 	     fchmod(c->att.dirfd, 0711) < 0 ||
 	     fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
 	     fchmodat(c->store.fd, "staging", 0711, 0) < 0 ||
 	     fchmodat(c->store.fd, "layers", 0711, 0) < 0))
 		return wsbox_fail(err, errno, "prepare staging for uid %u",
-				  (unsigned)host_uid);
+				  (unsigned)up_uid);
+	if (c->idmap) {
+		/* Host-root-owned layers (and the empty lower) appear owned
+		 * by the task's --uid/--gid (SPEC.md: every workspace file
+		 * does) through read-only idmapped views, made in a private
+		 * mount namespace the sandbox inherits. */
+		struct ns_user_ids ids = {up_uid, up_gid, 1};
+		_cleanup_close_ int userns = ns_user_open_userns(&ids, err);
+		if (userns < 0)
+			return userns;
+		_cleanup_free_ char *empty =
+		    xasprintf("%s/empty", c->store.path);
+		strv_push(&c->lowers, empty);
+		r = ns_mount_idmap_dirs((const char *const *)c->lowers.v,
+					c->lowers.n, userns, err);
+		free(c->lowers.v[--c->lowers.n]);
+		c->lowers.v[c->lowers.n] = NULL;
+		if (r < 0)
+			return r;
+	}
 
-	c->envp = exec_build_env(o, environ);
 	c->empty = xasprintf("%s/empty", c->store.path);
 	const char *hide[] = {c->store.path};
 	struct plan plan = {
@@ -339,6 +718,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	    .gid = o->gid,
 	    .host_uid = host_uid,
 	    .host_gid = host_gid,
+	    .id_count = c->id_count,
 	    .net = o->net,
 	    .limits = exec_opts_limits(o),
 	    .policy = &c->pol,
@@ -347,26 +727,30 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
 		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
 	    .n_tee = 2,
+	    .report_denied = true,
+	    .on_denied = emit_denied,
+	    .on_denied_ctx = c,
 	};
-	struct task_record *rec = &c->rec;
-	rec->run = c->run;
-	rec->task = (char *)task;
-	rec->attempt = c->att.id;
-	rec->parents = o->parents.v;
-	rec->n_parents = o->parents.n;
-	rec->ancestors = c->dag.nodes;
-	rec->n_ancestors = c->dag.n;
-	rec->lowers = c->lower_digests.v;
-	rec->n_lowers = c->lower_digests.n;
-	rec->ro = o->ro;
-	rec->started = wall_now();
 
-	struct sandbox_result res;
-	r = sandbox_run(&plan, &res, err);
+	/* --mutex: tasks sharing the name never run at once in this store
+	 * (a cache hit, above, never waits for it). */
+	if (o->mutex) {
+		_cleanup_free_ char *rel =
+		    xasprintf("locks/mutex/%s", o->mutex);
+		c->mutex_lock = store_lock(&c->store, rel, true, err);
+		if (c->mutex_lock < 0)
+			return c->mutex_lock;
+	}
+	r = sandbox_run(&plan, &c->res, err);
+	store_unlock(&c->mutex_lock);
 	/* The sandbox closed the pipes' write ends; forget them. */
 	c->out_pipe[1] = c->err_pipe[1] = -1;
 	if (r < 0)
 		return r;
+	c->ran = true;
+	const struct sandbox_result res = c->res;
+	if (err->msg[0]) /* a limit the task hit (sandbox_limits_note) */
+		wsbox_error_prefix(err, "task %s", c->task);
 	rec->wall_sec = res.wall_sec;
 	rec->cpu_sec = res.cpu_sec;
 	rec->max_rss_kb = res.max_rss_kb;
@@ -376,24 +760,24 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (res.timed_out) {
 		rec->status = "timeout";
 		wsbox_fail_status(err, WSBOX_EXIT_TIMEOUT, 0,
-				  "task %s timed out after %u s", task,
+				  "task %s timed out after %u s", c->task,
 				  o->timeout_sec);
 	} else if (status != 0) {
 		rec->status = "failed";
 	} else if (!o->ro) {
-		r = capture_and_publish(c, err);
+		r = capture_upper(c, err);
 		rec->status = r == 0 ? "succeeded" : "failed";
 		if (r < 0)
 			status = WSBOX_EXIT_FAILURE;
 	} else {
 		rec->status = "succeeded";
 	}
-	struct wsbox_error rerr = {0};
-	if (record_write(&c->store, rec, &rerr) < 0) {
-		*err = rerr;
+	struct wsbox_error perr = {0};
+	if (publish_result(c, status == 0, &perr) < 0) {
+		*err = perr;
+		rec->status = NULL;
 		return -EIO;
 	}
-	rec->status = NULL;
 	if (status != 0 && !err->msg[0])
 		err->status = status; /* the task's own failure: no message */
 	else if (err->msg[0])
@@ -408,10 +792,18 @@ int cmd_exec(int argc, char **argv)
 			     .err_pipe = {-1, -1},
 			     .out_log = -1,
 			     .err_log = -1,
+			     .gc_lock = -1,
+			     .task_lock = -1,
+			     .mutex_lock = -1,
 			     .store = {.fd = -1},
-			     .att = {.dirfd = -1}};
+			     .att = {.dirfd = -1},
+			     .ev = {.fd = -1}};
 	int status;
 
+	/* A reader that goes away (`wsbox exec ... | head`) must not kill
+	 * wsbox before it records the task: writes get EPIPE instead. The
+	 * sandbox resets every signal for the task. */
+	signal(SIGPIPE, SIG_IGN);
 	if (exec_opts_parse(argc, argv, &c.o, &err) < 0) {
 		exec_opts_free(&c.o);
 		wsbox_error_print(&err);
@@ -424,7 +816,9 @@ int cmd_exec(int argc, char **argv)
 		status = r;
 	if (err.msg[0])
 		wsbox_error_print(&err);
-	if (c.att.id) {
+	if (c.ev.fd >= 0)
+		emit_finished(&c, status, &err);
+	if (c.att.dirfd >= 0) {
 		struct wsbox_error e2 = {0};
 		if (c.o.keep_failed && status != 0) {
 			fprintf(stderr, "wsbox: kept failed attempt in `%s`\n",
@@ -433,6 +827,8 @@ int cmd_exec(int argc, char **argv)
 		} else if (attempt_discard(&c.store, &c.att, &e2) < 0) {
 			wsbox_error_print(&e2);
 		}
+	} else {
+		attempt_free(&c.att);
 	}
 	free(c.rec.stdout_log);
 	free(c.rec.stderr_log);

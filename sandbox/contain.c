@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "sandbox/notify.h"
 #include "sandbox/util/fs.h"
 
 static _Noreturn void setup_failed(int report_fd, const struct wsbox_error *err)
@@ -45,16 +46,22 @@ static int become_task_ids(const struct plan *plan, struct wsbox_error *err)
 
 static int apply_rlimits(const struct plan *plan, struct wsbox_error *err)
 {
-	/* Without a delegated cgroup these are the nearest per-process
-	 * bounds (cgroup limits come with the limits module). */
+	/* Without a usable cgroup (sandbox/cgroup.c) these are the nearest
+	 * bounds, per process and weaker: RLIMIT_AS counts address space,
+	 * not memory, and a hit is ENOMEM for the task, not a kill. The
+	 * kernel (>= 5.14) counts RLIMIT_NPROC per user namespace, so it is
+	 * this sandbox's process count. --cpus has no rlimit: RLIMIT_CPU is
+	 * total CPU seconds with a kill, not a rate (monitor.c warns). */
+	if (plan->limits.via_cgroup)
+		return 0; /* the cgroup leaf holds them, with real accounting */
 	if (plan->limits.memory_bytes) {
-		struct rlimit rl = { plan->limits.memory_bytes,
-				     plan->limits.memory_bytes };
+		struct rlimit rl = {plan->limits.memory_bytes,
+				    plan->limits.memory_bytes};
 		if (setrlimit(RLIMIT_AS, &rl) < 0)
 			return wsbox_fail(err, errno, "setrlimit memory");
 	}
 	if (plan->limits.pids) {
-		struct rlimit rl = { plan->limits.pids, plan->limits.pids };
+		struct rlimit rl = {plan->limits.pids, plan->limits.pids};
 		if (setrlimit(RLIMIT_NPROC, &rl) < 0)
 			return wsbox_fail(err, errno, "setrlimit pids");
 	}
@@ -70,22 +77,39 @@ static void task_start(void *arg)
 	/* A new session: no controlling terminal to push input into
 	 * (TIOCSTI), and its own process group for signals. */
 	setsid();
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &dfl, NULL);
 	for (int i = 0; i < 3; i++)
 		if (plan->stdio[i] >= 0 && dup2(plan->stdio[i], i) < 0)
 			wsbox_die(WSBOX_EXIT_FAILURE, errno, "dup2 stdio");
+	/* Denied-syscall reporting: the socket to the supervisor stays, as
+	 * fd 3 and close-on-exec, until the listener is sent over it. */
+	int sock = notify_task_sock();
+	if (sock >= 0 && sock != 3 && dup3(sock, 3, O_CLOEXEC) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, errno, "dup3 listener socket");
+	/* Only 0, 1, 2 cross into the task (CVE-2024-21626 class), and they
+	 * are closed before chdir so that `--cwd /proc/self/fd/N` cannot
+	 * name a directory init inherited from outside the root. */
+	if (syscall(SYS_close_range, sock >= 0 ? 4 : 3, ~0U, 0) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, errno, "close_range");
 	if (chdir(plan->cwd) < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, errno, "chdir `%s`", plan->cwd);
-	/* Only 0, 1, 2 cross into the task (CVE-2024-21626 class). */
-	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
-		wsbox_die(WSBOX_EXIT_FAILURE, errno, "close_range");
+	/* A directory passed as stdio could still lead outside: the cwd must
+	 * be reachable from the root (runc's check for the same CVE; getcwd
+	 * fails with ENOENT for an unreachable cwd). */
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	if (!cwd || cwd[0] != '/')
+		wsbox_die(WSBOX_EXIT_FAILURE, cwd ? ENOENT : errno,
+			  "cwd `%s` is outside the root", plan->cwd);
 	/* execvp() searches the caller's PATH: switch environments first. */
 	environ = (char **)plan->envp;
-	int r = policy_install(plan->policy);
+	int r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
+			  : policy_install(plan->policy);
 	if (r < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, -r, "install seccomp policy");
+	if (sock >= 0)
+		close(3); /* after sendmsg: a notified close is answered */
 	execvp(plan->argv[0], plan->argv);
 	int e = errno;
 	wsbox_die(e == ENOENT ? WSBOX_EXIT_NOTFOUND : WSBOX_EXIT_NOEXEC, e,
@@ -95,7 +119,7 @@ static void task_start(void *arg)
 void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		   pid_t parent)
 {
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	char go;
 
 	(void)parent;
@@ -108,7 +132,7 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	 * clears it. getppid() is 0 in a new PID namespace, so a parent that
 	 * died before this prctl shows as a hang-up on the sync pipe, whose
 	 * write end the parent holds until the sandbox is gone. */
-	struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(WSBOX_EXIT_FAILURE);
 	close(sync_fd);
@@ -118,9 +142,18 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
 	 * turns read-only: a nested user namespace stays impossible even if a
 	 * seccomp policy has a gap. */
-	_cleanup_free_ char *maxns = xasprintf(
-		"%s/proc/sys/user/max_user_namespaces", plan->root_mnt);
+	_cleanup_free_ char *maxns =
+	    xasprintf("%s/proc/sys/user/max_user_namespaces", plan->root_mnt);
+	/* Same moment, same reason: SysV shared memory no process holds is
+	 * removed at once in this IPC namespace, so none outlives the task
+	 * even while the namespace lives (and /proc/sys is still writable).
+	 * The kernel lets only the namespace's uid 0 write IPC sysctls; with
+	 * --uid N uid 0 is unmapped, and the fresh IPC namespace, which dies
+	 * with the sandbox, is the bound. */
+	_cleanup_free_ char *shmrm =
+	    xasprintf("%s/proc/sys/kernel/shm_rmid_forced", plan->root_mnt);
 	if (write_file_at(AT_FDCWD, maxns, "0", &err) < 0 ||
+	    (plan->uid == 0 && write_file_at(AT_FDCWD, shmrm, "1", &err) < 0) ||
 	    ns_mount_mask_proc(plan, &err) < 0 ||
 	    ns_mount_enter_root(plan, &err) < 0)
 		setup_failed(report_fd, &err);

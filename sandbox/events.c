@@ -38,9 +38,8 @@ int events_open(struct events *ev, const char *spec, struct wsbox_error *err)
 		ev->fd = (int)fd;
 		return 0;
 	}
-	ev->fd = open(spec,
-		      O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC,
-		      0600);
+	ev->fd = open(
+	    spec, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC, 0600);
 	if (ev->fd < 0)
 		return wsbox_fail(err, errno, "--events `%s`", spec);
 	ev->own_fd = true;
@@ -60,11 +59,10 @@ void events_emit(struct events *ev, const char *kind, json_t *fields)
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	json_t *o = json_pack("{s:s, s:f, s:o, s:o, s:o}", "event", kind,
-			      "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
-			      "run", str_or_null(ev->run), "task",
-			      str_or_null(ev->task), "attempt",
-			      str_or_null(ev->attempt));
+	json_t *o = json_pack(
+	    "{s:s, s:f, s:o, s:o, s:o}", "event", kind, "time",
+	    (double)ts.tv_sec + ts.tv_nsec / 1e9, "run", str_or_null(ev->run),
+	    "task", str_or_null(ev->task), "attempt", str_or_null(ev->attempt));
 	if (!o) {
 		json_decref(fields);
 		return;

@@ -68,6 +68,44 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int parse_cpus(const char *s, uint32_t *milli)
+{
+	uint64_t whole = 0, frac = 0;
+	size_t i = 0, nd = 0;
+
+	if (!s)
+		return -EINVAL;
+	/* Digits only: strtod would take "1e3", "inf", " 2" and locale
+	 * commas, none of which an operator means. */
+	for (; s[i] >= '0' && s[i] <= '9'; i++) {
+		whole = whole * 10 + (uint64_t)(s[i] - '0');
+		if (whole > 4096)
+			return -ERANGE;
+	}
+	if (i == 0)
+		return -EINVAL;
+	if (s[i] == '.') {
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++, nd++) {
+			if (nd == 3)
+				return -EINVAL;
+			frac = frac * 10 + (uint64_t)(s[i] - '0');
+		}
+		if (!nd)
+			return -EINVAL;
+	}
+	if (s[i])
+		return -EINVAL;
+	for (; nd < 3; nd++)
+		frac *= 10;
+	uint64_t v = whole * 1000 + frac;
+	if (v > 4096 * 1000)
+		return -ERANGE;
+	if (v < 10)
+		return -ERANGE;
+	*milli = (uint32_t)v;
+	return 0;
+}
+
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -99,6 +137,15 @@ static bool valid_rel_path(const char *p)
 		if (!strcmp(c, "..") || !strcmp(c, "."))
 			return false;
 	return true;
+}
+
+/* Does the path have a ".." component? */
+static bool has_dotdot(const char *p)
+{
+	for (const char *c = p; (c = strstr(c, "..")); c += 2)
+		if ((c == p || c[-1] == '/') && (c[2] == '\0' || c[2] == '/'))
+			return true;
+	return false;
 }
 
 static bool valid_env_name(const char *k, size_t len)
@@ -136,34 +183,38 @@ enum {
 	OPT_MAX_LAYER,
 	OPT_MUTEX,
 	OPT_IDMAP_BASE,
+	OPT_CPUS,
+	OPT_CGROUP_PARENT,
 };
 
 static const struct option long_opts[] = {
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "run", required_argument, NULL, OPT_RUN },
-	{ "task", required_argument, NULL, OPT_TASK },
-	{ "parent", required_argument, NULL, OPT_PARENT },
-	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
-	{ "ro", no_argument, NULL, OPT_RO },
-	{ "save", required_argument, NULL, OPT_SAVE },
-	{ "env", required_argument, NULL, OPT_ENV },
-	{ "env-pass", required_argument, NULL, OPT_ENV_PASS },
-	{ "cwd", required_argument, NULL, OPT_CWD },
-	{ "uid", required_argument, NULL, OPT_UID },
-	{ "gid", required_argument, NULL, OPT_GID },
-	{ "net", required_argument, NULL, OPT_NET },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "memory", required_argument, NULL, OPT_MEMORY },
-	{ "pids", required_argument, NULL, OPT_PIDS },
-	{ "policy", required_argument, NULL, OPT_POLICY },
-	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
-	{ "events", required_argument, NULL, OPT_EVENTS },
-	{ "keep-failed", no_argument, NULL, OPT_KEEP_FAILED },
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
-	{ "max-layer-size", required_argument, NULL, OPT_MAX_LAYER },
-	{ "mutex", required_argument, NULL, OPT_MUTEX },
-	{ "idmap-base", required_argument, NULL, OPT_IDMAP_BASE },
-	{ NULL, 0, NULL, 0 },
+    {"store", required_argument, NULL, OPT_STORE},
+    {"run", required_argument, NULL, OPT_RUN},
+    {"task", required_argument, NULL, OPT_TASK},
+    {"parent", required_argument, NULL, OPT_PARENT},
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"ro", no_argument, NULL, OPT_RO},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"env-pass", required_argument, NULL, OPT_ENV_PASS},
+    {"cwd", required_argument, NULL, OPT_CWD},
+    {"uid", required_argument, NULL, OPT_UID},
+    {"gid", required_argument, NULL, OPT_GID},
+    {"net", required_argument, NULL, OPT_NET},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"keep-failed", no_argument, NULL, OPT_KEEP_FAILED},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"max-layer-size", required_argument, NULL, OPT_MAX_LAYER},
+    {"mutex", required_argument, NULL, OPT_MUTEX},
+    {"idmap-base", required_argument, NULL, OPT_IDMAP_BASE},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {NULL, 0, NULL, 0},
 };
 
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
@@ -187,31 +238,35 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			break;
 		case OPT_RUN:
 			if (!valid_name(optarg))
-				return wsbox_fail(err, 0,
-						  "--run `%s`: invalid name "
-						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--run `%s`: invalid name "
+				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+				    optarg);
 			o->run = optarg;
 			break;
 		case OPT_TASK:
 			if (!valid_name(optarg))
-				return wsbox_fail(err, 0,
-						  "--task `%s`: invalid name "
-						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--task `%s`: invalid name "
+				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+				    optarg);
 			o->task = optarg;
 			break;
 		case OPT_PARENT:
 			if (!valid_name(optarg))
-				return wsbox_fail(err, 0,
-						  "--parent `%s`: invalid name "
-						  "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--parent `%s`: invalid name "
+				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+				    optarg);
 			for (size_t i = 0; i < o->parents.n; i++)
 				if (!strcmp(o->parents.v[i], optarg))
 					return wsbox_fail(
-						err, 0, "--parent `%s`: given twice",
-						optarg);
+					    err, 0,
+					    "--parent `%s`: given twice",
+					    optarg);
 			strv_push(&o->parents, optarg);
 			break;
 		case OPT_ROOTFS:
@@ -224,15 +279,17 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			break;
 		case OPT_SAVE:
 			if (!valid_rel_path(optarg))
-				return wsbox_fail(err, 0,
-						  "--save `%s`: must be a relative "
-						  "path inside /workspace without `..`",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--save `%s`: must be a relative "
+				    "path inside /workspace without `..`",
+				    optarg);
 			strv_push(&o->save, optarg);
 			break;
 		case OPT_ENV: {
 			const char *eq = strchr(optarg, '=');
-			if (!eq || !valid_env_name(optarg, (size_t)(eq - optarg)))
+			if (!eq ||
+			    !valid_env_name(optarg, (size_t)(eq - optarg)))
 				return wsbox_fail(err, 0,
 						  "--env `%s`: want NAME=VALUE",
 						  optarg);
@@ -248,19 +305,18 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			break;
 		case OPT_CWD:
 			if (optarg[0] != '/')
-				return wsbox_fail(err, 0,
-						  "--cwd `%s`: must be absolute",
-						  optarg);
+				return wsbox_fail(
+				    err, 0, "--cwd `%s`: must be absolute",
+				    optarg);
 			o->cwd = optarg;
 			break;
 		case OPT_UID:
 		case OPT_GID:
 			/* 65534 and above are reserved (overflow ids). */
 			if (parse_uint(optarg, 65533, &v) < 0)
-				return wsbox_fail(err, 0,
-						  "--%s `%s`: want 0..65533",
-						  c == OPT_UID ? "uid" : "gid",
-						  optarg);
+				return wsbox_fail(
+				    err, 0, "--%s `%s`: want 0..65533",
+				    c == OPT_UID ? "uid" : "gid", optarg);
 			if (c == OPT_UID)
 				o->uid = (uid_t)v;
 			else
@@ -272,36 +328,58 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			else if (!strcmp(optarg, "host"))
 				o->net = NET_HOST;
 			else
-				return wsbox_fail(err, 0,
-						  "--net `%s`: want none or host",
-						  optarg);
+				return wsbox_fail(
+				    err, 0, "--net `%s`: want none or host",
+				    optarg);
 			break;
 		case OPT_TIMEOUT:
 			if (parse_uint(optarg, 7 * 24 * 3600, &v) < 0 || !v)
-				return wsbox_fail(err, 0,
-						  "--timeout `%s`: want seconds "
-						  "(1..604800)",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--timeout `%s`: want seconds "
+				    "(1..604800)",
+				    optarg);
 			o->timeout_sec = (unsigned)v;
 			break;
 		case OPT_MEMORY:
 		case OPT_MAX_LAYER: {
-			uint64_t *dst = c == OPT_MEMORY ? &o->memory
-							: &o->max_layer_size;
+			uint64_t *dst =
+			    c == OPT_MEMORY ? &o->memory : &o->max_layer_size;
 			if (parse_size(optarg, dst) < 0 || !*dst)
 				return wsbox_fail(
-					err, 0, "--%s `%s`: want a size like 512M",
-					c == OPT_MEMORY ? "memory"
-							: "max-layer-size",
-					optarg);
+				    err, 0, "--%s `%s`: want a size like 512M",
+				    c == OPT_MEMORY ? "memory"
+						    : "max-layer-size",
+				    optarg);
 			break;
 		}
 		case OPT_PIDS:
 			if (parse_uint(optarg, 4194304, &v) < 0 || !v)
-				return wsbox_fail(err, 0,
-						  "--pids `%s`: want a positive count",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--pids `%s`: want a positive count",
+				    optarg);
 			o->pids = v;
+			break;
+		case OPT_CPUS:
+			if (parse_cpus(optarg, &o->cpu_milli) < 0)
+				return wsbox_fail(
+				    err, 0,
+				    "--cpus `%s`: want a CPU count "
+				    "like 2 or 0.5 (0.01..4096)",
+				    optarg);
+			break;
+		case OPT_CGROUP_PARENT:
+			/* Only the shape here; whether it is a usable cgroup
+			 * is the sandbox's check (cgroup.c), also exit 125. */
+			if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX ||
+			    has_dotdot(optarg))
+				return wsbox_fail(
+				    err, 0,
+				    "--cgroup-parent `%s`: want an "
+				    "absolute path without `..`",
+				    optarg);
+			o->cgroup_parent = optarg;
 			break;
 		case OPT_POLICY:
 			o->policy = optarg;
@@ -320,10 +398,11 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
 					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					   "0123456789.-") != strlen(optarg))
-				return wsbox_fail(err, 0,
-						  "--hostname `%s`: want 1-64 of "
-						  "[A-Za-z0-9.-]",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--hostname `%s`: want 1-64 of "
+				    "[A-Za-z0-9.-]",
+				    optarg);
 			o->hostname = optarg;
 			break;
 		case OPT_MUTEX:
@@ -338,19 +417,20 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 			 * id of the range tasks map to. Never 0: a task must
 			 * not be host root. */
 			if (parse_uint(optarg, 0xfffeffffUL, &v) < 0 || v == 0)
-				return wsbox_fail(err, 0,
-						  "--idmap-base `%s`: want a host "
-						  "id in 1..4294901759",
-						  optarg);
+				return wsbox_fail(
+				    err, 0,
+				    "--idmap-base `%s`: want a host "
+				    "id in 1..4294901759",
+				    optarg);
 			o->idmap_base = v;
 			break;
 		case ':':
 			return wsbox_fail(err, 0, "option `%s` needs a value",
 					  argv[optind - 1]);
 		default:
-			return wsbox_fail(err, 0,
-					  "unknown option `%s` (see `wsbox help`)",
-					  argv[optind - 1]);
+			return wsbox_fail(
+			    err, 0, "unknown option `%s` (see `wsbox help`)",
+			    argv[optind - 1]);
 		}
 	}
 	if (o->ro && o->save.n)
@@ -390,13 +470,13 @@ static void env_set(struct strv *env, const char *kv)
 
 char **exec_build_env(const struct exec_opts *o, char **host_env)
 {
-	struct strv env = { 0 };
+	struct strv env = {0};
 	const char *term = NULL;
 	for (char **e = host_env; e && *e; e++)
 		if (!strncmp(*e, "TERM=", 5))
 			term = *e + 5;
-	env_set(&env,
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	env_set(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/"
+		      "sbin:/bin");
 	/* HOME on the fresh /tmp: dotfiles tools drop there are not captured
 	 * into the workspace layer. */
 	env_set(&env, "HOME=/tmp");
@@ -420,5 +500,7 @@ struct limits exec_opts_limits(const struct exec_opts *o)
 {
 	return (struct limits){.memory_bytes = o->memory,
 			       .pids = o->pids,
-			       .timeout_sec = o->timeout_sec};
+			       .cpu_milli = o->cpu_milli,
+			       .timeout_sec = o->timeout_sec,
+			       .cgroup_parent = o->cgroup_parent};
 }

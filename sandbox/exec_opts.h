@@ -34,6 +34,8 @@ struct exec_opts {
 	unsigned timeout_sec;
 	uint64_t memory;
 	uint64_t pids;
+	uint32_t cpu_milli;	   /* --cpus in 1/1000 CPUs, 0 = none */
+	const char *cgroup_parent; /* --cgroup-parent, NULL = auto */
 	uint64_t max_layer_size;
 	const char *policy;
 	bool no_cache;
@@ -60,6 +62,10 @@ struct limits exec_opts_limits(const struct exec_opts *o);
 
 /* "512M", "2G", "100k", "123" -> bytes. */
 int parse_size(const char *s, uint64_t *out);
+
+/* --cpus: "2", "0.5", "1.25" (at most 3 decimals) -> thousandths of a CPU,
+ * 0.01..4096 (cgroup cpu.max cannot express less than 1% of a CPU). */
+int parse_cpus(const char *s, uint32_t *milli);
 
 /* The clean environment of the task: PATH, HOME, TERM, then --env-pass
  * values present in `host_env`, then --env (later wins). */

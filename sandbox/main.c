@@ -13,14 +13,14 @@ static const struct verb {
 	int (*fn)(int, char **);
 	const char *help;
 } verbs[] = {
-	{ "exec", cmd_exec, "run one task in a fresh sandbox" },
-	{ "doctor", cmd_doctor, "probe the kernel and host" },
-	{ "policy", cmd_policy, "list, show and check seccomp policies" },
-	{ "restore", cmd_restore, "materialize a task's workspace into a dir" },
-	{ "layers", cmd_layers, "list, show, verify, export and import layers" },
-	{ "runs", cmd_runs, "list, show and remove runs" },
-	{ "rootfs", cmd_rootfs, "import and list root filesystems" },
-	{ "gc", cmd_gc, "remove dead attempts and unreferenced layers" },
+    {"exec", cmd_exec, "run one task in a fresh sandbox"},
+    {"doctor", cmd_doctor, "probe the kernel and host"},
+    {"policy", cmd_policy, "list, show and check seccomp policies"},
+    {"restore", cmd_restore, "materialize a task's workspace into a dir"},
+    {"layers", cmd_layers, "list, show, verify, export and import layers"},
+    {"runs", cmd_runs, "list, show and remove runs"},
+    {"rootfs", cmd_rootfs, "import and list root filesystems"},
+    {"gc", cmd_gc, "remove dead attempts and unreferenced layers"},
 };
 
 static void usage(FILE *f)
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 		if (!strcmp(argv[1], verbs[i].name))
 			return verbs[i].fn(argc - 1, argv + 1);
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	wsbox_fail(&err, 0, "unknown verb `%s` (see `wsbox help`)", argv[1]);
 	wsbox_error_print(&err);
 	return WSBOX_EXIT_FAILURE;

@@ -4,15 +4,22 @@
  * created even on a read-only or host root), then the workspace overlay,
  * /proc, /dev and /tmp are mounted, and pivot_root switches to it.
  * Binds use the new mount API (open_tree + mount_setattr + move_mount) so
- * read-only/nosuid/nodev apply recursively and atomically to submounts. */
+ * read-only/nosuid/nodev apply recursively and atomically to submounts.
+ * The last part runs in the parent, as real root only: idmapped read-only
+ * views of the layers (README "Ownership"), and the probe for them. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/mount.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -20,12 +27,12 @@
 #include "sandbox/util/fs.h"
 
 /* Top-level rootfs entries replaced by something fresh instead of bound. */
-static const char *const fresh_mounts[] = { "proc", "dev", "tmp", "workspace",
-					    "sys" };
+static const char *const fresh_mounts[] = {"proc", "dev", "tmp", "workspace",
+					   "sys"};
 /* Host directories hidden behind an empty tmpfs when the rootfs is the host's
  * own "/" (SPEC.md section 2). */
-static const char *const host_hidden[] = { "home", "root", "run", "tmp",
-					   "var/tmp" };
+static const char *const host_hidden[] = {"home", "root", "run", "tmp",
+					  "var/tmp"};
 
 static bool in_list(const char *name, const char *const *list, size_t n)
 {
@@ -40,15 +47,15 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 static int bind_ro(int src_dfd, const char *src, int dst_dfd, const char *dst,
 		   bool nodev, struct wsbox_error *err)
 {
-	_cleanup_close_ int tree = open_tree(
-		src_dfd, src,
-		OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-			AT_SYMLINK_NOFOLLOW);
+	_cleanup_close_ int tree =
+	    open_tree(src_dfd, src,
+		      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+			  AT_SYMLINK_NOFOLLOW);
 	if (tree < 0)
 		return wsbox_fail(err, errno, "bind `%s`", src);
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-			    (nodev ? MOUNT_ATTR_NODEV : 0),
+	    .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			(nodev ? MOUNT_ATTR_NODEV : 0),
 	};
 	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
 			  sizeof attr) < 0)
@@ -85,6 +92,34 @@ static int mount_tmpfs_at(int dfd, const char *path, const char *opts,
 	if (move_mount(mnt, "", dfd, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return wsbox_fail(err, errno, "mount tmpfs on `%s`", path);
 	return 0;
+}
+
+/* The writable tmpfs mounts (/tmp, /dev/shm) are bounded, or a task could
+ * fill the host's memory through them where no cgroup limits it (tmpfs
+ * pages are charged to a memory cgroup but not to RLIMIT_AS). Each gets
+ * half of --memory when given (the other half is left for the processes
+ * that write there, so the limit is reported as ENOSPC rather than as an
+ * OOM kill), else a share of RAM; `max` (bytes, 0 = none) caps that. Inodes
+ * are bounded too: they cost kernel memory and no pages. */
+#define TMPFS_DEFAULT_SHARE "25%" /* of RAM, without --memory */
+#define TMPFS_SHM_MAX (64ULL << 20)
+#define TMPFS_TMP_INODES 262144
+#define TMPFS_SHM_INODES 16384
+
+static char *tmpfs_scratch_opts(uint64_t max, uint64_t memory_bytes,
+				unsigned inodes)
+{
+	uint64_t size = memory_bytes / 2;
+	if (max && (!size || size > max))
+		size = max;
+	/* tmpfs rounds size up to pages; at least one page of room. */
+	if (memory_bytes && size < 4096)
+		size = 4096;
+	if (!size)
+		return xasprintf("mode=01777,size=%s,nr_inodes=%u",
+				 TMPFS_DEFAULT_SHARE, inodes);
+	return xasprintf("mode=01777,size=%" PRIu64 ",nr_inodes=%u", size,
+			 inodes);
 }
 
 static int make_mountpoint(int dfd, const char *name, bool dir,
@@ -129,8 +164,8 @@ static int populate_root(const struct plan *plan, int root, int src,
 			continue; /* vanished under us: not our business */
 		if (S_ISLNK(st.st_mode)) {
 			char target[4096];
-			ssize_t n = readlinkat(src, name, target,
-					       sizeof target - 1);
+			ssize_t n =
+			    readlinkat(src, name, target, sizeof target - 1);
 			if (n < 0)
 				return wsbox_fail(err, errno, "readlink `%s`",
 						  name);
@@ -150,8 +185,8 @@ static int populate_root(const struct plan *plan, int root, int src,
 			    sizeof host_hidden / sizeof *host_hidden)) {
 			r = mount_tmpfs_at(root, name, "mode=0755,size=1m",
 					   MOUNT_ATTR_RDONLY |
-						   MOUNT_ATTR_NOSUID |
-						   MOUNT_ATTR_NODEV,
+					       MOUNT_ATTR_NOSUID |
+					       MOUNT_ATTR_NODEV,
 					   err);
 		} else {
 			r = bind_ro(src, name, root, name, true, err);
@@ -179,7 +214,7 @@ static int hide_path(int root, const char *path, struct wsbox_error *err)
 		return 0; /* not visible inside: nothing to hide */
 	return mount_tmpfs_at(root, path, "mode=0755,size=4k",
 			      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-				      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+				  MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 			      err);
 }
 
@@ -190,14 +225,15 @@ static int mount_workspace(const struct plan *plan, int root,
 	if (fs < 0)
 		return wsbox_fail(err, errno, "fsopen overlay");
 	/* Layers stay portable and leak no file handles: no redirects, no
-	 * metacopy, no index, no xino (redirect_dir=off would still follow lower
-	 * redirects, which userxattr forbids). userxattr because we are in a user
-	 * namespace (whiteouts are 0:0 char devices, opaque is user.*). */
-	static const char *const flags[] = { "userxattr" };
-	static const char *const kv[][2] = { { "redirect_dir", "nofollow" },
-					     { "metacopy", "off" },
-					     { "index", "off" },
-					     { "xino", "off" } };
+	 * metacopy, no index, no xino (redirect_dir=off would still follow
+	 * lower redirects, which userxattr forbids). userxattr because we are
+	 * in a user namespace (whiteouts are 0:0 char devices, opaque is
+	 * user.*). */
+	static const char *const flags[] = {"userxattr"};
+	static const char *const kv[][2] = {{"redirect_dir", "nofollow"},
+					    {"metacopy", "off"},
+					    {"index", "off"},
+					    {"xino", "off"}};
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
 		if (fsconfig(fs, FSCONFIG_SET_FLAG, flags[i], NULL, 0) < 0)
 			return wsbox_fail(err, errno, "overlay option %s",
@@ -227,7 +263,8 @@ static int mount_workspace(const struct plan *plan, int root,
 		 * attempt has a fresh workdir, and layer_publish() flushes
 		 * before a layer becomes visible. */
 		if (fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
-			return wsbox_fail(err, errno, "overlay option volatile");
+			return wsbox_fail(err, errno,
+					  "overlay option volatile");
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", plan->upper,
 			     0) < 0)
 			return wsbox_fail(err, errno, "overlay upper `%s`",
@@ -245,8 +282,7 @@ static int mount_workspace(const struct plan *plan, int root,
 	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
 	if (mnt < 0)
 		return wsbox_fail(err, errno, "fsmount workspace overlay");
-	if (move_mount(mnt, "", root, "workspace", MOVE_MOUNT_F_EMPTY_PATH) <
-	    0)
+	if (move_mount(mnt, "", root, "workspace", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return wsbox_fail(err, errno, "mount /workspace");
 	return 0;
 }
@@ -259,9 +295,8 @@ static int mount_proc(int root, struct wsbox_error *err)
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return wsbox_fail(err, errno, "create /proc");
 	_cleanup_close_ int mnt =
-		fsmount(fs, FSMOUNT_CLOEXEC,
-			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				MOUNT_ATTR_NOEXEC);
+	    fsmount(fs, FSMOUNT_CLOEXEC,
+		    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
 		return wsbox_fail(err, errno, "fsmount /proc");
 	if (move_mount(mnt, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -271,25 +306,25 @@ static int mount_proc(int root, struct wsbox_error *err)
 
 /* Minimal /dev: a tmpfs with the harmless host device nodes bound in (a
  * user namespace cannot mknod), a private devpts and /dev/shm. */
-static int mount_dev(int root, struct wsbox_error *err)
+static int mount_dev(int root, uint64_t memory_bytes, struct wsbox_error *err)
 {
-	static const char *const nodes[] = { "null",   "zero",	  "full",
-					     "random", "urandom", "tty" };
+	static const char *const nodes[] = {"null",   "zero",	 "full",
+					    "random", "urandom", "tty"};
 	static const char *const links[][2] = {
-		{ "ptmx", "pts/ptmx" },	      { "fd", "/proc/self/fd" },
-		{ "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-		{ "stderr", "/proc/self/fd/2" },
+	    {"ptmx", "pts/ptmx"},	   {"fd", "/proc/self/fd"},
+	    {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+	    {"stderr", "/proc/self/fd/2"},
 	};
 	int r = mount_tmpfs_at(root, "dev", "mode=0755,size=64k",
 			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int dev =
-		openat(root, "dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    openat(root, "dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dev < 0)
 		return wsbox_fail(err, errno, "open /dev");
 	_cleanup_close_ int hostdev =
-		open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (hostdev < 0)
 		return wsbox_fail(err, errno, "open host /dev");
 	for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
@@ -298,15 +333,14 @@ static int mount_dev(int root, struct wsbox_error *err)
 			return r;
 		/* nodev must stay off or the nodes would not open; the
 		 * nodes keep their host superblock so they work. */
-		_cleanup_close_ int tree =
-			open_tree(hostdev, nodes[i],
-				  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		_cleanup_close_ int tree = open_tree(
+		    hostdev, nodes[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (tree < 0)
 			return wsbox_fail(err, errno, "bind /dev/%s", nodes[i]);
-		struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID |
-						       MOUNT_ATTR_NOEXEC };
-		if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr,
-				  sizeof attr) < 0)
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID |
+						      MOUNT_ATTR_NOEXEC};
+		if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) <
+		    0)
 			return wsbox_fail(err, errno, "lock /dev/%s", nodes[i]);
 		if (move_mount(tree, "", dev, nodes[i],
 			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -327,17 +361,19 @@ static int mount_dev(int root, struct wsbox_error *err)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0620", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return wsbox_fail(err, errno, "create /dev/pts");
-	_cleanup_close_ int pts = fsmount(
-		fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-	if (pts < 0 || move_mount(pts, "", dev, "pts",
-				  MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	_cleanup_close_ int pts =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (pts < 0 ||
+	    move_mount(pts, "", dev, "pts", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return wsbox_fail(err, errno, "mount /dev/pts");
-	r = mount_tmpfs_at(dev, "shm", "mode=01777,size=64m",
+	_cleanup_free_ char *shm_opts =
+	    tmpfs_scratch_opts(TMPFS_SHM_MAX, memory_bytes, TMPFS_SHM_INODES);
+	r = mount_tmpfs_at(dev, "shm", shm_opts,
 			   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (r < 0)
 		return r;
 	/* Nothing may add device nodes or files to /dev itself. */
-	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
 	if (mount_setattr(dev, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
 		return wsbox_fail(err, errno, "make /dev read-only");
 	return 0;
@@ -355,11 +391,11 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root =
-		open(plan->root_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    open(plan->root_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return wsbox_fail(err, errno, "open `%s`", plan->root_mnt);
 	_cleanup_close_ int src =
-		open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0)
 		return wsbox_fail(err, errno, "open rootfs `%s`", plan->rootfs);
 
@@ -376,8 +412,8 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 		if (r < 0)
 			return r;
 	}
-	static const char *const dirs[] = { "proc", "dev", "tmp", "workspace",
-					    "sys" };
+	static const char *const dirs[] = {"proc", "dev", "tmp", "workspace",
+					   "sys"};
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		r = make_mountpoint(root, dirs[i], true, err);
 		if (r < 0)
@@ -389,10 +425,12 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 	r = mount_proc(root, err);
 	if (r < 0)
 		return r;
-	r = mount_dev(root, err);
+	r = mount_dev(root, plan->limits.memory_bytes, err);
 	if (r < 0)
 		return r;
-	r = mount_tmpfs_at(root, "tmp", "mode=01777",
+	_cleanup_free_ char *tmp_opts =
+	    tmpfs_scratch_opts(0, plan->limits.memory_bytes, TMPFS_TMP_INODES);
+	r = mount_tmpfs_at(root, "tmp", tmp_opts,
 			   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (r < 0)
 		return r;
@@ -410,25 +448,26 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 /* Files masked with /dev/null and directories made read-only or hidden, as
  * container runtimes do: they expose host state or kernel knobs. */
 static const char *const proc_masked_files[] = {
-	"kcore",     "keys",	     "timer_list", "sched_debug", "latency_stats",
-	"kallsyms",  "kpagecount",   "kpageflags", "kpagecgroup", "sysrq-trigger",
-	"config.gz", "vmallocinfo",
+    "kcore",	     "keys",	      "timer_list", "sched_debug",
+    "latency_stats", "kallsyms",      "kpagecount", "kpageflags",
+    "kpagecgroup",   "sysrq-trigger", "config.gz",  "vmallocinfo",
 };
-static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound",
-						"firmware", "driver" };
-static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
+static const char *const proc_masked_dirs[] = {"acpi", "scsi", "asound",
+					       "firmware", "driver"};
+static const char *const proc_readonly[] = {"sys", "bus", "fs", "irq"};
 
 int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err)
 {
 	_cleanup_free_ char *procpath = xasprintf("%s/proc", plan->root_mnt);
 	_cleanup_close_ int proc =
-		open(procpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    open(procpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc < 0)
 		return wsbox_fail(err, errno, "open /proc");
 	int r;
 	for (size_t i = 0; i < sizeof proc_readonly / sizeof *proc_readonly;
 	     i++) {
-		if (faccessat(proc, proc_readonly[i], F_OK, AT_SYMLINK_NOFOLLOW))
+		if (faccessat(proc, proc_readonly[i], F_OK,
+			      AT_SYMLINK_NOFOLLOW))
 			continue;
 		r = bind_ro(proc, proc_readonly[i], proc, proc_readonly[i],
 			    true, err);
@@ -456,8 +495,7 @@ int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err)
 		r = mount_tmpfs_at(proc, proc_masked_dirs[i],
 				   "mode=0555,size=4k",
 				   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					   MOUNT_ATTR_NODEV |
-					   MOUNT_ATTR_NOEXEC,
+				       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 				   err);
 		if (r < 0)
 			return r;
@@ -477,8 +515,104 @@ int ns_mount_enter_root(const struct plan *plan, struct wsbox_error *err)
 		return wsbox_fail(err, errno, "detach old root");
 	if (chdir("/") < 0)
 		return wsbox_fail(err, errno, "chdir /");
-	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
 	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof ro) < 0)
 		return wsbox_fail(err, errno, "make / read-only");
 	return 0;
+}
+
+/* Idmapped mounts of a filesystem need CAP_SYS_ADMIN over the user
+ * namespace that mounted it, i.e. host root, so they are made here in the
+ * parent and not by the sandbox child. The child's mount namespace is a copy
+ * of this process's, taken by clone3(), which is how the views reach it
+ * without passing fds or touching the host's mount table. */
+
+/* Overlayfs accepts idmapped layers from Linux 5.19. */
+static bool kernel_at_least(int want_major, int want_minor)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > want_major ||
+	       (major == want_major && minor >= want_minor);
+}
+
+int ns_mount_idmap_probe(const char *dir, int userns_fd,
+			 struct wsbox_error *why)
+{
+	/* An operator's switch, and how the fallback is tested. */
+	const char *off = getenv("WSBOX_NO_IDMAP");
+	if (off && *off)
+		return wsbox_fail(why, EOPNOTSUPP,
+				  "idmapped layers disabled by WSBOX_NO_IDMAP");
+	if (!kernel_at_least(5, 19))
+		return wsbox_fail(why, EOPNOTSUPP,
+				  "kernel older than 5.19: overlayfs cannot "
+				  "use idmapped layers");
+	_cleanup_close_ int tree = open_tree(
+	    AT_FDCWD, dir,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0)
+		return wsbox_fail(why, errno, "open_tree `%s`", dir);
+	struct mount_attr attr = {
+	    .attr_set = MOUNT_ATTR_IDMAP,
+	    .userns_fd = (uint64_t)userns_fd,
+	};
+	/* The detached clone goes away when `tree` is closed. */
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		return wsbox_fail(why, errno,
+				  "the filesystem of `%s` cannot be idmapped",
+				  dir);
+	return 0;
+}
+
+int ns_mount_idmap_dirs(const char *const *dirs, size_t n, int userns_fd,
+			struct wsbox_error *err)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return wsbox_fail(err, errno, "private mount namespace");
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return wsbox_fail(err, errno, "make / a slave mount");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int tree = open_tree(
+		    AT_FDCWD, dirs[i],
+		    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+		if (tree < 0)
+			return wsbox_fail(err, errno, "bind `%s`", dirs[i]);
+		struct mount_attr attr = {
+		    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY |
+				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+		    .userns_fd = (uint64_t)userns_fd,
+		};
+		if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) <
+		    0)
+			return wsbox_fail(err, errno, "idmap `%s`", dirs[i]);
+		if (move_mount(tree, "", AT_FDCWD, dirs[i],
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return wsbox_fail(err, errno, "attach idmapped `%s`",
+					  dirs[i]);
+	}
+	return 0;
+}
+
+int ns_mount_idmap_layers_usable(const char *store_path, uid_t owner_uid,
+				 gid_t owner_gid, const struct ns_user_ids *ids,
+				 struct wsbox_error *why)
+{
+	/* Host root's files must show as the task's root: only a store owned
+	 * by root:root maps that way through the task's own map. */
+	if (owner_uid != 0 || owner_gid != 0)
+		return wsbox_fail(why, EOPNOTSUPP,
+				  "the store is not owned by root:root");
+	struct wsbox_error e = {0};
+	int userns = ns_user_open_userns(ids, &e);
+	if (userns < 0) {
+		*why = e;
+		return userns;
+	}
+	_cleanup_free_ char *layers = xasprintf("%s/layers", store_path);
+	int r = ns_mount_idmap_probe(layers, userns, why);
+	close(userns);
+	return r;
 }

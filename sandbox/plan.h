@@ -14,11 +14,21 @@
 
 enum net_mode { NET_NONE, NET_HOST };
 
+/* Enforced by a per-sandbox cgroup v2 leaf when a delegated cgroup has the
+ * controllers (sandbox/cgroup.c), else by the nearest rlimits (contain.c). */
 struct limits {
 	uint64_t memory_bytes; /* 0 = unlimited */
 	uint64_t pids;	       /* 0 = unlimited */
+	uint32_t cpu_milli;    /* CPU rate in 1/1000 CPUs; 0 = unlimited */
 	unsigned timeout_sec;  /* 0 = none */
 	unsigned kill_grace_ms;
+	/* Parent for the sandbox's cgroup (absolute path on a cgroup2
+	 * mount); NULL = pick a delegated one near wsbox's own cgroup, or
+	 * fall back to rlimits. Given explicitly, it must work. */
+	const char *cgroup_parent;
+	/* Set by sandbox_run only, for the child: a cgroup enforces memory
+	 * and pids, so no rlimits on top. */
+	bool via_cgroup;
 };
 
 struct plan {
@@ -53,6 +63,9 @@ struct plan {
 	gid_t gid;
 	uid_t host_uid; /* the one host id the task maps to */
 	gid_t host_gid;
+	/* > 1 (root mode): inside ids 0..id_count-1 map to host_uid.. and
+	 * host_gid..; else the single id above. */
+	uid_t id_count;
 
 	enum net_mode net;
 	struct limits limits;
@@ -71,6 +84,17 @@ struct plan {
 		int dst[2];
 	} tee[2];
 	size_t n_tee;
+
+	/* Denied-syscall reporting (sandbox/notify.c): the task installs the
+	 * policy's reporting variant and hands its listener to the
+	 * supervisor, which answers every syscall the policy fails with an
+	 * errno other than ENOSYS with that errno, counts it in
+	 * sandbox_result.denied_count and, for the first NOTIFY_MAX_REPORTS
+	 * (1000) of the sandbox, calls on_denied (if set). */
+	bool report_denied;
+	void (*on_denied)(void *ctx, pid_t pid, int nr,
+			  const char *syscall_name);
+	void *on_denied_ctx;
 };
 
 #endif

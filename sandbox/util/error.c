@@ -87,7 +87,7 @@ int wsbox_error_exit(const struct wsbox_error *err)
 
 void wsbox_die(int status, int errnum, const char *fmt, ...)
 {
-	struct wsbox_error err = { 0 };
+	struct wsbox_error err = {0};
 	va_list ap;
 	va_start(ap, fmt);
 	vformat(&err, errnum, fmt, ap);

@@ -18,8 +18,8 @@ enum wsbox_exit {
 #define WSBOX_ERROR_MAX 1024
 
 struct wsbox_error {
-	int errnum;	/* errno behind the failure, 0 if none */
-	int status;	/* exit status main() should use (default 125) */
+	int errnum; /* errno behind the failure, 0 if none */
+	int status; /* exit status main() should use (default 125) */
 	char msg[WSBOX_ERROR_MAX]; /* "<what>: <why>", no trailing newline */
 };
 
@@ -27,16 +27,17 @@ struct wsbox_error {
  * strerror when non-zero. Returns -errnum, or -EINVAL when errnum is 0, so
  * callers can write `return wsbox_fail(err, errno, "open `%s`", p);`. */
 int wsbox_fail(struct wsbox_error *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like wsbox_fail but with an explicit exit status (e.g. 127 for a missing
  * command, 124 for a timeout). */
 int wsbox_fail_status(struct wsbox_error *err, int status, int errnum,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Prefix the existing message with more context: "ctx: old message". */
 void wsbox_error_prefix(struct wsbox_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Print `wsbox: <msg>` to stderr (one line). */
 void wsbox_error_print(const struct wsbox_error *err);
@@ -47,6 +48,6 @@ int wsbox_error_exit(const struct wsbox_error *err);
 
 /* Last resort for the child between clone() and execve(): print and _exit. */
 _Noreturn void wsbox_die(int status, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -94,7 +94,7 @@ int write_file_at(int dirfd, const char *path, const char *content,
 		  struct wsbox_error *err)
 {
 	_cleanup_close_ int fd =
-		openat(dirfd, path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	    openat(dirfd, path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
 	int r = write_all(fd, content, strlen(content));
@@ -107,7 +107,7 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out,
 		 size_t *len, struct wsbox_error *err)
 {
 	_cleanup_close_ int fd =
-		openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	    openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
 	/* Size the buffer from fstat for regular files (proc files report
@@ -141,8 +141,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out,
 
 int fsync_dir_at(int dirfd, const char *path, struct wsbox_error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path,
-					O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
 	if (fsync(fd) < 0)
@@ -163,13 +163,12 @@ int atomic_write_at(int dirfd, const char *path, const void *content,
 	/* The temp name starts with '.', which no valid task, run or layer
 	 * name does: a crash leaves a file every listing skips and `wsbox gc`
 	 * removes (pid = owner). */
-	_cleanup_free_ char *tmp = xasprintf("%s/.%s.tmp.%d", dir, base,
-					     (int)getpid());
+	_cleanup_free_ char *tmp =
+	    xasprintf("%s/.%s.tmp.%d", dir, base, (int)getpid());
 
 	_cleanup_close_ int fd =
-		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-					   O_NOFOLLOW,
-		       mode);
+	    openat(dirfd, tmp,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "create `%s`", tmp);
 	int r = write_all(fd, content, len);
@@ -242,9 +241,8 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 	 * process of a finished sandbox can swap it any more. */
 	if (fchmodat(dirfd, name, 0700, 0) < 0 && errno != EPERM)
 		return wsbox_fail(err, errno, "chmod `%s`", name);
-	_cleanup_close_ int fd = openat(dirfd, name,
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						O_CLOEXEC);
+	_cleanup_close_ int fd = openat(
+	    dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -6,6 +6,9 @@
  * Every check must be harmless when run on the host as root (where most of
  * them are expected to FAIL): calls that would change something if allowed
  * use bad pointers or invalid flags, or run in a throw-away child process.
+ *
+ * `probe attack NAME` runs the hostile attempts of the adversarial suite
+ * (tests/security) and prints each outcome for the test to assert.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -18,6 +21,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +35,11 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -1291,7 +1300,7 @@ static int usage(const char *why)
 	if (why)
 		fprintf(stderr, "probe: %s\n", why);
 	fprintf(stderr,
-		"usage: probe CHECK [ARGS]... | probe all\n"
+		"usage: probe CHECK [ARGS]... | probe all | probe attack NAME\n"
 		"prints 'ok CHECK' or 'FAIL CHECK: why' per check; exit "
 		"0 if all passed, 1 if not, 2 on usage errors\n");
 	for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
@@ -1315,6 +1324,784 @@ struct run {
 	char *args[3]; /* NULL-terminated */
 };
 
+/* ---- attacks --------------------------------------------------------- */
+
+/*
+ * `probe attack NAME [ARGS]...` runs one hostile attempt for the adversarial
+ * suite (tests/security). Unlike a check, an attack does not judge: it
+ * prints one line per step, "WHAT: RESULT", RESULT being "succeeded",
+ * "errno=ENAME" or "killed=SIGNAME", and the shell test asserts the exact
+ * result. The same probe thus also shows what happens with a defence turned
+ * off (e.g. --policy permissive), which is how the suite proves each test
+ * would catch a regression.
+ *
+ * Harmless on a host as root like the checks: nothing is ever written to
+ * sysrq-trigger, sysctls get their current value written back, ptrace uses
+ * PTRACE_SEIZE (the tracee is never stopped), signals are signal 0, and
+ * anything that would change the probe runs in a throw-away child.
+ */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_io_uring_enter
+#define SYS_io_uring_enter 426
+#endif
+#ifndef SYS_io_uring_register
+#define SYS_io_uring_register 427
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER 0x5441
+#endif
+#define I386_GETPID 20L
+#define I386_UNSHARE 310L
+#define PERSONA_READ_IMPLIES_EXEC 0x0400000UL
+#define HIGH_BIT (1UL << 32)
+
+/* outcome: 0 success, > 0 errno, < 0 -signal (as in_child()). */
+static void say(const char *what, int outcome)
+{
+	const char *sig;
+
+	if (outcome == 0) {
+		printf("%s: succeeded\n", what);
+	} else if (outcome > 0) {
+		printf("%s: errno=%s\n", what, ename(outcome));
+	} else {
+		sig = sigabbrev_np(-outcome);
+		if (sig)
+			printf("%s: killed=SIG%s\n", what, sig);
+		else
+			printf("%s: killed=%d\n", what, -outcome);
+	}
+}
+
+static int outcome_of(long ret)
+{
+	return ret < 0 ? errno : 0;
+}
+
+/* Closes fd when a call that returns one unexpectedly worked. */
+static int fd_outcome(long ret)
+{
+	if (ret < 0)
+		return errno;
+	close((int)ret);
+	return 0;
+}
+
+/* Runs fn(arg) in a child and returns its outcome (see say()); the child
+ * may print lines of its own. */
+static int child_outcome(int (*fn)(long), long arg)
+{
+	int status, out;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		out = fn(arg);
+		fflush(stdout);
+		_exit(out > 0 && out < 255 ? out : (out == 0 ? 0 : 255));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	if (WIFSIGNALED(status))
+		return -WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static int c_unshare(long flags)
+{
+	return outcome_of(syscall(SYS_unshare, flags));
+}
+
+static int c_clone(long flags)
+{
+	long pid = syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
+
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return errno;
+	while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* Writes text to a /proc file; returns the outcome. */
+static int write_proc(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), out;
+
+	if (fd < 0)
+		return errno;
+	out = write(fd, text, strlen(text)) < 0 ? errno : 0;
+	close(fd);
+	return out;
+}
+
+/* Nested user namespace, even after raising max_user_namespaces. */
+static void atk_userns(char **args UNUSED)
+{
+	static const char path[] = "/proc/sys/user/max_user_namespaces";
+	char cur[32];
+
+	if (read_file(path, cur, sizeof(cur)) < 0) {
+		say("read max_user_namespaces", errno);
+	} else {
+		/* Raise it only where it is 0 (a sandbox); elsewhere write
+		 * the current value back, which changes nothing. */
+		say("write max_user_namespaces",
+		    write_proc(path, strcmp(cur, "0\n") ? cur : "10000\n"));
+	}
+	say("unshare(CLONE_NEWUSER)", child_outcome(c_unshare, CLONE_NEWUSER));
+	say("clone(CLONE_NEWUSER)", child_outcome(c_clone, CLONE_NEWUSER));
+}
+
+/* `unshare -mrfp` then a fresh proc: is sysrq-trigger reachable? Runs in
+ * a child; prints each step it gets to. */
+static int c_mrfp(long arg UNUSED)
+{
+	char dir[] = "/tmp/probe-proc.XXXXXX", map[64], path[PATH_MAX];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int out;
+	pid_t pid;
+
+	out = c_unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID);
+	say("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID)", out);
+	if (out)
+		return 0;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	say("write uid_map", write_proc("/proc/self/uid_map", map));
+	write_proc("/proc/self/setgroups", "deny\n");
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+	say("write gid_map", write_proc("/proc/self/gid_map", map));
+	fflush(stdout);
+	pid = fork(); /* PID 1 of the new namespace */
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		say("make mounts private",
+		    outcome_of(
+			mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)));
+		if (!mkdtemp(dir)) {
+			say("mkdtemp", errno);
+			_exit(0);
+		}
+		out = outcome_of(mount("proc", dir, "proc", MS_NOSUID, NULL));
+		say("mount proc", out);
+		if (!out) {
+			/* Open only: never write to a sysrq-trigger. */
+			snprintf(path, sizeof(path), "%s/sysrq-trigger", dir);
+			say("open new proc's sysrq-trigger for writing",
+			    fd_outcome(open(path, O_WRONLY | O_CLOEXEC)));
+			umount2(dir, MNT_DETACH);
+		}
+		rmdir(dir);
+		fflush(stdout);
+		_exit(0);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+static void atk_unshare_sysrq(char **args UNUSED)
+{
+	int out;
+
+	say("open /proc/sysrq-trigger for writing",
+	    fd_outcome(open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC)));
+	out = child_outcome(c_mrfp, 0);
+	if (out) /* c_mrfp reports its own steps; only a crash is news */
+		say("unshare -mrfp attack", out);
+}
+
+/* core_pattern names a helper the kernel runs as host root on a crash. */
+static void atk_core_pattern(char **args UNUSED)
+{
+	static const char path[] = "/proc/sys/kernel/core_pattern";
+	char cur[256];
+
+	if (read_file(path, cur, sizeof(cur)) < 0)
+		say("read core_pattern", errno);
+	else /* The current value: a host run changes nothing. */
+		say("write core_pattern", write_proc(path, cur));
+	say("remount /proc/sys read-write",
+	    outcome_of(
+		mount(NULL, "/proc/sys", NULL, MS_REMOUNT | MS_BIND, NULL)));
+	/* EINVAL here would mean the permission check passed. */
+	say("umount /proc/sys",
+	    outcome_of(umount2("/proc/sys", MNT_EXPIRE | MNT_DETACH)));
+}
+
+/* Mounts a cgroup v1 hierarchy in dir and tries its release_agent (run by
+ * the kernel as host root when a cgroup empties: CVE-2022-0492). */
+static void cgroup_v1_try(const char *dir)
+{
+	char path[PATH_MAX];
+	int out = outcome_of(mount("cgroup", dir, "cgroup",
+				   MS_NOSUID | MS_NODEV | MS_NOEXEC, "rdma"));
+
+	say("mount -t cgroup -o rdma", out);
+	if (out)
+		return;
+	snprintf(path, sizeof(path), "%s/release_agent", dir);
+	say("open release_agent for writing",
+	    fd_outcome(open(path, O_WRONLY | O_CLOEXEC)));
+	umount2(dir, MNT_DETACH);
+}
+
+static int c_cgroupns(long arg)
+{
+	const char *dir = (const char *)arg;
+	int out = c_unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWCGROUP);
+
+	say("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWCGROUP)", out);
+	if (out)
+		return 0;
+	mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	cgroup_v1_try(dir);
+	return 0;
+}
+
+static void atk_cgroup(char **args UNUSED)
+{
+	char dir[] = "/tmp/probe-cg.XXXXXX";
+	int out;
+
+	if (!mkdtemp(dir)) {
+		say("mkdtemp", errno);
+		return;
+	}
+	cgroup_v1_try(dir);
+	out = outcome_of(mount("cgroup2", dir, "cgroup2",
+			       MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+	say("mount -t cgroup2", out);
+	if (!out)
+		umount2(dir, MNT_DETACH);
+	say("open /sys/fs/cgroup/release_agent for writing",
+	    fd_outcome(
+		open("/sys/fs/cgroup/release_agent", O_WRONLY | O_CLOEXEC)));
+	child_outcome(c_cgroupns, (long)dir);
+	rmdir(dir);
+}
+
+/* "shocker": guess a file handle (inode 2, the root of ext*) and open it
+ * relative to any fd, bypassing the mount namespace (CVE-2014-3519 class). */
+static void atk_shocker(char **args UNUSED)
+{
+	const size_t cap = 128;
+	struct file_handle *h = calloc(1, sizeof(*h) + cap);
+	uint32_t guess[2] = {2, 0}; /* FILEID_INO32_GEN: inode, generation */
+	int mid, rfd;
+
+	if (!h) {
+		say("calloc", ENOMEM);
+		return;
+	}
+	h->handle_bytes = cap;
+	say("name_to_handle_at(/)",
+	    outcome_of(
+		syscall(SYS_name_to_handle_at, AT_FDCWD, "/", h, &mid, 0)));
+	rfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	h->handle_bytes = sizeof(guess);
+	h->handle_type = 1;
+	memcpy(h->f_handle, guess, sizeof(guess));
+	say("open_by_handle_at(inode 2)",
+	    fd_outcome(
+		syscall(SYS_open_by_handle_at, rfd, h, O_RDONLY | O_CLOEXEC)));
+	if (rfd >= 0)
+		close(rfd);
+	free(h);
+}
+
+/* A fresh pty pair; the slave made the controlling terminal when ctty (the
+ * caller must be a session leader). Returns the slave fd or -1. */
+static int open_pty(int *master, bool ctty)
+{
+	int unlock = 0, slave;
+
+	*master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0) {
+		say("open /dev/ptmx", errno);
+		return -1;
+	}
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0) {
+		say("unlock pty", errno);
+		return -1;
+	}
+	slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		say("open pty slave", errno);
+		return -1;
+	}
+	if (ctty && ioctl(slave, TIOCSCTTY, 0) < 0) {
+		say("make the pty the controlling terminal", errno);
+		return -1;
+	}
+	return slave;
+}
+
+/* Reports whether anything is waiting in fd's input queue. */
+static void say_queue(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, FIONREAD, &n) < 0)
+		say("FIONREAD", errno);
+	else if (n == 0)
+		printf("tty input queue: empty\n");
+	else
+		printf("tty input queue: %d bytes\n", n);
+}
+
+/* TIOCSTI/TIOCLINUX on fd, plain and with bits above 32 set in the request
+ * (the kernel truncates it: CVE-2019-10063). */
+static void tty_ioctls(int fd, const char *which)
+{
+	char what[96], c = 'x';
+	char sub[2] = {12, 0}; /* TIOCL_GETKMSGREDIRECT: only reads */
+
+	snprintf(what, sizeof(what), "ioctl(TIOCSTI) on %s", which);
+	say(what, outcome_of(syscall(SYS_ioctl, fd, TIOCSTI, &c)));
+	snprintf(what, sizeof(what), "ioctl(TIOCSTI|1<<32) on %s", which);
+	say(what, outcome_of(syscall(SYS_ioctl, fd,
+				     (unsigned long)TIOCSTI | HIGH_BIT, &c)));
+	snprintf(what, sizeof(what), "ioctl(TIOCLINUX) on %s", which);
+	say(what, outcome_of(syscall(SYS_ioctl, fd, TIOCLINUX, sub)));
+	snprintf(what, sizeof(what), "ioctl(TIOCLINUX|1<<32) on %s", which);
+	say(what,
+	    outcome_of(syscall(SYS_ioctl, fd,
+			       (unsigned long)TIOCLINUX | HIGH_BIT, sub)));
+}
+
+/* On a pty that is our own controlling terminal the kernel allows TIOCSTI
+ * (when dev.tty.legacy_tiocsti=1): only seccomp stands in the way. */
+static int c_tiocsti_own(long arg UNUSED)
+{
+	struct termios raw;
+	int master, slave;
+
+	if (setsid() < 0)
+		return errno;
+
+	slave = open_pty(&master, true);
+	if (slave < 0)
+		return 0;
+	/* Raw mode, so an injected byte is counted without a newline. */
+	if (tcgetattr(slave, &raw) < 0)
+		return errno;
+	cfmakeraw(&raw);
+	if (tcsetattr(slave, TCSANOW, &raw) < 0)
+		return errno;
+	tty_ioctls(slave, "own tty");
+	say_queue(slave);
+	return 0;
+}
+
+static void atk_tiocsti(char **args UNUSED)
+{
+	child_outcome(c_tiocsti_own, 0);
+}
+
+/* TIOCSTI into stdin, the caller's terminal when wsbox runs on one. */
+static void atk_tiocsti_stdin(char **args UNUSED)
+{
+	tty_ioctls(0, "stdin");
+}
+
+static void atk_io_uring(char **args UNUSED)
+{
+	/* struct io_uring_params, zeroed: a valid request for one entry. */
+	unsigned long params[15];
+
+	memset(params, 0, sizeof(params));
+	say("io_uring_setup",
+	    fd_outcome(syscall(SYS_io_uring_setup, 1, params)));
+	say("io_uring_enter",
+	    outcome_of(syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0)));
+	say("io_uring_register",
+	    outcome_of(syscall(SYS_io_uring_register, -1, 0, NULL, 0)));
+}
+
+static void atk_sockets(char **args UNUSED)
+{
+	static const struct {
+		const char *name;
+		unsigned long family;
+		int type, proto;
+	} s[] = {
+	    {"socket(AF_VSOCK)", AF_VSOCK, SOCK_STREAM, 0},
+	    {"socket(AF_ALG)", AF_ALG, SOCK_SEQPACKET, 0},
+	    {"socket(AF_PACKET, SOCK_RAW)", AF_PACKET, SOCK_RAW, 0x0300},
+	    {"socket(AF_PACKET, SOCK_DGRAM)", AF_PACKET, SOCK_DGRAM, 0x0300},
+	    /* The kernel takes the family as an int. */
+	    {"socket(AF_ALG|1<<32)", AF_ALG | HIGH_BIT, SOCK_SEQPACKET, 0},
+	    {"socket(AF_VSOCK|1<<32)", AF_VSOCK | HIGH_BIT, SOCK_STREAM, 0},
+	    {"socket(AF_PACKET|1<<32)", AF_PACKET | HIGH_BIT, SOCK_RAW, 0x0300},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(s); i++)
+		say(s[i].name,
+		    fd_outcome(syscall(SYS_socket, s[i].family,
+				       s[i].type | SOCK_CLOEXEC, s[i].proto)));
+}
+
+static long i386_call(long nr, long a1)
+{
+#if defined(__x86_64__)
+	long ret = nr;
+
+	__asm__ volatile("int $0x80"
+			 : "+a"(ret)
+			 : "b"(a1)
+			 : "memory", "r8", "r9", "r10", "r11");
+	if (ret < 0 && ret > -4096) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+#else
+	(void)nr;
+	(void)a1;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int c_x32(long nr)
+{
+	long arg = nr == SYS_unshare ? CLONE_NEWUSER : 0;
+
+	return outcome_of(syscall(X32_SYSCALL_BIT | nr, arg));
+}
+
+static int c_i386(long nr)
+{
+	return outcome_of(
+	    i386_call(nr, nr == I386_UNSHARE ? CLONE_NEWUSER : 0));
+}
+
+static void atk_abi(char **args UNUSED)
+{
+	say("x32 getpid", child_outcome(c_x32, SYS_getpid));
+	say("x32 unshare(CLONE_NEWUSER)", child_outcome(c_x32, SYS_unshare));
+	say("int 0x80 getpid", child_outcome(c_i386, I386_GETPID));
+	say("int 0x80 unshare(CLONE_NEWUSER)",
+	    child_outcome(c_i386, I386_UNSHARE));
+}
+
+static int c_personality(long persona)
+{
+	return outcome_of(syscall(SYS_personality, persona));
+}
+
+static void atk_personality(char **args UNUSED)
+{
+	say("personality(ADDR_NO_RANDOMIZE)",
+	    child_outcome(c_personality, (long)PERSONA_ADDR_NO_RANDOMIZE));
+	say("personality(ADDR_NO_RANDOMIZE|1<<32)",
+	    child_outcome(c_personality,
+			  (long)(PERSONA_ADDR_NO_RANDOMIZE | HIGH_BIT)));
+	say("personality(READ_IMPLIES_EXEC)",
+	    child_outcome(c_personality, (long)PERSONA_READ_IMPLIES_EXEC));
+}
+
+static int c_ptrace(long pid)
+{
+	if (syscall(SYS_ptrace, 0x4206 /* PTRACE_SEIZE */, pid, 0, 0) < 0)
+		return errno;
+	syscall(SYS_ptrace, 17 /* PTRACE_DETACH */, pid, 0, 0);
+	return 0;
+}
+
+/* Everything a task could do to a process given by number. */
+static void attack_pid(long pid)
+{
+	char what[96], path[64], byte;
+	struct iovec local = {&byte, 1}, remote = {(void *)BAD, 1};
+
+	snprintf(what, sizeof(what), "kill(%ld, 0)", pid);
+	say(what, outcome_of(kill((pid_t)pid, 0)));
+	snprintf(what, sizeof(what), "pidfd_open(%ld)", pid);
+	say(what, fd_outcome(syscall(SYS_pidfd_open, pid, 0)));
+	snprintf(what, sizeof(what), "ptrace(PTRACE_SEIZE, %ld)", pid);
+	say(what, child_outcome(c_ptrace, pid));
+	snprintf(what, sizeof(what), "process_vm_readv(%ld)", pid);
+	say(what, outcome_of(syscall(SYS_process_vm_readv, pid, &local, 1,
+				     &remote, 1, 0)));
+	snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
+	snprintf(what, sizeof(what), "open %s", path);
+	say(what, fd_outcome(open(path, O_RDONLY | O_CLOEXEC)));
+}
+
+static bool args_pids(char **args, int n)
+{
+	unsigned long id;
+
+	for (int i = 0; i < n; i++)
+		if (!parse_id(args[i], &id) || id == 0 || id > INT_MAX)
+			return false;
+	return n > 0;
+}
+
+static void atk_pid(char **args)
+{
+	for (; *args; args++)
+		attack_pid(atol(*args));
+}
+
+static bool args_connect(char **args, int n)
+{
+	unsigned long port;
+
+	if (n == 2 && !strcmp(args[0], "abstract"))
+		return strlen(args[1]) <
+		       sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	return n == 3 && !strcmp(args[0], "tcp") && parse_id(args[2], &port) &&
+	       port > 0 && port < 65536;
+}
+
+/* connect tcp ADDR PORT | connect abstract NAME */
+static void atk_connect(char **args)
+{
+	char what[160];
+	int fd, out;
+
+	if (!strcmp(args[0], "tcp")) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		a.sin_port = htons((uint16_t)atoi(args[2]));
+		if (inet_pton(AF_INET, args[1], &a.sin_addr) != 1) {
+			say("inet_pton", EINVAL);
+			return;
+		}
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		out = fd < 0 ? errno
+			     : outcome_of(connect(fd, (struct sockaddr *)&a,
+						  sizeof(a)));
+		snprintf(what, sizeof(what), "connect tcp %s:%s", args[1],
+			 args[2]);
+	} else {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		size_t len = strlen(args[1]);
+		memcpy(a.sun_path + 1, args[1], len); /* sun_path[0] = 0 */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		out = fd < 0 ? errno
+			     : outcome_of(connect(
+				   fd, (struct sockaddr *)&a,
+				   (socklen_t)(offsetof(struct sockaddr_un,
+							sun_path) +
+					       1 + len)));
+		snprintf(what, sizeof(what), "connect abstract @%s", args[1]);
+	}
+	if (fd >= 0)
+		close(fd);
+	say(what, out);
+}
+
+/* Leaked fds and a cwd outside the root (CVE-2024-21626: a host directory
+ * fd left open, then cwd /proc/self/fd/N/../../..). */
+static void atk_fds(char **args UNUSED)
+{
+	struct stat root, cur, up;
+	struct dirent *e;
+	char buf[PATH_MAX];
+	DIR *d = open_dir("/proc/self/fd");
+	int n = 0, fd, steps;
+
+	if (!d) {
+		say("open /proc/self/fd", errno);
+		return;
+	}
+	while ((e = readdir(d))) {
+		ssize_t len;
+		if (!all_digits(e->d_name))
+			continue;
+		fd = atoi(e->d_name);
+		if (fd <= 2 || fd == dirfd(d))
+			continue;
+		len = readlinkat(dirfd(d), e->d_name, buf, sizeof(buf) - 1);
+		buf[len < 0 ? 0 : len] = '\0';
+		printf("fd %d open: ", fd);
+		put_clean(buf);
+		putchar('\n');
+		n++;
+	}
+	closedir(d);
+	printf("extra fds: %d\n", n);
+
+	if (!getcwd(buf, sizeof(buf)))
+		say("getcwd", errno);
+	else
+		printf("cwd: %s\n", buf);
+	/* Walk up from cwd: inside the root, ".." reaches "/" itself. */
+	if (stat("/", &root) < 0 || stat(".", &cur) < 0) {
+		say("stat", errno);
+		return;
+	}
+	fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (steps = 0; fd >= 0 && steps < 256; steps++) {
+		int up_fd;
+		if (cur.st_dev == root.st_dev && cur.st_ino == root.st_ino)
+			break;
+		up_fd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = up_fd;
+		if (fd < 0 || fstat(fd, &up) < 0)
+			break;
+		if (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino)
+			break; /* a root that is not ours */
+		cur = up;
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("cwd under /: %s\n",
+	       cur.st_dev == root.st_dev && cur.st_ino == root.st_ino ? "yes"
+								      : "no");
+	say("list /proc/1/fd",
+	    list_dir("/proc/1/fd", true, NULL, 0) < 0 ? errno : 0);
+	say("readlink /proc/1/cwd",
+	    outcome_of(readlink("/proc/1/cwd", buf, sizeof(buf))));
+	say("readlink /proc/1/root",
+	    outcome_of(readlink("/proc/1/root", buf, sizeof(buf))));
+}
+
+/* CVE-2019-5736: PID 1 is the wsbox binary (forked, not exec'd); a task
+ * that could open /proc/1/exe could write to it once wsbox exits. */
+static void atk_exe(char **args UNUSED)
+{
+	char buf[PATH_MAX];
+	int fd;
+
+	say("open /proc/self/exe for writing",
+	    fd_outcome(open("/proc/self/exe", O_WRONLY | O_CLOEXEC)));
+	/* A rootfs binary that is not running: no ETXTBSY to hide behind. */
+	say("open /bin/busybox for writing",
+	    fd_outcome(open("/bin/busybox", O_WRONLY | O_CLOEXEC)));
+	say("readlink /proc/1/exe",
+	    outcome_of(readlink("/proc/1/exe", buf, sizeof(buf))));
+	fd = open("/proc/1/exe", O_RDONLY | O_CLOEXEC);
+	say("open /proc/1/exe", fd < 0 ? errno : 0);
+	if (fd >= 0) {
+		/* The runc exploit: reopen the O_RDONLY fd for writing. */
+		snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
+		say("reopen /proc/1/exe for writing",
+		    fd_outcome(open(buf, O_WRONLY | O_CLOEXEC)));
+		close(fd);
+	}
+	say("open /proc/1/exe for writing",
+	    fd_outcome(open("/proc/1/exe", O_WRONLY | O_CLOEXEC)));
+	say("open /proc/1/mem",
+	    fd_outcome(open("/proc/1/mem", O_RDONLY | O_CLOEXEC)));
+	say("list /proc/1/map_files",
+	    list_dir("/proc/1/map_files", false, NULL, 0) < 0 ? errno : 0);
+	say("ptrace(PTRACE_SEIZE, 1)", child_outcome(c_ptrace, 1));
+}
+
+/* Overlay's own xattrs set through the workspace could make a layer hide
+ * or redirect its parents' files (whiteouts, opaque dirs, redirects). */
+static void atk_xattr(char **args)
+{
+	static const char *const names[] = {
+	    "user.overlay.opaque",    "user.overlay.redirect",
+	    "user.overlay.origin",    "user.overlay.metacopy",
+	    "user.overlay.whiteout",  "user.overlay.overlay.opaque",
+	    "trusted.overlay.opaque", "trusted.overlay.redirect",
+	    "security.capability",    "user.wsbox-probe",
+	};
+	char what[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(what, sizeof(what), "setxattr %s", names[i]);
+		say(what, outcome_of(setxattr(args[0], names[i], "y", 1, 0)));
+	}
+}
+
+/* Device nodes in the workspace (in cwd); a block device that got made is
+ * removed again. */
+static void atk_mknod(char **args UNUSED)
+{
+	say("mknod char 1:3",
+	    outcome_of(mknod("dev-null", S_IFCHR | 0666, makedev(1, 3))));
+	say("mknod char 0:0",
+	    outcome_of(mknod("dev-whiteout", S_IFCHR | 0666, makedev(0, 0))));
+	if (mknod("dev-loop0", S_IFBLK | 0600, makedev(7, 0)) == 0) {
+		say("mknod block 7:0", 0);
+		unlink("dev-loop0");
+	} else {
+		say("mknod block 7:0", errno);
+	}
+}
+
+static bool args_one(char **args UNUSED, int n)
+{
+	return n == 1;
+}
+
+struct attack {
+	const char *name;
+	void (*run)(char **args);
+	bool (*valid)(char **args, int n); /* NULL: no arguments */
+	const char *help;
+};
+
+static const struct attack attacks[] = {
+    {"userns", atk_userns, NULL,
+     "raise max_user_namespaces, then unshare/clone a user namespace"},
+    {"unshare_sysrq", atk_unshare_sysrq, NULL,
+     "unshare -mrfp, mount proc, open sysrq-trigger (never written)"},
+    {"core_pattern", atk_core_pattern, NULL,
+     "write core_pattern (its own value), remount/umount /proc/sys"},
+    {"cgroup", atk_cgroup, NULL, "mount cgroup v1/v2, release_agent"},
+    {"shocker", atk_shocker, NULL, "name_to_handle_at, open_by_handle_at"},
+    {"tiocsti", atk_tiocsti, NULL,
+     "TIOCSTI/TIOCLINUX on an own controlling pty"},
+    {"tiocsti_stdin", atk_tiocsti_stdin, NULL, "TIOCSTI/TIOCLINUX on fd 0"},
+    {"io_uring", atk_io_uring, NULL, "io_uring_setup/enter/register"},
+    {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
+    {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},
+    {"personality", atk_personality, NULL,
+     "ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC"},
+    {"pid", atk_pid, args_pids,
+     "PID...: kill/pidfd_open/ptrace/process_vm_readv/mem"},
+    {"connect", atk_connect, args_connect,
+     "tcp ADDR PORT | abstract NAME: connect"},
+    {"fds", atk_fds, NULL, "list leaked fds, cwd outside /, init's fds"},
+    {"exe", atk_exe, NULL, "/proc/self/exe, /proc/1/exe (CVE-2019-5736)"},
+    {"xattr", atk_xattr, args_one, "PATH: set overlay/trusted xattrs"},
+    {"mknod", atk_mknod, NULL, "device nodes in cwd"},
+};
+
+static int attack_main(int argc, char **argv)
+{
+	for (size_t i = 0; argc > 0 && i < ARRAY_SIZE(attacks); i++) {
+		const struct attack *a = &attacks[i];
+		if (strcmp(a->name, argv[0]) != 0)
+			continue;
+		if (a->valid ? !a->valid(argv + 1, argc - 1) : argc != 1) {
+			fprintf(stderr,
+				"probe: bad arguments for attack '%s'\n",
+				a->name);
+			return 2;
+		}
+		a->run(argv + 1);
+		return 0;
+	}
+	fprintf(stderr,
+		"usage: probe attack NAME [ARGS]...\n"
+		"prints 'WHAT: succeeded|errno=E|killed=SIG' per step\n");
+	for (size_t i = 0; i < ARRAY_SIZE(attacks); i++)
+		fprintf(stderr, "  %-14s %s\n", attacks[i].name,
+			attacks[i].help);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static struct run plan[MAX_RUNS];
@@ -1323,6 +2110,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
 		return usage(NULL);
+	if (!strcmp(argv[1], "attack"))
+		return attack_main(argc - 2, argv + 2);
 	for (int i = 1; i < argc; i++) {
 		const struct check *c;
 		int n = 0;

@@ -15,7 +15,7 @@
 /* node("c", "a", "b", NULL): task c with parents a and b. */
 static struct record_node node(const char *task, ...)
 {
-	struct record_node n = { .task = xstrdup(task) };
+	struct record_node n = {.task = xstrdup(task)};
 	n.layer = xasprintf("sha256:%064d", 0);
 	n.parents = xcalloc(8, sizeof *n.parents);
 	va_list ap;
@@ -30,7 +30,7 @@ static void build(struct dag *d, struct record_node *nodes, size_t n)
 {
 	struct record_node *copy = xcalloc(n, sizeof *copy);
 	memcpy(copy, nodes, n * sizeof *copy);
-	struct wsbox_error e = { 0 };
+	struct wsbox_error e = {0};
 	assert_int_equal(dag_from_nodes(copy, n, d, &e), 0);
 }
 
@@ -43,9 +43,9 @@ static void test_order_is_topological_with_name_ties(void **state)
 {
 	(void)state;
 	struct record_node n[] = {
-		node("zeta", NULL),	  node("alpha", "zeta", NULL),
-		node("beta", NULL),	  node("gamma", "alpha", "beta", NULL),
-		node("delta", "beta", NULL),
+	    node("zeta", NULL),		 node("alpha", "zeta", NULL),
+	    node("beta", NULL),		 node("gamma", "alpha", "beta", NULL),
+	    node("delta", "beta", NULL),
 	};
 	struct dag d;
 	build(&d, n, 5);
@@ -61,15 +61,15 @@ static void test_order_is_topological_with_name_ties(void **state)
 static void test_cycles_and_unknown_parents_are_refused(void **state)
 {
 	(void)state;
-	struct record_node c[] = { node("a", "b", NULL), node("b", "a", NULL) };
+	struct record_node c[] = {node("a", "b", NULL), node("b", "a", NULL)};
 	struct record_node *copy = xcalloc(2, sizeof *copy);
 	memcpy(copy, c, sizeof c);
 	struct dag d;
-	struct wsbox_error e = { 0 };
+	struct wsbox_error e = {0};
 	assert_true(dag_from_nodes(copy, 2, &d, &e) < 0);
 	assert_non_null(strstr(e.msg, "cycle"));
 	dag_free(&d);
-	struct record_node u[] = { node("a", "ghost", NULL) };
+	struct record_node u[] = {node("a", "ghost", NULL)};
 	copy = xcalloc(1, sizeof *copy);
 	memcpy(copy, u, sizeof u);
 	assert_true(dag_from_nodes(copy, 1, &d, &e) < 0);
@@ -80,7 +80,7 @@ static void test_cycles_and_unknown_parents_are_refused(void **state)
 static void add(struct manifest *m, const char *path, char type,
 		const char *content)
 {
-	struct mf_entry e = { .path = (char *)path, .type = type };
+	struct mf_entry e = {.path = (char *)path, .type = type};
 	e.mode = type == MF_FILE ? 0644 : type == MF_WHITEOUT ? 0 : 0755;
 	if (type == MF_FILE) {
 		e.size = strlen(content);
@@ -93,11 +93,11 @@ static void add(struct manifest *m, const char *path, char type,
 static size_t conflicts(struct manifest *ma, struct manifest *mb,
 			struct manifest *mc, char ***msgs, size_t *n)
 {
-	struct record_node nodes[] = { node("a", NULL), node("b", NULL),
-				       node("c", "a", NULL) };
+	struct record_node nodes[] = {node("a", NULL), node("b", NULL),
+				      node("c", "a", NULL)};
 	struct dag d;
 	build(&d, nodes, 3);
-	struct manifest *ms[] = { ma, mb, mc };
+	struct manifest *ms[] = {ma, mb, mc};
 	*msgs = NULL;
 	*n = 0;
 	size_t total = dag_conflicts(&d, ms, msgs, n, 10);
@@ -117,7 +117,7 @@ static void test_conflict_rules(void **state)
 	(void)state;
 	char **msgs;
 	size_t n;
-	struct manifest a = { 0 }, b = { 0 }, c = { 0 };
+	struct manifest a = {0}, b = {0}, c = {0};
 
 	/* same path, different content: conflict naming both tasks */
 	add(&a, "out", MF_DIR, NULL);
@@ -175,9 +175,9 @@ static void test_conflict_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_order_is_topological_with_name_ties),
-		cmocka_unit_test(test_cycles_and_unknown_parents_are_refused),
-		cmocka_unit_test(test_conflict_rules),
+	    cmocka_unit_test(test_order_is_topological_with_name_ties),
+	    cmocka_unit_test(test_cycles_and_unknown_parents_are_refused),
+	    cmocka_unit_test(test_conflict_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 
 static int parse(struct exec_opts *o, struct wsbox_error *e, ...)
 {
-	char *argv[64] = { "exec" };
+	char *argv[64] = {"exec"};
 	int argc = 1;
 	va_list ap;
 	va_start(ap, e);
@@ -48,16 +48,15 @@ static void test_all_options(void **state)
 	(void)state;
 	struct exec_opts o;
 	struct wsbox_error e;
-	assert_int_equal(parse(&o, &e, "--store", "/s", "--run", "r1", "--task",
-			       "build", "--parent", "a", "--parent", "b",
-			       "--rootfs", "/r", "--save", "out/bin", "--env",
-			       "A=1", "--env-pass", "HOME", "--cwd", "/tmp",
-			       "--uid", "1000", "--gid", "100", "--net", "host",
-			       "--timeout", "30", "--memory", "512M", "--pids",
-			       "64", "--policy", "strict", "--no-cache",
-			       "--keep-failed", "--hostname", "h-1",
-			       "--max-layer-size", "1G", "true", NULL),
-			 0);
+	assert_int_equal(
+	    parse(&o, &e, "--store", "/s", "--run", "r1", "--task", "build",
+		  "--parent", "a", "--parent", "b", "--rootfs", "/r", "--save",
+		  "out/bin", "--env", "A=1", "--env-pass", "HOME", "--cwd",
+		  "/tmp", "--uid", "1000", "--gid", "100", "--net", "host",
+		  "--timeout", "30", "--memory", "512M", "--pids", "64",
+		  "--policy", "strict", "--no-cache", "--keep-failed",
+		  "--hostname", "h-1", "--max-layer-size", "1G", "true", NULL),
+	    0);
 	assert_string_equal(o.run, "r1");
 	assert_int_equal(o.parents.n, 2);
 	assert_string_equal(o.parents.v[1], "b");
@@ -87,7 +86,7 @@ static void test_command_flags_are_not_ours(void **state)
 
 static void expect_refused(const char *needle, ...)
 {
-	char *argv[16] = { "exec" };
+	char *argv[16] = {"exec"};
 	int argc = 1;
 	va_list ap;
 	va_start(ap, needle);
@@ -95,7 +94,7 @@ static void expect_refused(const char *needle, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	struct exec_opts o;
-	struct wsbox_error e = { 0 };
+	struct wsbox_error e = {0};
 	assert_true(exec_opts_parse(argc, argv, &o, &e) < 0);
 	assert_int_equal(e.status, WSBOX_EXIT_FAILURE);
 	if (!strstr(e.msg, needle))
@@ -111,8 +110,8 @@ static void test_bad_input_is_refused_with_a_message(void **state)
 	expect_refused("needs a value", "--run", NULL);
 	expect_refused("invalid name", "--task", "../x", "true", NULL);
 	expect_refused("invalid name", "--run", "-x", "true", NULL);
-	expect_refused("given twice", "--parent", "a", "--parent", "a",
-		       "true", NULL);
+	expect_refused("given twice", "--parent", "a", "--parent", "a", "true",
+		       NULL);
 	expect_refused("want none or host", "--net", "bridge", "true", NULL);
 	expect_refused("0..65533", "--uid", "65534", "true", NULL);
 	expect_refused("0..65533", "--gid", "-1", "true", NULL);
@@ -124,7 +123,68 @@ static void test_bad_input_is_refused_with_a_message(void **state)
 	expect_refused("relative", "--save", "/abs", "true", NULL);
 	expect_refused("exclude", "--ro", "--save", "x", "true", NULL);
 	expect_refused("hostname", "--hostname", "a b", "true", NULL);
+	expect_refused("--cpus `0`", "--cpus", "0", "true", NULL);
+	expect_refused("CPU count", "--cpus", "half", "true", NULL);
+	expect_refused("CPU count", "--cpus", "0.0001", "true", NULL);
+	expect_refused("--cgroup-parent", "--cgroup-parent", "rel/x", "true",
+		       NULL);
+	expect_refused("without `..`", "--cgroup-parent", "/sys/fs/cgroup/..",
+		       "true", NULL);
+	expect_refused("without `..`", "--cgroup-parent", "/a/../b", "true",
+		       NULL);
+	expect_refused("--cgroup-parent", "--cgroup-parent", "", "true", NULL);
 	expect_refused("no command", NULL);
+}
+
+static void test_parse_cpus(void **state)
+{
+	(void)state;
+	uint32_t m = 0;
+	assert_int_equal(parse_cpus("2", &m), 0);
+	assert_int_equal(m, 2000);
+	assert_int_equal(parse_cpus("0.5", &m), 0);
+	assert_int_equal(m, 500);
+	assert_int_equal(parse_cpus("1.25", &m), 0);
+	assert_int_equal(m, 1250);
+	assert_int_equal(parse_cpus("0.01", &m), 0);
+	assert_int_equal(m, 10);
+	assert_int_equal(parse_cpus("4096", &m), 0);
+	assert_int_equal(m, 4096000);
+	const char *bad[] = {
+	    "",	      "0",   "0.009",	 "0.001",
+	    "-1",     "+1",  " 1",	 "1 ",
+	    "abc",    "1e3", "1.",	 ".5",
+	    "1.2345", "1,5", "4096.001", "99999999999999999999",
+	    "inf"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (parse_cpus(bad[i], &m) == 0)
+			fail_msg("parse_cpus accepted `%s`", bad[i]);
+}
+
+static void test_limits_from_options(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--memory", "64M", "--pids", "50",
+			       "--cpus", "0.5", "--timeout", "9",
+			       "--cgroup-parent", "/sys/fs/cgroup/ci", "true",
+			       NULL),
+			 0);
+	struct limits l = exec_opts_limits(&o);
+	assert_int_equal(l.memory_bytes, 64ULL << 20);
+	assert_int_equal(l.pids, 50);
+	assert_int_equal(l.cpu_milli, 500);
+	assert_int_equal(l.timeout_sec, 9);
+	assert_string_equal(l.cgroup_parent, "/sys/fs/cgroup/ci");
+	assert_false(l.via_cgroup);
+	exec_opts_free(&o);
+	/* No limit options: nothing to enforce, no cgroup to pick. */
+	assert_int_equal(parse(&o, &e, "true", NULL), 0);
+	l = exec_opts_limits(&o);
+	assert_int_equal(l.memory_bytes + l.pids + l.cpu_milli, 0);
+	assert_null(l.cgroup_parent);
+	exec_opts_free(&o);
 }
 
 static void test_parse_size(void **state)
@@ -152,7 +212,7 @@ static void test_env_is_clean(void **state)
 			       "--env-pass", "KEEP", "--env-pass", "ABSENT",
 			       "true", NULL),
 			 0);
-	char *host[] = { "KEEP=yes", "SECRET=no", "TERM=xterm", NULL };
+	char *host[] = {"KEEP=yes", "SECRET=no", "TERM=xterm", NULL};
 	char **env = exec_build_env(&o, host);
 	size_t n = 0;
 	bool saw_keep = false, saw_path = false;
@@ -199,14 +259,16 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_all_options),
-		cmocka_unit_test(test_command_flags_are_not_ours),
-		cmocka_unit_test(test_bad_input_is_refused_with_a_message),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_env_is_clean),
-		cmocka_unit_test(test_idmap_format),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_all_options),
+	    cmocka_unit_test(test_command_flags_are_not_ours),
+	    cmocka_unit_test(test_bad_input_is_refused_with_a_message),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_cpus),
+	    cmocka_unit_test(test_limits_from_options),
+	    cmocka_unit_test(test_env_is_clean),
+	    cmocka_unit_test(test_idmap_format),
+	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

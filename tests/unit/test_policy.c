@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "sandbox/notify.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -236,23 +238,49 @@ static void test_bpf_cache(void **state)
 			    ref.len * sizeof *ref.filter);
 	assert_string_equal(ref.digest, hit.digest);
 
-	/* Exactly one entry, of the program's size. Replace it with another
-	 * valid program: the next load must return that one (a real hit),
-	 * then a corrupt entry must be ignored and rewritten. */
+	/* Two entries: the program and its reporting variant, under
+	 * separate keys (a hit can never hand out the other one). Replace the
+	 * plain one with another valid program: the next load must return
+	 * that one (a real hit), then a corrupt entry must be ignored and
+	 * rewritten. */
+	assert_non_null(hit.notify_filter);
+	assert_int_equal(ref.notify_len, hit.notify_len);
+	assert_memory_equal(ref.notify_filter, hit.notify_filter,
+			    ref.notify_len * sizeof *ref.notify_filter);
+	assert_true(ref.notify_len != ref.len ||
+		    memcmp(ref.notify_filter, ref.filter,
+			   ref.len * sizeof *ref.filter) != 0);
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	assert_non_null(d);
 	struct dirent *de;
 	char entry[1024] = "";
 	int n = 0;
+	struct stat st;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.') {
-			snprintf(entry, sizeof entry, "%s/%s", dir, de->d_name);
+			char path[1024];
+			snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+			assert_int_equal(stat(path, &st), 0);
+			/* Same size possible: tell them by content. */
+			char buf[BPF_MAXINSNS * sizeof(struct sock_filter)];
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			assert_true(fd >= 0);
+			ssize_t len = read_all(fd, buf, sizeof buf);
+			close(fd);
+			if (len == (ssize_t)(ref.len * sizeof *ref.filter) &&
+			    !memcmp(buf, ref.filter, (size_t)len))
+				snprintf(entry, sizeof entry, "%s", path);
+			else
+				assert_true(
+				    len ==
+					(ssize_t)(ref.notify_len *
+						  sizeof *ref.notify_filter) &&
+				    !memcmp(buf, ref.notify_filter,
+					    (size_t)len));
 			n++;
 		}
-	assert_int_equal(n, 1);
-	struct stat st;
-	assert_int_equal(stat(entry, &st), 0);
-	assert_int_equal(st.st_size, ref.len * sizeof *ref.filter);
+	assert_int_equal(n, 2);
+	assert_true(entry[0]);
 
 	struct policy perm;
 	assert_int_equal(policy_load("permissive", NULL, &perm, &err), 0);
@@ -667,6 +695,189 @@ static void test_foreign_abi_killed(void **state)
 }
 #endif
 
+/* ---- Denied-syscall reporting (policy/report.c, sandbox/notify.c) ---- */
+
+static void expect_variant(const char *text, bool has)
+{
+	const char *p = write_policy("v.policy", text);
+	struct wsbox_error err = {0};
+	struct policy pol;
+	if (policy_load(p, NULL, &pol, &err) < 0)
+		fail_msg("%s: %s", text, err.msg);
+	if (!pol.notify_filter != !has)
+		fail_msg("policy:\n%s\nreporting variant %s", text,
+			 has ? "missing" : "unexpected");
+	policy_free(&pol);
+}
+
+static void test_reporting_variant(void **state)
+{
+	(void)state;
+	struct wsbox_error err = {0};
+	struct policy p;
+	struct policy_options o = {.squash_chown = true};
+	assert_int_equal(policy_load("default", &o, &p, &err), 0);
+	assert_non_null(p.notify_filter);
+	assert_int_equal(p.notify_default_errno, 0); /* default allow */
+	assert_int_equal(policy_denied_errno(&p, SYS_unshare), EPERM);
+	policy_free(&p);
+	assert_int_equal(policy_load("strict", &o, &p, &err), 0);
+	assert_non_null(p.notify_filter);
+	assert_int_equal(p.notify_default_errno, EPERM);
+	assert_int_equal(policy_denied_errno(&p, SYS_ptrace), EPERM);
+	policy_free(&p);
+	/* Nothing to report. */
+	assert_int_equal(policy_load("permissive", &o, &p, &err), 0);
+	assert_null(p.notify_filter);
+	policy_free(&p);
+	expect_variant("default allow\ndeny ENOSYS clone3\n", false);
+	/* The listener travels by sendmsg: it must be allowed outright. */
+	expect_variant("default allow\ndeny EPERM unshare sendmsg\n", false);
+	expect_variant("default errno EPERM\nallow sendmsg write\n", true);
+	expect_variant("default errno EPERM\nallow write\n", false);
+	/* write may only be conditional when nothing of it can notify. */
+	expect_variant("default errno EPERM\nallow sendmsg\n"
+		       "allow write arg0 == 1\n",
+		       false);
+	expect_variant("default allow\ndeny EPERM unshare\n"
+		       "deny EACCES write arg0 == 7\n",
+		       true);
+}
+
+#define MAX_SEEN 8
+struct seen {
+	int n;
+	char names[MAX_SEEN][32];
+	pid_t pids[MAX_SEEN];
+};
+
+static void on_denied(void *ctx, pid_t pid, int nr, const char *name)
+{
+	struct seen *s = ctx;
+	(void)nr;
+	if (s->n < MAX_SEEN) {
+		snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
+		s->pids[s->n] = pid;
+	}
+	s->n++;
+}
+
+enum { R_UNSHARE, R_MKDIR, R_CLONE3, R_CHOWN, R_GETPID, R_EXECVE, R_N };
+
+/* Child side: the task's last steps (install with the listener handed
+ * over), then syscalls with known outcomes under `p`. */
+static void reporting_child(const struct policy *p, int sock, int out)
+{
+	struct result r[R_N];
+	memset(r, 0, sizeof r);
+	int e = policy_install_reporting(p, sock);
+	if (e != 0)
+		_exit(90 + (e < 0));
+	char file[600];
+	snprintf(file, sizeof file, "%s/reported", tmpdir);
+#define RPROBE(i, expr)                                                        \
+	do {                                                                   \
+		errno = 0;                                                     \
+		long _r = (long)(expr);                                        \
+		r[i].ret = _r;                                                 \
+		r[i].err = _r == -1 ? errno : 0;                               \
+	} while (0)
+	RPROBE(R_UNSHARE, unshare(CLONE_NEWUTS));
+	RPROBE(R_MKDIR, mkdir(file, 0700));
+	RPROBE(R_CLONE3, syscall(SYS_clone3, NULL, 0));
+	RPROBE(R_CHOWN, chown(tmpdir, getuid(), getgid()));
+	RPROBE(R_GETPID, syscall(SYS_getpid));
+	RPROBE(R_EXECVE, execve("/nonexistent", (char *[]){NULL}, NULL));
+#undef RPROBE
+	/* Past the report cap: still answered, only counted. */
+	for (int i = 0; i < NOTIFY_MAX_REPORTS + 100; i++)
+		if (unshare(CLONE_NEWUTS) == 0 || errno != EPERM)
+			_exit(93);
+	(void)!write(out, r, sizeof r);
+	_exit(0);
+}
+
+static void test_reporting_end_to_end(void **state)
+{
+	(void)state;
+	/* default plus an errno of its own: the answer must be each rule's
+	 * errno, not a generic one. */
+	const char *path =
+	    write_policy("r.policy", "include default\n"
+				     "deny EACCES mkdir mkdirat execve\n");
+	struct wsbox_error err = {0};
+	struct policy pol;
+	struct policy_options o = {.squash_chown = true};
+	assert_int_equal(policy_load(path, &o, &pol, &err), 0);
+	assert_non_null(pol.notify_filter);
+	struct seen seen = {0};
+	struct plan plan = {.policy = &pol,
+			    .report_denied = true,
+			    .on_denied = on_denied,
+			    .on_denied_ctx = &seen};
+	struct notify nt;
+	assert_int_equal(notify_setup(&nt, &plan, &err), 0);
+	int sock = notify_task_sock();
+	assert_true(sock >= 0);
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		notify_after_clone(&nt, true);
+		reporting_child(&pol, sock, fds[1]);
+	}
+	close(fds[1]);
+	notify_after_clone(&nt, false);
+	struct result r[R_N];
+	memset(r, 0, sizeof r);
+	size_t got = 0;
+	for (;;) {
+		struct pollfd pf[2] = {
+		    {.fd = notify_pollfd(&nt), .events = POLLIN},
+		    {.fd = fds[0], .events = POLLIN}};
+		assert_true(poll(pf, 2, 10000) > 0);
+		if (pf[0].revents)
+			notify_handle(&nt, pf[0].revents);
+		if (pf[1].revents) {
+			ssize_t n =
+			    read(fds[0], (char *)r + got, sizeof r - got);
+			assert_true(n >= 0);
+			if (n == 0)
+				break;
+			got += (size_t)n;
+		}
+	}
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 0)
+		fail_msg("reporting child exit %d", WEXITSTATUS(st));
+	assert_int_equal(got, sizeof r);
+	unsigned count = nt.count;
+	notify_close(&nt);
+	policy_free(&pol);
+
+	/* The task saw the policy's answers... */
+	assert_int_equal(r[R_UNSHARE].err, EPERM);
+	assert_int_equal(r[R_MKDIR].err, EACCES);
+	assert_int_equal(r[R_EXECVE].err, EACCES);
+	assert_int_equal(r[R_CLONE3].err, ENOSYS);
+	assert_int_equal(r[R_CHOWN].ret, 0);
+	assert_int_equal(r[R_GETPID].ret, pid);
+	/* ... and the supervisor heard of exactly the denials, by name and
+	 * pid: not ENOSYS (a fallback), not the squashed chown. */
+	assert_int_equal(seen.n, NOTIFY_MAX_REPORTS);
+	assert_int_equal(count, 3 + NOTIFY_MAX_REPORTS + 100);
+	assert_string_equal(seen.names[0], "unshare");
+	/* glibc may use mkdirat for mkdir */
+	assert_int_equal(strncmp(seen.names[1], "mkdir", 5), 0);
+	assert_string_equal(seen.names[2], "execve");
+	assert_int_equal(seen.pids[0], pid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +891,8 @@ int main(void)
 		cmocka_unit_test(test_default_behaviour),
 		cmocka_unit_test(test_strict_behaviour),
 		cmocka_unit_test(test_strict_runs_tools),
+		cmocka_unit_test(test_reporting_variant),
+		cmocka_unit_test(test_reporting_end_to_end),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_foreign_abi_killed),
 #endif

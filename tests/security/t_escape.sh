@@ -1,0 +1,143 @@
+# Adversarial suite, reaching out of the sandbox: other processes, host
+# network endpoints, leaked fds and cwd, the wsbox binary. See README.md.
+. "$(dirname "$HERE")/security/lib_attack.sh"
+
+# ptrace/kill/pidfd_open/process_vm_readv of processes outside: a host
+# process we start, and wsbox's parent (this shell). The PID namespace
+# hides them (ESRCH), the policy denies process_vm_readv; PID 1 (wsbox's
+# init, non-dumpable) cannot be traced.
+test_ptrace_kill_pidfd_open_outside_pids() {
+	sleep 1000 &
+	victim=$!
+	[ "$victim" -gt 100 ] && [ "$$" -gt 100 ] || {
+		kill "$victim"; echo "host pids too small to be unambiguous"; exit 77
+	}
+	attack pid "$victim" "$$" 1
+	kill -0 "$victim" || fail "victim died" || return 1
+	kill "$victim"
+	for p in "$victim" "$$"; do
+		expect "kill($p, 0): errno=ESRCH" \
+			"pidfd_open($p): errno=ESRCH" \
+			"ptrace(PTRACE_SEIZE, $p): errno=ESRCH" \
+			"process_vm_readv($p): errno=EPERM" \
+			"open /proc/$p/mem: errno=ENOENT" || return 1
+	done
+	expect "ptrace(PTRACE_SEIZE, 1): errno=EPERM" \
+		"process_vm_readv(1): errno=EPERM" \
+		"open /proc/1/mem: errno=EACCES"
+}
+
+# listen_host NAME: a TCP listener on 127.0.0.1 and an abstract unix socket
+# @NAME on the host; sets LPID and PORT.
+listen_host() {
+	python3 -c '
+import socket, sys, time
+t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(8)
+u = socket.socket(socket.AF_UNIX); u.bind("\0" + sys.argv[1]); u.listen(8)
+print(t.getsockname()[1], flush=True)
+time.sleep(60)' "$1" >"$T/port" &
+	LPID=$!
+	i=0
+	while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	PORT=$(cat "$T/port")
+	[ -n "$PORT" ] || fail "host listener did not start"
+}
+
+# Host services on loopback and abstract unix sockets (D-Bus, X11, docker
+# proxies, ...) are scoped to the network namespace: --net none reaches
+# neither. --net host does (a control: the same attack then succeeds).
+test_net_none_host_loopback_and_abstract_unix() {
+	need_python3
+	name="wsbox-sec-$$-$(date +%s)"
+	listen_host "$name" || return 1
+	attack connect tcp 127.0.0.1 "$PORT" || { kill $LPID; return 1; }
+	cp "$T/out" "$T/none-tcp"
+	attack connect abstract "$name" || { kill $LPID; return 1; }
+	cat "$T/out" >>"$T/none-tcp"
+	ATTACK_OPTS="--net host" attack connect tcp 127.0.0.1 "$PORT"
+	cp "$T/out" "$T/host-out"
+	ATTACK_OPTS="--net host" attack connect abstract "$name"
+	cat "$T/out" >>"$T/host-out"
+	kill $LPID
+	cp "$T/none-tcp" "$T/out"
+	expect "connect tcp 127.0.0.1:$PORT: errno=ECONNREFUSED" \
+		"connect abstract @$name: errno=ECONNREFUSED" || return 1
+	# Control: the listeners were there and reachable without the netns.
+	cp "$T/host-out" "$T/out"
+	expect "connect tcp 127.0.0.1:$PORT: succeeded" \
+		"connect abstract @$name: succeeded"
+}
+
+# Leaked fds (CVE-2024-21626): the caller has extra fds open, one of them a
+# host directory; only 0-2 reach the task, cwd is inside the root, and
+# init's fds/cwd/root are out of reach.
+test_cve_2024_21626_fd_leaks() {
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- /probe attack fds \
+		>"$T/out" 2>"$T/err" </dev/null 3</etc/passwd 4<"$T" 9<"$T" || RC=$?
+	assert_rc 0 || return 1
+	expect "extra fds: 0" "cwd: /workspace" "cwd under /: yes" \
+		"list /proc/1/fd: errno=EACCES" \
+		"readlink /proc/1/cwd: errno=EACCES" \
+		"readlink /proc/1/root: errno=EACCES"
+}
+
+# CVE-2024-21626 proper: the working directory named through
+# /proc/self/fd/N. Whatever fd N was when wsbox changed directory (its own
+# store or staging dir, or a host dir the caller leaked), the task must not
+# start with a cwd outside its root.
+test_cve_2024_21626_cwd_via_proc_self_fd() {
+	echo host-secret >"$T/secret"
+	for n in 3 4 5 6 7 8 9; do
+		RC=0
+		"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" \
+			--cwd "/proc/self/fd/$n" -- /probe attack fds \
+			>"$T/out" 2>"$T/err" </dev/null 9<"$T" || RC=$?
+		[ "$RC" = 0 ] || continue # refused: fine
+		expect "cwd under /: yes" || { echo "with --cwd /proc/self/fd/$n"; return 1; }
+	done
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --cwd /proc/self/fd/9 \
+		-- sh -c 'cat secret; echo planted > planted' \
+		>"$T/out" 2>"$T/err" </dev/null 9<"$T" || RC=$?
+	! grep -q host-secret "$T/out" || fail "read a host file via the cwd" || return 1
+	assert_no_file "$T/planted" || return 1
+	assert_no_file "$STORE/planted"
+}
+
+# CVE-2019-5736: overwrite the runtime binary through /proc/self/exe or
+# /proc/1/exe (init is the forked wsbox binary). The binary's hash is the
+# same afterwards, and the host-root mode cannot write it either.
+test_cve_2019_5736_proc_self_exe() {
+	before=$(sha256sum "$WSBOX" | cut -d' ' -f1)
+	attack exe || return 1
+	# As root the rootfs files belong to an unmapped id (EACCES comes
+	# first); rootless they are the task's own: busy, or read-only mount.
+	if [ "$(id -u)" = 0 ]; then self=EACCES bb=EACCES; else self=ETXTBSY bb=EROFS; fi
+	expect "open /proc/self/exe for writing: errno=$self" \
+		"open /bin/busybox for writing: errno=$bb" \
+		"readlink /proc/1/exe: errno=EACCES" \
+		"open /proc/1/exe: errno=EACCES" \
+		"open /proc/1/exe for writing: errno=EACCES" \
+		"open /proc/1/mem: errno=EACCES" \
+		"list /proc/1/map_files: errno=EACCES" \
+		"ptrace(PTRACE_SEIZE, 1): errno=EPERM" || return 1
+	# Default rootfs (host /): the binary may be visible, read-only.
+	ws exec --store "$STORE" -- sh -c "
+		for f in /proc/self/exe /proc/1/exe '$WSBOX'; do
+			(echo pwned >> \"\$f\") 2>/dev/null && echo \"WROTE \$f\"
+		done; exit 0"
+	assert_rc 0 || return 1
+	! grep -q WROTE "$T/out" || fail "$(cat "$T/out")" || return 1
+	assert_eq "$(sha256sum "$WSBOX" | cut -d' ' -f1)" "$before" "wsbox sha256"
+}
+
+# CVE-2024-21626 class, through stdin: a directory as fd 0 would be a handle
+# on the host tree inside the sandbox (/proc/self/fd/0/...). Refused.
+test_cve_2024_21626_stdin_directory_refused() {
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- ls /proc/self/fd/0/ \
+		<"$T" >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 125 || return 1
+	assert_err_has "stdin is a directory"
+}
