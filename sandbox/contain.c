@@ -102,6 +102,12 @@ static void task_start(void *arg)
 	if (!cwd || cwd[0] != '/')
 		wsbox_die(WSBOX_EXIT_FAILURE, cwd ? ENOENT : errno,
 			  "cwd `%s` is outside the root", plan->cwd);
+	/* The task's rlimits, set here rather than in init: they bound the
+	 * task and its children, and wsbox's own init (which may need more
+	 * address space, e.g. under ASan) keeps working to report. */
+	struct wsbox_error lerr = {0};
+	if (apply_rlimits(plan, &lerr) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, 0, "%s", lerr.msg);
 	/* execvp() searches the caller's PATH: switch environments first. */
 	environ = (char **)plan->envp;
 	int r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
@@ -162,8 +168,6 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		setup_failed(report_fd, &err);
 	}
 	if (plan->net == NET_NONE && ns_net_loopback_up(&err) < 0)
-		setup_failed(report_fd, &err);
-	if (apply_rlimits(plan, &err) < 0)
 		setup_failed(report_fd, &err);
 
 	/* init and the task hold no capability from here on, and init cannot
