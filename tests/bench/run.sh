@@ -1,11 +1,15 @@
 #!/bin/sh
-# make bench: wsbox side by side with its peers, in one run (SPEC.md §5).
-# Usage: sh tests/bench/run.sh BUILD   (BENCH_QUICK=1 for a ~1 minute smoke run)
+# make bench: wsbox side by side with its peers, in one run (issue 6; see
+# tests/bench/README.md). Usage: sh tests/bench/run.sh [BUILD]
+#   BENCH_QUICK=1  sizes capped at 100 MiB, fewer rounds (a few minutes)
+#   WSBOX_BIN=...  the binary to measure (default BUILD/wsbox, else ./wsbox)
+#   BENCH_ONLY="1 3", BENCH_RESTORE, BENCH_CAPTURE, BENCH_TARGET_*: see README
 #
-# As root: installs missing peers, then runs every comparison as the
-# unprivileged user `wsbox-bench` (rootless is the main use) from a
-# world-readable copy of the binary and rootfs. As a plain user: runs as
-# that user and says what is missing. Results: tests/bench/out/.
+# As root: installs missing peers (apt-get), then runs every comparison as
+# the unprivileged user `wsbox-bench` (created if absent; rootless is the
+# main use) from a world-readable copy of the binary and helpers in /tmp,
+# with its store and files there too. As a plain user: runs as that user
+# and says what is missing. Results: tests/bench/out/.
 set -eu
 
 BUILD=${1:-build}
@@ -16,10 +20,19 @@ BENCH_USER=${BENCH_USER:-wsbox-bench}
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-[ -x "$REPO/wsbox" ] || die "no $REPO/wsbox (run make first)"
-[ -d "$BUILD/rootfs" ] || die "no rootfs in $BUILD/rootfs (make rootfs)"
+if [ -n "${WSBOX_BIN:-}" ]; then
+	W=$WSBOX_BIN
+elif [ -x "$BUILD/wsbox" ]; then
+	W=$BUILD/wsbox
+else
+	W=$REPO/wsbox
+fi
+[ -x "$W" ] || die "no wsbox binary at $W (run make first)"
+[ -f "$BUILD/libwsbox.a" ] || die "no $BUILD/libwsbox.a (run make BUILD=$BUILD first)"
 
-# Peers and the packages they come from.
+# Peers and the Debian packages they come from. hyperfine is not used for
+# the timings (see README: it does not alternate) but is installed for
+# by-hand cross-checks (`hyperfine -N`).
 need_pkgs() {
 	missing=""
 	command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
@@ -28,43 +41,69 @@ need_pkgs() {
 	[ -x /usr/bin/time ] || missing="$missing time"
 	command -v bash >/dev/null 2>&1 || missing="$missing bash"
 	command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
+	command -v xargs >/dev/null 2>&1 || missing="$missing findutils"
+	command -v tar >/dev/null 2>&1 || missing="$missing tar"
 	echo "$missing"
 }
 
-missing=$(need_pkgs)
-if [ "$(id -u)" = 0 ]; then
-	if [ -n "$missing" ]; then
-		echo "bench: installing:$missing"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y $missing >/dev/null ||
-			die "apt-get install$missing failed"
+# The C helpers, linked against the same libwsbox.a as the binary. `make
+# bench` builds them through tests/bench/bench.mk; without make (or when
+# stale) they are built here with the Makefile's flags.
+PKGS="libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson"
+TOOLS=$BUILD/bench
+build_tool() {
+	src=$HERE/$1.c
+	bin=$TOOLS/$1
+	if [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$BUILD/libwsbox.a" ]; then
+		return 0
 	fi
+	mkdir -p "$TOOLS"
+	# shellcheck disable=SC2046
+	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$REPO" \
+		$(pkg-config --cflags $PKGS) -o "$bin" "$src" "$BUILD/libwsbox.a" \
+		$(pkg-config --libs $PKGS) || die "cannot build $bin"
+}
+
+missing=$(need_pkgs)
+if [ "$(id -u)" = 0 ] && [ -n "$missing" ]; then
+	echo "bench: installing:$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } ||
+		die "apt-get install$missing failed"
+	missing=$(need_pkgs)
+fi
+for m in $missing; do
+	case $m in
+	hyperfine | gnuplot-nox) echo "bench: note: $m is missing (optional: no chart / no cross-check)" >&2 ;;
+	*) die "missing peers:$missing; install them (apt-get install -y$missing) or run make bench as root" ;;
+	esac
+done
+build_tool dag_bench
+build_tool capture_bench
+
+WORK=$(mktemp -d /tmp/wsbox-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT INT TERM
+chmod 755 "$WORK"
+# A private copy: the bench user may not be able to read the repo or the
+# build dir, and the binary must not change under a running bench.
+mkdir "$WORK/bin"
+cp "$W" "$WORK/bin/wsbox"
+cp "$TOOLS/dag_bench" "$TOOLS/capture_bench" "$HERE/bench.sh" "$HERE/plot.gp" "$WORK/bin/"
+[ -d "$BUILD/rootfs" ] && cp -a "$BUILD/rootfs" "$WORK/rootfs" || mkdir "$WORK/rootfs"
+chmod -R a+rX "$WORK"
+mkdir "$WORK/run"
+if [ "$(id -u)" = 0 ]; then
 	id "$BENCH_USER" >/dev/null 2>&1 ||
 		useradd --system --create-home --shell /bin/sh "$BENCH_USER" ||
 		die "useradd $BENCH_USER failed"
-	# World-readable private copy: the bench user cannot read build/ or
-	# the repo necessarily, and the store must be its own.
-	WORK=$(mktemp -d /tmp/wsbox-bench.XXXXXX)
-	trap 'rm -rf "$WORK"' EXIT INT TERM
-	chmod 755 "$WORK"
-	cp "$REPO/wsbox" "$WORK/wsbox"
-	cp -a "$BUILD/rootfs" "$WORK/rootfs"
-	cp "$HERE/bench.sh" "$HERE/plot.gp" "$WORK/"
-	chmod -R a+rX "$WORK"
-	mkdir "$WORK/run" && chown "$BENCH_USER" "$WORK/run"
+	chown "$BENCH_USER" "$WORK/run"
+	# runuser keeps the environment: BENCH_* settings reach bench.sh.
 	runuser -u "$BENCH_USER" -- env BENCH_QUICK="${BENCH_QUICK:-}" \
-		bash "$WORK/bench.sh" "$WORK/wsbox" "$WORK/rootfs" "$WORK/run"
-	mkdir -p "$OUT"
-	cp "$WORK/run/out/"* "$OUT/"
+		PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/run" \
+		bash "$WORK/bin/bench.sh" "$WORK/bin/wsbox" "$WORK/rootfs" "$WORK/run" "$WORK/bin"
 else
-	if [ -n "$missing" ]; then
-		echo "bench: missing peers:$missing" >&2
-		die "install them (apt-get install -y$missing) or run make bench as root"
-	fi
-	WORK=$(mktemp -d /tmp/wsbox-bench.XXXXXX)
-	trap 'rm -rf "$WORK"' EXIT INT TERM
-	BENCH_QUICK="${BENCH_QUICK:-}" bash "$HERE/bench.sh" "$REPO/wsbox" \
-		"$BUILD/rootfs" "$WORK"
-	mkdir -p "$OUT"
-	cp "$WORK/out/"* "$OUT/"
+	bash "$WORK/bin/bench.sh" "$WORK/bin/wsbox" "$WORK/rootfs" "$WORK/run" "$WORK/bin"
 fi
-echo "bench: results in $OUT/results.csv, chart in $OUT/bench.svg"
+mkdir -p "$OUT"
+cp "$WORK/run/out/"* "$OUT/"
+echo "bench: results in $OUT/results.csv and table.txt, chart in $OUT/bench.svg"

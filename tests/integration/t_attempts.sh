@@ -107,7 +107,8 @@ test_mutex_serializes_tasks() {
 	done
 	[ $i -lt 200 ] || fail "task a never took the mutex" || return 1
 	wsx --run r --task b --mutex m -- true; assert_rc 0 || return 1
-	if pgrep -f "sleep 2.345" >/dev/null; then
+	# ^: the sandbox's sleep, not wsbox A whose command line names it.
+	if pgrep -f "^sleep 2.345" >/dev/null; then
 		fail "task b finished while task a was still running"; return 1
 	fi
 	wait $pa || fail "task a failed"
