@@ -84,8 +84,10 @@ demo: deps
 
 	@sh tests/demo.sh $(BUILD)
 
-bench: wsbox rootfs
-	@sh tests/bench/run.sh $(BUILD)
+# `make bench`: wsbox against bwrap, unshare, tar, cp, sha256sum (tests/bench/).
+-include tests/bench/bench.mk
+bench: $(BIN)
+	@WSBOX_BIN=$(abspath $(BIN)) sh tests/bench/run.sh $(BUILD)
 
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
