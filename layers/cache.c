@@ -169,10 +169,18 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
 		e->layer = xstrdup(json_string_value(layer));
 		ok = layer_intact(s, e->layer);
 	}
+	/* Logs must be there, whole: the sizes recorded at store time. */
 	_cleanup_free_ char *out = cache_file(key, "stdout");
 	_cleanup_free_ char *errf = cache_file(key, "stderr");
-	ok = ok && faccessat(s->fd, out, R_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-	     faccessat(s->fd, errf, R_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	struct stat so, se;
+	json_t *ob = json_object_get(j, "stdout_bytes");
+	json_t *eb = json_object_get(j, "stderr_bytes");
+	ok = ok && json_is_integer(ob) && json_is_integer(eb) &&
+	     fstatat(s->fd, out, &so, AT_SYMLINK_NOFOLLOW) == 0 &&
+	     fstatat(s->fd, errf, &se, AT_SYMLINK_NOFOLLOW) == 0 &&
+	     S_ISREG(so.st_mode) && S_ISREG(se.st_mode) &&
+	     so.st_size == json_integer_value(ob) &&
+	     se.st_size == json_integer_value(eb);
 	json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
 	json_int_t files = json_integer_value(json_object_get(j, "files"));
 	e->bytes = bytes > 0 ? (uint64_t)bytes : 0;
@@ -194,11 +202,19 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 	const char *hex = layer_digest_hex(key);
 	if (!hex)
 		return wsbox_fail(err, EINVAL, "cache key `%s`", key);
+	/* The logs' sizes let a lookup reject logs a power cut truncated:
+	 * entries are not fsynced (a lost one is a miss). */
+	struct stat so, se;
+	if (fstatat(a->dirfd, "stdout", &so, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(a->dirfd, "stderr", &se, AT_SYMLINK_NOFOLLOW) < 0)
+		return wsbox_fail(err, errno, "stat logs of `%s`", a->dir);
 	json_t *j = json_pack(
-	    "{s:i, s:s, s:o, s:I, s:I, s:f, s:I}", "version", CACHE_KEY_VERSION,
-	    "key", key, "layer", e->layer ? json_string(e->layer) : json_null(),
-	    "bytes", (json_int_t)e->bytes, "files", (json_int_t)e->files,
-	    "wall_sec", e->wall_sec, "created", (json_int_t)time(NULL));
+	    "{s:i, s:s, s:o, s:I, s:I, s:f, s:I, s:I, s:I}", "version",
+	    CACHE_KEY_VERSION, "key", key, "layer",
+	    e->layer ? json_string(e->layer) : json_null(), "bytes",
+	    (json_int_t)e->bytes, "files", (json_int_t)e->files, "wall_sec",
+	    e->wall_sec, "created", (json_int_t)time(NULL), "stdout_bytes",
+	    (json_int_t)so.st_size, "stderr_bytes", (json_int_t)se.st_size);
 	_cleanup_free_ char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (!text)
@@ -211,8 +227,8 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 	if (linkat(a->dirfd, "stdout", a->dirfd, "cache-entry/stdout", 0) < 0 ||
 	    linkat(a->dirfd, "stderr", a->dirfd, "cache-entry/stderr", 0) < 0)
 		return wsbox_fail(err, errno, "link logs into cache entry");
-	int r = atomic_write_at(a->dirfd, "cache-entry/entry", text,
-				strlen(text), 0600, err);
+	int r = write_new_file_at(a->dirfd, "cache-entry/entry", text,
+				  strlen(text), 0600, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *src = xasprintf("staging/%s/%s", a->id, tmp);
@@ -229,7 +245,7 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 		if (renameat2(s->fd, src, s->fd, dst, RENAME_EXCHANGE) < 0)
 			return wsbox_fail(err, errno, "replace cache entry");
 	}
-	return fsync_dir_at(s->fd, CACHE_DIR, err);
+	return 0;
 }
 
 static int copy_to_fd(const struct store *s, const char *rel, int out,

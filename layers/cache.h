@@ -10,7 +10,9 @@
  *
  * An entry is built in the attempt's staging dir and renamed into place, so
  * it appears whole or not at all; the entry file's mtime is its last use
- * (gc evicts least recently used first). */
+ * (gc evicts least recently used first). Entries are not fsynced: after a
+ * power cut, an entry whose file or logs did not survive whole (the entry
+ * records the logs' sizes) is a miss, never a wrong replay. */
 #ifndef WSBOX_LAYERS_CACHE_H
 #define WSBOX_LAYERS_CACHE_H
 

@@ -243,10 +243,23 @@ static void pin_records(struct gc *g)
 		size_t nt;
 		if (list_dir_at(g->s->fd, dir, valid_name, &tasks, &nt, &e) < 0)
 			continue; /* a run being created */
+		/* Tasks share ancestry files: pin each one's layers once. */
+		struct sset seen = {0};
 		for (size_t k = 0; k < nt; k++) {
 			struct task_record rec;
-			if (record_read(g->s, runs[i], tasks[k], &rec, &e) <
-			    0) {
+			bool dup = false;
+			int r = record_read_shallow(g->s, runs[i], tasks[k],
+						    &rec, &e);
+			for (size_t q = 0; r == 0 && rec.ancestry && q < seen.n;
+			     q++)
+				dup = dup || !strcmp(seen.v[q], rec.ancestry);
+			if (r == 0 && !dup && rec.ancestry) {
+				sset_add(&seen, rec.ancestry);
+				r = record_load_ancestry(g->s, &rec, &e);
+				if (r < 0)
+					record_free(&rec);
+			}
+			if (r < 0) {
 				/* Unreadable: its references are unknown, so
 				 * no layer may go this time. */
 				fprintf(stderr, "wsbox: gc: %s\n", e.msg);
@@ -260,6 +273,7 @@ static void pin_records(struct gc *g)
 				sset_add(&g->used, rec.lowers[l]);
 			record_free(&rec);
 		}
+		sset_free(&seen);
 		free_strings(tasks, nt);
 	}
 	free_strings(runs, nr);

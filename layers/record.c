@@ -30,8 +30,12 @@ static json_t *strv_json(char **v, size_t n)
 	return a;
 }
 
-int record_write(struct store *s, const struct task_record *r,
-		 struct wsbox_error *err)
+/* The ancestor list goes to runs/<run>/ancestry/<hex>, named by its
+ * digest and written once: siblings (a fan-in of 100 tasks on the same
+ * level) share one file, so collecting a child's ancestors parses it once
+ * instead of once per parent (README "Performance"). */
+static int write_ancestry(struct store *s, const struct task_record *r,
+			  char digest[DIGEST_STRLEN], struct wsbox_error *err)
 {
 	json_t *anc = json_array();
 	for (size_t i = 0; i < r->n_ancestors; i++) {
@@ -41,12 +45,41 @@ int record_write(struct store *s, const struct task_record *r,
 				   str_or_null(n->layer), "parents",
 				   strv_json(n->parents, n->n_parents)));
 	}
+	_cleanup_free_ char *text = json_dumps(anc, JSON_COMPACT);
+	json_decref(anc);
+	if (!text)
+		return wsbox_fail(err, ENOMEM, "encode ancestors of task %s",
+				  r->task);
+	size_t len = strlen(text);
+	manifest_digest(text, len, digest);
+	_cleanup_free_ char *rel =
+	    xasprintf("runs/%s/ancestry/%s", r->run, layer_digest_hex(digest));
+	if (faccessat(s->fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	_cleanup_free_ char *dir =
+	    xasprintf("%s/runs/%s/ancestry", s->path, r->run);
+	int ret = mkdir_p(dir, 0700, err);
+	if (ret == 0)
+		ret = atomic_write_at(s->fd, rel, text, len, 0600, err);
+	return ret;
+}
+
+int record_write(struct store *s, const struct task_record *r,
+		 struct wsbox_error *err)
+{
+	char digest[DIGEST_STRLEN] = "";
+	if (r->n_ancestors) {
+		int ret = write_ancestry(s, r, digest, err);
+		if (ret < 0)
+			return ret;
+	}
 	json_t *j = json_pack(
 	    "{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:i,"
 	    " s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:I}",
 	    "version", RECORD_VERSION, "run", r->run, "task", r->task,
 	    "attempt", r->attempt, "parents",
-	    strv_json(r->parents, r->n_parents), "ancestors", anc, "lowers",
+	    strv_json(r->parents, r->n_parents), "ancestry",
+	    str_or_null(digest[0] ? digest : NULL), "lowers",
 	    strv_json(r->lowers, r->n_lowers), "layer", str_or_null(r->layer),
 	    "status", r->status, "exit_code", r->exit_code, "signal", r->signal,
 	    "ro", r->ro, "cache_hit", r->cache_hit, "cache_key",
@@ -137,11 +170,73 @@ void record_free(struct task_record *r)
 	free(r->cache_key);
 	free(r->stdout_log);
 	free(r->stderr_log);
+	free(r->ancestry);
 	memset(r, 0, sizeof *r);
+}
+
+static int parse_ancestors(json_t *anc, struct task_record *r)
+{
+	if (!json_is_array(anc))
+		return -EINVAL;
+	r->n_ancestors = json_array_size(anc);
+	r->ancestors = xcalloc(r->n_ancestors + 1, sizeof *r->ancestors);
+	for (size_t i = 0; i < r->n_ancestors; i++) {
+		json_t *a = json_array_get(anc, i);
+		struct record_node *n = &r->ancestors[i];
+		n->task = jstr(a, "task");
+		n->layer = jstr(a, "layer");
+		if (!n->task || !valid_name(n->task) ||
+		    (n->layer && !layer_digest_hex(n->layer)) ||
+		    jstrv(a, "parents", true, &n->parents, &n->n_parents) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int record_load_ancestry(const struct store *s, struct task_record *r,
+			 struct wsbox_error *err)
+{
+	if (r->ancestors || !r->ancestry)
+		return 0;
+	const char *hex = layer_digest_hex(r->ancestry);
+	_cleanup_free_ char *rel =
+	    xasprintf("runs/%s/ancestry/%s", r->run, hex);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int ret = read_file_at(s->fd, rel, RECORD_MAX, &text, &len, err);
+	if (ret < 0)
+		return ret;
+	char got[DIGEST_STRLEN];
+	manifest_digest(text, len, got);
+	json_t *j =
+	    strcmp(got, r->ancestry) ? NULL : json_loadb(text, len, 0, NULL);
+	ret = j ? parse_ancestors(j, r) : -EINVAL;
+	json_decref(j);
+	if (ret < 0) {
+		for (size_t i = 0; r->ancestors && i < r->n_ancestors; i++)
+			record_node_free(&r->ancestors[i]);
+		free(r->ancestors);
+		r->ancestors = NULL;
+		r->n_ancestors = 0;
+		return wsbox_fail(err, EINVAL,
+				  "ancestors of task %s in run %s: corrupt",
+				  r->task, r->run);
+	}
+	return 0;
 }
 
 int record_read(const struct store *s, const char *run, const char *task,
 		struct task_record *r, struct wsbox_error *err)
+{
+	int ret = record_read_shallow(s, run, task, r, err);
+	if (ret == 0 && (ret = record_load_ancestry(s, r, err)) < 0)
+		record_free(r);
+	return ret;
+}
+
+int record_read_shallow(const struct store *s, const char *run,
+			const char *task, struct task_record *r,
+			struct wsbox_error *err)
 {
 	memset(r, 0, sizeof *r);
 	_cleanup_free_ char *path = xasprintf("runs/%s/tasks/%s", run, task);
@@ -186,21 +281,16 @@ int record_read(const struct store *s, const char *run, const char *task,
 	if (jstrv(j, "parents", true, &r->parents, &r->n_parents) < 0 ||
 	    jstrv(j, "lowers", false, &r->lowers, &r->n_lowers) < 0)
 		goto bad;
+	/* Ancestors: by reference (ancestry file, loaded on demand) or, in
+	 * records of older versions, inline. No ancestors: neither. */
+	r->ancestry = jstr(j, "ancestry");
 	json_t *anc = json_object_get(j, "ancestors");
-	if (!json_is_array(anc))
+	if (r->ancestry && !layer_digest_hex(r->ancestry))
 		goto bad;
-	r->n_ancestors = json_array_size(anc);
-	r->ancestors = xcalloc(r->n_ancestors + 1, sizeof *r->ancestors);
-	for (size_t i = 0; i < r->n_ancestors; i++) {
-		json_t *a = json_array_get(anc, i);
-		struct record_node *n = &r->ancestors[i];
-		n->task = jstr(a, "task");
-		n->layer = jstr(a, "layer");
-		if (!n->task || !valid_name(n->task) ||
-		    (n->layer && !layer_digest_hex(n->layer)) ||
-		    jstrv(a, "parents", true, &n->parents, &n->n_parents) < 0)
-			goto bad;
-	}
+	if (!r->ancestry && anc && parse_ancestors(anc, r) < 0)
+		goto bad;
+	if (!r->ancestry && !anc)
+		r->ancestors = xcalloc(1, sizeof *r->ancestors);
 	json_decref(j);
 	return 0;
 bad:

@@ -12,7 +12,7 @@
 
 #include "layers/store.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2 /* 2: ancestors in a shared ancestry file */
 
 /* One ancestor as seen by a task: its layer (NULL for a read-only task or
  * one that wrote nothing) and its own parents (the DAG edges). */
@@ -30,6 +30,10 @@ struct task_record {
 	size_t n_parents;
 	struct record_node *ancestors; /* transitive, sorted by task name */
 	size_t n_ancestors;
+	/* On disk the ancestors live in runs/<run>/ancestry/<hex> (shared by
+	 * every task with the same ancestors); this is its digest, NULL when
+	 * the task has none. */
+	char *ancestry;
 	char **lowers; /* layer digests in workspace order, topmost first */
 	size_t n_lowers;
 	char *layer;  /* this task's layer, NULL if none */
@@ -47,6 +51,15 @@ int record_write(struct store *s, const struct task_record *r,
 /* -ENOENT (with a message) when the task has no record in the run. */
 int record_read(const struct store *s, const char *run, const char *task,
 		struct task_record *r, struct wsbox_error *err);
+/* The same without the ancestors (r->ancestry names them): what the
+ * attempt CAS and DAG collection need before deciding to load them. */
+int record_read_shallow(const struct store *s, const char *run,
+			const char *task, struct task_record *r,
+			struct wsbox_error *err);
+/* Load r->ancestors from r->ancestry (no-op when loaded or none);
+ * checks the file's digest. */
+int record_load_ancestry(const struct store *s, struct task_record *r,
+			 struct wsbox_error *err);
 void record_free(struct task_record *r);
 void record_node_free(struct record_node *n);
 

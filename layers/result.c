@@ -26,7 +26,7 @@ static uint64_t record_seq(const struct store *s, const char *run,
 {
 	struct task_record r;
 	struct wsbox_error ignored;
-	if (record_read(s, run, task, &r, &ignored) < 0)
+	if (record_read_shallow(s, run, task, &r, &ignored) < 0)
 		return 0;
 	uint64_t seq = r.seq;
 	if (attempt)

@@ -204,8 +204,8 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 	_cleanup_free_ char *owner =
 	    xasprintf("pid %d\nstart %llu\nhost %s\n", (int)getpid(),
 		      proc_starttime(getpid()), host);
-	int r =
-	    atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600, err);
+	int r = write_new_file_at(a->dirfd, "owner", owner, strlen(owner), 0600,
+				  err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||
 		       mkdirat(a->dirfd, "work", 0700) < 0 ||
 		       mkdirat(a->dirfd, "root", 0700) < 0))
@@ -238,5 +238,6 @@ int attempt_write_uses(struct attempt *a, char *const *digests, size_t n,
 	char *p = text;
 	for (size_t i = 0; i < n; i++)
 		p += sprintf(p, "%s\n", digests[i]);
-	return atomic_write_at(a->dirfd, "uses", text, len, 0600, err);
+	/* Not durable: after a power cut no attempt lives to need it. */
+	return write_new_file_at(a->dirfd, "uses", text, len, 0600, err);
 }

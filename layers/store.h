@@ -5,6 +5,7 @@
  *   layers/<hex>/tree/          a published layer (read-only tree)
  *   layers/<hex>/manifest       its canonical manifest (digest = sha256 of it)
  *   runs/<run>/tasks/<task>     task record (JSON, replaced atomically)
+ *   runs/<run>/ancestry/<hex>   ancestor lists, shared by digest (record.h)
  *   runs/<run>/logs/<attempt>.{out,err}
  *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
  *                               work/, root/ (mount point of the sandbox

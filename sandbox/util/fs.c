@@ -186,6 +186,20 @@ int atomic_write_at(int dirfd, const char *path, const void *content,
 	return fsync_dir_at(dirfd, dir, err);
 }
 
+int write_new_file_at(int dirfd, const char *path, const void *content,
+		      size_t len, mode_t mode, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(dirfd, path,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "create `%s`", path);
+	int r = write_all(fd, content, len);
+	if (r < 0)
+		return wsbox_fail(err, -r, "write `%s`", path);
+	return 0;
+}
+
 int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err)
 {
 	_cleanup_free_ char *p = xstrdup(path);

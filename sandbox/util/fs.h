@@ -38,6 +38,12 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out,
 int atomic_write_at(int dirfd, const char *path, const void *content,
 		    size_t len, mode_t mode, struct wsbox_error *err);
 
+/* Create dirfd/path (O_EXCL) and write `content` with one write, without
+ * fsync: for files that only matter while their writer lives (an attempt's
+ * owner marker) or whose loss a reader detects (a cache entry). */
+int write_new_file_at(int dirfd, const char *path, const void *content,
+		      size_t len, mode_t mode, struct wsbox_error *err);
+
 /* mkdir -p with `mode` for created components. */
 int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err);
 

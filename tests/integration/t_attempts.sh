@@ -86,7 +86,11 @@ test_rerun_replaces_result_children_keep_digests() {
 	wsx --run r --task p -- sh -c 'echo v2 > f'; assert_rc 0 || return 1
 	l2=$(rec r p layer)
 	[ "$l1" != "$l2" ] || fail "re-run kept the old layer" || return 1
-	seen=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([a["layer"] for a in r["ancestors"] if a["task"]=="p"][0])' "$STORE/runs/r/tasks/c")
+	seen=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1] + "/tasks/c"))
+anc = json.load(open(sys.argv[1] + "/ancestry/" + r["ancestry"].split(":")[1]))
+print([a["layer"] for a in anc if a["task"] == "p"][0])' "$STORE/runs/r")
 	assert_eq "$seen" "$l1" "layer the child recorded" || return 1
 	# gc keeps what the finished child was built on.
 	ws gc --store "$STORE"; assert_rc 0 || return 1

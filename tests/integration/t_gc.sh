@@ -16,7 +16,10 @@ for run in os.listdir(os.path.join(store, "runs")):
         if t.startswith("."):
             continue
         r = json.load(open(os.path.join(d, t)))
-        names = [r["layer"]] + r["lowers"] + [a["layer"] for a in r["ancestors"]]
+        anc = r.get("ancestors", [])
+        if r.get("ancestry"):
+            anc = json.load(open(os.path.join(store, "runs", run, "ancestry", r["ancestry"].split(":")[1])))
+        names = [r["layer"]] + r["lowers"] + [a["layer"] for a in anc]
         for l in filter(None, names):
             h = l.split(":")[1]
             for part in ("tree", "manifest"):
