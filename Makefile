@@ -7,12 +7,16 @@ BIN     ?= wsbox
 PREFIX  ?= /usr/local
 PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
+# every `wsbox exec` would otherwise load it and its dozen dependencies.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libarchive,$(PKGS)))
+ARCHIVE_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libarchive)/libarchive.so 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
 override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
+           -DWSBOX_LIBARCHIVE_SONAME='"$(or $(ARCHIVE_SONAME),libarchive.so.13)"' \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
 

@@ -21,6 +21,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+/* Last: libarchive is loaded on first use (archive_dl.h). */
+#include "layers/archive_dl.h"
+
 #include "layers/capture.h"
 #include "layers/layer.h"
 #include "sandbox/sandbox.h"
@@ -176,6 +179,8 @@ static int export_entries(struct archive *a, int tree, const struct manifest *m,
 int layer_export(const struct store *s, const char *digest, const char *file,
 		 struct wsbox_error *err)
 {
+	if (archive_dl_load(err) < 0)
+		return -ENOENT;
 	struct manifest m = {0};
 	int r = layer_load_manifest(s, digest, &m, err);
 	if (r < 0)
@@ -737,6 +742,8 @@ int archive_extract(int root, const char *file, int in_fd,
 		    enum archive_kind kind, struct archive_extract_stats *st,
 		    struct wsbox_error *err)
 {
+	if (archive_dl_load(err) < 0)
+		return -ENOENT;
 	struct importer im = {.file = file,
 			      .kind = kind,
 			      .in_fd = in_fd,
@@ -762,6 +769,8 @@ int archive_extract(int root, const char *file, int in_fd,
 int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 		 struct wsbox_error *err)
 {
+	if (archive_dl_load(err) < 0)
+		return -ENOENT;
 	struct attempt att = {.dirfd = -1};
 	int r = attempt_create(s, &att, err);
 	if (r < 0)
