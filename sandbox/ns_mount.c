@@ -221,6 +221,13 @@ static int hide_path(int root, const char *path, struct wsbox_error *err)
 static int mount_workspace(const struct plan *plan, int root,
 			   struct wsbox_error *err)
 {
+	/* Read-only and nothing below: an empty read-only tmpfs (overlay
+	 * would need two distinct lowers and refuses the empty dir twice). */
+	if (!plan->upper && plan->n_lowers == 0)
+		return mount_tmpfs_at(root, "workspace", "mode=0755,size=4k",
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					  MOUNT_ATTR_NODEV,
+				      err);
 	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return wsbox_fail(err, errno, "fsopen overlay");

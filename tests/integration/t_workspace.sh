@@ -182,3 +182,13 @@ no-fifo
 755
 x"
 }
+
+# --ro without parents: an empty, read-only workspace (regression: overlay
+# refused the empty lower twice).
+test_ro_without_parents() {
+	wsx --run r --task v --ro -- sh -c 'ls -A /workspace | wc -l; touch /workspace/x 2>/dev/null && echo wrote || echo refused'
+	assert_rc 0 || return 1
+	assert_out "0
+refused" || return 1
+	assert_eq "$(sed -n 's/^ "layer": \(null\).*/\1/p' "$STORE/runs/r/tasks/v")" null layer
+}
