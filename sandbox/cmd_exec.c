@@ -526,6 +526,21 @@ static void emit_finished(struct exec_ctx *c, int status,
 	events_emit(&c->ev, "task_finished", o);
 }
 
+/* WSBOX_TRACE_PHASES=1: milliseconds since start at each phase of the
+ * exec, on stderr (how tests/bench/PROFILE.md splits the start-up). */
+static void phase(const char *what)
+{
+	static int on = -1;
+	static double t0;
+	if (on < 0) {
+		on = getenv("WSBOX_TRACE_PHASES") != NULL;
+		t0 = wall_now();
+	}
+	if (on)
+		fprintf(stderr, "wsbox: phase %-12s %7.2f ms\n", what,
+			(wall_now() - t0) * 1e3);
+}
+
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r;
@@ -555,6 +570,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	r = store_open(store_path, true, &c->store, err);
 	if (r < 0)
 		return r;
+	phase("store");
 	r = resolve_ids(c, err);
 	if (r < 0)
 		return r;
@@ -590,6 +606,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
 	if (c->gc_lock < 0)
 		return c->gc_lock;
+	phase("ids+rootfs");
 	r = assemble_workspace(c, err);
 	if (r < 0)
 		return r;
@@ -597,6 +614,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	rec->n_ancestors = c->dag.n;
 	rec->lowers = c->lower_digests.v;
 	rec->n_lowers = c->lower_digests.n;
+	phase("assemble");
 	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
 	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
 				       .squash_chown = true};
@@ -606,6 +624,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	/* The attempt counts from here, once its workspace is known to be
 	 * valid (a refused exec leaves no trace): any attempt of this task
 	 * that draws a higher number and publishes first wins. */
+	phase("policy");
 	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
@@ -615,6 +634,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	rec->cache_key = c->key;
 	emit_started(c);
 
+	phase("key");
 	if (!o->no_cache) {
 		struct cache_entry e;
 		if (cache_lookup(&c->store, c->key, &e) == 1) {
@@ -630,6 +650,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		    json_pack("{s:s, s:b}", "cache_key", c->key, "forced",
 			      o->no_cache));
 
+	phase("lookup");
 	r = attempt_stage(&c->store, &c->att, err);
 	if (r < 0)
 		return r;
@@ -655,6 +676,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 			return r;
 	}
 	store_unlock(&c->gc_lock);
+	phase("staged");
 	r = open_logs(c, err);
 	if (r < 0)
 		return r;
@@ -741,6 +763,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		if (c->mutex_lock < 0)
 			return c->mutex_lock;
 	}
+	phase("pre-sandbox");
 	r = sandbox_run(&plan, &c->res, err);
 	store_unlock(&c->mutex_lock);
 	/* The sandbox closed the pipes' write ends; forget them. */
@@ -751,6 +774,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	const struct sandbox_result res = c->res;
 	if (err->msg[0]) /* a limit the task hit (sandbox_limits_note) */
 		wsbox_error_prefix(err, "task %s", c->task);
+	phase("sandbox");
 	rec->wall_sec = res.wall_sec;
 	rec->cpu_sec = res.cpu_sec;
 	rec->max_rss_kb = res.max_rss_kb;
@@ -772,6 +796,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	} else {
 		rec->status = "succeeded";
 	}
+	phase("capture");
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
@@ -809,7 +834,9 @@ int cmd_exec(int argc, char **argv)
 		wsbox_error_print(&err);
 		return WSBOX_EXIT_FAILURE;
 	}
+	phase("start");
 	int r = run_exec(&c, &err);
+	phase("published");
 	if (r < 0)
 		status = err.status ? err.status : WSBOX_EXIT_FAILURE;
 	else
@@ -833,5 +860,6 @@ int cmd_exec(int argc, char **argv)
 	free(c.rec.stdout_log);
 	free(c.rec.stderr_log);
 	ctx_free(&c);
+	phase("done");
 	return status;
 }
