@@ -65,20 +65,6 @@ void cgroup_ctrl_names(unsigned mask, char *buf, size_t cap)
 	}
 }
 
-/* Append to a bounded, NUL-terminated buffer; silently truncates. */
-static void appendf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void appendf(char *buf, size_t cap, const char *fmt, ...)
-{
-	size_t len = strnlen(buf, cap);
-	if (len + 1 >= cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + len, cap - len, fmt, ap);
-	va_end(ap);
-}
-
 /* Undo mountinfo's octal escapes (\040 for space...) in place. */
 static void unescape_octal(char *s)
 {

@@ -85,20 +85,6 @@ static void report(struct doctor *d, enum level lvl, const char *probe,
 		d->failed = true;
 }
 
-/* Append to a bounded, NUL-terminated buffer; silently truncates. */
-static void appendf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void appendf(char *buf, size_t cap, const char *fmt, ...)
-{
-	size_t len = strnlen(buf, cap);
-	if (len + 1 >= cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + len, cap - len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- probe children ---------------------------------------------------- */
 
 /* What a probe child sends back over its pipe: one write, well below

@@ -61,6 +61,11 @@ int list_dir_at(int dirfd, const char *rel, bool (*keep)(const char *name),
 		char ***out, size_t *n, struct wsbox_error *err);
 void free_strings(char **v, size_t n);
 
+/* Append to a bounded, NUL-terminated buffer; silently truncates (for
+ * diagnostics built piecewise). */
+void appendf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* qsort comparator for an array of C strings. */
 int strcmp_ptr(const void *a, const void *b);
 
