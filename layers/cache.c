@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,27 +14,28 @@
 #include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 #define ENTRY_MAX (64 * 1024)
 #define MANIFEST_CHECK_MAX (1024UL * 1024 * 1024)
 
 /* ---- key encoding: tag byte, then u64 length (or count) + bytes ---- */
 
-static void put_u64(EVP_MD_CTX *h, uint64_t v)
+static void put_u64(struct sha256 *h, uint64_t v)
 {
 	unsigned char b[8];
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * (7 - i)));
-	EVP_DigestUpdate(h, b, sizeof b);
+	sha256_update(h, b, sizeof b);
 }
 
-static void put_tag(EVP_MD_CTX *h, char tag)
+static void put_tag(struct sha256 *h, char tag)
 {
-	EVP_DigestUpdate(h, &tag, 1);
+	sha256_update(h, &tag, 1);
 }
 
 /* NULL is length 2^64-1, which no real string has. */
-static void put_str(EVP_MD_CTX *h, const char *s)
+static void put_str(struct sha256 *h, const char *s)
 {
 	if (!s) {
 		put_u64(h, UINT64_MAX);
@@ -43,10 +43,10 @@ static void put_str(EVP_MD_CTX *h, const char *s)
 	}
 	size_t n = strlen(s);
 	put_u64(h, n);
-	EVP_DigestUpdate(h, s, n);
+	sha256_update(h, s, n);
 }
 
-static void put_list(EVP_MD_CTX *h, char tag, char *const *v, size_t n)
+static void put_list(struct sha256 *h, char tag, char *const *v, size_t n)
 {
 	put_tag(h, tag);
 	put_u64(h, n);
@@ -64,9 +64,8 @@ static size_t strv_len(char *const *v)
 
 void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
 {
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	if (!h || !EVP_DigestInit_ex(h, EVP_sha256(), NULL))
-		abort();
+	struct sha256 ctx, *h = &ctx;
+	sha256_init(h);
 	put_str(h, "wsbox-cache-key");
 	put_u64(h, CACHE_KEY_VERSION);
 	put_tag(h, 'M');
@@ -98,17 +97,8 @@ void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
 	put_u64(h, in->ro);
 	put_u64(h, in->max_layer_size);
 	unsigned char md[32];
-	unsigned int len = 0;
-	if (!EVP_DigestFinal_ex(h, md, &len) || len != sizeof md)
-		abort();
-	EVP_MD_CTX_free(h);
-	static const char hex[] = "0123456789abcdef";
-	memcpy(out, "sha256:", 7);
-	for (size_t i = 0; i < sizeof md; i++) {
-		out[7 + 2 * i] = hex[md[i] >> 4];
-		out[8 + 2 * i] = hex[md[i] & 15];
-	}
-	out[7 + 64] = '\0';
+	sha256_final(h, md);
+	sha256_format(md, out);
 }
 
 /* ---- entries ---- */

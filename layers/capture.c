@@ -17,10 +17,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 /* Directory fds kept open below the root. Deeper trees evict the shallowest
  * and get it back through ".." of its child when the walk climbs up again,
@@ -61,7 +60,6 @@ struct walker {
 	size_t open_lo; /* frames [open_lo, depth) have fds (root excluded) */
 	char **save;
 	size_t n_save;
-	EVP_MD_CTX *md;
 	unsigned char *buf; /* hash chunks and getdents64 records */
 	uint64_t bytes;
 };
@@ -283,25 +281,10 @@ static int hash_file(struct walker *w, int fd, const char *path,
 		     unsigned char sha[32], uint64_t *size)
 {
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (!EVP_DigestInit_ex(w->md, EVP_sha256(), NULL))
-		return escaped_fail(w->err, EIO, "sha256 init for", path);
-	uint64_t total = 0;
-	for (;;) {
-		ssize_t n = read(fd, w->buf, HASH_CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return escaped_fail(w->err, errno, "read", path);
-		}
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(w->md, w->buf, (size_t)n))
-			return escaped_fail(w->err, EIO, "sha256 of", path);
-		total += (uint64_t)n;
-	}
-	unsigned int len = 0;
-	if (!EVP_DigestFinal_ex(w->md, sha, &len) || len != 32)
-		return escaped_fail(w->err, EIO, "sha256 of", path);
+	unsigned long long total = 0;
+	int r = sha256_fd(fd, w->buf, HASH_CHUNK, sha, &total);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "read", path);
 	*size = total;
 	return 0;
 }
@@ -631,7 +614,6 @@ static void walker_free(struct walker *w)
 	for (size_t i = 0; i < w->n_save; i++)
 		free(w->save[i]);
 	free(w->save);
-	EVP_MD_CTX_free(w->md);
 	free(w->buf);
 }
 
@@ -651,7 +633,6 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	    .err = err,
 	    .cap = 64,
 	    .open_lo = 1,
-	    .md = EVP_MD_CTX_new(),
 	    .buf =
 		xcalloc(1, HASH_CHUNK > DIRENT_BUF ? HASH_CHUNK : DIRENT_BUF),
 	};
@@ -660,10 +641,6 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	w.stack = xcalloc(w.cap, sizeof *w.stack);
 	int r = 0;
 	struct stat st;
-	if (!w.md) {
-		r = wsbox_fail(err, ENOMEM, "sha256 context");
-		goto out;
-	}
 	if (fstat(root_fd, &st) < 0) {
 		r = wsbox_fail(err, errno, "capture root");
 		goto out;

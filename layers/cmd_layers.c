@@ -13,8 +13,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "layers/archive.h"
 #include "layers/layer.h"
 #include "layers/manifest.h"
@@ -23,6 +21,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 #define HASH_CHUNK (1u << 20)
 #define OPAQUE_XATTR "user.overlay.opaque"
@@ -131,30 +130,10 @@ static int do_show(const struct store *s, const char *digest)
 /* Content hash of an open regular file; -errno on a read failure. */
 static int hash_fd(int fd, unsigned char out[32], uint64_t *size, char *buf)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return -ENOMEM;
-	}
-	*size = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, HASH_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			EVP_MD_CTX_free(ctx);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(ctx, out, &len);
-	EVP_MD_CTX_free(ctx);
-	return 0;
+	unsigned long long n = 0;
+	int r = sha256_fd(fd, buf, HASH_CHUNK, out, &n);
+	*size = n;
+	return r;
 }
 
 /* First difference between the on-disk entry and `e`, or NULL. *why is a

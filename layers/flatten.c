@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "layers/manifest.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 #define CACHE_DIR "cache/flatten"
 /* Bumped if the merge ever changes meaning, so old entries are ignored. */
@@ -39,18 +39,16 @@ void flatten_free(char **v, size_t n)
 static int cache_key(char *const *merged, size_t n, char hex[65],
 		     struct wsbox_error *err)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-		  EVP_DigestUpdate(md, KEY_VERSION, strlen(KEY_VERSION));
-	for (size_t i = 0; ok && i < n; i++)
-		ok = EVP_DigestUpdate(md, merged[i], strlen(merged[i])) &&
-		     EVP_DigestUpdate(md, "\n", 1);
-	ok = ok && EVP_DigestFinal_ex(md, d, &dlen) && dlen == 32;
-	EVP_MD_CTX_free(md);
-	if (!ok)
-		return wsbox_fail(err, ENOMEM, "flatten: sha256 via libcrypto");
+	(void)err;
+	struct sha256 md;
+	unsigned char d[32];
+	sha256_init(&md);
+	sha256_update(&md, KEY_VERSION, strlen(KEY_VERSION));
+	for (size_t i = 0; i < n; i++) {
+		sha256_update(&md, merged[i], strlen(merged[i]));
+		sha256_update(&md, "\n", 1);
+	}
+	sha256_final(&md, d);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	return 0;

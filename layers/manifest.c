@@ -1,6 +1,6 @@
 /* layers/manifest: the canonical text form of a layer tree, its strict parser
  * (hostile input, fuzzed: whatever it accepts re-serializes to the same bytes)
- * and the layer digest (sha256 via OpenSSL EVP over that text). */
+ * and the layer digest (sha256 over that text, sandbox/util/sha256). */
 #include "layers/manifest.h"
 
 #include <errno.h>
@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 static const char header[] = "wsbox-manifest 1\n";
 static const char hexu[] = "0123456789ABCDEF";
@@ -452,17 +451,5 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m,
 
 void manifest_digest(const char *buf, size_t len, char out[DIGEST_STRLEN])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	/* Fails only if libcrypto itself is broken; a wrong digest would
-	 * silently corrupt the store, so stop instead. */
-	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen != 32)
-		wsbox_die(WSBOX_EXIT_FAILURE, 0, "sha256 via libcrypto failed");
-	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hexl[md[i] >> 4];
-		out[7 + 2 * i + 1] = hexl[md[i] & 15];
-	}
-	out[71] = '\0';
+	sha256_digest(buf, len, out);
 }

@@ -13,11 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "layers/archive.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
 
 #define HASH_CHUNK (1u << 20)
 #define DIGEST_SUFFIX ".digest"
@@ -27,31 +26,14 @@ static int hash_file(int fd, const char *file, char out[72],
 		     struct wsbox_error *err)
 {
 	_cleanup_free_ char *buf = malloc(HASH_CHUNK);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
+	if (!buf)
 		return wsbox_fail(err, ENOMEM, "hash `%s`", file);
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf, HASH_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			EVP_MD_CTX_free(ctx);
-			return wsbox_fail(err, e, "read `%s`", file);
-		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	}
 	unsigned char h[32];
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(ctx, h, &len);
-	EVP_MD_CTX_free(ctx);
-	memcpy(out, "sha256:", 7);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", h[i]);
+	unsigned long long size;
+	int r = sha256_fd(fd, buf, HASH_CHUNK, h, &size);
+	if (r < 0)
+		return wsbox_fail(err, -r, "read `%s`", file);
+	sha256_format(h, out);
 	return 0;
 }
 

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +15,7 @@
 
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
-
-static void md_ctx_freep(EVP_MD_CTX **c)
-{
-	EVP_MD_CTX_free(*c);
-}
+#include "sandbox/util/sha256.h"
 
 static void hex(const unsigned char *d, size_t n, char *out)
 {
@@ -37,21 +32,18 @@ static void hex(const unsigned char *d, size_t n, char *out)
 static int sha256_hex(const void *const *parts, const size_t *lens, size_t n,
 		      char out[65], struct wsbox_error *err)
 {
-	_cleanup_(md_ctx_freep) EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		return wsbox_fail(err, ENOMEM, "sha256: init");
+	(void)err;
+	struct sha256 c;
+	sha256_init(&c);
 	for (size_t i = 0; i < n; i++) {
 		char pre[32];
 		int w = snprintf(pre, sizeof pre, "%zu:", lens[i]);
-		if (EVP_DigestUpdate(c, pre, (size_t)w) != 1 ||
-		    EVP_DigestUpdate(c, parts[i], lens[i]) != 1)
-			return wsbox_fail(err, EIO, "sha256: update");
+		sha256_update(&c, pre, (size_t)w);
+		sha256_update(&c, parts[i], lens[i]);
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 32)
-		return wsbox_fail(err, EIO, "sha256: final");
-	hex(md, mdlen, out);
+	unsigned char md[32];
+	sha256_final(&c, md);
+	hex(md, sizeof md, out);
 	return 0;
 }
 
