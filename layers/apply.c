@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "layers/archive.h"
+#include "layers/dir_modes.h"
 #include "layers/layer.h"
 #include "layers/manifest.h"
 #include "sandbox/util/cleanup.h"
@@ -19,72 +20,12 @@
 
 #define COPY_CHUNK (1u << 20)
 
-/* Directory modes are applied at the end (deepest first, the topmost layer
- * winning) so that every directory stays writable while layers go in. */
-struct dir_mode {
-	char *path;
-	mode_t mode;
-	size_t seq, depth;
-};
-
 struct applier {
-	int dir; /* the destination directory */
-	struct dir_mode *dirs;
-	size_t n_dirs, cap_dirs;
+	int dir;	       /* the destination directory */
+	struct dir_modes dirs; /* applied last, the topmost layer winning */
 	char *buf;
 	struct wsbox_error *err;
 };
-
-static void note_dir(struct applier *rs, const char *path, mode_t mode)
-{
-	if (rs->n_dirs == rs->cap_dirs) {
-		rs->cap_dirs = rs->cap_dirs ? rs->cap_dirs * 2 : 64;
-		rs->dirs =
-		    xreallocarray(rs->dirs, rs->cap_dirs, sizeof *rs->dirs);
-	}
-	size_t depth = 0;
-	for (const char *p = path; *p; p++)
-		depth += *p == '/';
-	rs->dirs[rs->n_dirs] = (struct dir_mode){.path = xstrdup(path),
-						 .mode = mode,
-						 .seq = rs->n_dirs,
-						 .depth = depth};
-	rs->n_dirs++;
-}
-
-static int dir_mode_cmp(const void *pa, const void *pb)
-{
-	const struct dir_mode *a = pa, *b = pb;
-	if (a->depth != b->depth)
-		return a->depth > b->depth ? -1 : 1;
-	int c = strcmp(a->path, b->path);
-	if (c)
-		return c;
-	return a->seq > b->seq ? -1 : 1;
-}
-
-static int apply_dir_modes(struct applier *rs)
-{
-	if (rs->n_dirs > 1)
-		qsort(rs->dirs, rs->n_dirs, sizeof *rs->dirs, dir_mode_cmp);
-	for (size_t i = 0; i < rs->n_dirs; i++) {
-		const struct dir_mode *d = &rs->dirs[i];
-		if (i > 0 && !strcmp(d->path, rs->dirs[i - 1].path))
-			continue;
-		int fd = archive_open_beneath(rs->dir, d->path,
-					      O_RDONLY | O_DIRECTORY);
-		/* Gone or replaced by a later layer: nothing to apply. */
-		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
-			continue;
-		if (fd < 0)
-			return wsbox_fail(rs->err, -fd, "open `%s`", d->path);
-		int r = fchmod(fd, d->mode) < 0 ? -errno : 0;
-		close(fd);
-		if (r < 0)
-			return wsbox_fail(rs->err, -r, "chmod `%s`", d->path);
-	}
-	return 0;
-}
 
 static int copy_data(int in, int out, uint64_t size, char *buf)
 {
@@ -129,7 +70,7 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 	_cleanup_free_ char *parent =
 	    slash ? xasprintf("%.*s", (int)(slash - e->path), e->path) : NULL;
 	_cleanup_close_ int pfd =
-	    parent ? archive_open_beneath(rs->dir, parent, O_PATH | O_DIRECTORY)
+	    parent ? open_beneath(rs->dir, parent, O_PATH | O_DIRECTORY)
 		   : fcntl(rs->dir, F_DUPFD_CLOEXEC, 3);
 	if (pfd < 0)
 		return wsbox_fail(rs->err, parent ? -pfd : errno,
@@ -155,7 +96,7 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 		if (!keep_dir && mkdirat(pfd, leaf, 0700) < 0)
 			return wsbox_fail(rs->err, errno, "mkdir `%s`",
 					  e->path);
-		note_dir(rs, e->path, e->mode);
+		dir_modes_note(&rs->dirs, e->path, e->mode);
 		return 0;
 	case MF_SYMLINK:
 		if (symlinkat(e->target, pfd, leaf) < 0)
@@ -163,8 +104,7 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 					  e->path);
 		return 0;
 	case MF_FILE: {
-		_cleanup_close_ int in =
-		    archive_open_beneath(tree, e->path, O_RDONLY);
+		_cleanup_close_ int in = open_beneath(tree, e->path, O_RDONLY);
 		if (in < 0)
 			return wsbox_fail(rs->err, -in, "layer file `%s`",
 					  e->path);
@@ -196,7 +136,7 @@ static int apply_layer(struct applier *rs, const struct store *s,
 	_cleanup_free_ char *rel =
 	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
 	_cleanup_close_ int tree =
-	    archive_open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
 	if (tree < 0)
 		r = wsbox_fail(rs->err, -tree, "layer %s: tree", digest);
 	for (size_t i = 0; r == 0 && i < m.n; i++) {
@@ -219,11 +159,11 @@ int layers_apply(const struct store *s, char *const *digests, size_t n,
 	/* Topmost first: apply from the bottom up. */
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = apply_layer(&rs, s, digests[i - 1]);
-	if (r == 0)
-		r = apply_dir_modes(&rs);
-	for (size_t i = 0; i < rs.n_dirs; i++)
-		free(rs.dirs[i].path);
-	free(rs.dirs);
+	const char *path, *step;
+	if (r == 0 &&
+	    (r = dir_modes_apply(&rs.dirs, rs.dir, true, &path, &step)) < 0)
+		wsbox_fail(err, -r, "%s `%s`", step, path);
+	dir_modes_free(&rs.dirs);
 	free(rs.buf);
 	return r;
 }

@@ -25,6 +25,7 @@
 #include "layers/archive_dl.h"
 
 #include "layers/capture.h"
+#include "layers/dir_modes.h"
 #include "layers/layer.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
@@ -34,17 +35,6 @@
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "user.overlay.opaque"
-
-int archive_open_beneath(int root, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-	    .resolve =
-		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
-	return fd < 0 ? -errno : fd;
-}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -90,7 +80,7 @@ static int write_content(struct archive *a, int tree, const struct mf_entry *m,
 			 char *buf, struct wsbox_error *err)
 {
 	_cleanup_free_ char *esc = manifest_escape(m->path);
-	_cleanup_close_ int fd = archive_open_beneath(tree, m->path, O_RDONLY);
+	_cleanup_close_ int fd = open_beneath(tree, m->path, O_RDONLY);
 	if (fd < 0)
 		return wsbox_fail(err, -fd, "layer file `%s`", esc);
 	struct stat st;
@@ -188,7 +178,7 @@ int layer_export(const struct store *s, const char *digest, const char *file,
 	_cleanup_free_ char *rel =
 	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
 	_cleanup_close_ int tree =
-	    archive_open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
 	if (tree < 0) {
 		manifest_free(&m);
 		return wsbox_fail(err, -tree, "layer %s: tree", digest);
@@ -247,13 +237,6 @@ int layer_export(const struct store *s, const char *digest, const char *file,
 
 /* ---- import ---- */
 
-struct dir_mode {
-	char *path;
-	mode_t mode;
-	size_t seq; /* later entries for the same dir win */
-	size_t depth;
-};
-
 struct importer {
 	const char *file;
 	enum archive_kind kind;
@@ -261,8 +244,7 @@ struct importer {
 	int root;  /* O_RDONLY dir fd of the extraction root */
 	uint64_t budget, used, entries;
 	uint64_t skipped, stripped; /* ARCHIVE_ROOTFS only */
-	struct dir_mode *dirs;
-	size_t n_dirs, cap_dirs;
+	struct dir_modes dirs;	    /* applied last, later entries winning */
 	char *parent_path; /* cache: the last parent opened, and its fd */
 	int parent_fd;
 	char *buf;
@@ -329,56 +311,6 @@ static const char *normalize(const char *raw, bool layer, char **out)
 	return NULL;
 }
 
-static void note_dir(struct importer *im, const char *path, mode_t mode)
-{
-	if (im->n_dirs == im->cap_dirs) {
-		im->cap_dirs = im->cap_dirs ? im->cap_dirs * 2 : 64;
-		im->dirs =
-		    xreallocarray(im->dirs, im->cap_dirs, sizeof *im->dirs);
-	}
-	size_t depth = 0;
-	for (const char *p = path; *p; p++)
-		depth += *p == '/';
-	im->dirs[im->n_dirs] = (struct dir_mode){.path = xstrdup(path),
-						 .mode = mode,
-						 .seq = im->n_dirs,
-						 .depth = depth};
-	im->n_dirs++;
-}
-
-/* Directories are created 0700 so later entries can go in; their own modes
- * are applied at the end, deepest first, the last entry for a path winning. */
-static int dir_mode_cmp(const void *pa, const void *pb)
-{
-	const struct dir_mode *a = pa, *b = pb;
-	if (a->depth != b->depth)
-		return a->depth > b->depth ? -1 : 1;
-	int c = strcmp(a->path, b->path);
-	if (c)
-		return c;
-	return a->seq > b->seq ? -1 : 1;
-}
-
-static int apply_dir_modes(struct importer *im)
-{
-	/* No directories: im->dirs is NULL, which qsort must not get. */
-	if (im->n_dirs > 1)
-		qsort(im->dirs, im->n_dirs, sizeof *im->dirs, dir_mode_cmp);
-	for (size_t i = 0; i < im->n_dirs; i++) {
-		if (i > 0 && !strcmp(im->dirs[i].path, im->dirs[i - 1].path))
-			continue;
-		int fd = archive_open_beneath(im->root, im->dirs[i].path,
-					      O_RDONLY | O_DIRECTORY);
-		if (fd < 0)
-			return refuse(im, im->dirs[i].path, -fd, "open");
-		int r = fchmod(fd, im->dirs[i].mode) < 0 ? -errno : 0;
-		close(fd);
-		if (r < 0)
-			return refuse(im, im->dirs[i].path, -r, "chmod");
-	}
-	return 0;
-}
-
 /* Open the directory that holds the last component of `path`, creating
  * missing parents (mode 0755, like other OCI tools) and never following a
  * symlink: a parent that is an earlier symlink or file is refused, which
@@ -413,7 +345,7 @@ static int open_parent(struct importer *im, const char *path, int *out)
 				return refuse(im, path, errno, "mkdir parent");
 			}
 			/* c points into walk: its prefix is the dir path. */
-			note_dir(im, walk, 0755);
+			dir_modes_note(&im->dirs, walk, 0755);
 			fd = openat(cur, c,
 				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					O_CLOEXEC);
@@ -430,7 +362,8 @@ static int open_parent(struct importer *im, const char *path, int *out)
 		}
 		cur = fd;
 		if (save && *save)
-			save[-1] = '/'; /* restore the prefix for note_dir */
+			save[-1] =
+			    '/'; /* restore the prefix for dir_modes_note */
 	}
 	im->parent_path = xasprintf("%.*s", (int)plen, path);
 	im->parent_fd = cur;
@@ -498,7 +431,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 		? xasprintf("%.*s", (int)(tleaf - target - 1), target)
 		: xstrdup(".");
 	_cleanup_close_ int tfd =
-	    archive_open_beneath(im->root, tdir, O_PATH | O_DIRECTORY);
+	    open_beneath(im->root, tdir, O_PATH | O_DIRECTORY);
 	struct stat st;
 	if (tfd < 0 || fstatat(tfd, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode))
@@ -614,7 +547,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 	struct stat st;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode) && type == AE_IFDIR && !whiteout) {
-			note_dir(im, path, mode);
+			dir_modes_note(&im->dirs, path, mode);
 			return 0;
 		}
 		return refuse(im, path, 0,
@@ -640,7 +573,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 	case AE_IFDIR:
 		if (mkdirat(dir, name, 0700) < 0)
 			return refuse(im, path, errno, "mkdir");
-		note_dir(im, path, mode);
+		dir_modes_note(&im->dirs, path, mode);
 		return 0;
 	case AE_IFLNK: {
 		const char *target = archive_entry_symlink(e);
@@ -716,8 +649,10 @@ static int extract_all(struct importer *im)
 			break;
 	}
 	archive_read_free(a);
-	if (r == 0)
-		r = apply_dir_modes(im);
+	const char *path, *step;
+	if (r == 0 &&
+	    (r = dir_modes_apply(&im->dirs, im->root, false, &path, &step)) < 0)
+		r = refuse(im, path, -r, step);
 	return r;
 }
 
@@ -729,11 +664,7 @@ static void importer_release(struct importer *im)
 	im->parent_fd = -1;
 	free(im->parent_path);
 	im->parent_path = NULL;
-	for (size_t i = 0; i < im->n_dirs; i++)
-		free(im->dirs[i].path);
-	free(im->dirs);
-	im->dirs = NULL;
-	im->n_dirs = im->cap_dirs = 0;
+	dir_modes_free(&im->dirs);
 	free(im->buf);
 	im->buf = NULL;
 }

@@ -60,11 +60,4 @@ int archive_extract(int root, const char *file, int in_fd,
 		    enum archive_kind kind, struct archive_extract_stats *st,
 		    struct wsbox_error *err);
 
-/* Open `path` below directory fd `root` with openat2 RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS and O_NOFOLLOW|O_CLOEXEC added
- * to `flags` (with O_PATH a trailing symlink opens the link itself).
- * Returns the fd or -errno. Shared by the store verbs that read layer trees
- * and write restored ones. */
-int archive_open_beneath(int root, const char *path, int flags);
-
 #endif

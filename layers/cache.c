@@ -14,6 +14,7 @@
 #include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/json.h"
 #include "sandbox/util/sha256.h"
 
 #define ENTRY_MAX (64 * 1024)
@@ -200,11 +201,11 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 		return wsbox_fail(err, errno, "stat logs of `%s`", a->dir);
 	json_t *j = json_pack(
 	    "{s:i, s:s, s:o, s:I, s:I, s:f, s:I, s:I, s:I}", "version",
-	    CACHE_KEY_VERSION, "key", key, "layer",
-	    e->layer ? json_string(e->layer) : json_null(), "bytes",
-	    (json_int_t)e->bytes, "files", (json_int_t)e->files, "wall_sec",
-	    e->wall_sec, "created", (json_int_t)time(NULL), "stdout_bytes",
-	    (json_int_t)so.st_size, "stderr_bytes", (json_int_t)se.st_size);
+	    CACHE_KEY_VERSION, "key", key, "layer", json_str_or_null(e->layer),
+	    "bytes", (json_int_t)e->bytes, "files", (json_int_t)e->files,
+	    "wall_sec", e->wall_sec, "created", (json_int_t)time(NULL),
+	    "stdout_bytes", (json_int_t)so.st_size, "stderr_bytes",
+	    (json_int_t)se.st_size);
 	_cleanup_free_ char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (!text)

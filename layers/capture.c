@@ -74,35 +74,6 @@ static int escaped_fail(struct wsbox_error *err, int errnum, const char *what,
 /* One component below dirfd, never through a symlink, a magic link or a
  * mount point. The name has no '/', so this is belt and braces over
  * O_NOFOLLOW; fall back to it on kernels without openat2. */
-static int open_beneath(int dirfd, const char *name, int flags)
-{
-	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		       RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	static bool no_openat2;
-	if (!no_openat2) {
-		long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-		if (fd >= 0 || errno != ENOSYS)
-			return (int)fd;
-		no_openat2 = true;
-	}
-	return openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 /* Read a whole directory (so the walk never depends on a directory stream
  * position across evictions) and sort it by bytes. */
 static int read_names(struct walker *w, int fd, const char *path, char ***out,
@@ -116,7 +87,7 @@ static int read_names(struct walker *w, int fd, const char *path, char ***out,
 			if (errno == EINTR)
 				continue;
 			int e = errno;
-			free_names(names, n);
+			free_strings(names, n);
 			return escaped_fail(w->err, e, "read directory", path);
 		}
 		if (got == 0)
@@ -127,7 +98,7 @@ static int read_names(struct walker *w, int fd, const char *path, char ***out,
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 				continue;
 			if (w->out->n + n >= MANIFEST_MAX_ENTRIES) {
-				free_names(names, n);
+				free_strings(names, n);
 				return wsbox_fail(w->err, EFBIG,
 						  "layer has more than %d "
 						  "entries",
@@ -142,7 +113,7 @@ static int read_names(struct walker *w, int fd, const char *path, char ***out,
 		}
 	}
 	if (n > 1)
-		qsort(names, n, sizeof *names, cmp_names);
+		qsort(names, n, sizeof *names, strcmp_ptr);
 	*out = names;
 	*n_out = n;
 	return 0;
@@ -248,18 +219,16 @@ static int open_child(struct walker *w, int dirfd, const char *name,
 		      mode_t *cur)
 {
 	int fd = open_beneath(dirfd, name, flags);
-	if (fd < 0 && errno == EACCES) {
+	if (fd == -EACCES) {
 		mode_t add = S_ISDIR(st->st_mode) ? 0700 : 0400;
 		if (fchmodat(dirfd, name, (st->st_mode & 07777) | add,
 			     AT_SYMLINK_NOFOLLOW) == 0) {
 			*cur = (st->st_mode & 07777) | add;
 			fd = open_beneath(dirfd, name, flags);
-		} else {
-			errno = EACCES;
 		}
 	}
 	if (fd < 0)
-		return escaped_fail(w->err, errno, "open", path);
+		return escaped_fail(w->err, -fd, "open", path);
 	struct stat fst;
 	if (fstat(fd, &fst) < 0) {
 		int e = errno;
@@ -551,7 +520,7 @@ static int leave(struct walker *w)
 		if (unlinkat(parent->fd, name, AT_REMOVEDIR) < 0)
 			return escaped_fail(w->err, errno, "remove", f->path);
 	}
-	free_names(f->names, f->n_names);
+	free_strings(f->names, f->n_names);
 	free(f->path);
 	w->depth--;
 	if (w->open_lo > w->depth)
@@ -607,7 +576,7 @@ static void walker_free(struct walker *w)
 	while (w->depth > 0) {
 		struct frame *f = &w->stack[--w->depth];
 		close_frame_fd(w, f);
-		free_names(f->names, f->n_names);
+		free_strings(f->names, f->n_names);
 		free(f->path);
 	}
 	free(w->stack);
@@ -683,7 +652,7 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 		} else if (w.depth > 1) {
 			r = leave(&w);
 		} else {
-			free_names(f->names, f->n_names);
+			free_strings(f->names, f->n_names);
 			free(f->path);
 			w.depth = 0;
 		}

@@ -141,7 +141,7 @@ static int hash_fd(int fd, unsigned char out[32], uint64_t *size, char *buf)
 static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
 			       char **owned)
 {
-	_cleanup_close_ int fd = archive_open_beneath(tree, e->path, O_PATH);
+	_cleanup_close_ int fd = open_beneath(tree, e->path, O_PATH);
 	if (fd < 0) {
 		*owned = xasprintf("cannot open (%s)", strerror(-fd));
 		return *owned;
@@ -164,7 +164,7 @@ static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
 		if ((uint64_t)st.st_size != e->size)
 			return "size differs";
 		_cleanup_close_ int rfd =
-		    archive_open_beneath(tree, e->path, O_RDONLY | O_NONBLOCK);
+		    open_beneath(tree, e->path, O_RDONLY | O_NONBLOCK);
 		if (rfd < 0) {
 			*owned = xasprintf("cannot read (%s)", strerror(-rfd));
 			return *owned;
@@ -187,7 +187,7 @@ static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
 		if (!mode_ok)
 			goto bad_mode;
 		_cleanup_close_ int dfd =
-		    archive_open_beneath(tree, e->path, O_RDONLY | O_DIRECTORY);
+		    open_beneath(tree, e->path, O_RDONLY | O_DIRECTORY);
 		if (dfd < 0) {
 			*owned = xasprintf("cannot open (%s)", strerror(-dfd));
 			return *owned;
@@ -236,7 +236,7 @@ bad_mode:
 static const char *check_extra(int tree, const char *dir,
 			       const struct manifest *m, char **owned)
 {
-	int fd = *dir ? archive_open_beneath(tree, dir, O_RDONLY | O_DIRECTORY)
+	int fd = *dir ? open_beneath(tree, dir, O_RDONLY | O_DIRECTORY)
 		      : openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		*owned =
@@ -277,7 +277,7 @@ static int verify_one(const struct store *s, const char *digest, char *buf)
 	_cleanup_free_ char *rel =
 	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
 	_cleanup_close_ int tree =
-	    archive_open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
 	int bad = 0;
 	char *owned = NULL;
 	const char *why = NULL, *where = "";
@@ -341,11 +341,9 @@ int cmd_layers(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout, 0);
-		if (!strcmp(a, "--store") && i + 1 < argc)
-			store_opt = argv[++i];
-		else if (!strncmp(a, "--store=", 8))
-			store_opt = a + 8;
-		else if (!strcmp(a, "-o") && i + 1 < argc)
+		if (store_option(argc, argv, &i, &store_opt))
+			continue;
+		if (!strcmp(a, "-o") && i + 1 < argc)
 			out = argv[++i];
 		else if (a[0] == '-' && a[1])
 			return usage(stderr, WSBOX_EXIT_FAILURE);

@@ -94,11 +94,9 @@ int cmd_rootfs(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout, 0);
-		if (!strcmp(a, "--store") && i + 1 < argc)
-			store_opt = argv[++i];
-		else if (!strncmp(a, "--store=", 8))
-			store_opt = a + 8;
-		else if (!strcmp(a, "--name") && i + 1 < argc)
+		if (store_option(argc, argv, &i, &store_opt))
+			continue;
+		if (!strcmp(a, "--name") && i + 1 < argc)
 			name = argv[++i];
 		else if (!strncmp(a, "--name=", 7))
 			name = a + 7;

@@ -157,11 +157,9 @@ int cmd_runs(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout, 0);
-		if (!strcmp(a, "--store") && i + 1 < argc)
-			store_opt = argv[++i];
-		else if (!strncmp(a, "--store=", 8))
-			store_opt = a + 8;
-		else if (!strcmp(a, "--dot"))
+		if (store_option(argc, argv, &i, &store_opt))
+			continue;
+		if (!strcmp(a, "--dot"))
 			dot = true;
 		else if (a[0] == '-' && a[1])
 			return usage(stderr, WSBOX_EXIT_FAILURE);

@@ -14,21 +14,9 @@
 #include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/json.h"
 
 #define RECORD_MAX (64UL * 1024 * 1024)
-
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *strv_json(char **v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
 
 /* The ancestor list goes to runs/<run>/ancestry/<hex>, named by its
  * digest and written once: siblings (a fan-in of 100 tasks on the same
@@ -42,8 +30,8 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 		const struct record_node *n = &r->ancestors[i];
 		json_array_append_new(
 		    anc, json_pack("{s:s, s:o, s:o}", "task", n->task, "layer",
-				   str_or_null(n->layer), "parents",
-				   strv_json(n->parents, n->n_parents)));
+				   json_str_or_null(n->layer), "parents",
+				   json_strv(n->parents, n->n_parents)));
 	}
 	_cleanup_free_ char *text = json_dumps(anc, JSON_COMPACT);
 	json_decref(anc);
@@ -78,16 +66,17 @@ int record_write(struct store *s, const struct task_record *r,
 	    " s:b, s:b, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:I}",
 	    "version", RECORD_VERSION, "run", r->run, "task", r->task,
 	    "attempt", r->attempt, "parents",
-	    strv_json(r->parents, r->n_parents), "ancestry",
-	    str_or_null(digest[0] ? digest : NULL), "lowers",
-	    strv_json(r->lowers, r->n_lowers), "layer", str_or_null(r->layer),
-	    "status", r->status, "exit_code", r->exit_code, "signal", r->signal,
-	    "ro", r->ro, "cache_hit", r->cache_hit, "cache_key",
-	    str_or_null(r->cache_key), "started", r->started, "wall_sec",
-	    r->wall_sec, "cpu_sec", r->cpu_sec, "bytes", (json_int_t)r->bytes,
-	    "files", (json_int_t)r->files, "max_rss_kb",
-	    (json_int_t)r->max_rss_kb, "stdout", str_or_null(r->stdout_log),
-	    "stderr", str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
+	    json_strv(r->parents, r->n_parents), "ancestry",
+	    json_str_or_null(digest[0] ? digest : NULL), "lowers",
+	    json_strv(r->lowers, r->n_lowers), "layer",
+	    json_str_or_null(r->layer), "status", r->status, "exit_code",
+	    r->exit_code, "signal", r->signal, "ro", r->ro, "cache_hit",
+	    r->cache_hit, "cache_key", json_str_or_null(r->cache_key),
+	    "started", r->started, "wall_sec", r->wall_sec, "cpu_sec",
+	    r->cpu_sec, "bytes", (json_int_t)r->bytes, "files",
+	    (json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
+	    "stdout", json_str_or_null(r->stdout_log), "stderr",
+	    json_str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
 	if (!j)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);

@@ -38,6 +38,20 @@ char *store_default_path(const char *opt)
 	return xasprintf("%s/.local/share/wsbox", e);
 }
 
+bool store_option(int argc, char **argv, int *i, const char **store)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "--store") && *i + 1 < argc) {
+		*store = argv[++*i];
+		return true;
+	}
+	if (!strncmp(a, "--store=", 8)) {
+		*store = a + 8;
+		return true;
+	}
+	return false;
+}
+
 static const char *const layout[] = {"layers", "runs",	    "staging",
 				     "cache",  "cache/bpf", "cache/tasks",
 				     "empty",  "locks",	    "rootfs"};

@@ -38,6 +38,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/json.h"
 
 extern char **environ;
 
@@ -53,6 +54,9 @@ struct exec_ctx {
 	struct manifest **manifests; /* per dag node, NULL when no layer */
 	struct strv lowers;	     /* tree paths, topmost first */
 	struct strv lower_digests;
+	/* Every layer the workspace stands on, merged ones included: what the
+	 * attempt pins against gc (staging/<id>/uses). */
+	struct strv pins;
 	char *rootfs, *rootfs_id, *run, *empty, *bpf_dir;
 	const char *task;
 	char **envp;
@@ -132,6 +136,7 @@ static void ctx_free(struct exec_ctx *c)
 	dag_free(&c->dag);
 	strv_free(&c->lowers);
 	strv_free(&c->lower_digests);
+	strv_free(&c->pins);
 	for (char **e = c->envp; e && *e; e++)
 		free(*e);
 	free(c->envp);
@@ -208,6 +213,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		if (!c->manifests[i])
 			continue;
 		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
+		strv_push(&c->pins, c->dag.nodes[i].layer);
 		/* Identical layers (same digest: two tasks wrote the same
 		 * content) are stacked once; overlayfs refuses a dir twice. */
 		bool dup = false;
@@ -246,6 +252,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 	for (size_t i = 0; i < n_flat; i++) {
 		_cleanup_free_ char *p = layer_tree_path(&c->store, flat[i]);
 		strv_push(&c->lowers, p);
+		strv_push(&c->pins, flat[i]);
 	}
 	flatten_free(flat, n_flat);
 	return 0;
@@ -365,19 +372,6 @@ static void compute_key(struct exec_ctx *c)
 	free(pass_values);
 }
 
-static json_t *strv_json(char **v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -478,14 +472,15 @@ static void emit_started(struct exec_ctx *c)
 {
 	events_emit(&c->ev, "task_started",
 		    json_pack("{s:o, s:o}", "parents",
-			      strv_json(c->o.parents.v, c->o.parents.n),
-			      "cache_key", str_or_null(c->key)));
+			      json_strv(c->o.parents.v, c->o.parents.n),
+			      "cache_key",
+			      json_str_or_null(c->key[0] ? c->key : NULL)));
 }
 
 /* What the limits and the policy did to a task that ran. */
 static void emit_finished_limits(json_t *o, const struct sandbox_result *res)
 {
-	json_object_set_new(o, "limits_via", str_or_null(res->limits_via));
+	json_object_set_new(o, "limits_via", json_str_or_null(res->limits_via));
 	json_object_set_new(o, "oom_killed", json_boolean(res->oom_killed));
 	json_object_set_new(o, "pids_max_hit", json_boolean(res->pids_max_hit));
 	json_object_set_new(o, "mem_peak_bytes",
@@ -518,9 +513,9 @@ static void emit_finished(struct exec_ctx *c, int status,
 	    "status", st, "exit_status", status, "exit_code", r->exit_code,
 	    "signal", r->signal, "cache_hit", r->cache_hit, "wall_sec",
 	    r->wall_sec, "cpu_sec", r->cpu_sec, "max_rss_kb",
-	    (json_int_t)r->max_rss_kb, "layer", str_or_null(r->layer), "bytes",
-	    (json_int_t)r->bytes, "files", (json_int_t)r->files, "error",
-	    str_or_null(err->msg));
+	    (json_int_t)r->max_rss_kb, "layer", json_str_or_null(r->layer),
+	    "bytes", (json_int_t)r->bytes, "files", (json_int_t)r->files,
+	    "error", json_str_or_null(err->msg[0] ? err->msg : NULL));
 	if (o && c->ran)
 		emit_finished_limits(o, &c->res);
 	events_emit(&c->ev, "task_finished", o);
@@ -640,7 +635,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		if (cache_lookup(&c->store, c->key, &e) == 1) {
 			events_emit(&c->ev, "cache_hit",
 				    json_pack("{s:s, s:o}", "cache_key", c->key,
-					      "layer", str_or_null(e.layer)));
+					      "layer",
+					      json_str_or_null(e.layer)));
 			r = publish_hit(c, &e, err);
 			cache_entry_free(&e);
 			return r;
@@ -654,27 +650,11 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	r = attempt_stage(&c->store, &c->att, err);
 	if (r < 0)
 		return r;
-	/* Pin what the workspace stands on (flattened lowers included)
-	 * before the gc lock goes: the task may run for hours. */
-	{
-		struct strv pins = {0};
-		for (size_t i = 0; i < c->lower_digests.n; i++)
-			strv_push(&pins, c->lower_digests.v[i]);
-		for (size_t i = 0; i < c->lowers.n; i++) {
-			/* .../layers/<hex>/tree */
-			const char *p = c->lowers.v[i];
-			size_t len = strlen(p);
-			if (len > 70 && !strcmp(p + len - 5, "/tree")) {
-				_cleanup_free_ char *d =
-				    xasprintf("sha256:%.64s", p + len - 5 - 64);
-				strv_push(&pins, d);
-			}
-		}
-		r = attempt_write_uses(&c->att, pins.v, pins.n, err);
-		strv_free(&pins);
-		if (r < 0)
-			return r;
-	}
+	/* Pin what the workspace stands on before the gc lock goes: the
+	 * task may run for hours. */
+	r = attempt_write_uses(&c->att, c->pins.v, c->pins.n, err);
+	if (r < 0)
+		return r;
 	store_unlock(&c->gc_lock);
 	phase("staged");
 	r = open_logs(c, err);

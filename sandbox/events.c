@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/util/fs.h"
+#include "sandbox/util/json.h"
 
 int events_open(struct events *ev, const char *spec, struct wsbox_error *err)
 {
@@ -46,11 +47,6 @@ int events_open(struct events *ev, const char *spec, struct wsbox_error *err)
 	return 0;
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 void events_emit(struct events *ev, const char *kind, json_t *fields)
 {
 	if (ev->fd < 0) {
@@ -59,10 +55,11 @@ void events_emit(struct events *ev, const char *kind, json_t *fields)
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	json_t *o = json_pack(
-	    "{s:s, s:f, s:o, s:o, s:o}", "event", kind, "time",
-	    (double)ts.tv_sec + ts.tv_nsec / 1e9, "run", str_or_null(ev->run),
-	    "task", str_or_null(ev->task), "attempt", str_or_null(ev->attempt));
+	json_t *o = json_pack("{s:s, s:f, s:o, s:o, s:o}", "event", kind,
+			      "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
+			      "run", json_str_or_null(ev->run), "task",
+			      json_str_or_null(ev->task), "attempt",
+			      json_str_or_null(ev->attempt));
 	if (!o) {
 		json_decref(fields);
 		return;

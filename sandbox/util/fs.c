@@ -4,6 +4,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -241,6 +244,17 @@ static int rm_children(int dfd, struct wsbox_error *err)
 	if (errno)
 		return wsbox_fail(err, errno, "readdir");
 	return 0;
+}
+
+int open_beneath(int root, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	return fd < 0 ? -errno : fd;
 }
 
 int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)

@@ -47,6 +47,13 @@ int write_new_file_at(int dirfd, const char *path, const void *content,
 /* mkdir -p with `mode` for created components. */
 int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err);
 
+/* Open `path` below directory fd `root` with openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS and O_NOFOLLOW|O_CLOEXEC added
+ * to `flags` (with O_PATH a trailing symlink opens the link itself): the one
+ * way wsbox opens anything inside a tree a task or an archive wrote
+ * (capture, verify, restore, import). Returns the fd or -errno. */
+int open_beneath(int root, const char *path, int flags);
+
 /* Remove a tree below dirfd/name without following any symlink; makes
  * read-only directories writable first (published layers are read-only). */
 int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err);
