@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sandbox/util/fs.h"
+#include "sandbox/util/trace.h"
 
 const int init_forwarded_signals[] = {SIGTERM, SIGINT,	SIGHUP,
 				      SIGQUIT, SIGUSR1, SIGUSR2};
@@ -87,9 +88,11 @@ void init_main(int report_fd, void (*start_task)(void *), void *arg)
 			continue;
 		if (n != (ssize_t)sizeof si)
 			break;
-		if (si.ssi_signo == SIGCHLD)
+		if (si.ssi_signo == SIGCHLD) {
 			reap(task, &done, &status);
-		else if (is_forwarded((int)si.ssi_signo))
+			if (done)
+				trace_phase("init task reaped");
+		} else if (is_forwarded((int)si.ssi_signo))
 			kill(task, (int)si.ssi_signo);
 	}
 
@@ -108,5 +111,6 @@ void init_main(int report_fd, void (*start_task)(void *), void *arg)
 	else
 		init_send_report(report_fd, INIT_REPORT_EXITED,
 				 WEXITSTATUS(status), NULL);
+	trace_phase("init reported");
 	_exit(0);
 }

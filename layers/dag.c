@@ -294,6 +294,14 @@ static bool related(const struct dag *d, size_t a, size_t b)
 	return d->anc[a * d->n + b] || d->anc[b * d->n + a];
 }
 
+bool dag_has_unrelated_layer(const struct dag *d, size_t i)
+{
+	for (size_t j = 0; j < d->n; j++)
+		if (j != i && d->nodes[j].layer && !related(d, i, j))
+			return true;
+	return false;
+}
+
 /* Is `child` strictly below `dir`? */
 static bool below(const char *dir, const char *child)
 {

@@ -6,6 +6,7 @@
 #ifndef WSBOX_LAYERS_DAG_H
 #define WSBOX_LAYERS_DAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "layers/manifest.h"
@@ -31,6 +32,10 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 		   struct wsbox_error *err);
 
 void dag_free(struct dag *d);
+
+/* Whether some other node with a layer is not ancestor-related to node i:
+ * only then can node i's layer take part in a conflict. */
+bool dag_has_unrelated_layer(const struct dag *d, size_t i);
 
 /* Conflicts between contributing layers (nodes with a layer) that are not
  * ancestor-related. manifests[i] belongs to d->nodes[i] (NULL if the node

@@ -124,6 +124,20 @@ static int build_merged(struct store *s, char *const *merged, size_t n,
 	return r < 0 ? r : d;
 }
 
+size_t flatten_merge_count(size_t n, size_t max_layers)
+{
+	if (max_layers < 2 || n <= max_layers)
+		return 0;
+	/* Fewest merged layers that fit: n - (max_layers - 1). Rounded up to
+	 * whole blocks counted from the bottom, so the merged set (and its
+	 * cache entry) stays the same while a chain grows by up to a block
+	 * on top: a 600-task chain builds 2 merged layers, not 100. */
+	size_t block = max_layers / 8 ? max_layers / 8 : 1;
+	size_t need = n - (max_layers - 1);
+	size_t m = (need + block - 1) / block * block;
+	return m < n ? m : n;
+}
+
 int flatten_lowers(struct store *s, char *const *digests, size_t n,
 		   size_t max_layers, uid_t owner_uid, gid_t owner_gid,
 		   char ***out, size_t *n_out, struct wsbox_error *err)
@@ -139,7 +153,7 @@ int flatten_lowers(struct store *s, char *const *digests, size_t n,
 			return wsbox_fail(err, EINVAL,
 					  "flatten: `%s`: not a digest",
 					  digests[i]);
-	size_t keep = n <= max_layers ? n : max_layers - 1;
+	size_t keep = n - flatten_merge_count(n, max_layers);
 	char **v = xcalloc(keep + 1, sizeof *v);
 	for (size_t i = 0; i < keep; i++)
 		v[i] = xstrdup(digests[i]);

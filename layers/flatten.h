@@ -15,8 +15,8 @@
 
 /* `digests`: the lower layers, topmost first, as they would be stacked
  * (non-empty, no duplicates). When n <= max_layers (>= 2), *out is a copy.
- * Otherwise the bottom n - max_layers + 1 layers are merged into one layer
- * and *out is the top max_layers - 1 digests with the merged digest below
+ * Otherwise the bottom flatten_merge_count() layers are merged into one
+ * layer and *out is the digests above them with the merged digest below
  * them (left out when it equals one of them: a layer identical to one above
  * it adds nothing, and overlayfs refuses a dir twice).
  *
@@ -29,6 +29,12 @@
 int flatten_lowers(struct store *s, char *const *digests, size_t n,
 		   size_t max_layers, uid_t owner_uid, gid_t owner_gid,
 		   char ***out, size_t *n_out, struct wsbox_error *err);
+
+/* How many of n lowers (counted from the bottom) flatten_lowers merges
+ * under max_layers: 0 when they fit, else at least n - max_layers + 1,
+ * rounded up to a multiple of max_layers / 8 (at most n) so that a growing
+ * chain keeps reusing one merged layer. */
+size_t flatten_merge_count(size_t n, size_t max_layers);
 
 void flatten_free(char **v, size_t n);
 

@@ -29,6 +29,10 @@ char *layer_tree_path(const struct store *s, const char *digest);
 /* Does the layer exist in the store (tree and manifest)? */
 bool layer_exists(const struct store *s, const char *digest);
 
+/* The digest of a layer with no entries (what a task that wrote nothing
+ * publishes): such a layer adds nothing to a workspace. */
+void layer_empty_digest(char out[DIGEST_STRLEN]);
+
 /* Load and parse a layer's manifest, checking that it hashes to `digest`. */
 int layer_load_manifest(const struct store *s, const char *digest,
 			struct manifest *m, struct wsbox_error *err);

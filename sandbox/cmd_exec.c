@@ -39,6 +39,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
+#include "sandbox/util/trace.h"
 
 extern char **environ;
 
@@ -173,10 +174,25 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->manifests = xcalloc(c->dag.n + 1, sizeof *c->manifests);
+	_cleanup_free_ bool *empty = xcalloc(c->dag.n + 1, sizeof *empty);
+	char empty_digest[DIGEST_STRLEN];
+	layer_empty_digest(empty_digest);
 	for (size_t i = 0; i < c->dag.n; i++) {
 		const char *layer = c->dag.nodes[i].layer;
 		if (!layer)
 			continue;
+		empty[i] = !strcmp(layer, empty_digest);
+		/* Only a layer with an unrelated one beside it can conflict
+		 * (rule 3): in a chain no manifest is read, so restore does
+		 * not grow with the files the ancestors wrote. */
+		if (!dag_has_unrelated_layer(&c->dag, i)) {
+			if (!layer_exists(&c->store, layer))
+				return wsbox_fail(err, ENOENT,
+						  "ancestor %s: layer %s: "
+						  "missing",
+						  c->dag.nodes[i].task, layer);
+			continue;
+		}
 		c->manifests[i] = xcalloc(1, sizeof **c->manifests);
 		r = layer_load_manifest(&c->store, layer, c->manifests[i], err);
 		if (r < 0) {
@@ -210,7 +226,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 	size_t n_stacked = 0;
 	for (size_t k = c->dag.n; k-- > 0;) {
 		size_t i = c->dag.order[k];
-		if (!c->manifests[i])
+		if (!c->dag.nodes[i].layer)
 			continue;
 		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
 		strv_push(&c->pins, c->dag.nodes[i].layer);
@@ -220,7 +236,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		for (size_t j = 0; j + 1 < c->lower_digests.n && !dup; j++)
 			dup = !strcmp(c->lower_digests.v[j],
 				      c->dag.nodes[i].layer);
-		if (dup || !c->manifests[i]->n)
+		if (dup || empty[i] || (c->manifests[i] && !c->manifests[i]->n))
 			continue;
 		stacked[n_stacked++] = c->dag.nodes[i].layer;
 	}
@@ -521,21 +537,6 @@ static void emit_finished(struct exec_ctx *c, int status,
 	events_emit(&c->ev, "task_finished", o);
 }
 
-/* WSBOX_TRACE_PHASES=1: milliseconds since start at each phase of the
- * exec, on stderr (how tests/bench/PROFILE.md splits the start-up). */
-static void phase(const char *what)
-{
-	static int on = -1;
-	static double t0;
-	if (on < 0) {
-		on = getenv("WSBOX_TRACE_PHASES") != NULL;
-		t0 = wall_now();
-	}
-	if (on)
-		fprintf(stderr, "wsbox: phase %-12s %7.2f ms\n", what,
-			(wall_now() - t0) * 1e3);
-}
-
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r;
@@ -565,7 +566,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	r = store_open(store_path, true, &c->store, err);
 	if (r < 0)
 		return r;
-	phase("store");
+	trace_phase("store");
 	r = resolve_ids(c, err);
 	if (r < 0)
 		return r;
@@ -601,7 +602,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
 	if (c->gc_lock < 0)
 		return c->gc_lock;
-	phase("ids+rootfs");
+	trace_phase("ids+rootfs");
 	r = assemble_workspace(c, err);
 	if (r < 0)
 		return r;
@@ -609,7 +610,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	rec->n_ancestors = c->dag.n;
 	rec->lowers = c->lower_digests.v;
 	rec->n_lowers = c->lower_digests.n;
-	phase("assemble");
+	trace_phase("assemble");
 	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
 	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
 				       .squash_chown = true};
@@ -619,7 +620,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	/* The attempt counts from here, once its workspace is known to be
 	 * valid (a refused exec leaves no trace): any attempt of this task
 	 * that draws a higher number and publishes first wins. */
-	phase("policy");
+	trace_phase("policy");
 	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
@@ -629,7 +630,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	rec->cache_key = c->key;
 	emit_started(c);
 
-	phase("key");
+	trace_phase("key");
 	if (!o->no_cache) {
 		struct cache_entry e;
 		if (cache_lookup(&c->store, c->key, &e) == 1) {
@@ -646,7 +647,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		    json_pack("{s:s, s:b}", "cache_key", c->key, "forced",
 			      o->no_cache));
 
-	phase("lookup");
+	trace_phase("lookup");
 	r = attempt_stage(&c->store, &c->att, err);
 	if (r < 0)
 		return r;
@@ -656,7 +657,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	store_unlock(&c->gc_lock);
-	phase("staged");
+	trace_phase("staged");
 	r = open_logs(c, err);
 	if (r < 0)
 		return r;
@@ -743,7 +744,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		if (c->mutex_lock < 0)
 			return c->mutex_lock;
 	}
-	phase("pre-sandbox");
+	trace_phase("pre-sandbox");
 	r = sandbox_run(&plan, &c->res, err);
 	store_unlock(&c->mutex_lock);
 	/* The sandbox closed the pipes' write ends; forget them. */
@@ -754,7 +755,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	const struct sandbox_result res = c->res;
 	if (err->msg[0]) /* a limit the task hit (sandbox_limits_note) */
 		wsbox_error_prefix(err, "task %s", c->task);
-	phase("sandbox");
+	trace_phase("sandbox");
 	rec->wall_sec = res.wall_sec;
 	rec->cpu_sec = res.cpu_sec;
 	rec->max_rss_kb = res.max_rss_kb;
@@ -776,7 +777,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	} else {
 		rec->status = "succeeded";
 	}
-	phase("capture");
+	trace_phase("capture");
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
@@ -814,9 +815,9 @@ int cmd_exec(int argc, char **argv)
 		wsbox_error_print(&err);
 		return WSBOX_EXIT_FAILURE;
 	}
-	phase("start");
+	trace_phase("options");
 	int r = run_exec(&c, &err);
-	phase("published");
+	trace_phase("published");
 	if (r < 0)
 		status = err.status ? err.status : WSBOX_EXIT_FAILURE;
 	else
@@ -840,6 +841,6 @@ int cmd_exec(int argc, char **argv)
 	free(c.rec.stdout_log);
 	free(c.rec.stderr_log);
 	ctx_free(&c);
-	phase("done");
+	trace_phase("done");
 	return status;
 }

@@ -21,6 +21,7 @@
 #include "init/init.h"
 #include "sandbox/notify.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/trace.h"
 
 static _Noreturn void setup_failed(int report_fd, const struct wsbox_error *err)
 {
@@ -76,6 +77,8 @@ static void task_start(void *arg)
 
 	/* A new session: no controlling terminal to push input into
 	 * (TIOCSTI), and its own process group for signals. */
+	/* Traced before stdio becomes the task's (and its logs'). */
+	trace_phase("task forked");
 	setsid();
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	for (int s = 1; s < NSIG; s++)
@@ -142,9 +145,11 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(WSBOX_EXIT_FAILURE);
 	close(sync_fd);
+	trace_phase("child go");
 
 	if (ns_mount_build_root(plan, &err) < 0)
 		setup_failed(report_fd, &err);
+	trace_phase("child mounts");
 	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
 	 * turns read-only: a nested user namespace stays impossible even if a
 	 * seccomp policy has a gap. */
@@ -163,6 +168,7 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	    ns_mount_mask_proc(plan, &err) < 0 ||
 	    ns_mount_enter_root(plan, &err) < 0)
 		setup_failed(report_fd, &err);
+	trace_phase("child pivot");
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0) {
 		wsbox_fail(&err, errno, "sethostname `%s`", plan->hostname);
 		setup_failed(report_fd, &err);
@@ -181,5 +187,6 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		wsbox_fail(&err, errno, "make init non-dumpable");
 		setup_failed(report_fd, &err);
 	}
+	trace_phase("child init");
 	init_main(report_fd, task_start, (void *)plan);
 }

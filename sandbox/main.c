@@ -1,12 +1,12 @@
 /* main.c: the wsbox CLI entry. Dispatches the verb to its cmd_*() (see
  * commands.h); each verb parses its own options and returns the exit
  * status. */
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sandbox/commands.h"
 #include "sandbox/util/error.h"
+#include "sandbox/util/trace.h"
 
 static const struct verb {
 	const char *name;
@@ -36,9 +36,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	/* OpenSSL 3 reads its config file on first use (~1 ms); wsbox needs
-	 * nothing from it. */
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	trace_init();
 	if (argc < 2) {
 		usage(stderr);
 		return WSBOX_EXIT_FAILURE;

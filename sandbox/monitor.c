@@ -24,6 +24,7 @@
 #include "sandbox/notify.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/trace.h"
 
 static double now_sec(void)
 {
@@ -178,6 +179,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	close(sync_pipe[0]);
 	close(report_pipe[1]);
 	notify_after_clone(&nt, false);
+	trace_phase("cloned");
 	if (plan->close_stdio)
 		for (int i = 0; i < 3; i++)
 			if (plan->stdio[i] >= 0)
@@ -190,6 +192,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 		return r < 0 ? r : wsbox_fail(err, EPIPE, "start sandbox");
 	}
 
+	trace_phase("maps written");
 	struct init_report rep = {0};
 	bool have_report = false, exited = false, term_sent = false;
 	double deadline =
@@ -263,6 +266,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 		kill(child, SIGKILL);
 		wait4(child, &wstatus, 0, &ru);
 	}
+	trace_phase("reaped");
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Every writer is dead now: drain what is left in the pipes. */
 	for (int i = 0; i < 2; i++)

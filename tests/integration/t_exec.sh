@@ -186,3 +186,20 @@ test_staging_is_cleaned_after_run() {
 	wsx -- true; assert_rc 0 || return 1
 	[ -z "$(ls -A "$STORE/staging")" ] || fail "staging left: $(ls "$STORE/staging")"
 }
+
+# WSBOX_TRACE_PHASES: the parent's, the sandbox child's and the task's
+# phases reach wsbox's stderr, and none of them the task's output or logs
+# (a cache hit would replay them).
+test_trace_phases_stay_out_of_task_output() {
+	WSBOX_TRACE_PHASES=1 wsx --run r --task t -- sh -c 'echo out; echo err >&2'
+	assert_rc 0 || return 1
+	assert_out "out" || return 1
+	for p in "phase store" "phase child mounts" "phase task forked" \
+		"phase init task reaped" "phase published"; do
+		assert_err_has "$p" || return 1
+	done
+	for f in "$STORE"/runs/r/logs/*; do
+		grep -q phase "$f" && fail "trace line in $f" && return 1
+	done
+	[ "$(grep -c . "$STORE"/runs/r/logs/*.err)" = 1 ] || fail "stderr log: $(cat "$STORE"/runs/r/logs/*.err)"
+}

@@ -192,3 +192,28 @@ test_ro_without_parents() {
 refused" || return 1
 	assert_eq "$(sed -n 's/^ "layer": \(null\).*/\1/p' "$STORE/runs/r/tasks/v")" null layer
 }
+
+# A chain reads no manifest (no two of its layers can conflict): an empty
+# layer in the middle is still left out, every writer still shows, a diamond
+# above the chain is still checked, and a chain layer that went missing is
+# still a clear error rather than an overlay mount failure.
+test_chain_restore_without_manifests() {
+	task r a -- sh -c 'echo a > f; echo a > shared'; assert_rc 0 || return 1
+	task r b --parent a -- true; assert_rc 0 || return 1
+	task r c --parent b -- sh -c 'echo c > g; rm shared'; assert_rc 0 || return 1
+	task r d --parent c --ro -- sh -c 'cat f g; ls'; assert_rc 0 || return 1
+	assert_out "a
+c
+f
+g" || return 1
+	# Two branches on the chain writing one path: a conflict.
+	task r x --parent c -- sh -c 'echo x > h'; assert_rc 0 || return 1
+	task r y --parent c -- sh -c 'echo y > h'; assert_rc 0 || return 1
+	task r xy --parent x --parent y -- true
+	assert_rc 125 && assert_err_has "conflict: h: written by task x and task y" ||
+		return 1
+	hex=$(layer_of r a | sed 's/sha256://')
+	chmod -R u+w "$STORE/layers/$hex" && rm -rf "$STORE/layers/$hex" || return 1
+	task r e --parent c --ro -- true
+	assert_rc 125 && assert_err_has "ancestor a: layer sha256:$hex: missing"
+}
