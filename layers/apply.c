@@ -133,10 +133,7 @@ static int apply_layer(struct applier *rs, const struct store *s,
 	int r = layer_load_manifest(s, digest, &m, rs->err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *rel =
-	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
-	_cleanup_close_ int tree =
-	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int tree = layer_open_tree(s, digest);
 	if (tree < 0)
 		r = wsbox_fail(rs->err, -tree, "layer %s: tree", digest);
 	for (size_t i = 0; r == 0 && i < m.n; i++) {

@@ -175,10 +175,7 @@ int layer_export(const struct store *s, const char *digest, const char *file,
 	int r = layer_load_manifest(s, digest, &m, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *rel =
-	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
-	_cleanup_close_ int tree =
-	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int tree = layer_open_tree(s, digest);
 	if (tree < 0) {
 		manifest_free(&m);
 		return wsbox_fail(err, -tree, "layer %s: tree", digest);

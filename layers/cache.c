@@ -18,7 +18,6 @@
 #include "sandbox/util/sha256.h"
 
 #define ENTRY_MAX (64 * 1024)
-#define MANIFEST_CHECK_MAX (1024UL * 1024 * 1024)
 
 /* ---- key encoding: tag byte, then u64 length (or count) + bytes ---- */
 
@@ -119,19 +118,11 @@ void cache_entry_free(struct cache_entry *e)
  * there. (The deep check of every file is `wsbox layers verify`.) */
 static bool layer_intact(const struct store *s, const char *digest)
 {
-	if (!layer_exists(s, digest))
-		return false;
-	_cleanup_free_ char *rel =
-	    xasprintf("layers/%s/manifest", layer_digest_hex(digest));
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	struct wsbox_error ignored;
-	if (read_file_at(s->fd, rel, MANIFEST_CHECK_MAX, &text, &len,
-			 &ignored) < 0)
-		return false;
-	char got[DIGEST_STRLEN];
-	manifest_digest(text, len, got);
-	return !strcmp(got, digest);
+	return layer_exists(s, digest) &&
+	       layer_read_manifest(s, digest, &text, &len, &ignored) == 0;
 }
 
 int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)

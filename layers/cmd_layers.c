@@ -274,10 +274,7 @@ static int verify_one(const struct store *s, const char *digest, char *buf)
 		printf("FAIL %s: %s\n", digest, err.msg);
 		return 1;
 	}
-	_cleanup_free_ char *rel =
-	    xasprintf("layers/%s/tree", layer_digest_hex(digest));
-	_cleanup_close_ int tree =
-	    open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int tree = layer_open_tree(s, digest);
 	int bad = 0;
 	char *owned = NULL;
 	const char *why = NULL, *where = "";

@@ -97,17 +97,34 @@ void layer_empty_digest(char out[DIGEST_STRLEN])
 	manifest_digest(text, len, out);
 }
 
-int layer_load_manifest(const struct store *s, const char *digest,
-			struct manifest *m, struct wsbox_error *err)
+int layer_require(const struct store *s, const char *digest,
+		  struct wsbox_error *err)
 {
+	if (!layer_exists(s, digest))
+		return wsbox_fail(err, ENOENT, "layer %s: missing", digest);
+	return 0;
+}
+
+int layer_open_tree(const struct store *s, const char *digest)
+{
+	const char *hex = layer_digest_hex(digest);
+	if (!hex)
+		return -EINVAL;
+	_cleanup_free_ char *rel = xasprintf("layers/%s/tree", hex);
+	return open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
+}
+
+int layer_read_manifest(const struct store *s, const char *digest, char **text,
+			size_t *len, struct wsbox_error *err)
+{
+	*text = NULL;
 	const char *hex = layer_digest_hex(digest);
 	if (!hex)
 		return wsbox_fail(err, EINVAL, "layer `%s`: not a digest",
 				  digest);
 	_cleanup_free_ char *path = xasprintf("layers/%s/manifest", hex);
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &text, &len, err);
+	_cleanup_free_ char *buf = NULL;
+	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &buf, len, err);
 	if (r < 0) {
 		if (r == -ENOENT)
 			return wsbox_fail(err, ENOENT, "layer %s: missing",
@@ -115,10 +132,23 @@ int layer_load_manifest(const struct store *s, const char *digest,
 		return r;
 	}
 	char got[DIGEST_STRLEN];
-	manifest_digest(text, len, got);
+	manifest_digest(buf, *len, got);
 	if (strcmp(got, digest))
 		return wsbox_fail(err, EIO,
 				  "layer %s: manifest hashes to %s (corrupt)",
 				  digest, got);
+	*text = buf;
+	buf = NULL;
+	return 0;
+}
+
+int layer_load_manifest(const struct store *s, const char *digest,
+			struct manifest *m, struct wsbox_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = layer_read_manifest(s, digest, &text, &len, err);
+	if (r < 0)
+		return r;
 	return manifest_parse(text, len, m, err);
 }

@@ -33,6 +33,20 @@ bool layer_exists(const struct store *s, const char *digest);
  * publishes): such a layer adds nothing to a workspace. */
 void layer_empty_digest(char out[DIGEST_STRLEN]);
 
+/* 0 if the layer exists, else "layer D: missing" (ENOENT) in err. */
+int layer_require(const struct store *s, const char *digest,
+		  struct wsbox_error *err);
+
+/* The layer's tree, opened O_PATH beneath the store (no link followed on
+ * the way); a new fd or -errno. */
+int layer_open_tree(const struct store *s, const char *digest);
+
+/* Read a layer's manifest text (heap, *text) and check that it hashes to
+ * `digest`, without parsing it: "layer D: missing" when it is not there,
+ * "... (corrupt)" when it does not match. */
+int layer_read_manifest(const struct store *s, const char *digest, char **text,
+			size_t *len, struct wsbox_error *err);
+
 /* Load and parse a layer's manifest, checking that it hashes to `digest`. */
 int layer_load_manifest(const struct store *s, const char *digest,
 			struct manifest *m, struct wsbox_error *err);

@@ -174,27 +174,24 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->manifests = xcalloc(c->dag.n + 1, sizeof *c->manifests);
-	_cleanup_free_ bool *empty = xcalloc(c->dag.n + 1, sizeof *empty);
+	/* A layer that holds nothing adds nothing and conflicts with nothing:
+	 * it is told by its digest, never read. */
 	char empty_digest[DIGEST_STRLEN];
 	layer_empty_digest(empty_digest);
 	for (size_t i = 0; i < c->dag.n; i++) {
 		const char *layer = c->dag.nodes[i].layer;
-		if (!layer)
+		if (!layer || !strcmp(layer, empty_digest))
 			continue;
-		empty[i] = !strcmp(layer, empty_digest);
 		/* Only a layer with an unrelated one beside it can conflict
 		 * (rule 3): in a chain no manifest is read, so restore does
 		 * not grow with the files the ancestors wrote. */
-		if (!dag_has_unrelated_layer(&c->dag, i)) {
-			if (!layer_exists(&c->store, layer))
-				return wsbox_fail(err, ENOENT,
-						  "ancestor %s: layer %s: "
-						  "missing",
-						  c->dag.nodes[i].task, layer);
-			continue;
+		if (dag_has_unrelated_layer(&c->dag, i)) {
+			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
+			r = layer_load_manifest(&c->store, layer,
+						c->manifests[i], err);
+		} else {
+			r = layer_require(&c->store, layer, err);
 		}
-		c->manifests[i] = xcalloc(1, sizeof **c->manifests);
-		r = layer_load_manifest(&c->store, layer, c->manifests[i], err);
 		if (r < 0) {
 			wsbox_error_prefix(err, "ancestor %s",
 					   c->dag.nodes[i].task);
@@ -236,7 +233,7 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		for (size_t j = 0; j + 1 < c->lower_digests.n && !dup; j++)
 			dup = !strcmp(c->lower_digests.v[j],
 				      c->dag.nodes[i].layer);
-		if (dup || empty[i] || (c->manifests[i] && !c->manifests[i]->n))
+		if (dup || !strcmp(c->dag.nodes[i].layer, empty_digest))
 			continue;
 		stacked[n_stacked++] = c->dag.nodes[i].layer;
 	}

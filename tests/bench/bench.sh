@@ -163,6 +163,9 @@ say "1/7 start+exit of true ($R_START rounds)"
 # is left when the store's disk (ext4 metadata, the record's fsyncs) costs
 # nothing, i.e. the sandbox itself against bwrap, which touches no disk.
 SHM_ST=$(mktemp -d /dev/shm/wsbox-bench.XXXXXX 2>/dev/null) || SHM_ST=
+# Removed however the bench ends (t_run exits on a failed command); its
+# layers are read-only.
+trap '[ -z "$SHM_ST" ] || { chmod -R u+w "$SHM_ST"; rm -rf "$SHM_ST"; }' EXIT
 start_cmds() {
 	case $1 in
 	wsbox) "$W" exec --store "$ST" -- true "n${EPOCHREALTIME/./}" ;;
@@ -185,7 +188,6 @@ verdict start_vs_unshare "$(median start.wsbox)" unshare "$(median start.unshare
 if [ -n "$SHM_ST" ]; then
 	verdict start_tmpfs_store_vs_bwrap "$(median start.wsbox_tmpfs)" bwrap "$(median start.bwrap)" - \
 		"store on tmpfs; bwrap $(median start.bwrap)"
-	chmod -R u+w "$SHM_ST" && rm -rf "$SHM_ST"
 fi
 
 fi # want
