@@ -35,8 +35,9 @@ override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
 
 # One directory per part of the architecture (see README "Design").
-LIB_SRC := $(sort $(wildcard sandbox/util/*.c sandbox/*.c init/*.c policy/*.c layers/*.c))
-LIB_SRC := $(filter-out sandbox/main.c,$(LIB_SRC))
+LIB_SRC := $(sort $(wildcard sandbox/util/*.c sandbox/*.c sandbox/cli/*.c \
+             sandbox/cli/doctor/*.c init/*.c policy/*.c layers/*.c))
+LIB_SRC := $(filter-out sandbox/cli/main.c,$(LIB_SRC))
 # Assembly stubs that .incbin data files (the shipped policy profiles) so the
 # binary is self-contained.
 LIB_ASM := $(sort $(wildcard policy/*.S))
@@ -48,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BIN)
 
-$(BIN): $(BUILD)/sandbox/main.o $(BUILD)/libwsbox.a
+$(BIN): $(BUILD)/sandbox/cli/main.o $(BUILD)/libwsbox.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libwsbox.a: $(LIB_OBJ)
@@ -110,7 +111,7 @@ bench: $(BIN)
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) sandbox/main.c
+	    --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) sandbox/cli/main.c
 
 install: wsbox
 	install -D -m 0755 wsbox $(DESTDIR)$(PREFIX)/bin/wsbox

@@ -1,4 +1,4 @@
-/* Unit tests for sandbox/exec_opts.c (option parsing, validation, env) and
+/* Unit tests for sandbox/cli/exec_opts.c (option parsing, validation, env) and
  * sandbox/ns_user.c (id-map formatting) and the name rule of fs.c. */
 #include <errno.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "sandbox/exec_opts.h"
+#include "sandbox/cli/exec_opts.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/fs.h"
 

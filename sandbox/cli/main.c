@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox/commands.h"
+#include "sandbox/cli/commands.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/trace.h"
 

@@ -6,8 +6,8 @@
 
 #include "layers/gc.h"
 #include "layers/store.h"
-#include "sandbox/commands.h"
-#include "sandbox/exec_opts.h"
+#include "sandbox/cli/commands.h"
+#include "sandbox/cli/exec_opts.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 

@@ -1,4 +1,4 @@
-/* sandbox/events: the machine-readable side of `wsbox exec` for pipeline
+/* sandbox/cli/events: the machine-readable side of `wsbox exec` for pipeline
  * engines (`--events FILE|-|fd:N`, SPEC.md section 4). One JSON object per
  * line, each with "event", "time" (Unix seconds), "run", "task" and
  * "attempt"; the kinds and their fields are documented in README "Events".

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
-#include "sandbox/commands.h"
+#include "sandbox/cli/commands.h"
 #include "sandbox/util/error.h"
 
 static int usage(FILE *f, int status)

@@ -1,5 +1,5 @@
-/* sandbox/events.c: JSON-lines events (see events.h). */
-#include "sandbox/events.h"
+/* sandbox/cli/events.c: JSON-lines events (see events.h). */
+#include "sandbox/cli/events.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* The verbs of the wsbox CLI. main.c dispatches argv[1] to one of these; each
- * lives in its own sandbox/cmd_<verb>.c (or layers/ for store verbs) and
+ * lives in its own sandbox/cli/<verb>.c and
  * returns the process exit status. argv[0] is the verb itself. */
 #ifndef WSBOX_COMMANDS_H
 #define WSBOX_COMMANDS_H

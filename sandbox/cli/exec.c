@@ -1,4 +1,4 @@
-/* cmd_exec.c: `wsbox exec`, the lifecycle of one task (SPEC.md "Exec
+/* sandbox/cli/exec.c: `wsbox exec`, the lifecycle of one task (SPEC.md "Exec
  * lifecycle", section 4): parse and validate; draw an attempt number;
  * resolve the ancestors and refuse conflicts; compute the cache key and, on a
  * hit, publish the cached result without any sandbox; else stage the
@@ -32,9 +32,9 @@
 #include "layers/rootfs.h"
 #include "layers/store.h"
 #include "policy/policy.h"
-#include "sandbox/commands.h"
-#include "sandbox/events.h"
-#include "sandbox/exec_opts.h"
+#include "sandbox/cli/commands.h"
+#include "sandbox/cli/events.h"
+#include "sandbox/cli/exec_opts.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"

@@ -1,7 +1,7 @@
 /* exec_opts.c: parsing and validation of `wsbox exec` options (see
  * exec_opts.h). Pure: no I/O besides reading argv and the environment, so it
  * is unit-tested directly. */
-#include "sandbox/exec_opts.h"
+#include "sandbox/cli/exec_opts.h"
 
 #include <errno.h>
 #include <getopt.h>

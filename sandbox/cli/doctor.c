@@ -6,7 +6,7 @@
  * Owns nothing persistent: every probe that changes namespaces runs in a
  * forked child (the doctor process itself is never altered), and the scratch
  * trees it creates under $TMPDIR (or /tmp) are removed before it returns. */
-#include "sandbox/commands.h"
+#include "sandbox/cli/commands.h"
 
 #include <errno.h>
 #include <fcntl.h>

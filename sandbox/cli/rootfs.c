@@ -12,7 +12,7 @@
 
 #include "layers/rootfs.h"
 #include "layers/store.h"
-#include "sandbox/commands.h"
+#include "sandbox/cli/commands.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
