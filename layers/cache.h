@@ -1,4 +1,4 @@
-/* layers/cache: the task cache (SPEC.md section 4). A successful attempt is
+/* layers/cache: the task cache (docs/cache.md). A successful attempt is
  * stored under a key that hashes everything that can change what the task
  * does; an identical exec later, in any run and under any task name, finds
  * the entry, publishes its layer for the new task and replays its output

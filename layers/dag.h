@@ -1,8 +1,9 @@
 /* layers/dag: from a task's parents to its workspace. Collects the
  * transitive ancestors from the parents' records (with the exact layer
  * digests they saw), orders them deterministically (topological, ties by
- * task name; SPEC.md rule 4), and checks that no two contributing tasks that
- * are not ancestor-related wrote the same path (rule 3). */
+ * task name; docs/model.md "Workspace rules", rule 4), and checks that no
+ * two contributing tasks that are not ancestor-related wrote the same path
+ * (rule 3). */
 #ifndef WSBOX_LAYERS_DAG_H
 #define WSBOX_LAYERS_DAG_H
 

@@ -1,6 +1,7 @@
 /* layers/flatten: keep a workspace's lower stack within overlayfs's limit on
  * lower layers by merging its oldest layers into one layer, published in the
- * store like any other and cached by the digests it merges (SPEC.md rule 5). */
+ * store like any other and cached by the digests it merges (docs/model.md
+ * "Flattening", workspace rule 5). */
 #ifndef WSBOX_LAYERS_FLATTEN_H
 #define WSBOX_LAYERS_FLATTEN_H
 

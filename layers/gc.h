@@ -1,7 +1,7 @@
-/* layers/gc: `wsbox gc`, the store's garbage collector (SPEC.md "Other
- * commands", section 4 "Crash safety"). Under the exclusive gc lock
- * (lock.h; every exec holds it shared only while it reads records or
- * publishes) it:
+/* layers/gc: `wsbox gc`, the store's garbage collector (docs/cache.md
+ * "Garbage collection", docs/capture.md "Crash safety"). Under the
+ * exclusive gc lock (lock.h; every exec holds it shared only while it reads
+ * records or publishes) it:
  *   1. removes staging dirs whose owner is dead (pid gone, or reused: the
  *      start time differs); a live attempt's `uses` file pins its layers;
  *   2. removes temp files of atomic writes whose writer is dead;

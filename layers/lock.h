@@ -1,6 +1,7 @@
 /* layers/lock: advisory locks on files below the store (flock). The kernel
  * drops a lock when its holder dies, so a `kill -9` never leaves one held.
- * Who takes which lock (SPEC.md section 4; README "Concurrency"):
+ * Who takes which lock (docs/cache.md "Locks"; layers/README.md "Locking
+ * order"):
  *
  *   locks/gc                    shared by every exec while it reads records
  *                               or publishes; exclusive by `wsbox gc`

@@ -1,10 +1,10 @@
-/* layers/result: which attempt's result a task of a run holds (SPEC.md
- * section 4, "Attempts"). Every attempt draws a sequence number when it
- * starts; publishing is a compare-and-swap under the task's lock
- * (runs/<run>/locks/<task>): an attempt may replace the task's record only
- * when the record's sequence number is not greater than its own, i.e. when no
- * attempt that started after it has published in the meantime. The loser
- * publishes nothing and exits 125. */
+/* layers/result: which attempt's result a task of a run holds
+ * (docs/cache.md "Attempts", "Compare-and-swap"). Every attempt draws a
+ * sequence number when it starts; publishing is a compare-and-swap under the
+ * task's lock (runs/<run>/locks/<task>): an attempt may replace the task's
+ * record only when the record's sequence number is not greater than its own,
+ * i.e. when no attempt that started after it has published in the meantime.
+ * The loser publishes nothing and exits 125. */
 #ifndef WSBOX_LAYERS_RESULT_H
 #define WSBOX_LAYERS_RESULT_H
 

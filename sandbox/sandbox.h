@@ -39,7 +39,8 @@ struct sandbox_result {
 int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 		struct wsbox_error *err);
 
-/* The exit status of `wsbox exec` for a finished task (SPEC.md). */
+/* The exit status of `wsbox exec` for a finished task (docs/exec.md
+ * "Exit status"). */
 int sandbox_exit_status(const struct sandbox_result *res);
 
 /* One line on the limits a finished task hit, for stderr after "wsbox: task

@@ -1,7 +1,8 @@
 /* sandbox/cli/events: the machine-readable side of `wsbox exec` for pipeline
- * engines (`--events FILE|-|fd:N`, SPEC.md section 4). One JSON object per
- * line, each with "event", "time" (Unix seconds), "run", "task" and
- * "attempt"; the kinds and their fields are documented in README "Events".
+ * engines (`--events FILE|-|fd:N`, docs/cache.md "Events"). One JSON
+ * object per line, each with "event", "time" (Unix seconds), "run", "task"
+ * and "attempt"; the kinds and their fields are documented in README
+ * "Events" and docs/cache.md "Events".
  * Each line is written with one write() to an O_APPEND file, so engines may
  * point many concurrent execs at one file. */
 #ifndef WSBOX_SANDBOX_EVENTS_H

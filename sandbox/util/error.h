@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* Exit statuses of `wsbox exec` (SPEC.md "Exec lifecycle"). */
+/* Exit statuses of `wsbox exec` (docs/exec.md "Exit status"). */
 enum wsbox_exit {
 	WSBOX_EXIT_TIMEOUT = 124,
 	WSBOX_EXIT_FAILURE = 125, /* wsbox itself failed or refused */

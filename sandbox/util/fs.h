@@ -76,7 +76,8 @@ void appendf(char *buf, size_t cap, const char *fmt, ...)
 /* qsort comparator for an array of C strings. */
 int strcmp_ptr(const void *a, const void *b);
 
-/* True when `name` matches SPEC.md's [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
+/* True when `name` matches [A-Za-z0-9][A-Za-z0-9._-]{0,127}, the rule for
+ * run, task and mutex names (docs/model.md "Names"). */
 bool valid_name(const char *name);
 
 #endif
