@@ -1,6 +1,7 @@
-# Attempts, concurrency and mutexes (SPEC.md section 4, issue 4): parallel
-# tasks of one run all land; racing attempts of one task give exactly one
-# result; a stale attempt never overwrites a newer one; --mutex serializes.
+# Attempts, concurrency and mutexes (docs/cache.md "Attempts", issue 4):
+# parallel tasks of one run all land; racing attempts of one task give
+# exactly one result; a stale attempt never overwrites a newer one; --mutex
+# serializes.
 
 rec() {
 	python3 - "$STORE/runs/$1/tasks/$2" "$3" <<'PY'

@@ -1,6 +1,7 @@
-# Cache (SPEC.md section 4, issue 4): an identical exec is a hit that
-# publishes the cached layer and replays the output without any sandbox;
-# anything in the key that changes is a miss; failures are never cached.
+# Cache (docs/cache.md "Cache key", "Lookup and hit", issue 4): an identical
+# exec is a hit that publishes the cached layer and replays the output
+# without any sandbox; anything in the key that changes is a miss; failures
+# are never cached.
 
 # A command whose output differs on every real run: a hit is proven by
 # getting the old bytes back.

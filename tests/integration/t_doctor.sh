@@ -1,4 +1,4 @@
-# `wsbox doctor` (SPEC.md "Other commands"): one ok/warn/FAIL line per
+# `wsbox doctor` (docs/exec.md "Other verbs"): one ok/warn/FAIL line per
 # probe, then the workspace strategy and limits lines. Runs as root and as an
 # unprivileged user; both must find a working setup on the CI hosts.
 

@@ -1,4 +1,4 @@
-# Events for pipeline engines (`--events`, SPEC.md section 4, README
+# Events for pipeline engines (`--events`, docs/cache.md "Events", README
 # "Events"): JSON lines with the documented fields.
 
 check_events() { # FILE: every line parses, prints "kind task status" lines

@@ -1,6 +1,7 @@
-# Deep ancestry (SPEC.md rule 5): beyond $WSBOX_MAX_LOWERS lowers, the oldest
-# layers are merged into one layer cached by digest; the workspace a task
-# sees must not change, and a second exec must reuse the merged layer.
+# Deep ancestry (docs/model.md "Flattening"): beyond $WSBOX_MAX_LOWERS
+# lowers, the oldest layers are merged into one layer cached by digest; the
+# workspace a task sees must not change, and a second exec must reuse the
+# merged layer.
 
 n_layers() { ls "$STORE/layers" 2>/dev/null | wc -l; }
 n_cached() { ls "$STORE/cache/flatten" 2>/dev/null | wc -l; }

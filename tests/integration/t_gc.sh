@@ -1,6 +1,7 @@
-# Crash safety and gc (SPEC.md sections 3-4, issue 4): a kill -9 at any
-# instant leaves the store consistent; `wsbox gc` reclaims dead attempts,
-# unreferenced layers and cache entries beyond a budget, and nothing else.
+# Crash safety and gc (docs/capture.md "Crash safety", docs/cache.md
+# "Garbage collection", issue 4): a kill -9 at any instant leaves the store
+# consistent; `wsbox gc` reclaims dead attempts, unreferenced layers and
+# cache entries beyond a budget, and nothing else.
 
 # Every record names layers that exist; prints offenders.
 dangling_records() {

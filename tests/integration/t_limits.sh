@@ -1,4 +1,4 @@
-# Limits for hostile tenants (SPEC.md section 2 "Limits", issue 5 item 3):
+# Limits for hostile tenants (docs/sandbox.md "Limits", issue 5 item 3):
 # --pids, --memory, --cpus via a cgroup v2 leaf when a delegated cgroup has
 # the controllers, else rlimits; SysV IPC cleanup (shm_rmid_forced);
 # --max-layer-size. Every test passes whichever mechanism this host offers;

@@ -1,5 +1,6 @@
-# Workspaces (SPEC.md section 1 and 3): ancestors' layers as an overlay,
-# deterministic order, conflicts, capture of what a task wrote.
+# Workspaces (docs/model.md "Workspace rules", docs/capture.md): ancestors'
+# layers as an overlay, deterministic order, conflicts, capture of what a
+# task wrote.
 
 # task RUN NAME [exec options...] -- CMD: run a task on the test rootfs.
 task() {

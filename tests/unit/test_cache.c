@@ -1,6 +1,6 @@
 /* Unit tests for the cache key (layers/cache.c): deterministic, and every
- * input that SPEC.md section 4 lists changes it, including the encodings
- * that a naive concatenation would confuse. */
+ * input that docs/cache.md "Cache key" lists changes it, including the
+ * encodings that a naive concatenation would confuse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,6 @@
 /* Unit tests for layers/dag.c: deterministic order (topological, ties by
- * name), ancestor relation, and every conflict rule of SPEC.md section 1. */
+ * name), ancestor relation, and every conflict rule of docs/model.md
+ * "Conflicts". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
