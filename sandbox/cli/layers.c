@@ -1,7 +1,7 @@
 /* `wsbox layers ls | show DIGEST | verify [DIGEST...] | export DIGEST -o FILE
  * | import FILE`: inspect, check and move the store's layers. Owns the
  * read-only verification of a layer tree against its manifest; the tar
- * format lives in layers/archive.c. */
+ * format lives in layers/export.c and layers/import.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* tests/fuzz: the archive importer target (layers/archive.c). The input is
+/* tests/fuzz: the archive importer target (layers/import.c). The input is
  * written as a file and imported twice per run:
  *   - as a layer, with import_layer() into a real store (what `wsbox layers
  *     import` does), and
