@@ -86,9 +86,9 @@ struct exec_ctx {
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct identity id;
-	int r = identity_resolve(c->o.idmap_base, c->store.path,
-				 c->store.owner_uid, c->store.owner_gid, &id,
-				 err);
+	int r =
+	    identity_resolve(c->o.idmap_base, c->store.path, c->store.owner_uid,
+			     c->store.owner_gid, &id, err);
 	if (r < 0)
 		return r;
 	c->root = id.root;
