@@ -486,12 +486,10 @@ int import_extract(int root, const char *file, int in_fd, enum import_kind kind,
 			      .budget = import_budget(),
 			      .parent_fd = -1,
 			      .err = err};
-	int r = 0;
 	im.buf = malloc(COPY_CHUNK);
 	if (!im.buf)
-		r = wsbox_fail(err, ENOMEM, "import buffer");
-	if (r == 0)
-		r = extract_all(&im);
+		return wsbox_fail(err, ENOMEM, "import buffer");
+	int r = extract_all(&im);
 	if (st)
 		*st = (struct import_stats){.bytes = im.used,
 					    .entries = im.entries,
