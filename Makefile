@@ -45,7 +45,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration asan lint install demo deps rootfs probe bench fuzz
+.PHONY: all clean test unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
 
 all: $(BIN)
 
@@ -108,7 +108,12 @@ demo: deps
 bench: $(BIN)
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/bench/run.sh $(BUILD)
 
-lint:
+# layers/ includes only itself and sandbox/util/; the kernel side never the
+# store nor the verbs (tests/check-layering.sh).
+check-layering:
+	@sh tests/check-layering.sh
+
+lint: check-layering
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) sandbox/cli/main.c

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layers/archive.h"
 #include "layers/dir_modes.h"
 #include "layers/layer.h"
 #include "layers/manifest.h"

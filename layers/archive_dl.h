@@ -2,9 +2,9 @@
  * export|import` and `rootfs import` need it, and linking it pulls in a dozen
  * libraries (libxml2, ICU, libstdc++, compressors: ~3 ms and ~3 MB per
  * process at start-up, README "Performance"), which every `wsbox exec` would
- * pay. archive.c includes this header after <archive.h>: each libarchive
- * function it calls becomes a call through a pointer filled by dlsym, with
- * the exact type of the library's own declaration. */
+ * pay. import.c and export.c include this header after <archive.h>: each
+ * libarchive function they call becomes a call through a pointer filled by
+ * dlsym, with the exact type of the library's own declaration. */
 #ifndef WSBOX_LAYERS_ARCHIVE_DL_H
 #define WSBOX_LAYERS_ARCHIVE_DL_H
 
@@ -13,7 +13,7 @@
 
 #include "sandbox/util/error.h"
 
-/* X(name) for every libarchive function archive.c uses. */
+/* X(name) for every libarchive function import.c and export.c use. */
 #define WSBOX_ARCHIVE_FUNCS(X)                                                 \
 	X(archive_errno)                                                       \
 	X(archive_error_string)                                                \
@@ -64,7 +64,7 @@ WSBOX_ARCHIVE_FUNCS(WSBOX_ARCHIVE_PTR)
 #undef WSBOX_ARCHIVE_PTR
 
 /* Load libarchive once (dlopen + dlsym of every function above). Every
- * public entry of archive.c calls it first. */
+ * public entry of import.c and export.c calls it first. */
 int archive_dl_load(struct wsbox_error *err);
 
 #ifndef WSBOX_ARCHIVE_DL_IMPL

@@ -105,7 +105,7 @@ void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
 
 char *cache_file(const char *key, const char *name)
 {
-	return xasprintf(CACHE_DIR "/%s/%s", layer_digest_hex(key), name);
+	return store_rel_join(STORE_TASK_CACHE, layer_digest_hex(key), name);
 }
 
 void cache_entry_free(struct cache_entry *e)
@@ -213,11 +213,11 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 				  strlen(text), 0600, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *src = xasprintf("staging/%s/%s", a->id, tmp);
-	_cleanup_free_ char *dst = xasprintf(CACHE_DIR "/%s", hex);
-	if (mkdirat(s->fd, CACHE_DIR, 0700) < 0 && errno != EEXIST)
-		return wsbox_fail(err, errno, "mkdir `%s/" CACHE_DIR "`",
-				  s->path);
+	_cleanup_free_ char *src = store_rel_join(STORE_STAGING, a->id, tmp);
+	_cleanup_free_ char *dst = store_rel_join(STORE_TASK_CACHE, hex, NULL);
+	const char *dir = store_rel(STORE_TASK_CACHE);
+	if (mkdirat(s->fd, dir, 0700) < 0 && errno != EEXIST)
+		return wsbox_fail(err, errno, "mkdir `%s/%s`", s->path, dir);
 	if (renameat(s->fd, src, s->fd, dst) < 0) {
 		if (errno != EEXIST && errno != ENOTEMPTY)
 			return wsbox_fail(err, errno, "store cache entry");

@@ -27,7 +27,6 @@
 /* Bumped whenever the key's encoding or the meaning of a cached result
  * changes; old entries then simply never match. */
 #define CACHE_KEY_VERSION 1
-#define CACHE_DIR "cache/tasks"
 
 /* What goes into the key. Every string may be NULL (encoded distinctly from
  * ""); lists are counted, strings length-prefixed, so no two different

@@ -1,6 +1,6 @@
 /* layers/dir_modes: deferred directory modes for the code that writes trees
  * from a list of entries (layers/apply.c for restore and flattening,
- * layers/archive.c for imports). Directories are created writable so that
+ * layers/import.c for imports). Directories are created writable so that
  * entries can go in; their own modes are applied at the end, deepest first
  * (a read-only parent would refuse its children's chmod otherwise), the last
  * mode noted for a path winning. */

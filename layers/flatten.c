@@ -20,7 +20,6 @@
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
 
-#define CACHE_DIR "cache/flatten"
 /* Bumped if the merge ever changes meaning, so old entries are ignored. */
 #define KEY_VERSION "wsbox-flatten 1\n"
 
@@ -59,7 +58,8 @@ static int cache_key(char *const *merged, size_t n, char hex[65],
 static bool cache_lookup(const struct store *s, const char *key,
 			 char digest[DIGEST_STRLEN])
 {
-	_cleanup_free_ char *rel = xasprintf(CACHE_DIR "/%s", key);
+	_cleanup_free_ char *rel =
+	    store_rel_join(STORE_FLATTEN_CACHE, key, NULL);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	struct wsbox_error ignored;
@@ -76,52 +76,34 @@ static bool cache_lookup(const struct store *s, const char *key,
 	return true;
 }
 
-/* Apply `merged` (topmost first) into a fresh attempt, capture it as a
- * lower layer and publish it; fills `digest`. */
+struct merge {
+	struct store *s;
+	char *const *merged;
+	size_t n;
+};
+
+static int fill_merged(int tree, void *ctx, struct wsbox_error *err)
+{
+	const struct merge *mg = ctx;
+	return layers_apply(mg->s, mg->merged, mg->n, tree, err);
+}
+
+/* Apply `merged` (topmost first) into a fresh layer and publish it as a
+ * lower layer; fills `digest`. */
 static int build_merged(struct store *s, char *const *merged, size_t n,
 			uid_t owner_uid, gid_t owner_gid,
 			char digest[DIGEST_STRLEN], struct wsbox_error *err)
 {
-	struct attempt a;
-	int r = attempt_create(s, &a, err);
-	if (r < 0)
-		return r;
-	struct manifest m = {0};
-	int up = openat(a.dirfd, "upper",
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (up < 0)
-		r = wsbox_fail(err, errno, "open `%s`", a.upper);
-	if (r == 0)
-		r = layers_apply(s, merged, n, up, err);
-	/* capture_tree leaves the root's owner to its caller; match what a
-	 * task's upper dir gets. */
-	struct stat st;
-	if (r == 0 && fstat(up, &st) < 0)
-		r = wsbox_fail(err, errno, "stat `%s`", a.upper);
-	if (r == 0 && (st.st_uid != owner_uid || st.st_gid != owner_gid) &&
-	    fchown(up, owner_uid, owner_gid) < 0)
-		r = wsbox_fail(err, errno, "chown `%s`", a.upper);
-	if (r == 0) {
-		/* Write bits stay, as for task layers: the merged layer must
-		 * show the same modes as the layers it replaces. The tree was
-		 * built from sanitized layers, so capture only squashes
-		 * owners and hashes. */
-		struct capture_options copts = {
-		    .owner_uid = owner_uid,
-		    .owner_gid = owner_gid,
-		    .make_readonly = false,
-		};
-		struct capture_stats cst;
-		r = capture_tree(up, &copts, &m, &cst, err);
-	}
-	if (up >= 0)
-		close(up);
-	if (r == 0)
-		r = layer_publish(s, &a, "upper", &m, digest, err);
-	manifest_free(&m);
-	struct wsbox_error derr;
-	int d = attempt_discard(s, &a, r < 0 ? &derr : err);
-	return r < 0 ? r : d;
+	struct merge mg = {.s = s, .merged = merged, .n = n};
+	/* Write bits stay, as for task layers: the merged layer must show the
+	 * same modes as the layers it replaces. The tree was built from
+	 * sanitized layers, so capture only squashes owners and hashes. */
+	struct capture_options copts = {
+	    .owner_uid = owner_uid,
+	    .owner_gid = owner_gid,
+	    .make_readonly = false,
+	};
+	return layer_build(s, fill_merged, &mg, &copts, digest, err);
 }
 
 size_t flatten_merge_count(size_t n, size_t max_layers)
@@ -169,9 +151,10 @@ int flatten_lowers(struct store *s, char *const *digests, size_t n,
 	char digest[DIGEST_STRLEN];
 	int r = cache_key(merged, n_merged, key, err);
 	if (r == 0 && !cache_lookup(s, key, digest)) {
-		if (mkdirat(s->fd, CACHE_DIR, 0700) < 0 && errno != EEXIST)
-			r = wsbox_fail(err, errno, "mkdir `%s/" CACHE_DIR "`",
-				       s->path);
+		const char *dir = store_rel(STORE_FLATTEN_CACHE);
+		if (mkdirat(s->fd, dir, 0700) < 0 && errno != EEXIST)
+			r = wsbox_fail(err, errno, "mkdir `%s/%s`", s->path,
+				       dir);
 		if (r == 0)
 			r = build_merged(s, merged, n_merged, owner_uid,
 					 owner_gid, digest, err);
@@ -179,7 +162,7 @@ int flatten_lowers(struct store *s, char *const *digests, size_t n,
 			/* Written after the layer is published, so an entry
 			 * never names a layer that was not complete. */
 			_cleanup_free_ char *rel =
-			    xasprintf(CACHE_DIR "/%s", key);
+			    store_rel_join(STORE_FLATTEN_CACHE, key, NULL);
 			_cleanup_free_ char *line = xasprintf("%s\n", digest);
 			r = atomic_write_at(s->fd, rel, line, strlen(line),
 					    0600, err);

@@ -94,7 +94,7 @@ static int bin_move(struct gc *g, const char *rel, const char *as,
 			return r;
 		g->bin_ready = true;
 	}
-	_cleanup_free_ char *dst = xasprintf("staging/%s/%s", g->bin.id, as);
+	_cleanup_free_ char *dst = store_rel_join(STORE_STAGING, g->bin.id, as);
 	if (renameat(g->s->fd, rel, g->s->fd, dst) < 0)
 		return wsbox_fail(err, errno, "move `%s` out", rel);
 	return 0;
@@ -112,11 +112,12 @@ static bool pid_alive(pid_t pid, unsigned long long start)
 /* Is the attempt that owns staging/<name> alive? *why says why not. */
 static bool staging_alive(struct gc *g, const char *name, char **why)
 {
-	_cleanup_free_ char *rel = xasprintf("staging/%s/owner", name);
+	_cleanup_free_ char *rel = store_rel_join(STORE_STAGING, name, "owner");
 	_cleanup_free_ char *text = NULL;
 	struct wsbox_error ignored;
 	if (read_file_at(g->s->fd, rel, 4096, &text, NULL, &ignored) < 0) {
-		_cleanup_free_ char *dir = xasprintf("staging/%s", name);
+		_cleanup_free_ char *dir =
+		    store_rel_join(STORE_STAGING, name, NULL);
 		struct stat st;
 		if (fstatat(g->s->fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return true; /* gone already */
@@ -156,7 +157,7 @@ static bool staging_alive(struct gc *g, const char *name, char **why)
 /* A live attempt's `uses` pins the layers its workspace stands on. */
 static void staging_pin_uses(struct gc *g, const char *name)
 {
-	_cleanup_free_ char *rel = xasprintf("staging/%s/uses", name);
+	_cleanup_free_ char *rel = store_rel_join(STORE_STAGING, name, "uses");
 	_cleanup_free_ char *text = NULL;
 	struct wsbox_error ignored;
 	if (read_file_at(g->s->fd, rel, 64UL << 20, &text, NULL, &ignored) < 0)
@@ -170,7 +171,8 @@ static int sweep_staging(struct gc *g, struct wsbox_error *err)
 {
 	char **names;
 	size_t n;
-	int r = list_dir_at(g->s->fd, "staging", NULL, &names, &n, err);
+	int r = list_dir_at(g->s->fd, store_rel(STORE_STAGING), NULL, &names,
+			    &n, err);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	for (size_t i = 0; i < n; i++) {
@@ -184,7 +186,8 @@ static int sweep_staging(struct gc *g, struct wsbox_error *err)
 		g->st->staging++;
 		if (g->o->dry_run)
 			continue;
-		_cleanup_free_ char *rel = xasprintf("staging/%s", names[i]);
+		_cleanup_free_ char *rel =
+		    store_rel_join(STORE_STAGING, names[i], NULL);
 		struct wsbox_error e = {0};
 		/* A failure here (e.g. a tree too deep) must not stop the
 		 * rest: report and go on. */
@@ -232,12 +235,14 @@ static void pin_records(struct gc *g)
 	size_t nr;
 	struct wsbox_error e = {0};
 	g->records_ok = true;
-	if (list_dir_at(g->s->fd, "runs", valid_name, &runs, &nr, &e) < 0) {
+	if (list_dir_at(g->s->fd, store_rel(STORE_RUNS), valid_name, &runs, &nr,
+			&e) < 0) {
 		g->records_ok = e.errnum == ENOENT;
 		return;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		_cleanup_free_ char *dir = xasprintf("runs/%s/tasks", runs[i]);
+		_cleanup_free_ char *dir =
+		    store_run_rel(runs[i], "tasks", NULL);
 		sweep_tmp_in(g, dir);
 		char **tasks;
 		size_t nt;
@@ -284,6 +289,7 @@ struct centry {
 	char *layer; /* digest it pins, may be NULL */
 	time_t used; /* last use */
 	uint64_t bytes;
+	bool flatten; /* a flatten entry (one file), else a task entry */
 	bool evicted;
 };
 
@@ -320,13 +326,14 @@ static void collect_cache(struct gc *g, struct centry **out, size_t *n_out)
 	struct wsbox_error ignored;
 	char **names;
 	size_t k;
-	if (list_dir_at(g->s->fd, CACHE_DIR, layer_name_valid, &names, &k,
-			&ignored) == 0) {
+	if (list_dir_at(g->s->fd, store_rel(STORE_TASK_CACHE), layer_name_valid,
+			&names, &k, &ignored) == 0) {
 		v = xreallocarray(v, n + k + 1, sizeof *v);
 		for (size_t i = 0; i < k; i++) {
 			struct centry *c = &v[n++];
 			memset(c, 0, sizeof *c);
-			c->rel = xasprintf(CACHE_DIR "/%s", names[i]);
+			c->rel =
+			    store_rel_join(STORE_TASK_CACHE, names[i], NULL);
 			_cleanup_free_ char *entry =
 			    xasprintf("%s/entry", c->rel);
 			_cleanup_free_ char *text = NULL;
@@ -352,14 +359,17 @@ static void collect_cache(struct gc *g, struct centry **out, size_t *n_out)
 		}
 		free_strings(names, k);
 	}
-	sweep_tmp_in(g, "cache/flatten");
-	if (list_dir_at(g->s->fd, "cache/flatten", layer_name_valid, &names, &k,
+	const char *flat = store_rel(STORE_FLATTEN_CACHE);
+	sweep_tmp_in(g, flat);
+	if (list_dir_at(g->s->fd, flat, layer_name_valid, &names, &k,
 			&ignored) == 0) {
 		v = xreallocarray(v, n + k + 1, sizeof *v);
 		for (size_t i = 0; i < k; i++) {
 			struct centry *c = &v[n++];
 			memset(c, 0, sizeof *c);
-			c->rel = xasprintf("cache/flatten/%s", names[i]);
+			c->rel =
+			    store_rel_join(STORE_FLATTEN_CACHE, names[i], NULL);
+			c->flatten = true;
 			_cleanup_free_ char *text = NULL;
 			struct stat st;
 			if (fstatat(g->s->fd, c->rel, &st, 0) == 0)
@@ -402,7 +412,7 @@ static int sweep_cache(struct gc *g, struct wsbox_error *err)
 			if (g->o->dry_run)
 				continue;
 			int r;
-			if (!strncmp(v[i].rel, "cache/flatten/", 14)) {
+			if (v[i].flatten) {
 				r = unlinkat(g->s->fd, v[i].rel, 0) < 0
 					? wsbox_fail(err, errno, "unlink `%s`",
 						     v[i].rel)
@@ -442,8 +452,8 @@ static int sweep_layers(struct gc *g, struct wsbox_error *err)
 	sset_sort(&g->used);
 	char **names;
 	size_t n;
-	int r =
-	    list_dir_at(g->s->fd, "layers", layer_name_valid, &names, &n, err);
+	int r = list_dir_at(g->s->fd, store_rel(STORE_LAYERS), layer_name_valid,
+			    &names, &n, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -457,7 +467,8 @@ static int sweep_layers(struct gc *g, struct wsbox_error *err)
 		g->st->layer_bytes += bytes;
 		if (g->o->dry_run)
 			continue;
-		_cleanup_free_ char *rel = xasprintf("layers/%s", names[i]);
+		_cleanup_free_ char *rel =
+		    store_rel_join(STORE_LAYERS, names[i], NULL);
 		r = bin_move(g, rel, names[i], err);
 	}
 	free_strings(names, n);
@@ -471,13 +482,13 @@ int gc_run(struct store *s, const struct gc_options *o, struct gc_stats *st,
 	struct gc g = {.s = s, .o = o, .st = st, .bin = {.dirfd = -1}};
 	if (gethostname(g.host, sizeof g.host - 1) < 0)
 		g.host[0] = '\0';
-	int lock = store_lock(s, LOCK_GC, true, err);
+	int lock = store_lock(s, store_rel(STORE_GC_LOCK), true, err);
 	if (lock < 0)
 		return lock;
 	int r = sweep_staging(&g, err);
 	if (r == 0) {
 		sweep_tmp_in(&g, ".");
-		sweep_tmp_in(&g, "rootfs");
+		sweep_tmp_in(&g, store_rel(STORE_ROOTFS));
 		pin_records(&g);
 		r = sweep_cache(&g, err);
 	}

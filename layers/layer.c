@@ -30,8 +30,8 @@ bool layer_name_valid(const char *name)
 
 char *layer_tree_path(const struct store *s, const char *digest)
 {
-	return xasprintf("%s/layers/%s/tree", s->path,
-			 layer_digest_hex(digest));
+	return store_path_join(s, STORE_LAYERS, layer_digest_hex(digest),
+			       "tree");
 }
 
 bool layer_exists(const struct store *s, const char *digest)
@@ -39,8 +39,8 @@ bool layer_exists(const struct store *s, const char *digest)
 	const char *hex = layer_digest_hex(digest);
 	if (!hex)
 		return false;
-	_cleanup_free_ char *m = xasprintf("layers/%s/manifest", hex);
-	_cleanup_free_ char *t = xasprintf("layers/%s/tree", hex);
+	_cleanup_free_ char *m = store_rel_join(STORE_LAYERS, hex, "manifest");
+	_cleanup_free_ char *t = store_rel_join(STORE_LAYERS, hex, "tree");
 	return faccessat(s->fd, m, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       faccessat(s->fd, t, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
@@ -75,14 +75,70 @@ int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 	 * none, at the cost of one flush instead of one fsync per file. */
 	if (syncfs(a->dirfd) < 0)
 		return wsbox_fail(err, errno, "syncfs `%s`", s->path);
-	_cleanup_free_ char *src = xasprintf("staging/%s/publish", a->id);
-	_cleanup_free_ char *dst = xasprintf("layers/%s", hex);
+	_cleanup_free_ char *src =
+	    store_rel_join(STORE_STAGING, a->id, "publish");
+	_cleanup_free_ char *dst = store_rel_join(STORE_LAYERS, hex, NULL);
 	if (renameat(s->fd, src, s->fd, dst) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			return 0; /* a concurrent identical publish won */
 		return wsbox_fail(err, errno, "publish layer %s", digest);
 	}
-	return fsync_dir_at(s->fd, "layers", err);
+	return fsync_dir_at(s->fd, store_rel(STORE_LAYERS), err);
+}
+
+/* The tree's root is not an entry of the manifest, but a lower whose root
+ * the task's ids cannot enter is useless: it gets what a task's upper dir
+ * gets. */
+static int build_own_root(int tree, const struct capture_options *opts,
+			  const char *path, struct wsbox_error *err)
+{
+	if (opts->owner_uid == (uid_t)-1)
+		return 0;
+	struct stat st;
+	if (fstat(tree, &st) < 0)
+		return wsbox_fail(err, errno, "stat `%s`", path);
+	if ((st.st_uid != opts->owner_uid || st.st_gid != opts->owner_gid) &&
+	    fchown(tree, opts->owner_uid, opts->owner_gid) < 0)
+		return wsbox_fail(err, errno, "chown `%s`", path);
+	return 0;
+}
+
+static int build_in(struct store *s, struct attempt *a, layer_fill_fn *fill,
+		    void *ctx, const struct capture_options *opts,
+		    char digest[DIGEST_STRLEN], struct wsbox_error *err)
+{
+	_cleanup_close_ int tree = openat(
+	    a->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tree < 0)
+		return wsbox_fail(err, errno, "open `%s`", a->upper);
+	int r = fill(tree, ctx, err);
+	if (r < 0)
+		return r;
+	r = build_own_root(tree, opts, a->upper, err);
+	if (r < 0)
+		return r;
+	struct manifest m = {0};
+	struct capture_stats st;
+	r = capture_tree(tree, opts, &m, &st, err);
+	if (r == 0)
+		r = layer_publish(s, a, "upper", &m, digest, err);
+	manifest_free(&m);
+	return r;
+}
+
+int layer_build(struct store *s, layer_fill_fn *fill, void *ctx,
+		const struct capture_options *opts, char digest[DIGEST_STRLEN],
+		struct wsbox_error *err)
+{
+	struct attempt a;
+	int r = attempt_create(s, &a, err);
+	if (r < 0)
+		return r;
+	r = build_in(s, &a, fill, ctx, opts, digest, err);
+	/* The first failure is the one to report. */
+	struct wsbox_error derr = {0};
+	int d = attempt_discard(s, &a, r < 0 ? &derr : err);
+	return r < 0 ? r : d;
 }
 
 void layer_empty_digest(char out[DIGEST_STRLEN])
@@ -110,7 +166,7 @@ int layer_open_tree(const struct store *s, const char *digest)
 	const char *hex = layer_digest_hex(digest);
 	if (!hex)
 		return -EINVAL;
-	_cleanup_free_ char *rel = xasprintf("layers/%s/tree", hex);
+	_cleanup_free_ char *rel = store_rel_join(STORE_LAYERS, hex, "tree");
 	return open_beneath(s->fd, rel, O_PATH | O_DIRECTORY);
 }
 
@@ -122,7 +178,8 @@ int layer_read_manifest(const struct store *s, const char *digest, char **text,
 	if (!hex)
 		return wsbox_fail(err, EINVAL, "layer `%s`: not a digest",
 				  digest);
-	_cleanup_free_ char *path = xasprintf("layers/%s/manifest", hex);
+	_cleanup_free_ char *path =
+	    store_rel_join(STORE_LAYERS, hex, "manifest");
 	_cleanup_free_ char *buf = NULL;
 	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &buf, len, err);
 	if (r < 0) {

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "layers/capture.h"
 #include "layers/manifest.h"
 #include "layers/store.h"
 
@@ -16,6 +17,20 @@
 int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 		  const struct manifest *m, char digest[DIGEST_STRLEN],
 		  struct wsbox_error *err);
+
+/* Fills the empty tree directory `tree` (an O_RDONLY dir fd, mode 0755)
+ * of a layer being built; returns 0 or a negative errno with err set. */
+typedef int layer_fill_fn(int tree, void *ctx, struct wsbox_error *err);
+
+/* The one way a layer is made outside exec: stage a fresh attempt, let
+ * `fill(tree, ctx, err)` populate its tree, give the tree's root the owner
+ * in `opts` (unless (uid_t)-1), capture it with `opts`, publish it and
+ * always discard the attempt, so a failure at any step leaves nothing in
+ * the store. Fills `digest`. (exec keeps its own sequence: its sandbox and
+ * the result's compare-and-swap sit between staging and publishing.) */
+int layer_build(struct store *s, layer_fill_fn *fill, void *ctx,
+		const struct capture_options *opts, char digest[DIGEST_STRLEN],
+		struct wsbox_error *err);
 
 /* Validate "sha256:<64 lowercase hex>"; returns the hex part or NULL. */
 const char *layer_digest_hex(const char *digest);

@@ -17,7 +17,8 @@
 
 #include "layers/store.h"
 
-#define LOCK_GC "locks/gc"
+/* The gc lock's place (store.h). */
+#define LOCK_GC store_rel(STORE_GC_LOCK)
 
 /* Open (creating it and its parent directories) STORE/rel and lock it,
  * waiting for the lock. Returns the locked fd (O_CLOEXEC) or -errno. */

@@ -41,11 +41,10 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 	size_t len = strlen(text);
 	manifest_digest(text, len, digest);
 	_cleanup_free_ char *rel =
-	    xasprintf("runs/%s/ancestry/%s", r->run, layer_digest_hex(digest));
+	    store_run_rel(r->run, "ancestry", layer_digest_hex(digest));
 	if (faccessat(s->fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	_cleanup_free_ char *dir =
-	    xasprintf("%s/runs/%s/ancestry", s->path, r->run);
+	_cleanup_free_ char *dir = store_run_path(s, r->run, "ancestry");
 	int ret = mkdir_p(dir, 0700, err);
 	if (ret == 0)
 		ret = atomic_write_at(s->fd, rel, text, len, 0600, err);
@@ -85,7 +84,7 @@ int record_write(struct store *s, const struct task_record *r,
 	if (!text)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
-	_cleanup_free_ char *dir = xasprintf("runs/%s/tasks", r->run);
+	_cleanup_free_ char *dir = store_run_rel(r->run, "tasks", NULL);
 	_cleanup_free_ char *abs = xasprintf("%s/%s", s->path, dir);
 	int ret = mkdir_p(abs, 0700, err);
 	if (ret == 0) {
@@ -188,8 +187,7 @@ int record_load_ancestry(const struct store *s, struct task_record *r,
 	if (r->ancestors || !r->ancestry)
 		return 0;
 	const char *hex = layer_digest_hex(r->ancestry);
-	_cleanup_free_ char *rel =
-	    xasprintf("runs/%s/ancestry/%s", r->run, hex);
+	_cleanup_free_ char *rel = store_run_rel(r->run, "ancestry", hex);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int ret = read_file_at(s->fd, rel, RECORD_MAX, &text, &len, err);
@@ -228,7 +226,7 @@ int record_read_shallow(const struct store *s, const char *run,
 			struct wsbox_error *err)
 {
 	memset(r, 0, sizeof *r);
-	_cleanup_free_ char *path = xasprintf("runs/%s/tasks/%s", run, task);
+	_cleanup_free_ char *path = store_run_rel(run, "tasks", task);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int ret = read_file_at(s->fd, path, RECORD_MAX, &text, &len, err);

@@ -16,7 +16,7 @@
 
 static char *lock_rel(const char *run, const char *task)
 {
-	return xasprintf("runs/%s/locks/%s", run, task);
+	return store_run_rel(run, "locks", task);
 }
 
 /* The sequence number of the published record, 0 when there is none. A

@@ -1,5 +1,5 @@
 /* layers/rootfs.c: importing and naming root filesystems (see rootfs.h).
- * Extraction is archive.c's hostile-input-safe importer; this file hashes
+ * Extraction is import.c's hostile-input-safe importer; this file hashes
  * the tar, publishes the tree by rename and resolves `--rootfs`. */
 #include "layers/rootfs.h"
 
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layers/archive.h"
+#include "layers/import.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
@@ -80,10 +80,11 @@ static int check_name(const char *name, struct wsbox_error *err)
 
 static int open_rootfs_dir(const struct store *s, struct wsbox_error *err)
 {
-	int fd = openat(s->fd, "rootfs",
+	int fd = openat(s->fd, store_rel(STORE_ROOTFS),
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return wsbox_fail(err, errno, "open `%s/rootfs`", s->path);
+		return wsbox_fail(err, errno, "open `%s/%s`", s->path,
+				  store_rel(STORE_ROOTFS));
 	return fd;
 }
 
@@ -119,7 +120,8 @@ int rootfs_import(struct store *s, const char *file, const char *name,
 	/* As real root the sandbox is set up by the task's mapped ids, which
 	 * must reach rootfs/<name> (search only, no listing). */
 	if (fchmod(rdir, 0711) < 0)
-		return wsbox_fail(err, errno, "chmod `%s/rootfs`", s->path);
+		return wsbox_fail(err, errno, "chmod `%s/%s`", s->path,
+				  store_rel(STORE_ROOTFS));
 	struct attempt att = {.dirfd = -1};
 	r = attempt_create(s, &att, err);
 	if (r < 0)
@@ -135,9 +137,9 @@ int rootfs_import(struct store *s, const char *file, const char *name,
 		if (root < 0)
 			r = wsbox_fail(err, errno, "open `%s/rootfs`", att.dir);
 	}
-	struct archive_extract_stats xs = {0};
+	struct import_stats xs = {0};
 	if (r == 0)
-		r = archive_extract(root, file, in, ARCHIVE_ROOTFS, &xs, err);
+		r = import_extract(root, file, in, IMPORT_ROOTFS, &xs, err);
 	/* The rename publishes names, not data: flush the tree first so a
 	 * crash cannot leave a published rootfs with empty files. */
 	if (r == 0 && syncfs(root) < 0)
@@ -148,17 +150,20 @@ int rootfs_import(struct store *s, const char *file, const char *name,
 	if (r == 0) {
 		/* Serialize publishers of one name so the tree and its digest
 		 * file come from the same import. */
-		_cleanup_free_ char *lk = xasprintf("locks/rootfs.%s", name);
-		lock = openat(s->fd, lk,
+		_cleanup_free_ char *lk = xasprintf("rootfs.%s", name);
+		_cleanup_free_ char *rel =
+		    store_rel_join(STORE_LOCKS, lk, NULL);
+		lock = openat(s->fd, rel,
 			      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (lock < 0 || flock(lock, LOCK_EX) < 0)
-			r = wsbox_fail(err, errno, "lock `%s/%s`", s->path, lk);
+			r = wsbox_fail(err, errno, "lock `%s/%s`", s->path,
+				       rel);
 	}
 	/* Drop the old identity first: a crash after the swap then leaves
 	 * a tree without a digest (unknown), never with a wrong one. */
 	if (r == 0 && unlinkat(rdir, dfile, 0) < 0 && errno != ENOENT)
-		r = wsbox_fail(err, errno, "remove `%s/rootfs/%s`", s->path,
-			       dfile);
+		r = wsbox_fail(err, errno, "remove `%s/%s/%s`", s->path,
+			       store_rel(STORE_ROOTFS), dfile);
 	if (r == 0)
 		r = publish(att.dirfd, rdir, name, err);
 	if (r == 0)
@@ -204,8 +209,8 @@ int rootfs_digest(const struct store *s, const char *name, char **out,
 		return r;
 	if (len != 72 || strncmp(buf, "sha256:", 7) || buf[71] != '\n') {
 		free(buf);
-		return wsbox_fail(err, EINVAL, "`%s/rootfs/%s`: malformed",
-				  s->path, dfile);
+		return wsbox_fail(err, EINVAL, "`%s/%s/%s`: malformed", s->path,
+				  store_rel(STORE_ROOTFS), dfile);
 	}
 	buf[71] = '\0';
 	*out = buf;
@@ -222,11 +227,12 @@ int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
 	if (strchr(arg, '/') || arg[0] == '.') {
 		path = xstrdup(arg);
 	} else if (s && valid_name(arg)) {
-		path = xasprintf("%s/rootfs/%s", s->path, arg);
+		path = store_path_join(s, STORE_ROOTFS, arg, NULL);
 		struct stat st;
 		/* Only a real directory the import created: not the digest
 		 * file, not a symlink planted in the store. */
-		_cleanup_free_ char *rel = xasprintf("rootfs/%s", arg);
+		_cleanup_free_ char *rel =
+		    store_rel_join(STORE_ROOTFS, arg, NULL);
 		if (fstatat(s->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			return wsbox_fail(err, 0,

@@ -8,7 +8,7 @@
 #include "sandbox/util/error.h"
 
 /* Extract the tar `file` (plain, gzip, zstd, xz or bzip2; a regular file)
- * into staging with archive_extract's ARCHIVE_ROOTFS rules, then publish it
+ * into staging with import_extract's IMPORT_ROOTFS rules, then publish it
  * as STORE/rootfs/<name>, atomically replacing an earlier one, and record
  * `sha256:<hex of the file's bytes>` in <name>.digest. On failure the store
  * is unchanged. Writes one note to stderr when entries were skipped or

@@ -52,9 +52,65 @@ bool store_option(int argc, char **argv, int *i, const char **store)
 	return false;
 }
 
-static const char *const layout[] = {"layers", "runs",	    "staging",
-				     "cache",  "cache/bpf", "cache/tasks",
-				     "empty",  "locks",	    "rootfs"};
+static const char *const places[] = {
+    [STORE_LAYERS] = "layers",
+    [STORE_RUNS] = "runs",
+    [STORE_STAGING] = "staging",
+    [STORE_CACHE] = "cache",
+    [STORE_TASK_CACHE] = "cache/tasks",
+    [STORE_BPF_CACHE] = "cache/bpf",
+    [STORE_FLATTEN_CACHE] = "cache/flatten",
+    [STORE_EMPTY] = "empty",
+    [STORE_LOCKS] = "locks",
+    [STORE_GC_LOCK] = "locks/gc",
+    [STORE_MUTEX_LOCKS] = "locks/mutex",
+    [STORE_ROOTFS] = "rootfs",
+};
+
+const char *store_rel(enum store_place p)
+{
+	if ((size_t)p >= (sizeof places / sizeof *places) || !places[p])
+		abort(); /* a caller's bug, not an input */
+	return places[p];
+}
+
+char *store_rel_join(enum store_place p, const char *name, const char *sub)
+{
+	return sub ? xasprintf("%s/%s/%s", store_rel(p), name, sub)
+		   : xasprintf("%s/%s", store_rel(p), name);
+}
+
+char *store_path_of(const struct store *s, enum store_place p)
+{
+	return xasprintf("%s/%s", s->path, store_rel(p));
+}
+
+char *store_path_join(const struct store *s, enum store_place p,
+		      const char *name, const char *sub)
+{
+	_cleanup_free_ char *rel = store_rel_join(p, name, sub);
+	return xasprintf("%s/%s", s->path, rel);
+}
+
+char *store_run_rel(const char *run, const char *sub, const char *name)
+{
+	if (!sub)
+		return store_rel_join(STORE_RUNS, run, NULL);
+	_cleanup_free_ char *tail =
+	    name ? xasprintf("%s/%s", sub, name) : xstrdup(sub);
+	return store_rel_join(STORE_RUNS, run, tail);
+}
+
+char *store_run_path(const struct store *s, const char *run, const char *sub)
+{
+	return store_path_join(s, STORE_RUNS, run, sub);
+}
+
+/* Created by store_open; the rest appear on first use. */
+static const enum store_place layout[] = {
+    STORE_LAYERS,     STORE_RUNS,  STORE_STAGING, STORE_CACHE,	STORE_BPF_CACHE,
+    STORE_TASK_CACHE, STORE_EMPTY, STORE_LOCKS,	  STORE_ROOTFS,
+};
 
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err)
@@ -98,17 +154,19 @@ int store_open(const char *path, bool create, struct store *s,
 	if (!create)
 		return 0;
 	for (size_t i = 0; i < sizeof layout / sizeof *layout; i++) {
-		if (mkdirat(fd, layout[i], 0700) < 0 && errno != EEXIST) {
+		const char *rel = store_rel(layout[i]);
+		if (mkdirat(fd, rel, 0700) < 0 && errno != EEXIST) {
 			r = wsbox_fail(err, errno, "mkdir `%s/%s`", s->path,
-				       layout[i]);
+				       rel);
 			store_close(s);
 			return r;
 		}
 	}
 	/* The empty lower and staging must be traversable by the task's id
 	 * when that differs from the store owner (root mode). */
-	if (fchmodat(fd, "empty", 0755, 0) < 0) {
-		r = wsbox_fail(err, errno, "chmod `%s/empty`", s->path);
+	if (fchmodat(fd, store_rel(STORE_EMPTY), 0755, 0) < 0) {
+		r = wsbox_fail(err, errno, "chmod `%s/%s`", s->path,
+			       store_rel(STORE_EMPTY));
 		store_close(s);
 		return r;
 	}
@@ -198,7 +256,7 @@ int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
 
 int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 {
-	a->dir = xasprintf("%s/staging/%s", s->path, a->id);
+	a->dir = store_path_join(s, STORE_STAGING, a->id, NULL);
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
 	a->root = xasprintf("%s/root", a->dir);
@@ -235,7 +293,8 @@ int attempt_discard(struct store *s, struct attempt *a, struct wsbox_error *err)
 {
 	int r = 0;
 	if (a->id) {
-		_cleanup_free_ char *rel = xasprintf("staging/%s", a->id);
+		_cleanup_free_ char *rel =
+		    store_rel_join(STORE_STAGING, a->id, NULL);
 		r = rm_rf_at(s->fd, rel, err);
 	}
 	attempt_free(a);

@@ -35,6 +35,39 @@ struct store {
 	gid_t owner_gid;
 };
 
+/* The places of the layout above. Only store.c spells their names; the
+ * rest of wsbox asks for them here. */
+enum store_place {
+	STORE_LAYERS,	     /* layers/ */
+	STORE_RUNS,	     /* runs/ */
+	STORE_STAGING,	     /* staging/ */
+	STORE_CACHE,	     /* cache/ */
+	STORE_TASK_CACHE,    /* cache/tasks/ */
+	STORE_BPF_CACHE,     /* cache/bpf/ */
+	STORE_FLATTEN_CACHE, /* cache/flatten/ */
+	STORE_EMPTY,	     /* empty/ */
+	STORE_LOCKS,	     /* locks/ */
+	STORE_GC_LOCK,	     /* locks/gc */
+	STORE_MUTEX_LOCKS,   /* locks/mutex/ */
+	STORE_ROOTFS,	     /* rootfs/ */
+};
+
+/* A place relative to the store's fd (static string). */
+const char *store_rel(enum store_place p);
+/* `<place>/<name>[/<sub>]` relative to the store's fd (heap); `sub` may be
+ * NULL. */
+char *store_rel_join(enum store_place p, const char *name, const char *sub);
+/* A place as an absolute path below s->path (heap). */
+char *store_path_of(const struct store *s, enum store_place p);
+/* `STORE/<place>/<name>[/<sub>]`, absolute (heap); `sub` may be NULL. */
+char *store_path_join(const struct store *s, enum store_place p,
+		      const char *name, const char *sub);
+/* `runs/<run>[/<sub>[/<name>]]` relative to the store's fd (heap), e.g.
+ * store_run_rel(run, "tasks", task); `sub` and `name` may be NULL. */
+char *store_run_rel(const char *run, const char *sub, const char *name);
+/* The same, absolute below s->path (heap): store_run_path(s, run, "logs"). */
+char *store_run_path(const struct store *s, const char *run, const char *sub);
+
 /* --store, else $WSBOX_STORE, else $XDG_DATA_HOME/wsbox, else
  * ~/.local/share/wsbox; root without any of them: /var/lib/wsbox. */
 char *store_default_path(const char *opt);

@@ -35,6 +35,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/identity.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -84,45 +85,25 @@ struct exec_ctx {
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
-	c->root = geteuid() == 0;
-	if (!c->root) {
-		if (c->o.idmap_base)
-			return wsbox_fail(err, 0,
-					  "--idmap-base: only when wsbox runs "
-					  "as root (rootless tasks map to the "
-					  "invoking user)");
-		c->host_uid = getuid();
-		c->host_gid = getgid();
-		c->id_count = 1;
-		c->layer_uid = c->store.owner_uid;
-		c->layer_gid = c->store.owner_gid;
-		return 0;
-	}
-	struct ns_user_ids ids;
-	int r = ns_user_root_ids(c->o.idmap_base, c->store.owner_uid,
-				 c->store.owner_gid, &ids, err);
+	struct identity id;
+	int r =
+	    identity_resolve(c->o.idmap_base, c->store.path, c->store.owner_uid,
+			     c->store.owner_gid, &id, err);
 	if (r < 0)
 		return r;
-	c->host_uid = ids.host_uid;
-	c->host_gid = ids.host_gid;
-	/* Layers owned by host root appear owned by the task's ids through
-	 * idmapped mounts; that needs a root-owned store and kernel support,
-	 * probed once here. Otherwise (README "Ownership") the older scheme:
-	 * one id, the range's first, which also owns the layers so every
-	 * later task can read them. */
-	struct wsbox_error why = {0};
-	c->idmap =
-	    ns_mount_idmap_layers_usable(c->store.path, c->store.owner_uid,
-					 c->store.owner_gid, &ids, &why) == 0;
-	c->id_count = c->idmap ? ids.count : 1;
-	if (c->idmap && (c->o.uid >= ids.count || c->o.gid >= ids.count))
+	c->root = id.root;
+	c->host_uid = id.host_uid;
+	c->host_gid = id.host_gid;
+	c->idmap = id.idmap;
+	c->id_count = id.id_count;
+	c->layer_uid = id.layer_uid;
+	c->layer_gid = id.layer_gid;
+	if (c->idmap && (c->o.uid >= id.id_count || c->o.gid >= id.id_count))
 		return wsbox_fail(err, 0,
 				  "--uid %u --gid %u: outside the %u ids "
 				  "mapped in root mode",
 				  (unsigned)c->o.uid, (unsigned)c->o.gid,
-				  (unsigned)ids.count);
-	c->layer_uid = c->idmap ? c->store.owner_uid : c->host_uid;
-	c->layer_gid = c->idmap ? c->store.owner_gid : c->host_gid;
+				  (unsigned)id.id_count);
 	return 0;
 }
 

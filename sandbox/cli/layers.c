@@ -1,7 +1,7 @@
 /* `wsbox layers ls | show DIGEST | verify [DIGEST...] | export DIGEST -o FILE
  * | import FILE`: inspect, check and move the store's layers. Owns the
  * read-only verification of a layer tree against its manifest; the tar
- * format lives in layers/archive.c. */
+ * format lives in layers/export.c and layers/import.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +13,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "layers/archive.h"
+#include "layers/export.h"
+#include "layers/import.h"
 #include "layers/layer.h"
 #include "layers/manifest.h"
 #include "layers/store.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/identity.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
@@ -43,7 +45,8 @@ static int usage(FILE *f, int status)
 static int list_layers(const struct store *s, char ***out, size_t *n,
 		       struct wsbox_error *err)
 {
-	int r = list_dir_at(s->fd, "layers", layer_name_valid, out, n, err);
+	int r = list_dir_at(s->fd, store_rel(STORE_LAYERS), layer_name_valid,
+			    out, n, err);
 	for (size_t i = 0; r == 0 && i < *n; i++) {
 		char *dg = xasprintf("sha256:%s", (*out)[i]);
 		free((*out)[i]);
@@ -371,12 +374,17 @@ int cmd_layers(int argc, char **argv)
 	} else if (!strcmp(sub, "verify")) {
 		status = do_verify(&s, pos + 1, n - 1);
 	} else if (!strcmp(sub, "export")) {
-		status = layer_export(&s, pos[1], out, &err) < 0
+		status = export_layer(&s, pos[1], out, &err) < 0
 			     ? wsbox_error_exit(&err)
 			     : 0;
 	} else if (is_import) {
 		char digest[DIGEST_STRLEN];
-		if (layer_import(&s, pos[1], digest, &err) < 0) {
+		/* Owned like a task's layer, so tasks can stand on it. */
+		uid_t ou;
+		gid_t og;
+		identity_layer_owner(s.path, s.owner_uid, s.owner_gid, &ou,
+				     &og);
+		if (import_layer(&s, pos[1], ou, og, digest, &err) < 0) {
 			status = wsbox_error_exit(&err);
 		} else {
 			printf("%s\n", digest);

@@ -32,18 +32,19 @@ static int usage(FILE *f, int status)
 static int do_ls(const struct store *s)
 {
 	struct wsbox_error err = {0};
-	int fd = openat(s->fd, "rootfs",
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *rel = store_rel(STORE_ROOTFS);
+	int fd =
+	    openat(s->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) /* a store from before rootfs/ */
 		return 0;
 	if (fd < 0) {
-		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
+		wsbox_fail(&err, errno, "open `%s/%s`", s->path, rel);
 		return wsbox_error_exit(&err);
 	}
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		wsbox_fail(&err, errno, "open `%s/rootfs`", s->path);
+		wsbox_fail(&err, errno, "open `%s/%s`", s->path, rel);
 		return wsbox_error_exit(&err);
 	}
 	char **v = NULL;
@@ -65,7 +66,7 @@ static int do_ls(const struct store *s)
 	}
 	int status = 0;
 	if (errno) {
-		wsbox_fail(&err, errno, "read `%s/rootfs`", s->path);
+		wsbox_fail(&err, errno, "read `%s/%s`", s->path, rel);
 		status = wsbox_error_exit(&err);
 	}
 	if (n)

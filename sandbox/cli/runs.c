@@ -40,10 +40,11 @@ static int do_ls(const struct store *s)
 	struct wsbox_error err = {0};
 	char **runs;
 	size_t n;
-	if (list_names(s->fd, "runs", &runs, &n, &err) < 0)
+	if (list_names(s->fd, store_rel(STORE_RUNS), &runs, &n, &err) < 0)
 		return wsbox_error_exit(&err);
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *rel = xasprintf("runs/%s/tasks", runs[i]);
+		_cleanup_free_ char *rel =
+		    store_run_rel(runs[i], "tasks", NULL);
 		char **tasks;
 		size_t nt;
 		struct wsbox_error e2 = {0};
@@ -62,7 +63,7 @@ static int check_run(const struct store *s, const char *run,
 {
 	if (!valid_name(run))
 		return wsbox_fail(err, EINVAL, "run `%s`: invalid name", run);
-	_cleanup_free_ char *rel = xasprintf("runs/%s", run);
+	_cleanup_free_ char *rel = store_run_rel(run, NULL, NULL);
 	if (faccessat(s->fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		return wsbox_fail(err, errno, "run `%s`", run);
 	return 0;
@@ -73,7 +74,7 @@ static int do_show(const struct store *s, const char *run, bool dot)
 	struct wsbox_error err = {0};
 	if (check_run(s, run, &err) < 0)
 		return wsbox_error_exit(&err);
-	_cleanup_free_ char *rel = xasprintf("runs/%s/tasks", run);
+	_cleanup_free_ char *rel = store_run_rel(run, "tasks", NULL);
 	char **tasks;
 	size_t n;
 	if (list_names(s->fd, rel, &tasks, &n, &err) < 0) {
@@ -130,15 +131,16 @@ static int do_rm(const struct store *s, const char *run)
 	struct wsbox_error err = {0};
 	if (check_run(s, run, &err) < 0)
 		return wsbox_error_exit(&err);
-	int fd = openat(s->fd, "runs",
+	_cleanup_free_ char *dir = store_path_of(s, STORE_RUNS);
+	int fd = openat(s->fd, store_rel(STORE_RUNS),
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		wsbox_fail(&err, errno, "open `%s/runs`", s->path);
+		wsbox_fail(&err, errno, "open `%s`", dir);
 		return wsbox_error_exit(&err);
 	}
 	int r = rm_rf_at(fd, run, &err);
 	if (r == 0 && fsync(fd) < 0)
-		r = wsbox_fail(&err, errno, "fsync `%s/runs`", s->path);
+		r = wsbox_fail(&err, errno, "fsync `%s`", dir);
 	close(fd);
 	if (r < 0) {
 		wsbox_error_prefix(&err, "runs rm %s", run);

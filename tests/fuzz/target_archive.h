@@ -1,8 +1,8 @@
-/* tests/fuzz: the archive importer target (layers/archive.c). The input is
+/* tests/fuzz: the archive importer target (layers/import.c). The input is
  * written as a file and imported twice per run:
- *   - as a layer, with layer_import() into a real store (what `wsbox layers
+ *   - as a layer, with import_layer() into a real store (what `wsbox layers
  *     import` does), and
- *   - as a rootfs, with archive_extract(ARCHIVE_ROOTFS) into an empty
+ *   - as a rootfs, with import_extract(IMPORT_ROOTFS) into an empty
  *     directory, reading from an fd (what `wsbox rootfs import` does).
  * Everything lives in one scratch directory per process, laid out so that
  * an escape by `..`, an absolute name relative to the cwd or a followed
@@ -21,7 +21,8 @@
 #ifndef WSBOX_TESTS_FUZZ_TARGET_ARCHIVE_H
 #define WSBOX_TESTS_FUZZ_TARGET_ARCHIVE_H
 
-#include "layers/archive.h"
+#include "layers/export.h"
+#include "layers/import.h"
 #include "layers/layer.h"
 #include "layers/store.h"
 #include "tests/fuzz/fuzz_common.h"
@@ -164,9 +165,9 @@ static inline int fuzz_archive_rootfs(struct fuzz_archive_ctx *c)
 	_cleanup_close_ int in = open(c->input, O_RDONLY | O_CLOEXEC);
 	if (root < 0 || in < 0)
 		return fuzz_bug("open rootfs/input: %s", strerror(errno));
-	struct archive_extract_stats st = {0};
+	struct import_stats st = {0};
 	struct wsbox_error err = {0};
-	int r = archive_extract(root, c->input, in, ARCHIVE_ROOTFS, &st, &err);
+	int r = import_extract(root, c->input, in, IMPORT_ROOTFS, &st, &err);
 	if (r < 0 && !err.msg[0])
 		return fuzz_bug("rootfs refusal without a message");
 	if (st.bytes > strtoull(FUZZ_ARCHIVE_BUDGET, NULL, 10))
@@ -209,10 +210,11 @@ static inline int fuzz_archive_check_layer(struct fuzz_archive_ctx *c,
 	if (r < 0)
 		return r;
 
-	if (layer_export(&c->store, digest, c->exported, &err) < 0)
+	if (export_layer(&c->store, digest, c->exported, &err) < 0)
 		return fuzz_bug("export of an imported layer: %s", err.msg);
 	char again[DIGEST_STRLEN] = "";
-	r = layer_import(&c->store, c->exported, again, &err);
+	r = import_layer(&c->store, c->exported, c->store.owner_uid,
+			 c->store.owner_gid, again, &err);
 	unlink(c->exported);
 	if (r < 0)
 		return fuzz_bug("re-import of the export refused: %s", err.msg);
@@ -231,7 +233,8 @@ static inline int fuzz_archive_one(struct fuzz_archive_ctx *c,
 	struct wsbox_error err = {0};
 	char digest[DIGEST_STRLEN] = "";
 	int ret = FUZZ_REFUSED;
-	if (layer_import(&c->store, c->input, digest, &err) == 0) {
+	if (import_layer(&c->store, c->input, c->store.owner_uid,
+			 c->store.owner_gid, digest, &err) == 0) {
 		ret = FUZZ_ACCEPTED;
 		if (fuzz_archive_check_layer(c, digest) < 0)
 			ret = FUZZ_BUG;

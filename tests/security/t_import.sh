@@ -143,3 +143,27 @@ test_hostile_tar_rootfs_import() {
 		assert_eq "$(find "$STORE/rootfs" \( -type b -o -type c \) | wc -l)" 0 "$kind: devices" || return 1
 	done
 }
+
+# A directory without its owner's search bit (mode 0644) is imported with
+# u+rx added, so the layer can be captured and used by an unprivileged
+# owner; the rest of its mode is kept.
+test_import_dir_keeps_owner_search_bit() {
+	need_python3
+	python3 - "$T/dir0644.tar" <<'PY' || fail "python3 failed" || return 1
+import io, sys, tarfile
+tf = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+d = tarfile.TarInfo("d"); d.type = tarfile.DIRTYPE; d.mode = 0o644
+tf.addfile(d)
+f = tarfile.TarInfo("d/f"); f.size = 3; f.mode = 0o644
+tf.addfile(f, io.BytesIO(b"hi\n"))
+tf.close()
+PY
+	ws layers --store "$STORE" import "$T/dir0644.tar"
+	assert_rc 0 || return 1
+	dg=$(cat "$T/out")
+	ws layers --store "$STORE" show "$dg"
+	assert_rc 0 || return 1
+	assert_out_has "dir      0744" || return 1
+	ws layers --store "$STORE" verify "$dg"
+	assert_rc 0
+}

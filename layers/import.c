@@ -1,19 +1,17 @@
-/* layers/archive.c: OCI layer tar export and hostile-input-safe import (see
- * archive.h). libarchive only parses and writes the tar stream; every file
- * of an import is created by this code, relative to directory fds opened
- * with O_NOFOLLOW, so no name in the archive is ever resolved by the kernel
- * as a path string. */
-#include "layers/archive.h"
+/* layers/import.c: the hostile-input half of archive handling (see
+ * import.h): a tar from anywhere becomes a tree. libarchive only parses the
+ * stream; every file is created by this code, relative to directory fds
+ * opened with O_NOFOLLOW, so no name in the archive is ever resolved by the
+ * kernel as a path string. */
+#include "layers/import.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -24,223 +22,22 @@
 /* Last: libarchive is loaded on first use (archive_dl.h). */
 #include "layers/archive_dl.h"
 
-#include "layers/capture.h"
 #include "layers/dir_modes.h"
 #include "layers/layer.h"
-#include "sandbox/sandbox.h"
+#include "layers/oci.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
 #define COPY_CHUNK (1u << 20)
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "user.overlay.opaque"
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
-static const char *last_component(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
-
-/* ---- export ---- */
-
-static int write_header(struct archive *a, const char *path, mode_t type,
-			mode_t perm, int64_t size, const char *target,
-			struct wsbox_error *err)
-{
-	struct archive_entry *e = archive_entry_new();
-	if (!e)
-		return wsbox_fail(err, ENOMEM, "archive entry");
-	archive_entry_copy_pathname(e, path);
-	archive_entry_set_filetype(e, type);
-	archive_entry_set_perm(e, perm);
-	archive_entry_set_size(e, size);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_mtime(e, 0, 0);
-	if (target)
-		archive_entry_copy_symlink(e, target);
-	int r = archive_write_header(a, e);
-	archive_entry_free(e);
-	if (r < ARCHIVE_OK) {
-		_cleanup_free_ char *esc = manifest_escape(path);
-		return wsbox_fail(err, 0, "write `%s`: %s", esc,
-				  archive_error_string(a));
-	}
-	return 0;
-}
-
-static int write_content(struct archive *a, int tree, const struct mf_entry *m,
-			 char *buf, struct wsbox_error *err)
-{
-	_cleanup_free_ char *esc = manifest_escape(m->path);
-	_cleanup_close_ int fd = open_beneath(tree, m->path, O_RDONLY);
-	if (fd < 0)
-		return wsbox_fail(err, -fd, "layer file `%s`", esc);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return wsbox_fail(err, errno, "layer file `%s`", esc);
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->size)
-		return wsbox_fail(err, EIO,
-				  "layer file `%s`: does not match its "
-				  "manifest (run `wsbox layers verify`)",
-				  esc);
-	uint64_t left = m->size;
-	while (left > 0) {
-		ssize_t n =
-		    read(fd, buf, left < COPY_CHUNK ? left : COPY_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return wsbox_fail(err, errno, "read `%s`", esc);
-		if (n == 0)
-			return wsbox_fail(err, EIO, "read `%s`: file shrank",
-					  esc);
-		if (archive_write_data(a, buf, (size_t)n) != n)
-			return wsbox_fail(err, 0, "write `%s`: %s", esc,
-					  archive_error_string(a));
-		left -= (uint64_t)n;
-	}
-	return 0;
-}
-
-static int export_entries(struct archive *a, int tree, const struct manifest *m,
-			  struct wsbox_error *err)
-{
-	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
-	if (!buf)
-		return wsbox_fail(err, ENOMEM, "export buffer");
-	for (size_t i = 0; i < m->n; i++) {
-		const struct mf_entry *e = &m->e[i];
-		const char *leaf = last_component(e->path);
-		int r;
-		if (!strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX))) {
-			_cleanup_free_ char *esc = manifest_escape(e->path);
-			return wsbox_fail(err, EINVAL,
-					  "`%s`: a name starting with `.wh.` "
-					  "cannot be represented in an OCI "
-					  "layer",
-					  esc);
-		}
-		switch (e->type) {
-		case MF_FILE:
-			r = write_header(a, e->path, AE_IFREG, e->mode,
-					 (int64_t)e->size, NULL, err);
-			if (r == 0)
-				r = write_content(a, tree, e, buf, err);
-			break;
-		case MF_DIR:
-		case MF_OPAQUE_DIR:
-			r = write_header(a, e->path, AE_IFDIR, e->mode, 0, NULL,
-					 err);
-			if (r == 0 && e->type == MF_OPAQUE_DIR) {
-				_cleanup_free_ char *opq =
-				    xasprintf("%s/" WH_OPAQUE, e->path);
-				r = write_header(a, opq, AE_IFREG, 0, 0, NULL,
-						 err);
-			}
-			break;
-		case MF_SYMLINK:
-			r = write_header(a, e->path, AE_IFLNK, 0777, 0,
-					 e->target, err);
-			break;
-		case MF_WHITEOUT: {
-			size_t dir = (size_t)(leaf - e->path);
-			_cleanup_free_ char *wh = xasprintf(
-			    "%.*s" WH_PREFIX "%s", (int)dir, e->path, leaf);
-			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, err);
-			break;
-		}
-		default:
-			r = wsbox_fail(err, EINVAL, "unknown manifest type");
-		}
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-int layer_export(const struct store *s, const char *digest, const char *file,
-		 struct wsbox_error *err)
-{
-	if (archive_dl_load(err) < 0)
-		return -ENOENT;
-	struct manifest m = {0};
-	int r = layer_load_manifest(s, digest, &m, err);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int tree = layer_open_tree(s, digest);
-	if (tree < 0) {
-		manifest_free(&m);
-		return wsbox_fail(err, -tree, "layer %s: tree", digest);
-	}
-	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		manifest_free(&m);
-		return wsbox_fail(err, errno, "export `%s`", file);
-	}
-	struct archive *a = archive_write_new();
-	if (!a) {
-		manifest_free(&m);
-		close(fd);
-		return wsbox_fail(err, ENOMEM, "archive");
-	}
-	r = ARCHIVE_OK;
-	if (ends_with(file, ".gz") || ends_with(file, ".tgz")) {
-		r = archive_write_add_filter_gzip(a);
-		/* No timestamp or name in the gzip header: same layer, same
-		 * bytes. Older libarchives lack the option (warning only). */
-		if (r == ARCHIVE_OK)
-			archive_write_set_filter_option(a, "gzip", "timestamp",
-							NULL);
-	} else if (ends_with(file, ".zst")) {
-		r = archive_write_add_filter_zstd(a);
-	}
-	if (r == ARCHIVE_OK)
-		r = archive_write_set_format_pax_restricted(a);
-	/* Layer names are bytes (manifest.h), not necessarily UTF-8: a name
-	 * that needs a pax `path` record would otherwise fail to convert. */
-	if (r == ARCHIVE_OK)
-		r = archive_write_set_format_option(a, "pax", "hdrcharset",
-						    "BINARY");
-	if (r == ARCHIVE_OK)
-		r = archive_write_open_fd(a, fd);
-	if (r != ARCHIVE_OK)
-		r = wsbox_fail(err, 0, "export `%s`: %s", file,
-			       archive_error_string(a));
-	else
-		r = export_entries(a, tree, &m, err);
-	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-		r = wsbox_fail(err, 0, "export `%s`: %s", file,
-			       archive_error_string(a));
-	archive_write_free(a);
-	if (r == 0 && fsync(fd) < 0 && errno != EINVAL)
-		r = wsbox_fail(err, errno, "export `%s`", file);
-	if (close(fd) < 0 && r == 0)
-		r = wsbox_fail(err, errno, "export `%s`", file);
-	if (r < 0) {
-		wsbox_error_prefix(err, "export %s", digest);
-		unlink(file);
-	}
-	manifest_free(&m);
-	return r;
-}
-
-/* ---- import ---- */
 
 struct importer {
 	const char *file;
-	enum archive_kind kind;
+	enum import_kind kind;
 	int in_fd; /* read the archive from this fd when >= 0, else file */
 	int root;  /* O_RDONLY dir fd of the extraction root */
 	uint64_t budget, used, entries;
-	uint64_t skipped, stripped; /* ARCHIVE_ROOTFS only */
+	uint64_t skipped, stripped; /* IMPORT_ROOTFS only */
 	struct dir_modes dirs;	    /* applied last, later entries winning */
 	char *parent_path; /* cache: the last parent opened, and its fd */
 	int parent_fd;
@@ -290,7 +87,7 @@ static const char *normalize(const char *raw, bool layer, char **out)
 		}
 		if (!(c == 1 && p[0] == '.')) {
 			if (layer && !last &&
-			    !strncmp(p, WH_PREFIX, strlen(WH_PREFIX))) {
+			    !strncmp(p, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX))) {
 				free(res);
 				return "whiteout name used as a directory";
 			}
@@ -314,7 +111,7 @@ static const char *normalize(const char *raw, bool layer, char **out)
  * stops the symlink-then-file trick. Returns a borrowed fd (cached). */
 static int open_parent(struct importer *im, const char *path, int *out)
 {
-	const char *leaf = last_component(path);
+	const char *leaf = oci_last_component(path);
 	size_t plen = leaf > path ? (size_t)(leaf - path - 1) : 0;
 	if (im->parent_path && strlen(im->parent_path) == plen &&
 	    !strncmp(im->parent_path, path, plen)) {
@@ -366,6 +163,17 @@ static int open_parent(struct importer *im, const char *path, int *out)
 	im->parent_fd = cur;
 	*out = cur;
 	return 0;
+}
+
+/* The mode an imported directory gets. Its owner keeps read and search
+ * (u+rx): without them capture could not walk the tree, the attempt could
+ * not be removed, and no task could use the layer when wsbox does not run
+ * as root (a seed archive has a 0644 directory). Archives whose directories
+ * already allow that, i.e. all the well-formed ones, keep their modes and
+ * so their digests. */
+static mode_t dir_mode(mode_t mode)
+{
+	return mode | S_IRUSR | S_IXUSR;
 }
 
 static int check_xattrs(struct importer *im, struct archive_entry *e,
@@ -422,7 +230,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 		return refuse(im, path, 0, "hardlink target: bad name");
 	if (!*path || !*target)
 		return refuse(im, path, 0, "hardlink to or of the root");
-	const char *tleaf = last_component(target);
+	const char *tleaf = oci_last_component(target);
 	_cleanup_free_ char *tdir =
 	    tleaf > target
 		? xasprintf("%.*s", (int)(tleaf - target - 1), target)
@@ -439,7 +247,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 	int r = open_parent(im, path, &dir);
 	if (r < 0)
 		return r;
-	const char *name = last_component(path);
+	const char *name = oci_last_component(path);
 	if (linkat(tfd, tleaf, dir, name, 0) < 0)
 		return refuse(im, path, errno == EEXIST ? 0 : errno,
 			      errno == EEXIST ? "duplicate of an earlier entry"
@@ -450,7 +258,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 static int extract_entry(struct importer *im, struct archive *a,
 			 struct archive_entry *e)
 {
-	const bool layer = im->kind == ARCHIVE_LAYER;
+	const bool layer = im->kind == IMPORT_LAYER;
 	const char *raw = archive_entry_pathname(e);
 	_cleanup_free_ char *path = NULL;
 	const char *why = normalize(raw, layer, &path);
@@ -508,16 +316,16 @@ static int extract_entry(struct importer *im, struct archive *a,
 		return type == AE_IFDIR ? 0
 					: refuse(im, raw, 0, "root not a dir");
 
-	const char *leaf = last_component(path);
+	const char *leaf = oci_last_component(path);
 	/* Whiteouts are layer syntax; in a rootfs `.wh.*` is a plain name. */
-	bool opaque = layer && !strcmp(leaf, WH_OPAQUE);
-	bool whiteout =
-	    layer && !opaque && !strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX));
+	bool opaque = layer && !strcmp(leaf, OCI_WH_OPAQUE);
+	bool whiteout = layer && !opaque &&
+			!strncmp(leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX));
 	const char *name = leaf;
 	if (whiteout) {
-		name = leaf + strlen(WH_PREFIX);
+		name = leaf + strlen(OCI_WH_PREFIX);
 		if (!*name || !strcmp(name, ".") || !strcmp(name, "..") ||
-		    !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)))
+		    !strncmp(name, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX)))
 			return refuse(im, path, 0, "malformed whiteout name");
 	}
 	if ((opaque || whiteout) && type != AE_IFREG)
@@ -544,7 +352,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 	struct stat st;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode) && type == AE_IFDIR && !whiteout) {
-			dir_modes_note(&im->dirs, path, mode);
+			dir_modes_note(&im->dirs, path, dir_mode(mode));
 			return 0;
 		}
 		return refuse(im, path, 0,
@@ -570,7 +378,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 	case AE_IFDIR:
 		if (mkdirat(dir, name, 0700) < 0)
 			return refuse(im, path, errno, "mkdir");
-		dir_modes_note(&im->dirs, path, mode);
+		dir_modes_note(&im->dirs, path, dir_mode(mode));
 		return 0;
 	case AE_IFLNK: {
 		const char *target = archive_entry_symlink(e);
@@ -596,7 +404,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 	}
 }
 
-static uint64_t import_budget(void)
+uint64_t import_budget(void)
 {
 	const char *s = getenv("WSBOX_IMPORT_MAX_BYTES");
 	if (s && *s) {
@@ -666,9 +474,8 @@ static void importer_release(struct importer *im)
 	im->buf = NULL;
 }
 
-int archive_extract(int root, const char *file, int in_fd,
-		    enum archive_kind kind, struct archive_extract_stats *st,
-		    struct wsbox_error *err)
+int import_extract(int root, const char *file, int in_fd, enum import_kind kind,
+		   struct import_stats *st, struct wsbox_error *err)
 {
 	if (archive_dl_load(err) < 0)
 		return -ENOENT;
@@ -679,91 +486,41 @@ int archive_extract(int root, const char *file, int in_fd,
 			      .budget = import_budget(),
 			      .parent_fd = -1,
 			      .err = err};
-	int r = 0;
 	im.buf = malloc(COPY_CHUNK);
 	if (!im.buf)
-		r = wsbox_fail(err, ENOMEM, "import buffer");
-	if (r == 0)
-		r = extract_all(&im);
+		return wsbox_fail(err, ENOMEM, "import buffer");
+	int r = extract_all(&im);
 	if (st)
-		*st = (struct archive_extract_stats){.bytes = im.used,
-						     .entries = im.entries,
-						     .skipped = im.skipped,
-						     .stripped = im.stripped};
+		*st = (struct import_stats){.bytes = im.used,
+					    .entries = im.entries,
+					    .skipped = im.skipped,
+					    .stripped = im.stripped};
 	importer_release(&im);
 	return r;
 }
 
-int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
+struct layer_fill {
+	const char *file;
+};
+
+static int fill_layer(int tree, void *ctx, struct wsbox_error *err)
+{
+	const struct layer_fill *f = ctx;
+	return import_extract(tree, f->file, -1, IMPORT_LAYER, NULL, err);
+}
+
+int import_layer(struct store *s, const char *file, uid_t owner_uid,
+		 gid_t owner_gid, char digest[DIGEST_STRLEN],
 		 struct wsbox_error *err)
 {
 	if (archive_dl_load(err) < 0)
 		return -ENOENT;
-	struct attempt att = {.dirfd = -1};
-	int r = attempt_create(s, &att, err);
-	if (r < 0)
-		return r;
-	struct importer im = {.file = file,
-			      .kind = ARCHIVE_LAYER,
-			      .in_fd = -1,
-			      .root = -1,
-			      .budget = import_budget(),
-			      .parent_fd = -1,
-			      .err = err};
-	im.buf = malloc(COPY_CHUNK);
-	if (!im.buf)
-		r = wsbox_fail(err, ENOMEM, "import buffer");
-	if (r == 0 && mkdirat(att.dirfd, "import", 0755) < 0)
-		r = wsbox_fail(err, errno, "mkdir `%s/import`", att.dir);
-	if (r == 0) {
-		im.root =
-		    openat(att.dirfd, "import",
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (im.root < 0)
-			r = wsbox_fail(err, errno, "open `%s/import`", att.dir);
-	}
-	if (r == 0)
-		r = extract_all(&im);
-	importer_release(&im);
-
-	struct manifest m = {0};
-	if (r == 0) {
-		/* Same ownership rule as exec's capture (resolve_ids): the
-		 * store owner's, unless root mode falls back to layers owned
-		 * by the id tasks run as because idmapped lowers are not
-		 * usable here. */
-		uid_t ou = s->owner_uid;
-		gid_t og = s->owner_gid;
-		struct ns_user_ids ids;
-		struct wsbox_error why = {0};
-		if (geteuid() == 0 &&
-		    ns_user_root_ids(0, s->owner_uid, s->owner_gid, &ids,
-				     &why) == 0 &&
-		    ns_mount_idmap_layers_usable(
-			s->path, s->owner_uid, s->owner_gid, &ids, &why) < 0) {
-			ou = ids.host_uid;
-			og = ids.host_gid;
-		}
-		struct capture_options copts = {
-		    .max_bytes = im.budget,
-		    .owner_uid = ou,
-		    .owner_gid = og,
-		    .make_readonly = false,
-		};
-		struct capture_stats st = {0};
-		r = capture_tree(im.root, &copts, &m, &st, err);
-		if (r < 0)
-			wsbox_error_prefix(err, "import %s", file);
-	}
-	if (im.root >= 0)
-		close(im.root);
-	if (r == 0)
-		r = layer_publish(s, &att, "import", &m, digest, err);
-	manifest_free(&m);
-	struct wsbox_error e2 = {0};
-	if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
-		*err = e2;
-		r = -EIO;
-	}
-	return r;
+	struct layer_fill f = {.file = file};
+	struct capture_options copts = {
+	    .max_bytes = import_budget(),
+	    .owner_uid = owner_uid,
+	    .owner_gid = owner_gid,
+	    .make_readonly = false,
+	};
+	return layer_build(s, fill_layer, &f, &copts, digest, err);
 }

@@ -1,0 +1,213 @@
+/* layers/export.c: a published layer as a deterministic OCI layer tar (see
+ * export.h). The input is our own store, checked against its manifest as
+ * it is read; libarchive only writes the tar stream. */
+#include "layers/export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+/* Last: libarchive is loaded on first use (archive_dl.h). */
+#include "layers/archive_dl.h"
+
+#include "layers/layer.h"
+#include "layers/oci.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+#define COPY_CHUNK (1u << 20)
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int write_header(struct archive *a, const char *path, mode_t type,
+			mode_t perm, int64_t size, const char *target,
+			struct wsbox_error *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return wsbox_fail(err, ENOMEM, "archive entry");
+	archive_entry_copy_pathname(e, path);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_size(e, size);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, 0, 0);
+	if (target)
+		archive_entry_copy_symlink(e, target);
+	int r = archive_write_header(a, e);
+	archive_entry_free(e);
+	if (r < ARCHIVE_OK) {
+		_cleanup_free_ char *esc = manifest_escape(path);
+		return wsbox_fail(err, 0, "write `%s`: %s", esc,
+				  archive_error_string(a));
+	}
+	return 0;
+}
+
+static int write_content(struct archive *a, int tree, const struct mf_entry *m,
+			 char *buf, struct wsbox_error *err)
+{
+	_cleanup_free_ char *esc = manifest_escape(m->path);
+	_cleanup_close_ int fd = open_beneath(tree, m->path, O_RDONLY);
+	if (fd < 0)
+		return wsbox_fail(err, -fd, "layer file `%s`", esc);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return wsbox_fail(err, errno, "layer file `%s`", esc);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->size)
+		return wsbox_fail(err, EIO,
+				  "layer file `%s`: does not match its "
+				  "manifest (run `wsbox layers verify`)",
+				  esc);
+	uint64_t left = m->size;
+	while (left > 0) {
+		ssize_t n =
+		    read(fd, buf, left < COPY_CHUNK ? left : COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wsbox_fail(err, errno, "read `%s`", esc);
+		if (n == 0)
+			return wsbox_fail(err, EIO, "read `%s`: file shrank",
+					  esc);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return wsbox_fail(err, 0, "write `%s`: %s", esc,
+					  archive_error_string(a));
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int write_entries(struct archive *a, int tree, const struct manifest *m,
+			 struct wsbox_error *err)
+{
+	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
+	if (!buf)
+		return wsbox_fail(err, ENOMEM, "export buffer");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mf_entry *e = &m->e[i];
+		const char *leaf = oci_last_component(e->path);
+		int r;
+		if (!strncmp(leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX))) {
+			_cleanup_free_ char *esc = manifest_escape(e->path);
+			return wsbox_fail(err, EINVAL,
+					  "`%s`: a name starting with `.wh.` "
+					  "cannot be represented in an OCI "
+					  "layer",
+					  esc);
+		}
+		switch (e->type) {
+		case MF_FILE:
+			r = write_header(a, e->path, AE_IFREG, e->mode,
+					 (int64_t)e->size, NULL, err);
+			if (r == 0)
+				r = write_content(a, tree, e, buf, err);
+			break;
+		case MF_DIR:
+		case MF_OPAQUE_DIR:
+			r = write_header(a, e->path, AE_IFDIR, e->mode, 0, NULL,
+					 err);
+			if (r == 0 && e->type == MF_OPAQUE_DIR) {
+				_cleanup_free_ char *opq =
+				    xasprintf("%s/" OCI_WH_OPAQUE, e->path);
+				r = write_header(a, opq, AE_IFREG, 0, 0, NULL,
+						 err);
+			}
+			break;
+		case MF_SYMLINK:
+			r = write_header(a, e->path, AE_IFLNK, 0777, 0,
+					 e->target, err);
+			break;
+		case MF_WHITEOUT: {
+			size_t dir = (size_t)(leaf - e->path);
+			_cleanup_free_ char *wh = xasprintf(
+			    "%.*s" OCI_WH_PREFIX "%s", (int)dir, e->path, leaf);
+			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, err);
+			break;
+		}
+		default:
+			r = wsbox_fail(err, EINVAL, "unknown manifest type");
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int export_layer(const struct store *s, const char *digest, const char *file,
+		 struct wsbox_error *err)
+{
+	if (archive_dl_load(err) < 0)
+		return -ENOENT;
+	struct manifest m = {0};
+	int r = layer_load_manifest(s, digest, &m, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int tree = layer_open_tree(s, digest);
+	if (tree < 0) {
+		manifest_free(&m);
+		return wsbox_fail(err, -tree, "layer %s: tree", digest);
+	}
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		manifest_free(&m);
+		return wsbox_fail(err, errno, "export `%s`", file);
+	}
+	struct archive *a = archive_write_new();
+	if (!a) {
+		manifest_free(&m);
+		close(fd);
+		return wsbox_fail(err, ENOMEM, "archive");
+	}
+	r = ARCHIVE_OK;
+	if (ends_with(file, ".gz") || ends_with(file, ".tgz")) {
+		r = archive_write_add_filter_gzip(a);
+		/* No timestamp or name in the gzip header: same layer, same
+		 * bytes. Older libarchives lack the option (warning only). */
+		if (r == ARCHIVE_OK)
+			archive_write_set_filter_option(a, "gzip", "timestamp",
+							NULL);
+	} else if (ends_with(file, ".zst")) {
+		r = archive_write_add_filter_zstd(a);
+	}
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_pax_restricted(a);
+	/* Layer names are bytes (manifest.h), not necessarily UTF-8: a name
+	 * that needs a pax `path` record would otherwise fail to convert. */
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_option(a, "pax", "hdrcharset",
+						    "BINARY");
+	if (r == ARCHIVE_OK)
+		r = archive_write_open_fd(a, fd);
+	if (r != ARCHIVE_OK)
+		r = wsbox_fail(err, 0, "export `%s`: %s", file,
+			       archive_error_string(a));
+	else
+		r = write_entries(a, tree, &m, err);
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
+		r = wsbox_fail(err, 0, "export `%s`: %s", file,
+			       archive_error_string(a));
+	archive_write_free(a);
+	if (r == 0 && fsync(fd) < 0 && errno != EINVAL)
+		r = wsbox_fail(err, errno, "export `%s`", file);
+	if (close(fd) < 0 && r == 0)
+		r = wsbox_fail(err, errno, "export `%s`", file);
+	if (r < 0) {
+		wsbox_error_prefix(err, "export %s", digest);
+		unlink(file);
+	}
+	manifest_free(&m);
+	return r;
+}
