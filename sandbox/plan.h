@@ -1,7 +1,7 @@
 /* The plan: everything the sandbox needs to run one task, and nothing about
- * runs, caches or layers. The CLI and the store build it (sandbox/cli/exec.c); the
- * sandbox (monitor.c parent side, contain.c child side) only reads it. Data
- * flows one way through this struct. */
+ * runs, caches or layers. The CLI and the store build it
+ * (sandbox/cli/exec.c); the sandbox (monitor.c parent side, contain.c child
+ * side) only reads it. Data flows one way through this struct. */
 #ifndef WSBOX_SANDBOX_PLAN_H
 #define WSBOX_SANDBOX_PLAN_H
 
