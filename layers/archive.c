@@ -27,6 +27,7 @@
 #include "layers/capture.h"
 #include "layers/dir_modes.h"
 #include "layers/layer.h"
+#include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -739,8 +740,8 @@ int layer_import(struct store *s, const char *file, char digest[DIGEST_STRLEN],
 		if (geteuid() == 0 &&
 		    ns_user_root_ids(0, s->owner_uid, s->owner_gid, &ids,
 				     &why) == 0 &&
-		    ns_mount_idmap_layers_usable(
-			s->path, s->owner_uid, s->owner_gid, &ids, &why) < 0) {
+		    idmap_layers_usable(s->path, s->owner_uid, s->owner_gid,
+					&ids, &why) < 0) {
 			ou = ids.host_uid;
 			og = ids.host_gid;
 		}

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 

@@ -35,6 +35,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -111,9 +112,8 @@ static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 	 * one id, the range's first, which also owns the layers so every
 	 * later task can read them. */
 	struct wsbox_error why = {0};
-	c->idmap =
-	    ns_mount_idmap_layers_usable(c->store.path, c->store.owner_uid,
-					 c->store.owner_gid, &ids, &why) == 0;
+	c->idmap = idmap_layers_usable(c->store.path, c->store.owner_uid,
+				       c->store.owner_gid, &ids, &why) == 0;
 	c->id_count = c->idmap ? ids.count : 1;
 	if (c->idmap && (c->o.uid >= ids.count || c->o.gid >= ids.count))
 		return wsbox_fail(err, 0,
@@ -689,8 +689,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		_cleanup_free_ char *empty =
 		    xasprintf("%s/empty", c->store.path);
 		strv_push(&c->lowers, empty);
-		r = ns_mount_idmap_dirs((const char *const *)c->lowers.v,
-					c->lowers.n, userns, err);
+		r = idmap_mount_dirs((const char *const *)c->lowers.v,
+				     c->lowers.n, userns, err);
 		free(c->lowers.v[--c->lowers.n]);
 		c->lowers.v[c->lowers.n] = NULL;
 		if (r < 0)
