@@ -21,8 +21,8 @@
 #include "sandbox/util/cleanup.h"
 
 /* The attributes of every view exec attaches. */
-#define IDMAP_VIEW_ATTRS                                                      \
-	(MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |           \
+#define IDMAP_VIEW_ATTRS                                                       \
+	(MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |            \
 	 MOUNT_ATTR_NODEV)
 
 /* A detached clone of `dir` carrying the view: an O_CLOEXEC fd, or -errno
@@ -86,9 +86,8 @@ int idmap_probe(const char *dir, int userns_fd, struct wsbox_error *why)
 	return idmap_try_view(dir, userns_fd, why);
 }
 
-int idmap_layers_usable(const char *store_dir, uid_t owner_uid,
-			gid_t owner_gid, const struct ns_user_ids *ids,
-			struct wsbox_error *why)
+int idmap_layers_usable(const char *store_dir, uid_t owner_uid, gid_t owner_gid,
+			const struct ns_user_ids *ids, struct wsbox_error *why)
 {
 	/* Host root's files must show as the task's root: only a store owned
 	 * by root:root maps that way through the task's own map. */

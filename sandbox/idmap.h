@@ -27,9 +27,8 @@ int idmap_probe(const char *dir, int userns_fd, struct wsbox_error *why);
  * the empty lower), so the caller names it and this file spells no store
  * layout. The probe behind exec, `layers import` and `doctor`: 0 if so, else
  * a negative errno and `why`. */
-int idmap_layers_usable(const char *store_dir, uid_t owner_uid,
-			gid_t owner_gid, const struct ns_user_ids *ids,
-			struct wsbox_error *why);
+int idmap_layers_usable(const char *store_dir, uid_t owner_uid, gid_t owner_gid,
+			const struct ns_user_ids *ids, struct wsbox_error *why);
 /* Move this process into a private mount namespace (nothing propagates back)
  * and cover each of `dirs` with a read-only idmapped view of itself, mapped
  * through `userns_fd`. Sandboxes cloned afterwards inherit the views; the

@@ -22,15 +22,16 @@ void probe_cgroup(struct doctor *d)
 	if (!c.usable) {
 		snprintf(d->cgroup_why, sizeof d->cgroup_why, "%s", c.why);
 		doctor_report(d, LVL_WARN, "cgroup v2",
-		       "%s (%s); limits fall back to %s", c.why,
-		       c.facts[0] ? c.facts : "no cgroup v2", why_rl);
+			      "%s (%s); limits fall back to %s", c.why,
+			      c.facts[0] ? c.facts : "no cgroup v2", why_rl);
 		return;
 	}
 	d->cgroup_usable = true;
 	snprintf(d->cgroup_path, sizeof d->cgroup_path, "%s", c.parent);
 	cgroup_ctrl_names(c.have, names, sizeof names);
-	doctor_report(d, LVL_OK, "cgroup v2",
-	       "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",
-	       c.parent, names, c.facts, c.why[0] ? "; " : "", c.why,
-	       c.have & CG_CPU ? "" : ": --cpus not enforced");
+	doctor_report(
+	    d, LVL_OK, "cgroup v2",
+	    "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",
+	    c.parent, names, c.facts, c.why[0] ? "; " : "", c.why,
+	    c.have & CG_CPU ? "" : ": --cpus not enforced");
 }

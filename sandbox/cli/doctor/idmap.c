@@ -19,9 +19,8 @@
 static int child_idmap(void *arg, struct child_reply *rep)
 {
 	const char *dir = arg;
-	const struct ns_user_ids ids = {NS_USER_DEFAULT_BASE,
-					NS_USER_DEFAULT_BASE,
-					NS_USER_MIN_RANGE};
+	const struct ns_user_ids ids = {
+	    NS_USER_DEFAULT_BASE, NS_USER_DEFAULT_BASE, NS_USER_MIN_RANGE};
 	_cleanup_close_ int ns = ns_user_open_userns(&ids, &rep->err);
 	if (ns < 0)
 		return ns;
@@ -77,9 +76,9 @@ void probe_idmap(struct doctor *d)
 	const char *base = probe_tmpdir();
 	struct child_reply rep;
 	if (probe_run_child(child_idmap, (void *)base, &rep) == 0)
-		doctor_report(d, LVL_OK, "idmapped mounts",
-			      "MOUNT_ATTR_IDMAP mount of `%s` works (root mode)",
-			      base);
+		doctor_report(
+		    d, LVL_OK, "idmapped mounts",
+		    "MOUNT_ATTR_IDMAP mount of `%s` works (root mode)", base);
 	else
 		doctor_report(d, LVL_WARN, "idmapped mounts",
 			      "%s (informational, root mode)", rep.err.msg);

@@ -51,9 +51,9 @@ void probe_kernel(struct doctor *d)
 	}
 	if (missing[0])
 		doctor_report(d, fail ? LVL_FAIL : LVL_WARN, "kernel",
-		       "Linux %s; missing (ENOSYS): %s%s%s", rel, missing,
-		       have[0] ? "; present: " : "", have);
+			      "Linux %s; missing (ENOSYS): %s%s%s", rel,
+			      missing, have[0] ? "; present: " : "", have);
 	else
-		doctor_report(d, LVL_OK, "kernel", "Linux %s; %s available", rel,
-		       have);
+		doctor_report(d, LVL_OK, "kernel", "Linux %s; %s available",
+			      rel, have);
 }

@@ -53,9 +53,10 @@ void probe_namespaces(struct doctor *d)
 	struct child_reply rep;
 	int r = probe_run_child(child_namespaces, NULL, &rep);
 	if (r == 0) {
-		doctor_report(d, LVL_OK, "namespaces",
-		       "mount, pid, ipc, uts, net, cgroup created in one "
-		       "unshare inside the user namespace");
+		doctor_report(
+		    d, LVL_OK, "namespaces",
+		    "mount, pid, ipc, uts, net, cgroup created in one "
+		    "unshare inside the user namespace");
 		return;
 	}
 	if (rep.bits == 0) {
@@ -64,11 +65,11 @@ void probe_namespaces(struct doctor *d)
 	}
 	/* The cgroup namespace is optional (SPEC: "where available"). */
 	uint64_t cgroup_bit = UINT64_C(1) << (N_NS_KINDS - 1);
-	doctor_report(d, rep.bits == cgroup_bit ? LVL_WARN : LVL_FAIL, "namespaces",
-	       "cannot create: %s%s", rep.info,
-	       rep.bits == cgroup_bit ? " (tasks run without a cgroup "
-					"namespace)"
-				      : "");
+	doctor_report(d, rep.bits == cgroup_bit ? LVL_WARN : LVL_FAIL,
+		      "namespaces", "cannot create: %s%s", rep.info,
+		      rep.bits == cgroup_bit ? " (tasks run without a cgroup "
+					       "namespace)"
+					     : "");
 }
 
 static double now_ms(void)
@@ -97,11 +98,13 @@ void probe_netns(struct doctor *d)
 	int r = probe_run_child(child_netns, NULL, &rep);
 	if (r < 0)
 		/* `namespaces` already FAILs when net is missing. */
-		doctor_report(d, LVL_WARN, "network namespace", "%s", rep.err.msg);
+		doctor_report(d, LVL_WARN, "network namespace", "%s",
+			      rep.err.msg);
 	else
 		doctor_report(d, rep.value > NETNS_SLOW_MS ? LVL_WARN : LVL_OK,
-		       "network namespace", "created in %.2f ms%s", rep.value,
-		       rep.value > NETNS_SLOW_MS
-			   ? " (slow: every task pays this; old kernel?)"
-			   : "");
+			      "network namespace", "created in %.2f ms%s",
+			      rep.value,
+			      rep.value > NETNS_SLOW_MS
+				  ? " (slow: every task pays this; old kernel?)"
+				  : "");
 }

@@ -324,40 +324,45 @@ void probe_overlay(struct doctor *d)
 	    find_in_path("fuse-overlayfs", d->fuse_path, sizeof d->fuse_path);
 
 	if (d->overlay_api || d->overlay_classic)
-		doctor_report(d, bad_opts[0] ? LVL_WARN : LVL_OK, "overlay in userns",
-		       "two lowers visible in order, writes land in upper; "
-		       "accepted with userxattr:%s%s%s%s",
-		       ok_opts[0] ? ok_opts : " (none)",
-		       bad_opts[0] ? "; rejected (layers less portable):" : "",
-		       bad_opts,
-		       off_rejected ? "; redirect_dir=off is rejected with "
-				      "userxattr here (means follow), use "
-				      "nofollow"
-				    : "");
+		doctor_report(
+		    d, bad_opts[0] ? LVL_WARN : LVL_OK, "overlay in userns",
+		    "two lowers visible in order, writes land in upper; "
+		    "accepted with userxattr:%s%s%s%s",
+		    ok_opts[0] ? ok_opts : " (none)",
+		    bad_opts[0] ? "; rejected (layers less portable):" : "",
+		    bad_opts,
+		    off_rejected ? "; redirect_dir=off is rejected with "
+				   "userxattr here (means follow), use "
+				   "nofollow"
+				 : "");
 	else
-		doctor_report(d, d->fuse_found ? LVL_WARN : LVL_FAIL,
-		       "overlay in userns",
-		       "kernel overlayfs unusable in a user namespace: %s%s",
-		       d->classic_why,
-		       d->fuse_found ? "; falling back to fuse-overlayfs" : "");
+		doctor_report(
+		    d, d->fuse_found ? LVL_WARN : LVL_FAIL, "overlay in userns",
+		    "kernel overlayfs unusable in a user namespace: %s%s",
+		    d->classic_why,
+		    d->fuse_found ? "; falling back to fuse-overlayfs" : "");
 
 	if (d->overlay_api)
-		doctor_report(d, LVL_OK, "lowerdir+ mount API",
-			      "fsopen/fsconfig(lowerdir+ x2)/fsmount/move_mount "
-			      "work with exec's options (userxattr%s volatile); "
-			      "layer count not bounded by the mount(2) option "
-			      "page",
-			      exec_opts);
+		doctor_report(
+		    d, LVL_OK, "lowerdir+ mount API",
+		    "fsopen/fsconfig(lowerdir+ x2)/fsmount/move_mount "
+		    "work with exec's options (userxattr%s volatile); "
+		    "layer count not bounded by the mount(2) option "
+		    "page",
+		    exec_opts);
 	else
-		doctor_report(d, LVL_WARN, "lowerdir+ mount API", "%s", d->api_why);
+		doctor_report(d, LVL_WARN, "lowerdir+ mount API", "%s",
+			      d->api_why);
 
 	if (d->overlay_classic)
-		doctor_report(d, LVL_OK, "mount(2) overlay",
-		       "classic lowerdir=a:b mount works (fallback; option "
-		       "string limited to %d bytes, so few layers)",
-		       MOUNT_OPTS_MAX);
+		doctor_report(
+		    d, LVL_OK, "mount(2) overlay",
+		    "classic lowerdir=a:b mount works (fallback; option "
+		    "string limited to %d bytes, so few layers)",
+		    MOUNT_OPTS_MAX);
 	else
-		doctor_report(d, LVL_WARN, "mount(2) overlay", "%s", d->classic_why);
+		doctor_report(d, LVL_WARN, "mount(2) overlay", "%s",
+			      d->classic_why);
 }
 
 void probe_fuse(struct doctor *d)
@@ -365,10 +370,11 @@ void probe_fuse(struct doctor *d)
 	bool dev = access("/dev/fuse", R_OK | W_OK) == 0;
 	if (d->fuse_found)
 		doctor_report(d, dev ? LVL_OK : LVL_WARN, "fuse-overlayfs",
-		       "%s%s (informational)", d->fuse_path,
-		       dev ? "" : "; /dev/fuse not accessible");
+			      "%s%s (informational)", d->fuse_path,
+			      dev ? "" : "; /dev/fuse not accessible");
 	else
-		doctor_report(d, LVL_WARN, "fuse-overlayfs",
-		       "not found in PATH (informational; only a fallback when "
-		       "kernel overlay is unusable in a user namespace)");
+		doctor_report(
+		    d, LVL_WARN, "fuse-overlayfs",
+		    "not found in PATH (informational; only a fallback when "
+		    "kernel overlay is unusable in a user namespace)");
 }

@@ -16,9 +16,9 @@ void probe_seccomp(struct doctor *d)
 	int mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
 	if (mode < 0) {
 		doctor_report(d, LVL_FAIL, "seccomp",
-		       "prctl(PR_GET_SECCOMP): %s (kernel without "
-		       "CONFIG_SECCOMP?)",
-		       strerror(errno));
+			      "prctl(PR_GET_SECCOMP): %s (kernel without "
+			      "CONFIG_SECCOMP?)",
+			      strerror(errno));
 		return;
 	}
 	static const struct {
@@ -49,13 +49,14 @@ void probe_seccomp(struct doctor *d)
 	const char *cur = mode == 0 ? "none" : mode == 2 ? "filter" : "strict";
 	if (fail)
 		doctor_report(d, LVL_FAIL, "seccomp",
-		       "missing actions: %s (have: %s; current mode %s)",
-		       missing, have[0] ? have : "none", cur);
+			      "missing actions: %s (have: %s; current mode %s)",
+			      missing, have[0] ? have : "none", cur);
 	else
-		doctor_report(d, missing[0] ? LVL_WARN : LVL_OK, "seccomp",
-		       "filter actions %s available%s%s; current mode %s%s",
-		       have, missing[0] ? "; missing " : "", missing, cur,
-		       mode == 2 ? " (wsbox already runs under a filter: "
-				   "its policy stacks on top)"
-				 : "");
+		doctor_report(
+		    d, missing[0] ? LVL_WARN : LVL_OK, "seccomp",
+		    "filter actions %s available%s%s; current mode %s%s", have,
+		    missing[0] ? "; missing " : "", missing, cur,
+		    mode == 2 ? " (wsbox already runs under a filter: "
+				"its policy stacks on top)"
+			      : "");
 }

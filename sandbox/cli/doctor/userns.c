@@ -75,8 +75,8 @@ void probe_userns(struct doctor *d)
 	struct child_reply rep;
 	int r = probe_run_child(child_userns, NULL, &rep);
 	if (r < 0) {
-		doctor_report(d, LVL_FAIL, "user namespaces", "%s (%s)%s", rep.err.msg,
-		       facts, fix);
+		doctor_report(d, LVL_FAIL, "user namespaces", "%s (%s)%s",
+			      rep.err.msg, facts, fix);
 		return;
 	}
 	/* Under Ubuntu's restriction unshare still succeeds for unprivileged
@@ -85,9 +85,9 @@ void probe_userns(struct doctor *d)
 	 * exempt. */
 	if (aa == 1 && !d->is_root) {
 		doctor_report(d, LVL_FAIL, "user namespaces",
-		       "AppArmor restricts unprivileged user namespaces "
-		       "(%s)%s",
-		       facts, fix);
+			      "AppArmor restricts unprivileged user namespaces "
+			      "(%s)%s",
+			      facts, fix);
 		return;
 	}
 	char note[256] = "";
@@ -108,8 +108,9 @@ void probe_userns(struct doctor *d)
 			    : "first id of root's /etc/subuid, "
 			      "/etc/subgid range");
 	}
-	doctor_report(d, LVL_OK, "user namespaces",
-	       "unshare(CLONE_NEWUSER) with a single-id uid/gid map works "
-	       "(%s)%s",
-	       facts, note);
+	doctor_report(
+	    d, LVL_OK, "user namespaces",
+	    "unshare(CLONE_NEWUSER) with a single-id uid/gid map works "
+	    "(%s)%s",
+	    facts, note);
 }
