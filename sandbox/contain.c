@@ -20,6 +20,7 @@
 
 #include "init/init.h"
 #include "sandbox/notify.h"
+#include "sandbox/ns.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
 

@@ -4,7 +4,7 @@
 
 #include <sys/types.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/plan.h"
 #include "sandbox/util/cleanup.h"
 
 /* Runs in the clone3() child; never returns. */

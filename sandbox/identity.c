@@ -1,11 +1,12 @@
 /* sandbox/identity.c: the host ids of a task and the owner of its layers
- * (see identity.h). Parent side; uses ns_user.c's range and ns_mount.c's
+ * (see identity.h). Parent side; uses ns_user.c's range and idmap.c's
  * probe for idmapped lowers. */
 #include "sandbox/identity.h"
 
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
 
 int identity_resolve(unsigned long idmap_base, const char *store_path,
@@ -39,7 +40,7 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 	 * one id, the range's first, which also owns the layers so every
 	 * later task can read them. */
 	struct wsbox_error why = {0};
-	out->idmap = ns_mount_idmap_layers_usable(store_path, store_uid,
+	out->idmap = idmap_layers_usable(store_path, store_uid,
 						  store_gid, &ids, &why) == 0;
 	out->id_count = out->idmap ? ids.count : 1;
 	out->layer_uid = out->idmap ? store_uid : out->host_uid;

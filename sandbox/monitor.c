@@ -22,6 +22,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
 #include "sandbox/notify.h"
+#include "sandbox/ns.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"

@@ -5,24 +5,23 @@
  * /proc, /dev and /tmp are mounted, and pivot_root switches to it.
  * Binds use the new mount API (open_tree + mount_setattr + move_mount) so
  * read-only/nosuid/nodev apply recursively and atomically to submounts.
- * The last part runs in the parent, as real root only: idmapped read-only
- * views of the layers (README "Ownership"), and the probe for them. */
+ * Child side only: the workspace overlay's options live in overlay.c, the
+ * parent's idmapped views of the layers (root mode) in idmap.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/mount.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h"
+#include "sandbox/overlay.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -228,67 +227,19 @@ static int mount_workspace(const struct plan *plan, int root,
 				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 					  MOUNT_ATTR_NODEV,
 				      err);
-	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return wsbox_fail(err, errno, "fsopen overlay");
-	/* Layers stay portable and leak no file handles: no redirects, no
-	 * metacopy, no index, no xino (redirect_dir=off would still follow
-	 * lower redirects, which userxattr forbids). userxattr because we are
-	 * in a user namespace (whiteouts are 0:0 char devices, opaque is
-	 * user.*). */
-	static const char *const flags[] = {"userxattr"};
-	static const char *const kv[][2] = {{"redirect_dir", "nofollow"},
-					    {"metacopy", "off"},
-					    {"index", "off"},
-					    {"xino", "off"}};
-	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-		if (fsconfig(fs, FSCONFIG_SET_FLAG, flags[i], NULL, 0) < 0)
-			return wsbox_fail(err, errno, "overlay option %s",
-					  flags[i]);
-	for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
-		if (fsconfig(fs, FSCONFIG_SET_STRING, kv[i][0], kv[i][1], 0) <
-		    0)
-			return wsbox_fail(err, errno, "overlay option %s=%s",
-					  kv[i][0], kv[i][1]);
-	/* lowerdir+ appends one layer per call (topmost first) and is not
-	 * bounded by the one-page option string of mount(2). */
-	for (size_t i = 0; i < plan->n_lowers; i++)
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+",
-			     plan->lowers[i], 0) < 0)
-			return wsbox_fail(err, errno, "overlay lower `%s`",
-					  plan->lowers[i]);
-	/* Overlay needs one lower, and two when there is no upper. */
-	size_t need = plan->upper ? 1 : 2;
-	for (size_t i = plan->n_lowers; i < need; i++)
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+",
-			     plan->empty_lower, 0) < 0)
-			return wsbox_fail(err, errno, "overlay lower `%s`",
-					  plan->empty_lower);
-	if (plan->upper) {
-		/* No sync of the whole upper filesystem at unmount: on a busy
-		 * disk that cost up to a second per task. Safe because every
-		 * attempt has a fresh workdir, and layer_publish() flushes
-		 * before a layer becomes visible. */
-		if (fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
-			return wsbox_fail(err, errno,
-					  "overlay option volatile");
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", plan->upper,
-			     0) < 0)
-			return wsbox_fail(err, errno, "overlay upper `%s`",
-					  plan->upper);
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", plan->work,
-			     0) < 0)
-			return wsbox_fail(err, errno, "overlay work `%s`",
-					  plan->work);
-	}
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return wsbox_fail(err, errno, "create workspace overlay");
+	const struct overlay_spec spec = {
+	    .lowers = plan->lowers,
+	    .n_lowers = plan->n_lowers,
+	    .pad_lower = plan->empty_lower,
+	    .upper = plan->upper,
+	    .work = plan->work,
+	};
 	unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	if (!plan->upper)
 		attrs |= MOUNT_ATTR_RDONLY;
-	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	_cleanup_close_ int mnt = overlay_mount(&spec, attrs, err);
 	if (mnt < 0)
-		return wsbox_fail(err, errno, "fsmount workspace overlay");
+		return mnt;
 	if (move_mount(mnt, "", root, "workspace", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return wsbox_fail(err, errno, "mount /workspace");
 	return 0;
@@ -526,100 +477,4 @@ int ns_mount_enter_root(const struct plan *plan, struct wsbox_error *err)
 	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof ro) < 0)
 		return wsbox_fail(err, errno, "make / read-only");
 	return 0;
-}
-
-/* Idmapped mounts of a filesystem need CAP_SYS_ADMIN over the user
- * namespace that mounted it, i.e. host root, so they are made here in the
- * parent and not by the sandbox child. The child's mount namespace is a copy
- * of this process's, taken by clone3(), which is how the views reach it
- * without passing fds or touching the host's mount table. */
-
-/* Overlayfs accepts idmapped layers from Linux 5.19. */
-static bool kernel_at_least(int want_major, int want_minor)
-{
-	struct utsname u;
-	int major = 0, minor = 0;
-	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return false;
-	return major > want_major ||
-	       (major == want_major && minor >= want_minor);
-}
-
-int ns_mount_idmap_probe(const char *dir, int userns_fd,
-			 struct wsbox_error *why)
-{
-	/* An operator's switch, and how the fallback is tested. */
-	const char *off = getenv("WSBOX_NO_IDMAP");
-	if (off && *off)
-		return wsbox_fail(why, EOPNOTSUPP,
-				  "idmapped layers disabled by WSBOX_NO_IDMAP");
-	if (!kernel_at_least(5, 19))
-		return wsbox_fail(why, EOPNOTSUPP,
-				  "kernel older than 5.19: overlayfs cannot "
-				  "use idmapped layers");
-	_cleanup_close_ int tree = open_tree(
-	    AT_FDCWD, dir,
-	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-	if (tree < 0)
-		return wsbox_fail(why, errno, "open_tree `%s`", dir);
-	struct mount_attr attr = {
-	    .attr_set = MOUNT_ATTR_IDMAP,
-	    .userns_fd = (uint64_t)userns_fd,
-	};
-	/* The detached clone goes away when `tree` is closed. */
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		return wsbox_fail(why, errno,
-				  "the filesystem of `%s` cannot be idmapped",
-				  dir);
-	return 0;
-}
-
-int ns_mount_idmap_dirs(const char *const *dirs, size_t n, int userns_fd,
-			struct wsbox_error *err)
-{
-	if (unshare(CLONE_NEWNS) < 0)
-		return wsbox_fail(err, errno, "private mount namespace");
-	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		return wsbox_fail(err, errno, "make / a slave mount");
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_close_ int tree = open_tree(
-		    AT_FDCWD, dirs[i],
-		    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-		if (tree < 0)
-			return wsbox_fail(err, errno, "bind `%s`", dirs[i]);
-		struct mount_attr attr = {
-		    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY |
-				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-		    .userns_fd = (uint64_t)userns_fd,
-		};
-		if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) <
-		    0)
-			return wsbox_fail(err, errno, "idmap `%s`", dirs[i]);
-		if (move_mount(tree, "", AT_FDCWD, dirs[i],
-			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return wsbox_fail(err, errno, "attach idmapped `%s`",
-					  dirs[i]);
-	}
-	return 0;
-}
-
-int ns_mount_idmap_layers_usable(const char *store_path, uid_t owner_uid,
-				 gid_t owner_gid, const struct ns_user_ids *ids,
-				 struct wsbox_error *why)
-{
-	/* Host root's files must show as the task's root: only a store owned
-	 * by root:root maps that way through the task's own map. */
-	if (owner_uid != 0 || owner_gid != 0)
-		return wsbox_fail(why, EOPNOTSUPP,
-				  "the store is not owned by root:root");
-	struct wsbox_error e = {0};
-	int userns = ns_user_open_userns(ids, &e);
-	if (userns < 0) {
-		*why = e;
-		return userns;
-	}
-	_cleanup_free_ char *layers = xasprintf("%s/layers", store_path);
-	int r = ns_mount_idmap_probe(layers, userns, why);
-	close(userns);
-	return r;
 }

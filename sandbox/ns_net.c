@@ -6,7 +6,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h"
 
 int ns_net_loopback_up(struct wsbox_error *err)
 {

@@ -4,7 +4,7 @@
  * host (root's /etc/subuid range or --idmap-base), so chown works inside and
  * no task id is ever a host id that owns anything. This file also resolves
  * that range and makes a user namespace carrying the same map for idmapped
- * mounts (ns_mount.c). */
+ * mounts (idmap.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 

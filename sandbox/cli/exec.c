@@ -36,6 +36,7 @@
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/identity.h"
+#include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -670,8 +671,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		_cleanup_free_ char *empty =
 		    xasprintf("%s/empty", c->store.path);
 		strv_push(&c->lowers, empty);
-		r = ns_mount_idmap_dirs((const char *const *)c->lowers.v,
-					c->lowers.n, userns, err);
+		r = idmap_mount_dirs((const char *const *)c->lowers.v,
+				     c->lowers.n, userns, err);
 		free(c->lowers.v[--c->lowers.n]);
 		c->lowers.v[c->lowers.n] = NULL;
 		if (r < 0)

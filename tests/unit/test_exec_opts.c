@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "sandbox/cli/exec_opts.h"
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h" /* idmap_format */
 #include "sandbox/util/fs.h"
 
 static int parse(struct exec_opts *o, struct wsbox_error *e, ...)

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sandbox/sandbox.h"
+#include "sandbox/ns.h"
 
 /* Write `content` to a fresh temp file; returns its path (static). */
 static const char *subid_file(const char *content)

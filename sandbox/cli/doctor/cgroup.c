@@ -1,0 +1,37 @@
+/* doctor/cgroup.c: whether --memory/--pids/--cpus get a cgroup v2 leaf or
+ * fall back to rlimits, decided by the same code exec uses. */
+#include "sandbox/cli/doctor/doctor.h"
+
+#include <stdio.h>
+
+#include "sandbox/cgroup.h"
+
+/* The very decision `wsbox exec --memory/--pids` makes (cgroup.c), in
+ * probe-only mode: nothing is created or enabled. */
+void probe_cgroup(struct doctor *d)
+{
+	struct cgroup_choice c;
+	char names[64];
+	/* RLIMIT_CPU bounds CPU seconds, not a rate, so --cpus has none. */
+	const char *why_rl = "rlimits: --memory as RLIMIT_AS (address space; "
+			     "the task gets ENOMEM), --pids as RLIMIT_NPROC "
+			     "(counted per user namespace), --cpus not "
+			     "enforced; --timeout is wall-clock either way";
+
+	cgroup_choose(NULL, CG_MEMORY | CG_PIDS, CG_CPU, true, &c);
+	if (!c.usable) {
+		snprintf(d->cgroup_why, sizeof d->cgroup_why, "%s", c.why);
+		doctor_report(d, LVL_WARN, "cgroup v2",
+			      "%s (%s); limits fall back to %s", c.why,
+			      c.facts[0] ? c.facts : "no cgroup v2", why_rl);
+		return;
+	}
+	d->cgroup_usable = true;
+	snprintf(d->cgroup_path, sizeof d->cgroup_path, "%s", c.parent);
+	cgroup_ctrl_names(c.have, names, sizeof names);
+	doctor_report(
+	    d, LVL_OK, "cgroup v2",
+	    "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",
+	    c.parent, names, c.facts, c.why[0] ? "; " : "", c.why,
+	    c.have & CG_CPU ? "" : ": --cpus not enforced");
+}

@@ -1,0 +1,73 @@
+/* doctor.h: what the probes of `wsbox doctor` share (internal to
+ * sandbox/cli/doctor/). doctor.c runs the probes in order and prints the
+ * summary; each <probe>.c prints its own ok/warn/FAIL line through
+ * doctor_report(); probe.c runs probes that alter namespaces in a child. */
+#ifndef WSBOX_CLI_DOCTOR_H
+#define WSBOX_CLI_DOCTOR_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sandbox/util/error.h"
+
+enum level { LVL_OK, LVL_WARN, LVL_FAIL };
+
+/* What the probes learned, for the summary lines and the exit status. */
+struct doctor {
+	bool failed; /* a required probe FAILed: exit 1 */
+	bool is_root;
+	bool overlay_api;     /* exec's overlay (lowerdir+ API) in a userns */
+	bool overlay_classic; /* mount(2) overlay works in a userns */
+	char api_why[WSBOX_ERROR_MAX];
+	char classic_why[WSBOX_ERROR_MAX];
+	bool fuse_found;
+	char fuse_path[PATH_MAX];
+	bool cgroup_usable;
+	char cgroup_path[PATH_MAX];
+	char cgroup_why[PATH_MAX + 512];
+};
+
+/* Print one probe line "<tag> <probe>: <detail>"; a FAIL marks d->failed.
+ * Control characters in the detail are replaced (one line per probe). */
+void doctor_report(struct doctor *d, enum level lvl, const char *probe,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- probe.c: probe children ---- */
+
+/* What a probe child sends back over its pipe: one write, well below
+ * PIPE_BUF, so the parent gets all of it or (child died) nothing. */
+struct child_reply {
+	int rc;			/* 0 or -errno */
+	struct wsbox_error err; /* why, when rc < 0 */
+	char info[512];		/* free-form detail on success */
+	uint64_t bits;		/* probe-specific flags */
+	double value;		/* probe-specific measurement */
+};
+
+typedef int (*probe_fn)(void *arg, struct child_reply *rep);
+
+/* Run fn in a forked child (killed after a timeout) and collect its reply.
+ * Returns the child's rc, or -EIO if it died silently, with the reason in
+ * rep->err. */
+int probe_run_child(probe_fn fn, void *arg, struct child_reply *rep);
+/* Child side: become uid/gid 0 in a fresh user namespace, mapped to the
+ * caller's own ids only (the map an unprivileged user may write itself). */
+int probe_enter_userns(struct wsbox_error *err);
+/* The same plus a private mount namespace (nothing propagates back). */
+int probe_enter_mountns(struct wsbox_error *err);
+/* Where scratch trees go: $TMPDIR, else /tmp. */
+const char *probe_tmpdir(void);
+
+/* ---- the probes, in the order doctor runs them ---- */
+void probe_userns(struct doctor *d);	 /* userns.c */
+void probe_namespaces(struct doctor *d); /* namespaces.c */
+void probe_overlay(struct doctor *d);	 /* overlay.c */
+void probe_fuse(struct doctor *d);	 /* overlay.c */
+void probe_idmap(struct doctor *d);	 /* idmap.c */
+void probe_seccomp(struct doctor *d);	 /* seccomp.c */
+void probe_cgroup(struct doctor *d);	 /* cgroup.c */
+void probe_netns(struct doctor *d);	 /* namespaces.c */
+void probe_kernel(struct doctor *d);	 /* kernel.c */
+
+#endif

@@ -1,0 +1,39 @@
+/* ns.h: the kernel side's internal steps, shared by contain.c (child),
+ * monitor.c (parent) and the ns_*.c files that implement them. The CLI uses
+ * sandbox.h, never this. */
+#ifndef WSBOX_SANDBOX_NS_H
+#define WSBOX_SANDBOX_NS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sandbox/plan.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/util/error.h"
+
+/* ns_user.c: id maps. Rootless: one id, "INSIDE OUTSIDE 1". As real root:
+ * inside 0..count-1 onto an unprivileged host range (plan->id_count > 1). */
+int idmap_format(char *buf, size_t size, unsigned long inside,
+		 unsigned long outside);
+int idmap_format_range(char *buf, size_t size, unsigned long inside,
+		       unsigned long outside, unsigned long count);
+/* Parent side: write setgroups=deny, uid_map and gid_map of `pid`. */
+int ns_user_write_maps(pid_t pid, const struct plan *plan,
+		       struct wsbox_error *err);
+/* Root's first usable range ("root:" or "0:") in an /etc/subuid-format
+ * file: 0 and start/count, or -ENOENT (or -errno when unreadable). */
+int ns_user_subid_range(const char *subid_file, unsigned long *start,
+			unsigned long *count);
+/* ns_net.c: child side, bring up `lo` in the fresh network namespace. */
+int ns_net_loopback_up(struct wsbox_error *err);
+
+/* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
+ * workspace, /proc, /dev, /tmp (proc not yet masked). */
+int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err);
+/* Make /proc/sys and friends read-only and mask the sensitive files; run
+ * after anything that must write /proc/sys. */
+int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err);
+/* pivot_root into plan->root_mnt, detach the old root, lock "/" read-only. */
+int ns_mount_enter_root(const struct plan *plan, struct wsbox_error *err);
+
+#endif
