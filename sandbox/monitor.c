@@ -218,11 +218,12 @@ static int start_child(struct supervision *s, int cgroup_fd,
 static int let_go(struct supervision *s, struct wsbox_error *err)
 {
 	int r = ns_user_write_maps(s->child, s->plan, err);
-	if (r == 0 && write_all(s->sync_w, "G", 1) == 0)
-		return 0;
-	kill(s->child, SIGKILL);
-	waitpid(s->child, NULL, 0);
-	return r < 0 ? r : wsbox_fail(err, EPIPE, "start sandbox");
+	if (r < 0 || write_all(s->sync_w, "G", 1) < 0) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
+		return r < 0 ? r : wsbox_fail(err, EPIPE, "start sandbox");
+	}
+	return 0;
 }
 
 /* --timeout: ask nicely through init, then, after the grace, take the

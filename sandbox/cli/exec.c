@@ -276,7 +276,7 @@ static int max_lowers_of_env(size_t *max_lowers, struct wsbox_error *err)
 }
 
 /* Beyond overlayfs's limit on lowers, the oldest layers are merged into one
- * layer cached by their digests (SPEC.md rule 5); the record keeps the real
+ * layer cached by their digests (layers/flatten.h); the record keeps the real
  * ancestors' digests. The merged layer is owned like the task layers it
  * replaces: by c->layer_uid (resolve_ids). */
 static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
@@ -771,7 +771,7 @@ static int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 }
 
 /* Host-root-owned layers (and the empty lower) appear owned by the task's
- * --uid/--gid (SPEC.md: every workspace file does) through read-only
+ * --uid/--gid (README "Ownership, root mode") through read-only
  * idmapped views, made in a private mount namespace the sandbox inherits. */
 static int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -916,8 +916,8 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
 	return status;
 }
 
-/* The parent side of one exec (README "Exec"): the task's exit status, or a
- * negative errno with err set. */
+/* The parent side of one exec, one named step after another: the task's
+ * exit status, or a negative errno with err set. */
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = open_store(c, err); /* events, stdin, rootfs path, store */
