@@ -12,9 +12,8 @@ BUILD=$1; shift
 TOP=$(pwd)
 case $BUILD in /*) BUILD_ABS=$BUILD ;; *) BUILD_ABS="$TOP/$BUILD" ;; esac
 total_pass=0; total_fail=0
+mine= # the dirs this run made in /tmp
 TMP=${TMPDIR:-/tmp}
-# Scratch dirs that were there before us belong to someone else.
-before=$(ls -d "$TMP"/wsbox-it.* "$TMP"/wsbox-rootless.* 2>/dev/null)
 LOGDIR=$(mktemp -d "$TMP/wsbox-test.XXXXXX")
 
 # Run a suite, echo its output, and add its "label: N passed, N failed" line
@@ -68,15 +67,17 @@ if [ "$(id -u)" = 0 ]; then
 	fi
 	tally "integration-$U" as_user sh "$STAGE/tests/integration/run.sh" "integration as unprivileged $U"
 	rm -rf "$STAGE"
+	mine="$mine $STAGE"
 fi
+# Nothing of this run may stay in /tmp (README "Tests"): the scratch dirs
+# the integration runs named, the rootless stage, the logs.
+mine="$mine $(sed -n 's/^scratch dir: //p' "$LOGDIR"/*.log)"
 rm -rf "$LOGDIR"
-# Nothing of this run may stay in /tmp (README "Running a subset of tests").
-after=$(ls -d "$TMP"/wsbox-it.* "$TMP"/wsbox-rootless.* "$LOGDIR" 2>/dev/null)
-left=$(printf '%s\n' "$after" | grep -vxF -e "$before" -e '' 2>/dev/null)
-[ -n "$before" ] || left=$after
-if [ -n "$left" ]; then
-	total_fail=$((total_fail + 1)); echo "FAIL cleanup: left behind: $left"
-fi
+for d in $mine "$LOGDIR"; do
+	if [ -e "$d" ]; then
+		total_fail=$((total_fail + 1)); echo "FAIL cleanup: $d left behind"
+	fi
+done
 echo
 echo "wsbox tests: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -15,6 +15,7 @@ ONLY=${T:-}
 pass=0; failn=0; skip=0
 TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wsbox-it.XXXXXX")
 chmod 755 "$TMPROOT"
+echo "scratch dir: $TMPROOT" # tests/run.sh checks that it is gone at the end
 
 # selected SUITE TEST: whether T and TEST_FILTER let SUITE:TEST run.
 selected() {
