@@ -19,11 +19,16 @@ for b in "$@"; do
 	*) one=$ONLY ;;
 	esac
 	out=$(WSBOX_UNIT_ONLY=$one "$b" 2>&1); echo "$out"
-	pass=$((pass + $(echo "$out" | grep -c '^\[       OK \]')))
-	failn=$((failn + $(echo "$out" | grep -c '^\[  FAILED  \] [^0-9]')))
-	if ! echo "$out" | grep -q '^\[  PASSED  \]\|^\[  FAILED  \]'; then
+	# cmocka's summary: "[  PASSED  ] N test(s)." and, when some failed,
+	# "[  FAILED  ] N test(s), listed below:" (each failed test's own
+	# "[  FAILED  ] name" line appears twice, so those are not counted).
+	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\.$/\1/p')
+	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:$/\1/p')
+	if [ -z "$p" ]; then
 		failn=$((failn + 1)); echo "FAIL unit binary $b: no cmocka summary"
+		continue
 	fi
+	pass=$((pass + p)); failn=$((failn + ${f:-0}))
 done
 echo "${UNIT_LABEL:-unit}: $pass passed, $failn failed"
 [ $failn -eq 0 ]
