@@ -12,6 +12,7 @@
 
 #include "layers/manifest.h"
 #include "sandbox/util/cleanup.h"
+#include "tests/unit/fixture.h"
 
 #define H_HELLO                                                                \
 	"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
@@ -64,7 +65,7 @@ static void build_golden(struct manifest *m)
 	manifest_add(m, &e);
 }
 
-static void test_path_order(void **state)
+static void test_manifest_orders_paths_preorder_by_bytes(void **state)
 {
 	(void)state;
 	/* Pre-order, siblings by bytes: a directory's subtree comes before
@@ -85,7 +86,7 @@ static void test_path_order(void **state)
 	}
 }
 
-static void test_escape(void **state)
+static void test_manifest_escape_percent_encodes_unsafe_bytes(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *a = manifest_escape("a b\n%\xff/\xc3\xa9~!");
@@ -96,7 +97,7 @@ static void test_escape(void **state)
 	assert_string_equal(c, "%09%7F%01");
 }
 
-static void test_golden_roundtrip(void **state)
+static void test_manifest_golden_round_trips(void **state)
 {
 	(void)state;
 	struct manifest m = {0};
@@ -145,7 +146,7 @@ static void test_golden_roundtrip(void **state)
 	assert_int_equal(m.n, 0);
 }
 
-static void test_empty(void **state)
+static void test_manifest_empty_round_trips(void **state)
 {
 	(void)state;
 	struct manifest m = {0};
@@ -223,7 +224,7 @@ static const char *const bad[] = {
 	     "f 0644 1 " H_EMPTY " b\n", /* total overflows */
 };
 
-static void test_parse_rejects(void **state)
+static void test_manifest_parse_rejects_malformed_text(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -241,7 +242,7 @@ static void test_parse_rejects(void **state)
 	}
 }
 
-static void test_parse_bounds(void **state)
+static void test_manifest_parse_stays_within_its_buffer(void **state)
 {
 	(void)state;
 	/* A NUL inside a line (the buffer carries its length). */
@@ -284,7 +285,7 @@ static void test_parse_bounds(void **state)
 	}
 }
 
-static void test_serialize_refuses(void **state)
+static void test_manifest_serialize_refuses_unsorted_or_invalid(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -319,13 +320,13 @@ static void test_serialize_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_order),
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_golden_roundtrip),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_parse_rejects),
-	    cmocka_unit_test(test_parse_bounds),
-	    cmocka_unit_test(test_serialize_refuses),
+	    cmocka_unit_test(test_manifest_orders_paths_preorder_by_bytes),
+	    cmocka_unit_test(test_manifest_escape_percent_encodes_unsafe_bytes),
+	    cmocka_unit_test(test_manifest_golden_round_trips),
+	    cmocka_unit_test(test_manifest_empty_round_trips),
+	    cmocka_unit_test(test_manifest_parse_rejects_malformed_text),
+	    cmocka_unit_test(test_manifest_parse_stays_within_its_buffer),
+	    cmocka_unit_test(test_manifest_serialize_refuses_unsorted_or_invalid),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

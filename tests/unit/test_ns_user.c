@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "sandbox/ns.h"
+#include "sandbox/sandbox.h"
+#include "tests/unit/fixture.h"
 
 /* Write `content` to a fresh temp file; returns its path (static). */
 static const char *subid_file(const char *content)
@@ -28,7 +30,7 @@ static const char *subid_file(const char *content)
 	return path;
 }
 
-static void test_root_range_is_found(void **state)
+static void test_ns_user_finds_the_root_range(void **state)
 {
 	(void)state;
 	unsigned long start = 1, count = 1;
@@ -48,7 +50,7 @@ static void test_root_range_is_found(void **state)
 	unlink(p);
 }
 
-static void test_unusable_entries_are_skipped(void **state)
+static void test_ns_user_skips_unusable_entries(void **state)
 {
 	(void)state;
 	unsigned long start, count;
@@ -64,7 +66,7 @@ static void test_unusable_entries_are_skipped(void **state)
 	    -ENOENT);
 }
 
-static void test_range_map_format(void **state)
+static void test_ns_user_formats_the_range_map(void **state)
 {
 	(void)state;
 	char buf[64];
@@ -74,7 +76,7 @@ static void test_range_map_format(void **state)
 	assert_int_equal(idmap_format_range(buf, 8, 0, 200000, 65536), -ENOSPC);
 }
 
-static void test_idmap_base_is_validated(void **state)
+static void test_ns_user_validates_idmap_base(void **state)
 {
 	(void)state;
 	struct ns_user_ids ids;
@@ -97,10 +99,10 @@ static void test_idmap_base_is_validated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_root_range_is_found),
-	    cmocka_unit_test(test_unusable_entries_are_skipped),
-	    cmocka_unit_test(test_range_map_format),
-	    cmocka_unit_test(test_idmap_base_is_validated),
+	    cmocka_unit_test(test_ns_user_finds_the_root_range),
+	    cmocka_unit_test(test_ns_user_skips_unusable_entries),
+	    cmocka_unit_test(test_ns_user_formats_the_range_map),
+	    cmocka_unit_test(test_ns_user_validates_idmap_base),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }
