@@ -9,7 +9,7 @@ test_export_is_read_by_gnu_tar_without_warnings() {
 	digest=$(ls "$STORE/layers" | head -n 1)
 	ws layers export "sha256:$digest" -o "$T/l.tar" --store "$STORE"
 	assert_rc 0
-	tar -tvf "$T/l.tar" >"$T/list" 2>"$T/tarerr"
+	LC_ALL=C.UTF-8 tar -tvf "$T/l.tar" >"$T/list" 2>"$T/tarerr"
 	assert_eq "$?" 0 "tar exit"
 	assert_eq "$(cat "$T/tarerr")" "" "tar stderr"
 	grep -q 'é ü' "$T/list" || fail "UTF-8 name missing from the listing"
