@@ -129,9 +129,9 @@ int fx_run_tests(const struct CMUnitTest *tests, size_t n,
 		if (only && *only && strcmp(only, tests[i].name))
 			continue;
 		if (use_re) {
-			_cleanup_free_ char *name = xasprintf(
-			    "%s:%s", program_invocation_short_name,
-			    tests[i].name);
+			_cleanup_free_ char *name =
+			    xasprintf("%s:%s", program_invocation_short_name,
+				      tests[i].name);
 			if (regexec(&re, name, 0, NULL, 0) != 0)
 				continue;
 		}

@@ -241,7 +241,8 @@ static void test_capture_escapes_hostile_names(void **state)
 	fx_tree_remove(root);
 }
 
-static void test_capture_keeps_special_modes_and_unreadable_entries(void **state)
+static void
+test_capture_keeps_special_modes_and_unreadable_entries(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
@@ -564,7 +565,8 @@ static void test_capture_save_keeps_only_the_listed_paths(void **state)
 	fx_file(root, "deep/x/y/z", "z", 0644);
 	fx_file(root, "deep/x/sibling", "s", 0644);
 	fx_file(root, "deep/x/y2", "s", 0644);
-	fx_symlink(root, "lead", "keep"); /* a symlink where a save path leads */
+	fx_symlink(root, "lead",
+		   "keep"); /* a symlink where a save path leads */
 	_cleanup_free_ char *dx = fx_path(root, "deep/x");
 	bool ux = setxattr(dx, "user.overlay.opaque", "y", 1, 0) == 0;
 
@@ -619,9 +621,9 @@ static void build_sample(const char *root)
 	fx_dir(root, "src/empty", 0750);
 	fx_dir(root, "out", 0755);
 	fx_file(root, "out/bin",
-	    "\x7f"
-	    "ELF",
-	    0755);
+		"\x7f"
+		"ELF",
+		0755);
 	fx_symlink(root, "out/latest", "bin");
 	fx_file(root, "README", "", 0600);
 }
@@ -717,10 +719,12 @@ static void test_capture_chowns_to_the_owner_and_drops_setuid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_capture_records_symlinks_without_following_them),
+	    cmocka_unit_test(
+		test_capture_records_symlinks_without_following_them),
 	    cmocka_unit_test(test_capture_walks_a_10000_deep_tree),
 	    cmocka_unit_test(test_capture_escapes_hostile_names),
-	    cmocka_unit_test(test_capture_keeps_special_modes_and_unreadable_entries),
+	    cmocka_unit_test(
+		test_capture_keeps_special_modes_and_unreadable_entries),
 	    cmocka_unit_test(test_capture_refuses_device_nodes),
 	    cmocka_unit_test(test_capture_strips_overlay_xattrs),
 	    cmocka_unit_test(test_capture_records_whiteouts_and_opaque_dirs),

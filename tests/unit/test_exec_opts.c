@@ -262,14 +262,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exec_opts_defaults_without_options),
 	    cmocka_unit_test(test_exec_opts_parses_every_option),
-	    cmocka_unit_test(test_exec_opts_leaves_command_flags_to_the_command),
+	    cmocka_unit_test(
+		test_exec_opts_leaves_command_flags_to_the_command),
 	    cmocka_unit_test(test_exec_opts_refuses_bad_input_with_a_message),
-	    cmocka_unit_test(test_parse_size_takes_suffixes_and_refuses_overflow),
-	    cmocka_unit_test(test_parse_cpus_refuses_out_of_range_and_imprecise),
+	    cmocka_unit_test(
+		test_parse_size_takes_suffixes_and_refuses_overflow),
+	    cmocka_unit_test(
+		test_parse_cpus_refuses_out_of_range_and_imprecise),
 	    cmocka_unit_test(test_exec_opts_limits_come_from_options),
 	    cmocka_unit_test(test_exec_env_holds_only_given_and_passed_vars),
 	    cmocka_unit_test(test_idmap_format_writes_one_line_or_enospc),
-	    cmocka_unit_test(test_valid_name_refuses_paths_dots_and_control_chars),
+	    cmocka_unit_test(
+		test_valid_name_refuses_paths_dots_and_control_chars),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -123,11 +123,13 @@ static void test_fuzz_regress_archive_inputs_are_handled(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_fuzz_regress_policy_inputs_are_handled, policy_setup,
-					    policy_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fuzz_regress_policy_inputs_are_handled, policy_setup,
+		policy_teardown),
 	    cmocka_unit_test(test_fuzz_regress_manifest_inputs_are_handled),
-	    cmocka_unit_test_setup_teardown(test_fuzz_regress_archive_inputs_are_handled, archive_setup,
-					    archive_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fuzz_regress_archive_inputs_are_handled, archive_setup,
+		archive_teardown),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

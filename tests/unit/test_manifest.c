@@ -326,7 +326,8 @@ int main(void)
 	    cmocka_unit_test(test_manifest_empty_round_trips),
 	    cmocka_unit_test(test_manifest_parse_rejects_malformed_text),
 	    cmocka_unit_test(test_manifest_parse_stays_within_its_buffer),
-	    cmocka_unit_test(test_manifest_serialize_refuses_unsorted_or_invalid),
+	    cmocka_unit_test(
+		test_manifest_serialize_refuses_unsorted_or_invalid),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -82,8 +82,8 @@ static int verify(struct fx_store *fs, const char *digest, char *out,
 	_cleanup_free_ char *log = fx_path(fs->dir, "verify.out");
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	char *argv[] = {"layers", "--store", fs->path, "verify", (char *)digest,
-			NULL};
+	char *argv[] = {"layers", "--store",	  fs->path,
+			"verify", (char *)digest, NULL};
 	fflush(stdout);
 	int saved = dup(STDOUT_FILENO);
 	assert_true(saved >= 0);
@@ -141,18 +141,21 @@ static void test_layer_verify_detects_a_file_added_after_publish(void **state)
 	fx_file(tree, "d/planted", "x", 0644);
 	char out[4096], want[256];
 	assert_int_equal(verify(&fs, digest, out, sizeof out), 1);
-	snprintf(want, sizeof want, "FAIL %s: d: d/planted: not in the manifest\n",
-		 digest);
+	snprintf(want, sizeof want,
+		 "FAIL %s: d: d/planted: not in the manifest\n", digest);
 	assert_string_equal(out, want);
 	fx_store_remove(&fs);
 }
 
-#define DIG_A "sha256:" \
-	      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define DIG_L "sha256:" \
-	      "1111111111111111111111111111111111111111111111111111111111111111"
-#define DIG_K "sha256:" \
-	      "2222222222222222222222222222222222222222222222222222222222222222"
+#define DIG_A                                                                  \
+	"sha256:"                                                              \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIG_L                                                                  \
+	"sha256:"                                                              \
+	"1111111111111111111111111111111111111111111111111111111111111111"
+#define DIG_K                                                                  \
+	"sha256:"                                                              \
+	"2222222222222222222222222222222222222222222222222222222222222222"
 
 static void test_record_write_then_read_returns_every_field(void **state)
 {
@@ -303,8 +306,8 @@ static struct gc_stats gc(struct fx_store *fs, bool dry_run)
 	return gc_log(fs, dry_run, NULL);
 }
 
-static void test_gc_removes_unreferenced_layers_and_keeps_referenced(
-    void **state)
+static void
+test_gc_removes_unreferenced_layers_and_keeps_referenced(void **state)
 {
 	(void)state;
 	struct fx_store fs;
@@ -338,8 +341,8 @@ static void test_gc_removes_unreferenced_layers_and_keeps_referenced(
 	fx_store_remove(&fs);
 }
 
-static void test_gc_reclaims_dead_attempts_staging_and_keeps_live_ones(
-    void **state)
+static void
+test_gc_reclaims_dead_attempts_staging_and_keeps_live_ones(void **state)
 {
 	(void)state;
 	struct fx_store fs;
@@ -372,7 +375,8 @@ static void test_gc_reclaims_dead_attempts_staging_and_keeps_live_ones(
 
 	_cleanup_free_ char *log = NULL;
 	struct gc_stats st = gc_log(&fs, false, &log);
-	assert_string_equal(log, "removed staging dead1 (owner pid 999999999 gone)\n");
+	assert_string_equal(
+	    log, "removed staging dead1 (owner pid 999999999 gone)\n");
 	assert_int_equal(st.staging, 1);
 	assert_false(fx_exists(fs.path, "staging/dead1"));
 	assert_int_equal(st.kept_staging, 1);
