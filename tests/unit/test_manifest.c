@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "layers/manifest.h"
+#include "sandbox/util/fs.h"
 #include "sandbox/util/cleanup.h"
 #include "tests/unit/fixture.h"
 
@@ -144,6 +145,39 @@ static void test_manifest_golden_round_trips(void **state)
 	manifest_free(&m);
 	assert_null(m.e);
 	assert_int_equal(m.n, 0);
+}
+
+/* Which names export can write as plain UTF-8 pax headers. */
+static void test_manifest_all_utf8_tells_well_formed_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		bool ok;
+	} cases[] = {
+	    {"plain/ascii", true},
+	    {"caf\xc3\xa9", true},
+	    {"\xe2\x82\xac", true},
+	    {"\xf0\x9f\x98\x80", true},
+	    {"bad\xffname", false},
+	    {"\xc0\xaf", false}, /* overlong */
+	    {"\xe0\x80\xaf", false},
+	    {"\xed\xa0\x80", false}, /* surrogate */
+	    {"\xf4\x90\x80\x80", false},
+	    {"cut\xe2\x82", false},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct mf_entry e = {.path = (char *)cases[i].name,
+				     .type = MF_FILE};
+		struct manifest m = {.e = &e, .n = 1};
+		assert_int_equal(manifest_all_utf8(&m), cases[i].ok);
+		/* A symlink target counts too. */
+		struct mf_entry l = {.path = "link",
+				     .type = MF_SYMLINK,
+				     .target = (char *)cases[i].name};
+		struct manifest ml = {.e = &l, .n = 1};
+		assert_int_equal(manifest_all_utf8(&ml), cases[i].ok);
+	}
 }
 
 static void test_manifest_empty_round_trips(void **state)
@@ -324,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_manifest_escape_percent_encodes_unsafe_bytes),
 	    cmocka_unit_test(test_manifest_golden_round_trips),
 	    cmocka_unit_test(test_manifest_empty_round_trips),
+	    cmocka_unit_test(test_manifest_all_utf8_tells_well_formed_names),
 	    cmocka_unit_test(test_manifest_parse_rejects_malformed_text),
 	    cmocka_unit_test(test_manifest_parse_stays_within_its_buffer),
 	    cmocka_unit_test(
