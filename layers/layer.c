@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/util/cleanup.h"
@@ -21,6 +22,15 @@ const char *layer_digest_hex(const char *digest)
 	if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
 		return NULL;
 	return hex;
+}
+
+int layer_stamp_at(int dirfd, const char *name)
+{
+	static const struct timespec t[2] = {{.tv_sec = LAYER_MTIME},
+					     {.tv_sec = LAYER_MTIME}};
+	int r = name ? utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW)
+		     : futimens(dirfd, t);
+	return r < 0 ? -errno : 0;
 }
 
 bool layer_name_valid(const char *name)

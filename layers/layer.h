@@ -10,6 +10,22 @@
 #include "layers/manifest.h"
 #include "layers/store.h"
 
+/* Every entry of a published layer (file, dir, symlink) and everything
+ * `wsbox restore` materializes carries this mtime and atime:
+ * 1980-01-02T00:00:00Z, the earliest time every archive format (zip's DOS
+ * time too, in any time zone) can hold. A descendant then sees all its
+ * ancestors' outputs with equal times, so make and ninja in it treat them
+ * as up to date (they rebuild only what is *newer*), while whatever the task
+ * itself writes is newer; and reusing an identical layer published long ago
+ * can never make a file look older than its new ancestors (README "Time
+ * stamps"). Times are not part of the manifest or its digest. */
+#define LAYER_MTIME 315619200
+
+/* Set LAYER_MTIME as the atime and mtime of `name` below dirfd, never
+ * following a symlink; name NULL: of dirfd itself (not an O_PATH fd).
+ * 0 or -errno. */
+int layer_stamp_at(int dirfd, const char *name);
+
 /* Publish the captured tree at a->dir/<tree_name> with its manifest: write
  * the manifest beside it, flush the filesystem, rename into
  * layers/<hex>. Fills `digest` ("sha256:<hex>"). */
