@@ -36,6 +36,19 @@ int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 /* Validate "sha256:<64 lowercase hex>"; returns the hex part or NULL. */
 const char *layer_digest_hex(const char *digest);
 
+/* Fewest hex digits a digest prefix may have (as git's short ids). */
+#define LAYER_PREFIX_MIN 8
+
+/* A layer digest as a user writes it: "sha256:<64 hex>", "<64 hex>", or a
+ * prefix of at least LAYER_PREFIX_MIN hex digits (with or without
+ * "sha256:", any case) that names exactly one layer in the store. Fills
+ * `out` with "sha256:<64 lowercase hex>". A full digest is not looked up
+ * (whether the layer exists is the caller's question). Errors carry no
+ * errno text: -EINVAL not a digest or too short a prefix, -ENOENT no layer
+ * has the prefix, -ENOTUNIQ several have it (their count is said). */
+int layer_resolve_digest(const struct store *s, const char *arg,
+			 char out[DIGEST_STRLEN], struct wsbox_error *err);
+
 /* Is `name` a layer directory name (64 lowercase hex digits)? */
 bool layer_name_valid(const char *name);
 
