@@ -20,7 +20,8 @@
  * Directory modes are set last (every dir stays writable while layers go
  * in); ownership is left to the caller. Every entry written (not dst
  * itself) gets atime = mtime = LAYER_MTIME, as in a published layer
- * (layer.h), so make in a restored tree finds what was built up to date. Does not sync. */
+ * (layer.h), so make in a restored tree finds what was built up to date.
+ * Does not sync. */
 int layers_apply(const struct store *s, char *const *digests, size_t n,
 		 int dst_dirfd, struct wsbox_error *err);
 

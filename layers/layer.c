@@ -74,8 +74,8 @@ int layer_resolve_digest(const struct store *s, const char *arg,
 	char **names;
 	size_t n;
 	struct wsbox_error lerr = {0};
-	int r = list_dir_at(s->fd, "layers", layer_name_valid, &names, &n,
-			    &lerr);
+	int r =
+	    list_dir_at(s->fd, "layers", layer_name_valid, &names, &n, &lerr);
 	if (r < 0 && r != -ENOENT) { /* no layers/ yet: no layer matches */
 		*err = lerr;
 		return r;

@@ -92,19 +92,19 @@ int record_write(struct store *s, const struct task_record *r,
 	    (json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
 	    "stdout", json_str_or_null(r->stdout_log), "stderr",
 	    json_str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
-	/* Added later: readers of older records derive or default them. */
+	/* New in version 3: readers of older records derive them. */
 	bool ok = r->status && !strcmp(r->status, "succeeded");
 	int exit_status =
 	    r->exit_status || ok ? r->exit_status : derived_exit_status(r);
-	if (j && (json_object_set_new(j, "exit_status",
-				      json_integer(exit_status)) < 0 ||
-		  json_object_set_new(j, "error", json_str_or_null(r->error)) <
-		      0 ||
-		  json_object_set_new(j, "combined",
-				      json_str_or_null(r->combined_log)) < 0)) {
+	json_t *added =
+	    json_pack("{s:i, s:o, s:o}", "exit_status", exit_status, "error",
+		      json_str_or_null(r->error), "combined",
+		      json_str_or_null(r->combined_log));
+	if (!added || (j && json_object_update(j, added) < 0)) {
 		json_decref(j);
 		j = NULL;
 	}
+	json_decref(added);
 	if (!j)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
@@ -263,7 +263,7 @@ int record_read_shallow(const struct store *s, const char *run,
 	size_t len;
 	int ret = read_file_at(s->fd, path, RECORD_MAX, &text, &len, err);
 	if (ret == -ENOENT) {
-		/* A logical error: no errno text, but the caller may test it. */
+		/* Logical: no errno text, but the caller may test it. */
 		wsbox_fail(err, 0, "no such task %s in run %s", task, run);
 		err->errnum = ENOENT;
 		return -ENOENT;

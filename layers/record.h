@@ -12,7 +12,8 @@
 
 #include "layers/store.h"
 
-#define RECORD_VERSION 2 /* 2: ancestors in a shared ancestry file */
+/* 2: ancestors in a shared ancestry file; 3: exit_status, error, combined */
+#define RECORD_VERSION 3
 
 /* One ancestor as seen by a task: its layer (NULL for a read-only task or
  * one that wrote nothing) and its own parents (the DAG edges). */

@@ -21,7 +21,7 @@ int tasklog_append(int fd, enum tasklog_stream stream, const void *buf,
 	if (len > UINT32_MAX)
 		return -EFBIG;
 	unsigned char h[TASKLOG_HEADER] = {
-	    (unsigned char)stream,	   (unsigned char)(len >> 24),
+	    (unsigned char)stream,	(unsigned char)(len >> 24),
 	    (unsigned char)(len >> 16), (unsigned char)(len >> 8),
 	    (unsigned char)len,
 	};

@@ -199,8 +199,9 @@ static void order_tasks(struct run_view *rv)
 			struct shown *p = find_task(rv, t->rec.parents[k]);
 			if (!p || p == t)
 				continue;
-			p->children = xreallocarray(
-			    p->children, p->n_children + 1, sizeof *p->children);
+			p->children =
+			    xreallocarray(p->children, p->n_children + 1,
+					  sizeof *p->children);
 			p->children[p->n_children++] = i;
 			t->waiting++;
 		}
@@ -261,8 +262,8 @@ static json_t *task_json(const struct shown *t)
 	json_t *stale = json_strv(t->stale_because, t->n_stale);
 	return json_pack(
 	    "{s:s, s:s?, s:i, s:o, s:o, s:o, s:b, s:b, s:o, s:s?, s:I, s:f}",
-	    "task", r->task, "status", r->status, "exit_status",
-	    r->exit_status, "error", json_str_or_null(r->error), "layer",
+	    "task", r->task, "status", r->status, "exit_status", r->exit_status,
+	    "error", json_str_or_null(r->error), "layer",
 	    json_str_or_null(r->layer), "parents",
 	    json_strv(r->parents, r->n_parents), "cache_hit", r->cache_hit,
 	    "stale", t->n_stale > 0, "stale_because", stale, "attempt",
@@ -275,7 +276,9 @@ static int print_json(const char *run, const struct run_view *rv)
 	for (size_t i = 0; i < rv->n; i++)
 		json_array_append_new(tasks, task_json(&rv->v[rv->order[i]]));
 	json_t *doc = json_pack("{s:s, s:o}", "run", run, "tasks", tasks);
-	int r = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : -1;
+	int r = doc ? json_dumpf(doc, stdout,
+				 JSON_INDENT(2) | JSON_REAL_PRECISION(6))
+		    : -1;
 	json_decref(doc);
 	if (r < 0)
 		return -1;
@@ -285,8 +288,7 @@ static int print_json(const char *run, const struct run_view *rv)
 
 enum show_format { SHOW_TEXT, SHOW_DOT, SHOW_JSON };
 
-static int do_show(const struct store *s, const char *run,
-		   enum show_format fmt)
+static int do_show(const struct store *s, const char *run, enum show_format fmt)
 {
 	struct wsbox_error err = {0};
 	if (check_run(s, run, &err) < 0)

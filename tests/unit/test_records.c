@@ -81,8 +81,8 @@ static int resolve(void **state, const char *arg, char out[DIGEST_STRLEN],
 	return layer_resolve_digest(&f->s, arg, out, err);
 }
 
-static void test_resolve_accepts_full_digest_with_and_without_prefix(
-    void **state)
+static void
+test_resolve_accepts_full_digest_with_and_without_prefix(void **state)
 {
 	char out[DIGEST_STRLEN];
 	struct wsbox_error err;
@@ -170,9 +170,8 @@ static char *contents(int fd, size_t *len)
 
 /* out 1, err 2, out 1, written by hand byte by byte. */
 static const unsigned char hand_made[] = {
-    1, 0, 0, 0, 5, 'm', 'a', 'k', 'e', '\n',
-    2, 0, 0, 0, 7, 'e', 'r', 'r', 'o', 'r', '!', '\n',
-    1, 0, 0, 0, 3, 'o', 'k', '\n',
+    1,	 0,   0,   0,	5,   'm', 'a',	'k', 'e', '\n', 2, 0, 0,   0,	7,
+    'e', 'r', 'r', 'o', 'r', '!', '\n', 1,   0,	  0,	0, 3, 'o', 'k', '\n',
 };
 
 static void test_tasklog_replays_chunks_in_order(void **state)
@@ -221,8 +220,7 @@ static void test_tasklog_append_writes_the_hand_made_format(void **state)
 	(void)state;
 	int log = empty_file();
 	assert_int_equal(tasklog_append(log, TASKLOG_STDOUT, "make\n", 5), 0);
-	assert_int_equal(tasklog_append(log, TASKLOG_STDERR, "error!\n", 7),
-			 0);
+	assert_int_equal(tasklog_append(log, TASKLOG_STDERR, "error!\n", 7), 0);
 	assert_int_equal(tasklog_append(log, TASKLOG_STDOUT, "ok\n", 3), 0);
 	size_t len;
 	char *got = contents(log, &len);
@@ -280,8 +278,7 @@ static struct task_record sample(void)
 	};
 }
 
-static void test_record_keeps_exit_status_error_and_combined_log(
-    void **state)
+static void test_record_keeps_exit_status_error_and_combined_log(void **state)
 {
 	struct fixture *f = *state;
 	struct task_record w = sample();
@@ -298,8 +295,8 @@ static void test_record_keeps_exit_status_error_and_combined_log(
 	record_free(&r);
 }
 
-static void test_record_failed_attempt_never_reads_exit_status_zero(
-    void **state)
+static void
+test_record_failed_attempt_never_reads_exit_status_zero(void **state)
 {
 	struct fixture *f = *state;
 	/* A writer that sets neither (today's exec for a capture failure):
