@@ -203,3 +203,42 @@ test_restored_tree_is_up_to_date_for_make() {
 	make -q -C "$T/rs" all dist >"$T/out" 2>"$T/err" || RC=$?
 	assert_rc 0
 }
+
+# Imported layers go through the same capture: the archive's times go.
+test_imported_layer_carries_layer_mtime() {
+	python3 - "$T/old.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tf:
+    d = tarfile.TarInfo("src"); d.type = tarfile.DIRTYPE; d.mode = 0o755; d.mtime = 946684800
+    tf.addfile(d)
+    f = tarfile.TarInfo("src/main.c"); f.size = 3; f.mode = 0o644; f.mtime = 946684800
+    tf.addfile(f, io.BytesIO(b"x;\n"))
+PY
+	ws layers --store "$STORE" import "$T/old.tar"
+	assert_rc 0
+	hex=$(sed 's/^sha256://' "$T/out")
+	for p in "" src src/main.c; do
+		assert_eq "$(stat -c %Y "$STORE/layers/$hex/tree/$p")" $LAYER_MTIME "mtime of '$p'"
+	done
+}
+
+# A flattened (merged) lower layer too: what the task sees keeps the times.
+test_flattened_layer_carries_layer_mtime() {
+	wsx --run r --task t1 -- sh -c 'mkdir d; echo 1 > d/one'
+	assert_rc 0
+	wsx --run r --task t2 --parent t1 -- sh -c 'echo 2 > d/two; ln -s one d/ln'
+	assert_rc 0
+	wsx --run r --task t3 --parent t2 -- sh -c 'echo 3 > three'
+	assert_rc 0
+	WSBOX_MAX_LOWERS=2 wsx --run r --task view --parent t3 --ro -- \
+		sh -c 'find d three | sort | while read -r p; do echo "$p $(stat -c %Y "$p")"; done'
+	assert_rc 0
+	assert_out "d $LAYER_MTIME
+d/ln $LAYER_MTIME
+d/one $LAYER_MTIME
+d/two $LAYER_MTIME
+three $LAYER_MTIME"
+	merged=$(cat "$STORE/cache/flatten/"*)
+	tree="$STORE/layers/${merged#sha256:}/tree"
+	assert_eq "$(find "$tree" -exec stat -c %Y {} + | sort -u)" $LAYER_MTIME "times in the merged layer"
+}
