@@ -277,3 +277,16 @@ test_restore_without_with_self_says_what_it_holds() {
 	assert_file "$T/with/x"
 	assert_eq "$(cat "$T/err")" "" "stderr with --with-self"
 }
+
+# exec's refusals that `runs show` explains: errno-free, pointing at stale.
+test_exec_refusals_point_at_stale_tasks() {
+	make_stale_chain
+	wsx --run r --task e --parent c --parent b -- true
+	assert_rc 125
+	assert_err_has "task b was re-run after its children used it"
+	assert_err_has "(re-run the tasks \`wsbox runs show\` marks stale)"
+	if grep -q 'Invalid argument' "$T/err"; then fail "errno text: $(cat "$T/err")"; fi
+	wsx --run r --task e --parent ghost -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: parent ghost: no such task in run r" stderr
+}
