@@ -11,6 +11,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 int cmd_rootfs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 

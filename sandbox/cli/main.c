@@ -20,6 +20,7 @@ static const struct verb {
     {"restore", cmd_restore, "materialize a task's workspace into a dir"},
     {"layers", cmd_layers, "list, show, verify, export and import layers"},
     {"runs", cmd_runs, "list, show and remove runs"},
+    {"logs", cmd_logs, "print a task's output"},
     {"rootfs", cmd_rootfs, "import and list root filesystems"},
     {"gc", cmd_gc, "remove dead attempts and unreferenced layers"},
 };

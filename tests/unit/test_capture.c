@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "layers/capture.h"
+#include "layers/layer.h"
 #include "layers/manifest.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -716,6 +717,55 @@ static void test_capture_chowns_to_the_owner_and_drops_setuid(void **state)
 	fx_tree_remove(root);
 }
 
+static void assert_layer_times(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = at(root, rel);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	if (st.st_mtime != LAYER_MTIME || st.st_atime != LAYER_MTIME)
+		fail_msg("`%s`: mtime %lld atime %lld", rel,
+			 (long long)st.st_mtime, (long long)st.st_atime);
+}
+
+/* README "Time stamps": every kept entry, directories after their
+ * children were sanitized or dropped (which moves a dir's mtime), and the
+ * root; times are not content, so the digest does not change with them. */
+static void test_capture_stamps_every_entry_with_layer_mtime(void **state)
+{
+	(void)state;
+	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
+	for (int round = 0; round < 2; round++) {
+		char *root = mktree();
+		mkd(root, "d", 0755);
+		mkd(root, "d/e", 0555);
+		put(root, "d/f", "x", 0644);
+		lnk(root, "d/l", "f");
+		_cleanup_free_ char *fifo = at(root, "d/fifo");
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		if (round == 1) { /* other times, same content */
+			_cleanup_free_ char *f = at(root, "d/f");
+			struct timespec t[2] = {{.tv_sec = 12345},
+						{.tv_sec = 12345}};
+			assert_int_equal(utimensat(AT_FDCWD, f, t, 0), 0);
+		}
+		struct capture_options o = owner_opts();
+		o.make_readonly = round == 1;
+		struct manifest m = {0};
+		struct capture_stats s = {0};
+		struct wsbox_error err = {0};
+		assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+		assert_false(exists(root, "d/fifo"));
+		const char *rels[] = {".", "d", "d/e", "d/f", "d/l"};
+		for (size_t i = 0; i < sizeof rels / sizeof *rels; i++)
+			assert_layer_times(root, rels[i]);
+		digest_of(&m, round ? d2 : d1);
+		manifest_free(&m);
+		rmtree(root);
+		free(root);
+	}
+	assert_string_equal(d1, d2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +782,7 @@ int main(void)
 	    cmocka_unit_test(test_capture_save_keeps_only_the_listed_paths),
 	    cmocka_unit_test(test_capture_is_deterministic_and_read_only),
 	    cmocka_unit_test(test_capture_chowns_to_the_owner_and_drops_setuid),
+	    cmocka_unit_test(test_capture_stamps_every_entry_with_layer_mtime),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }
