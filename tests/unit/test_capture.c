@@ -719,7 +719,7 @@ static void test_capture_chowns_to_the_owner_and_drops_setuid(void **state)
 
 static void assert_layer_times(const char *root, const char *rel)
 {
-	_cleanup_free_ char *p = at(root, rel);
+	_cleanup_free_ char *p = fx_path(root, rel);
 	struct stat st;
 	assert_int_equal(lstat(p, &st), 0);
 	if (st.st_mtime != LAYER_MTIME || st.st_atime != LAYER_MTIME)
@@ -735,15 +735,15 @@ static void test_capture_stamps_every_entry_with_layer_mtime(void **state)
 	(void)state;
 	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
 	for (int round = 0; round < 2; round++) {
-		char *root = mktree();
-		mkd(root, "d", 0755);
-		mkd(root, "d/e", 0555);
-		put(root, "d/f", "x", 0644);
-		lnk(root, "d/l", "f");
-		_cleanup_free_ char *fifo = at(root, "d/fifo");
+		char *root = fx_tree_new();
+		fx_dir(root, "d", 0755);
+		fx_dir(root, "d/e", 0555);
+		fx_file(root, "d/f", "x", 0644);
+		fx_symlink(root, "d/l", "f");
+		_cleanup_free_ char *fifo = fx_path(root, "d/fifo");
 		assert_int_equal(mkfifo(fifo, 0600), 0);
 		if (round == 1) { /* other times, same content */
-			_cleanup_free_ char *f = at(root, "d/f");
+			_cleanup_free_ char *f = fx_path(root, "d/f");
 			struct timespec t[2] = {{.tv_sec = 12345},
 						{.tv_sec = 12345}};
 			assert_int_equal(utimensat(AT_FDCWD, f, t, 0), 0);
@@ -754,13 +754,13 @@ static void test_capture_stamps_every_entry_with_layer_mtime(void **state)
 		struct capture_stats s = {0};
 		struct wsbox_error err = {0};
 		assert_int_equal(capture(root, &o, &m, &s, &err), 0);
-		assert_false(exists(root, "d/fifo"));
+		assert_false(fx_exists(root, "d/fifo"));
 		const char *rels[] = {".", "d", "d/e", "d/f", "d/l"};
-		for (size_t i = 0; i < sizeof rels / sizeof *rels; i++)
+		for (size_t i = 0; i < ARRAY_SIZE(rels); i++)
 			assert_layer_times(root, rels[i]);
 		digest_of(&m, round ? d2 : d1);
 		manifest_free(&m);
-		rmtree(root);
+		fx_tree_remove(root);
 		free(root);
 	}
 	assert_string_equal(d1, d2);
