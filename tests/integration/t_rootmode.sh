@@ -14,7 +14,7 @@ need_idmap() {
 # in /etc/subuid, else wsbox's default.
 root_base() {
 	b=$(sed -n 's/^\(root\|0\):\([0-9]*\):.*/\2/p' /etc/subuid 2>/dev/null | head -n 1)
-	echo "${b:-100000}"
+	echo "${b:-1879048192}"
 }
 
 # The digest's tree of the layer a task published.

@@ -102,7 +102,7 @@ void probe_userns(struct doctor *d)
 			"; as root, tasks run mapped to unprivileged host "
 			"uid %lu gid %lu (%s)",
 			u, g,
-			u == 100000 && g == 100000
+			u == NS_USER_DEFAULT_BASE && g == NS_USER_DEFAULT_BASE
 			    ? "default; no range for root in "
 			      "/etc/subuid, /etc/subgid"
 			    : "first id of root's /etc/subuid, "
