@@ -199,7 +199,7 @@ static const struct exec_option {
 	const char *help;
 } exec_options[] = {
     {"store", OPT_STORE, "DIR",
-     "the store (default: $WSBOX_STORE, ~/.local/share/wsbox)"},
+     "the store (default: $WSBOX_STORE, else below)"},
     {"run", OPT_RUN, "RUN", "the task's run (default: a new run id)"},
     {"task", OPT_TASK, "NAME", "the task's name in the run (default: main)"},
     {"parent", OPT_PARENT, "TASK",
@@ -255,6 +255,9 @@ void exec_opts_usage(FILE *f)
 			 x->arg ? " " : "", x->arg ? x->arg : "");
 		fprintf(f, "  %-24s %s\n", left, x->help);
 	}
+	fputs("\nThe default store is $XDG_DATA_HOME/wsbox or "
+	      "~/.local/share/wsbox; root's\nis /var/lib/wsbox.\n",
+	      f);
 	fputs("\nexit status: CMD's own; 128+N when killed by signal N; 124 "
 	      "timeout;\n125 wsbox failed or refused; 126 CMD not executable; "
 	      "127 CMD not found\n",

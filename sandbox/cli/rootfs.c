@@ -32,7 +32,9 @@ static int usage(FILE *f, int status)
 	    "  ls                       list imported root filesystems and "
 	    "their digests\n"
 	    "  --store DIR              the store (default: $WSBOX_STORE, "
-	    "~/.local/share/wsbox)\n"
+	    "else\n"
+	    "                           ~/.local/share/wsbox; root: "
+	    "/var/lib/wsbox)\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\nexit status: 0 done; 125 failed or refused\n",
 	    f);
