@@ -500,8 +500,9 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		return wsbox_fail(err, 0, "--ro and --save exclude each other");
 	if (optind >= argc)
 		return wsbox_fail(err, 0,
-				  "no command given (usage: wsbox exec "
-				  "[OPTIONS] -- CMD [ARG...])");
+				  "exec: no command given (usage: wsbox exec "
+				  "[OPTIONS] -- CMD [ARG...]; see `wsbox exec "
+				  "--help`)");
 	if (!*argv[optind])
 		return wsbox_fail(err, 0, "empty command");
 	o->argv = argv + optind;

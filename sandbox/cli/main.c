@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		printf("wsbox %s\n", WSBOX_VERSION);
 		return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 	}
-	if (!strcmp(a, "help") && argc > 2) {
+	if (!strcmp(a, "help") && argc > 2 && strcmp(argv[2], "help")) {
 		/* `wsbox help VERB` is `wsbox VERB --help`. */
 		char *help_argv[] = {argv[2], "--help", NULL};
 		return dispatch(2, help_argv);
