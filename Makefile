@@ -54,7 +54,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
+.PHONY: all clean test check unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
 
 all: $(BIN)
 
@@ -72,9 +72,12 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) -I. -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libwsbox.a
+# Unit tests share tests/unit/fixture.c (temporary store, tree builder,
+# test selection).
+UNIT_FIXTURE := $(BUILD)/tests/unit/fixture.o
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_FIXTURE) $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_FIXTURE) $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
 
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe
@@ -94,6 +97,18 @@ unit: $(UNIT_BIN)
 # as an unprivileged user.
 test: $(BIN) $(UNIT_BIN) rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh $(BUILD) $(UNIT_BIN)
+
+# The integration and security suites only, as `make test` runs them (as
+# root, then rootless).
+integration: $(BIN) rootfs
+	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh --no-unit $(BUILD)
+
+# `make check T=NAME`: one suite (t_cache, test_store) or one test
+# (t_cache:test_hit..., test_store:test_..., or a bare test name), as
+# `make test` runs it; TEST_FILTER=REGEX narrows by "suite:test" name
+# (tests/README.md).
+check: $(BIN) $(UNIT_BIN) rootfs
+	@WSBOX_BIN=$(abspath $(BIN)) T="$(T)" sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/wsbox CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -176,10 +176,11 @@ static int add_node(struct record_node **nodes, size_t *n, struct name_index *x,
 		const char *a = (*nodes)[i].layer, *b = src->layer;
 		if ((a || b) && (!a || !b || strcmp(a, b)))
 			return wsbox_fail(
-			    err, EINVAL,
+			    err, 0,
 			    "task %s was re-run after its children "
 			    "used it: its ancestors disagree on its "
-			    "layer",
+			    "layer (re-run the tasks `wsbox runs show` "
+			    "marks stale)",
 			    src->task);
 		return 0;
 	}
@@ -205,8 +206,8 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 		struct task_record rec;
 		r = record_read_shallow(s, run, parents[i], &rec, err);
 		if (r < 0) {
-			if (r == -ENOENT)
-				wsbox_fail(err, ENOENT,
+			if (r == -ENOENT) /* logical: no errno text */
+				wsbox_fail(err, 0,
 					   "parent %s: no such task in run %s",
 					   parents[i], run);
 			break;

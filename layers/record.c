@@ -51,6 +51,21 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 	return ret;
 }
 
+/* The exit status of an attempt whose writer did not set one (records of
+ * older versions; a writer leaving 0 on an attempt that did not succeed):
+ * what `wsbox exec` exits with for that ending. */
+static int derived_exit_status(const struct task_record *r)
+{
+	bool ok = r->status && !strcmp(r->status, "succeeded");
+	if (r->status && !strcmp(r->status, "timeout"))
+		return WSBOX_EXIT_TIMEOUT;
+	if (r->signal)
+		return 128 + r->signal;
+	if (r->exit_code || ok)
+		return r->exit_code;
+	return WSBOX_EXIT_FAILURE; /* failed with exit 0: wsbox's verdict */
+}
+
 int record_write(struct store *s, const struct task_record *r,
 		 struct wsbox_error *err)
 {
@@ -76,6 +91,19 @@ int record_write(struct store *s, const struct task_record *r,
 	    (json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
 	    "stdout", json_str_or_null(r->stdout_log), "stderr",
 	    json_str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
+	/* New in version 3: readers of older records derive them. */
+	bool ok = r->status && !strcmp(r->status, "succeeded");
+	int exit_status =
+	    r->exit_status || ok ? r->exit_status : derived_exit_status(r);
+	json_t *added =
+	    json_pack("{s:i, s:o, s:o}", "exit_status", exit_status, "error",
+		      json_str_or_null(r->error), "combined",
+		      json_str_or_null(r->combined_log));
+	if (!added || (j && json_object_update(j, added) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	json_decref(added);
 	if (!j)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
@@ -158,6 +186,8 @@ void record_free(struct task_record *r)
 	free(r->cache_key);
 	free(r->stdout_log);
 	free(r->stderr_log);
+	free(r->combined_log);
+	free(r->error);
 	free(r->ancestry);
 	memset(r, 0, sizeof *r);
 }
@@ -230,9 +260,12 @@ int record_read_shallow(const struct store *s, const char *run,
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int ret = read_file_at(s->fd, path, RECORD_MAX, &text, &len, err);
-	if (ret == -ENOENT)
-		return wsbox_fail(err, ENOENT, "task %s: not in run %s", task,
-				  run);
+	if (ret == -ENOENT) {
+		/* Logical: no errno text, but the caller may test it. */
+		wsbox_fail(err, 0, "no such task %s in run %s", task, run);
+		err->errnum = ENOENT;
+		return -ENOENT;
+	}
 	if (ret < 0)
 		return ret;
 	json_error_t jerr;
@@ -249,8 +282,13 @@ int record_read_shallow(const struct store *s, const char *run,
 	r->cache_key = jstr(j, "cache_key");
 	r->stdout_log = jstr(j, "stdout");
 	r->stderr_log = jstr(j, "stderr");
+	r->combined_log = jstr(j, "combined");
+	r->error = jstr(j, "error");
 	r->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(j, "signal"));
+	json_t *es = json_object_get(j, "exit_status");
+	r->exit_status = json_is_integer(es) ? (int)json_integer_value(es)
+					     : derived_exit_status(r);
 	r->ro = json_is_true(json_object_get(j, "ro"));
 	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
 	r->seq = seq > 0 ? (uint64_t)seq : 0;

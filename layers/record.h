@@ -12,7 +12,8 @@
 
 #include "layers/store.h"
 
-#define RECORD_VERSION 2 /* 2: ancestors in a shared ancestry file */
+/* 2: ancestors in a shared ancestry file; 3: exit_status, error, combined */
+#define RECORD_VERSION 3
 
 /* One ancestor as seen by a task: its layer (NULL for a read-only task or
  * one that wrote nothing) and its own parents (the DAG edges). */
@@ -37,13 +38,21 @@ struct task_record {
 	char **lowers; /* layer digests in workspace order, topmost first */
 	size_t n_lowers;
 	char *layer;  /* this task's layer, NULL if none */
-	char *status; /* "succeeded", "failed", "timeout" */
+	char *status; /* "succeeded", "failed", "timeout", "error" */
 	int exit_code, signal;
+	/* wsbox's own exit status for the attempt (README "Exit status").
+	 * Records written before it existed read as 124 for a timeout, else
+	 * 128+signal, else exit_code. */
+	int exit_status;
+	char *error; /* why it failed when wsbox says (one line), or NULL */
 	bool ro, cache_hit;
 	char *cache_key;
 	double started, wall_sec, cpu_sec;
 	uint64_t bytes, files, max_rss_kb;
 	char *stdout_log, *stderr_log; /* relative to the store */
+	/* Both streams interleaved as written (layers/tasklog.h), relative to
+	 * the store; NULL in records without one. */
+	char *combined_log;
 };
 
 int record_write(struct store *s, const struct task_record *r,

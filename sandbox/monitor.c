@@ -127,181 +127,284 @@ static int read_report(int fd, struct init_report *rep)
 	return n == (ssize_t)sizeof *rep ? 1 : 0;
 }
 
-/* Run the sandbox of `plan` (its limits already in place) to the end. */
-static int supervise(const struct plan *plan, int cgroup_fd,
-		     struct sandbox_result *res, struct wsbox_error *err)
-{
-	int sync_pipe[2], report_pipe[2];
-	memset(res, 0, sizeof *res);
+/* One sandbox under supervision: what the steps of supervise share. */
+struct supervision {
+	const struct plan *plan;
+	struct sandbox_result *res;
+	sigset_t old;	  /* the signal mask to restore */
+	int sfd;	  /* signalfd: SIGCHLD and the forwarded signals */
+	struct notify nt; /* denied-syscall reports */
+	int sync_r, sync_w;	/* "go" to the child */
+	int report_r, report_w; /* init's report */
+	pid_t child;
+	double t0, deadline, kill_at; /* CLOCK_MONOTONIC; 0: none */
+	bool term_sent, exited, have_report;
+	struct init_report rep;
+	int wstatus;
+	struct rusage ru;
+	struct plan_tee tee[2];
+	bool tee_open[2];
+};
 
-	sigset_t set, old;
+static void drop_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void supervision_close(struct supervision *s)
+{
+	int *fds[] = {&s->sfd, &s->sync_r, &s->sync_w, &s->report_r,
+		      &s->report_w};
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		drop_fd(fds[i]);
+	notify_close(&s->nt);
+}
+
+/* SIGCHLD and the signals init forwards arrive on a signalfd. */
+static int block_signals(struct supervision *s, struct wsbox_error *err)
+{
+	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (int i = 0; i < init_n_forwarded_signals; i++)
 		sigaddset(&set, init_forwarded_signals[i]);
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, &s->old) < 0)
 		return wsbox_fail(err, errno, "block signals");
-	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0)
+	s->sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (s->sfd < 0)
 		return wsbox_fail(err, errno, "signalfd");
-	/* Denied-syscall reporting: the listener's channel exists before
-	 * clone3 so the task can hand the listener back (notify.c). */
-	_cleanup_(notify_close) struct notify nt;
-	int nrc = notify_setup(&nt, plan, err);
-	if (nrc < 0)
-		return nrc;
+	return 0;
+}
+
+/* clone3 the sandbox; the child becomes the container (contain_child). */
+static int start_child(struct supervision *s, int cgroup_fd,
+		       struct wsbox_error *err)
+{
+	int sync_pipe[2], report_pipe[2];
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
 		return wsbox_fail(err, errno, "pipe");
-	if (pipe2(report_pipe, O_CLOEXEC) < 0) {
-		close(sync_pipe[0]);
-		close(sync_pipe[1]);
+	s->sync_r = sync_pipe[0];
+	s->sync_w = sync_pipe[1];
+	if (pipe2(report_pipe, O_CLOEXEC) < 0)
 		return wsbox_fail(err, errno, "pipe");
-	}
-	_cleanup_close_ int sync_w = sync_pipe[1];
-	_cleanup_close_ int report_r = report_pipe[0];
+	s->report_r = report_pipe[0];
+	s->report_w = report_pipe[1];
 
-	double t0 = now_sec();
+	s->t0 = now_sec();
 	pid_t parent = getpid();
-	pid_t child = clone_sandbox(plan, cgroup_fd);
-	if (child < 0) {
-		int e = errno;
-		close(sync_pipe[0]);
-		close(report_pipe[1]);
-		return wsbox_fail(err, e,
+	s->child = clone_sandbox(s->plan, cgroup_fd);
+	if (s->child < 0)
+		return wsbox_fail(err, errno,
 				  "create namespaces (try `wsbox doctor`)");
+	if (s->child == 0) {
+		close(s->sync_w);
+		close(s->report_r);
+		notify_after_clone(&s->nt, true);
+		sigprocmask(SIG_SETMASK, &s->old, NULL);
+		contain_child(s->plan, s->sync_r, s->report_w, parent);
 	}
-	if (child == 0) {
-		close(sync_pipe[1]);
-		close(report_pipe[0]);
-		notify_after_clone(&nt, true);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		contain_child(plan, sync_pipe[0], report_pipe[1], parent);
-	}
-	close(sync_pipe[0]);
-	close(report_pipe[1]);
-	notify_after_clone(&nt, false);
-	trace_phase("cloned");
-	if (plan->close_stdio)
+	drop_fd(&s->sync_r);
+	drop_fd(&s->report_w);
+	notify_after_clone(&s->nt, false);
+	if (s->plan->close_stdio)
 		for (int i = 0; i < 3; i++)
-			if (plan->stdio[i] >= 0)
-				close(plan->stdio[i]);
+			if (s->plan->stdio[i] >= 0)
+				close(s->plan->stdio[i]);
+	return 0;
+}
 
-	int r = ns_user_write_maps(child, plan, err);
-	if (r < 0 || write_all(sync_w, "G", 1) < 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+/* Write the child's id maps, then let it go. */
+static int let_go(struct supervision *s, struct wsbox_error *err)
+{
+	int r = ns_user_write_maps(s->child, s->plan, err);
+	if (r < 0 || write_all(s->sync_w, "G", 1) < 0) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
 		return r < 0 ? r : wsbox_fail(err, EPIPE, "start sandbox");
 	}
+	return 0;
+}
 
-	trace_phase("maps written");
-	struct init_report rep = {0};
-	bool have_report = false, exited = false, term_sent = false;
-	double deadline =
-	    plan->limits.timeout_sec ? t0 + plan->limits.timeout_sec : 0;
-	double kill_at = 0;
-	int wstatus = 0;
-	struct rusage ru = {0};
+/* --timeout: ask nicely through init, then, after the grace, take the
+ * whole PID namespace down with its init. */
+static void enforce_timeout(struct supervision *s)
+{
+	double t = now_sec();
+	if (s->kill_at && t >= s->kill_at) {
+		kill(s->child, SIGKILL);
+		s->kill_at = 0;
+	} else if (s->deadline && t >= s->deadline && !s->term_sent) {
+		s->res->timed_out = true;
+		s->term_sent = true;
+		kill(s->child, SIGTERM);
+		unsigned grace_ms = s->plan->limits.kill_grace_ms
+					? s->plan->limits.kill_grace_ms
+					: 2000;
+		s->kill_at = t + grace_ms / 1000.0;
+		s->deadline = 0;
+	}
+}
 
-	struct plan_tee tee[2];
-	size_t n_tee = plan->n_tee;
-	memcpy(tee, plan->tee, sizeof tee);
-	bool tee_open[2] = {n_tee > 0, n_tee > 1};
-	while (!exited) {
+/* Milliseconds until the next timeout action, -1 for none. */
+static int poll_timeout_ms(const struct supervision *s)
+{
+	double next = s->kill_at ? s->kill_at : s->deadline;
+	if (!next)
+		return -1;
+	double left = next - now_sec();
+	return left > 0 ? (int)(left * 1000) + 1 : 0;
+}
+
+/* Handle what poll found ready: denied syscalls, output, init's report,
+ * signals to forward. */
+static void handle_ready(struct supervision *s, const struct pollfd *fds,
+			 int n)
+{
+	if (n > 0 && fds[4].revents)
+		notify_handle(&s->nt, fds[4].revents);
+	for (int i = 0; i < 2; i++)
+		if (fds[2 + i].revents && !pump(&s->tee[i]))
+			s->tee_open[i] = false;
+	if (fds[1].revents) {
+		s->have_report = read_report(s->report_r, &s->rep) == 1;
+		if (!s->have_report)
+			drop_fd(&s->report_r);
+	}
+	if (fds[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+		if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si &&
+		    si.ssi_signo != SIGCHLD)
+			kill(s->child, (int)si.ssi_signo);
+	}
+}
+
+/* The pump loop: until init is gone (or poll fails). */
+static void watch(struct supervision *s)
+{
+	s->deadline = s->plan->limits.timeout_sec
+			  ? s->t0 + s->plan->limits.timeout_sec
+			  : 0;
+	memcpy(s->tee, s->plan->tee, sizeof s->tee);
+	s->tee_open[0] = s->plan->n_tee > 0;
+	s->tee_open[1] = s->plan->n_tee > 1;
+	while (!s->exited) {
 		struct pollfd fds[5] = {
-		    {.fd = sfd, .events = POLLIN},
-		    {.fd = have_report ? -1 : report_r, .events = POLLIN},
-		    {.fd = tee_open[0] ? tee[0].src : -1, .events = POLLIN},
-		    {.fd = tee_open[1] ? tee[1].src : -1, .events = POLLIN},
-		    {.fd = notify_pollfd(&nt), .events = POLLIN},
+		    {.fd = s->sfd, .events = POLLIN},
+		    {.fd = s->have_report ? -1 : s->report_r, .events = POLLIN},
+		    {.fd = s->tee_open[0] ? s->tee[0].src : -1,
+		     .events = POLLIN},
+		    {.fd = s->tee_open[1] ? s->tee[1].src : -1,
+		     .events = POLLIN},
+		    {.fd = notify_pollfd(&s->nt), .events = POLLIN},
 		};
-		int timeout_ms = -1;
-		double next = kill_at ? kill_at : deadline;
-		if (next) {
-			double left = next - now_sec();
-			timeout_ms = left > 0 ? (int)(left * 1000) + 1 : 0;
-		}
-		int n = poll(fds, 5, timeout_ms);
+		int n = poll(fds, 5, poll_timeout_ms(s));
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n > 0 && fds[4].revents)
-			notify_handle(&nt, fds[4].revents);
-		for (int i = 0; i < 2; i++)
-			if (fds[2 + i].revents && !pump(&tee[i]))
-				tee_open[i] = false;
-		if (fds[1].revents) {
-			have_report = read_report(report_r, &rep) == 1;
-			if (!have_report) {
-				close(report_r);
-				report_r = -1;
-			}
-		}
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si &&
-			    si.ssi_signo != SIGCHLD)
-				kill(child, (int)si.ssi_signo);
-		}
-		pid_t p = wait4(child, &wstatus, WNOHANG, &ru);
-		if (p == child) {
-			exited = true;
+		handle_ready(s, fds, n);
+		if (wait4(s->child, &s->wstatus, WNOHANG, &s->ru) == s->child) {
+			s->exited = true;
 			break;
 		}
-		double t = now_sec();
-		if (kill_at && t >= kill_at) {
-			kill(child, SIGKILL);
-			kill_at = 0;
-		} else if (deadline && t >= deadline && !term_sent) {
-			/* Ask nicely through init, then take the whole PID
-			 * namespace down with its init. */
-			res->timed_out = true;
-			term_sent = true;
-			kill(child, SIGTERM);
-			kill_at = t + (plan->limits.kill_grace_ms
-					   ? plan->limits.kill_grace_ms
-					   : 2000) /
-					  1000.0;
-			deadline = 0;
-		}
+		enforce_timeout(s);
 	}
-	if (!exited) {
-		kill(child, SIGKILL);
-		wait4(child, &wstatus, 0, &ru);
-	}
-	trace_phase("reaped");
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	/* Every writer is dead now: drain what is left in the pipes. */
-	for (int i = 0; i < 2; i++)
-		while (tee_open[i] && pump(&tee[i]))
-			;
-	if (!have_report && report_r >= 0)
-		have_report = read_report(report_r, &rep) == 1;
+}
 
-	res->wall_sec = now_sec() - t0;
-	res->cpu_sec = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	res->max_rss_kb = (uint64_t)ru.ru_maxrss;
-	res->denied_count = nt.count;
+/* Init is gone (killed here if the loop broke off). */
+static void reap(struct supervision *s)
+{
+	if (!s->exited) {
+		kill(s->child, SIGKILL);
+		wait4(s->child, &s->wstatus, 0, &s->ru);
+	}
+}
+
+/* Every writer is dead now: drain what is left in the pipes, read a report
+ * not yet read, and total the resources. */
+static void collect(struct supervision *s)
+{
+	sigprocmask(SIG_SETMASK, &s->old, NULL);
+	for (int i = 0; i < 2; i++)
+		while (s->tee_open[i] && pump(&s->tee[i]))
+			;
+	if (!s->have_report && s->report_r >= 0)
+		s->have_report = read_report(s->report_r, &s->rep) == 1;
+
+	struct sandbox_result *res = s->res;
+	const struct rusage *ru = &s->ru;
+	res->wall_sec = now_sec() - s->t0;
+	res->cpu_sec = (double)ru->ru_utime.tv_sec +
+		       ru->ru_utime.tv_usec / 1e6 +
+		       (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+	res->max_rss_kb = (uint64_t)ru->ru_maxrss;
+	res->denied_count = s->nt.count;
+}
+
+/* How the task ended, from init's report: 0 when it ran (whatever its
+ * status), else the sandbox's setup failure. */
+static int judge_report(struct supervision *s, struct wsbox_error *err)
+{
+	struct sandbox_result *res = s->res;
 	if (res->timed_out)
 		return 0;
-	if (!have_report)
+	if (!s->have_report)
 		return wsbox_fail(err, 0, "sandbox died before reporting (%s)",
-				  WIFSIGNALED(wstatus)
-				      ? strsignal(WTERMSIG(wstatus))
+				  WIFSIGNALED(s->wstatus)
+				      ? strsignal(WTERMSIG(s->wstatus))
 				      : "no report");
-	switch (rep.kind) {
+	switch (s->rep.kind) {
 	case INIT_REPORT_EXITED:
-		res->code = rep.code;
+		res->code = s->rep.code;
 		return 0;
 	case INIT_REPORT_SIGNALED:
 		res->signaled = true;
-		res->code = rep.code;
+		res->code = s->rep.code;
 		return 0;
 	default:
-		rep.msg[sizeof rep.msg - 1] = '\0';
+		s->rep.msg[sizeof s->rep.msg - 1] = '\0';
 		return wsbox_fail_status(
-		    err, rep.code ? rep.code : WSBOX_EXIT_FAILURE, 0,
-		    "sandbox setup: %s", rep.msg);
+		    err, s->rep.code ? s->rep.code : WSBOX_EXIT_FAILURE, 0,
+		    "sandbox setup: %s", s->rep.msg);
 	}
+}
+
+/* Run the sandbox of `plan` (its limits already in place) to the end. */
+static int supervise(const struct plan *plan, int cgroup_fd,
+		     struct sandbox_result *res, struct wsbox_error *err)
+{
+	_cleanup_(supervision_close) struct supervision s = {
+	    .plan = plan,
+	    .res = res,
+	    .sfd = -1,
+	    .nt = {.sock = -1, .listener = -1},
+	    .sync_r = -1,
+	    .sync_w = -1,
+	    .report_r = -1,
+	    .report_w = -1,
+	};
+	memset(res, 0, sizeof *res);
+	int r = block_signals(&s, err);
+	if (r < 0)
+		return r;
+	/* Denied-syscall reporting: the listener's channel exists before
+	 * clone3 so the task can hand the listener back (notify.c). */
+	r = notify_setup(&s.nt, plan, err);
+	if (r < 0)
+		return r;
+	r = start_child(&s, cgroup_fd, err);
+	if (r < 0)
+		return r;
+	trace_phase("cloned");
+	r = let_go(&s, err);
+	if (r < 0)
+		return r;
+	trace_phase("maps written");
+	watch(&s);
+	reap(&s);
+	trace_phase("reaped");
+	collect(&s);
+	return judge_report(&s, err);
 }
 
 /* Where the limits go: a cgroup leaf when one fits (cgroup.c decides, the
@@ -334,9 +437,15 @@ static int limits_prepare(struct plan *p, struct sandbox_cgroup *cg,
 	}
 	if (want & ~c.have)
 		fprintf(stderr, "wsbox: --cpus not enforced: %s\n", c.why);
-	int r = cgroup_create(&c, l, cg, err);
-	if (r < 0)
+	/* Its own error: cgroup_create may leave the text of a tolerated
+	 * failure (no memory.swap.max without swap accounting) behind on
+	 * success, and err carries failures only. */
+	struct wsbox_error cerr = {0};
+	int r = cgroup_create(&c, l, cg, &cerr);
+	if (r < 0) {
+		*err = cerr;
 		return r;
+	}
 	*via = "cgroup";
 	p->limits.via_cgroup = true;
 	return 0;
@@ -359,9 +468,8 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	 * so the cgroup's counters are final. */
 	cgroup_collect(&cg, res);
 	cgroup_destroy(&cg);
-	char note[256];
-	if (r == 0 && !err->msg[0] &&
-	    sandbox_limits_note(res, &p.limits, note, sizeof note))
-		wsbox_fail_status(err, 0, 0, "%s", note);
+	if (r == 0)
+		sandbox_limits_note(res, &p.limits, res->note,
+				    sizeof res->note);
 	return r;
 }

@@ -29,7 +29,7 @@
 static const char *const fresh_mounts[] = {"proc", "dev", "tmp", "workspace",
 					   "sys"};
 /* Host directories hidden behind an empty tmpfs when the rootfs is the host's
- * own "/" (SPEC.md section 2). */
+ * own "/" (docs/sandbox.md "Root filesystem"). */
 static const char *const host_hidden[] = {"home", "root", "run", "tmp",
 					  "var/tmp"};
 

@@ -16,6 +16,8 @@
 #include "sandbox/plan.h"
 #include "sandbox/util/error.h"
 
+#define SANDBOX_NOTE_MAX 256
+
 struct sandbox_result {
 	bool signaled;	 /* task killed by signal `code` */
 	bool timed_out;	 /* --timeout expired; the sandbox was killed */
@@ -32,13 +34,15 @@ struct sandbox_result {
 	bool oom_killed;	 /* the OOM killer killed a sandbox process */
 	bool pids_max_hit;	 /* a fork failed at the pids limit */
 	uint64_t mem_peak_bytes; /* memory.peak of the sandbox, 0 unknown */
+	/* The sandbox_limits_note() of a limit the task hit, "" when none:
+	 * a line to print, not a failure of wsbox. */
+	char note[SANDBOX_NOTE_MAX];
 };
 
 /* Run the plan to completion. Returns 0 when the task ran (whatever its exit
- * status) and a negative errno when the sandbox could not be set up. When it
- * returns, every process of the sandbox is gone. On 0, err->msg may hold the
- * sandbox_limits_note() of a limit the task hit, with status 0: a line to
- * print, not a failure of wsbox. */
+ * status; res->note says which limit it hit) and a negative errno with err
+ * set when the sandbox could not be set up. When it returns, every process
+ * of the sandbox is gone. */
 int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 		struct wsbox_error *err);
 

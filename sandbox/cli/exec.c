@@ -1,8 +1,8 @@
-/* sandbox/cli/exec.c: `wsbox exec`, the lifecycle of one task (SPEC.md "Exec
- * lifecycle", section 4): parse and validate; draw an attempt number;
- * resolve the ancestors and refuse conflicts; compute the cache key and, on a
- * hit, publish the cached result without any sandbox; else stage the
- * attempt, build the plan and run the sandbox; capture the upper dir on
+/* sandbox/cli/exec.c: `wsbox exec`, the lifecycle of one task (docs/exec.md
+ * "Lifecycle", docs/cache.md "Compare-and-swap"): parse and validate; draw an
+ * attempt number; resolve the ancestors and refuse conflicts; compute the cache
+ * key and, on a hit, publish the cached result without any sandbox; else stage
+ * the attempt, build the plan and run the sandbox; capture the upper dir on
  * success; publish layer, logs, record and cache entry in one
  * compare-and-swap under the task's lock; report events; turn the outcome
  * into an exit status. Store and sandbox meet only here, through the plan.
@@ -47,7 +47,7 @@ extern char **environ;
 
 #define MAX_CONFLICTS_SHOWN 20
 
-/* Everything one exec owns, released in one place. */
+/* Everything one exec owns, released in one place (exec_ctx_finish). */
 struct exec_ctx {
 	struct exec_opts o;
 	struct store store;
@@ -73,6 +73,8 @@ struct exec_ctx {
 	struct events ev;
 	struct sandbox_result res; /* zero until the sandbox ran */
 	bool ran;
+	bool hit;	     /* served from the cache: no sandbox */
+	bool rootfs_is_path; /* --rootfs names a directory, not an import */
 	struct task_record rec;
 	/* The host ids the task maps to (rootless: the caller, one id; as
 	 * root: inside 0..id_count-1 onto an unprivileged subordinate range)
@@ -83,6 +85,14 @@ struct exec_ctx {
 	uid_t host_uid, layer_uid, id_count;
 	gid_t host_gid, layer_gid;
 };
+
+#define EXEC_CTX_INIT                                                          \
+	{                                                                      \
+		.out_pipe = {-1, -1}, .err_pipe = {-1, -1}, .out_log = -1,     \
+		.err_log = -1, .gc_lock = -1, .task_lock = -1,                 \
+		.mutex_lock = -1, .store = {.fd = -1}, .att = {.dirfd = -1},   \
+		.ev = {.fd = -1},                                              \
+	}
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -145,28 +155,22 @@ static void ctx_free(struct exec_ctx *c)
 	free(c->rec.layer);
 }
 
-/* Ancestors → manifests → conflicts → lower dirs, topmost first. */
-static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
+/* Every ancestor's layer is checked present; a manifest is read only where
+ * it is needed. */
+static int load_manifests(struct exec_ctx *c, const char *empty_digest,
+			  struct wsbox_error *err)
 {
-	int r;
-	if (!c->o.parents.n)
-		return 0;
-	r = dag_collect(&c->store, c->run, c->o.parents.v, c->o.parents.n,
-			&c->dag, err);
-	if (r < 0)
-		return r;
 	c->manifests = xcalloc(c->dag.n + 1, sizeof *c->manifests);
-	/* A layer that holds nothing adds nothing and conflicts with nothing:
-	 * it is told by its digest, never read. */
-	char empty_digest[DIGEST_STRLEN];
-	layer_empty_digest(empty_digest);
 	for (size_t i = 0; i < c->dag.n; i++) {
 		const char *layer = c->dag.nodes[i].layer;
+		/* A layer that holds nothing adds nothing and conflicts with
+		 * nothing: it is told by its digest, never read. */
 		if (!layer || !strcmp(layer, empty_digest))
 			continue;
 		/* Only a layer with an unrelated one beside it can conflict
 		 * (rule 3): in a chain no manifest is read, so restore does
 		 * not grow with the files the ancestors wrote. */
+		int r;
 		if (dag_has_unrelated_layer(&c->dag, i)) {
 			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
 			r = layer_load_manifest(&c->store, layer,
@@ -180,28 +184,39 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 			return r;
 		}
 	}
+	return 0;
+}
+
+/* Two unrelated ancestors that wrote the same path refuse the exec. */
+static int refuse_conflicts(struct exec_ctx *c, struct wsbox_error *err)
+{
 	char **msgs = NULL;
 	size_t n_msgs = 0;
 	size_t total = dag_conflicts(&c->dag, c->manifests, &msgs, &n_msgs,
 				     MAX_CONFLICTS_SHOWN);
-	if (total) {
-		/* All but the last on their own lines; the last becomes the
-		 * error main() prints. */
-		for (size_t i = 0; i + 1 < n_msgs; i++)
-			fprintf(stderr, "wsbox: %s\n", msgs[i]);
-		if (total > n_msgs)
-			wsbox_fail(err, 0, "%s (and %zu more conflicts)",
-				   msgs[n_msgs - 1], total - n_msgs);
-		else
-			wsbox_fail(err, 0, "%s", msgs[n_msgs - 1]);
-		for (size_t i = 0; i < n_msgs; i++)
-			free(msgs[i]);
-		free(msgs);
-		return -EEXIST;
-	}
-	/* Descendants above ancestors: reverse topological order. Layers
-	 * with no entries add nothing to the view and are not stacked. */
-	_cleanup_free_ char **stacked = xcalloc(c->dag.n + 1, sizeof *stacked);
+	if (!total)
+		return 0;
+	/* All but the last on their own lines; the last becomes the error
+	 * main() prints. */
+	for (size_t i = 0; i + 1 < n_msgs; i++)
+		fprintf(stderr, "wsbox: %s\n", msgs[i]);
+	if (total > n_msgs)
+		wsbox_fail(err, 0, "%s (and %zu more conflicts)",
+			   msgs[n_msgs - 1], total - n_msgs);
+	else
+		wsbox_fail(err, 0, "%s", msgs[n_msgs - 1]);
+	for (size_t i = 0; i < n_msgs; i++)
+		free(msgs[i]);
+	free(msgs);
+	return -EEXIST;
+}
+
+/* Descendants above ancestors: reverse topological order, into `stacked`
+ * (room for dag.n). Every layer is recorded and pinned; layers with no
+ * entries add nothing to the view and are not stacked. Returns the count. */
+static size_t stack_lowers(struct exec_ctx *c, const char *empty_digest,
+			   char **stacked)
+{
 	size_t n_stacked = 0;
 	for (size_t k = c->dag.n; k-- > 0;) {
 		size_t i = c->dag.order[k];
@@ -219,25 +234,40 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 			continue;
 		stacked[n_stacked++] = c->dag.nodes[i].layer;
 	}
-	/* Beyond overlayfs's limit on lowers, the oldest layers are merged
-	 * into one layer cached by their digests (SPEC.md rule 5). The
-	 * record keeps the real ancestors' digests. $WSBOX_MAX_LOWERS lowers
-	 * the threshold so tests need not run 500 tasks. */
-	size_t max_lowers = FLATTEN_MAX_LOWERS_DEFAULT;
+	return n_stacked;
+}
+
+/* $WSBOX_MAX_LOWERS lowers the flattening threshold so tests need not run
+ * 500 tasks. */
+static int max_lowers_of_env(size_t *max_lowers, struct wsbox_error *err)
+{
+	*max_lowers = FLATTEN_MAX_LOWERS_DEFAULT;
 	const char *env = getenv("WSBOX_MAX_LOWERS");
-	if (env && *env) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(env, &end, 10);
-		if (errno || *end || *env < '0' || *env > '9' || v < 2 ||
-		    v > FLATTEN_MAX_LOWERS_DEFAULT)
-			return wsbox_fail(err, EINVAL,
-					  "WSBOX_MAX_LOWERS=`%s`: want 2..%d",
-					  env, FLATTEN_MAX_LOWERS_DEFAULT);
-		max_lowers = v;
-	}
-	/* The merged layer is owned like the task layers it replaces: by
-	 * c->layer_uid (resolve_ids). */
+	if (!env || !*env)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(env, &end, 10);
+	if (errno || *end || *env < '0' || *env > '9' || v < 2 ||
+	    v > FLATTEN_MAX_LOWERS_DEFAULT)
+		return wsbox_fail(err, EINVAL,
+				  "WSBOX_MAX_LOWERS=`%s`: want 2..%d", env,
+				  FLATTEN_MAX_LOWERS_DEFAULT);
+	*max_lowers = v;
+	return 0;
+}
+
+/* Beyond overlayfs's limit on lowers, the oldest layers are merged into one
+ * layer cached by their digests (layers/flatten.h); the record keeps the real
+ * ancestors' digests. The merged layer is owned like the task layers it
+ * replaces: by c->layer_uid (resolve_ids). */
+static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
+			 struct wsbox_error *err)
+{
+	size_t max_lowers;
+	int r = max_lowers_of_env(&max_lowers, err);
+	if (r < 0)
+		return r;
 	char **flat = NULL;
 	size_t n_flat = 0;
 	r = flatten_lowers(&c->store, stacked, n_stacked, max_lowers,
@@ -250,6 +280,36 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 		strv_push(&c->pins, flat[i]);
 	}
 	flatten_free(flat, n_flat);
+	return 0;
+}
+
+/* Ancestors → manifests → conflicts → lower dirs, topmost first; the
+ * record names them. */
+static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
+{
+	if (!c->o.parents.n)
+		return 0;
+	int r = dag_collect(&c->store, c->run, c->o.parents.v, c->o.parents.n,
+			    &c->dag, err);
+	if (r < 0)
+		return r;
+	char empty_digest[DIGEST_STRLEN];
+	layer_empty_digest(empty_digest);
+	r = load_manifests(c, empty_digest, err);
+	if (r < 0)
+		return r;
+	r = refuse_conflicts(c, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char **stacked = xcalloc(c->dag.n + 1, sizeof *stacked);
+	size_t n_stacked = stack_lowers(c, empty_digest, stacked);
+	r = flatten_stack(c, stacked, n_stacked, err);
+	if (r < 0)
+		return r;
+	c->rec.ancestors = c->dag.nodes;
+	c->rec.n_ancestors = c->dag.n;
+	c->rec.lowers = c->lower_digests.v;
+	c->rec.n_lowers = c->lower_digests.n;
 	return 0;
 }
 
@@ -272,10 +332,11 @@ static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 
 static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 {
-	_cleanup_free_ char *dir =
-	    xasprintf("%s/runs/%s/logs", c->store.path, c->run);
-	c->rec.stdout_log = xasprintf("runs/%s/logs/%s.out", c->run, c->att.id);
-	c->rec.stderr_log = xasprintf("runs/%s/logs/%s.err", c->run, c->att.id);
+	_cleanup_free_ char *dir = store_run_path(&c->store, c->run, "logs");
+	_cleanup_free_ char *out = xasprintf("%s.out", c->att.id);
+	_cleanup_free_ char *errf = xasprintf("%s.err", c->att.id);
+	c->rec.stdout_log = store_run_rel(c->run, "logs", out);
+	c->rec.stderr_log = store_run_rel(c->run, "logs", errf);
 	return mkdir_p(dir, 0700, err);
 }
 
@@ -374,10 +435,10 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Publish this attempt's result: the compare-and-swap of SPEC.md section 4.
- * Under the shared gc lock (so gc cannot take the layer between its
- * publication and the record naming it) and the task's lock: refuse when a
- * newer attempt published meanwhile, else publish the layer, the cache
+/* Publish this attempt's result: the compare-and-swap of docs/cache.md
+ * "Compare-and-swap". Under the shared gc lock (so gc cannot take the layer
+ * between its publication and the record naming it) and the task's lock: refuse
+ * when a newer attempt published meanwhile, else publish the layer, the cache
  * entry, the logs, then the record, each atomic, in the order that never
  * lets a record or an entry name something missing. */
 static int publish_result(struct exec_ctx *c, bool cache_it,
@@ -497,8 +558,8 @@ static void emit_denied(void *ctx, pid_t pid, int nr, const char *name)
 			c->task, name, (int)pid);
 }
 
-static void emit_finished(struct exec_ctx *c, int status,
-			  const struct wsbox_error *err)
+/* `msg`: the line wsbox printed last (report), or NULL. */
+static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 {
 	const struct task_record *r = &c->rec;
 	const char *st = r->status ? r->status : "error";
@@ -510,18 +571,20 @@ static void emit_finished(struct exec_ctx *c, int status,
 	    r->wall_sec, "cpu_sec", r->cpu_sec, "max_rss_kb",
 	    (json_int_t)r->max_rss_kb, "layer", json_str_or_null(r->layer),
 	    "bytes", (json_int_t)r->bytes, "files", (json_int_t)r->files,
-	    "error", json_str_or_null(err->msg[0] ? err->msg : NULL));
+	    "error", json_str_or_null(msg));
 	if (o && c->ran)
 		emit_finished_limits(o, &c->res);
 	events_emit(&c->ev, "task_finished", o);
 }
 
-static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
+/* Step 1: events, the stdin check, a --rootfs path, the store. Everything
+ * that needs no store write is validated first: a --rootfs path is checked
+ * before the store is created, an imported rootfs name after it is opened
+ * (identify_task). */
+static int open_store(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r;
 	struct exec_opts *o = &c->o;
-
-	r = events_open(&c->ev, o->events, err);
+	int r = events_open(&c->ev, o->events, err);
 	if (r < 0)
 		return r;
 	/* The task inherits stdin. A directory there would be a handle on
@@ -531,34 +594,36 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 		return wsbox_fail(err, 0,
 				  "stdin is a directory: refusing to hand a "
 				  "host directory to the task");
-	/* Validate everything that needs no store writes first: a --rootfs
-	 * path is checked before the store is created, an imported rootfs
-	 * name after it is opened. */
-	bool rootfs_is_path =
+	c->rootfs_is_path =
 	    o->rootfs && (strchr(o->rootfs, '/') || o->rootfs[0] == '.');
-	if (rootfs_is_path) {
+	if (c->rootfs_is_path) {
 		r = rootfs_resolve(NULL, o->rootfs, &c->rootfs, err);
 		if (r < 0)
 			return r;
 	}
 	_cleanup_free_ char *store_path = store_default_path(o->store);
-	r = store_open(store_path, true, &c->store, err);
-	if (r < 0)
-		return r;
-	trace_phase("store");
-	r = resolve_ids(c, err);
-	if (r < 0)
-		return r;
-	if (!o->rootfs)
+	return store_open(store_path, true, &c->store, err);
+}
+
+/* The root filesystem (the host's "/" by default, else a path or an
+ * imported name) and its identity for the cache key. */
+static int resolve_rootfs(struct exec_ctx *c, struct wsbox_error *err)
+{
+	struct exec_opts *o = &c->o;
+	if (!o->rootfs) {
 		c->rootfs = xstrdup("/");
-	else if (!rootfs_is_path) {
-		r = rootfs_resolve(&c->store, o->rootfs, &c->rootfs, err);
+	} else if (!c->rootfs_is_path) {
+		int r = rootfs_resolve(&c->store, o->rootfs, &c->rootfs, err);
 		if (r < 0)
 			return r;
 	}
-	r = rootfs_identity(c, o->rootfs && !rootfs_is_path, err);
-	if (r < 0)
-		return r;
+	return rootfs_identity(c, o->rootfs && !c->rootfs_is_path, err);
+}
+
+/* The run, task and attempt names, given to the events and the record. */
+static void name_attempt(struct exec_ctx *c)
+{
+	struct exec_opts *o = &c->o;
 	c->run = o->run ? xstrdup(o->run)
 			: xasprintf("adhoc-%lld-%d", (long long)time(NULL),
 				    (int)getpid());
@@ -576,112 +641,171 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	rec->n_parents = o->parents.n;
 	rec->ro = o->ro;
 	rec->started = wall_now();
+}
 
-	/* Records are read and layers pinned under the shared gc lock. */
-	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
-	if (c->gc_lock < 0)
-		return c->gc_lock;
-	trace_phase("ids+rootfs");
-	r = assemble_workspace(c, err);
+/* Step 2: who the task runs as, on which root filesystem, under which
+ * names; then the shared gc lock, under which records are read and layers
+ * pinned. */
+static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = resolve_ids(c, err);
 	if (r < 0)
 		return r;
-	rec->ancestors = c->dag.nodes;
-	rec->n_ancestors = c->dag.n;
-	rec->lowers = c->lower_digests.v;
-	rec->n_lowers = c->lower_digests.n;
-	trace_phase("assemble");
-	c->bpf_dir = xasprintf("%s/cache/bpf", c->store.path);
+	r = resolve_rootfs(c, err);
+	if (r < 0)
+		return r;
+	name_attempt(c);
+	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
+	return c->gc_lock < 0 ? c->gc_lock : 0;
+}
+
+/* Step 4: the seccomp policy, its compiled filters cached in the store. */
+static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
+{
+	c->bpf_dir = store_path_of(&c->store, STORE_BPF_CACHE);
 	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
 				       .squash_chown = true};
-	r = policy_load(o->policy, &popts, &c->pol, err);
+	return policy_load(c->o.policy, &popts, &c->pol, err);
+}
+
+/* Step 5: the attempt counts from here, once its workspace is known to be
+ * valid (a refused exec leaves no trace): any attempt of this task that
+ * draws a higher number and publishes first wins. Then the environment and
+ * the cache key. */
+static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
-	/* The attempt counts from here, once its workspace is known to be
-	 * valid (a refused exec leaves no trace): any attempt of this task
-	 * that draws a higher number and publishes first wins. */
-	trace_phase("policy");
-	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
-	if (r < 0)
-		return r;
-	rec->seq = c->seq;
-	c->envp = exec_build_env(o, environ);
+	c->rec.seq = c->seq;
+	c->envp = exec_build_env(&c->o, environ);
 	compute_key(c);
-	rec->cache_key = c->key;
+	c->rec.cache_key = c->key;
 	emit_started(c);
+	return 0;
+}
 
-	trace_phase("key");
-	if (!o->no_cache) {
-		struct cache_entry e;
-		if (cache_lookup(&c->store, c->key, &e) == 1) {
-			events_emit(&c->ev, "cache_hit",
-				    json_pack("{s:s, s:o}", "cache_key", c->key,
-					      "layer",
-					      json_str_or_null(e.layer)));
-			r = publish_hit(c, &e, err);
-			cache_entry_free(&e);
-			return r;
-		}
+/* Step 6: on a hit, publish the cached result here (c->hit) and run
+ * nothing; a miss is announced. */
+static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
+{
+	struct cache_entry e;
+	if (c->o.no_cache || cache_lookup(&c->store, c->key, &e) != 1) {
+		events_emit(&c->ev, "cache_miss",
+			    json_pack("{s:s, s:b}", "cache_key", c->key,
+				      "forced", c->o.no_cache));
+		return 0;
 	}
-	events_emit(&c->ev, "cache_miss",
-		    json_pack("{s:s, s:b}", "cache_key", c->key, "forced",
-			      o->no_cache));
+	events_emit(&c->ev, "cache_hit",
+		    json_pack("{s:s, s:o}", "cache_key", c->key, "layer",
+			      json_str_or_null(e.layer)));
+	c->hit = true;
+	int r = publish_hit(c, &e, err);
+	cache_entry_free(&e);
+	return r;
+}
 
-	trace_phase("lookup");
-	r = attempt_stage(&c->store, &c->att, err);
+/* Step 7: the attempt's staging dir. Pin what the workspace stands on
+ * before the gc lock goes: the task may run for hours. */
+static int stage(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = attempt_stage(&c->store, &c->att, err);
 	if (r < 0)
 		return r;
-	/* Pin what the workspace stands on before the gc lock goes: the
-	 * task may run for hours. */
 	r = attempt_write_uses(&c->att, c->pins.v, c->pins.n, err);
 	if (r < 0)
 		return r;
 	store_unlock(&c->gc_lock);
-	trace_phase("staged");
-	r = open_logs(c, err);
-	if (r < 0)
-		return r;
+	return 0;
+}
 
-	/* As real root the task never runs as host root: it maps to an
-	 * unprivileged range in which the task's ids must own its upper and
-	 * work dirs and reach them by path. Root's supplementary groups
-	 * (host gid 0) would follow the task into its namespace: drop them. */
-	uid_t host_uid = c->host_uid;
-	gid_t host_gid = c->host_gid;
-	uid_t up_uid = host_uid + (c->id_count > 1 ? o->uid : 0);
-	gid_t up_gid = host_gid + (c->id_count > 1 ? o->gid : 0);
-	if (c->root &&
-	    (setgroups(0, NULL) < 0 ||
-	     fchownat(c->att.dirfd, "upper", up_uid, up_gid, 0) < 0 ||
-	     fchownat(c->att.dirfd, "work", up_uid, up_gid, 0) < 0 ||
-	     fchmod(c->att.dirfd, 0711) < 0 ||
-	     fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
-	     fchmodat(c->store.fd, "staging", 0711, 0) < 0 ||
-	     fchmodat(c->store.fd, "layers", 0711, 0) < 0))
+/* The host ids the task's --uid/--gid map to, which own its upper and work
+ * dirs. */
+static uid_t task_host_uid(const struct exec_ctx *c)
+{
+	return c->host_uid + (c->id_count > 1 ? c->o.uid : 0);
+}
+
+static gid_t task_host_gid(const struct exec_ctx *c)
+{
+	return c->host_gid + (c->id_count > 1 ? c->o.gid : 0);
+}
+
+/* As real root the task never runs as host root: it maps to an unprivileged
+ * range in which the task's ids must own its upper and work dirs and reach
+ * them by path. Root's supplementary groups (host gid 0) would follow the
+ * task into its namespace: drop them. */
+static int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
+{
+	if (!c->root)
+		return 0;
+	uid_t up_uid = task_host_uid(c);
+	gid_t up_gid = task_host_gid(c);
+	if (setgroups(0, NULL) < 0 ||
+	    fchownat(c->att.dirfd, "upper", up_uid, up_gid, 0) < 0 ||
+	    fchownat(c->att.dirfd, "work", up_uid, up_gid, 0) < 0 ||
+	    fchmod(c->att.dirfd, 0711) < 0 ||
+	    fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
+	    fchmodat(c->store.fd, store_rel(STORE_STAGING), 0711, 0) < 0 ||
+	    fchmodat(c->store.fd, store_rel(STORE_LAYERS), 0711, 0) < 0)
 		return wsbox_fail(err, errno, "prepare staging for uid %u",
 				  (unsigned)up_uid);
-	if (c->idmap) {
-		/* Host-root-owned layers (and the empty lower) appear owned
-		 * by the task's --uid/--gid (SPEC.md: every workspace file
-		 * does) through read-only idmapped views, made in a private
-		 * mount namespace the sandbox inherits. */
-		struct ns_user_ids ids = {up_uid, up_gid, 1};
-		_cleanup_close_ int userns = ns_user_open_userns(&ids, err);
-		if (userns < 0)
-			return userns;
-		_cleanup_free_ char *empty =
-		    xasprintf("%s/empty", c->store.path);
-		strv_push(&c->lowers, empty);
-		r = idmap_mount_dirs((const char *const *)c->lowers.v,
-				     c->lowers.n, userns, err);
-		free(c->lowers.v[--c->lowers.n]);
-		c->lowers.v[c->lowers.n] = NULL;
-		if (r < 0)
-			return r;
-	}
+	return 0;
+}
 
-	c->empty = xasprintf("%s/empty", c->store.path);
-	const char *hide[] = {c->store.path};
-	struct plan plan = {
+/* Host-root-owned layers (and the empty lower) appear owned by the task's
+ * --uid/--gid (README "Ownership, root mode") through read-only
+ * idmapped views, made in a private mount namespace the sandbox inherits. */
+static int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
+{
+	if (!c->idmap)
+		return 0;
+	struct ns_user_ids ids = {task_host_uid(c), task_host_gid(c), 1};
+	_cleanup_close_ int userns = ns_user_open_userns(&ids, err);
+	if (userns < 0)
+		return userns;
+	_cleanup_free_ char *empty = store_path_of(&c->store, STORE_EMPTY);
+	strv_push(&c->lowers, empty);
+	int r = idmap_mount_dirs((const char *const *)c->lowers.v, c->lowers.n,
+				 userns, err);
+	free(c->lowers.v[--c->lowers.n]);
+	c->lowers.v[c->lowers.n] = NULL;
+	return r;
+}
+
+/* --mutex: tasks sharing the name never run at once in this store (a cache
+ * hit never waits for it). Held until the sandbox is gone (run_sandbox). */
+static int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
+{
+	if (!c->o.mutex)
+		return 0;
+	_cleanup_free_ char *rel =
+	    store_rel_join(STORE_MUTEX_LOCKS, c->o.mutex, NULL);
+	c->mutex_lock = store_lock(&c->store, rel, true, err);
+	return c->mutex_lock < 0 ? c->mutex_lock : 0;
+}
+
+/* Step 8: logs, root-mode ownership, idmapped views, --mutex. */
+static int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = open_logs(c, err);
+	if (r < 0)
+		return r;
+	r = prepare_root_staging(c, err);
+	if (r < 0)
+		return r;
+	r = show_idmapped_lowers(c, err);
+	if (r < 0)
+		return r;
+	return take_mutex(c, err);
+}
+
+/* The one-way boundary between store and sandbox (sandbox/plan.h). `hide`
+ * must outlive the plan. */
+static struct plan exec_plan(struct exec_ctx *c, const char **hide)
+{
+	struct exec_opts *o = &c->o;
+	return (struct plan){
 	    .rootfs = c->rootfs,
 	    .host_root = !o->rootfs,
 	    .hide = hide,
@@ -698,8 +822,8 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	    .hostname = o->hostname,
 	    .uid = o->uid,
 	    .gid = o->gid,
-	    .host_uid = host_uid,
-	    .host_gid = host_gid,
+	    .host_uid = c->host_uid,
+	    .host_gid = c->host_gid,
 	    .id_count = c->id_count,
 	    .net = o->net,
 	    .limits = exec_opts_limits(o),
@@ -713,77 +837,170 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	    .on_denied = emit_denied,
 	    .on_denied_ctx = c,
 	};
+}
 
-	/* --mutex: tasks sharing the name never run at once in this store
-	 * (a cache hit, above, never waits for it). */
-	if (o->mutex) {
-		_cleanup_free_ char *rel =
-		    xasprintf("locks/mutex/%s", o->mutex);
-		c->mutex_lock = store_lock(&c->store, rel, true, err);
-		if (c->mutex_lock < 0)
-			return c->mutex_lock;
-	}
-	trace_phase("pre-sandbox");
-	r = sandbox_run(&plan, &c->res, err);
+/* Step 9: clone → contain → init → task, to the end (c->res). */
+static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
+{
+	c->empty = store_path_of(&c->store, STORE_EMPTY);
+	const char *hide[] = {c->store.path};
+	struct plan plan = exec_plan(c, hide);
+	int r = sandbox_run(&plan, &c->res, err);
 	store_unlock(&c->mutex_lock);
 	/* The sandbox closed the pipes' write ends; forget them. */
 	c->out_pipe[1] = c->err_pipe[1] = -1;
 	if (r < 0)
 		return r;
 	c->ran = true;
-	const struct sandbox_result res = c->res;
-	if (err->msg[0]) /* a limit the task hit (sandbox_limits_note) */
-		wsbox_error_prefix(err, "task %s", c->task);
-	trace_phase("sandbox");
-	rec->wall_sec = res.wall_sec;
-	rec->cpu_sec = res.cpu_sec;
-	rec->max_rss_kb = res.max_rss_kb;
-	rec->exit_code = res.signaled ? 0 : res.code;
-	rec->signal = res.signaled ? res.code : 0;
-	int status = sandbox_exit_status(&res);
-	if (res.timed_out) {
+	return 0;
+}
+
+/* Step 10: how the task ended, into the record, and the upper dir of a
+ * task that succeeded captured. Returns the exit status; a timeout or a
+ * failed capture also leaves its message in err, but the result is still
+ * published. */
+static int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
+{
+	const struct sandbox_result *res = &c->res;
+	struct task_record *rec = &c->rec;
+	rec->wall_sec = res->wall_sec;
+	rec->cpu_sec = res->cpu_sec;
+	rec->max_rss_kb = res->max_rss_kb;
+	rec->exit_code = res->signaled ? 0 : res->code;
+	rec->signal = res->signaled ? res->code : 0;
+	int status = sandbox_exit_status(res);
+	if (res->timed_out) {
 		rec->status = "timeout";
 		wsbox_fail_status(err, WSBOX_EXIT_TIMEOUT, 0,
 				  "task %s timed out after %u s", c->task,
-				  o->timeout_sec);
+				  c->o.timeout_sec);
 	} else if (status != 0) {
 		rec->status = "failed";
-	} else if (!o->ro) {
-		r = capture_upper(c, err);
+	} else if (!c->o.ro) {
+		int r = capture_upper(c, err);
 		rec->status = r == 0 ? "succeeded" : "failed";
 		if (r < 0)
 			status = WSBOX_EXIT_FAILURE;
 	} else {
 		rec->status = "succeeded";
 	}
-	trace_phase("capture");
+	return status;
+}
+
+/* Step 11: publish the result (publish_result) and return `status`; a
+ * result that cannot be published fails the exec, with its own error. */
+static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
+{
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
-		rec->status = NULL;
+		c->rec.status = NULL;
 		return -EIO;
 	}
-	if (status != 0 && !err->msg[0])
-		err->status = status; /* the task's own failure: no message */
-	else if (err->msg[0])
-		err->status = err->status ? err->status : status;
+	return status;
+}
+
+/* The parent side of one exec, one named step after another: the task's
+ * exit status, or a negative errno with err set. */
+static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = open_store(c, err); /* events, stdin, rootfs path, store */
+	if (r < 0)
+		return r;
+	trace_phase("store");
+	r = identify_task(c, err); /* ids, rootfs, names, gc lock */
+	if (r < 0)
+		return r;
+	trace_phase("ids+rootfs");
+	r = assemble_workspace(c, err); /* DAG → conflicts → lowers */
+	if (r < 0)
+		return r;
+	trace_phase("assemble");
+	r = load_policy(c, err);
+	if (r < 0)
+		return r;
+	trace_phase("policy");
+	r = begin_attempt(c, err); /* sequence number, env, cache key */
+	if (r < 0)
+		return r;
+	trace_phase("key");
+	r = lookup_cache(c, err); /* a hit is published there */
+	if (r < 0 || c->hit)
+		return r;
+	trace_phase("lookup");
+	r = stage(c, err); /* staging dir, pins; gc lock dropped */
+	if (r < 0)
+		return r;
+	trace_phase("staged");
+	r = prepare_sandbox(c, err); /* logs, root-mode ids, --mutex */
+	if (r < 0)
+		return r;
+	trace_phase("pre-sandbox");
+	r = run_sandbox(c, err); /* clone → contain → init → task */
+	if (r < 0)
+		return r;
+	trace_phase("sandbox");
+	int status = judge_and_capture(c, err);
+	trace_phase("capture");
+	return publish(c, status, err);
+}
+
+/* The line wsbox ends with: the failure, else the limit the task hit. */
+static void report(struct exec_ctx *c, int status,
+		   const struct wsbox_error *err)
+{
+	char line[WSBOX_ERROR_MAX] = "";
+	if (err->msg[0])
+		snprintf(line, sizeof line, "%s", err->msg);
+	else if (c->ran && c->res.note[0])
+		snprintf(line, sizeof line, "task %s: %s", c->task,
+			 c->res.note);
+	if (line[0])
+		dprintf(STDERR_FILENO, "wsbox: %s\n", line);
+	if (c->ev.fd >= 0)
+		emit_finished(c, status, line[0] ? line : NULL);
+}
+
+/* A failed attempt's staging dir is kept for --keep-failed, any other
+ * removed. */
+static void settle_attempt(struct exec_ctx *c, int status)
+{
+	if (c->att.dirfd < 0) {
+		attempt_free(&c->att);
+		return;
+	}
+	if (c->o.keep_failed && status != 0) {
+		fprintf(stderr, "wsbox: kept failed attempt in `%s`\n",
+			c->att.dir);
+		attempt_free(&c->att);
+		return;
+	}
+	struct wsbox_error e2 = {0};
+	if (attempt_discard(&c->store, &c->att, &e2) < 0)
+		wsbox_error_print(&e2);
+}
+
+/* The end of every exec, however far run_exec got (r): report, settle the
+ * attempt, release everything. Returns the exit status. */
+static int exec_ctx_finish(struct exec_ctx *c, int r,
+			   const struct wsbox_error *err)
+{
+	int status = r;
+	if (r < 0)
+		status = err->status ? err->status : WSBOX_EXIT_FAILURE;
+	report(c, status, err);
+	settle_attempt(c, status);
+	free(c->rec.stdout_log);
+	free(c->rec.stderr_log);
+	ctx_free(c);
+	trace_phase("done");
 	return status;
 }
 
 int cmd_exec(int argc, char **argv)
 {
+	struct exec_ctx c = EXEC_CTX_INIT;
 	struct wsbox_error err = {0};
-	struct exec_ctx c = {.out_pipe = {-1, -1},
-			     .err_pipe = {-1, -1},
-			     .out_log = -1,
-			     .err_log = -1,
-			     .gc_lock = -1,
-			     .task_lock = -1,
-			     .mutex_lock = -1,
-			     .store = {.fd = -1},
-			     .att = {.dirfd = -1},
-			     .ev = {.fd = -1}};
-	int status;
 
 	/* A reader that goes away (`wsbox exec ... | head`) must not kill
 	 * wsbox before it records the task: writes get EPIPE instead. The
@@ -797,29 +1014,5 @@ int cmd_exec(int argc, char **argv)
 	trace_phase("options");
 	int r = run_exec(&c, &err);
 	trace_phase("published");
-	if (r < 0)
-		status = err.status ? err.status : WSBOX_EXIT_FAILURE;
-	else
-		status = r;
-	if (err.msg[0])
-		wsbox_error_print(&err);
-	if (c.ev.fd >= 0)
-		emit_finished(&c, status, &err);
-	if (c.att.dirfd >= 0) {
-		struct wsbox_error e2 = {0};
-		if (c.o.keep_failed && status != 0) {
-			fprintf(stderr, "wsbox: kept failed attempt in `%s`\n",
-				c.att.dir);
-			attempt_free(&c.att);
-		} else if (attempt_discard(&c.store, &c.att, &e2) < 0) {
-			wsbox_error_print(&e2);
-		}
-	} else {
-		attempt_free(&c.att);
-	}
-	free(c.rec.stdout_log);
-	free(c.rec.stderr_log);
-	ctx_free(&c);
-	trace_phase("done");
-	return status;
+	return exec_ctx_finish(&c, r, &err);
 }

@@ -247,8 +247,7 @@ void exec_opts_usage(FILE *f)
 	      "capture\nwhat it leaves as the task's layer (README \"Exec\").\n"
 	      "\noptions:\n",
 	      f);
-	for (size_t i = 0; i < sizeof exec_options / sizeof *exec_options;
-	     i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(exec_options); i++) {
 		const struct exec_option *x = &exec_options[i];
 		char left[64];
 		snprintf(left, sizeof left, "--%s%s%s", x->name,
@@ -267,8 +266,8 @@ void exec_opts_usage(FILE *f)
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err)
 {
-	size_t n_opts = sizeof exec_options / sizeof *exec_options;
-	struct option long_opts[sizeof exec_options / sizeof *exec_options + 1];
+	size_t n_opts = ARRAY_SIZE(exec_options);
+	struct option long_opts[ARRAY_SIZE(exec_options) + 1];
 	unsigned long v;
 	int c;
 

@@ -23,9 +23,11 @@ static const struct verb {
     {"exec", cmd_exec, "run one task in a fresh sandbox"},
     {"doctor", cmd_doctor, "probe the kernel and host"},
     {"policy", cmd_policy, "list, show and check seccomp policies"},
+    {"import", cmd_import, "record a host directory or tar as a task"},
     {"restore", cmd_restore, "materialize a task's workspace into a dir"},
     {"layers", cmd_layers, "list, show, verify, export and import layers"},
     {"runs", cmd_runs, "list, show and remove runs"},
+    {"logs", cmd_logs, "print a task's output"},
     {"rootfs", cmd_rootfs, "import and list root filesystems"},
     {"gc", cmd_gc, "remove dead attempts and unreferenced layers"},
 };

@@ -16,6 +16,8 @@
 
 #include "sandbox/idrange.h"
 #include "sandbox/ns.h"
+#include "sandbox/sandbox.h"
+#include "tests/unit/fixture.h"
 
 /* Write `content` to a fresh temp file; returns its path (static). */
 static const char *subid_file(const char *content)
@@ -30,7 +32,7 @@ static const char *subid_file(const char *content)
 	return path;
 }
 
-static void test_root_range_is_found(void **state)
+static void test_ns_user_finds_the_root_range(void **state)
 {
 	(void)state;
 	unsigned long start = 1, count = 1;
@@ -50,7 +52,7 @@ static void test_root_range_is_found(void **state)
 	unlink(p);
 }
 
-static void test_unusable_entries_are_skipped(void **state)
+static void test_ns_user_skips_unusable_entries(void **state)
 {
 	(void)state;
 	unsigned long start, count;
@@ -66,7 +68,7 @@ static void test_unusable_entries_are_skipped(void **state)
 	    -ENOENT);
 }
 
-static void test_range_map_format(void **state)
+static void test_ns_user_formats_the_range_map(void **state)
 {
 	(void)state;
 	char buf[64];
@@ -112,7 +114,7 @@ static void expect_overlap(const struct idrange_files *f, unsigned long base,
 		fail_msg("message `%s` lacks `%s`", e.msg, want);
 }
 
-static void test_root_range_refuses_another_users_subid_entry(void **state)
+static void test_ns_user_refuses_another_users_subid_entry(void **state)
 {
 	(void)state;
 	struct idrange_files f =
@@ -132,7 +134,7 @@ static void test_root_range_refuses_another_users_subid_entry(void **state)
 	files_free(&f);
 }
 
-static void test_root_range_refuses_passwd_and_group_ids(void **state)
+static void test_ns_user_refuses_passwd_and_group_ids(void **state)
 {
 	(void)state;
 	struct idrange_files f =
@@ -148,7 +150,7 @@ static void test_root_range_refuses_passwd_and_group_ids(void **state)
 	files_free(&f);
 }
 
-static void test_root_range_from_roots_own_entry_is_fine(void **state)
+static void test_ns_user_takes_roots_own_entry(void **state)
 {
 	(void)state;
 	struct ns_user_ids ids;
@@ -167,7 +169,7 @@ static void test_root_range_from_roots_own_entry_is_fine(void **state)
 	files_free(&f);
 }
 
-static void test_default_range_is_above_useradd_ranges(void **state)
+static void test_ns_user_default_range_is_above_useradd_ranges(void **state)
 {
 	(void)state;
 	struct ns_user_ids ids;
@@ -183,7 +185,7 @@ static void test_default_range_is_above_useradd_ranges(void **state)
 	files_free(&f);
 }
 
-static void test_idmap_base_is_validated(void **state)
+static void test_ns_user_validates_idmap_base(void **state)
 {
 	(void)state;
 	struct ns_user_ids ids;
@@ -209,14 +211,15 @@ static void test_idmap_base_is_validated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_root_range_is_found),
-	    cmocka_unit_test(test_unusable_entries_are_skipped),
-	    cmocka_unit_test(test_range_map_format),
-	    cmocka_unit_test(test_idmap_base_is_validated),
-	    cmocka_unit_test(test_root_range_refuses_another_users_subid_entry),
-	    cmocka_unit_test(test_root_range_refuses_passwd_and_group_ids),
-	    cmocka_unit_test(test_root_range_from_roots_own_entry_is_fine),
-	    cmocka_unit_test(test_default_range_is_above_useradd_ranges),
+	    cmocka_unit_test(test_ns_user_finds_the_root_range),
+	    cmocka_unit_test(test_ns_user_skips_unusable_entries),
+	    cmocka_unit_test(test_ns_user_formats_the_range_map),
+	    cmocka_unit_test(test_ns_user_validates_idmap_base),
+	    cmocka_unit_test(test_ns_user_refuses_another_users_subid_entry),
+	    cmocka_unit_test(test_ns_user_refuses_passwd_and_group_ids),
+	    cmocka_unit_test(test_ns_user_takes_roots_own_entry),
+	    cmocka_unit_test(
+		test_ns_user_default_range_is_above_useradd_ranges),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }
