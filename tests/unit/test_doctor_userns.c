@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "sandbox/cli/doctor/doctor.h"
+#include "tests/unit/fixture.h"
 
 static const struct userns_facts works = {
     .max_userns = 15000,
@@ -137,5 +138,5 @@ int main(void)
 	    cmocka_unit_test(test_userns_verdict_profile_exempts_the_binary),
 	    cmocka_unit_test(test_userns_verdict_knobs_decide_alone),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "sandbox/cli/exec_opts.h"
+#include "tests/unit/fixture.h"
 
 static int parse(struct wsbox_error *e, ...)
 {
@@ -115,5 +116,5 @@ int main(void)
 	    cmocka_unit_test(test_exec_help_lists_every_option_on_one_line),
 	    cmocka_unit_test(test_exec_bad_option_points_at_help),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }
