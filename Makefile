@@ -33,6 +33,15 @@ override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
            -DWSBOX_LIBARCHIVE_SONAME='"$(or $(ARCHIVE_SONAME),libarchive.so.13)"' \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
+# `wsbox --version`: git describe in a checkout, else VERSION. The stamp
+# changes only with the string, so main.o is rebuilt exactly then.
+VERSION ?= 0.2.0
+WSBOX_VERSION := $(or $(if $(wildcard .git),$(shell git describe --always --dirty 2>/dev/null)),$(VERSION))
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD); echo '$(WSBOX_VERSION)' | cmp -s - $@ || echo '$(WSBOX_VERSION)' >$@
+$(BUILD)/sandbox/cli/main.o: $(BUILD)/version
+$(BUILD)/sandbox/cli/main.o: override CFLAGS += -DWSBOX_VERSION='"$(WSBOX_VERSION)"'
+FORCE:
 
 # One directory per part of the architecture (see README "Design").
 LIB_SRC := $(sort $(wildcard sandbox/util/*.c sandbox/*.c sandbox/cli/*.c \

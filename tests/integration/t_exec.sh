@@ -165,7 +165,7 @@ test_wsbox_killed_takes_sandbox_down() {
 test_bad_option_is_125_and_creates_nothing() {
 	wsx --frobnicate -- true
 	assert_rc 125
-	assert_err_has "wsbox: unknown option"
+	assert_err_has 'wsbox: exec: unknown option `--frobnicate` (see `wsbox exec --help`)'
 	assert_no_file "$STORE"
 }
 
