@@ -903,6 +903,8 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
+		if (perr.errnum == ENOSPC) /* logs, record: one line */
+			layer_fail_nospace(&c->store, err);
 		c->rec.status = NULL;
 		return -EIO;
 	}

@@ -1,12 +1,13 @@
 # Helpers shared by the integration and security suites. Sourced by
 # tests/integration/run.sh; every test_* function runs in its own subshell
-# with a fresh $T (scratch dir) and $STORE, and fails by returning non-zero
-# (use the assert_* helpers, which print why).
+# with a fresh $T (scratch dir) and $STORE. A failed assertion (the assert_*
+# helpers, `fail`) prints why and ends the test at once (`exit 1` of its
+# subshell), so a later check can never mask it.
 #
 # Environment given by the runner: WSBOX (binary), ROOTFS (busybox rootfs
 # with /probe), BUILD.
 
-fail() { echo "    $*" >&2; return 1; }
+fail() { echo "    $*" >&2; exit 1; }
 
 # ws ARGS...: run wsbox with the per-test store; stdout/stderr to $T/out,
 # $T/err; exit status in $RC (never aborts the test by itself).
