@@ -23,7 +23,8 @@
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
 
-/* Directory fds kept open below the root. Deeper trees evict the shallowest
+/* Directory fds kept open below the root (in copy mode half as many
+ * directories, each with its copy). Deeper trees evict the shallowest
  * and get it back through ".." of its child when the walk climbs up again,
  * so a 10,000-deep tree costs O(depth) opens and never more fds than this,
  * whatever RLIMIT_NOFILE is. */
@@ -60,6 +61,7 @@ struct frame {
 struct walker {
 	int root_fd;
 	int dst_root; /* copy mode: the copy's root; -1 captures in place */
+	size_t window; /* open frames: each holds two fds in copy mode */
 	const struct capture_options *opts;
 	struct manifest *out;
 	struct capture_stats *st;
@@ -557,7 +559,7 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	}
 	/* Bound the open fds: evict the shallowest (open ones are a
 	 * contiguous suffix of the stack). */
-	if (w->depth - w->open_lo >= CAPTURE_FD_WINDOW)
+	if (w->depth - w->open_lo >= w->window)
 		close_frame_fd(w, &w->stack[w->open_lo++]);
 	w->stack[w->depth++] = (struct frame){
 	    .path = xstrdup(path),
@@ -809,6 +811,7 @@ static int capture_walk(int root_fd, int dst_root,
 	struct walker w = {
 	    .root_fd = root_fd,
 	    .dst_root = dst_root,
+	    .window = dst_root >= 0 ? CAPTURE_FD_WINDOW / 2 : CAPTURE_FD_WINDOW,
 	    .opts = opts ? opts : &defaults,
 	    .out = out,
 	    .st = stats,

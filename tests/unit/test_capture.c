@@ -1,7 +1,7 @@
 /* Unit tests for layers/capture on real temp trees: symlinks never followed,
  * deep trees with bounded fds, hostile names, sanitizing (setuid, xattrs,
  * FIFOs, sockets, devices), real overlay whiteouts, --save, size limit,
- * determinism and read-only layers. Run as root and as a plain user. */
+ * determinism and read-only layers, and the copy mode of --max-layer-size. Run as root and as a plain user. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -772,6 +772,132 @@ static void test_chown_squash(void **state)
 	rmtree(root);
 }
 
+/* The source tree for copy mode: files with odd modes and time stamps,
+ * setuid, a symlink, a FIFO, a whiteout (unprivileged since Linux 5.8), an
+ * opaque dir and a chain deeper than the walk's fd window. */
+static void build_copy_sample(const char *root)
+{
+	build_sample(root);
+	put(root, "suid", "s", 04755);
+	_cleanup_free_ char *suid = at(root, "suid");
+	struct timespec ts[2] = {{1000000000, 5}, {1000000000, 5}};
+	assert_int_equal(utimensat(AT_FDCWD, suid, ts, 0), 0);
+	_cleanup_free_ char *fifo = at(root, "fifo");
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	_cleanup_free_ char *wh = at(root, "gone");
+	assert_int_equal(mknod(wh, S_IFCHR, makedev(0, 0)), 0);
+	mkd(root, "opq", 0755);
+	put(root, "opq/in", "i", 0644);
+	_cleanup_free_ char *opq = at(root, "opq");
+	assert_int_equal(setxattr(opq, "user.overlay.opaque", "y", 1, 0), 0);
+	mkd(root, "locked", 0500);
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	make_chain(rfd, "c", 200);
+	close(rfd);
+}
+
+/* Capture the copy of src into a fresh dir; no fd leaks. */
+static int capture_copy(const char *src, const char *dst,
+			const struct capture_options *o, struct manifest *m,
+			struct capture_stats *s, struct wsbox_error *err)
+{
+	int before = count_fds();
+	int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sfd >= 0 && dfd >= 0);
+	int r = capture_tree_copy(sfd, dfd, o, m, s, err);
+	close(sfd);
+	close(dfd);
+	assert_int_equal(count_fds(), before);
+	return r;
+}
+
+static void test_capture_copy_matches_in_place(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *inplace = mktree();
+	_cleanup_free_ char *src = mktree();
+	_cleanup_free_ char *dst = mktree();
+	build_copy_sample(inplace);
+	build_copy_sample(src);
+
+	struct capture_options o = owner_opts();
+	struct manifest m1 = {0}, m2 = {0};
+	struct capture_stats s1, s2;
+	struct wsbox_error err = {0};
+	if (capture(inplace, &o, &m1, &s1, &err))
+		fail_msg("capture: %s", err.msg);
+	/* Few fds: the copy keeps a window of them open, like the walk. */
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 128;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int r = capture_copy(src, dst, &o, &m2, &s2, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r)
+		fail_msg("capture copy: %s", err.msg);
+	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
+	digest_of(&m1, d1);
+	digest_of(&m2, d2);
+	assert_string_equal(d2, d1);
+	assert_int_equal(s2.dropped, s1.dropped);
+	assert_int_equal(s2.whiteouts, 1);
+
+	/* The copy is the sanitized layer tree... */
+	assert_int_equal(mode_of(dst, "suid"), 0755);
+	assert_int_equal(mode_of(dst, "locked"), 0500);
+	assert_int_equal(mode_of(dst, "src/empty"), 0750);
+	assert_false(exists(dst, "fifo"));
+	_cleanup_free_ char *gone = at(dst, "gone");
+	struct stat st;
+	assert_int_equal(lstat(gone, &st), 0);
+	assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+	_cleanup_free_ char *suid = at(dst, "suid");
+	assert_int_equal(lstat(suid, &st), 0);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	assert_int_equal(st.st_mtim.tv_nsec, 5);
+	_cleanup_free_ char *opq = at(dst, "opq");
+	assert_true(has_xattr(opq, "user.overlay.opaque"));
+	_cleanup_free_ char *latest = at(dst, "out/latest");
+	char target[16] = "";
+	assert_int_equal(readlink(latest, target, sizeof target - 1), 3);
+	assert_string_equal(target, "bin");
+	/* ...and the source is left as the task made it. */
+	assert_true(exists(src, "fifo"));
+	assert_int_equal(mode_of(src, "suid"), 04755);
+	manifest_free(&m1);
+	manifest_free(&m2);
+	rmtree(inplace);
+	rmtree(src);
+	rmtree(dst);
+}
+
+/* A copy that fails half-way (here at the limit) takes back what it wrote:
+ * on a full disk the record must still fit. */
+static void test_capture_copy_failure_leaves_dst_empty(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *src = mktree();
+	_cleanup_free_ char *dst = mktree();
+	mkd(src, "a", 0755);
+	put(src, "a/small", "1234", 0644);
+	put(src, "b", "123456789", 0644);
+	struct capture_options o = owner_opts();
+	o.max_bytes = 8;
+	struct manifest m = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	assert_int_equal(capture_copy(src, dst, &o, &m, &s, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "--max-layer-size"));
+	assert_int_equal(m.n, 0);
+	assert_false(exists(dst, "a"));
+	assert_false(exists(dst, "b"));
+	rmtree(src);
+	rmtree(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +912,8 @@ int main(void)
 	    cmocka_unit_test(test_save),
 	    cmocka_unit_test(test_deterministic_and_readonly),
 	    cmocka_unit_test(test_chown_squash),
+	    cmocka_unit_test(test_capture_copy_matches_in_place),
+	    cmocka_unit_test(test_capture_copy_failure_leaves_dst_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
