@@ -60,7 +60,7 @@ struct frame {
 
 struct walker {
 	int root_fd;
-	int dst_root; /* copy mode: the copy's root; -1 captures in place */
+	int dst_root;  /* copy mode: the copy's root; -1 captures in place */
 	size_t window; /* open frames: each holds two fds in copy mode */
 	const struct capture_options *opts;
 	struct manifest *out;
@@ -291,8 +291,14 @@ static int settle_copy(struct walker *w, int fd, int dirfd, const char *name,
 		return escaped_fail(w->err, errno, "chmod copy of", path);
 	if ((fd >= 0 ? futimens(fd, times)
 		     : utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW)) < 0)
-		return escaped_fail(w->err, errno, "set times of copy of", path);
+		return escaped_fail(w->err, errno, "set times of copy of",
+				    path);
 	return 0;
+}
+
+static bool all_zero(const unsigned char *buf, size_t n)
+{
+	return n == 0 || (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1));
 }
 
 /* Copy mode: hash the file while writing it into dstdir/name, never more
@@ -324,10 +330,18 @@ static int copy_file(struct walker *w, int src, int dstdir, const char *name,
 			return escaped_fail(w->err, EAGAIN,
 					    "changed during capture:", path);
 		sha256_update(&h, w->buf, (size_t)n);
-		int r = write_all(dst, w->buf, (size_t)n);
+		/* A chunk of zeros becomes a hole (the final ftruncate gives
+		 * the length): a sparse file stays sparse on the disk. */
+		int r = 0;
+		if (all_zero(w->buf, (size_t)n))
+			r = lseek(dst, n, SEEK_CUR) < 0 ? -errno : 0;
+		else
+			r = write_all(dst, w->buf, (size_t)n);
 		if (r < 0)
 			return escaped_fail(w->err, -r, "write copy of", path);
 	}
+	if (ftruncate(dst, (off_t)total) < 0)
+		return escaped_fail(w->err, errno, "write copy of", path);
 	sha256_final(&h, sha);
 	*got = total;
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
@@ -422,9 +436,8 @@ static int copy_special(struct walker *w, int dstdir, const char *name,
 }
 
 /* Symlinks and whiteouts: nothing to open, handled through the parent. */
-static int do_special(struct walker *w, int dirfd, int dstdir,
-		      const char *name, const char *path,
-		      const struct stat *st, char type)
+static int do_special(struct walker *w, int dirfd, int dstdir, const char *name,
+		      const char *path, const struct stat *st, char type)
 {
 	char target[PATH_MAX];
 	if (type == MF_SYMLINK) {

@@ -65,8 +65,8 @@ static int publish_staged(struct store *s, struct attempt *a,
 		return wsbox_fail(err, errno, "mkdir `%s/publish`", a->dir);
 	if (renameat(a->dirfd, tree_name, a->dirfd, "publish/tree") < 0)
 		return wsbox_fail(err, errno, "move captured tree");
-	int r = atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444,
-				err);
+	int r =
+	    atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444, err);
 	if (r < 0)
 		return r;
 	/* One syncfs makes every file of the tree durable before the rename

@@ -260,8 +260,8 @@ static int tmpfs_user_xattrs(int mnt, struct wsbox_error *err)
 
 /* Mount the size-limited tmpfs on plan->work (in this mount namespace only:
  * the host's view of that dir does not change) with "upper" and "work"
- * inside; *fs gets an fd on that upper dir, or stays -1 when this kernel's tmpfs cannot
- * carry an overlay upper (the host dirs are used then). */
+ * inside; *fs gets an fd on that upper dir, or stays -1 when this kernel's
+ * tmpfs cannot carry an overlay upper (the host dirs are used then). */
 static int mount_upper_tmpfs(const struct plan *plan, int *fs,
 			     struct wsbox_error *err)
 {
@@ -271,9 +271,8 @@ static int mount_upper_tmpfs(const struct plan *plan, int *fs,
 	_cleanup_free_ char *opts =
 	    xasprintf("mode=0700,size=%" PRIu64 ",nr_inodes=%" PRIu64,
 		      plan->upper_max_bytes, inodes);
-	_cleanup_close_ int mnt =
-	    tmpfs_create(plan->work, opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-			 err);
+	_cleanup_close_ int mnt = tmpfs_create(
+	    plan->work, opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (mnt < 0)
 		return mnt;
 	int r = tmpfs_user_xattrs(mnt, err);
@@ -281,12 +280,12 @@ static int mount_upper_tmpfs(const struct plan *plan, int *fs,
 		return r;
 	if (mkdirat(mnt, "upper", 0755) < 0 || mkdirat(mnt, "work", 0700) < 0)
 		return wsbox_fail(err, errno, "mkdir in workspace tmpfs");
-	if (move_mount(mnt, "", AT_FDCWD, plan->work,
-		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (move_mount(mnt, "", AT_FDCWD, plan->work, MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
 		return wsbox_fail(err, errno, "mount workspace tmpfs on `%s`",
 				  plan->work);
-	*fs = openat(mnt, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				      O_CLOEXEC);
+	*fs = openat(mnt, "upper",
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*fs < 0)
 		return wsbox_fail(err, errno, "open workspace tmpfs");
 	return 0;

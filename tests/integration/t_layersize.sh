@@ -108,15 +108,15 @@ test_layersize_full_store_disk_is_one_line() {
 	mkdir "$S"
 	mount -t tmpfs -o size=8M tmpfs "$S" || fail "mount tmpfs"
 	trap 'umount -l "$S"' EXIT
-	STORE=$S wsx --run r --task one --max-layer-size 7M -- dd if=/dev/zero of=a bs=1M count=6
+	STORE=$S wsx --run r --task one --max-layer-size 7M -- dd if=/dev/urandom of=a bs=1M count=6
 	assert_rc 0
-	STORE=$S wsx --run r --task two --max-layer-size 7M -- dd if=/dev/zero of=b bs=1M count=6
+	STORE=$S wsx --run r --task two --max-layer-size 7M -- dd if=/dev/urandom of=b bs=1M count=6
 	assert_rc 125
 	assert_err_has "wsbox: store $S: no space left on device"
 	assert_eq "$(grep -c 'no space' "$T/err")" 1 "lines about the full disk"
 	grep -q '"exit_code": 0' "$S/runs/r/tasks/two" || fail "record of two: $(cat "$S/runs/r/tasks/two")"
 	grep -q '"status": "failed"' "$S/runs/r/tasks/two" || fail "record of two: $(cat "$S/runs/r/tasks/two")"
-	STORE=$S wsx --run r --task three -- dd if=/dev/zero of=c bs=1M count=6
+	STORE=$S wsx --run r --task three -- dd if=/dev/urandom of=c bs=1M count=6
 	assert_rc 125
 	assert_err_has "wsbox: store $S: no space left on device"
 	assert_eq "$(ls "$S/layers" | wc -l)" 1 "layers"

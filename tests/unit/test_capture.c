@@ -1,7 +1,8 @@
 /* Unit tests for layers/capture on real temp trees: symlinks never followed,
  * deep trees with bounded fds, hostile names, sanitizing (setuid, xattrs,
  * FIFOs, sockets, devices), real overlay whiteouts, --save, size limit,
- * determinism and read-only layers, and the copy mode of --max-layer-size. Run as root and as a plain user. */
+ * determinism and read-only layers, and the copy mode of --max-layer-size. Run
+ * as root and as a plain user. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -791,6 +792,11 @@ static void build_copy_sample(const char *root)
 	_cleanup_free_ char *opq = at(root, "opq");
 	assert_int_equal(setxattr(opq, "user.overlay.opaque", "y", 1, 0), 0);
 	mkd(root, "locked", 0500);
+	_cleanup_free_ char *holes = at(root, "holes");
+	int hfd = open(holes, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(hfd >= 0);
+	assert_int_equal(pwrite(hfd, "end", 3, 2 << 20), 3);
+	close(hfd);
 	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(rfd >= 0);
 	make_chain(rfd, "c", 200);
@@ -858,6 +864,11 @@ static void test_capture_copy_matches_in_place(void **state)
 	assert_int_equal(lstat(suid, &st), 0);
 	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
 	assert_int_equal(st.st_mtim.tv_nsec, 5);
+	/* Zeros are copied as holes. */
+	_cleanup_free_ char *holes = at(dst, "holes");
+	assert_int_equal(lstat(holes, &st), 0);
+	assert_int_equal(st.st_size, (2 << 20) + 3);
+	assert_true(st.st_blocks * 512 < (1 << 20));
 	_cleanup_free_ char *opq = at(dst, "opq");
 	assert_true(has_xattr(opq, "user.overlay.opaque"));
 	_cleanup_free_ char *latest = at(dst, "out/latest");
