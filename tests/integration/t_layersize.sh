@@ -88,6 +88,20 @@ test_layersize_under_the_limit_publishes_the_same_layer() {
 	assert_rc 0
 }
 
+# --save under the limit: what is not saved is left out of the copy, and
+# the layer is the one the in-place capture publishes.
+test_layersize_save_paths_publish_the_same_layer() {
+	task='mkdir -p out/keep out/drop tmp; echo k >out/keep/k; echo d >out/drop/d; echo t >tmp/t; echo top >top'
+	STORE="$T/plain" wsx --run r --task a --save out/keep --save top -- sh -c "$task"
+	assert_rc 0
+	STORE="$T/limited" wsx --run r --task a --save out/keep --save top --max-layer-size 1M -- sh -c "$task"
+	assert_rc 0
+	plain=$(layer_of "$T/plain" r a)
+	assert_eq "$(layer_of "$T/limited" r a)" "$plain" "digest under --max-layer-size"
+	assert_eq "$(tree_listing "$T/limited" "$plain")" "$(tree_listing "$T/plain" "$plain")" "layer tree"
+	assert_eq "$(cd "$T/limited/layers/${plain#sha256:}/tree" && find . | LC_ALL=C sort | tr '\n' ' ')" ". ./out ./out/keep ./out/keep/k ./top " "saved paths"
+}
+
 # The apparent size counts: a sparse 1 TiB file fits the tmpfs but is
 # refused at capture by its size, before a byte of it is read.
 test_layersize_sparse_file_counts_its_apparent_size() {
