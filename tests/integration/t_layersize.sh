@@ -30,6 +30,16 @@ test_layersize_writes_past_the_limit_fail_inside_the_task() {
 	assert_out ""
 }
 
+# Inodes are bounded too: empty files take no pages, but past one inode per
+# 4 KiB of the limit plus 16384 they fail the same way.
+test_layersize_inodes_are_bounded() {
+	wsx --no-cache --max-layer-size 4k -- sh -c \
+		'i=0; while [ $i -lt 20000 ]; do : >f$i; i=$((i + 1)); done'
+	assert_rc 1
+	assert_err_has "No space left on device"
+	assert_err_has "workspace size limit 4K reached"
+}
+
 # The store's disk holds at most the limit while the task runs: measured
 # while the task, done writing, waits to be stopped.
 test_layersize_store_does_not_grow_past_the_limit() {
