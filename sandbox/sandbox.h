@@ -86,9 +86,11 @@ int ns_user_open_userns(const struct ns_user_ids *ids, struct wsbox_error *err);
 /* ns_net.c: child side, bring up `lo` in the fresh network namespace. */
 int ns_net_loopback_up(struct wsbox_error *err);
 
-/* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
+/* ns_mount.c: child side. Build the new root under plan->root_mnt from
+ * rootfs_fd (plan->rootfs, opened before the ids were dropped), mount the
  * workspace, /proc, /dev, /tmp (proc not yet masked). */
-int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err);
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
+			struct wsbox_error *err);
 /* Make /proc/sys and friends read-only and mask the sensitive files; run
  * after anything that must write /proc/sys. */
 int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err);
