@@ -167,6 +167,16 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	(void)parent;
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(WSBOX_EXIT_FAILURE); /* parent died or failed to map us */
+	/* Open the rootfs while our host ids are still the caller's: as root,
+	 * become_task_ids() moves them into the subordinate range, which
+	 * cannot search a 0700 parent such as /root, where root keeps its
+	 * checkout (and rootfs) on Debian. The fd carries the access; it is
+	 * closed before init runs so no task can reach it via /proc/1/fd. */
+	int rootfs_fd = open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0) {
+		wsbox_fail(&err, errno, "open rootfs `%s`", plan->rootfs);
+		setup_failed(report_fd, &err);
+	}
 	if (become_task_ids(plan, &err) < 0)
 		setup_failed(report_fd, &err);
 	/* Nothing outlives wsbox: if the parent dies, so does init and with
@@ -181,8 +191,9 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	trace_phase("child go");
 
 	int upper_fs;
-	if (ns_mount_build_root(plan, &upper_fs, &err) < 0)
+	if (ns_mount_build_root(plan, rootfs_fd, &upper_fs, &err) < 0)
 		setup_failed(report_fd, &err);
+	close(rootfs_fd);
 	if (upper_fs >= 0 && send_upper_fs(upper_sock, upper_fs, &err) < 0)
 		setup_failed(report_fd, &err);
 	if (upper_fs >= 0)

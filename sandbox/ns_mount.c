@@ -421,7 +421,7 @@ static int mount_dev(int root, uint64_t memory_bytes, struct wsbox_error *err)
 	return 0;
 }
 
-int ns_mount_build_root(const struct plan *plan, int *upper_fs,
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 			struct wsbox_error *err)
 {
 	int r;
@@ -438,12 +438,7 @@ int ns_mount_build_root(const struct plan *plan, int *upper_fs,
 	    open(plan->root_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return wsbox_fail(err, errno, "open `%s`", plan->root_mnt);
-	_cleanup_close_ int src =
-	    open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (src < 0)
-		return wsbox_fail(err, errno, "open rootfs `%s`", plan->rootfs);
-
-	r = populate_root(plan, root, src, err);
+	r = populate_root(plan, root, rootfs_fd, err);
 	if (r < 0)
 		return r;
 	if (plan->host_root) {
