@@ -5,7 +5,7 @@ BUILD   ?= build
 # The binary; parallel builds set BIN=$(BUILD)/wsbox so they never share it.
 BIN     ?= wsbox
 PREFIX  ?= /usr/local
-PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
+PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
 # every `wsbox exec` would otherwise load it and its dozen dependencies.
