@@ -238,6 +238,10 @@ static int open_run(struct run_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->ev.run = c->run;
+	/* A shell starts background jobs with SIGINT ignored, and an ignored
+	 * signal never reaches a signalfd: wsbox run always takes it. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -236,8 +236,15 @@ static void replay(struct view *v, size_t i)
 	size_t kept = t->lines < VIEW_TAIL ? t->lines : VIEW_TAIL;
 	_cleanup_free_ char *store =
 	    v->store ? xasprintf(" --store %s", v->store) : xstrdup("");
-	say(v, "--- %s: %s%zu lines of output ---", t->name,
-	    kept < t->lines ? "last " : "", kept);
+	if (!t->lines) {
+		say(v, "--- %s: no output", t->name);
+		return;
+	}
+	if (kept < t->lines)
+		say(v, "--- %s: last %zu of %zu lines ---", t->name, kept,
+		    t->lines);
+	else
+		say(v, "--- %s: output ---", t->name);
 	for (size_t k = 0; k < VIEW_TAIL; k++) {
 		const char *line = t->tail[(t->tail_next + k) % VIEW_TAIL];
 		if (line)
