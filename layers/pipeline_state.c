@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,7 +22,23 @@ int pipeline_state_write(struct store *s, const char *run, const char *task,
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *rel = store_run_rel(run, PIPELINE_DIR, task);
-	return atomic_write_at(s->fd, rel, digest, strlen(digest), 0600, err);
+	_cleanup_free_ char *tmp = store_run_rel(run, PIPELINE_DIR, NULL);
+	char *full = xasprintf("%s/.%s.tmp.%d", tmp, task, (int)getpid());
+	free(tmp);
+	tmp = full;
+	/* Written and renamed, not fsync'ed: losing the digest to a crash
+	 * only re-runs the task on --restart; two fsyncs per task would cost
+	 * more than a cache hit. */
+	(void)unlinkat(s->fd, tmp, 0);
+	r = write_new_file_at(s->fd, tmp, digest, strlen(digest), 0600, err);
+	if (r < 0)
+		return r;
+	if (renameat(s->fd, tmp, s->fd, rel) < 0) {
+		r = wsbox_fail(err, errno, "rename `%s`", rel);
+		(void)unlinkat(s->fd, tmp, 0);
+		return r;
+	}
+	return 0;
 }
 
 int pipeline_state_read(const struct store *s, const char *run,

@@ -63,8 +63,8 @@ static int line_of(const yaml_node_t *n)
 }
 
 /* Fail with `FILE:LINE: what`. */
-__attribute__((format(printf, 3, 4))) static int
-at(struct parse *ps, int line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int at(struct parse *ps, int line,
+						    const char *fmt, ...)
 {
 	char what[WSBOX_ERROR_MAX];
 	va_list ap;
@@ -145,10 +145,10 @@ static int add_opt(struct parse *ps, struct pipeline_task *t,
 
 static int parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = {"true", "True", "TRUE", "yes",
-					  "Yes", "on"};
-	static const char *const no[] = {"false", "False", "FALSE", "no",
-					 "No", "off"};
+	static const char *const yes[] = {"true", "True", "TRUE",
+					  "yes",  "Yes",  "on"};
+	static const char *const no[] = {"false", "False", "FALSE",
+					 "no",	  "No",	   "off"};
 	for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
 		if (!strcmp(s, yes[i]))
 			return *out = true, 0;
@@ -166,29 +166,36 @@ static int parse_key_value(struct parse *ps, struct pipeline_task *t,
 	switch (k->kind) {
 	case KEY_SCALAR:
 		if (!s)
-			return at(ps, line_of(v), "task `%s`: `%s` wants a "
-				  "string", t->name, k->key);
+			return at(ps, line_of(v),
+				  "task `%s`: `%s` wants a "
+				  "string",
+				  t->name, k->key);
 		if (!strcmp(k->key, "mutex"))
 			t->mutex = xstrdup(s);
 		return add_opt(ps, t, k, s, line_of(v));
 	case KEY_BOOL:
 		if (!s || parse_bool(s, &on) < 0)
-			return at(ps, line_of(v), "task `%s`: `%s` wants true "
-				  "or false", t->name, k->key);
+			return at(ps, line_of(v),
+				  "task `%s`: `%s` wants true "
+				  "or false",
+				  t->name, k->key);
 		return on ? add_opt(ps, t, k, NULL, line_of(v)) : 0;
 	case KEY_LIST:
 		if (s)
 			return add_opt(ps, t, k, s, line_of(v));
 		if (v->type != YAML_SEQUENCE_NODE)
-			return at(ps, line_of(v), "task `%s`: `%s` wants a "
-				  "list of strings", t->name, k->key);
+			return at(ps, line_of(v),
+				  "task `%s`: `%s` wants a "
+				  "list of strings",
+				  t->name, k->key);
 		for (yaml_node_item_t *i = v->data.sequence.items.start;
 		     i < v->data.sequence.items.top; i++) {
 			yaml_node_t *item = node(ps, *i);
 			if (!scalar(item))
-				return at(ps, line_of(item), "task `%s`: `%s` "
-					  "wants a list of strings", t->name,
-					  k->key);
+				return at(ps, line_of(item),
+					  "task `%s`: `%s` "
+					  "wants a list of strings",
+					  t->name, k->key);
 			int r = add_opt(ps, t, k, scalar(item), line_of(item));
 			if (r < 0)
 				return r;
@@ -196,8 +203,10 @@ static int parse_key_value(struct parse *ps, struct pipeline_task *t,
 		return 0;
 	case KEY_MAP:
 		if (v->type != YAML_MAPPING_NODE)
-			return at(ps, line_of(v), "task `%s`: `%s` wants a "
-				  "mapping", t->name, k->key);
+			return at(ps, line_of(v),
+				  "task `%s`: `%s` wants a "
+				  "mapping",
+				  t->name, k->key);
 		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
 		     p < v->data.mapping.pairs.top; p++) {
 			const char *mk = scalar(node(ps, p->key));
@@ -205,9 +214,11 @@ static int parse_key_value(struct parse *ps, struct pipeline_task *t,
 			if (!mk || !mv)
 				return at(ps, line_of(node(ps, p->key)),
 					  "task `%s`: `%s` wants string keys "
-					  "and values", t->name, k->key);
+					  "and values",
+					  t->name, k->key);
 			_cleanup_free_ char *kv = xasprintf("%s=%s", mk, mv);
-			int r = add_opt(ps, t, k, kv, line_of(node(ps, p->key)));
+			int r =
+			    add_opt(ps, t, k, kv, line_of(node(ps, p->key)));
 			if (r < 0)
 				return r;
 		}
@@ -231,14 +242,18 @@ static int parse_run(struct parse *ps, struct pipeline_task *t, yaml_node_t *v)
 	}
 	if (v->type != YAML_SEQUENCE_NODE ||
 	    v->data.sequence.items.start == v->data.sequence.items.top)
-		return at(ps, line_of(v), "task `%s`: `run` wants a string or "
-			  "a non-empty list of strings", t->name);
+		return at(ps, line_of(v),
+			  "task `%s`: `run` wants a string or "
+			  "a non-empty list of strings",
+			  t->name);
 	for (yaml_node_item_t *i = v->data.sequence.items.start;
 	     i < v->data.sequence.items.top; i++) {
 		const char *a = scalar(node(ps, *i));
 		if (!a)
-			return at(ps, line_of(node(ps, *i)), "task `%s`: `run` "
-				  "wants a list of strings", t->name);
+			return at(ps, line_of(node(ps, *i)),
+				  "task `%s`: `run` "
+				  "wants a list of strings",
+				  t->name);
 		strv_push(&t->argv, a);
 	}
 	if (!*t->argv.v[0])
@@ -256,21 +271,26 @@ static int parse_needs(struct parse *ps, struct pipeline_task *t,
 		return 0;
 	}
 	if (v->type != YAML_SEQUENCE_NODE)
-		return at(ps, line_of(v), "task `%s`: `needs` wants a list of "
-			  "task names", t->name);
+		return at(ps, line_of(v),
+			  "task `%s`: `needs` wants a list of "
+			  "task names",
+			  t->name);
 	for (yaml_node_item_t *i = v->data.sequence.items.start;
 	     i < v->data.sequence.items.top; i++) {
 		yaml_node_t *item = node(ps, *i);
 		if (!scalar(item))
-			return at(ps, line_of(item), "task `%s`: `needs` wants "
-				  "a list of task names", t->name);
+			return at(ps, line_of(item),
+				  "task `%s`: `needs` wants "
+				  "a list of task names",
+				  t->name);
 		for (size_t j = 0; j < t->needs.n; j++)
 			if (!strcmp(t->needs.v[j], scalar(item)))
-				return at(ps, line_of(item), "task `%s`: `%s` "
-					  "needed twice", t->name,
-					  scalar(item));
-		t->need_line = xreallocarray(t->need_line, t->needs.n + 1,
-					     sizeof(int));
+				return at(ps, line_of(item),
+					  "task `%s`: `%s` "
+					  "needed twice",
+					  t->name, scalar(item));
+		t->need_line =
+		    xreallocarray(t->need_line, t->needs.n + 1, sizeof(int));
 		t->need_line[t->needs.n] = line_of(item);
 		strv_push(&t->needs, scalar(item));
 	}
@@ -327,12 +347,16 @@ static int parse_task(struct parse *ps, yaml_node_t *kn, yaml_node_t *vn,
 	const char *name = scalar(kn);
 	t->line = line_of(kn);
 	if (!name || !valid_name(name))
-		return at(ps, t->line, "task `%s`: invalid name (want "
-			  "[A-Za-z0-9][A-Za-z0-9._-]{0,127})", name ? name : "?");
+		return at(ps, t->line,
+			  "task `%s`: invalid name (want "
+			  "[A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+			  name ? name : "?");
 	t->name = xstrdup(name);
 	if (vn->type != YAML_MAPPING_NODE)
-		return at(ps, line_of(vn), "task `%s`: want a mapping with "
-			  "`run` and options", name);
+		return at(ps, line_of(vn),
+			  "task `%s`: want a mapping with "
+			  "`run` and options",
+			  name);
 	for (yaml_node_pair_t *p = vn->data.mapping.pairs.start;
 	     p < vn->data.mapping.pairs.top; p++) {
 		int r = parse_task_key(ps, t, vn, p);
@@ -392,9 +416,10 @@ static int resolve_needs(struct parse *ps, struct pipeline *p)
 		for (size_t j = 0; j < t->needs.n; j++) {
 			ssize_t k = find_task(p, sorted, t->needs.v[j]);
 			if (k < 0)
-				return at(ps, t->need_line[j], "task `%s` needs "
-					  "unknown task `%s`", t->name,
-					  t->needs.v[j]);
+				return at(ps, t->need_line[j],
+					  "task `%s` needs "
+					  "unknown task `%s`",
+					  t->name, t->needs.v[j]);
 			t->need_idx[j] = (size_t)k;
 		}
 	}
@@ -421,8 +446,8 @@ static size_t find_cycle(const struct pipeline *p, size_t i, char *colour,
 			return depth + 1 - *start;
 		}
 		if (colour[k] == WHITE) {
-			size_t len = find_cycle(p, k, colour, path, depth + 1,
-						start);
+			size_t len =
+			    find_cycle(p, k, colour, path, depth + 1, start);
 			if (len)
 				return len;
 		}
@@ -478,11 +503,11 @@ static void digest_task(struct pipeline_task *t)
 	sha256_format(md, t->digest);
 }
 
-static int parse_tasks(struct parse *ps, struct pipeline *p,
-		       yaml_node_t *tasks)
+static int parse_tasks(struct parse *ps, struct pipeline *p, yaml_node_t *tasks)
 {
 	if (tasks->type != YAML_MAPPING_NODE)
-		return at(ps, line_of(tasks), "`tasks` wants a mapping of "
+		return at(ps, line_of(tasks),
+			  "`tasks` wants a mapping of "
 			  "task names");
 	size_t n = (size_t)(tasks->data.mapping.pairs.top -
 			    tasks->data.mapping.pairs.start);
@@ -523,8 +548,10 @@ static int parse_root(struct parse *ps, struct pipeline *p)
 		yaml_node_t *kn = node(ps, pr->key);
 		const char *k = scalar(kn);
 		if (!k || strcmp(k, "tasks"))
-			return at(ps, line_of(kn), "unknown key `%s` (want "
-				  "`tasks:`)", k ? k : "?");
+			return at(ps, line_of(kn),
+				  "unknown key `%s` (want "
+				  "`tasks:`)",
+				  k ? k : "?");
 		if (tasks)
 			return at(ps, line_of(kn), "`tasks` given twice");
 		tasks = node(ps, pr->value);
@@ -543,13 +570,11 @@ int pipeline_parse(const char *file, const char *text, size_t len,
 	yaml_document_t doc;
 	if (!yaml_parser_initialize(&parser))
 		return wsbox_fail(err, ENOMEM, "yaml parser");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		int r = wsbox_fail(err, 0, "%s:%zu: %s", file,
-				   parser.problem_mark.line + 1,
-				   parser.problem ? parser.problem
-						  : "not YAML");
+		int r = wsbox_fail(
+		    err, 0, "%s:%zu: %s", file, parser.problem_mark.line + 1,
+		    parser.problem ? parser.problem : "not YAML");
 		yaml_parser_delete(&parser);
 		return r;
 	}
@@ -560,14 +585,13 @@ int pipeline_parse(const char *file, const char *text, size_t len,
 	return r;
 }
 
-int pipeline_load(const char *path, struct pipeline *p,
-		  struct wsbox_error *err)
+int pipeline_load(const char *path, struct pipeline *p, struct wsbox_error *err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	memset(p, 0, sizeof *p);
-	int r = read_file_at(AT_FDCWD, path, PIPELINE_MAX_BYTES, &text, &len,
-			     err);
+	int r =
+	    read_file_at(AT_FDCWD, path, PIPELINE_MAX_BYTES, &text, &len, err);
 	if (r < 0)
 		return r;
 	return pipeline_parse(path, text, len, p, err);

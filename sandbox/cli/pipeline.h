@@ -23,8 +23,9 @@ struct pipeline_task {
 	int *need_line;	   /* the line of each */
 	size_t *need_idx;  /* needs resolved to indices into tasks[] */
 	struct strv opts;  /* exec options: "--save", "out", "--ro", ... */
-	struct strv extra; /* cache-key-extra K=V, passed as --cache-key-extra */
-	char *mutex;	   /* NULL when none (also in opts) */
+	struct strv
+	    extra;   /* cache-key-extra K=V, passed as --cache-key-extra */
+	char *mutex; /* NULL when none (also in opts) */
 	/* Digest of the whole definition: `--restart` keeps a task only when
 	 * it is the one its last success ran. */
 	char digest[DIGEST_STRLEN];

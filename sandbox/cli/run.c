@@ -45,7 +45,7 @@ enum { OUT, ERR, EVENTS, N_PIPES };
 
 /* One spawned exec. */
 struct run_proc {
-	pid_t pid; /* 0: not running */
+	pid_t pid;	 /* 0: not running */
 	int fd[N_PIPES]; /* read ends, -1 once closed */
 	char *ev;	 /* partial event line (RUN_EVENT_LINE_MAX) */
 	size_t ev_len;
@@ -142,8 +142,8 @@ static int parse_options(int argc, char **argv, struct run_ctx *c,
 		switch (o) {
 		case 'j':
 			if (parse_jobs(optarg, &c->jobs) < 0)
-				return wsbox_fail(err, 0, "-j `%s`: want 1..1024",
-						  optarg);
+				return wsbox_fail(
+				    err, 0, "-j `%s`: want 1..1024", optarg);
 			break;
 		case OPT_RUN:
 			c->run_opt = optarg;
@@ -176,9 +176,10 @@ static int parse_options(int argc, char **argv, struct run_ctx *c,
 	/* --restart continues that run: its kept tasks' records are the
 	 * parents the re-run tasks stand on. */
 	if (c->restart && c->run_opt && strcmp(c->restart, c->run_opt))
-		return wsbox_fail(err, 0, "--restart `%s` continues that run; "
-				  "--run `%s` names another", c->restart,
-				  c->run_opt);
+		return wsbox_fail(err, 0,
+				  "--restart `%s` continues that run; "
+				  "--run `%s` names another",
+				  c->restart, c->run_opt);
 	const char *name = c->restart ? c->restart : c->run_opt;
 	if (name && !valid_name(name))
 		return wsbox_fail(err, 0, "run `%s`: invalid name", name);
@@ -217,11 +218,13 @@ static int open_run(struct run_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	if (c->restart) {
-		_cleanup_free_ char *rel = store_run_rel(c->restart, NULL, NULL);
+		_cleanup_free_ char *rel =
+		    store_run_rel(c->restart, NULL, NULL);
 		if (faccessat(c->store.fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			return wsbox_fail(err, 0, "--restart `%s`: no such run "
-					  "in `%s`", c->restart,
-					  c->store.path);
+			return wsbox_fail(err, 0,
+					  "--restart `%s`: no such run "
+					  "in `%s`",
+					  c->restart, c->store.path);
 	}
 	const char *name = c->restart ? c->restart : c->run_opt;
 	if (name) {
@@ -286,8 +289,7 @@ static void plan_restart(struct run_ctx *c)
 /* Step 4: the view, and the run_started event. */
 static void begin_view(struct run_ctx *c)
 {
-	_cleanup_free_ const char **names =
-	    xcalloc(c->p.n + 1, sizeof *names);
+	_cleanup_free_ const char **names = xcalloc(c->p.n + 1, sizeof *names);
 	for (size_t i = 0; i < c->p.n; i++)
 		names[i] = c->p.tasks[i].name;
 	const char *ci = getenv("CI");
@@ -370,7 +372,8 @@ static _Noreturn void task_child(pid_t parent, const int w[N_PIPES],
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-	    dup2(w[OUT], STDOUT_FILENO) < 0 || dup2(w[ERR], STDERR_FILENO) < 0 ||
+	    dup2(w[OUT], STDOUT_FILENO) < 0 ||
+	    dup2(w[ERR], STDERR_FILENO) < 0 ||
 	    dup2(w[EVENTS], RUN_EVENTS_FD) < 0)
 		_exit(WSBOX_EXIT_FAILURE);
 	execve("/proc/self/exe", argv, environ);
@@ -380,8 +383,8 @@ static _Noreturn void task_child(pid_t parent, const int w[N_PIPES],
 static int spawn_task(struct run_ctx *c, size_t i, struct wsbox_error *err)
 {
 	struct run_proc *pr = &c->proc[i];
-	int r = pipeline_state_clear(&c->store, c->run, c->p.tasks[i].name,
-				     err);
+	int r =
+	    pipeline_state_clear(&c->store, c->run, c->p.tasks[i].name, err);
 	if (r < 0)
 		return r;
 	int fds[N_PIPES][2];
@@ -495,9 +498,9 @@ static void complete_task(struct run_ctx *c, size_t i, int wstatus)
 	free(pr->ev);
 	pr->ev = NULL;
 	pr->pid = 0;
-	pr->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-					: 128 + WTERMSIG(wstatus);
-	enum sched_state outcome = pr->status ? SCHED_FAILED
+	pr->status =
+	    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	enum sched_state outcome = pr->status	   ? SCHED_FAILED
 				   : pr->cache_hit ? SCHED_CACHED
 						   : SCHED_SUCCEEDED;
 	const struct pipeline_task *t = &c->p.tasks[i];
@@ -524,7 +527,7 @@ static void reap(struct run_ctx *c)
 
 static void signal_running(struct run_ctx *c, int sig)
 {
-	for (size_t i = 0; i < c->p.n; i++) {
+	for (size_t i = 0; c->proc && i < c->p.n; i++) {
 		pid_t pid = c->proc[i].pid;
 		if (pid <= 0)
 			continue;
@@ -543,6 +546,7 @@ static void interrupt(struct run_ctx *c)
 		return;
 	}
 	c->interrupted = true;
+	c->view.interrupted = true;
 	schedule_stop(&c->sch);
 	signal_running(c, SIGTERM);
 	c->kill_at = now_sec() + RUN_KILL_GRACE;
@@ -654,23 +658,24 @@ static int finish_run(struct run_ctx *c)
 {
 	struct sched_tally y = schedule_tally(&c->sch);
 	double t = now_sec();
-	int status = c->interrupted			 ? RUN_EXIT_INTERRUPTED
+	int status = c->interrupted ? RUN_EXIT_INTERRUPTED
 		     : (y.failed || y.skipped || c->note[0]) ? RUN_EXIT_FAILED
-							 : 0;
+							     : 0;
 	view_close(&c->view, y, t, c->interrupted);
 	if (c->note[0])
 		fprintf(stderr, "wsbox: %s\n", c->note);
 	if (status == RUN_EXIT_FAILED && !c->note[0])
-		fprintf(stderr, "wsbox: run %s: restart with `wsbox run %s "
-			"--restart %s`\n", c->run, c->file, c->run);
+		fprintf(stderr,
+			"wsbox: run %s: restart with `wsbox run %s "
+			"--restart %s`\n",
+			c->run, c->file, c->run);
 	events_emit(&c->ev, "run_finished",
 		    json_pack("{s:I, s:I, s:I, s:I, s:f, s:b, s:i}", "ran",
-			      (json_int_t)y.ran, "cached",
-			      (json_int_t)y.cached, "failed",
-			      (json_int_t)y.failed, "skipped",
-			      (json_int_t)y.skipped, "wall_sec",
-			      t - c->view.t0, "interrupted", c->interrupted,
-			      "exit_status", status));
+			      (json_int_t)y.ran, "cached", (json_int_t)y.cached,
+			      "failed", (json_int_t)y.failed, "skipped",
+			      (json_int_t)y.skipped, "wall_sec", t - c->view.t0,
+			      "interrupted", c->interrupted, "exit_status",
+			      status));
 	return status;
 }
 
@@ -682,8 +687,8 @@ static int run_pipeline(struct run_ctx *c, struct wsbox_error *err)
 	r = open_run(c, err); /* store, run name, events, signals */
 	if (r < 0)
 		return r;
-	plan_restart(c); /* --restart: keep unchanged successes */
-	begin_view(c);	 /* view, run_started */
+	plan_restart(c);   /* --restart: keep unchanged successes */
+	begin_view(c);	   /* view, run_started */
 	r = drive(c, err); /* spawn, read, reap until done */
 	if (r < 0)
 		return r;
@@ -698,12 +703,11 @@ int cmd_run(int argc, char **argv)
 	 * the tasks still end in order. */
 	signal(SIGPIPE, SIG_IGN);
 	int r = parse_options(argc, argv, &c, &err);
-	if (r == 0)
-		r = run_pipeline(&c, &err);
-	if (r < 0 && c.view.t)
-		signal_running(&c, SIGKILL);
-	run_ctx_free(&c);
 	if (r < 0)
 		return wsbox_error_exit(&err);
-	return r;
+	r = run_pipeline(&c, &err);
+	if (r < 0)
+		signal_running(&c, SIGKILL); /* only after a failed poll */
+	run_ctx_free(&c);
+	return r < 0 ? wsbox_error_exit(&err) : r;
 }

@@ -155,7 +155,9 @@ void view_finished(struct view *v, size_t i, enum sched_state st,
 		say(v, "\u00b7 %s (kept)", t->name);
 		break;
 	case SCHED_FAILED:
-		if (exit_status > 128 && exit_status < 160)
+		if (v->interrupted)
+			say(v, "\u2717 %s (interrupted)", t->name);
+		else if (exit_status > 128 && exit_status < 160)
 			say(v, "\u2717 %s (exit %d, signal %d)", t->name,
 			    exit_status, exit_status - 128);
 		else
@@ -268,7 +270,8 @@ void view_close(struct view *v, struct sched_tally y, double now,
 	}
 	char el[32];
 	snprintf(el, sizeof el, "%.1f", now - v->t0);
-	say(v, "%zu tasks: %zu ran, %zu cached, %zu failed, %zu skipped in "
+	say(v,
+	    "%zu tasks: %zu ran, %zu cached, %zu failed, %zu skipped in "
 	    "%s s%s",
 	    v->n, y.ran, y.cached, y.failed, y.skipped, el,
 	    interrupted ? " (interrupted)" : "");

@@ -23,7 +23,7 @@ struct view_task {
 	enum sched_state state;
 	double started, secs;
 	int exit_status;
-	bool reported; /* its final line is out */
+	bool reported;		     /* its final line is out */
 	char part[2][VIEW_LINE_MAX]; /* partial line of stdout, stderr */
 	size_t part_len[2];
 	char *tail[VIEW_TAIL]; /* ring of the last lines (terminal mode) */
@@ -38,7 +38,8 @@ struct view {
 	size_t n, done;
 	double t0, last_draw;
 	bool dirty;
-	int drawn; /* lines of the live region on screen */
+	bool interrupted; /* failures from here on are the interrupt's */
+	int drawn;	  /* lines of the live region on screen */
 	int cols, rows;
 	char *above; /* finished lines not yet drawn (terminal mode) */
 	size_t above_len;

@@ -358,7 +358,8 @@ EOF
 	RC=0
 	wait $pid || RC=$?
 	assert_rc 130
-	assert_out_has "(interrupted)"
+	assert_out_has "✗ long (interrupted)"
+	assert_out_has "1 failed, 1 skipped in "
 	assert_out_has "- after (skipped)"
 	assert_eq "$(pgrep -f 'sleep 4243' | wc -l)" 0 "processes left"
 	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"

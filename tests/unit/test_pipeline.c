@@ -165,8 +165,8 @@ static void test_pipeline_digest_follows_the_definition(void **state)
 			       "  b:\n    run: y\n",
 			       0);
 	char *cmd = digest_of("tasks:\n  a:\n    run: echo 2\n", 0);
-	char *opt = digest_of("tasks:\n  a:\n    run: echo 1\n    env: {A: 1}\n",
-			      0);
+	char *opt =
+	    digest_of("tasks:\n  a:\n    run: echo 1\n    env: {A: 1}\n", 0);
 	char *argv = digest_of("tasks:\n  a:\n    run: [sh, -c, echo 1]\n", 0);
 	assert_string_equal(d1, same); /* another task changed */
 	assert_string_not_equal(d1, cmd);

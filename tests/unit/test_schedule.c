@@ -36,7 +36,7 @@ static size_t index_of(const struct graph *g, const char *name)
 
 /* graph(g, jobs, keep_going, "a", "b a", "c a", "d b c", NULL): task b
  * needs a, and so on. Needs must be declared before use. */
-static void graph(struct graph *g, unsigned jobs, bool keep_going, ...)
+static void graph(struct graph *g, unsigned jobs, int keep_going, ...)
 {
 	memset(g, 0, sizeof *g);
 	va_list ap;
@@ -52,8 +52,7 @@ static void graph(struct graph *g, unsigned jobs, bool keep_going, ...)
 		free(copy);
 	}
 	va_end(ap);
-	assert_int_equal(schedule_init(&g->s, g->t, g->n, jobs, keep_going),
-			 0);
+	assert_int_equal(schedule_init(&g->s, g->t, g->n, jobs, keep_going), 0);
 }
 
 static void graph_free(struct graph *g)
