@@ -71,7 +71,8 @@ struct run_ctx {
 	int sigfd;
 	bool interrupted, killed;
 	double kill_at;
-	char note[WSBOX_ERROR_MAX]; /* a non-fatal wsbox failure, for the end */
+	/* A digest --restart could not store: the task still succeeded. */
+	char note[WSBOX_ERROR_MAX];
 };
 
 static double now_sec(void)
@@ -99,15 +100,6 @@ static void run_ctx_free(struct run_ctx *c)
 	free(c->run);
 	store_close(&c->store);
 	pipeline_free(&c->p);
-}
-
-static void usage_error(struct wsbox_error *err, const char *what)
-{
-	wsbox_fail(err, 0,
-		   "%s (usage: wsbox run PIPELINE.yml [-j N] [--run NAME] "
-		   "[--keep-going] [--restart RUN] [--store DIR] "
-		   "[--events FILE])",
-		   what);
 }
 
 static int parse_jobs(const char *s, unsigned *out)
@@ -161,17 +153,22 @@ static int parse_options(int argc, char **argv, struct run_ctx *c,
 			c->events_opt = optarg;
 			break;
 		case ':':
-			usage_error(err, "an option needs a value");
-			return -EINVAL;
+			return wsbox_fail(err, 0, "option `%s` needs a value",
+					  argv[optind - 1]);
 		default:
-			usage_error(err, "unknown option");
-			return -EINVAL;
+			return wsbox_fail(err, 0,
+					  "unknown option `%s` (see `wsbox "
+					  "help`)",
+					  argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1) {
-		usage_error(err, "want one pipeline file");
-		return -EINVAL;
-	}
+	if (optind != argc - 1)
+		return wsbox_fail(
+		    err, 0,
+		    "want one pipeline file (usage: wsbox run "
+		    "PIPELINE.yml [-j N] [--run NAME] "
+		    "[--keep-going] [--restart RUN] [--store DIR] "
+		    "[--events FILE])");
 	c->file = argv[optind];
 	/* --restart continues that run: its kept tasks' records are the
 	 * parents the re-run tasks stand on. */
@@ -654,17 +651,23 @@ static int drive(struct run_ctx *c, struct wsbox_error *err)
 }
 
 /* Step 6: the tally, run_finished, the exit status. */
+static int run_status(const struct run_ctx *c, struct sched_tally y)
+{
+	if (c->interrupted)
+		return RUN_EXIT_INTERRUPTED;
+	return y.failed || y.skipped ? RUN_EXIT_FAILED : 0;
+}
+
 static int finish_run(struct run_ctx *c)
 {
 	struct sched_tally y = schedule_tally(&c->sch);
 	double t = now_sec();
-	int status = c->interrupted ? RUN_EXIT_INTERRUPTED
-		     : (y.failed || y.skipped || c->note[0]) ? RUN_EXIT_FAILED
-							     : 0;
+	int status = run_status(c, y);
 	view_close(&c->view, y, t, c->interrupted);
 	if (c->note[0])
-		fprintf(stderr, "wsbox: %s\n", c->note);
-	if (status == RUN_EXIT_FAILED && !c->note[0])
+		fprintf(stderr, "wsbox: %s (a --restart re-runs the task)\n",
+			c->note);
+	if (status == RUN_EXIT_FAILED)
 		fprintf(stderr,
 			"wsbox: run %s: restart with `wsbox run %s "
 			"--restart %s`\n",
