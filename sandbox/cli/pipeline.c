@@ -305,8 +305,8 @@ static const struct task_key *find_key(const char *k)
 	return NULL;
 }
 
-/* A key seen before in the same mapping (YAML forbids it; libyaml keeps
- * both): the pair's index, or -1. */
+/* Was this pair's key seen before in the same mapping? YAML forbids it,
+ * libyaml keeps both. */
 static bool key_repeated(struct parse *ps, yaml_node_t *map,
 			 yaml_node_pair_t *p)
 {
@@ -561,6 +561,21 @@ static int parse_root(struct parse *ps, struct pipeline *p)
 	return parse_tasks(ps, p, tasks);
 }
 
+/* A second document (after `---`) would be ignored silently: refuse it. */
+static int single_document(struct parse *ps, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next))
+		return at(ps, (int)parser->problem_mark.line + 1, "%s",
+			  parser->problem ? parser->problem : "not YAML");
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	int line = root ? line_of(root) : 0;
+	yaml_document_delete(&next);
+	if (root)
+		return at(ps, line, "a second YAML document: want one");
+	return 0;
+}
+
 int pipeline_parse(const char *file, const char *text, size_t len,
 		   struct pipeline *p, struct wsbox_error *err)
 {
@@ -581,6 +596,8 @@ int pipeline_parse(const char *file, const char *text, size_t len,
 	struct parse ps = {.file = file, .doc = &doc, .err = err};
 	int r = parse_root(&ps, p);
 	yaml_document_delete(&doc);
+	if (r == 0)
+		r = single_document(&ps, &parser);
 	yaml_parser_delete(&parser);
 	return r;
 }

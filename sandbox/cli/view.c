@@ -92,10 +92,16 @@ static void output_line(struct view *v, size_t i, int stream, const char *s,
 	struct view_task *t = &v->t[i];
 	t->lines++;
 	if (!v->tty) {
-		_cleanup_free_ char *line =
-		    xasprintf("[%s] %.*s\n", t->name, (int)len, s);
+		/* Built with memcpy: a line may hold NUL bytes. */
+		size_t name = strlen(t->name);
+		_cleanup_free_ char *line = xcalloc(name + len + 4, 1);
+		line[0] = '[';
+		memcpy(line + 1, t->name, name);
+		memcpy(line + 1 + name, "] ", 2);
+		memcpy(line + 3 + name, s, len);
+		line[3 + name + len] = '\n';
 		(void)write_all(stream == 2 ? v->err : v->out, line,
-				strlen(line));
+				name + len + 4);
 		return;
 	}
 	free(t->tail[t->tail_next]);

@@ -118,6 +118,8 @@ static void test_pipeline_refusals_name_the_line(void **state)
 	    {"tasks: []\n", "p.yml:1: `tasks` wants a mapping of task names"},
 	    {"", "p.yml:1: empty file (want a `tasks:` mapping)"},
 	    {"tasks:\n  a: [\n", "p.yml:3: did not find expected node content"},
+	    {"tasks:\n  a:\n    run: true\n---\ntasks: {}\n",
+	     "p.yml:5: a second YAML document: want one"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct pipeline p;
