@@ -364,3 +364,30 @@ EOF
 	assert_eq "$(pgrep -f 'sleep 4243' | wc -l)" 0 "processes left"
 	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"
 }
+
+test_run_ctrl_c_in_a_terminal_stops_the_run() {
+	command -v tmux >/dev/null || { echo "tmux not installed"; exit 77; }
+	cat > "$T/p.yml" <<EOF
+tasks:
+  long:
+    run: exec sleep 4244
+    rootfs: $ROOTFS
+EOF
+	export TMUX_TMPDIR="$T"
+	# The shells around it ignore SIGINT (a non-interactive sh would die
+	# of it); wsbox run takes it all the same.
+	tmux -L wsbox-t new-session -d -x 100 -y 30 \
+		"trap '' INT; env -u CI sh -c '$WSBOX run --store $STORE $T/p.yml; echo rc=\$? > $T/done'; sleep 30"
+	i=0
+	while ! pgrep -f '^sleep 4244' >/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	tmux -L wsbox-t send-keys C-c
+	i=0
+	while [ ! -s "$T/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	tmux -L wsbox-t capture-pane -p -J > "$T/pane"
+	tmux -L wsbox-t kill-server
+	assert_eq "$(cat "$T/done")" rc=130 "exit status after Ctrl-C"
+	grep -qF '✗ long (interrupted)' "$T/pane" || fail "no interrupted marker: $(cat "$T/pane")"
+	grep -qF '1 tasks: 0 ran, 0 cached, 1 failed, 0 skipped in' "$T/pane" || fail "no tally: $(cat "$T/pane")"
+	assert_eq "$(pgrep -f 'sleep 4244' | wc -l)" 0 "processes left"
+	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"
+}
