@@ -194,15 +194,15 @@ test_run_mutex_pair_never_overlaps() {
 	cat > "$T/p.yml" <<EOF
 tasks:
   m1:
-    run: sleep 1
+    run: sleep 2
     mutex: db
     rootfs: $ROOTFS
   m2:
-    run: sleep 1
+    run: sleep 2
     mutex: db
     rootfs: $ROOTFS
   free:
-    run: sleep 1
+    run: sleep 2
     rootfs: $ROOTFS
 EOF
 	wsr "$T/p.yml" -j 3 --events "$T/ev"
