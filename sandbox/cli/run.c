@@ -28,6 +28,7 @@
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/pipeline.h"
 #include "sandbox/cli/schedule.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/cli/view.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -113,8 +114,35 @@ static int parse_jobs(const char *s, unsigned *out)
 	return 0;
 }
 
-static int parse_options(int argc, char **argv, struct run_ctx *c,
-			 struct wsbox_error *err)
+static int usage(FILE *f, int status)
+{
+	fputs(
+	    "usage: wsbox run PIPELINE.yml [-j N] [--run NAME] [--keep-going] "
+	    "[--restart RUN]\n"
+	    "                 [--store DIR] [--events FILE|-|fd:N]\n"
+	    "\n"
+	    "Run every task of the pipeline file, each as one `wsbox exec` "
+	    "in one run,\n"
+	    "as soon as the tasks it needs have succeeded (docs/run.md).\n"
+	    "  -j, --jobs N     at most N tasks at once (default: the online "
+	    "CPUs)\n"
+	    "  --run NAME       the run (default: run-<date>-<time>-<pid>)\n"
+	    "  --keep-going     after a failure, run all that does not "
+	    "depend on it\n"
+	    "  --restart RUN    continue RUN: keep its unchanged successes, "
+	    "run the rest\n"
+	    "  --store DIR      the store\n"
+	    "  --events SPEC    the run's events and every task's\n"
+	    "exit status: 0 every task succeeded; 1 a task failed or was "
+	    "skipped;\n"
+	    "130 interrupted; 125 a bad pipeline file or a wsbox error\n",
+	    f);
+	return status;
+}
+
+/* 0, 1 for --help, or the exit status of a refused command line (< 0 is
+ * never returned: refusals are printed here, as every verb does). */
+static int parse_options(int argc, char **argv, struct run_ctx *c)
 {
 	enum { OPT_RUN = 256, OPT_KEEP, OPT_RESTART, OPT_STORE, OPT_EVENTS };
 	static const struct option opts[] = {
@@ -124,18 +152,21 @@ static int parse_options(int argc, char **argv, struct run_ctx *c,
 	    {"restart", required_argument, NULL, OPT_RESTART},
 	    {"store", required_argument, NULL, OPT_STORE},
 	    {"events", required_argument, NULL, OPT_EVENTS},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	c->jobs = cpus > 0 ? (unsigned)cpus : 1;
 	optind = 1;
 	opterr = 0;
-	for (int o; (o = getopt_long(argc, argv, ":j:", opts, NULL)) != -1;) {
+	for (int o; (o = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1;) {
 		switch (o) {
+		case 'h':
+			return 1;
 		case 'j':
 			if (parse_jobs(optarg, &c->jobs) < 0)
-				return wsbox_fail(
-				    err, 0, "-j `%s`: want 1..1024", optarg);
+				return usage_refuse(
+				    "run", "-j `%s`: want 1..1024", optarg);
 			break;
 		case OPT_RUN:
 			c->run_opt = optarg;
@@ -153,33 +184,25 @@ static int parse_options(int argc, char **argv, struct run_ctx *c,
 			c->events_opt = optarg;
 			break;
 		case ':':
-			return wsbox_fail(err, 0, "option `%s` needs a value",
-					  argv[optind - 1]);
+			return usage_refuse("run", "option `%s` needs a value",
+					    argv[optind - 1]);
 		default:
-			return wsbox_fail(err, 0,
-					  "unknown option `%s` (see `wsbox "
-					  "help`)",
-					  argv[optind - 1]);
+			return usage_unknown_option("run", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return wsbox_fail(
-		    err, 0,
-		    "want one pipeline file (usage: wsbox run "
-		    "PIPELINE.yml [-j N] [--run NAME] "
-		    "[--keep-going] [--restart RUN] [--store DIR] "
-		    "[--events FILE])");
+		return usage_refuse("run", "want one pipeline file");
 	c->file = argv[optind];
 	/* --restart continues that run: its kept tasks' records are the
 	 * parents the re-run tasks stand on. */
 	if (c->restart && c->run_opt && strcmp(c->restart, c->run_opt))
-		return wsbox_fail(err, 0,
-				  "--restart `%s` continues that run; "
-				  "--run `%s` names another",
-				  c->restart, c->run_opt);
+		return usage_refuse("run",
+				    "--restart `%s` continues that run; "
+				    "--run `%s` names another",
+				    c->restart, c->run_opt);
 	const char *name = c->restart ? c->restart : c->run_opt;
 	if (name && !valid_name(name))
-		return wsbox_fail(err, 0, "run `%s`: invalid name", name);
+		return usage_refuse("run", "run `%s`: invalid name", name);
 	return 0;
 }
 
@@ -705,9 +728,11 @@ int cmd_run(int argc, char **argv)
 	/* A reader that goes away (`wsbox run ... | head`) gets EPIPE, and
 	 * the tasks still end in order. */
 	signal(SIGPIPE, SIG_IGN);
-	int r = parse_options(argc, argv, &c, &err);
-	if (r < 0)
-		return wsbox_error_exit(&err);
+	int r = parse_options(argc, argv, &c);
+	if (r == 1)
+		return usage(stdout, 0);
+	if (r)
+		return r;
 	r = run_pipeline(&c, &err);
 	if (r < 0)
 		signal_running(&c, SIGKILL); /* only after a failed poll */

@@ -221,6 +221,25 @@ test_run_events_frame_the_run() {
 	assert_eq "$(grep -c '"event":"task_finished"' "$T/ev")" 4 "task_finished events"
 }
 
+test_run_help_and_command_line_refusals() {
+	ws run --help
+	assert_rc 0
+	assert_eq "$(head -n 1 "$T/out" | cut -c1-27)" "usage: wsbox run PIPELINE.y" "run --help"
+	cp "$T/out" "$T/help"
+	ws help run
+	assert_rc 0
+	cmp -s "$T/out" "$T/help" || fail "wsbox help run differs from run --help"
+	ws run --frob p.yml
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: run: unknown option \`--frob\` (see \`wsbox run --help\`)" "run --frob"
+	ws run
+	assert_rc 125
+	assert_err_has "want one pipeline file"
+	ws run p.yml -j 0
+	assert_rc 125
+	assert_err_has "-j \`0\`: want 1..1024"
+}
+
 # bad FILE-TEXT LINE WHAT: the file is refused with exit 125 naming the
 # line, before anything runs.
 bad() {
@@ -339,10 +358,11 @@ test_run_terminal_view_replays_a_failed_task() {
 }
 
 test_run_interrupt_stops_tasks_and_leaves_nothing() {
+	s=$(uniq_secs 4243)
 	cat > "$T/p.yml" <<EOF
 tasks:
   long:
-    run: echo ready; exec sleep 4243
+    run: echo ready; exec sleep $s
     rootfs: $ROOTFS
   after:
     run: true
@@ -361,16 +381,17 @@ EOF
 	assert_out_has "✗ long (interrupted)"
 	assert_out_has "1 failed, 1 skipped in "
 	assert_out_has "- after (skipped)"
-	assert_eq "$(pgrep -f 'sleep 4243' | wc -l)" 0 "processes left"
+	assert_eq "$(pgrep -f "sleep $s" | wc -l)" 0 "processes left"
 	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"
 }
 
 test_run_ctrl_c_in_a_terminal_stops_the_run() {
 	command -v tmux >/dev/null || { echo "tmux not installed"; exit 77; }
+	s=$(uniq_secs 4244)
 	cat > "$T/p.yml" <<EOF
 tasks:
   long:
-    run: exec sleep 4244
+    run: exec sleep $s
     rootfs: $ROOTFS
 EOF
 	export TMUX_TMPDIR="$T"
@@ -379,7 +400,7 @@ EOF
 	tmux -L wsbox-t new-session -d -x 100 -y 30 \
 		"trap '' INT; env -u CI sh -c '$WSBOX run --store $STORE $T/p.yml; echo rc=\$? > $T/done'; sleep 30"
 	i=0
-	while ! pgrep -f '^sleep 4244' >/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	while ! pgrep -f "^sleep $s" >/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 	tmux -L wsbox-t send-keys C-c
 	i=0
 	while [ ! -s "$T/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
@@ -388,6 +409,6 @@ EOF
 	assert_eq "$(cat "$T/done")" rc=130 "exit status after Ctrl-C"
 	grep -qF '✗ long (interrupted)' "$T/pane" || fail "no interrupted marker: $(cat "$T/pane")"
 	grep -qF '1 tasks: 0 ran, 0 cached, 1 failed, 0 skipped in' "$T/pane" || fail "no tally: $(cat "$T/pane")"
-	assert_eq "$(pgrep -f 'sleep 4244' | wc -l)" 0 "processes left"
+	assert_eq "$(pgrep -f "sleep $s" | wc -l)" 0 "processes left"
 	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"
 }

@@ -12,6 +12,7 @@
 
 #include "sandbox/cli/pipeline.h"
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 static int parse(const char *text, struct pipeline *p, struct wsbox_error *e)
 {
@@ -190,5 +191,5 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cycle_names_its_tasks),
 	    cmocka_unit_test(test_pipeline_digest_follows_the_definition),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

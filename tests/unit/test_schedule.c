@@ -14,6 +14,7 @@
 
 #include "sandbox/cli/schedule.h"
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 #define MAX_TASKS 16
 
@@ -250,5 +251,5 @@ int main(void)
 	    cmocka_unit_test(test_schedule_stop_starts_nothing_more),
 	    cmocka_unit_test(test_schedule_keep_needs_kept_parents),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include "sandbox/cli/view.h"
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 static const char *const names[] = {"one", "two"};
 
@@ -125,5 +126,5 @@ int main(void)
 	    cmocka_unit_test(test_view_plain_splits_an_overlong_line),
 	    cmocka_unit_test(test_view_terminal_replays_failed_tasks_only),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }
