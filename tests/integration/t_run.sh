@@ -355,6 +355,10 @@ test_run_terminal_view_replays_a_failed_task() {
 	grep -qF '✗ a (exit 3)' "$T/pane" || fail "no failure marker: $(cat "$T/pane")"
 	grep -qx 'about to fail' "$T/pane" || fail "no replayed output: $(cat "$T/pane")"
 	grep -qF "wsbox logs --store $STORE --run r1 --task a" "$T/pane" || fail "no logs hint: $(cat "$T/pane")"
+	# The command named prints all of it.
+	ws logs --store "$STORE" --run r1 --task a
+	assert_rc 0
+	assert_out "about to fail"
 }
 
 test_run_interrupt_stops_tasks_and_leaves_nothing() {
