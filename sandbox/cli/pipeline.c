@@ -334,6 +334,14 @@ static int parse_task_key(struct parse *ps, struct pipeline_task *t,
 		return parse_run(ps, t, vn);
 	if (!strcmp(k, "needs"))
 		return parse_needs(ps, t, vn);
+	if (!strcmp(k, "import")) {
+		const char *path = scalar(vn);
+		if (!path || !*path)
+			return at(ps, line_of(vn),
+				  "task `%s`: `import` wants a path", t->name);
+		t->import = xstrdup(path);
+		return 0;
+	}
 	const struct task_key *tk = find_key(k);
 	if (!tk)
 		return at(ps, line_of(kn), "task `%s`: unknown key `%s`",
@@ -363,8 +371,14 @@ static int parse_task(struct parse *ps, yaml_node_t *kn, yaml_node_t *vn,
 		if (r < 0)
 			return r;
 	}
-	if (!t->argv.n)
-		return at(ps, t->line, "task `%s`: no `run`", name);
+	if (t->import && (t->argv.n || t->needs.n || t->opts.n || t->extra.n))
+		return at(ps, t->line,
+			  "task `%s`: an `import` task takes no `run`, `needs` "
+			  "or options",
+			  name);
+	if (!t->argv.n && !t->import)
+		return at(ps, t->line, "task `%s`: no `run` (or `import`)",
+			  name);
 	/* Options that exclude each other (--ro and --save). */
 	struct wsbox_error e = {0};
 	if (check_exec_opts(&t->opts, &e) < 0)
@@ -496,6 +510,9 @@ static void digest_task(struct pipeline_task *t)
 	sha256_update(&h, "wsbox-run-task 1", 17);
 	sha256_update(&h, t->name, strlen(t->name) + 1);
 	hash_strv(&h, "argv", &t->argv);
+	sha256_update(&h, "import", 7);
+	if (t->import)
+		sha256_update(&h, t->import, strlen(t->import) + 1);
 	hash_strv(&h, "needs", &t->needs);
 	hash_strv(&h, "opts", &t->opts);
 	hash_strv(&h, "extra", &t->extra);
@@ -619,6 +636,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; i < p->n; i++) {
 		struct pipeline_task *t = &p->tasks[i];
 		free(t->name);
+		free(t->import);
 		strv_free(&t->argv);
 		strv_free(&t->needs);
 		free(t->need_line);

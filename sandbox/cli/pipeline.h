@@ -17,8 +17,12 @@
 
 struct pipeline_task {
 	char *name;
-	int line;	   /* where the task's name stands */
-	struct strv argv;  /* the command: sh -c STRING, or the list */
+	int line;	  /* where the task's name stands */
+	struct strv argv; /* the command: sh -c STRING, or the list */
+	/* Instead of a command: a source task, `wsbox import` of this path
+	 * (relative to the pipeline file's directory); no needs, no options
+	 * (docs/run.md "Sources"). */
+	char *import;
 	struct strv needs; /* as written */
 	int *need_line;	   /* the line of each */
 	size_t *need_idx;  /* needs resolved to indices into tasks[] */

@@ -326,10 +326,38 @@ static void begin_view(struct run_ctx *c)
 			      "restart", c->restart != NULL));
 }
 
-/* The exec command line of task i. */
+/* A source task: `wsbox import` of its path, taken relative to the
+ * pipeline file's directory. */
+static struct strv import_argv(const struct run_ctx *c,
+			       const struct pipeline_task *t)
+{
+	struct strv a = {0};
+	strv_push(&a, "wsbox");
+	strv_push(&a, "import");
+	strv_push(&a, "--store");
+	strv_push(&a, c->store.path);
+	strv_push(&a, "--run");
+	strv_push(&a, c->run);
+	strv_push(&a, "--task");
+	strv_push(&a, t->name);
+	_cleanup_free_ char *file = xstrdup(c->p.file);
+	char *slash = strrchr(file, '/');
+	if (t->import[0] == '/' || !slash) {
+		strv_push(&a, t->import);
+	} else {
+		*slash = '\0';
+		_cleanup_free_ char *path = xasprintf("%s/%s", file, t->import);
+		strv_push(&a, path);
+	}
+	return a;
+}
+
+/* The exec (or import) command line of task i. */
 static struct strv exec_argv(const struct run_ctx *c, size_t i)
 {
 	const struct pipeline_task *t = &c->p.tasks[i];
+	if (t->import)
+		return import_argv(c, t);
 	struct strv a = {0};
 	strv_push(&a, "wsbox");
 	strv_push(&a, "exec");

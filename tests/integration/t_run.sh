@@ -416,3 +416,30 @@ EOF
 	assert_eq "$(pgrep -f "sleep $s" | wc -l)" 0 "processes left"
 	assert_eq "$(ls -A "$STORE/staging" | wc -l)" 0 "staging dirs left"
 }
+
+# An `import` task brings a host directory in (docs/run.md "Sources"); its
+# path is taken relative to the pipeline file, not the caller's cwd.
+test_run_import_task_feeds_its_children() {
+	mkdir -p "$T/proj/sub"
+	echo hello >"$T/proj/sub/greeting"
+	printf 'tasks:\n  src:\n    import: proj\n  use:\n    run: cat sub/greeting > seen\n    needs: [src]\n' >"$T/p.yml"
+	cd /
+	wsr "$T/p.yml" --run r1
+	assert_rc 0
+	assert_out_has "2 tasks: 2 ran, 0 cached, 0 failed, 0 skipped"
+	wsx --run r1 --task check --parent use -- cat seen
+	assert_rc 0
+	assert_out hello
+}
+
+test_run_import_task_takes_no_needs_or_options() {
+	mkdir -p "$T/proj"
+	printf 'tasks:\n  a:\n    run: true\n  src:\n    import: proj\n    needs: [a]\n' >"$T/p.yml"
+	wsr "$T/p.yml"
+	assert_rc 125
+	assert_err_has "p.yml:4: task \`src\`: an \`import\` task takes no"
+	printf 'tasks:\n  src:\n    import: proj\n    save: x\n' >"$T/q.yml"
+	wsr "$T/q.yml"
+	assert_rc 125
+	assert_err_has "an \`import\` task takes no"
+}
