@@ -5,11 +5,15 @@ BUILD   ?= build
 # The binary; parallel builds set BIN=$(BUILD)/wsbox so they never share it.
 BIN     ?= wsbox
 PREFIX  ?= /usr/local
-PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
+PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
 # every `wsbox exec` would otherwise load it and its dozen dependencies.
-LINK_PKGS  := $(filter-out libarchive,$(PKGS))
+LINK_PKGS  := $(filter-out libarchive libcurl,$(PKGS))
+# libcurl (the registry client, layers/registry.c) is linked shared and only
+# into what calls it (tests/remote, the registry unit test): a static libcurl
+# drags in a dozen more archives, and `wsbox exec` must not pay for loading it.
+CURL_LIBS  := $(shell pkg-config --libs libcurl)
 # LINK=static (the default) links the archives Debian ships for these into
 # the binary; LINK=shared their .so files. Static saves 2.5 ms of every
 # process's start (libcrypto alone: ~2,000 symbol relocations bound at load)
@@ -45,7 +49,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration asan lint install demo deps rootfs probe bench fuzz
+.PHONY: all clean test unit integration asan lint install demo deps rootfs probe bench fuzz remote-drive
 
 all: $(BIN)
 
@@ -65,7 +69,13 @@ $(BUILD)/%.o: %.S
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $(CURL_LIBS) $$(pkg-config --libs cmocka)
+
+# The registry test driver (tests/integration/t_remote.sh runs it).
+remote-drive: $(BUILD)/tests/remote_drive
+$(BUILD)/tests/remote_drive: tests/remote/remote_drive.c $(BUILD)/libwsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $(CURL_LIBS)
 
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe
@@ -83,7 +93,7 @@ unit: $(UNIT_BIN)
 # The README's test command. Unit tests, then the integration and security
 # suites against the real binary, as the current user and (when root) again
 # as an unprivileged user.
-test: $(BIN) $(UNIT_BIN) rootfs
+test: $(BIN) $(UNIT_BIN) $(BUILD)/tests/remote_drive rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
 asan:
