@@ -1256,6 +1256,7 @@ int registry_blob_get_many(struct registry *r, struct registry_xfer *x,
 	int rc = registry_blob_exists(r, x[0].digest, NULL, err);
 	if (rc < 0)
 		return rc;
+	rc = 0;
 	struct many_item *items = xcalloc(n, sizeof *items);
 	struct many_item **queue = xcalloc(n, sizeof *queue);
 	for (size_t i = 0; i < n; i++) {
