@@ -649,6 +649,9 @@ static void xfer_setup(struct registry *r, struct xfer *x, const struct req *q)
 	SETOPT(e, CURLOPT_WRITEDATA, x);
 	if (r->ca_file)
 		SETOPT(e, CURLOPT_CAINFO, r->ca_file);
+	if (r->max_recv_bps)
+		SETOPT(e, CURLOPT_MAX_RECV_SPEED_LARGE,
+		       (curl_off_t)r->max_recv_bps);
 	if (q->follow) {
 		/* Blob storage may live elsewhere; curl drops our
 		 * Authorization header when the host changes. */
@@ -1003,6 +1006,10 @@ int registry_open(struct registry *r, const char *url,
 	r->stall_sec = o->stall_sec ? o->stall_sec
 		       : stall && atol(stall) > 0 ? atol(stall)
 						  : REGISTRY_STALL_SEC;
+	const char *bps = getenv("WSBOX_REMOTE_MAX_RECV_BPS");
+	r->max_recv_bps = o->max_recv_bps ? o->max_recv_bps
+			  : bps		  ? strtoull(bps, NULL, 10)
+					  : 0;
 	return 0;
 }
 

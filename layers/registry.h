@@ -88,6 +88,9 @@ struct registry_options {
 	const char *ca_file; /* NULL: $WSBOX_REMOTE_CA, else the system store */
 	unsigned tries;	    /* 0: REGISTRY_TRIES */
 	long stall_sec;	    /* 0: $WSBOX_REMOTE_STALL_SEC or REGISTRY_STALL_SEC */
+	/* Download cap in bytes/s (0: $WSBOX_REMOTE_MAX_RECV_BPS, else none),
+	 * for shared links and for tests that stop a registry mid-blob. */
+	uint64_t max_recv_bps;
 };
 
 struct registry {
@@ -100,6 +103,7 @@ struct registry {
 	char *bearer;	   /* current token, or NULL */
 	unsigned tries;
 	long stall_sec;
+	uint64_t max_recv_bps;
 	uint64_t sent, received; /* blob bytes moved (statistics, tests) */
 };
 #define REGISTRY_INIT {.curl = NULL}
