@@ -120,6 +120,21 @@ test_remote_layer_push_pull_round_trip() {
 	assert_eq "$(ls "$T/b/staging")" "" "staging after the pull"
 }
 
+test_remote_layer_is_mounted_from_another_repository() {
+	need_registry
+	start_registry || return 1
+	make_build || return 1
+	drive push-layer "$STORE" "$URL" "$LAYER"
+	assert_rc 0 || return 1
+	REMOTE_MOUNT_FROM=wsbox/test drive push-layer "$STORE" "${URL}-other" "$LAYER"
+	assert_rc 0 || return 1
+	assert_eq "$(awk '{print $2}' "$T/out")" 0 "bytes sent with a mount" || return 1
+	grep -q '"POST /v2/wsbox/test-other/blobs/uploads/?mount=sha256' "$T/registry.log" ||
+	    fail "no mount request in the registry log" || return 1
+	drive pull-layer "$T/b" "${URL}-other" "$LAYER"
+	assert_rc 0
+}
+
 test_remote_record_pull_brings_the_whole_ancestry() {
 	need_registry
 	start_registry || return 1

@@ -9,7 +9,8 @@
  *   pull-task STORE URL RUN TASK         prints the task's layer
  *   push-cache STORE URL KEY             lookup-cache STORE URL KEY
  *   push-file URL FILE                   a raw blob (chunked when large)
- * Env: REMOTE_INSECURE=1, REMOTE_COMPRESSION=gzip, REMOTE_PARALLEL=N. */
+ * Env: REMOTE_INSECURE=1, REMOTE_COMPRESSION=gzip, REMOTE_PARALLEL=N,
+ * REMOTE_MOUNT_FROM=REPO. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ static int open_remote(struct drive *d, const char *url)
 	    .insecure = getenv("REMOTE_INSECURE") != NULL,
 	    .compression = c && !strcmp(c, "gzip") ? REMOTE_GZIP : REMOTE_ZSTD,
 	    .parallel = p ? (unsigned)atoi(p) : 0,
+	    .mount_from = getenv("REMOTE_MOUNT_FROM"),
 	};
 	return remote_open(&d->rm, url, &o, &d->err);
 }
