@@ -191,9 +191,19 @@ static int bad_object(struct remote *rm, const char *tag, const char *why,
 	return -EPROTO;
 }
 
-static bool layer_media_type(const char *mt)
+/* The static spelling of a layer media type wsbox reads, or NULL. */
+static const char *layer_media_type(const char *mt)
 {
-	return !strcmp(mt, OCI_MT_LAYER_ZSTD) || !strcmp(mt, OCI_MT_LAYER_GZIP);
+	if (!strcmp(mt, OCI_MT_LAYER_ZSTD))
+		return OCI_MT_LAYER_ZSTD;
+	if (!strcmp(mt, OCI_MT_LAYER_GZIP))
+		return OCI_MT_LAYER_GZIP;
+	return NULL;
+}
+
+static const char *compression_media_type(enum remote_compression c)
+{
+	return c == REMOTE_GZIP ? OCI_MT_LAYER_GZIP : OCI_MT_LAYER_ZSTD;
 }
 
 /* ---- layers ---- */
@@ -214,10 +224,15 @@ int remote_find_layer(struct remote *rm, const char *digest,
 					     REMOTE_ANN_LAYER);
 	if (m.n_layers != 1 || !layer_media_type(m.layers[0].media_type))
 		r = bad_object(rm, tag, "not a one-layer wsbox image", err);
+	else if (m.layers[0].size > IMPORT_MAX_BYTES_DEFAULT)
+		r = bad_object(rm, tag, "layer blob larger than the import "
+					"budget", err);
 	else if (!ann || strcmp(ann, digest))
 		r = bad_object(rm, tag, "names another wsbox layer", err);
 	if (r == 1 && out) {
-		*out = (struct remote_layer){.size = m.layers[0].size};
+		*out = (struct remote_layer){
+		    .size = m.layers[0].size,
+		    .media_type = layer_media_type(m.layers[0].media_type)};
 		strcpy(out->layer, digest);
 		strcpy(out->blob, m.layers[0].digest);
 		strcpy(out->manifest, md);
@@ -288,11 +303,9 @@ static int push_layer_image(struct remote *rm, struct store *s,
 	struct oci_manifest m = {0};
 	m.layers = xcalloc(1, sizeof *m.layers);
 	m.n_layers = 1;
+	l->media_type = compression_media_type(rm->compression);
 	m.layers[0] = (struct oci_descriptor){
-	    .media_type = xstrdup(rm->compression == REMOTE_GZIP
-				      ? OCI_MT_LAYER_GZIP
-				      : OCI_MT_LAYER_ZSTD),
-	    .size = l->size};
+	    .media_type = xstrdup(l->media_type), .size = l->size};
 	strcpy(m.layers[0].digest, l->blob);
 	oci_annotate(&m.layers[0].annotations, &m.layers[0].n_annotations,
 		     REMOTE_ANN_LAYER, digest);
@@ -484,15 +497,12 @@ static json_t *record_json(const struct task_record *r)
 }
 
 static void add_layer_descriptor(struct oci_manifest *m,
-				 const struct remote_layer *l,
-				 enum remote_compression c)
+				 const struct remote_layer *l)
 {
 	m->layers = xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
 	struct oci_descriptor *d = &m->layers[m->n_layers++];
-	*d = (struct oci_descriptor){
-	    .media_type = xstrdup(c == REMOTE_GZIP ? OCI_MT_LAYER_GZIP
-						   : OCI_MT_LAYER_ZSTD),
-	    .size = l->size};
+	*d = (struct oci_descriptor){.media_type = xstrdup(l->media_type),
+				     .size = l->size};
 	strcpy(d->digest, l->blob);
 	oci_annotate(&d->annotations, &d->n_annotations, REMOTE_ANN_LAYER,
 		     l->layer);
@@ -515,7 +525,7 @@ int remote_push_record(struct remote *rm, struct store *s, const char *run,
 	if (r == 0)
 		r = push_json_blob(rm, text, REMOTE_MT_RECORD, &m.config, err);
 	if (r == 0 && rec.layer)
-		add_layer_descriptor(&m, &l, rm->compression);
+		add_layer_descriptor(&m, &l);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_RUN, run);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_TASK, task);
 	if (rec.layer)
@@ -747,7 +757,7 @@ int remote_push_cache_entry(struct remote *rm, struct store *s,
 	if (r == 0)
 		r = push_log(rm, s, key, "stderr", &m, err);
 	if (r == 0 && e.layer)
-		add_layer_descriptor(&m, &l, rm->compression);
+		add_layer_descriptor(&m, &l);
 	if (r == 0)
 		r = push_json_blob(rm, text, REMOTE_MT_CACHE, &m.config, err);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_KEY, key);
@@ -779,6 +789,9 @@ static int fetch_log(struct remote *rm, const struct attempt *att,
 		     const struct oci_descriptor *d, const char *name,
 		     struct wsbox_error *err)
 {
+	if (d->size > IMPORT_MAX_BYTES_DEFAULT)
+		return wsbox_fail(err, EFBIG, "remote %s: cache %s log",
+				  rm_url(rm), name);
 	_cleanup_close_ int fd =
 	    openat(att->dirfd, name,
 		   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

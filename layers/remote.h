@@ -65,6 +65,7 @@ struct remote_layer {
 	char layer[DIGEST_STRLEN]; /* wsbox digest (canonical manifest) */
 	char blob[DIGEST_STRLEN];  /* digest of the compressed tar blob */
 	uint64_t size;		   /* blob bytes */
+	const char *media_type;	   /* OCI_MT_LAYER_ZSTD or _GZIP (static) */
 	char manifest[DIGEST_STRLEN]; /* the image manifest `layer-<hex>` */
 };
 
@@ -97,6 +98,9 @@ int remote_find_layer(struct remote *rm, const char *digest,
  * asked for has been published by this call except ones that verified;
  * an import that produced another digest is refused (that layer is named
  * by nothing, so `wsbox gc` removes it). */
+/* A pulled layer is named by nothing until the caller writes the record or
+ * cache entry that uses it: hold the store's gc lock (LOCK_GC, shared) from
+ * before the pull until then, as exec does around publication. */
 int remote_pull_layers(struct remote *rm, struct store *s,
 		       char *const *digests, size_t n, struct wsbox_error *err);
 int remote_pull_layer(struct remote *rm, struct store *s, const char *digest,
