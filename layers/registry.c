@@ -1287,6 +1287,8 @@ int registry_blob_get_many(struct registry *r, struct registry_xfer *x,
 		rc = many_round(r, m, queue, &qn, parallel ? parallel : 1,
 				t + 1 == r->tries, err);
 	}
+	for (size_t i = 0; m && i < n; i++)
+		curl_multi_remove_handle(m, items[i].t.easy);
 	if (m)
 		curl_multi_cleanup(m);
 	for (size_t i = 0; i < n && rc == 0; i++)

@@ -1,8 +1,9 @@
 # Remote (README "Many executors", docs/remote.md): layers/registry and
 # layers/remote against Debian's docker-registry on 127.0.0.1, through the
-# test driver tests/remote/remote_drive (the push/pull verbs come later).
-# Each test starts its own registry on a free port with storage in $T and
-# stops it by its pid.
+# test driver tests/remote/remote_drive (the push/pull verbs come later),
+# and against tests/remote/fake_registry.py for what a real registry never
+# does (bearer tokens, 503s, stalls, oversized answers). Each test starts its
+# own server on a free port with storage in $T and stops it by its pid.
 
 DRIVE=${REMOTE_DRIVE:-$BUILD/tests/remote_drive}
 
@@ -350,6 +351,84 @@ test_remote_layer_is_readable_by_skopeo_and_tar() {
 	assert_rc 0 || return 1
 	blob=$(awk '{print $4}' "$T/out")
 	tar -tzf "$(blob_file "$blob")" | grep -qx 'out/a' || fail "gzip layer unreadable"
+}
+
+# start_fake MODE: tests/remote/fake_registry.py on a free port (URL, LOG).
+start_fake() {
+	PORT=$(free_port)
+	LOG="$T/fake.log"
+	: >"$LOG"
+	python3 "$FAKE" "$1" "$PORT" "$LOG" 2>"$T/fake.err" &
+	REG_PID=$!
+	trap stop_registry EXIT
+	URL="http://127.0.0.1:$PORT/wsbox/test"
+	i=0
+	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "fake registry did not start: $(cat "$T/fake.err")" || return 1
+		sleep 0.1
+	done
+	: >"$LOG"
+}
+# $HERE: tests/integration (set by run.sh).
+FAKE=${REMOTE_FAKE:-$HERE/../remote/fake_registry.py}
+
+test_remote_bearer_token_flow() {
+	need_registry
+	start_fake bearer || return 1
+	drive ping "$URL"
+	assert_rc 125 || return 1
+	assert_err_has "remote $URL: 401 unauthorized (no credentials for 127.0.0.1:$PORT" || return 1
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$PORT" \
+	    "$(printf alice:s3cret | base64)" >"$T/auth.json"
+	: >"$LOG"
+	REGISTRY_AUTH_FILE="$T/auth.json" drive ping "$URL"
+	assert_rc 0 || return 1
+	# Challenge, token (basic auth to the realm), then the bearer token.
+	assert_eq "$(awk '{print $1, substr($2, 1, 6), $3}' "$LOG" | tr '\n' ';')" \
+	    "GET /v2/ -;GET /token Basic;GET /v2/ Bearer;" "requests" || return 1
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$PORT" \
+	    "$(printf alice:wrong | base64)" >"$T/auth.json"
+	REGISTRY_AUTH_FILE="$T/auth.json" drive ping "$URL"
+	assert_rc 125 || return 1
+	assert_err_has "were refused"
+}
+
+test_remote_retries_are_bounded() {
+	need_registry
+	start_fake flaky || return 1
+	drive ping "$URL"
+	assert_rc 0 || return 1
+	assert_eq "$(wc -l <"$LOG")" 3 "requests to a registry that fails twice" || return 1
+	stop_registry
+	start_fake always-503 || return 1
+	drive ping "$URL"
+	assert_rc 125 || return 1
+	assert_err_has "remote $URL:" || return 1
+	assert_err_has "HTTP 503" || return 1
+	assert_eq "$(wc -l <"$LOG")" 4 "requests to a registry that always fails"
+}
+
+test_remote_oversized_responses_are_refused() {
+	need_registry
+	start_fake huge-body || return 1
+	drive get-record "$URL" r1 build
+	assert_rc 125 || return 1
+	assert_err_has "response larger than 4194304 bytes" || return 1
+	stop_registry
+	start_fake huge-header || return 1
+	drive ping "$URL"
+	assert_rc 125 || return 1
+	assert_err_has "response headers larger than"
+}
+
+test_remote_stalled_registry_times_out() {
+	need_registry
+	start_fake stall || return 1
+	WSBOX_REMOTE_STALL_SEC=1 drive ping "$URL"
+	assert_rc 125 || return 1
+	assert_err_has "remote $URL: timed out" || return 1
+	assert_eq "$(wc -l <"$LOG")" 4 "tries against a stalled registry"
 }
 
 test_remote_url_rules() {
