@@ -61,6 +61,10 @@ int oci_manifest_encode(const struct oci_manifest *m, char **text, size_t *len,
 			struct wsbox_error *err);
 
 void oci_manifest_free(struct oci_manifest *m);
+static inline void oci_manifest_freep(struct oci_manifest *m)
+{
+	oci_manifest_free(m);
+}
 void oci_descriptor_free(struct oci_descriptor *d);
 
 /* Add key=value to a descriptor's or a manifest's annotations (copies). */

@@ -515,6 +515,12 @@ static void xfer_clear(struct xfer *x)
 	x->mem_len = 0;
 }
 
+static void xfer_clearp(struct xfer *x)
+{
+	xfer_clear(x);
+}
+#define _cleanup_xfer_ _cleanup_(xfer_clearp)
+
 static size_t on_header(char *b, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -881,6 +887,31 @@ static char *escape(const char *s)
 	return out;
 }
 
+/* The token in a token service's answer ({"token"} or {"access_token"}). */
+static int token_from(struct registry *r, const struct xfer *x,
+		      struct wsbox_error *err)
+{
+	json_t *j = json_loadb(x->mem ? x->mem : "", x->mem_len, 0, NULL);
+	const char *tok = json_string_value(json_object_get(j, "token"));
+	if (!tok)
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (!tok || !token_valid(tok)) {
+		json_decref(j);
+		return remote_fail(r, err, -EPROTO,
+				   "token service gave no usable token");
+	}
+	free(r->bearer);
+	r->bearer = xstrdup(tok);
+	json_decref(j);
+	return 0;
+}
+
+static void easy_cleanupp(CURL **e)
+{
+	if (*e)
+		curl_easy_cleanup(*e);
+}
+
 static int fetch_token(struct registry *r, const struct registry_challenge *c,
 		       struct wsbox_error *err)
 {
@@ -905,29 +936,17 @@ static int fetch_token(struct registry *r, const struct registry_challenge *c,
 			.token_request = true,
 			.sink_kind = SINK_MEM,
 			.mem_max = REGISTRY_TOKEN_MAX};
-	struct xfer tx = {.easy = curl_easy_init()};
-	if (!tx.easy)
+	/* Its own handle: the caller's response is still being judged. */
+	_cleanup_(easy_cleanupp) CURL *easy = curl_easy_init();
+	if (!easy)
 		return remote_fail(r, err, -ENOMEM, "curl_easy_init");
-	int rc = request(r, &q, &tx, err);
-	if (rc == 0 && tx.status != 200)
-		rc = http_fail(r, &tx, "token request", err);
-	json_t *j = rc == 0 ? json_loadb(tx.mem ? tx.mem : "", tx.mem_len, 0,
-					 NULL)
-			    : NULL;
-	const char *tok = json_string_value(json_object_get(j, "token"));
-	if (!tok)
-		tok = json_string_value(json_object_get(j, "access_token"));
-	if (rc == 0 && (!tok || !token_valid(tok)))
-		rc = remote_fail(r, err, -EPROTO,
-				 "token service gave no usable token");
-	if (rc == 0) {
-		free(r->bearer);
-		r->bearer = xstrdup(tok);
-	}
-	json_decref(j);
-	xfer_clear(&tx);
-	curl_easy_cleanup(tx.easy);
-	return rc;
+	_cleanup_xfer_ struct xfer x = {.easy = easy};
+	int rc = request(r, &q, &x, err);
+	if (rc < 0)
+		return rc;
+	if (x.status != 200)
+		return http_fail(r, &x, "token request", err);
+	return token_from(r, &x, err);
 }
 
 static int load_credentials(struct registry *r, struct wsbox_error *err)
@@ -961,13 +980,11 @@ static int authenticate(struct registry *r, struct xfer *x,
 				   "401 unauthorized (no basic or bearer "
 				   "challenge)");
 	int rc = load_credentials(r, err);
-	if (rc == 0 && c.scheme == REGISTRY_AUTH_BASIC) {
-		if (!r->basic)
-			rc = http_fail(r, x, "", err);
-		r->use_basic = true;
-	} else if (rc == 0) {
+	if (rc == 0 && c.scheme == REGISTRY_AUTH_BEARER)
 		rc = fetch_token(r, &c, err);
-	}
+	else if (rc == 0 && !r->basic)
+		rc = http_fail(r, x, "", err);
+	r->use_basic = c.scheme == REGISTRY_AUTH_BASIC;
 	registry_challenge_free(&c);
 	return rc;
 }
@@ -1045,15 +1062,14 @@ int registry_ping(struct registry *r, struct wsbox_error *err)
 {
 	_cleanup_free_ char *url = xasprintf("%s/v2/", r->url.base);
 	struct req q = {.method = "GET", .url = url, .idempotent = true};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status != 200)
-		rc = x.status == 404
-			 ? remote_fail(r, err, -EPROTO,
-				       "not an OCI registry (GET /v2/: 404)")
-			 : http_fail(r, &x, "GET /v2/", err);
-	xfer_clear(&x);
-	return rc;
+	if (rc < 0 || x.status == 200)
+		return rc;
+	if (x.status == 404)
+		return remote_fail(r, err, -EPROTO,
+				   "not an OCI registry (GET /v2/: 404)");
+	return http_fail(r, &x, "GET /v2/", err);
 }
 
 int registry_blob_exists(struct registry *r, const char *digest,
@@ -1064,21 +1080,21 @@ int registry_blob_exists(struct registry *r, const char *digest,
 				   digest);
 	_cleanup_free_ char *url = api_url(r, "blobs", digest);
 	struct req q = {.method = "HEAD", .url = url, .idempotent = true};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status == 200) {
-		curl_off_t len = -1;
-		curl_easy_getinfo(x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-				  &len);
-		if (size)
-			*size = len > 0 ? (uint64_t)len : 0;
-		rc = 1;
-	} else if (rc == 0 && x.status != 404) {
+	if (rc < 0)
+		return rc;
+	if (x.status == 404)
+		return 0;
+	if (x.status != 200) {
 		_cleanup_free_ char *what = xasprintf("blob %s", digest);
-		rc = http_fail(r, &x, what, err);
+		return http_fail(r, &x, what, err);
 	}
-	xfer_clear(&x);
-	return rc;
+	curl_off_t len = -1;
+	curl_easy_getinfo(x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	if (size)
+		*size = len > 0 ? (uint64_t)len : 0;
+	return 1;
 }
 
 static struct req blob_get_req(const char *url, const char *digest,
@@ -1113,12 +1129,11 @@ int registry_blob_get(struct registry *r, const char *digest, uint64_t max,
 				   digest);
 	_cleanup_free_ char *url = api_url(r, "blobs", digest);
 	struct req q = blob_get_req(url, digest, max, sink);
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0)
-		rc = blob_status(r, &x, digest, err);
-	xfer_clear(&x);
-	return rc;
+	if (rc < 0)
+		return rc;
+	return blob_status(r, &x, digest, err);
 }
 
 static int fd_write(void *ctx, const void *buf, size_t len)
@@ -1187,66 +1202,120 @@ struct many_item {
 	struct xfer t;
 };
 
-/* Run the queued items, `parallel` at a time; the ones that failed in a
- * way worth retrying go back into `queue` (*qn updated). */
-static int many_round(struct registry *r, CURLM *m, struct many_item **queue,
-		      size_t *qn, unsigned parallel, bool last,
-		      struct wsbox_error *err)
+/* The transfers of one registry_blob_get_many: a handle per item, a queue
+ * of the items still to (re)try, the multi handle that runs them. */
+struct many {
+	struct many_item *items;
+	struct many_item **queue;
+	size_t n, queued;
+	CURLM *multi;
+};
+
+static void many_free(struct many *m)
 {
-	size_t started = 0, active = 0, again = 0, total = *qn;
+	for (size_t i = 0; m->items && i < m->n; i++) {
+		struct many_item *it = &m->items[i];
+		if (it->t.easy && m->multi)
+			curl_multi_remove_handle(m->multi, it->t.easy);
+		xfer_clear(&it->t);
+		if (it->t.easy)
+			curl_easy_cleanup(it->t.easy);
+		free(it->url);
+	}
+	if (m->multi)
+		curl_multi_cleanup(m->multi);
+	free(m->items);
+	free(m->queue);
+	*m = (struct many){0};
+}
+
+static int many_init(struct registry *r, struct many *m,
+		     struct registry_xfer *x, size_t n, struct wsbox_error *err)
+{
+	m->items = xcalloc(n, sizeof *m->items);
+	m->queue = xcalloc(n, sizeof *m->queue);
+	m->n = m->queued = n;
+	m->multi = curl_multi_init();
+	if (!m->multi)
+		return remote_fail(r, err, -ENOMEM, "curl_multi_init");
+	for (size_t i = 0; i < n; i++) {
+		struct many_item *it = &m->items[i];
+		it->x = &x[i];
+		it->url = api_url(r, "blobs", x[i].digest);
+		it->sink = (struct registry_sink){fd_write, fd_reset, &x[i].fd};
+		it->q = blob_get_req(it->url, x[i].digest, x[i].max, &it->sink);
+		it->t.easy = curl_easy_init();
+		if (!it->t.easy)
+			return remote_fail(r, err, -ENOMEM, "curl_easy_init");
+		m->queue[i] = it;
+		x[i].result = -EAGAIN;
+	}
+	return 0;
+}
+
+static int many_start(struct registry *r, struct many *m,
+		      struct many_item *it, struct wsbox_error *err)
+{
+	if (fd_reset(&it->x->fd) < 0)
+		return remote_fail(r, err, -EIO, "blob %s: truncate: %s",
+				   it->x->digest, strerror(errno));
+	xfer_setup(r, &it->t, &it->q);
+	SETOPT(it->t.easy, CURLOPT_PRIVATE, it);
+	CURLMcode mc = curl_multi_add_handle(m->multi, it->t.easy);
+	if (mc != CURLM_OK)
+		return remote_fail(r, err, -EIO, "curl multi: %s",
+				   curl_multi_strerror(mc));
+	return 0;
+}
+
+/* Judge one finished transfer; a retry goes back into the queue's done
+ * part (slot *again), unless this is the last round. */
+static void many_done(struct registry *r, struct many *m, CURLMsg *msg,
+		      bool last, size_t *again)
+{
+	struct many_item *it = NULL;
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&it);
+	struct registry_xfer *x = it->x;
+	x->err = (struct wsbox_error){0};
+	x->result = xfer_result(r, &it->t, msg->data.result, &x->err);
+	if (x->result == 0)
+		x->result = blob_status(r, &it->t, x->digest, &x->err);
+	curl_multi_remove_handle(m->multi, it->t.easy);
+	if (x->result == -EAGAIN && !last)
+		m->queue[(*again)++] = it;
+}
+
+/* Run the queued items, `parallel` at a time, until each one is done. */
+static int many_round(struct registry *r, struct many *m, unsigned parallel,
+		      bool last, struct wsbox_error *err)
+{
+	size_t started = 0, active = 0, again = 0, total = m->queued;
 	while (started < total || active > 0) {
 		while (active < parallel && started < total) {
-			struct many_item *it = queue[started++];
-			if (fd_reset(&it->x->fd) < 0)
-				return wsbox_fail(err, errno, "truncate blob");
-			xfer_setup(r, &it->t, &it->q);
-			SETOPT(it->t.easy, CURLOPT_PRIVATE, it);
-			curl_multi_add_handle(m, it->t.easy);
+			int rc = many_start(r, m, m->queue[started++], err);
+			if (rc < 0)
+				return rc;
 			active++;
 		}
 		int running = 0;
-		CURLMcode mc = curl_multi_perform(m, &running);
+		CURLMcode mc = curl_multi_perform(m->multi, &running);
 		if (mc != CURLM_OK)
 			return remote_fail(r, err, -EIO, "curl multi: %s",
 					   curl_multi_strerror(mc));
 		CURLMsg *msg;
 		int left;
-		while ((msg = curl_multi_info_read(m, &left))) {
+		while ((msg = curl_multi_info_read(m->multi, &left))) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			struct many_item *it = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-					  (char **)&it);
-			struct registry_xfer *x = it->x;
-			x->err = (struct wsbox_error){0};
-			x->result = xfer_result(r, &it->t, msg->data.result,
-						&x->err);
-			if (x->result == 0)
-				x->result =
-				    blob_status(r, &it->t, x->digest, &x->err);
-			curl_multi_remove_handle(m, it->t.easy);
+			many_done(r, m, msg, last, &again);
 			active--;
-			/* The queue's done part is free to hold retries. */
-			if (x->result == -EAGAIN && !last)
-				queue[again++] = it;
 		}
-		if (active > 0 && curl_multi_poll(m, NULL, 0, 1000, NULL) !=
-				      CURLM_OK)
+		if (active > 0 &&
+		    curl_multi_poll(m->multi, NULL, 0, 1000, NULL) != CURLM_OK)
 			return remote_fail(r, err, -EIO, "curl multi poll");
 	}
-	*qn = again;
+	m->queued = again;
 	return 0;
-}
-
-static void many_free(struct many_item *items, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		xfer_clear(&items[i].t);
-		if (items[i].t.easy)
-			curl_easy_cleanup(items[i].t.easy);
-		free(items[i].url);
-	}
-	free(items);
 }
 
 int registry_blob_get_many(struct registry *r, struct registry_xfer *x,
@@ -1263,42 +1332,24 @@ int registry_blob_get_many(struct registry *r, struct registry_xfer *x,
 	int rc = registry_blob_exists(r, x[0].digest, NULL, err);
 	if (rc < 0)
 		return rc;
-	rc = 0;
-	struct many_item *items = xcalloc(n, sizeof *items);
-	struct many_item **queue = xcalloc(n, sizeof *queue);
-	for (size_t i = 0; i < n; i++) {
-		items[i].x = &x[i];
-		items[i].url = api_url(r, "blobs", x[i].digest);
-		items[i].sink = (struct registry_sink){fd_write, fd_reset,
-						       &x[i].fd};
-		items[i].q = blob_get_req(items[i].url, x[i].digest, x[i].max,
-					  &items[i].sink);
-		items[i].t.easy = curl_easy_init();
-		queue[i] = &items[i];
-		x[i].result = -EAGAIN;
-		if (!items[i].t.easy)
-			rc = remote_fail(r, err, -ENOMEM, "curl_easy_init");
-	}
-	CURLM *m = rc == 0 ? curl_multi_init() : NULL;
-	size_t qn = n;
-	for (unsigned t = 0; m && rc == 0 && qn > 0 && t < r->tries; t++) {
+	_cleanup_(many_free) struct many m = {0};
+	rc = many_init(r, &m, x, n, err);
+	if (rc < 0)
+		return rc;
+	for (unsigned t = 0; m.queued > 0 && t < r->tries; t++) {
 		if (t > 0)
 			backoff(t - 1);
-		rc = many_round(r, m, queue, &qn, parallel ? parallel : 1,
+		rc = many_round(r, &m, parallel ? parallel : 1,
 				t + 1 == r->tries, err);
+		if (rc < 0)
+			return rc;
 	}
-	for (size_t i = 0; m && i < n; i++)
-		curl_multi_remove_handle(m, items[i].t.easy);
-	if (m)
-		curl_multi_cleanup(m);
-	for (size_t i = 0; i < n && rc == 0; i++)
+	for (size_t i = 0; i < n; i++)
 		if (x[i].result < 0) {
 			*err = x[i].err;
-			rc = x[i].result;
+			return x[i].result;
 		}
-	free(queue);
-	many_free(items, n);
-	return rc;
+	return 0;
 }
 
 /* ---- uploads ---- */
@@ -1319,16 +1370,16 @@ static int upload_start(struct registry *r, const char *digest,
 				r->url.repo);
 	}
 	struct req q = {.method = "POST", .url = url, .idempotent = true};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status == 201 && from)
-		rc = 1;
-	else if (rc == 0 && x.status != 202)
-		rc = http_fail(r, &x, "start upload", err);
-	else if (rc == 0)
-		rc = registry_location_resolve(&r->url, x.location, loc, err);
-	xfer_clear(&x);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (x.status == 201 && from)
+		return 1;
+	/* distribution 2.8 answers 202 with an absolute Location. */
+	if (x.status != 202)
+		return http_fail(r, &x, "start upload", err);
+	return registry_location_resolve(&r->url, x.location, loc, err);
 }
 
 /* One PATCH of [off, off+len) to *loc; *loc becomes the next Location. */
@@ -1346,20 +1397,20 @@ static int upload_chunk(struct registry *r, const struct req *body,
 	q.buf = body->buf ? (const char *)body->buf + off : NULL;
 	q.len = len;
 	q.content_range = range;
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	_cleanup_free_ char *next = NULL;
-	if (rc == 0 && x.status != 202)
-		rc = http_fail(r, &x, "upload chunk", err);
-	else if (rc == 0)
-		rc = registry_location_resolve(&r->url, x.location, &next, err);
-	if (rc == 0) {
-		free(*loc);
-		*loc = steal_pointer(&next);
-		r->sent += len;
-	}
-	xfer_clear(&x);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (x.status != 202)
+		return http_fail(r, &x, "upload chunk", err);
+	char *next = NULL;
+	rc = registry_location_resolve(&r->url, x.location, &next, err);
+	if (rc < 0)
+		return rc;
+	free(*loc);
+	*loc = next;
+	r->sent += len;
+	return 0;
 }
 
 static int upload_once(struct registry *r, const char *digest,
@@ -1369,38 +1420,37 @@ static int upload_once(struct registry *r, const char *digest,
 	_cleanup_free_ char *loc = NULL;
 	int rc = upload_start(r, digest, from, &loc, err);
 	if (rc != 0)
-		return rc < 0 ? rc : 0;
-	struct req put = *body;
+		return rc < 0 ? rc : 0; /* mounted */
 	uint64_t before = r->sent;
+	struct req put = *body;
 	if (body->len > REGISTRY_CHUNK) {
-		for (uint64_t off = 0; off < body->len && rc == 0;
-		     off += REGISTRY_CHUNK) {
+		for (uint64_t off = 0; off < body->len; off += REGISTRY_CHUNK) {
 			uint64_t left = body->len - off;
 			rc = upload_chunk(r, body, off,
 					  left < REGISTRY_CHUNK ? left
 								: REGISTRY_CHUNK,
 					  &loc, err);
+			if (rc < 0)
+				return rc;
 		}
-		if (rc < 0)
-			return rc;
 		put.has_body = false;
 		put.len = 0;
 	}
 	_cleanup_free_ char *url = registry_location_join(loc, digest);
 	put.method = "PUT";
 	put.url = url;
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	rc = simple(r, &put, &x, err);
-	if (rc == 0 && x.status != 201) {
+	if (rc < 0)
+		return rc;
+	if (x.status != 201) {
 		_cleanup_free_ char *what = xasprintf("upload %s", digest);
-		rc = http_fail(r, &x, what, err);
+		return http_fail(r, &x, what, err);
 	}
-	if (rc == 0 && put.has_body)
-		r->sent += put.len;
-	xfer_clear(&x);
+	r->sent += put.len;
 	if (sent)
 		*sent = r->sent - before;
-	return rc;
+	return 0;
 }
 
 static int blob_push(struct registry *r, const char *digest,
@@ -1478,16 +1528,17 @@ int registry_manifest_put(struct registry *r, const char *ref,
 			.len = len,
 			.has_body = true,
 			.idempotent = true};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status != 201) {
+	if (rc < 0)
+		return rc;
+	if (x.status != 201) {
 		_cleanup_free_ char *what = xasprintf("put manifest %s", ref);
-		rc = http_fail(r, &x, what, err);
+		return http_fail(r, &x, what, err);
 	}
-	xfer_clear(&x);
-	if (rc == 0 && digest)
+	if (digest)
 		sha256_digest(text, len, digest);
-	return rc;
+	return 0;
 }
 
 int registry_manifest_get(struct registry *r, const char *ref, char **text,
@@ -1503,27 +1554,25 @@ int registry_manifest_get(struct registry *r, const char *ref, char **text,
 			.idempotent = true,
 			.sink_kind = SINK_MEM,
 			.mem_max = OCI_MANIFEST_MAX};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status != 200) {
+	if (rc < 0)
+		return rc;
+	if (x.status != 200) {
 		_cleanup_free_ char *what = xasprintf("manifest %s", ref);
-		rc = http_fail(r, &x, what, err);
+		return http_fail(r, &x, what, err);
 	}
 	char d[DIGEST_STRLEN];
-	if (rc == 0)
-		sha256_digest(x.mem ? x.mem : "", x.mem_len, d);
-	if (rc == 0 && layer_digest_hex(ref) && strcmp(d, ref))
-		rc = remote_fail(r, err, -EBADMSG,
-				 "manifest %s: digest mismatch (got %s)", ref,
-				 d);
-	if (rc == 0) {
-		*text = x.mem ? steal_pointer(&x.mem) : xcalloc(1, 1);
-		*len = x.mem_len;
-		if (digest)
-			strcpy(digest, d);
-	}
-	xfer_clear(&x);
-	return rc;
+	sha256_digest(x.mem ? x.mem : "", x.mem_len, d);
+	if (layer_digest_hex(ref) && strcmp(d, ref))
+		return remote_fail(r, err, -EBADMSG,
+				   "manifest %s: digest mismatch (got %s)", ref,
+				   d);
+	*text = x.mem ? steal_pointer(&x.mem) : xcalloc(1, 1);
+	*len = x.mem_len;
+	if (digest)
+		strcpy(digest, d);
+	return 0;
 }
 
 /* The target of a `Link: <URL>; rel="next"` header, or NULL. */
@@ -1543,19 +1592,20 @@ static int tags_page(struct registry *r, const char *url, char ***tags,
 			.idempotent = true,
 			.sink_kind = SINK_MEM,
 			.mem_max = TAGS_BODY_MAX};
-	struct xfer x = {0};
+	_cleanup_xfer_ struct xfer x = {0};
 	int rc = simple(r, &q, &x, err);
-	if (rc == 0 && x.status == 404) {
-		xfer_clear(&x);
+	if (rc < 0)
+		return rc;
+	if (x.status == 404)
 		return 0; /* a repository nobody pushed to yet */
-	}
-	if (rc == 0 && x.status != 200)
-		rc = http_fail(r, &x, "tag list", err);
-	json_t *j = rc == 0 ? json_loadb(x.mem ? x.mem : "", x.mem_len, 0, NULL)
-			    : NULL;
+	if (x.status != 200)
+		return http_fail(r, &x, "tag list", err);
+	json_t *j = json_loadb(x.mem ? x.mem : "", x.mem_len, 0, NULL);
 	json_t *list = json_object_get(j, "tags");
-	if (rc == 0 && !json_is_array(list) && !json_is_null(list))
-		rc = remote_fail(r, err, -EPROTO, "tag list: malformed");
+	if (!json_is_array(list) && !json_is_null(list)) {
+		json_decref(j);
+		return remote_fail(r, err, -EPROTO, "tag list: malformed");
+	}
 	size_t i;
 	json_t *t;
 	json_array_foreach(list, i, t)
@@ -1567,11 +1617,8 @@ static int tags_page(struct registry *r, const char *url, char ***tags,
 		(*tags)[(*n)++] = xstrdup(s);
 	}
 	json_decref(j);
-	_cleanup_free_ char *link = rc == 0 ? link_next(x.link) : NULL;
-	if (link)
-		rc = registry_location_resolve(&r->url, link, next, err);
-	xfer_clear(&x);
-	return rc;
+	_cleanup_free_ char *link = link_next(x.link);
+	return link ? registry_location_resolve(&r->url, link, next, err) : 0;
 }
 
 int registry_tags_list(struct registry *r, char ***tags, size_t *n,

@@ -98,6 +98,29 @@ void remote_record_tag(const char *run, const char *task,
 
 /* ---- small helpers ---- */
 
+static void record_freep(struct task_record *r)
+{
+	record_free(r);
+}
+
+static void cache_entry_freep(struct cache_entry *e)
+{
+	cache_entry_free(e);
+}
+
+/* Remove the staging of `att` and pass `r` on, or the removal's failure
+ * when everything before it went well. */
+static int staging_end(struct store *s, struct attempt *att, int r,
+		       struct wsbox_error *err)
+{
+	struct wsbox_error e2 = {0};
+	if (attempt_discard(s, att, &e2) < 0 && r == 0) {
+		*err = e2;
+		return -EIO;
+	}
+	return r;
+}
+
 static const char *oci_arch(void)
 {
 	static struct utsname u;
@@ -206,6 +229,19 @@ static const char *compression_media_type(enum remote_compression c)
 	return c == REMOTE_GZIP ? OCI_MT_LAYER_GZIP : OCI_MT_LAYER_ZSTD;
 }
 
+/* A layer descriptor for `l`, naming its wsbox digest too. */
+static void add_layer_descriptor(struct oci_manifest *m,
+				 const struct remote_layer *l)
+{
+	m->layers = xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
+	struct oci_descriptor *d = &m->layers[m->n_layers++];
+	*d = (struct oci_descriptor){.media_type = xstrdup(l->media_type),
+				     .size = l->size};
+	strcpy(d->digest, l->blob);
+	oci_annotate(&d->annotations, &d->n_annotations, REMOTE_ANN_LAYER,
+		     l->layer);
+}
+
 /* ---- layers ---- */
 
 int remote_find_layer(struct remote *rm, const char *digest,
@@ -300,25 +336,37 @@ static int push_layer_image(struct remote *rm, struct store *s,
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *cfg = image_config(diff_id);
-	struct oci_manifest m = {0};
-	m.layers = xcalloc(1, sizeof *m.layers);
-	m.n_layers = 1;
+	if (!cfg)
+		return wsbox_fail(err, ENOMEM, "image config");
+	_cleanup_(oci_manifest_freep) struct oci_manifest m = {0};
+	r = push_json_blob(rm, cfg, OCI_MT_CONFIG, &m.config, err);
+	if (r < 0)
+		return r;
 	l->media_type = compression_media_type(rm->compression);
-	m.layers[0] = (struct oci_descriptor){
-	    .media_type = xstrdup(l->media_type), .size = l->size};
-	strcpy(m.layers[0].digest, l->blob);
-	oci_annotate(&m.layers[0].annotations, &m.layers[0].n_annotations,
-		     REMOTE_ANN_LAYER, digest);
+	add_layer_descriptor(&m, l);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_LAYER,
 		     digest);
-	r = cfg ? push_json_blob(rm, cfg, OCI_MT_CONFIG, &m.config, err)
-		: wsbox_fail(err, ENOMEM, "image config");
 	char tag[REGISTRY_TAG_MAX + 1];
 	remote_layer_tag(digest, tag);
-	if (r == 0)
-		r = put_manifest(rm, &m, tag, l->manifest, err);
-	oci_manifest_free(&m);
-	return r;
+	return put_manifest(rm, &m, tag, l->manifest, err);
+}
+
+/* Export a layer the registry lacks into staging and push it. */
+static int push_new_layer(struct remote *rm, struct store *s,
+			  const char *digest, struct remote_layer *l,
+			  uint64_t *sent, struct wsbox_error *err)
+{
+	int r = layer_require(s, digest, err);
+	if (r < 0)
+		return r;
+	*l = (struct remote_layer){0};
+	strcpy(l->layer, digest);
+	struct attempt att = {.dirfd = -1};
+	r = attempt_create(s, &att, err);
+	if (r < 0)
+		return r;
+	r = push_layer_image(rm, s, &att, digest, l, sent, err);
+	return staging_end(s, &att, r, err);
 }
 
 int remote_push_layer(struct remote *rm, struct store *s, const char *digest,
@@ -329,32 +377,13 @@ int remote_push_layer(struct remote *rm, struct store *s, const char *digest,
 	if (sent)
 		*sent = 0;
 	int r = remote_find_layer(rm, digest, &l, err);
-	if (r < 0)
-		return r;
 	/* Tagged and its blob still there: nothing to export or upload. */
 	if (r == 1)
 		r = registry_blob_exists(&rm->reg, l.blob, NULL, err);
+	if (r == 0)
+		r = push_new_layer(rm, s, digest, &l, sent, err);
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		r = layer_require(s, digest, err);
-		if (r < 0)
-			return r;
-		l = (struct remote_layer){0};
-		strcpy(l.layer, digest);
-		struct attempt att = {.dirfd = -1};
-		r = attempt_create(s, &att, err);
-		if (r < 0)
-			return r;
-		r = push_layer_image(rm, s, &att, digest, &l, sent, err);
-		struct wsbox_error e2 = {0};
-		if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
-			*err = e2;
-			r = -EIO;
-		}
-		if (r < 0)
-			return r;
-	}
 	if (out)
 		*out = l;
 	return 0;
@@ -387,78 +416,99 @@ static int import_checked(struct remote *rm, struct store *s,
 	return 0;
 }
 
+static void close_xfers(struct registry_xfer *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (x[i].fd >= 0)
+			close(x[i].fd);
+	free(x);
+}
+
+/* Download every item's blob into staging (verified), then import them. */
 static int pull_staged(struct remote *rm, struct store *s,
 		       const struct attempt *att, struct pull_item *items,
 		       size_t n, struct wsbox_error *err)
 {
 	struct registry_xfer *x = xcalloc(n + 1, sizeof *x);
-	int r = 0;
 	for (size_t i = 0; i < n; i++)
 		x[i].fd = -1;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		/* The import tells the compression from the bytes. */
 		items[i].path = xasprintf("%s/blob-%zu", att->dir, i);
 		x[i].digest = items[i].l.blob;
 		x[i].max = items[i].l.size;
 		x[i].fd = open(items[i].path,
 			       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (x[i].fd < 0)
-			r = wsbox_fail(err, errno, "create `%s`",
-				       items[i].path);
+		if (x[i].fd < 0) {
+			int r = wsbox_fail(err, errno, "create `%s`",
+					   items[i].path);
+			close_xfers(x, n);
+			return r;
+		}
 	}
-	if (r == 0)
-		r = registry_blob_get_many(&rm->reg, x, n, rm->parallel, err);
-	for (size_t i = 0; i < n; i++)
-		if (x[i].fd >= 0)
-			close(x[i].fd);
-	free(x);
-	/* Every blob verified; each import checks its own result. */
-	for (size_t i = 0; i < n && r == 0; i++)
+	int r = registry_blob_get_many(&rm->reg, x, n, rm->parallel, err);
+	close_xfers(x, n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
 		r = import_checked(rm, s, &items[i], err);
-	return r;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+struct pull_list {
+	struct pull_item *items;
+	size_t n;
+};
+
+static void pull_list_free(struct pull_list *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->items[i].path);
+	free(p->items);
+}
+
+/* The layers of `digests` that `s` lacks, each once, found in the remote. */
+static int pull_list_make(struct remote *rm, const struct store *s,
+			  char *const *digests, size_t n, struct pull_list *p,
+			  struct wsbox_error *err)
+{
+	p->items = xcalloc(n + 1, sizeof *p->items);
+	for (size_t i = 0; i < n; i++) {
+		bool seen = layer_exists(s, digests[i]);
+		for (size_t j = 0; j < p->n && !seen; j++)
+			seen = !strcmp(p->items[j].digest, digests[i]);
+		if (seen)
+			continue;
+		struct pull_item *it = &p->items[p->n++];
+		it->digest = digests[i];
+		int r = remote_find_layer(rm, digests[i], &it->l, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return wsbox_fail(err, 0,
+					  "remote %s: layer %s: not in the "
+					  "registry",
+					  rm_url(rm), digests[i]);
+	}
+	return 0;
 }
 
 int remote_pull_layers(struct remote *rm, struct store *s,
 		       char *const *digests, size_t n, struct wsbox_error *err)
 {
-	struct pull_item *items = xcalloc(n + 1, sizeof *items);
-	size_t k = 0;
-	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		if (layer_exists(s, digests[i]))
-			continue;
-		bool dup = false;
-		for (size_t j = 0; j < k; j++)
-			dup = dup || !strcmp(items[j].digest, digests[i]);
-		if (dup)
-			continue;
-		items[k].digest = digests[i];
-		r = remote_find_layer(rm, digests[i], &items[k].l, err);
-		if (r == 0)
-			r = wsbox_fail(err, 0,
-				       "remote %s: layer %s: not in the "
-				       "registry",
-				       rm_url(rm), digests[i]);
-		if (r > 0)
-			r = 0;
-		k++;
-	}
+	_cleanup_(pull_list_free) struct pull_list p = {0};
+	int r = pull_list_make(rm, s, digests, n, &p, err);
+	if (r < 0 || p.n == 0)
+		return r;
 	struct attempt att = {.dirfd = -1};
-	if (r == 0 && k > 0) {
-		r = attempt_create(s, &att, err);
-		if (r == 0) {
-			r = pull_staged(rm, s, &att, items, k, err);
-			struct wsbox_error e2 = {0};
-			if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
-				*err = e2;
-				r = -EIO;
-			}
-		}
-	}
-	for (size_t i = 0; i < k; i++)
-		free(items[i].path);
-	free(items);
-	return r;
+	r = attempt_create(s, &att, err);
+	if (r < 0)
+		return r;
+	r = pull_staged(rm, s, &att, p.items, p.n, err);
+	return staging_end(s, &att, r, err);
 }
 
 int remote_pull_layer(struct remote *rm, struct store *s, const char *digest,
@@ -496,48 +546,36 @@ static json_t *record_json(const struct task_record *r)
 	    (json_int_t)r->max_rss_kb);
 }
 
-static void add_layer_descriptor(struct oci_manifest *m,
-				 const struct remote_layer *l)
-{
-	m->layers = xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
-	struct oci_descriptor *d = &m->layers[m->n_layers++];
-	*d = (struct oci_descriptor){.media_type = xstrdup(l->media_type),
-				     .size = l->size};
-	strcpy(d->digest, l->blob);
-	oci_annotate(&d->annotations, &d->n_annotations, REMOTE_ANN_LAYER,
-		     l->layer);
-}
-
 int remote_push_record(struct remote *rm, struct store *s, const char *run,
 		       const char *task, struct wsbox_error *err)
 {
-	struct task_record rec;
+	_cleanup_(record_freep) struct task_record rec = {0};
 	int r = record_read(s, run, task, &rec, err);
 	if (r < 0)
 		return r;
 	struct remote_layer l = {0};
-	if (rec.layer)
-		r = remote_push_layer(rm, s, rec.layer, &l, NULL, err);
-	_cleanup_free_ char *text = r == 0 ? json_text(record_json(&rec)) : NULL;
-	if (r == 0 && !text)
-		r = wsbox_fail(err, ENOMEM, "encode record of task %s", task);
-	struct oci_manifest m = {.artifact_type = xstrdup(REMOTE_MT_RECORD)};
-	if (r == 0)
-		r = push_json_blob(rm, text, REMOTE_MT_RECORD, &m.config, err);
-	if (r == 0 && rec.layer)
+	if (rec.layer && (r = remote_push_layer(rm, s, rec.layer, &l, NULL,
+						err)) < 0)
+		return r;
+	_cleanup_free_ char *text = json_text(record_json(&rec));
+	if (!text)
+		return wsbox_fail(err, ENOMEM, "encode record of task %s",
+				  task);
+	_cleanup_(oci_manifest_freep) struct oci_manifest m = {
+	    .artifact_type = xstrdup(REMOTE_MT_RECORD)};
+	r = push_json_blob(rm, text, REMOTE_MT_RECORD, &m.config, err);
+	if (r < 0)
+		return r;
+	if (rec.layer) {
 		add_layer_descriptor(&m, &l);
-	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_RUN, run);
-	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_TASK, task);
-	if (rec.layer)
 		oci_annotate(&m.annotations, &m.n_annotations,
 			     REMOTE_ANN_LAYER, rec.layer);
+	}
+	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_RUN, run);
+	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_TASK, task);
 	char tag[REGISTRY_TAG_MAX + 1];
 	remote_record_tag(run, task, tag);
-	if (r == 0)
-		r = put_manifest(rm, &m, tag, NULL, err);
-	oci_manifest_free(&m);
-	record_free(&rec);
-	return r;
+	return put_manifest(rm, &m, tag, NULL, err);
 }
 
 static char *jdup(json_t *o, const char *key)
@@ -660,20 +698,19 @@ int remote_get_record(struct remote *rm, const char *run, const char *task,
 	memset(r, 0, sizeof *r);
 	char tag[REGISTRY_TAG_MAX + 1];
 	remote_record_tag(run, task, tag);
-	struct oci_manifest m = {0};
+	_cleanup_(oci_manifest_freep) struct oci_manifest m = {0};
 	int ret = get_artifact(rm, tag, REMOTE_MT_RECORD, REMOTE_ANN_RUN, run,
 			       REMOTE_ANN_TASK, task, &m, err);
+	if (ret < 0)
+		return ret;
 	if (ret == 0)
 		return wsbox_fail(err, ENOENT,
 				  "remote %s: task %s: not in run %s",
 				  rm_url(rm), task, run);
-	if (ret < 0)
-		return ret;
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	ret = registry_blob_get_mem(&rm->reg, m.config.digest,
 				    REMOTE_RECORD_MAX, &text, &len, err);
-	oci_manifest_free(&m);
 	if (ret < 0)
 		return ret;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -728,46 +765,43 @@ static int push_log(struct remote *rm, const struct store *s, const char *key,
 	oci_annotate(&d->annotations, &d->n_annotations, REMOTE_ANN_TITLE,
 		     name);
 	int r = hash_fd(fd, rel, d->digest, &d->size, err);
-	if (r == 0)
-		r = registry_blob_push(&rm->reg, d->digest, fd, d->size, NULL,
-				       NULL, err);
-	return r;
+	if (r < 0)
+		return r;
+	return registry_blob_push(&rm->reg, d->digest, fd, d->size, NULL, NULL,
+				  err);
 }
 
 int remote_push_cache_entry(struct remote *rm, struct store *s,
 			    const char *key, struct wsbox_error *err)
 {
-	struct cache_entry e;
+	_cleanup_(cache_entry_freep) struct cache_entry e = {0};
 	if (cache_lookup(s, key, &e) != 1)
 		return wsbox_fail(err, ENOENT, "cache entry %s: not in the store",
 				  key);
 	struct remote_layer l = {0};
-	int r = e.layer ? remote_push_layer(rm, s, e.layer, &l, NULL, err) : 0;
+	int r;
+	if (e.layer && (r = remote_push_layer(rm, s, e.layer, &l, NULL, err)) < 0)
+		return r;
 	_cleanup_free_ char *text = json_text(json_pack(
 	    "{s:i, s:s, s:o, s:o, s:I, s:I, s:f}", "version", CACHE_KEY_VERSION,
 	    "key", key, "layer", json_str_or_null(e.layer), "layer_blob",
 	    json_str_or_null(e.layer ? l.blob : NULL), "bytes",
 	    (json_int_t)e.bytes, "files", (json_int_t)e.files, "wall_sec",
 	    e.wall_sec));
-	struct oci_manifest m = {.artifact_type = xstrdup(REMOTE_MT_CACHE)};
-	if (r == 0 && !text)
-		r = wsbox_fail(err, ENOMEM, "encode cache entry");
-	if (r == 0)
-		r = push_log(rm, s, key, "stdout", &m, err);
-	if (r == 0)
-		r = push_log(rm, s, key, "stderr", &m, err);
-	if (r == 0 && e.layer)
+	if (!text)
+		return wsbox_fail(err, ENOMEM, "encode cache entry");
+	_cleanup_(oci_manifest_freep) struct oci_manifest m = {
+	    .artifact_type = xstrdup(REMOTE_MT_CACHE)};
+	if ((r = push_log(rm, s, key, "stdout", &m, err)) < 0 ||
+	    (r = push_log(rm, s, key, "stderr", &m, err)) < 0 ||
+	    (r = push_json_blob(rm, text, REMOTE_MT_CACHE, &m.config, err)) < 0)
+		return r;
+	if (e.layer)
 		add_layer_descriptor(&m, &l);
-	if (r == 0)
-		r = push_json_blob(rm, text, REMOTE_MT_CACHE, &m.config, err);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_KEY, key);
 	char tag[REGISTRY_TAG_MAX + 1];
 	remote_cache_tag(key, tag);
-	if (r == 0)
-		r = put_manifest(rm, &m, tag, NULL, err);
-	oci_manifest_free(&m);
-	cache_entry_free(&e);
-	return r;
+	return put_manifest(rm, &m, tag, NULL, err);
 }
 
 static const struct oci_descriptor *log_descriptor(const struct oci_manifest *m,
@@ -841,17 +875,10 @@ static int store_entry(struct remote *rm, struct store *s,
 	int r = attempt_create(s, &att, err);
 	if (r < 0)
 		return r;
-	r = fetch_log(rm, &att, out, "stdout", err);
-	if (r == 0)
-		r = fetch_log(rm, &att, errd, "stderr", err);
-	if (r == 0)
+	if ((r = fetch_log(rm, &att, out, "stdout", err)) == 0 &&
+	    (r = fetch_log(rm, &att, errd, "stderr", err)) == 0)
 		r = cache_store(s, &att, key, e, err);
-	struct wsbox_error e2 = {0};
-	if (attempt_discard(s, &att, &e2) < 0 && r == 0) {
-		*err = e2;
-		r = -EIO;
-	}
-	return r;
+	return staging_end(s, &att, r, err);
 }
 
 int remote_lookup_cache(struct remote *rm, struct store *s, const char *key,
@@ -862,18 +889,15 @@ int remote_lookup_cache(struct remote *rm, struct store *s, const char *key,
 		return wsbox_fail(err, 0, "not a cache key: %.80s", key);
 	char tag[REGISTRY_TAG_MAX + 1];
 	remote_cache_tag(key, tag);
-	struct oci_manifest m = {0};
+	_cleanup_(oci_manifest_freep) struct oci_manifest m = {0};
 	int r = get_artifact(rm, tag, REMOTE_MT_CACHE, REMOTE_ANN_KEY, key,
 			     NULL, NULL, &m, err);
 	if (r <= 0)
 		return r;
-	r = read_entry(rm, tag, &m, key, e, err);
-	if (r == 0 && e->layer)
-		r = remote_pull_layer(rm, s, e->layer, err);
-	if (r == 0)
-		r = store_entry(rm, s, &m, key, e, err);
-	oci_manifest_free(&m);
-	if (r < 0) {
+	/* The layer first: an entry must never name a layer not there. */
+	if ((r = read_entry(rm, tag, &m, key, e, err)) < 0 ||
+	    (e->layer && (r = remote_pull_layer(rm, s, e->layer, err)) < 0) ||
+	    (r = store_entry(rm, s, &m, key, e, err)) < 0) {
 		cache_entry_free(e);
 		return r;
 	}
