@@ -102,8 +102,8 @@ static int parse_annotations(json_t *o, struct oci_annotation **v, size_t *n,
 	{
 		const char *s = json_string_value(val);
 		if (!s || !printable(key, OCI_ANNOTATION_MAX) ||
-		    strlen(s) > OCI_ANNOTATION_MAX || !printable(s[0] ? s : "-",
-								 OCI_ANNOTATION_MAX))
+		    strlen(s) > OCI_ANNOTATION_MAX ||
+		    !printable(s[0] ? s : "-", OCI_ANNOTATION_MAX))
 			return wsbox_fail(err, 0, "manifest: bad annotation");
 		oci_annotate(v, n, key, s);
 	}
@@ -183,8 +183,9 @@ int oci_manifest_parse(const char *text, size_t len, struct oci_manifest *m,
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		return wsbox_fail(err, 0, "manifest: %s", je.text);
-	int r = json_is_object(j) ? parse_root(j, m, err)
-				  : wsbox_fail(err, 0, "manifest: not an object");
+	int r = json_is_object(j)
+		    ? parse_root(j, m, err)
+		    : wsbox_fail(err, 0, "manifest: not an object");
 	json_decref(j);
 	if (r < 0)
 		oci_manifest_free(m);

@@ -170,9 +170,8 @@ int registry_url_parse(const char *url, bool insecure, struct registry_url *u,
 	else if (!strncmp(url, "http://", 7))
 		rest = url + 7, http = true;
 	else
-		return wsbox_fail(err, 0,
-				  "remote %s: not an https:// or http:// URL",
-				  url);
+		return wsbox_fail(
+		    err, 0, "remote %s: not an https:// or http:// URL", url);
 	if (strpbrk(url, "@?#% \t\r\n"))
 		return wsbox_fail(err, 0,
 				  "remote %s: user, query, fragment or escapes "
@@ -272,9 +271,7 @@ static char *param_value(const char **p)
 {
 	const char *s = *p;
 	size_t cap = strlen(s) + 1, n = 0;
-	char *v = malloc(cap);
-	if (!v)
-		return NULL;
+	char *v = xcalloc(1, cap);
 	if (*s == '"') {
 		for (s++; *s && *s != '"'; s++) {
 			if (*s == '\\' && s[1])
@@ -363,9 +360,7 @@ static int decode_userpass(const char *b64, char **user, char **pass)
 	size_t n = strlen(b64);
 	if (n == 0 || n > AUTH_ENTRY_MAX || n % 4)
 		return -EINVAL;
-	_cleanup_free_ unsigned char *out = malloc(n / 4 * 3 + 1);
-	if (!out)
-		return -ENOMEM;
+	_cleanup_free_ unsigned char *out = xcalloc(1, n / 4 * 3 + 1);
 	int len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
 	if (len < 0)
 		return -EINVAL;
@@ -718,8 +713,8 @@ static const char *curl_why(struct xfer *x, CURLcode code, char *buf,
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
 	if (code == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED)
 		return "connection refused";
-	const char *detail = x->curl_err[0] ? x->curl_err
-					    : curl_easy_strerror(code);
+	const char *detail =
+	    x->curl_err[0] ? x->curl_err : curl_easy_strerror(code);
 	if (code == CURLE_OPERATION_TIMEDOUT)
 		snprintf(buf, cap, "timed out (%s)", detail);
 	else
@@ -766,7 +761,8 @@ static int xfer_result(struct registry *r, struct xfer *x, CURLcode code,
 				   REGISTRY_HEADERS_MAX);
 	if (code != CURLE_OK) {
 		char buf[CURL_ERROR_SIZE + 32];
-		remote_fail(r, err, 0, "%s", curl_why(x, code, buf, sizeof buf));
+		remote_fail(r, err, 0, "%s",
+			    curl_why(x, code, buf, sizeof buf));
 		return curl_retryable(code) ? -EAGAIN : -EIO;
 	}
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
@@ -805,14 +801,15 @@ static void error_detail(const struct xfer *x, char *buf, size_t cap)
 			*p = '?';
 }
 
-static int http_fail(struct registry *r, const struct xfer *x,
-		     const char *what, struct wsbox_error *err)
+static int http_fail(struct registry *r, const struct xfer *x, const char *what,
+		     struct wsbox_error *err)
 {
 	if (x->status == 401 && !r->basic)
-		return remote_fail(r, err, -EACCES,
-				   "401 unauthorized (no credentials for %s; "
-				   NO_CREDS_HINT ")",
-				   r->url.authority);
+		return remote_fail(
+		    r, err, -EACCES,
+		    "401 unauthorized (no credentials for %s; " NO_CREDS_HINT
+		    ")",
+		    r->url.authority);
 	if (x->status == 401)
 		return remote_fail(r, err, -EACCES,
 				   "401 unauthorized (the credentials for %s "
@@ -926,10 +923,10 @@ static int fetch_token(struct registry *r, const struct registry_challenge *c,
 	_cleanup_free_ char *svc = c->service ? escape(c->service) : NULL;
 	_cleanup_free_ char *scope = c->scope ? escape(c->scope) : NULL;
 	char sep = strchr(c->realm, '?') ? '&' : '?';
-	_cleanup_free_ char *url = xasprintf(
-	    "%s%c%s%s%s%s", c->realm, sep, svc ? "service=" : "",
-	    svc ? svc : "", scope ? (svc ? "&scope=" : "scope=") : "",
-	    scope ? scope : "");
+	_cleanup_free_ char *url =
+	    xasprintf("%s%c%s%s%s%s", c->realm, sep, svc ? "service=" : "",
+		      svc ? svc : "", scope ? (svc ? "&scope=" : "scope=") : "",
+		      scope ? scope : "");
 	struct req q = {.method = "GET",
 			.url = url,
 			.idempotent = true,
@@ -1020,7 +1017,7 @@ int registry_open(struct registry *r, const char *url,
 		r->ca_file = xstrdup(ca);
 	r->tries = o->tries ? o->tries : REGISTRY_TRIES;
 	const char *stall = getenv("WSBOX_REMOTE_STALL_SEC");
-	r->stall_sec = o->stall_sec ? o->stall_sec
+	r->stall_sec = o->stall_sec		  ? o->stall_sec
 		       : stall && atol(stall) > 0 ? atol(stall)
 						  : REGISTRY_STALL_SEC;
 	const char *bps = getenv("WSBOX_REMOTE_MAX_RECV_BPS");
@@ -1072,8 +1069,8 @@ int registry_ping(struct registry *r, struct wsbox_error *err)
 	return http_fail(r, &x, "GET /v2/", err);
 }
 
-int registry_blob_exists(struct registry *r, const char *digest,
-			 uint64_t *size, struct wsbox_error *err)
+int registry_blob_exists(struct registry *r, const char *digest, uint64_t *size,
+			 struct wsbox_error *err)
 {
 	if (!layer_digest_hex(digest))
 		return remote_fail(r, err, -EINVAL, "not a digest: %.80s",
@@ -1253,8 +1250,8 @@ static int many_init(struct registry *r, struct many *m,
 	return 0;
 }
 
-static int many_start(struct registry *r, struct many *m,
-		      struct many_item *it, struct wsbox_error *err)
+static int many_start(struct registry *r, struct many *m, struct many_item *it,
+		      struct wsbox_error *err)
 {
 	if (fd_reset(&it->x->fd) < 0)
 		return remote_fail(r, err, -EIO, "blob %s: truncate: %s",
@@ -1414,8 +1411,8 @@ static int upload_chunk(struct registry *r, const struct req *body,
 }
 
 static int upload_once(struct registry *r, const char *digest,
-		       const struct req *body, const char *from,
-		       uint64_t *sent, struct wsbox_error *err)
+		       const struct req *body, const char *from, uint64_t *sent,
+		       struct wsbox_error *err)
 {
 	_cleanup_free_ char *loc = NULL;
 	int rc = upload_start(r, digest, from, &loc, err);
@@ -1426,10 +1423,10 @@ static int upload_once(struct registry *r, const char *digest,
 	if (body->len > REGISTRY_CHUNK) {
 		for (uint64_t off = 0; off < body->len; off += REGISTRY_CHUNK) {
 			uint64_t left = body->len - off;
-			rc = upload_chunk(r, body, off,
-					  left < REGISTRY_CHUNK ? left
-								: REGISTRY_CHUNK,
-					  &loc, err);
+			rc = upload_chunk(
+			    r, body, off,
+			    left < REGISTRY_CHUNK ? left : REGISTRY_CHUNK, &loc,
+			    err);
 			if (rc < 0)
 				return rc;
 		}
@@ -1488,8 +1485,7 @@ int registry_blob_push(struct registry *r, const char *digest, int fd,
 }
 
 int registry_blob_push_mem(struct registry *r, const char *digest,
-			   const void *buf, size_t len,
-			   struct wsbox_error *err)
+			   const void *buf, size_t len, struct wsbox_error *err)
 {
 	if (!layer_digest_hex(digest))
 		return remote_fail(r, err, -EINVAL, "not a digest: %.80s",
@@ -1626,8 +1622,8 @@ int registry_tags_list(struct registry *r, char ***tags, size_t *n,
 {
 	*tags = NULL;
 	*n = 0;
-	char *url = xasprintf("%s/v2/%s/tags/list?n=1000", r->url.base,
-			      r->url.repo);
+	char *url =
+	    xasprintf("%s/v2/%s/tags/list?n=1000", r->url.base, r->url.repo);
 	int rc = 0;
 	for (unsigned page = 0; url && rc == 0; page++) {
 		if (page == TAG_PAGES_MAX) {

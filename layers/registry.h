@@ -17,10 +17,10 @@
 #include "layers/manifest.h"
 #include "sandbox/util/error.h"
 
-#define REGISTRY_TOKEN_MAX (64UL << 10)	 /* token endpoint response */
-#define REGISTRY_HEADER_MAX (8UL << 10)	 /* one kept header value */
+#define REGISTRY_TOKEN_MAX (64UL << 10)	  /* token endpoint response */
+#define REGISTRY_HEADER_MAX (8UL << 10)	  /* one kept header value */
 #define REGISTRY_HEADERS_MAX (64UL << 10) /* all headers of a response */
-#define REGISTRY_CHUNK (32UL << 20)	 /* larger blobs go up in PATCHes */
+#define REGISTRY_CHUNK (32UL << 20)	  /* larger blobs go up in PATCHes */
 #define REGISTRY_TRIES 4
 #define REGISTRY_STALL_SEC 30 /* below 1 byte/s this long: timed out */
 #define REGISTRY_TAG_MAX 128
@@ -84,10 +84,10 @@ int registry_location_resolve(const struct registry_url *u,
 			      struct wsbox_error *err);
 
 struct registry_options {
-	bool insecure;	    /* plain http to a non-loopback host */
+	bool insecure;	     /* plain http to a non-loopback host */
 	const char *ca_file; /* NULL: $WSBOX_REMOTE_CA, else the system store */
-	unsigned tries;	    /* 0: REGISTRY_TRIES */
-	long stall_sec;	    /* 0: $WSBOX_REMOTE_STALL_SEC or REGISTRY_STALL_SEC */
+	unsigned tries;	     /* 0: REGISTRY_TRIES */
+	long stall_sec; /* 0: $WSBOX_REMOTE_STALL_SEC or REGISTRY_STALL_SEC */
 	/* Download cap in bytes/s (0: $WSBOX_REMOTE_MAX_RECV_BPS, else none),
 	 * for shared links and for tests that stop a registry mid-blob. */
 	uint64_t max_recv_bps;
@@ -95,18 +95,21 @@ struct registry_options {
 
 struct registry {
 	struct registry_url url;
-	void *curl;	   /* CURL *, reused so connections stay alive */
+	void *curl; /* CURL *, reused so connections stay alive */
 	char *ca_file;
-	char *basic;	   /* base64 "user:pass" once looked up, or NULL */
+	char *basic; /* base64 "user:pass" once looked up, or NULL */
 	bool creds_looked_up;
-	bool use_basic;	   /* the registry asked for basic auth */
-	char *bearer;	   /* current token, or NULL */
+	bool use_basic; /* the registry asked for basic auth */
+	char *bearer;	/* current token, or NULL */
 	unsigned tries;
 	long stall_sec;
 	uint64_t max_recv_bps;
 	uint64_t sent, received; /* blob bytes moved (statistics, tests) */
 };
-#define REGISTRY_INIT {.curl = NULL}
+#define REGISTRY_INIT                                                          \
+	{                                                                      \
+		.curl = NULL                                                   \
+	}
 
 int registry_open(struct registry *r, const char *url,
 		  const struct registry_options *o, struct wsbox_error *err);
@@ -120,8 +123,8 @@ static inline void registry_closep(struct registry *r)
 int registry_ping(struct registry *r, struct wsbox_error *err);
 
 /* HEAD the blob: 1 (and *size when not NULL) when present, 0 when not. */
-int registry_blob_exists(struct registry *r, const char *digest,
-			 uint64_t *size, struct wsbox_error *err);
+int registry_blob_exists(struct registry *r, const char *digest, uint64_t *size,
+			 struct wsbox_error *err);
 
 /* Stream the blob to `write` (redirects followed) while hashing it; more
  * than `max` bytes, or a digest other than `digest`, fails the transfer

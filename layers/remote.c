@@ -35,8 +35,8 @@ int remote_open(struct remote *rm, const char *url,
 	if (!o)
 		o = &none;
 	*rm = (struct remote){.compression = o->compression,
-			      .parallel = o->parallel ? o->parallel
-						      : REMOTE_PARALLEL};
+			      .parallel =
+				  o->parallel ? o->parallel : REMOTE_PARALLEL};
 	struct registry_options ro = {.insecure = o->insecure,
 				      .ca_file = o->ca_file};
 	int r = registry_open(&rm->reg, url, &ro, err);
@@ -137,9 +137,7 @@ static const char *oci_arch(void)
 static int hash_fd(int fd, const char *what, char digest[DIGEST_STRLEN],
 		   uint64_t *size, struct wsbox_error *err)
 {
-	_cleanup_free_ char *buf = malloc(HASH_BUF);
-	if (!buf)
-		return wsbox_fail(err, ENOMEM, "hash `%s`", what);
+	_cleanup_free_ char *buf = xcalloc(1, HASH_BUF);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return wsbox_fail(err, errno, "hash `%s`", what);
 	unsigned char md[32];
@@ -233,7 +231,8 @@ static const char *compression_media_type(enum remote_compression c)
 static void add_layer_descriptor(struct oci_manifest *m,
 				 const struct remote_layer *l)
 {
-	m->layers = xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
+	m->layers =
+	    xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
 	struct oci_descriptor *d = &m->layers[m->n_layers++];
 	*d = (struct oci_descriptor){.media_type = xstrdup(l->media_type),
 				     .size = l->size};
@@ -261,8 +260,10 @@ int remote_find_layer(struct remote *rm, const char *digest,
 	if (m.n_layers != 1 || !layer_media_type(m.layers[0].media_type))
 		r = bad_object(rm, tag, "not a one-layer wsbox image", err);
 	else if (m.layers[0].size > IMPORT_MAX_BYTES_DEFAULT)
-		r = bad_object(rm, tag, "layer blob larger than the import "
-					"budget", err);
+		r = bad_object(rm, tag,
+			       "layer blob larger than the import "
+			       "budget",
+			       err);
 	else if (!ann || strcmp(ann, digest))
 		r = bad_object(rm, tag, "names another wsbox layer", err);
 	if (r == 1 && out) {
@@ -496,8 +497,8 @@ static int pull_list_make(struct remote *rm, const struct store *s,
 	return 0;
 }
 
-int remote_pull_layers(struct remote *rm, struct store *s,
-		       char *const *digests, size_t n, struct wsbox_error *err)
+int remote_pull_layers(struct remote *rm, struct store *s, char *const *digests,
+		       size_t n, struct wsbox_error *err)
 {
 	_cleanup_(pull_list_free) struct pull_list p = {0};
 	int r = pull_list_make(rm, s, digests, n, &p, err);
@@ -554,8 +555,8 @@ int remote_push_record(struct remote *rm, struct store *s, const char *run,
 	if (r < 0)
 		return r;
 	struct remote_layer l = {0};
-	if (rec.layer && (r = remote_push_layer(rm, s, rec.layer, &l, NULL,
-						err)) < 0)
+	if (rec.layer &&
+	    (r = remote_push_layer(rm, s, rec.layer, &l, NULL, err)) < 0)
 		return r;
 	_cleanup_free_ char *text = json_text(record_json(&rec));
 	if (!text)
@@ -568,8 +569,8 @@ int remote_push_record(struct remote *rm, struct store *s, const char *run,
 		return r;
 	if (rec.layer) {
 		add_layer_descriptor(&m, &l);
-		oci_annotate(&m.annotations, &m.n_annotations,
-			     REMOTE_ANN_LAYER, rec.layer);
+		oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_LAYER,
+			     rec.layer);
 	}
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_RUN, run);
 	oci_annotate(&m.annotations, &m.n_annotations, REMOTE_ANN_TASK, task);
@@ -633,7 +634,8 @@ static bool parse_record(json_t *j, struct task_record *r)
 	bool known = false;
 	for (size_t i = 0; ok && i < ARRAY_SIZE(statuses); i++)
 		known = known || !strcmp(r->status, statuses[i]);
-	ok = ok && known && jlist(j, "parents", true, &r->parents, &r->n_parents);
+	ok = ok && known &&
+	     jlist(j, "parents", true, &r->parents, &r->n_parents);
 	ok = ok && jlist(j, "lowers", false, &r->lowers, &r->n_lowers);
 	ok = ok && null_or_digest(j, "layer", &r->layer) &&
 	     null_or_digest(j, "cache_key", &r->cache_key);
@@ -641,7 +643,8 @@ static bool parse_record(json_t *j, struct task_record *r)
 	ok = ok && json_is_array(anc);
 	if (ok) {
 		r->n_ancestors = json_array_size(anc);
-		r->ancestors = xcalloc(r->n_ancestors + 1, sizeof *r->ancestors);
+		r->ancestors =
+		    xcalloc(r->n_ancestors + 1, sizeof *r->ancestors);
 	}
 	for (size_t i = 0; ok && i < r->n_ancestors; i++)
 		ok = parse_node(json_array_get(anc, i), &r->ancestors[i]);
@@ -674,12 +677,12 @@ static int get_artifact(struct remote *rm, const char *tag, const char *type,
 	int r = get_manifest(rm, tag, m, NULL, err);
 	if (r <= 0)
 		return r;
-	const char *a = oci_annotation_get(m->annotations, m->n_annotations,
-					   ann_key);
-	const char *a2 = ann2_key ? oci_annotation_get(m->annotations,
-						       m->n_annotations,
-						       ann2_key)
-				  : NULL;
+	const char *a =
+	    oci_annotation_get(m->annotations, m->n_annotations, ann_key);
+	const char *a2 =
+	    ann2_key
+		? oci_annotation_get(m->annotations, m->n_annotations, ann2_key)
+		: NULL;
 	if (!m->artifact_type || strcmp(m->artifact_type, type) ||
 	    strcmp(m->config.media_type, type))
 		r = bad_object(rm, tag, "not a wsbox artifact of this kind",
@@ -759,7 +762,8 @@ static int push_log(struct remote *rm, const struct store *s, const char *key,
 	    openat(s->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s/%s`", s->path, rel);
-	m->layers = xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
+	m->layers =
+	    xreallocarray(m->layers, m->n_layers + 1, sizeof *m->layers);
 	struct oci_descriptor *d = &m->layers[m->n_layers++];
 	*d = (struct oci_descriptor){.media_type = xstrdup(REMOTE_MT_LOG)};
 	oci_annotate(&d->annotations, &d->n_annotations, REMOTE_ANN_TITLE,
@@ -771,16 +775,17 @@ static int push_log(struct remote *rm, const struct store *s, const char *key,
 				  err);
 }
 
-int remote_push_cache_entry(struct remote *rm, struct store *s,
-			    const char *key, struct wsbox_error *err)
+int remote_push_cache_entry(struct remote *rm, struct store *s, const char *key,
+			    struct wsbox_error *err)
 {
 	_cleanup_(cache_entry_freep) struct cache_entry e = {0};
 	if (cache_lookup(s, key, &e) != 1)
-		return wsbox_fail(err, ENOENT, "cache entry %s: not in the store",
-				  key);
+		return wsbox_fail(err, ENOENT,
+				  "cache entry %s: not in the store", key);
 	struct remote_layer l = {0};
 	int r;
-	if (e.layer && (r = remote_push_layer(rm, s, e.layer, &l, NULL, err)) < 0)
+	if (e.layer &&
+	    (r = remote_push_layer(rm, s, e.layer, &l, NULL, err)) < 0)
 		return r;
 	_cleanup_free_ char *text = json_text(json_pack(
 	    "{s:i, s:s, s:o, s:o, s:I, s:I, s:f}", "version", CACHE_KEY_VERSION,
@@ -809,9 +814,8 @@ static const struct oci_descriptor *log_descriptor(const struct oci_manifest *m,
 {
 	for (size_t i = 0; i < m->n_layers; i++) {
 		const struct oci_descriptor *d = &m->layers[i];
-		const char *t = oci_annotation_get(d->annotations,
-						   d->n_annotations,
-						   REMOTE_ANN_TITLE);
+		const char *t = oci_annotation_get(
+		    d->annotations, d->n_annotations, REMOTE_ANN_TITLE);
 		if (!strcmp(d->media_type, REMOTE_MT_LOG) && t &&
 		    !strcmp(t, name))
 			return d;

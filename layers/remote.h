@@ -40,9 +40,10 @@ enum remote_compression {
 struct remote_options {
 	bool insecure; /* --remote-insecure: plain http to any host */
 	enum remote_compression compression;
-	unsigned parallel;	/* blob downloads at once (0: REMOTE_PARALLEL) */
-	const char *mount_from; /* repository to offer a cross-repo mount from */
-	const char *ca_file;	/* NULL: $WSBOX_REMOTE_CA or the system store */
+	unsigned parallel; /* blob downloads at once (0: REMOTE_PARALLEL) */
+	const char
+	    *mount_from;     /* repository to offer a cross-repo mount from */
+	const char *ca_file; /* NULL: $WSBOX_REMOTE_CA or the system store */
 };
 
 struct remote {
@@ -62,10 +63,10 @@ static inline void remote_closep(struct remote *rm)
 
 /* A layer as the registry holds it. */
 struct remote_layer {
-	char layer[DIGEST_STRLEN]; /* wsbox digest (canonical manifest) */
-	char blob[DIGEST_STRLEN];  /* digest of the compressed tar blob */
-	uint64_t size;		   /* blob bytes */
-	const char *media_type;	   /* OCI_MT_LAYER_ZSTD or _GZIP (static) */
+	char layer[DIGEST_STRLEN];    /* wsbox digest (canonical manifest) */
+	char blob[DIGEST_STRLEN];     /* digest of the compressed tar blob */
+	uint64_t size;		      /* blob bytes */
+	const char *media_type;	      /* OCI_MT_LAYER_ZSTD or _GZIP (static) */
 	char manifest[DIGEST_STRLEN]; /* the image manifest `layer-<hex>` */
 };
 
@@ -101,8 +102,8 @@ int remote_find_layer(struct remote *rm, const char *digest,
 /* A pulled layer is named by nothing until the caller writes the record or
  * cache entry that uses it: hold the store's gc lock (LOCK_GC, shared) from
  * before the pull until then, as exec does around publication. */
-int remote_pull_layers(struct remote *rm, struct store *s,
-		       char *const *digests, size_t n, struct wsbox_error *err);
+int remote_pull_layers(struct remote *rm, struct store *s, char *const *digests,
+		       size_t n, struct wsbox_error *err);
 int remote_pull_layer(struct remote *rm, struct store *s, const char *digest,
 		      struct wsbox_error *err);
 
@@ -125,8 +126,8 @@ int remote_pull_task(struct remote *rm, struct store *s, const char *run,
 		     struct wsbox_error *err);
 
 /* Push the local cache entry `key` (its layer, stdout and stderr). */
-int remote_push_cache_entry(struct remote *rm, struct store *s,
-			    const char *key, struct wsbox_error *err);
+int remote_push_cache_entry(struct remote *rm, struct store *s, const char *key,
+			    struct wsbox_error *err);
 
 /* Look `key` up in the registry's cache: on a hit the layer is pulled
  * (verified), the entry and its logs are stored in the local cache (so

@@ -13,7 +13,8 @@
 static inline int fuzz_oci_check(const struct oci_manifest *m)
 {
 	if (!layer_digest_hex(m->config.digest))
-		return fuzz_bug("config digest `%s` accepted", m->config.digest);
+		return fuzz_bug("config digest `%s` accepted",
+				m->config.digest);
 	for (size_t i = 0; i < m->n_layers; i++)
 		if (!layer_digest_hex(m->layers[i].digest))
 			return fuzz_bug("layer digest `%s` accepted",

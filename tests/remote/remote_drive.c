@@ -81,8 +81,8 @@ static int cmd_push_layer(struct drive *d)
 {
 	struct remote_layer l;
 	uint64_t sent = 0;
-	int r = remote_push_layer(&d->rm, &d->s, d->argv[4], &l, &sent,
-				  &d->err);
+	int r =
+	    remote_push_layer(&d->rm, &d->s, d->argv[4], &l, &sent, &d->err);
 	if (r == 0)
 		printf("sent %llu blob %s\n", (unsigned long long)sent, l.blob);
 	return r;
@@ -91,8 +91,8 @@ static int cmd_push_layer(struct drive *d)
 static int cmd_get_record(struct drive *d)
 {
 	struct task_record rec;
-	int r = remote_get_record(&d->rm, d->argv[3], d->argv[4], &rec,
-				  &d->err);
+	int r =
+	    remote_get_record(&d->rm, d->argv[3], d->argv[4], &rec, &d->err);
 	if (r < 0)
 		return r;
 	printf("layer %s status %s ancestors %zu\n",
@@ -158,7 +158,8 @@ static int run(struct drive *d)
 	if (!strcmp(cmd, "push-file"))
 		stored = false;
 	if (a < (stored ? 4 : 3))
-		return wsbox_fail(&d->err, 0, "usage: see tests/remote/remote_drive.c");
+		return wsbox_fail(&d->err, 0,
+				  "usage: see tests/remote/remote_drive.c");
 	if (stored && open_store(d, d->argv[2]) < 0)
 		return -1;
 	if (open_remote(d, d->argv[stored ? 3 : 2]) < 0)

@@ -29,14 +29,14 @@ static void test_registry_url_splits_host_port_and_repository(void **st)
 {
 	(void)st;
 	struct registry_url u;
-	assert_int_equal(parse("https://reg.example.com:5000/team/wsbox/ci",
-			       false, &u),
-			 0);
+	assert_int_equal(
+	    parse("https://reg.example.com:5000/team/wsbox/ci", false, &u), 0);
 	assert_string_equal(u.scheme, "https");
 	assert_string_equal(u.authority, "reg.example.com:5000");
 	assert_string_equal(u.repo, "team/wsbox/ci");
 	assert_string_equal(u.base, "https://reg.example.com:5000");
-	assert_string_equal(u.url, "https://reg.example.com:5000/team/wsbox/ci");
+	assert_string_equal(u.url,
+			    "https://reg.example.com:5000/team/wsbox/ci");
 	assert_false(u.loopback);
 	registry_url_free(&u);
 	assert_int_equal(parse("https://[::1]:443/a", false, &u), 0);
@@ -50,8 +50,9 @@ static void test_registry_url_plain_http_only_to_loopback(void **st)
 	(void)st;
 	const char *ok[] = {"http://127.0.0.1:5000/w/t", "http://127.9.8.7/w",
 			    "http://localhost:1/w", "http://[::1]:5000/w"};
-	const char *refused[] = {"http://10.0.0.1:5000/w", "http://example.com/w",
-				 "http://128.0.0.1/w", "http://[::2]/w"};
+	const char *refused[] = {"http://10.0.0.1:5000/w",
+				 "http://example.com/w", "http://128.0.0.1/w",
+				 "http://[::2]/w"};
 	struct registry_url u;
 	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
 		assert_int_equal(parse(ok[i], false, &u), 0);
@@ -60,8 +61,10 @@ static void test_registry_url_plain_http_only_to_loopback(void **st)
 	}
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
 		struct wsbox_error err = {0};
-		assert_true(registry_url_parse(refused[i], false, &u, &err) < 0);
-		assert_non_null(strstr(err.msg, "plain http only to a loopback"));
+		assert_true(registry_url_parse(refused[i], false, &u, &err) <
+			    0);
+		assert_non_null(
+		    strstr(err.msg, "plain http only to a loopback"));
 		/* --remote-insecure allows it. */
 		assert_int_equal(parse(refused[i], true, &u), 0);
 		registry_url_free(&u);
@@ -72,13 +75,13 @@ static void test_registry_url_refuses_malformed_remotes(void **st)
 {
 	(void)st;
 	const char *bad[] = {
-	    "ftp://h/w",	  "https://h",		 "https://h/",
-	    "https://h/Upper",	  "https://u:p@h/w",	 "https://h/w?x=1",
-	    "https://h/w#f",	  "https://h/w%2f",	 "https://h:0/w",
-	    "https://h:65536/w",  "https://h:/w",	 "https://[zz]/w",
-	    "https://h/w//x",	  "https://h/w/",	 "https://h/-w",
-	    "https://h/w..x",	  "https://-h/w",	 "https:///w",
-	    "https://h w/x",	  "https://h/a___b",
+	    "ftp://h/w",	 "https://h",	    "https://h/",
+	    "https://h/Upper",	 "https://u:p@h/w", "https://h/w?x=1",
+	    "https://h/w#f",	 "https://h/w%2f",  "https://h:0/w",
+	    "https://h:65536/w", "https://h:/w",    "https://[zz]/w",
+	    "https://h/w//x",	 "https://h/w/",    "https://h/-w",
+	    "https://h/w..x",	 "https://-h/w",    "https:///w",
+	    "https://h w/x",	 "https://h/a___b",
 	};
 	struct registry_url u;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -168,7 +171,8 @@ static void test_registry_challenge_parses_bearer(void **st)
 	assert_int_equal(
 	    registry_challenge_parse(
 		"Bearer realm=\"https://auth.example.com/token\",service="
-		"\"registry.example.com\",scope=\"repository:team/ci:pull,push\"",
+		"\"registry.example.com\",scope=\"repository:team/"
+		"ci:pull,push\"",
 		&c),
 	    0);
 	assert_int_equal(c.scheme, REGISTRY_AUTH_BEARER);
@@ -220,27 +224,27 @@ static void test_registry_auth_file_decodes_base64(void **st)
 	(void)st;
 	char *u, *p;
 	/* "alice:s3cret" */
-	assert_int_equal(
-	    auth("{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"YWxpY2U6czNjcmV0\"}}}",
-		 "127.0.0.1:5000", &u, &p),
-	    1);
+	assert_int_equal(auth("{\"auths\":{\"127.0.0.1:5000\":{\"auth\":"
+			      "\"YWxpY2U6czNjcmV0\"}}}",
+			      "127.0.0.1:5000", &u, &p),
+			 1);
 	assert_string_equal(u, "alice");
 	assert_string_equal(p, "s3cret");
 	free(u);
 	free(p);
 	/* Docker's URL-shaped keys; one and two padding bytes; a password
 	 * holding colons. "bob:p:w" and "al:pw" */
-	assert_int_equal(
-	    auth("{\"auths\":{\"https://reg:443/v1/\":{\"auth\":\"Ym9iOnA6dw==\"}}}",
-		 "reg:443", &u, &p),
-	    1);
+	assert_int_equal(auth("{\"auths\":{\"https://reg:443/v1/"
+			      "\":{\"auth\":\"Ym9iOnA6dw==\"}}}",
+			      "reg:443", &u, &p),
+			 1);
 	assert_string_equal(u, "bob");
 	assert_string_equal(p, "p:w");
 	free(u);
 	free(p);
-	assert_int_equal(auth("{\"auths\":{\"r\":{\"auth\":\"YWw6cHc=\"}}}",
-			      "r", &u, &p),
-			 1);
+	assert_int_equal(
+	    auth("{\"auths\":{\"r\":{\"auth\":\"YWw6cHc=\"}}}", "r", &u, &p),
+	    1);
 	assert_string_equal(u, "al");
 	assert_string_equal(p, "pw");
 	free(u);
@@ -251,19 +255,20 @@ static void test_registry_auth_file_misses_and_refusals(void **st)
 {
 	(void)st;
 	char *u = NULL, *p = NULL;
-	const char *other = "{\"auths\":{\"reg:5000\":{\"auth\":\"YWw6cHc=\"}}}";
+	const char *other =
+	    "{\"auths\":{\"reg:5000\":{\"auth\":\"YWw6cHc=\"}}}";
 	assert_int_equal(auth(other, "reg", &u, &p), 0);
 	assert_int_equal(auth(other, "reg:500", &u, &p), 0);
 	assert_int_equal(auth("{}", "reg", &u, &p), 0);
 	assert_true(auth("not json", "reg", &u, &p) < 0);
 	assert_true(auth("{\"auths\":[]}", "reg", &u, &p) < 0);
 	/* Not base64, no colon, empty user, NUL inside. */
-	assert_true(auth("{\"auths\":{\"r\":{\"auth\":\"%%%%\"}}}", "r", &u,
-			 &p) < 0);
+	assert_true(
+	    auth("{\"auths\":{\"r\":{\"auth\":\"%%%%\"}}}", "r", &u, &p) < 0);
 	assert_true(auth("{\"auths\":{\"r\":{\"auth\":\"YWxpY2U=\"}}}", "r", &u,
 			 &p) < 0);
-	assert_true(auth("{\"auths\":{\"r\":{\"auth\":\"OnB3\"}}}", "r", &u,
-			 &p) < 0);
+	assert_true(
+	    auth("{\"auths\":{\"r\":{\"auth\":\"OnB3\"}}}", "r", &u, &p) < 0);
 	assert_true(auth("{\"auths\":{\"r\":{\"auth\":\"YQBiOmM=\"}}}", "r", &u,
 			 &p) < 0);
 	assert_true(auth("{\"auths\":{\"r\":{\"auth\":\"YWw6cHc\"}}}", "r", &u,
@@ -291,12 +296,14 @@ static void test_registry_auth_lookup_order(void **st)
 	snprintf(path, sizeof path, "%s/.docker", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof path, "%s/containers/auth.json", dir);
-	write_text(path, "{\"auths\":{\"h\":{\"auth\":\"eGRnOjE=\"}}}"); /* xdg:1 */
+	write_text(path,
+		   "{\"auths\":{\"h\":{\"auth\":\"eGRnOjE=\"}}}"); /* xdg:1 */
 	snprintf(path, sizeof path, "%s/.docker/config.json", dir);
 	write_text(path, "{\"auths\":{\"h\":{\"auth\":\"ZG9jOjI=\"},"
 			 "\"d\":{\"auth\":\"ZG9jOjI=\"}}}"); /* doc:2 */
 	snprintf(path, sizeof path, "%s/file.json", dir);
-	write_text(path, "{\"auths\":{\"h\":{\"auth\":\"ZW52OjM=\"}}}"); /* env:3 */
+	write_text(path,
+		   "{\"auths\":{\"h\":{\"auth\":\"ZW52OjM=\"}}}"); /* env:3 */
 	setenv("XDG_RUNTIME_DIR", dir, 1);
 	setenv("HOME", dir, 1);
 	setenv("REGISTRY_AUTH_FILE", path, 1);
@@ -344,10 +351,11 @@ static void test_registry_location_resolve_stays_on_the_remote(void **st)
 	assert_int_equal(parse("http://127.0.0.1:5000/w/t", false, &u), 0);
 	struct wsbox_error err = {0};
 	char *out = NULL;
-	assert_int_equal(registry_location_resolve(&u, "/v2/w/t/blobs/uploads/x",
-						   &out, &err),
+	assert_int_equal(registry_location_resolve(
+			     &u, "/v2/w/t/blobs/uploads/x", &out, &err),
 			 0);
-	assert_string_equal(out, "http://127.0.0.1:5000/v2/w/t/blobs/uploads/x");
+	assert_string_equal(out,
+			    "http://127.0.0.1:5000/v2/w/t/blobs/uploads/x");
 	free(out);
 	assert_int_equal(
 	    registry_location_resolve(
@@ -389,9 +397,9 @@ static void test_oci_manifest_round_trips_canonically(void **st)
 	(void)st;
 	struct wsbox_error err = {0};
 	struct oci_manifest m;
-	assert_int_equal(oci_manifest_parse(manifest_text,
-					    strlen(manifest_text), &m, &err),
-			 0);
+	assert_int_equal(
+	    oci_manifest_parse(manifest_text, strlen(manifest_text), &m, &err),
+	    0);
 	assert_string_equal(m.artifact_type, REMOTE_MT_RECORD);
 	assert_int_equal(m.config.size, 12);
 	assert_int_equal(m.n_layers, 1);
@@ -430,10 +438,12 @@ static void test_oci_manifest_refuses_hostile_fields(void **st)
 	refuse_manifest("\"schemaVersion\":2", "\"schemaVersion\":1");
 	refuse_manifest("\"size\":12", "\"size\":-1");
 	refuse_manifest("\"size\":12", "\"size\":\"12\"");
-	refuse_manifest("\"sha256:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox",
-			"\"sha256:../../x\",\"mediaType\":\"application/vnd.wsbox");
-	refuse_manifest("\"sha256:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox",
-			"\"sha512:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox");
+	refuse_manifest(
+	    "\"sha256:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox",
+	    "\"sha256:../../x\",\"mediaType\":\"application/vnd.wsbox");
+	refuse_manifest(
+	    "\"sha256:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox",
+	    "\"sha512:" HEX64 "\",\"mediaType\":\"application/vnd.wsbox");
 	refuse_manifest("application/vnd.oci.image.manifest.v1+json",
 			"application/vnd.oci.image.index.v1+json");
 	refuse_manifest("\"application/vnd.oci.image.layer.v1.tar+zstd\"",
@@ -455,17 +465,20 @@ static void test_oci_manifest_refuses_hostile_fields(void **st)
 static void test_oci_fuzz_seeds_replay(void **st)
 {
 	(void)st;
-	_cleanup_free_ char *names = fuzz_list_dir(AT_FDCWD, "tests/fuzz/seeds/oci");
+	_cleanup_free_ char *names =
+	    fuzz_list_dir(AT_FDCWD, "tests/fuzz/seeds/oci");
 	assert_non_null(names);
 	size_t count = 0;
 	char *save = NULL;
 	for (char *n = strtok_r(names, " ", &save); n;
 	     n = strtok_r(NULL, " ", &save), count++) {
-		_cleanup_free_ char *path = xasprintf("tests/fuzz/seeds/oci/%s", n);
+		_cleanup_free_ char *path =
+		    xasprintf("tests/fuzz/seeds/oci/%s", n);
 		char *buf = NULL;
 		size_t len = 0;
 		struct wsbox_error err = {0};
-		if (read_file_at(AT_FDCWD, path, 1u << 20, &buf, &len, &err) < 0)
+		if (read_file_at(AT_FDCWD, path, 1u << 20, &buf, &len, &err) <
+		    0)
 			fail_msg("%s", err.msg);
 		int r = fuzz_oci_one((const uint8_t *)buf, len);
 		free(buf);
@@ -490,12 +503,14 @@ int main(void)
 	    cmocka_unit_test(test_remote_record_tag_hashes_long_names),
 	    cmocka_unit_test(test_remote_layer_and_cache_tags),
 	    cmocka_unit_test(test_registry_challenge_parses_bearer),
-	    cmocka_unit_test(test_registry_challenge_parses_basic_and_refuses_others),
+	    cmocka_unit_test(
+		test_registry_challenge_parses_basic_and_refuses_others),
 	    cmocka_unit_test(test_registry_auth_file_decodes_base64),
 	    cmocka_unit_test(test_registry_auth_file_misses_and_refusals),
 	    cmocka_unit_test(test_registry_auth_lookup_order),
 	    cmocka_unit_test(test_registry_location_join_appends_digest),
-	    cmocka_unit_test(test_registry_location_resolve_stays_on_the_remote),
+	    cmocka_unit_test(
+		test_registry_location_resolve_stays_on_the_remote),
 	    cmocka_unit_test(test_oci_manifest_round_trips_canonically),
 	    cmocka_unit_test(test_oci_manifest_refuses_hostile_fields),
 	    cmocka_unit_test(test_oci_fuzz_seeds_replay),
