@@ -431,6 +431,19 @@ test_remote_stalled_registry_times_out() {
 	assert_eq "$(wc -l <"$LOG")" 4 "tries against a stalled registry"
 }
 
+test_remote_blob_redirects_are_followed_and_verified() {
+	need_registry
+	start_fake redirect || return 1
+	good=$(printf 'hello blob\n' | sha256sum | cut -c1-64)
+	drive get-blob "$URL" "sha256:$good" "$T/blob"
+	assert_rc 0 || return 1
+	assert_eq "$(cat "$T/blob")" "hello blob" "blob behind a redirect" || return 1
+	grep -q '^GET /storage/x' "$LOG" || fail "redirect not followed" || return 1
+	drive get-blob "$URL" "sha256:$(printf other | sha256sum | cut -c1-64)" "$T/blob2"
+	assert_rc 125 || return 1
+	assert_err_has "digest mismatch"
+}
+
 test_remote_url_rules() {
 	need_registry
 	drive ping http://example.com/wsbox/test

@@ -12,6 +12,8 @@ line per request ("METHOD PATH AUTHORIZATION") to LOG:
   huge-body   manifests are 5 MiB of JSON
   huge-header responses carry 100 KiB of headers
   stall       /v2/ sends its headers, then nothing
+  redirect    blobs answer 307 to /storage/ on `localhost` (another host
+              name), which serves "hello blob\n" (whatever the digest)
 
 Usage: fake_registry.py MODE PORT LOG
 """
@@ -78,6 +80,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def mode_huge_header(self, auth):
         self.send(200, b"{}", [("X-Pad-%d" % i, "p" * 1000) for i in range(100)])
+
+    def mode_redirect(self, auth):
+        if "/blobs/" in self.path:
+            return self.send(307, b"", [("Location", "http://localhost:%d/storage/x" % PORT)])
+        if self.path.startswith("/storage/"):
+            return self.send(200, b"hello blob\n")
+        self.send(200, b"{}")
 
     def mode_stall(self, auth):
         self.send_response(200)

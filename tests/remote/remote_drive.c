@@ -9,6 +9,7 @@
  *   pull-task STORE URL RUN TASK         prints the task's layer
  *   push-cache STORE URL KEY             lookup-cache STORE URL KEY
  *   push-file URL FILE                   a raw blob (chunked when large)
+ *   get-blob URL DIGEST FILE             a raw blob, verified
  * Env: REMOTE_INSECURE=1, REMOTE_COMPRESSION=gzip, REMOTE_PARALLEL=N,
  * REMOTE_MOUNT_FROM=REPO. */
 #include <errno.h>
@@ -148,6 +149,16 @@ static int cmd_push_file(struct drive *d)
 	return r;
 }
 
+static int cmd_get_blob(struct drive *d)
+{
+	_cleanup_close_ int fd =
+	    open(d->argv[4], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return wsbox_fail(&d->err, errno, "create `%s`", d->argv[4]);
+	return registry_blob_get_fd(&d->rm.reg, d->argv[3], 1 << 20, fd,
+				    &d->err);
+}
+
 static int run(struct drive *d)
 {
 	const char *cmd = d->argv[1];
@@ -189,6 +200,8 @@ static int run(struct drive *d)
 		return cmd_lookup_cache(d);
 	if (!strcmp(cmd, "push-file") && a == 4)
 		return cmd_push_file(d);
+	if (!strcmp(cmd, "get-blob") && a == 5)
+		return cmd_get_blob(d);
 	return wsbox_fail(&d->err, 0, "unknown command or arguments: %s", cmd);
 }
 
