@@ -9,11 +9,8 @@ PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto j
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
 # every `wsbox exec` would otherwise load it and its dozen dependencies.
+# libcurl likewise (layers/curl_dl.c): only a remote needs it.
 LINK_PKGS  := $(filter-out libarchive libcurl,$(PKGS))
-# libcurl (the registry client, layers/registry.c) is linked shared and only
-# into what calls it (tests/remote, the registry unit test): a static libcurl
-# drags in a dozen more archives, and `wsbox exec` must not pay for loading it.
-CURL_LIBS  := $(shell pkg-config --libs libcurl)
 # LINK=static (the default) links the archives Debian ships for these into
 # the binary; LINK=shared their .so files. Static saves 2.5 ms of every
 # process's start (libcrypto alone: ~2,000 symbol relocations bound at load)
@@ -29,12 +26,14 @@ else
 PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS))
 endif
 ARCHIVE_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libarchive)/libarchive.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+CURL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libcurl)/libcurl.so 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
 override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
            -DWSBOX_LIBARCHIVE_SONAME='"$(or $(ARCHIVE_SONAME),libarchive.so.13)"' \
+           -DWSBOX_LIBCURL_SONAME='"$(or $(CURL_SONAME),libcurl.so.4)"' \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
 
@@ -69,13 +68,13 @@ $(BUILD)/%.o: %.S
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $(CURL_LIBS) $$(pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
 
 # The registry test driver (tests/integration/t_remote.sh runs it).
 remote-drive: $(BUILD)/tests/remote_drive
 $(BUILD)/tests/remote_drive: tests/remote/remote_drive.c $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $(CURL_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS)
 
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe

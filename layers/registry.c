@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "layers/curl_dl.h"
 #include "layers/layer.h"
 #include "layers/oci.h"
 #include "sandbox/util/cleanup.h"
@@ -991,7 +991,6 @@ static int authenticate(struct registry *r, struct xfer *x,
 int registry_open(struct registry *r, const char *url,
 		  const struct registry_options *o, struct wsbox_error *err)
 {
-	static bool curl_ready;
 	*r = (struct registry){0};
 	const struct registry_options none = {0};
 	if (!o)
@@ -999,13 +998,11 @@ int registry_open(struct registry *r, const char *url,
 	int rc = registry_url_parse(url, o->insecure, &r->url, err);
 	if (rc < 0)
 		return rc;
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			registry_url_free(&r->url);
-			return wsbox_fail(err, 0, "remote %s: curl_global_init",
-					  url);
-		}
-		curl_ready = true;
+	rc = curl_dl_load(err);
+	if (rc < 0) {
+		registry_url_free(&r->url);
+		wsbox_error_prefix(err, "remote %s", url);
+		return rc;
 	}
 	r->curl = curl_easy_init();
 	if (!r->curl) {
