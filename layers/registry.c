@@ -1080,6 +1080,13 @@ int registry_blob_exists(struct registry *r, const char *digest, uint64_t *size,
 		return rc;
 	if (x.status == 404)
 		return 0;
+	/* A registry with redirecting blob storage answers HEAD with the
+	 * redirect: it has the blob (a presigned URL would refuse a HEAD). */
+	if (x.status >= 301 && x.status <= 308 && x.location) {
+		if (size)
+			*size = 0;
+		return 1;
+	}
 	if (x.status != 200) {
 		_cleanup_free_ char *what = xasprintf("blob %s", digest);
 		return http_fail(r, &x, what, err);
@@ -1203,6 +1210,7 @@ struct many {
 	struct many_item **queue;
 	size_t n, queued;
 	CURLM *multi;
+	bool reauth; /* a token expired: authenticate before the next round */
 };
 
 static void many_free(struct many *m)
@@ -1272,8 +1280,13 @@ static void many_done(struct registry *r, struct many *m, CURLMsg *msg,
 	struct registry_xfer *x = it->x;
 	x->err = (struct wsbox_error){0};
 	x->result = xfer_result(r, &it->t, msg->data.result, &x->err);
-	if (x->result == 0)
+	if (x->result == 0 && it->t.status == 401 && !last) {
+		/* Tokens are short-lived; a long pull may outlive one. */
+		m->reauth = true;
+		x->result = -EAGAIN;
+	} else if (x->result == 0) {
 		x->result = blob_status(r, &it->t, x->digest, &x->err);
+	}
 	curl_multi_remove_handle(m->multi, it->t.easy);
 	if (x->result == -EAGAIN && !last)
 		m->queue[(*again)++] = it;
@@ -1333,6 +1346,13 @@ int registry_blob_get_many(struct registry *r, struct registry_xfer *x,
 	for (unsigned t = 0; m.queued > 0 && t < r->tries; t++) {
 		if (t > 0)
 			backoff(t - 1);
+		if (m.reauth) {
+			m.reauth = false;
+			free(steal_pointer(&r->bearer));
+			rc = registry_blob_exists(r, x[0].digest, NULL, err);
+			if (rc < 0)
+				return rc;
+		}
 		rc = many_round(r, &m, parallel ? parallel : 1,
 				t + 1 == r->tries, err);
 		if (rc < 0)

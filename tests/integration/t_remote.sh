@@ -394,6 +394,27 @@ test_remote_bearer_token_flow() {
 	assert_err_has "were refused"
 }
 
+test_remote_parallel_downloads_survive_token_expiry() {
+	need_registry
+	start_fake expiring || return 1
+	set --
+	for i in 0 1 2 3 4 5; do
+		set -- "$@" "sha256:$(printf 'blob-%s\n' $i | sha256sum | cut -c1-64)"
+	done
+	mkdir "$T/blobs"
+	REMOTE_PARALLEL=2 drive get-blobs "$URL" "$T/blobs" "$@"
+	assert_rc 0 || return 1
+	for i in 0 1 2 3 4 5; do
+		assert_eq "$(cat "$T/blobs/$i")" "blob-$i" "blob $i" || return 1
+	done
+	# More than one token was needed, and each was fetched after a 401.
+	[ "$(grep -c '^GET /token' "$LOG")" -ge 2 ] || fail "one token for 6 blobs" || return 1
+	missing="sha256:$(printf nope | sha256sum | cut -c1-64)"
+	drive get-blobs "$URL" "$T/blobs" "$1" "$missing"
+	assert_rc 125 || return 1
+	assert_err_has "blob $missing: not found"
+}
+
 test_remote_retries_are_bounded() {
 	need_registry
 	start_fake flaky || return 1

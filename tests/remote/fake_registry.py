@@ -12,18 +12,24 @@ line per request ("METHOD PATH AUTHORIZATION") to LOG:
   huge-body   manifests are 5 MiB of JSON
   huge-header responses carry 100 KiB of headers
   stall       /v2/ sends its headers, then nothing
+  expiring    like bearer, anonymous, but a token is good for 4 requests
+              only; blobs hold "blob-N\n" (N = 0..9) under their digest
   redirect    blobs answer 307 to /storage/ on `localhost` (another host
               name), which serves "hello blob\n" (whatever the digest)
 
 Usage: fake_registry.py MODE PORT LOG
 """
 import base64
+import hashlib
 import http.server
 import sys
 import time
 
 MODE, PORT, LOG = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 COUNT = [0]
+TOKEN = {"n": 0, "uses": 0}
+BLOBS = {"sha256:" + hashlib.sha256(b"blob-%d\n" % i).hexdigest(): b"blob-%d\n" % i
+         for i in range(10)}
 CHALLENGE = ('Bearer realm="http://127.0.0.1:%d/token",service="fake",'
              'scope="repository:wsbox/test:pull"' % PORT)
 
@@ -64,6 +70,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if auth != "Bearer good-token":
             return self.send(401, b"{}", [("WWW-Authenticate", CHALLENGE)])
         self.send(200, b"{}")
+
+    def mode_expiring(self, auth):
+        if self.path.startswith("/token?"):
+            TOKEN["n"] += 1
+            TOKEN["uses"] = 0
+            return self.send(200, b'{"token": "t%d"}' % TOKEN["n"])
+        TOKEN["uses"] += 1
+        if auth != "Bearer t%d" % TOKEN["n"] or TOKEN["uses"] > 4:
+            return self.send(401, b"{}", [("WWW-Authenticate", CHALLENGE)])
+        blob = BLOBS.get(self.path.rsplit("/", 1)[-1])
+        if blob is None:
+            return self.send(404, b"{}")
+        self.send(200, blob)
 
     def mode_flaky(self, auth):
         self.send(503 if COUNT[0] <= 2 else 200, b"{}")

@@ -10,6 +10,7 @@
  *   push-cache STORE URL KEY             lookup-cache STORE URL KEY
  *   push-file URL FILE                   a raw blob (chunked when large)
  *   get-blob URL DIGEST FILE             a raw blob, verified
+ *   get-blobs URL DIR DIGEST...          in parallel, into DIR/<n>
  * Env: REMOTE_INSECURE=1, REMOTE_COMPRESSION=gzip, REMOTE_PARALLEL=N,
  * REMOTE_MOUNT_FROM=REPO. */
 #include <errno.h>
@@ -159,6 +160,29 @@ static int cmd_get_blob(struct drive *d)
 				    &d->err);
 }
 
+static int cmd_get_blobs(struct drive *d)
+{
+	size_t n = (size_t)(d->argc - 4);
+	struct registry_xfer *x = xcalloc(n, sizeof *x);
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%zu", d->argv[3], i);
+		x[i] = (struct registry_xfer){.digest = d->argv[4 + i],
+					      .max = 1 << 20};
+		x[i].fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (x[i].fd < 0 && r == 0)
+			r = wsbox_fail(&d->err, errno, "create `%s`", p);
+	}
+	if (r == 0)
+		r = registry_blob_get_many(&d->rm.reg, x, n, d->rm.parallel,
+					   &d->err);
+	for (size_t i = 0; i < n; i++)
+		if (x[i].fd >= 0)
+			close(x[i].fd);
+	free(x);
+	return r;
+}
+
 static int run(struct drive *d)
 {
 	const char *cmd = d->argv[1];
@@ -202,6 +226,8 @@ static int run(struct drive *d)
 		return cmd_push_file(d);
 	if (!strcmp(cmd, "get-blob") && a == 5)
 		return cmd_get_blob(d);
+	if (!strcmp(cmd, "get-blobs") && a >= 5)
+		return cmd_get_blobs(d);
 	return wsbox_fail(&d->err, 0, "unknown command or arguments: %s", cmd);
 }
 
