@@ -341,11 +341,21 @@ test_remote_layer_is_readable_by_skopeo_and_tar() {
 	drive push-layer "$STORE" "$URL" "$LAYER"
 	assert_rc 0 || return 1
 	blob=$(awk '{print $4}' "$T/out")
+	"$DRIVE" find-layer "$URL" "$LAYER" >"$T/find" || fail "find-layer" || return 1
 	skopeo inspect --tls-verify=false "docker://127.0.0.1:$PORT/wsbox/test:layer-${LAYER#sha256:}" >"$T/inspect" 2>"$T/err" ||
 	    fail "skopeo inspect: $(cat "$T/err")" || return 1
 	grep -qF "\"$blob\"" "$T/inspect" || fail "skopeo lists no layer $blob: $(cat "$T/inspect")" || return 1
 	tar --zstd -tf "$(blob_file "$blob")" >"$T/list" || fail "tar --zstd cannot read the blob" || return 1
 	grep -qx 'out/a' "$T/list" || fail "layer tar lacks out/a: $(cat "$T/list")" || return 1
+	# The config's diff_id is the uncompressed tar's digest (podman checks).
+	config=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])' \
+	    <"$(blob_file "$(awk '{print $6}' "$T/find")")")
+	diff_id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["rootfs"]["diff_ids"][0])' \
+	    <"$(blob_file "$config")")
+	assert_eq "$diff_id" "sha256:$(zstd -dc <"$(blob_file "$blob")" | sha256sum | cut -c1-64)" diff_id || return 1
+	skopeo copy --src-tls-verify=false "docker://127.0.0.1:$PORT/wsbox/test:layer-${LAYER#sha256:}" \
+	    "oci:$T/oci:copy" >/dev/null 2>"$T/err" || fail "skopeo copy: $(cat "$T/err")" || return 1
+	assert_file "$T/oci/blobs/sha256/${blob#sha256:}" || return 1
 	# gzip on request, in another repository.
 	REMOTE_COMPRESSION=gzip drive push-layer "$STORE" "${URL}-gz" "$LAYER"
 	assert_rc 0 || return 1
