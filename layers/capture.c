@@ -33,6 +33,13 @@
 #define HASH_CHUNK (1u << 20)
 #define DIRENT_BUF (64u * 1024)
 #define OPAQUE_XATTR "user.overlay.opaque"
+/* fuse-overlayfs's markers (capture_options.fuse_upper). */
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+static const char *const fuse_opaque_xattrs[] = {
+    "user.fuseoverlayfs.opaque",
+    "trusted.overlay.opaque",
+};
 
 /* What to do with a directory's children. */
 enum frame_kind {
@@ -521,6 +528,72 @@ static int sanitize_dir(struct walker *w, int fd, const char *path,
 	return 0;
 }
 
+/* fuse_upper: is the directory fd opaque by one of fuse-overlayfs's
+ * markers (before its xattrs are stripped)? */
+static bool fuse_dir_opaque(int fd)
+{
+	char v[2];
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_opaque_xattrs); i++)
+		if (fgetxattr(fd, fuse_opaque_xattrs[i], v, sizeof v) == 1 &&
+		    v[0] == 'y')
+			return true;
+	struct stat st;
+	return fstatat(fd, WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fuse_upper, in place, on a directory we may write: drop `.wh..wh..opq`
+ * (its meaning is the opaque marker now) and turn each regular file
+ * `.wh.NAME` into overlay's whiteout NAME, in the name list too. */
+static int fuse_whiteouts(struct walker *w, int fd, const char *path,
+			  char **names, size_t *n)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < *n; i++) {
+		char *name = names[i];
+		struct stat st;
+		bool marker = !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) &&
+			      fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISREG(st.st_mode);
+		if (!marker) {
+			names[out++] = name;
+			continue;
+		}
+		const char *target = name + strlen(WH_PREFIX);
+		bool drop = !strcmp(name, WH_OPAQUE) || !*target ||
+			    !strcmp(target, ".") || !strcmp(target, "..") ||
+			    fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		int r = 0;
+		if (unlinkat(fd, name, 0) < 0)
+			r = escaped_fail(w->err, errno, "remove", path);
+		else if (!drop &&
+			 mknodat(fd, target, S_IFCHR, makedev(0, 0)) < 0)
+			r = escaped_fail(w->err, errno, "whiteout in", path);
+		if (r < 0) {
+			/* Keep every name the caller must free. */
+			memmove(names + out, names + i,
+				(*n - i) * sizeof *names);
+			*n = out + (*n - i);
+			return r;
+		}
+		if (drop) {
+			free(name);
+			continue;
+		}
+		memmove(name, target, strlen(target) + 1);
+		names[out++] = name;
+	}
+	*n = out;
+	if (out > 1)
+		qsort(names, out, sizeof *names, name_cmp);
+	return 0;
+}
+
 /* Enter a directory: open it, sanitize (or copy) it, record it, read its
  * children and push it. Its final mode waits for leave(), after its
  * children. */
@@ -539,6 +612,8 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	_cleanup_close_ int dst = -1;
 	struct stat cst = {0};
 	int r = 0;
+	bool fuse_opaque = dstdir < 0 && kind == KEEP_ALL &&
+			   w->opts->fuse_upper && fuse_dir_opaque(fd);
 	if (dstdir >= 0) {
 		opaque = kind == KEEP_ALL && src_opaque(fd);
 		dst = copy_dir(w, dstdir, name, path, opaque, &cst);
@@ -548,6 +623,7 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	}
 	if (r < 0)
 		return r;
+	opaque = opaque || fuse_opaque;
 	if (kind != REMOVE) {
 		w->st->dirs++;
 		record(w, path, opaque ? MF_OPAQUE_DIR : MF_DIR, mode, 0, NULL,
@@ -560,11 +636,19 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 			return escaped_fail(w->err, errno, "chmod", path);
 		cur = tmp;
 	}
-	char **names;
-	size_t n;
+	/* fuse-overlayfs's opaque marker, as overlay's (the dir is ours to
+	 * write now). */
+	if (fuse_opaque && fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)
+		return escaped_fail(w->err, errno, "mark opaque", path);
+	char **names = NULL;
+	size_t n = 0;
 	r = read_names(w, fd, path, &names, &n);
-	if (r < 0)
+	if (r == 0 && dstdir < 0 && kind != REMOVE && w->opts->fuse_upper)
+		r = fuse_whiteouts(w, fd, path, names, &n);
+	if (r < 0) {
+		free_strings(names, n);
 		return r;
+	}
 
 	if (w->depth == w->cap) {
 		w->cap *= 2;
@@ -863,11 +947,15 @@ static int capture_walk(int root_fd, int dst_root,
 		r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque, NULL);
 	if (r < 0)
 		goto out;
-	char **names;
-	size_t n;
+	char **names = NULL;
+	size_t n = 0;
 	r = read_names(&w, root_fd, "", &names, &n);
-	if (r < 0)
+	if (r == 0 && dst_root < 0 && w.opts->fuse_upper)
+		r = fuse_whiteouts(&w, root_fd, "", names, &n);
+	if (r < 0) {
+		free_strings(names, n);
 		goto out;
+	}
 	w.stack[0] = (struct frame){
 	    .path = xstrdup(""),
 	    .names = names,

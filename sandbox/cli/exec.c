@@ -23,6 +23,7 @@
 
 #include "layers/cache.h"
 #include "layers/capture.h"
+#include "layers/copy_ws.h"
 #include "layers/dag.h"
 #include "layers/flatten.h"
 #include "layers/layer.h"
@@ -35,9 +36,11 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/cli/exec_strategy.h"
 #include "sandbox/identity.h"
 #include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
@@ -57,6 +60,9 @@ struct exec_ctx {
 	struct manifest **manifests; /* per dag node, NULL when no layer */
 	struct strv lowers;	     /* tree paths, topmost first */
 	struct strv lower_digests;
+	struct strv stacked; /* digests of `lowers`, for --strategy copy */
+	struct exec_strategy strat;
+	struct copy_ws copy; /* --strategy copy: the workspace's snapshot */
 	/* Every layer the workspace stands on, merged ones included: what the
 	 * attempt pins against gc (staging/<id>/uses). */
 	struct strv pins;
@@ -129,6 +135,8 @@ static void ctx_free(struct exec_ctx *c)
 	dag_free(&c->dag);
 	strv_free(&c->lowers);
 	strv_free(&c->lower_digests);
+	strv_free(&c->stacked);
+	copy_ws_free(&c->copy);
 	strv_free(&c->pins);
 	for (char **e = c->envp; e && *e; e++)
 		free(*e);
@@ -277,6 +285,7 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	for (size_t i = 0; i < n_flat; i++) {
 		_cleanup_free_ char *p = layer_tree_path(&c->store, flat[i]);
 		strv_push(&c->lowers, p);
+		strv_push(&c->stacked, flat[i]);
 		strv_push(&c->pins, flat[i]);
 	}
 	flatten_free(flat, n_flat);
@@ -365,7 +374,16 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	     * workspace, and a task must be able to write into a
 	     * directory its parent created. The store is private. */
 	    .make_readonly = false,
+	    .fuse_upper = c->strat.s == WS_FUSE_OVERLAYFS,
 	};
+	/* --strategy copy: what the task changed moves from the workspace
+	 * into the upper dir first, as overlay would have left it. */
+	if (c->strat.s == WS_COPY) {
+		int r = copy_ws_diff(&c->copy, c->att.copy, upper, err);
+		if (r < 0)
+			return r == -ENOSPC ? layer_fail_nospace(&c->store, err)
+					    : r;
+	}
 	struct capture_stats st = {0};
 	/* --max-layer-size: the tree is on the task's tmpfs and is copied
 	 * into the upper dir as it is captured (docs/capture.md "Size
@@ -535,10 +553,11 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 static void emit_started(struct exec_ctx *c)
 {
 	events_emit(&c->ev, "task_started",
-		    json_pack("{s:o, s:o}", "parents",
+		    json_pack("{s:o, s:o, s:s}", "parents",
 			      json_strv(c->o.parents.v, c->o.parents.n),
 			      "cache_key",
-			      json_str_or_null(c->key[0] ? c->key : NULL)));
+			      json_str_or_null(c->key[0] ? c->key : NULL),
+			      "strategy", strategy_name(c->strat.s)));
 }
 
 /* What the limits and the policy did to a task that ran. */
@@ -682,7 +701,10 @@ static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
  * the cache key. */
 static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = result_begin(&c->store, c->run, c->task, &c->seq, err);
+	int r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
+	if (r < 0)
+		return r;
+	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
 	c->rec.seq = c->seq;
@@ -822,7 +844,13 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .n_lowers = c->lowers.n,
 	    .upper = o->ro ? NULL : c->att.upper,
 	    .work = o->ro ? NULL : c->att.work,
-	    .upper_max_bytes = o->ro ? 0 : o->max_layer_size,
+	    /* Only the kernel overlay's upper can live on the tmpfs; the
+	     * other strategies check the limit at capture. */
+	    .upper_max_bytes =
+		o->ro || c->strat.s != WS_OVERLAY ? 0 : o->max_layer_size,
+	    .strategy = c->strat.s,
+	    .fuse_bin = c->strat.fuse_bin,
+	    .copy_dir = c->att.copy,
 	    .empty_lower = c->empty,
 	    .root_mnt = c->att.root,
 	    .argv = o->argv,
@@ -852,6 +880,20 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
+	if (c->strat.s == WS_COPY) {
+		/* The copy strategy's workspace: the lowers written out, owned
+		 * as the task sees layers (its root as the upper's). */
+		bool own = c->root;
+		int r = copy_ws_populate(
+		    &c->store, c->stacked.v, c->stacked.n, c->att.copy,
+		    own ? c->host_uid : (uid_t)-1,
+		    own ? c->host_gid : (gid_t)-1, &c->copy, err);
+		if (r == 0 && own &&
+		    chown(c->att.copy, task_host_uid(c), task_host_gid(c)) < 0)
+			r = wsbox_fail(err, errno, "chown `%s`", c->att.copy);
+		if (r < 0)
+			return r;
+	}
 	const char *hide[] = {c->store.path};
 	struct plan plan = exec_plan(c, hide);
 	int r = sandbox_run(&plan, &c->res, err);

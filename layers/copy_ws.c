@@ -1,0 +1,382 @@
+/* layers/copy_ws.c: populate, snapshot and diff the copy strategy's
+ * workspace (copy_ws.h). The workspace is hostile after the task: the diff
+ * opens every entry relative to its parent's fd without following links,
+ * and only descends into directories that are still the snapshot's
+ * inodes, so its depth is that of the lowers; a directory the task made or
+ * replaced moves into the upper tree whole (one rename) for capture to
+ * walk. */
+#include "layers/copy_ws.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layers/apply.h"
+#include "layers/manifest.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+
+/* Directory levels below the workspace root that the walks follow (one fd
+ * each): deeper lowers are refused with the copy strategy. */
+#define COPY_WS_MAX_DEPTH 256
+#define OPAQUE_XATTR "user.overlay.opaque"
+
+struct copy_ws_node {
+	char *name;
+	ino_t ino;
+	mode_t mode;
+	off_t size;
+	struct timespec ctime;
+	struct copy_ws_node *kids; /* directories: sorted by name */
+	size_t n_kids;
+};
+
+static void node_free(struct copy_ws_node *n)
+{
+	for (size_t i = 0; i < n->n_kids; i++)
+		node_free(&n->kids[i]);
+	free(n->kids);
+	free(n->name);
+}
+
+void copy_ws_free(struct copy_ws *ws)
+{
+	if (ws->root) {
+		node_free(ws->root);
+		free(ws->root);
+	}
+	ws->root = NULL;
+	ws->entries = 0;
+}
+
+/* Every name of the directory `fd`, sorted by bytes. */
+static int list_names(int fd, char ***out, size_t *n_out,
+		      struct wsbox_error *err)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return wsbox_fail(err, errno, "dup");
+	DIR *d = fdopendir(dup);
+	if (!d) {
+		close(dup);
+		return wsbox_fail(err, errno, "fdopendir");
+	}
+	rewinddir(d);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	errno = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xreallocarray(names, cap, sizeof *names);
+		}
+		names[n++] = xstrdup(e->d_name);
+		errno = 0;
+	}
+	int e2 = errno;
+	closedir(d);
+	if (e2) {
+		free_strings(names, n);
+		return wsbox_fail(err, e2, "read directory");
+	}
+	if (n > 1)
+		qsort(names, n, sizeof *names, strcmp_ptr);
+	*out = names;
+	*n_out = n;
+	return 0;
+}
+
+static void node_stat(struct copy_ws_node *n, const struct stat *st)
+{
+	n->ino = st->st_ino;
+	n->mode = st->st_mode;
+	n->size = st->st_size;
+	n->ctime = st->st_ctim;
+}
+
+/* Snapshot the directory `fd` into `node` (whose own stat is set), giving
+ * each entry to uid:gid first. */
+static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
+		    uid_t uid, gid_t gid, unsigned depth,
+		    struct wsbox_error *err)
+{
+	if (depth > COPY_WS_MAX_DEPTH)
+		return wsbox_fail(err, ELOOP,
+				  "workspace deeper than %d directories "
+				  "(use another --strategy)",
+				  COPY_WS_MAX_DEPTH);
+	char **names;
+	size_t n;
+	int r = list_names(fd, &names, &n, err);
+	if (r < 0)
+		return r;
+	node->kids = xcalloc(n ? n : 1, sizeof *node->kids);
+	node->n_kids = n;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct copy_ws_node *k = &node->kids[i];
+		k->name = names[i];
+		names[i] = NULL;
+		ws->entries++;
+		if (uid != (uid_t)-1 &&
+		    fchownat(fd, k->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = wsbox_fail(err, errno, "chown `%s`", k->name);
+			break;
+		}
+		struct stat st;
+		if (fstatat(fd, k->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = wsbox_fail(err, errno, "stat `%s`", k->name);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			node_stat(k, &st);
+			continue;
+		}
+		_cleanup_close_ int sub =
+		    openat(fd, k->name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			r = wsbox_fail(err, errno, "open `%s`", k->name);
+			break;
+		}
+		r = snap_dir(ws, sub, k, uid, gid, depth + 1, err);
+		/* After its children: their chown does not touch its ctime,
+		 * but read it last anyway so the snapshot is what the task
+		 * starts from. */
+		if (r == 0 && fstat(sub, &st) < 0)
+			r = wsbox_fail(err, errno, "stat `%s`", k->name);
+		if (r == 0)
+			node_stat(k, &st);
+	}
+	free_strings(names, n);
+	return r;
+}
+
+int copy_ws_populate(const struct store *s, char *const *digests, size_t n,
+		     const char *dir, uid_t uid, gid_t gid, struct copy_ws *ws,
+		     struct wsbox_error *err)
+{
+	*ws = (struct copy_ws){0};
+	if (mkdir(dir, 0755) < 0)
+		return wsbox_fail(err, errno, "mkdir `%s`", dir);
+	_cleanup_close_ int fd =
+	    open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", dir);
+	int r = layers_apply(s, digests, n, fd, err);
+	if (r < 0)
+		return r;
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		return wsbox_fail(err, errno, "chown `%s`", dir);
+	ws->root = xcalloc(1, sizeof *ws->root);
+	ws->root->name = xstrdup("");
+	r = snap_dir(ws, fd, ws->root, uid, gid, 0, err);
+	if (r < 0) {
+		wsbox_error_prefix(err, "copy workspace");
+		copy_ws_free(ws);
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return wsbox_fail(err, errno, "stat `%s`", dir);
+	node_stat(ws->root, &st);
+	return 0;
+}
+
+/* One directory of the upper tree being built: made on first need. */
+struct level {
+	struct level *parent;
+	const char *name;
+	int fd; /* -1 until made */
+};
+
+static int level_make(struct level *l, struct wsbox_error *err)
+{
+	if (l->fd >= 0)
+		return 0;
+	int r = level_make(l->parent, err);
+	if (r < 0)
+		return r;
+	if (mkdirat(l->parent->fd, l->name, 0700) < 0)
+		return wsbox_fail(err, errno, "mkdir upper `%s`", l->name);
+	l->fd = openat(l->parent->fd, l->name,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (l->fd < 0)
+		return wsbox_fail(err, errno, "open upper `%s`", l->name);
+	return 0;
+}
+
+/* Give a directory owner write permission for a moment (a rename updates
+ * its "..", a user.* xattr needs it); move_up restores its mode. */
+static int dir_writable(int dirfd, const char *name, const struct stat *st,
+			struct wsbox_error *err)
+{
+	if (S_ISDIR(st->st_mode) && !(st->st_mode & 0200) &&
+	    fchmodat(dirfd, name, (st->st_mode & 07777) | 0700, 0) < 0)
+		return wsbox_fail(err, errno, "chmod `%s`", name);
+	return 0;
+}
+
+static int mark_opaque(int dirfd, const char *name, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)
+		return wsbox_fail(err, errno, "mark `%s` opaque", name);
+	return 0;
+}
+
+/* Move wsfd/name (added, changed or a replacement) into the upper level;
+ * a directory that stands where the lowers had an entry becomes opaque. */
+static int move_up(int wsfd, const char *name, const struct stat *st,
+		   bool replaces, struct level *lv, struct wsbox_error *err)
+{
+	int r = level_make(lv, err);
+	if (r < 0)
+		return r;
+	mode_t mode = st->st_mode & 07777;
+	r = dir_writable(wsfd, name, st, err);
+	if (r < 0)
+		return r;
+	if (renameat(wsfd, name, lv->fd, name) < 0)
+		return wsbox_fail(err, errno, "move `%s` to the upper dir",
+				  name);
+	if (S_ISDIR(st->st_mode) && replaces) {
+		r = mark_opaque(lv->fd, name, err);
+		if (r < 0)
+			return r;
+	}
+	if (S_ISDIR(st->st_mode) && fchmodat(lv->fd, name, mode, 0) < 0)
+		return wsbox_fail(err, errno, "chmod upper `%s`", name);
+	return 0;
+}
+
+static const struct copy_ws_node *find_kid(const struct copy_ws_node *n,
+					   const char *name, size_t *at)
+{
+	size_t lo = 0, hi = n->n_kids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, n->kids[mid].name);
+		if (c == 0) {
+			*at = mid;
+			return &n->kids[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static bool same_inode(const struct copy_ws_node *k, const struct stat *st)
+{
+	return k->ino == st->st_ino &&
+	       (k->mode & S_IFMT) == (st->st_mode & S_IFMT);
+}
+
+static bool unchanged(const struct copy_ws_node *k, const struct stat *st)
+{
+	return k->mode == st->st_mode && k->size == st->st_size &&
+	       k->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       k->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static int diff_dir(const struct copy_ws_node *node, int wsfd,
+		    struct level *lv, unsigned depth, struct wsbox_error *err);
+
+/* A directory that is still the snapshot's: descend; it goes into the
+ * upper tree (with its mode) when it changed itself or anything below. */
+static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
+			 const char *name, const struct stat *st,
+			 struct level *lv, unsigned depth,
+			 struct wsbox_error *err)
+{
+	mode_t mode = st->st_mode & 07777;
+	if ((st->st_mode & 0700) != 0700 &&
+	    fchmodat(wsfd, name, mode | 0700, 0) < 0)
+		return wsbox_fail(err, errno, "chmod `%s`", name);
+	_cleanup_close_ int sub =
+	    openat(wsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return wsbox_fail(err, errno, "open `%s`", name);
+	struct stat now;
+	if (fstat(sub, &now) < 0 || now.st_ino != st->st_ino)
+		return wsbox_fail(err, EAGAIN, "`%s` changed during capture",
+				  name);
+	struct level child = {.parent = lv, .name = name, .fd = -1};
+	int r = diff_dir(k, sub, &child, depth + 1, err);
+	if (r == 0 && !unchanged(k, st))
+		r = level_make(&child, err);
+	if (r == 0 && child.fd >= 0 && fchmod(child.fd, mode) < 0)
+		r = wsbox_fail(err, errno, "chmod upper `%s`", name);
+	if (child.fd >= 0)
+		close(child.fd);
+	return r;
+}
+
+static int diff_dir(const struct copy_ws_node *node, int wsfd,
+		    struct level *lv, unsigned depth, struct wsbox_error *err)
+{
+	if (depth > COPY_WS_MAX_DEPTH)
+		return wsbox_fail(err, ELOOP, "workspace deeper than %d",
+				  COPY_WS_MAX_DEPTH);
+	char **names;
+	size_t n;
+	int r = list_names(wsfd, &names, &n, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ bool *seen = xcalloc(node->n_kids + 1, sizeof *seen);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *name = names[i];
+		struct stat st;
+		if (fstatat(wsfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = wsbox_fail(err, errno, "stat `%s`", name);
+			break;
+		}
+		size_t at = 0;
+		const struct copy_ws_node *k = find_kid(node, name, &at);
+		if (k)
+			seen[at] = true;
+		if (k && same_inode(k, &st) && S_ISDIR(st.st_mode))
+			r = diff_kept_dir(k, wsfd, name, &st, lv, depth, err);
+		else if (!k || !same_inode(k, &st) || !unchanged(k, &st))
+			r = move_up(wsfd, name, &st, k != NULL, lv, err);
+	}
+	/* What the lowers had and the task removed: a whiteout each. */
+	for (size_t i = 0; i < node->n_kids && r == 0; i++) {
+		if (seen[i])
+			continue;
+		r = level_make(lv, err);
+		if (r == 0 && mknodat(lv->fd, node->kids[i].name, S_IFCHR | 0000,
+				      makedev(0, 0)) < 0)
+			r = wsbox_fail(err, errno, "whiteout `%s`",
+				       node->kids[i].name);
+	}
+	free_strings(names, n);
+	return r;
+}
+
+int copy_ws_diff(const struct copy_ws *ws, const char *dir, int upper_fd,
+		 struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", dir);
+	struct level top = {.name = "", .fd = upper_fd};
+	int r = diff_dir(ws->root, fd, &top, 0, err);
+	if (r < 0)
+		wsbox_error_prefix(err, "copy workspace");
+	return r;
+}
