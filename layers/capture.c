@@ -517,7 +517,11 @@ static int sanitize_dir(struct walker *w, int fd, const char *path,
 			const struct stat *st, enum frame_kind kind,
 			bool *opaque, mode_t *cur)
 {
-	int r = strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL, opaque, cur);
+	/* fuse-overlayfs may copy a lower's marker up with its dir: only
+	 * its own markers count there (do_dir). */
+	int r = strip_xattrs(w, fd, NULL, path,
+			     kind == KEEP_ALL && !w->opts->fuse_upper, opaque,
+			     cur);
 	if (r < 0)
 		return r;
 	if (!needs_chown(w, st))
@@ -542,6 +546,16 @@ static bool fuse_dir_opaque(int fd)
 	       S_ISREG(st.st_mode);
 }
 
+/* fuse_upper: does a lower of the workspace have an entry at `path`? */
+static bool lower_has(const struct walker *w, const char *path)
+{
+	for (size_t i = 0; i < w->opts->n_lowers; i++)
+		if (w->opts->lowers[i] &&
+		    manifest_find(w->opts->lowers[i], path))
+			return true;
+	return false;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -557,15 +571,17 @@ static int fuse_whiteouts(struct walker *w, int fd, const char *path,
 	for (size_t i = 0; i < *n; i++) {
 		char *name = names[i];
 		struct stat st;
-		bool marker = !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) &&
-			      fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			      S_ISREG(st.st_mode);
-		if (!marker) {
+		bool wh = !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) &&
+			  fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		/* A file is a marker; a whiteout of a `.wh.` name hides
+		 * what fuse-overlayfs never shows. */
+		bool whwh = wh && S_ISCHR(st.st_mode) && st.st_rdev == 0;
+		if (!wh || (!S_ISREG(st.st_mode) && !whwh)) {
 			names[out++] = name;
 			continue;
 		}
 		const char *target = name + strlen(WH_PREFIX);
-		bool drop = !strcmp(name, WH_OPAQUE) || !*target ||
+		bool drop = whwh || !strcmp(name, WH_OPAQUE) || !*target ||
 			    !strcmp(target, ".") || !strcmp(target, "..") ||
 			    fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0;
 		int r = 0;
@@ -613,7 +629,8 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	struct stat cst = {0};
 	int r = 0;
 	bool fuse_opaque = dstdir < 0 && kind == KEEP_ALL &&
-			   w->opts->fuse_upper && fuse_dir_opaque(fd);
+			   w->opts->fuse_upper && fuse_dir_opaque(fd) &&
+			   lower_has(w, path);
 	if (dstdir >= 0) {
 		opaque = kind == KEEP_ALL && src_opaque(fd);
 		dst = copy_dir(w, dstdir, name, path, opaque, &cst);

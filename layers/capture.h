@@ -46,8 +46,14 @@ struct capture_options {
 	 * `.wh..wh..opq` or an xattr user.fuseoverlayfs.opaque=y or
 	 * trusted.overlay.opaque=y makes its directory opaque
 	 * (user.overlay.opaque=y). Only for that daemon: fuse-overlayfs
-	 * refuses `.wh.` names from the task, the kernel overlay does not. */
+	 * refuses `.wh.` names from the task, the kernel overlay does not.
+	 * fuse-overlayfs marks every directory it creates opaque; the kernel
+	 * only one made where the lowers had an entry, so a marker counts
+	 * only where one of `lowers` (the workspace's manifests) has the
+	 * path, and its `.wh.` whiteouts of `.wh.` names are dropped. */
 	bool fuse_upper;
+	const struct manifest *const *lowers;
+	size_t n_lowers;
 };
 
 struct capture_stats {

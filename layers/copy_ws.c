@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,12 +29,44 @@
 #define COPY_WS_MAX_DEPTH 256
 #define OPAQUE_XATTR "user.overlay.opaque"
 
+/* What identifies an entry's inode and its last change. The birth time
+ * tells a new inode from the old one when the filesystem reuses the
+ * number at once (ext4 does for `rm -rf d; mkdir d`); where statx has no
+ * birth time it stays 0 and the inode number alone decides. */
+struct ent {
+	uint64_t ino;
+	uint32_t mode;
+	uint64_t size;
+	struct statx_timestamp ctime, btime;
+};
+
+static int ent_stat(int dirfd, const char *name, struct ent *e,
+		    struct wsbox_error *err)
+{
+	struct statx x;
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH,
+		  STATX_BASIC_STATS | STATX_BTIME, &x) < 0)
+		return wsbox_fail(err, errno, "stat `%s`", name[0] ? name : ".");
+	*e = (struct ent){
+	    .ino = x.stx_ino,
+	    .mode = x.stx_mode,
+	    .size = x.stx_size,
+	    .ctime = x.stx_ctime,
+	};
+	if (x.stx_mask & STATX_BTIME)
+		e->btime = x.stx_btime;
+	return 0;
+}
+
+static bool ts_eq(const struct statx_timestamp *a,
+		  const struct statx_timestamp *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 struct copy_ws_node {
 	char *name;
-	ino_t ino;
-	mode_t mode;
-	off_t size;
-	struct timespec ctime;
+	struct ent e;
 	struct copy_ws_node *kids; /* directories: sorted by name */
 	size_t n_kids;
 };
@@ -96,14 +129,6 @@ static int list_names(int fd, char ***out, size_t *n_out,
 	return 0;
 }
 
-static void node_stat(struct copy_ws_node *n, const struct stat *st)
-{
-	n->ino = st->st_ino;
-	n->mode = st->st_mode;
-	n->size = st->st_size;
-	n->ctime = st->st_ctim;
-}
-
 /* Snapshot the directory `fd` into `node` (whose own stat is set), giving
  * each entry to uid:gid first. */
 static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
@@ -132,15 +157,9 @@ static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
 			r = wsbox_fail(err, errno, "chown `%s`", k->name);
 			break;
 		}
-		struct stat st;
-		if (fstatat(fd, k->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = wsbox_fail(err, errno, "stat `%s`", k->name);
-			break;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			node_stat(k, &st);
+		r = ent_stat(fd, k->name, &k->e, err);
+		if (r < 0 || !S_ISDIR(k->e.mode))
 			continue;
-		}
 		_cleanup_close_ int sub =
 		    openat(fd, k->name,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -152,10 +171,8 @@ static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
 		/* After its children: their chown does not touch its ctime,
 		 * but read it last anyway so the snapshot is what the task
 		 * starts from. */
-		if (r == 0 && fstat(sub, &st) < 0)
-			r = wsbox_fail(err, errno, "stat `%s`", k->name);
 		if (r == 0)
-			node_stat(k, &st);
+			r = ent_stat(sub, "", &k->e, err);
 	}
 	free_strings(names, n);
 	return r;
@@ -185,11 +202,7 @@ int copy_ws_populate(const struct store *s, char *const *digests, size_t n,
 		copy_ws_free(ws);
 		return r;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return wsbox_fail(err, errno, "stat `%s`", dir);
-	node_stat(ws->root, &st);
-	return 0;
+	return ent_stat(fd, "", &ws->root->e, err);
 }
 
 /* One directory of the upper tree being built: made on first need. */
@@ -217,11 +230,11 @@ static int level_make(struct level *l, struct wsbox_error *err)
 
 /* Give a directory owner write permission for a moment (a rename updates
  * its "..", a user.* xattr needs it); move_up restores its mode. */
-static int dir_writable(int dirfd, const char *name, const struct stat *st,
+static int dir_writable(int dirfd, const char *name, const struct ent *st,
 			struct wsbox_error *err)
 {
-	if (S_ISDIR(st->st_mode) && !(st->st_mode & 0200) &&
-	    fchmodat(dirfd, name, (st->st_mode & 07777) | 0700, 0) < 0)
+	if (S_ISDIR(st->mode) && !(st->mode & 0200) &&
+	    fchmodat(dirfd, name, (st->mode & 07777) | 0700, 0) < 0)
 		return wsbox_fail(err, errno, "chmod `%s`", name);
 	return 0;
 }
@@ -237,25 +250,25 @@ static int mark_opaque(int dirfd, const char *name, struct wsbox_error *err)
 
 /* Move wsfd/name (added, changed or a replacement) into the upper level;
  * a directory that stands where the lowers had an entry becomes opaque. */
-static int move_up(int wsfd, const char *name, const struct stat *st,
+static int move_up(int wsfd, const char *name, const struct ent *st,
 		   bool replaces, struct level *lv, struct wsbox_error *err)
 {
 	int r = level_make(lv, err);
 	if (r < 0)
 		return r;
-	mode_t mode = st->st_mode & 07777;
+	mode_t mode = st->mode & 07777;
 	r = dir_writable(wsfd, name, st, err);
 	if (r < 0)
 		return r;
 	if (renameat(wsfd, name, lv->fd, name) < 0)
 		return wsbox_fail(err, errno, "move `%s` to the upper dir",
 				  name);
-	if (S_ISDIR(st->st_mode) && replaces) {
+	if (S_ISDIR(st->mode) && replaces) {
 		r = mark_opaque(lv->fd, name, err);
 		if (r < 0)
 			return r;
 	}
-	if (S_ISDIR(st->st_mode) && fchmodat(lv->fd, name, mode, 0) < 0)
+	if (S_ISDIR(st->mode) && fchmodat(lv->fd, name, mode, 0) < 0)
 		return wsbox_fail(err, errno, "chmod upper `%s`", name);
 	return 0;
 }
@@ -279,17 +292,16 @@ static const struct copy_ws_node *find_kid(const struct copy_ws_node *n,
 	return NULL;
 }
 
-static bool same_inode(const struct copy_ws_node *k, const struct stat *st)
+static bool same_inode(const struct copy_ws_node *k, const struct ent *st)
 {
-	return k->ino == st->st_ino &&
-	       (k->mode & S_IFMT) == (st->st_mode & S_IFMT);
+	return k->e.ino == st->ino && (k->e.mode & S_IFMT) == (st->mode & S_IFMT) &&
+	       ts_eq(&k->e.btime, &st->btime);
 }
 
-static bool unchanged(const struct copy_ws_node *k, const struct stat *st)
+static bool unchanged(const struct copy_ws_node *k, const struct ent *st)
 {
-	return k->mode == st->st_mode && k->size == st->st_size &&
-	       k->ctime.tv_sec == st->st_ctim.tv_sec &&
-	       k->ctime.tv_nsec == st->st_ctim.tv_nsec;
+	return k->e.mode == st->mode && k->e.size == st->size &&
+	       ts_eq(&k->e.ctime, &st->ctime);
 }
 
 static int diff_dir(const struct copy_ws_node *node, int wsfd,
@@ -298,12 +310,12 @@ static int diff_dir(const struct copy_ws_node *node, int wsfd,
 /* A directory that is still the snapshot's: descend; it goes into the
  * upper tree (with its mode) when it changed itself or anything below. */
 static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
-			 const char *name, const struct stat *st,
+			 const char *name, const struct ent *st,
 			 struct level *lv, unsigned depth,
 			 struct wsbox_error *err)
 {
-	mode_t mode = st->st_mode & 07777;
-	if ((st->st_mode & 0700) != 0700 &&
+	mode_t mode = st->mode & 07777;
+	if ((st->mode & 0700) != 0700 &&
 	    fchmodat(wsfd, name, mode | 0700, 0) < 0)
 		return wsbox_fail(err, errno, "chmod `%s`", name);
 	_cleanup_close_ int sub =
@@ -311,7 +323,7 @@ static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
 	if (sub < 0)
 		return wsbox_fail(err, errno, "open `%s`", name);
 	struct stat now;
-	if (fstat(sub, &now) < 0 || now.st_ino != st->st_ino)
+	if (fstat(sub, &now) < 0 || now.st_ino != st->ino)
 		return wsbox_fail(err, EAGAIN, "`%s` changed during capture",
 				  name);
 	struct level child = {.parent = lv, .name = name, .fd = -1};
@@ -339,16 +351,15 @@ static int diff_dir(const struct copy_ws_node *node, int wsfd,
 	_cleanup_free_ bool *seen = xcalloc(node->n_kids + 1, sizeof *seen);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const char *name = names[i];
-		struct stat st;
-		if (fstatat(wsfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = wsbox_fail(err, errno, "stat `%s`", name);
+		struct ent st;
+		r = ent_stat(wsfd, name, &st, err);
+		if (r < 0)
 			break;
-		}
 		size_t at = 0;
 		const struct copy_ws_node *k = find_kid(node, name, &at);
 		if (k)
 			seen[at] = true;
-		if (k && same_inode(k, &st) && S_ISDIR(st.st_mode))
+		if (k && same_inode(k, &st) && S_ISDIR(st.mode))
 			r = diff_kept_dir(k, wsfd, name, &st, lv, depth, err);
 		else if (!k || !same_inode(k, &st) || !unchanged(k, &st))
 			r = move_up(wsfd, name, &st, k != NULL, lv, err);
@@ -367,15 +378,11 @@ static int diff_dir(const struct copy_ws_node *node, int wsfd,
 	return r;
 }
 
-int copy_ws_diff(const struct copy_ws *ws, const char *dir, int upper_fd,
+int copy_ws_diff(const struct copy_ws *ws, int ws_fd, int upper_fd,
 		 struct wsbox_error *err)
 {
-	_cleanup_close_ int fd =
-	    open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return wsbox_fail(err, errno, "open `%s`", dir);
 	struct level top = {.name = "", .fd = upper_fd};
-	int r = diff_dir(ws->root, fd, &top, 0, err);
+	int r = diff_dir(ws->root, ws_fd, &top, 0, err);
 	if (r < 0)
 		wsbox_error_prefix(err, "copy workspace");
 	return r;

@@ -30,12 +30,15 @@ int copy_ws_populate(const struct store *s, char *const *digests, size_t n,
 		     const char *dir, uid_t uid, gid_t gid, struct copy_ws *ws,
 		     struct wsbox_error *err);
 
-/* After the task: move every entry added or changed in `dir` since the
+/* After the task: move every entry added or changed in the workspace
+ * (ws_fd) since the
  * snapshot into upper_fd (an empty directory on the same filesystem), with
  * the directories leading to them, a whiteout (0:0 character device) for
  * every entry deleted, and user.overlay.opaque=y on a directory that
- * replaced an entry of the lowers. What stays in `dir` is unchanged. */
-int copy_ws_diff(const struct copy_ws *ws, const char *dir, int upper_fd,
+ * replaced an entry of the lowers. What stays in the workspace is
+ * unchanged. Both fds must come from the same mount (rename): open them
+ * the same way, e.g. relative to the attempt's dirfd. */
+int copy_ws_diff(const struct copy_ws *ws, int ws_fd, int upper_fd,
 		 struct wsbox_error *err);
 
 void copy_ws_free(struct copy_ws *ws);

@@ -165,9 +165,12 @@ static _Noreturn void helper(const struct plan *plan, int user_ns,
 	}
 	_cleanup_free_ char *mp = xasprintf("/dev/fd/%d", fuse_fd);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Its notes ("unknown argument ignored") are not the task's
+	 * output; a daemon that fails shows as ENOTCONN in the task. */
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
 	}
 	sigset_t none;
 	sigemptyset(&none);

@@ -349,6 +349,26 @@ static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 	return mkdir_p(dir, 0700, err);
 }
 
+/* fuse-overlayfs's opaque markers count only where a lower has the path
+ * (layers/capture.h): every ancestor's manifest, also those
+ * load_manifests() had no reason to read. */
+static int load_all_manifests(struct exec_ctx *c, struct wsbox_error *err)
+{
+	char empty_digest[DIGEST_STRLEN];
+	layer_empty_digest(empty_digest);
+	for (size_t i = 0; i < c->dag.n && c->manifests; i++) {
+		const char *layer = c->dag.nodes[i].layer;
+		if (c->manifests[i] || !layer || !strcmp(layer, empty_digest))
+			continue;
+		c->manifests[i] = xcalloc(1, sizeof **c->manifests);
+		int r = layer_load_manifest(&c->store, layer, c->manifests[i],
+					    err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Capture the upper dir of a finished sandbox (no lock held: this is the
  * part that scales with what the task wrote). */
 static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
@@ -375,11 +395,26 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	     * directory its parent created. The store is private. */
 	    .make_readonly = false,
 	    .fuse_upper = c->strat.s == WS_FUSE_OVERLAYFS,
+	    .lowers = (const struct manifest *const *)c->manifests,
+	    .n_lowers = c->manifests ? c->dag.n : 0,
 	};
+	if (c->strat.s == WS_FUSE_OVERLAYFS) {
+		int r = load_all_manifests(c, err);
+		if (r < 0)
+			return r;
+	}
 	/* --strategy copy: what the task changed moves from the workspace
 	 * into the upper dir first, as overlay would have left it. */
 	if (c->strat.s == WS_COPY) {
-		int r = copy_ws_diff(&c->copy, c->att.copy, upper, err);
+		/* Through the attempt's dirfd like `upper`: a rename between
+		 * them needs the same mount, and root mode's private mount
+		 * namespace has its own copy of the store's. */
+		_cleanup_close_ int ws =
+		    openat(c->att.dirfd, "workspace",
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ws < 0)
+			return wsbox_fail(err, errno, "open `%s`", c->att.copy);
+		int r = copy_ws_diff(&c->copy, ws, upper, err);
 		if (r < 0)
 			return r == -ENOSPC ? layer_fail_nospace(&c->store, err)
 					    : r;
