@@ -546,13 +546,33 @@ static bool fuse_dir_opaque(int fd)
 	       S_ISREG(st.st_mode);
 }
 
-/* fuse_upper: does a lower of the workspace have an entry at `path`? */
-static bool lower_has(const struct walker *w, const char *path)
+/* In one lower: 1 when `path` is there, -1 when that layer hides it (a
+ * whiteout, or an ancestor that is a whiteout, not a directory, or
+ * opaque), 0 when the lookup goes on below. */
+static int lower_lookup(const struct manifest *m, const char *path)
 {
-	for (size_t i = 0; i < w->opts->n_lowers; i++)
-		if (w->opts->lowers[i] &&
-		    manifest_find(w->opts->lowers[i], path))
-			return true;
+	const struct mf_entry *e = manifest_find(m, path);
+	if (e)
+		return e->type == MF_WHITEOUT ? -1 : 1;
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		e = manifest_find(m, p);
+		if (e)
+			return e->type == MF_DIR ? 0 : -1;
+	}
+	return 0;
+}
+
+/* fuse_upper: is `path` visible in the workspace's lowers (topmost
+ * first), as the kernel overlay's lookup would find it? */
+static bool lower_visible(const struct walker *w, const char *path)
+{
+	for (size_t i = 0; i < w->opts->n_lowers; i++) {
+		int r = lower_lookup(w->opts->lowers[i], path);
+		if (r)
+			return r > 0;
+	}
 	return false;
 }
 
@@ -630,7 +650,7 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	int r = 0;
 	bool fuse_opaque = dstdir < 0 && kind == KEEP_ALL &&
 			   w->opts->fuse_upper && fuse_dir_opaque(fd) &&
-			   lower_has(w, path);
+			   lower_visible(w, path);
 	if (dstdir >= 0) {
 		opaque = kind == KEEP_ALL && src_opaque(fd);
 		dst = copy_dir(w, dstdir, name, path, opaque, &cst);

@@ -48,9 +48,10 @@ struct capture_options {
 	 * (user.overlay.opaque=y). Only for that daemon: fuse-overlayfs
 	 * refuses `.wh.` names from the task, the kernel overlay does not.
 	 * fuse-overlayfs marks every directory it creates opaque; the kernel
-	 * only one made where the lowers had an entry, so a marker counts
-	 * only where one of `lowers` (the workspace's manifests) has the
-	 * path, and its `.wh.` whiteouts of `.wh.` names are dropped. */
+	 * only one made where the lowers showed an entry, so a marker counts
+	 * only where `lowers` (the workspace's manifests, topmost first)
+	 * show the path, and its `.wh.` whiteouts of `.wh.` names are
+	 * dropped. */
 	bool fuse_upper;
 	const struct manifest *const *lowers;
 	size_t n_lowers;

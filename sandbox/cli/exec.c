@@ -349,23 +349,31 @@ static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 	return mkdir_p(dir, 0700, err);
 }
 
-/* fuse-overlayfs's opaque markers count only where a lower has the path
- * (layers/capture.h): every ancestor's manifest, also those
- * load_manifests() had no reason to read. */
-static int load_all_manifests(struct exec_ctx *c, struct wsbox_error *err)
+/* fuse-overlayfs's opaque markers count only where the lowers show the
+ * path (layers/capture.h): every ancestor's manifest, also those
+ * load_manifests() had no reason to read, into `stack` topmost first
+ * (stack_lowers' order), *n_out of them. */
+static int stack_manifests(struct exec_ctx *c, const struct manifest **stack,
+			   size_t *n_out, struct wsbox_error *err)
 {
 	char empty_digest[DIGEST_STRLEN];
 	layer_empty_digest(empty_digest);
-	for (size_t i = 0; i < c->dag.n && c->manifests; i++) {
+	size_t n = 0;
+	for (size_t k = c->dag.n; k-- > 0 && c->manifests;) {
+		size_t i = c->dag.order[k];
 		const char *layer = c->dag.nodes[i].layer;
-		if (c->manifests[i] || !layer || !strcmp(layer, empty_digest))
+		if (!layer || !strcmp(layer, empty_digest))
 			continue;
-		c->manifests[i] = xcalloc(1, sizeof **c->manifests);
-		int r = layer_load_manifest(&c->store, layer, c->manifests[i],
-					    err);
-		if (r < 0)
-			return r;
+		if (!c->manifests[i]) {
+			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
+			int r = layer_load_manifest(&c->store, layer,
+						    c->manifests[i], err);
+			if (r < 0)
+				return r;
+		}
+		stack[n++] = c->manifests[i];
 	}
+	*n_out = n;
 	return 0;
 }
 
@@ -385,6 +393,14 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	const char *const *save = NULL;
 	if (c->o.save.n)
 		save = (const char *const *)c->o.save.v;
+	_cleanup_free_ const struct manifest **stack =
+	    xcalloc(c->dag.n + 1, sizeof *stack);
+	size_t n_stack = 0;
+	if (c->strat.s == WS_FUSE_OVERLAYFS) {
+		int r = stack_manifests(c, stack, &n_stack, err);
+		if (r < 0)
+			return r;
+	}
 	struct capture_options copts = {
 	    .max_bytes = c->o.max_layer_size,
 	    .save = save,
@@ -395,14 +411,9 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	     * directory its parent created. The store is private. */
 	    .make_readonly = false,
 	    .fuse_upper = c->strat.s == WS_FUSE_OVERLAYFS,
-	    .lowers = (const struct manifest *const *)c->manifests,
-	    .n_lowers = c->manifests ? c->dag.n : 0,
+	    .lowers = stack,
+	    .n_lowers = n_stack,
 	};
-	if (c->strat.s == WS_FUSE_OVERLAYFS) {
-		int r = load_all_manifests(c, err);
-		if (r < 0)
-			return r;
-	}
 	/* --strategy copy: what the task changed moves from the workspace
 	 * into the upper dir first, as overlay would have left it. */
 	if (c->strat.s == WS_COPY) {
