@@ -24,9 +24,11 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
-/* Directory levels below the workspace root that the walks follow (one fd
- * each): deeper lowers are refused with the copy strategy. */
-#define COPY_WS_MAX_DEPTH 256
+/* Directory levels below the workspace root that the walks follow: the
+ * diff holds up to two fds per level (workspace and upper), which must fit
+ * the usual RLIMIT_NOFILE of 1024; deeper lowers are refused with the copy
+ * strategy (a tree the task makes is moved whole and not walked here). */
+#define COPY_WS_MAX_DEPTH 400
 #define OPAQUE_XATTR "user.overlay.opaque"
 
 /* What identifies an entry's inode and its last change. The birth time

@@ -927,16 +927,13 @@ static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
 	if (c->strat.s == WS_COPY) {
-		/* The copy strategy's workspace: the lowers written out, owned
-		 * as the task sees layers (its root as the upper's). */
-		bool own = c->root;
+		/* The copy strategy's workspace: the lowers written out and, in
+		 * root mode, owned by the task's ids, as the idmapped lowers
+		 * show them (show_idmapped_lowers). */
 		int r = copy_ws_populate(
 		    &c->store, c->stacked.v, c->stacked.n, c->att.copy,
-		    own ? c->host_uid : (uid_t)-1,
-		    own ? c->host_gid : (gid_t)-1, &c->copy, err);
-		if (r == 0 && own &&
-		    chown(c->att.copy, task_host_uid(c), task_host_gid(c)) < 0)
-			r = wsbox_fail(err, errno, "chown `%s`", c->att.copy);
+		    c->root ? task_host_uid(c) : (uid_t)-1,
+		    c->root ? task_host_gid(c) : (gid_t)-1, &c->copy, err);
 		if (r < 0)
 			return r;
 	}
