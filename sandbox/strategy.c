@@ -215,14 +215,15 @@ int strategy_probe_fuse(char *bin, size_t cap, struct wsbox_error *why)
 int strategy_probe_reflink(const char *dir, struct wsbox_error *why)
 {
 	_cleanup_free_ char *a = xasprintf("%s/reflink-probe.XXXXXX", dir);
+	_cleanup_free_ char *b = xasprintf("%s/reflink-probe.XXXXXX", dir);
 	_cleanup_close_ int src = mkostemp(a, O_CLOEXEC);
 	if (src < 0)
 		return wsbox_fail(why, errno, "mkstemp in `%s`", dir);
 	unlink(a);
-	_cleanup_close_ int dst = mkostemp(a, O_CLOEXEC);
+	_cleanup_close_ int dst = mkostemp(b, O_CLOEXEC);
 	if (dst < 0)
 		return wsbox_fail(why, errno, "mkstemp in `%s`", dir);
-	unlink(a);
+	unlink(b);
 	static const char block[4096];
 	if (write_all(src, block, sizeof block) < 0)
 		return wsbox_fail(why, errno, "write in `%s`", dir);

@@ -187,3 +187,22 @@ test_strategy_copy_shares_extents_on_xfs() {
 	# metadata.
 	[ $((used1 - used0)) -lt 8192 ] || fail "copy used $((used1 - used0)) KiB for a 64 MiB file"
 }
+
+# doctor: one line per strategy with available/unavailable and why; the
+# summary names what auto picks.
+test_strategy_doctor_lists_each() {
+	ws doctor
+	assert_rc 0
+	for s in overlay fuse-overlayfs copy; do
+		n=$(grep -c "^[a-zFOKLIW ]\{5\}strategy $s: " "$T/out")
+		assert_eq "$n" 1 "doctor lines for strategy $s"
+	done
+	assert_out_has "ok   strategy overlay: available"
+	assert_out_has "strategy copy: available"
+	WSBOX_TEST_NO_KERNEL_OVERLAY=1 ws doctor
+	assert_rc 0
+	assert_out_has "warn strategy overlay: unavailable: disabled by WSBOX_TEST_NO_KERNEL_OVERLAY=1"
+	expect=copy
+	fuse_usable && expect=fuse-overlayfs
+	assert_out_has "workspace strategy: $expect"
+}
