@@ -20,7 +20,8 @@ static enum workspace_strategy probe_all(const struct store *s,
 					 struct exec_strategy *out, char *why,
 					 size_t cap)
 {
-	_cleanup_free_ char *dir = store_path_of(s, STORE_STAGING);
+	/* Not staging/: gc would take a probe tree for a dead attempt. */
+	_cleanup_free_ char *dir = store_path_of(s, STORE_CACHE);
 	struct wsbox_error ovl = {0}, fuse = {0};
 	why[0] = '\0';
 	if (strategy_probe_overlay(dir, &ovl) == 0)
