@@ -44,7 +44,7 @@ STRATEGIES="fuse-overlayfs copy"
 tally "integration-$(id -un)" sh tests/integration/run.sh "integration as $(id -un)"
 for s in $STRATEGIES; do
 	tally "workspace-$s-$(id -un)" env WSBOX_STRATEGY="$s" \
-		sh tests/integration/run.sh "workspace ($s) as $(id -un)" "$TOP/$STRATEGY_SUITE"
+		sh tests/integration/run.sh "workspace with $s as $(id -un)" "$TOP/$STRATEGY_SUITE"
 done
 
 if [ "$(id -u)" = 0 ]; then
@@ -80,7 +80,7 @@ if [ "$(id -u)" = 0 ]; then
 	for s in $STRATEGIES; do
 		tally "workspace-$s-$U" as_user env WSBOX_STRATEGY="$s" \
 			sh "$STAGE/tests/integration/run.sh" \
-			"workspace ($s) as unprivileged $U" "$STAGE/$STRATEGY_SUITE"
+			"workspace with $s as unprivileged $U" "$STAGE/$STRATEGY_SUITE"
 	done
 	rm -rf "$STAGE"
 	mine="$mine $STAGE"
