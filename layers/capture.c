@@ -519,9 +519,9 @@ static int sanitize_dir(struct walker *w, int fd, const char *path,
 {
 	/* fuse-overlayfs may copy a lower's marker up with its dir: only
 	 * its own markers count there (do_dir). */
-	int r = strip_xattrs(w, fd, NULL, path,
-			     kind == KEEP_ALL && !w->opts->fuse_upper, opaque,
-			     cur);
+	int r =
+	    strip_xattrs(w, fd, NULL, path,
+			 kind == KEEP_ALL && !w->opts->fuse_upper, opaque, cur);
 	if (r < 0)
 		return r;
 	if (!needs_chown(w, st))

@@ -48,7 +48,8 @@ static int ent_stat(int dirfd, const char *name, struct ent *e,
 	struct statx x;
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH,
 		  STATX_BASIC_STATS | STATX_BTIME, &x) < 0)
-		return wsbox_fail(err, errno, "stat `%s`", name[0] ? name : ".");
+		return wsbox_fail(err, errno, "stat `%s`",
+				  name[0] ? name : ".");
 	*e = (struct ent){
 	    .ino = x.stx_ino,
 	    .mode = x.stx_mode,
@@ -243,8 +244,8 @@ static int dir_writable(int dirfd, const char *name, const struct ent *st,
 
 static int mark_opaque(int dirfd, const char *name, struct wsbox_error *err)
 {
-	_cleanup_close_ int fd =
-	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(
+	    dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)
 		return wsbox_fail(err, errno, "mark `%s` opaque", name);
 	return 0;
@@ -296,7 +297,8 @@ static const struct copy_ws_node *find_kid(const struct copy_ws_node *n,
 
 static bool same_inode(const struct copy_ws_node *k, const struct ent *st)
 {
-	return k->e.ino == st->ino && (k->e.mode & S_IFMT) == (st->mode & S_IFMT) &&
+	return k->e.ino == st->ino &&
+	       (k->e.mode & S_IFMT) == (st->mode & S_IFMT) &&
 	       ts_eq(&k->e.btime, &st->btime);
 }
 
@@ -306,8 +308,8 @@ static bool unchanged(const struct copy_ws_node *k, const struct ent *st)
 	       ts_eq(&k->e.ctime, &st->ctime);
 }
 
-static int diff_dir(const struct copy_ws_node *node, int wsfd,
-		    struct level *lv, unsigned depth, struct wsbox_error *err);
+static int diff_dir(const struct copy_ws_node *node, int wsfd, struct level *lv,
+		    unsigned depth, struct wsbox_error *err);
 
 /* A directory that is still the snapshot's: descend; it goes into the
  * upper tree (with its mode) when it changed itself or anything below. */
@@ -339,8 +341,8 @@ static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
 	return r;
 }
 
-static int diff_dir(const struct copy_ws_node *node, int wsfd,
-		    struct level *lv, unsigned depth, struct wsbox_error *err)
+static int diff_dir(const struct copy_ws_node *node, int wsfd, struct level *lv,
+		    unsigned depth, struct wsbox_error *err)
 {
 	if (depth > COPY_WS_MAX_DEPTH)
 		return wsbox_fail(err, ELOOP, "workspace deeper than %d",
@@ -371,8 +373,8 @@ static int diff_dir(const struct copy_ws_node *node, int wsfd,
 		if (seen[i])
 			continue;
 		r = level_make(lv, err);
-		if (r == 0 && mknodat(lv->fd, node->kids[i].name, S_IFCHR | 0000,
-				      makedev(0, 0)) < 0)
+		if (r == 0 && mknodat(lv->fd, node->kids[i].name,
+				      S_IFCHR | 0000, makedev(0, 0)) < 0)
 			r = wsbox_fail(err, errno, "whiteout `%s`",
 				       node->kids[i].name);
 	}

@@ -65,7 +65,7 @@ static const char *const places[] = {
     [STORE_GC_LOCK] = "locks/gc",
     [STORE_MUTEX_LOCKS] = "locks/mutex",
     [STORE_ROOTFS] = "rootfs",
-    [STORE_STRATEGY_CACHE] = "cache/strategy",
+    [STORE_STRATEGY] = "cache/strategy",
 };
 
 const char *store_rel(enum store_place p)

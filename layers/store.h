@@ -51,7 +51,7 @@ enum store_place {
 	STORE_GC_LOCK,	     /* locks/gc */
 	STORE_MUTEX_LOCKS,   /* locks/mutex/ */
 	STORE_ROOTFS,	     /* rootfs/ */
-	STORE_STRATEGY_CACHE, /* cache/strategy: exec's `auto` choice */
+	STORE_STRATEGY,	     /* cache/strategy: auto's choice */
 };
 
 /* A place relative to the store's fd (static string). */

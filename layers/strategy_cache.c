@@ -38,8 +38,8 @@ int strategy_cache_get(const struct store *s, const char *key, char **choice,
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	struct wsbox_error e = {0};
-	if (read_file_at(s->fd, store_rel(STORE_STRATEGY_CACHE),
-			 STRATEGY_CACHE_MAX, &text, &len, &e) < 0)
+	if (read_file_at(s->fd, store_rel(STORE_STRATEGY), STRATEGY_CACHE_MAX,
+			 &text, &len, &e) < 0)
 		return 0;
 	char *nl = memchr(text, '\n', len);
 	if (!nl)
@@ -67,6 +67,6 @@ int strategy_cache_put(const struct store *s, const char *key,
 	for (char *p = line + strlen(key) + 1; p[1]; p++)
 		if (*p == '\n')
 			*p = ' ';
-	return atomic_write_at(s->fd, store_rel(STORE_STRATEGY_CACHE), line,
+	return atomic_write_at(s->fd, store_rel(STORE_STRATEGY), line,
 			       strlen(line), 0600, err);
 }

@@ -80,7 +80,8 @@ static int helper_mount(const struct plan *plan, int user_ns, int child_mnt,
 			int *fuse_fd, struct wsbox_error *err)
 {
 	if (setns(user_ns, CLONE_NEWUSER) < 0)
-		return wsbox_fail(err, errno, "join the sandbox's user namespace");
+		return wsbox_fail(err, errno,
+				  "join the sandbox's user namespace");
 	/* The task's ids, so what the daemon creates is the task's (as with
 	 * the kernel overlay, which remembers its mounter), keeping the
 	 * capabilities to mount until the exec. */
@@ -137,9 +138,11 @@ static int helper_mount(const struct plan *plan, int user_ns, int child_mnt,
 			   MOVE_MOUNT_F_EMPTY_PATH);
 	int e = errno;
 	if (setns(own, CLONE_NEWNS) < 0)
-		return wsbox_fail(err, errno, "leave the sandbox's mount namespace");
+		return wsbox_fail(err, errno,
+				  "leave the sandbox's mount namespace");
 	if (r < 0)
-		return wsbox_fail(err, e, "attach fuse on `%s`", plan->root_mnt);
+		return wsbox_fail(err, e, "attach fuse on `%s`",
+				  plan->root_mnt);
 	return 0;
 }
 
@@ -175,8 +178,8 @@ static _Noreturn void helper(const struct plan *plan, int user_ns,
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	char *const argv[] = {(char *)plan->fuse_bin, "-f", "-o", opts, mp,
-			      NULL};
+	char *const argv[] = {
+	    (char *)plan->fuse_bin, "-f", "-o", opts, mp, NULL};
 	char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	execve(plan->fuse_bin, argv, envp);
 	wsbox_fail(&err, errno, "exec `%s`", plan->fuse_bin);

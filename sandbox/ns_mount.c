@@ -312,9 +312,9 @@ static int attach_workspace(const struct plan *plan, int tree, int root,
 static int bind_copy_workspace(const struct plan *plan, int root,
 			       struct wsbox_error *err)
 {
-	_cleanup_close_ int tree =
-	    open_tree(AT_FDCWD, plan->copy_dir,
-		      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	_cleanup_close_ int tree = open_tree(
+	    AT_FDCWD, plan->copy_dir,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (tree < 0)
 		return wsbox_fail(err, errno, "bind `%s`", plan->copy_dir);
 	return attach_workspace(plan, tree, root, err);

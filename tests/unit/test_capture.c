@@ -943,14 +943,14 @@ static void test_capture_converts_fuse_overlayfs_markers(void **state)
 	(void)state;
 	/* The lowers had `gone` and a dir `d`, never `new`. */
 	struct manifest lower = {0};
-	manifest_add(&lower, &(struct mf_entry){.path = "d", .type = MF_DIR,
-						.mode = 0755});
-	manifest_add(&lower, &(struct mf_entry){.path = "d/old",
-						.type = MF_FILE,
-						.mode = 0644});
-	manifest_add(&lower, &(struct mf_entry){.path = "gone",
-						.type = MF_FILE,
-						.mode = 0644});
+	manifest_add(&lower, &(struct mf_entry){
+				 .path = "d", .type = MF_DIR, .mode = 0755});
+	manifest_add(
+	    &lower,
+	    &(struct mf_entry){.path = "d/old", .type = MF_FILE, .mode = 0644});
+	manifest_add(
+	    &lower,
+	    &(struct mf_entry){.path = "gone", .type = MF_FILE, .mode = 0644});
 	const struct manifest *lowers[] = {&lower};
 	_cleanup_free_ char *fuse = fx_tree_new();
 	_cleanup_free_ char *kern = fx_tree_new();

@@ -85,8 +85,8 @@ static void case_open(struct ws_case *c)
 	fx_dir(c->base, "upper", 0755);
 	char *digests[] = {digest, NULL};
 	struct wsbox_error err = {0};
-	if (copy_ws_populate(&c->fs.s, digests, 1, c->ws, (uid_t)-1,
-			     (gid_t)-1, &c->snap, &err) < 0)
+	if (copy_ws_populate(&c->fs.s, digests, 1, c->ws, (uid_t)-1, (gid_t)-1,
+			     &c->snap, &err) < 0)
 		fail_msg("copy_ws_populate: %s", err.msg);
 }
 

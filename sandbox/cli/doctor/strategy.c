@@ -34,8 +34,8 @@ void probe_strategies(struct doctor *d)
 			      "with its upper on `%s`'s filesystem",
 			      dir);
 	else
-		doctor_report(d, LVL_WARN, "strategy overlay", "unavailable: %s",
-			      ovl.msg);
+		doctor_report(d, LVL_WARN, "strategy overlay",
+			      "unavailable: %s", ovl.msg);
 	if (fuse_ok)
 		doctor_report(d, LVL_OK, "strategy fuse-overlayfs",
 			      "available: %s, /dev/fuse usable", bin);
@@ -43,20 +43,19 @@ void probe_strategies(struct doctor *d)
 		doctor_report(d, LVL_WARN, "strategy fuse-overlayfs",
 			      "unavailable: %s", fuse.msg);
 	struct statfs sf;
-	unsigned long type = statfs(dir, &sf) == 0 ? (unsigned long)sf.f_type
-						   : 0;
+	unsigned long type =
+	    statfs(dir, &sf) == 0 ? (unsigned long)sf.f_type : 0;
 	if (reflink > 0)
 		doctor_report(d, LVL_OK, "strategy copy",
 			      "available, with reflinks (FICLONE) on `%s`'s "
 			      "filesystem: populating costs O(files)",
 			      dir);
 	else
-		doctor_report(d, reflink < 0 ? LVL_WARN : LVL_OK,
-			      "strategy copy",
-			      "available, plain copies: %s (filesystem 0x%lx); "
-			      "populating costs O(bytes)",
-			      reflink < 0 ? ref.msg : "no reflink support",
-			      type);
+		doctor_report(
+		    d, reflink < 0 ? LVL_WARN : LVL_OK, "strategy copy",
+		    "available, plain copies: %s (filesystem 0x%lx); "
+		    "populating costs O(bytes)",
+		    reflink < 0 ? ref.msg : "no reflink support", type);
 	snprintf(d->strategy_why, sizeof d->strategy_why, "%s", ovl.msg);
 	d->auto_strategy = ovl_ok    ? WS_OVERLAY
 			   : fuse_ok ? WS_FUSE_OVERLAYFS
