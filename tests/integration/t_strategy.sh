@@ -206,3 +206,16 @@ test_strategy_doctor_lists_each() {
 	fuse_usable && expect=fuse-overlayfs
 	assert_out_has "workspace strategy: $expect"
 }
+
+# The remembered choice belongs to the conditions it was made in: the
+# tests' switch (like a new kernel) is not answered from the old note.
+test_strategy_auto_choice_is_keyed_by_its_conditions() {
+	wsx --run r --task a --events "$T/ev1" -- true
+	assert_rc 0
+	assert_eq "$(event_strategy "$T/ev1")" overlay "first choice"
+	WSBOX_TEST_NO_KERNEL_OVERLAY=1 wsx --run r --task b --events "$T/ev2" -- true
+	assert_rc 0
+	assert_err_has "wsbox: strategy auto: using "
+	[ "$(event_strategy "$T/ev2")" != overlay ] || fail "overlay despite the switch"
+	assert_file "$STORE/cache/strategy"
+}
