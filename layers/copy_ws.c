@@ -24,11 +24,12 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
-/* Directory levels below the workspace root that the walks follow: the
- * diff holds up to two fds per level (workspace and upper), which must fit
- * the usual RLIMIT_NOFILE of 1024; deeper lowers are refused with the copy
- * strategy (a tree the task makes is moved whole and not walked here). */
-#define COPY_WS_MAX_DEPTH 400
+/* Directory levels below the workspace root that the walks follow. On the
+ * workspace side a walk holds O(1) fds (a parent is closed while its child
+ * is walked and reopened through ".."); the upper dirs the diff makes along
+ * a changed path hold one fd each. A tree the task makes is moved whole and
+ * not walked here. */
+#define COPY_WS_MAX_DEPTH 4096
 #define OPAQUE_XATTR "user.overlay.opaque"
 
 /* What identifies an entry's inode and its last change. The birth time
@@ -132,9 +133,78 @@ static int list_names(int fd, char ***out, size_t *n_out,
 	return 0;
 }
 
-/* Snapshot the directory `fd` into `node` (whose own stat is set), giving
+/* The parent of the directory `child` again, through its "..", checked
+ * against the device and inode it had (a fd or a negative errno). */
+static int reopen_parent(int child, const struct stat *was,
+			 struct wsbox_error *err)
+{
+	int fd = openat(child, "..",
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "reopen a directory");
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_dev != was->st_dev ||
+	    st.st_ino != was->st_ino) {
+		close(fd);
+		return wsbox_fail(err, EAGAIN,
+				  "directory moved during the walk");
+	}
+	return fd;
+}
+
+/* Walk into dirfd's child `sub` with *dirfd closed meanwhile: step(sub)
+ * runs, then *dirfd is the parent again. */
+static int descend(int *dirfd, int sub,
+		   int (*step)(void *ctx, int *sub, struct wsbox_error *err),
+		   void *ctx, struct wsbox_error *err)
+{
+	struct stat pst;
+	if (fstat(*dirfd, &pst) < 0) {
+		close(sub);
+		return wsbox_fail(err, errno, "stat a directory");
+	}
+	close(*dirfd);
+	*dirfd = -1;
+	int r = step(ctx, &sub, err);
+	if (r == 0) {
+		*dirfd = reopen_parent(sub, &pst, err);
+		if (*dirfd < 0)
+			r = *dirfd;
+	}
+	if (sub >= 0)
+		close(sub);
+	return r;
+}
+
+static int snap_dir(struct copy_ws *ws, int *fd, struct copy_ws_node *node,
+		    uid_t uid, gid_t gid, unsigned depth,
+		    struct wsbox_error *err);
+
+struct snap_step {
+	struct copy_ws *ws;
+	struct copy_ws_node *k;
+	uid_t uid;
+	gid_t gid;
+	unsigned depth;
+	mode_t mode; /* the directory's own, restored after its walk */
+};
+
+/* A directory of the snapshot: its children, then its own stat (a chmod
+ * for the walk changes its ctime, so it is read after the mode is back). */
+static int snap_step(void *ctx, int *sub, struct wsbox_error *err)
+{
+	struct snap_step *s = ctx;
+	int r = snap_dir(s->ws, sub, s->k, s->uid, s->gid, s->depth, err);
+	if (r == 0 && fchmod(*sub, s->mode) < 0)
+		r = wsbox_fail(err, errno, "chmod `%s`", s->k->name);
+	if (r == 0)
+		r = ent_stat(*sub, "", &s->k->e, err);
+	return r;
+}
+
+/* Snapshot the directory *fd into `node` (whose own stat is set), giving
  * each entry to uid:gid first. */
-static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
+static int snap_dir(struct copy_ws *ws, int *fd, struct copy_ws_node *node,
 		    uid_t uid, gid_t gid, unsigned depth,
 		    struct wsbox_error *err)
 {
@@ -145,7 +215,7 @@ static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
 				  COPY_WS_MAX_DEPTH);
 	char **names;
 	size_t n;
-	int r = list_names(fd, &names, &n, err);
+	int r = list_names(*fd, &names, &n, err);
 	if (r < 0)
 		return r;
 	node->kids = xcalloc(n ? n : 1, sizeof *node->kids);
@@ -156,26 +226,30 @@ static int snap_dir(struct copy_ws *ws, int fd, struct copy_ws_node *node,
 		names[i] = NULL;
 		ws->entries++;
 		if (uid != (uid_t)-1 &&
-		    fchownat(fd, k->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		    fchownat(*fd, k->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = wsbox_fail(err, errno, "chown `%s`", k->name);
 			break;
 		}
-		r = ent_stat(fd, k->name, &k->e, err);
+		r = ent_stat(*fd, k->name, &k->e, err);
 		if (r < 0 || !S_ISDIR(k->e.mode))
 			continue;
-		_cleanup_close_ int sub =
-		    openat(fd, k->name,
+		/* A layer may hold a directory its owner cannot list (the
+		 * task that made it removed the bits): lend them. */
+		mode_t mode = k->e.mode & 07777;
+		if ((mode & 0700) != 0700 &&
+		    fchmodat(*fd, k->name, mode | 0700, 0) < 0) {
+			r = wsbox_fail(err, errno, "chmod `%s`", k->name);
+			break;
+		}
+		int sub =
+		    openat(*fd, k->name,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
 			r = wsbox_fail(err, errno, "open `%s`", k->name);
 			break;
 		}
-		r = snap_dir(ws, sub, k, uid, gid, depth + 1, err);
-		/* After its children: their chown does not touch its ctime,
-		 * but read it last anyway so the snapshot is what the task
-		 * starts from. */
-		if (r == 0)
-			r = ent_stat(sub, "", &k->e, err);
+		struct snap_step step = {ws, k, uid, gid, depth + 1, mode};
+		r = descend(fd, sub, snap_step, &step, err);
 	}
 	free_strings(names, n);
 	return r;
@@ -199,7 +273,7 @@ int copy_ws_populate(const struct store *s, char *const *digests, size_t n,
 		return wsbox_fail(err, errno, "chown `%s`", dir);
 	ws->root = xcalloc(1, sizeof *ws->root);
 	ws->root->name = xstrdup("");
-	r = snap_dir(ws, fd, ws->root, uid, gid, 0, err);
+	r = snap_dir(ws, &fd, ws->root, uid, gid, 0, err);
 	if (r < 0) {
 		wsbox_error_prefix(err, "copy workspace");
 		copy_ws_free(ws);
@@ -308,30 +382,45 @@ static bool unchanged(const struct copy_ws_node *k, const struct ent *st)
 	       ts_eq(&k->e.ctime, &st->ctime);
 }
 
-static int diff_dir(const struct copy_ws_node *node, int wsfd, struct level *lv,
-		    unsigned depth, struct wsbox_error *err);
+static int diff_dir(const struct copy_ws_node *node, int *wsfd,
+		    struct level *lv, unsigned depth, struct wsbox_error *err);
+
+struct diff_step {
+	const struct copy_ws_node *k;
+	struct level *child;
+	unsigned depth;
+};
+
+static int diff_step(void *ctx, int *sub, struct wsbox_error *err)
+{
+	struct diff_step *s = ctx;
+	return diff_dir(s->k, sub, s->child, s->depth, err);
+}
 
 /* A directory that is still the snapshot's: descend; it goes into the
  * upper tree (with its mode) when it changed itself or anything below. */
-static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
+static int diff_kept_dir(const struct copy_ws_node *k, int *wsfd,
 			 const char *name, const struct ent *st,
 			 struct level *lv, unsigned depth,
 			 struct wsbox_error *err)
 {
 	mode_t mode = st->mode & 07777;
 	if ((st->mode & 0700) != 0700 &&
-	    fchmodat(wsfd, name, mode | 0700, 0) < 0)
+	    fchmodat(*wsfd, name, mode | 0700, 0) < 0)
 		return wsbox_fail(err, errno, "chmod `%s`", name);
-	_cleanup_close_ int sub =
-	    openat(wsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int sub = openat(*wsfd, name,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0)
 		return wsbox_fail(err, errno, "open `%s`", name);
 	struct stat now;
-	if (fstat(sub, &now) < 0 || now.st_ino != st->ino)
+	if (fstat(sub, &now) < 0 || now.st_ino != st->ino) {
+		close(sub);
 		return wsbox_fail(err, EAGAIN, "`%s` changed during capture",
 				  name);
+	}
 	struct level child = {.parent = lv, .name = name, .fd = -1};
-	int r = diff_dir(k, sub, &child, depth + 1, err);
+	struct diff_step step = {k, &child, depth + 1};
+	int r = descend(wsfd, sub, diff_step, &step, err);
 	if (r == 0 && !unchanged(k, st))
 		r = level_make(&child, err);
 	if (r == 0 && child.fd >= 0 && fchmod(child.fd, mode) < 0)
@@ -341,22 +430,22 @@ static int diff_kept_dir(const struct copy_ws_node *k, int wsfd,
 	return r;
 }
 
-static int diff_dir(const struct copy_ws_node *node, int wsfd, struct level *lv,
-		    unsigned depth, struct wsbox_error *err)
+static int diff_dir(const struct copy_ws_node *node, int *wsfd,
+		    struct level *lv, unsigned depth, struct wsbox_error *err)
 {
 	if (depth > COPY_WS_MAX_DEPTH)
 		return wsbox_fail(err, ELOOP, "workspace deeper than %d",
 				  COPY_WS_MAX_DEPTH);
 	char **names;
 	size_t n;
-	int r = list_names(wsfd, &names, &n, err);
+	int r = list_names(*wsfd, &names, &n, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ bool *seen = xcalloc(node->n_kids + 1, sizeof *seen);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const char *name = names[i];
 		struct ent st;
-		r = ent_stat(wsfd, name, &st, err);
+		r = ent_stat(*wsfd, name, &st, err);
 		if (r < 0)
 			break;
 		size_t at = 0;
@@ -366,7 +455,7 @@ static int diff_dir(const struct copy_ws_node *node, int wsfd, struct level *lv,
 		if (k && same_inode(k, &st) && S_ISDIR(st.mode))
 			r = diff_kept_dir(k, wsfd, name, &st, lv, depth, err);
 		else if (!k || !same_inode(k, &st) || !unchanged(k, &st))
-			r = move_up(wsfd, name, &st, k != NULL, lv, err);
+			r = move_up(*wsfd, name, &st, k != NULL, lv, err);
 	}
 	/* What the lowers had and the task removed: a whiteout each. */
 	for (size_t i = 0; i < node->n_kids && r == 0; i++) {
@@ -386,7 +475,11 @@ int copy_ws_diff(const struct copy_ws *ws, int ws_fd, int upper_fd,
 		 struct wsbox_error *err)
 {
 	struct level top = {.name = "", .fd = upper_fd};
-	int r = diff_dir(ws->root, ws_fd, &top, 0, err);
+	/* Our own fd: the walk closes and reopens it. */
+	_cleanup_close_ int fd = fcntl(ws_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "dup");
+	int r = diff_dir(ws->root, &fd, &top, 0, err);
 	if (r < 0)
 		wsbox_error_prefix(err, "copy workspace");
 	return r;

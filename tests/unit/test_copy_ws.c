@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -201,6 +202,68 @@ static void test_copy_ws_diff_is_what_overlay_would_capture(void **state)
 	case_close(&c);
 }
 
+/* Lowers deeper than the fd limit and a directory its owner may not list: the
+ * walks hold O(1) fds on the workspace side and lend themselves the
+ * permission bits. */
+#define DEEP 1500
+static void deep_tree(const char *root)
+{
+	fx_file(root, "top", "t\n", 0644);
+	_cleanup_free_ char *p = fx_path(root, "deep");
+	assert_int_equal(mkdir(p, 0755), 0);
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	for (int i = 0; i < DEEP; i++) {
+		assert_int_equal(mkdirat(fd, "d", 0755), 0);
+		int sub = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(sub >= 0);
+		close(fd);
+		fd = sub;
+	}
+	close(fd);
+	fx_dir(root, "locked", 0755);
+	fx_file(root, "locked/secret", "s\n", 0644);
+	_cleanup_free_ char *l = fx_path(root, "locked");
+	assert_int_equal(chmod(l, 0100), 0); /* search only: not listable */
+}
+
+static void test_copy_ws_walks_deep_and_locked_lowers(void **state)
+{
+	(void)state;
+	struct ws_case c;
+	memset(&c, 0, sizeof c);
+	fx_store_create(&c.fs);
+	char digest[DIGEST_STRLEN];
+	publish(&c.fs, deep_tree, digest);
+	c.base = fx_tree_new();
+	c.ws = fx_path(c.base, "ws");
+	c.upper = fx_path(c.base, "upper");
+	fx_dir(c.base, "upper", 0755);
+	char *digests[] = {digest, NULL};
+	struct wsbox_error err = {0};
+	/* Fewer fds than levels. */
+	struct rlimit old, low = {256, 256};
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int r = copy_ws_populate(&c.fs.s, digests, 1, c.ws, (uid_t)-1,
+				 (gid_t)-1, &c.snap, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r < 0)
+		fail_msg("copy_ws_populate: %s", err.msg);
+	assert_int_equal(fx_mode_of(c.ws, "locked") & 07777, 0100);
+	_cleanup_free_ char *top = fx_path(c.ws, "top");
+	assert_int_equal(unlink(top), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct manifest m;
+	case_diff(&c, &m);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	need(&m, "top", MF_WHITEOUT);
+	assert_int_equal(m.n, 1);
+	manifest_free(&m);
+	case_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_copy_ws_unchanged_workspace_gives_an_empty_layer),
 	    cmocka_unit_test(test_copy_ws_diff_is_what_overlay_would_capture),
+	    cmocka_unit_test(test_copy_ws_walks_deep_and_locked_lowers),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }
