@@ -40,34 +40,6 @@ static void lower_tree(const char *root)
 	fx_symlink(root, "l", "f");
 }
 
-/* Capture `build`'s tree and publish it, as exec does after a task. */
-static void publish(struct fx_store *fs, void (*build)(const char *root),
-		    char digest[DIGEST_STRLEN])
-{
-	struct wsbox_error err = {0};
-	struct attempt a;
-	if (attempt_create(&fs->s, &a, &err) < 0)
-		fail_msg("attempt_create: %s", err.msg);
-	fx_dir(a.dir, "tree", 0755);
-	_cleanup_free_ char *tree = fx_path(a.dir, "tree");
-	build(tree);
-	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	struct capture_options o = {.owner_uid = (uid_t)-1,
-				    .owner_gid = (gid_t)-1};
-	struct manifest m = {0};
-	struct capture_stats st;
-	int r = capture_tree(fd, &o, &m, &st, &err);
-	close(fd);
-	if (r < 0)
-		fail_msg("capture_tree: %s", err.msg);
-	if (layer_publish(&fs->s, &a, "tree", &m, digest, &err) < 0)
-		fail_msg("layer_publish: %s", err.msg);
-	manifest_free(&m);
-	if (attempt_discard(&fs->s, &a, &err) < 0)
-		fail_msg("attempt_discard: %s", err.msg);
-}
-
 struct ws_case {
 	struct fx_store fs;
 	char *base, *ws, *upper;
@@ -79,7 +51,7 @@ static void case_open(struct ws_case *c)
 	memset(c, 0, sizeof *c);
 	fx_store_create(&c->fs);
 	char digest[DIGEST_STRLEN];
-	publish(&c->fs, lower_tree, digest);
+	fx_publish(&c->fs, lower_tree, digest);
 	c->base = fx_tree_new();
 	c->ws = fx_path(c->base, "ws");
 	c->upper = fx_path(c->base, "upper");
@@ -234,7 +206,7 @@ static void test_copy_ws_walks_deep_and_locked_lowers(void **state)
 	memset(&c, 0, sizeof c);
 	fx_store_create(&c.fs);
 	char digest[DIGEST_STRLEN];
-	publish(&c.fs, deep_tree, digest);
+	fx_publish(&c.fs, deep_tree, digest);
 	c.base = fx_tree_new();
 	c.ws = fx_path(c.base, "ws");
 	c.upper = fx_path(c.base, "upper");
