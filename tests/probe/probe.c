@@ -1819,6 +1819,28 @@ static void atk_new_syscalls(char **args UNUSED)
 	say("setdomainname", outcome_of(syscall(SYS_setdomainname, "x", 1)));
 }
 
+/* 256 MiB into a memfd in 1 MiB writes: shmem, which RLIMIT_AS does not
+ * see; only a memory cgroup bounds it. In a child, so the outcome (killed,
+ * ENOMEM, ENOSPC) is printed by the probe. */
+static int c_memfd_hog(long mib)
+{
+	static char chunk[1 << 20];
+	int fd = (int)syscall(SYS_memfd_create, "hog", 1U /* CLOEXEC */);
+
+	if (fd < 0)
+		return errno;
+	memset(chunk, 'x', sizeof(chunk));
+	for (long i = 0; i < mib; i++)
+		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+			return errno ? errno : EIO;
+	return 0;
+}
+
+static void atk_memfd_hog(char **args UNUSED)
+{
+	say("memfd write 256 MiB", child_outcome(c_memfd_hog, 256));
+}
+
 static long i386_call(long nr, long a1)
 {
 #if defined(__x86_64__)
@@ -2133,6 +2155,8 @@ static const struct attack attacks[] = {
     {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
     {"socket_protocols", atk_socket_protocols, NULL,
      "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
+    {"memfd_hog", atk_memfd_hog, NULL,
+     "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
     {"new_syscalls", atk_new_syscalls, NULL,
      "syscalls 459-470 and 1000 raw; the ones Docker denies"},
     {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},

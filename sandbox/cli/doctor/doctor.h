@@ -24,6 +24,7 @@ struct doctor {
 	bool fuse_found;
 	char fuse_path[PATH_MAX];
 	bool cgroup_usable;
+	bool cgroup_v1; /* the leaves are cgroup v1 (cgroup_path lists them) */
 	char cgroup_path[PATH_MAX];
 	char cgroup_why[PATH_MAX + 512];
 };
