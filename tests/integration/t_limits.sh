@@ -91,7 +91,8 @@ test_doctor_and_exec_agree_on_mechanism() {
 	case $line in
 	"limits: cgroup v2 at /"*) want_as=unlimited; want_np=unlimited ;;
 	# v1: no rlimit set, the task keeps wsbox's own RLIMIT_NPROC.
-	"limits: cgroup v1 at /"*) want_as=unlimited; want_np=$(ulimit -u) ;;
+	"limits: cgroup v1 at /"*) want_as=unlimited
+		want_np=$(awk '/^Max processes/ {print $3}' /proc/self/limits) ;;
 	"limits: rlimits, memory not bounded for shmem/memfd ("*) want_as=67108864; want_np=40 ;;
 	*) fail "doctor limits line: '$line'" ;;
 	esac
@@ -226,10 +227,22 @@ test_max_layer_size_bounds_capture() {
 # the rlimit fallback let a task take 1 GiB past --memory 64M through a
 # memfd. The tests skip unless doctor says v1 leaves are used.
 
+# Root on a host whose v2 mount lacks the controllers and whose v1
+# hierarchies have memory and pids (this CI): wsbox must use v1 leaves,
+# and doctor must say so. Elsewhere the tests skip.
 need_cgroup_v1() {
+	[ "$(id -u)" = 0 ] || { echo "not root"; exit 77; }
+	mnt=$(cg_mount)
+	if [ -n "$mnt" ] && grep -qw memory "$mnt/cgroup.controllers" 2>/dev/null; then
+		echo "cgroup v2 has the memory controller"; exit 77
+	fi
+	for c in memory pids; do
+		grep -Eq " - cgroup [^ ]+ [^ ]*[,]?$c(,| |\$)" /proc/self/mountinfo ||
+			{ echo "no cgroup v1 $c hierarchy"; exit 77; }
+	done
 	ws doctor
 	grep -q '^limits: cgroup v1 at /' "$T/out" ||
-		{ echo "no cgroup v1 leaves here: $(grep '^limits: ' "$T/out")"; exit 77; }
+		fail "doctor on a v1 host: $(grep '^limits: ' "$T/out")"
 	V1_DIRS=$(sed -n 's/^limits: cgroup v1 at //p' "$T/out" | tr -d ',')
 }
 
