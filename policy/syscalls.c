@@ -2,6 +2,7 @@
  * the syscalls newer than the libseccomp wsbox builds with (2.5.4 stops at
  * futex_requeue, 456), so that a policy can name every syscall up to
  * POLICY_REVIEWED_MAX_NR (policy_int.h). */
+#include "policy/policy.h"
 #include "policy/policy_int.h"
 
 #include <string.h>
@@ -40,4 +41,15 @@ int policy_syscall_nr(const char *name)
 			return k->nr;
 	}
 	return __NR_SCMP_ERROR;
+}
+
+const char *policy_syscall_name_newer(int nr)
+{
+	for (size_t i = 0; i < sizeof newer_than_libseccomp /
+				   sizeof *newer_than_libseccomp;
+	     i++)
+		if (newer_than_libseccomp[i].name &&
+		    newer_than_libseccomp[i].nr == nr)
+			return newer_than_libseccomp[i].name;
+	return NULL;
 }

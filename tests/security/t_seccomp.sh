@@ -55,3 +55,11 @@ test_sctp_dccp_l2tp_udplite_socket_protocols() {
 		"socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP): succeeded" \
 		"socket(AF_INET6, SOCK_DGRAM, 0): succeeded"
 }
+
+# A denial of a syscall libseccomp 2.5.4 does not know is reported under
+# its name (policy/syscalls.c), not as "?".
+test_denied_syscalls_newer_than_libseccomp_are_named() {
+	ATTACK_OPTS="--events $T/events" attack new_syscalls
+	grep -q '"event":"policy_denied".*"syscall":"open_tree_attr","nr":467' "$T/events" ||
+		fail "no policy_denied event for open_tree_attr: $(grep policy_denied "$T/events" | head -n 3)"
+}
