@@ -16,12 +16,12 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox/plan.h"
 #include "sandbox/util/error.h"
 
 struct sandbox_result;
-struct cgroup_v1_mover;
 
 enum cg_ctrl {
 	CG_MEMORY = 1,
@@ -74,22 +74,23 @@ struct sandbox_cgroup {
 	unsigned have;
 	/* cgroup v1 (fd stays -1): a leaf per controller in `have`, and the
 	 * cgroup wsbox came from in that hierarchy. v1 hierarchies have no
-	 * CLONE_INTO_CGROUP, so cgroup_create moves wsbox's calling thread
-	 * into the leaves, the sandbox is born there, and a helper thread
-	 * moves wsbox back as soon as the sandbox shows up in the leaf.
+	 * CLONE_INTO_CGROUP, so cgroup_create moves wsbox into the leaves,
+	 * the sandbox is born there, and a mover process takes wsbox back
+	 * home (v1_home) as soon as the sandbox shows up in the leaf.
 	 * Valid only when v1 is set. */
 	bool v1;
 	int v1_fd[CG_N];
 	char *v1_path[CG_N];
-	struct cgroup_v1_mover *v1_mover; /* cgroup_v1.c */
+	char *v1_home[CG_N];
+	pid_t v1_mover; /* cgroup_v1.c's mover process, 0 when none */
 };
 
 /* Create the leaf under c->parent and write the limits into it (memory.max
  * with memory.swap.max 0, pids.max, cpu.max); for a v1 choice the v1
  * leaves (memory.limit_in_bytes and memory.memsw.limit_in_bytes, pids.max,
- * cpu.cfs_quota_us/cfs_period_us), with the calling thread moved into them
- * until the next process it creates is in. On failure nothing is left and
- * the thread is back home. */
+ * cpu.cfs_quota_us/cfs_period_us), with wsbox moved into them until the
+ * next process it creates is in. On failure nothing is left and wsbox is
+ * back home. */
 int cgroup_create(const struct cgroup_choice *c, const struct limits *l,
 		  struct sandbox_cgroup *cg, struct wsbox_error *err);
 

@@ -1,15 +1,17 @@
 /* cgroup_v1.c: per-sandbox cgroup v1 leaves for --memory, --pids, --cpus
  * (see cgroup_v1.h): one leaf per controller hierarchy, under wsbox's own
- * cgroup there. v1 has no CLONE_INTO_CGROUP, so wsbox's calling thread
- * moves into the leaves before the clone (the sandbox is born inside, no
- * window) and a helper thread moves it back as soon as the sandbox is in:
- * wsbox must not stay where the task's OOM kills and pid limit apply. */
+ * cgroup there. v1 has no CLONE_INTO_CGROUP, so wsbox moves into the
+ * leaves before the clone (the sandbox is born inside, no window) and a
+ * mover process takes it back as soon as the sandbox is in: wsbox must not
+ * stay where the task's OOM kills and pid limit apply. */
 #include "sandbox/cgroup_v1.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,14 +30,6 @@
  * most 30 s (a clone that never comes: wsbox failed before it). */
 #define MOVER_POLL_NS 1000000L
 #define MOVER_POLLS 30000
-
-struct cgroup_v1_mover {
-	pthread_t thread;
-	atomic_bool stop;
-	pid_t tid;	  /* wsbox's thread in the leaves */
-	int leaf_fd;	  /* a leaf to watch (any: the clone joins all) */
-	char *home[CG_N]; /* where `tid` goes back to */
-};
 
 /* Is `word` one of the comma-separated items of `list`? */
 static bool has_item(const char *list, const char *word)
@@ -223,8 +217,8 @@ static int write_limits(struct sandbox_cgroup *cg, const struct limits *l,
 					  cg->v1_path[0]);
 	}
 	if (l->pids && (cg->have & CG_PIDS)) {
-		/* wsbox's thread counts until the mover takes it home, a
-		 * millisecond or so after the clone: one more for it. */
+		/* wsbox counts until the mover takes it home, a millisecond
+		 * or so after the clone: one more for it. */
 		snprintf(val, sizeof val, "%" PRIu64, l->pids + 1);
 		r = write_leaf(cg, 1, "pids.max", val, err);
 		if (r < 0)
@@ -246,101 +240,112 @@ static int write_limits(struct sandbox_cgroup *cg, const struct limits *l,
 	return 0;
 }
 
-/* Move thread `tid` alone into dir (v1 `tasks`: per thread). */
-static int move_thread(const char *dir, pid_t tid, struct wsbox_error *err)
+/* Move process `pid` into dir's cgroup.procs. */
+static int move_process(const char *dir, pid_t pid, struct wsbox_error *err)
 {
 	char id[32];
-	snprintf(id, sizeof id, "%d", (int)tid);
-	_cleanup_free_ char *tasks = xasprintf("%s/tasks", dir);
-	int r = write_file_at(AT_FDCWD, tasks, id, err);
+	snprintf(id, sizeof id, "%d", (int)pid);
+	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dir);
+	int r = write_file_at(AT_FDCWD, procs, id, err);
 	if (r < 0)
 		return wsbox_fail(err, -r, "move wsbox into `%s`", dir);
 	return 0;
 }
 
-/* Does the leaf hold a task other than `tid`? */
-static bool leaf_has_other(int leaf_fd, pid_t tid)
+/* Does the leaf's `procs` file list a process other than `pid`? */
+static bool leaf_has_other(const char *procs, pid_t pid)
 {
-	struct wsbox_error err;
-	_cleanup_free_ char *s = NULL;
-	if (read_file_at(leaf_fd, "tasks", 1 << 20, &s, NULL, &err) < 0)
+	char buf[4096];
+	int fd = open(procs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	for (char *p = s; *p;) {
-		char *end;
-		long t = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (t != tid)
-			return true;
-		p = end + strspn(end, "\n");
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	long t = 0;
+	bool in = false;
+	for (ssize_t i = 0; i <= n; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9') {
+			t = t * 10 + (buf[i] - '0');
+			in = true;
+		} else if (in) {
+			if (t != pid)
+				return true;
+			t = 0;
+			in = false;
+		}
 	}
 	return false;
 }
 
-static void mover_go_home(struct cgroup_v1_mover *m)
+/* The mover: a process forked before wsbox enters the leaves (so it lives
+ * at home and counts against nothing), holding none of wsbox's fds. Once
+ * the sandbox is born in the leaf it moves wsbox back home, so wsbox is in
+ * the leaves for the clone only: the task's OOM kills and pid limit never
+ * apply to it. A process, not a thread: the sandbox is cloned with a raw
+ * clone3, and a thread existing at that moment would hang the child's
+ * setresgid (glibc signals every thread it knows of). */
+static _Noreturn void mover_main(pid_t wsbox, const char *watch,
+				 char *const *home)
 {
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != wsbox)
+		_exit(0);
+	(void)syscall(SYS_close_range, 0U, ~0U, 0U);
+	for (int i = 0; i < MOVER_POLLS && !leaf_has_other(watch, wsbox); i++)
+		nanosleep(&(struct timespec){0, MOVER_POLL_NS}, NULL);
 	for (int i = 0; i < CG_N; i++) {
 		struct wsbox_error err;
-		if (m->home[i])
-			(void)move_thread(m->home[i], m->tid, &err);
+		if (home[i])
+			(void)move_process(home[i], wsbox, &err);
 	}
+	_exit(0);
 }
 
-/* Wait for the sandbox to be born in the leaf, then take wsbox home. */
-static void *mover_run(void *arg)
-{
-	struct cgroup_v1_mover *m = arg;
-	for (int i = 0; i < MOVER_POLLS && !atomic_load(&m->stop); i++) {
-		if (leaf_has_other(m->leaf_fd, m->tid))
-			break;
-		nanosleep(&(struct timespec){0, MOVER_POLL_NS}, NULL);
-	}
-	mover_go_home(m);
-	return NULL;
-}
-
+/* Back home, and the mover gone. Idempotent. */
 static void mover_stop(struct sandbox_cgroup *cg)
 {
-	struct cgroup_v1_mover *m = cg->v1_mover;
-	if (!m)
-		return;
-	atomic_store(&m->stop, true);
-	pthread_join(m->thread, NULL);
-	mover_go_home(m); /* idempotent; in case the thread gave up early */
-	for (int i = 0; i < CG_N; i++)
-		free(m->home[i]);
-	free(m);
-	cg->v1_mover = NULL;
+	if (cg->v1_mover > 0) {
+		kill(cg->v1_mover, SIGKILL);
+		while (waitpid(cg->v1_mover, NULL, 0) < 0 && errno == EINTR)
+			;
+		cg->v1_mover = 0;
+	}
+	for (int i = 0; i < CG_N; i++) {
+		struct wsbox_error err;
+		if (cg->v1_home[i])
+			(void)move_process(cg->v1_home[i], getpid(), &err);
+		free(cg->v1_home[i]);
+		cg->v1_home[i] = NULL;
+	}
 }
 
-/* Start the mover, then move the calling thread into every leaf (in that
- * order: a thread is born in its creator's cgroups, and the mover must not
- * count against --pids or --memory). */
+/* Start the mover, then move wsbox into every leaf (in that order: a
+ * child is born in its parent's cgroups). */
 static int enter_leaves(const struct cgroup_choice *c,
 			struct sandbox_cgroup *cg, struct wsbox_error *err)
 {
-	struct cgroup_v1_mover *m = xcalloc(1, sizeof *m);
-	m->tid = gettid();
-	m->leaf_fd = -1;
+	_cleanup_free_ char *watch = NULL;
 	for (int i = 0; i < CG_N; i++) {
 		if (!cg->v1_path[i])
 			continue;
-		m->home[i] = xstrdup(c->v1_dir[i]);
-		if (m->leaf_fd < 0)
-			m->leaf_fd = cg->v1_fd[i];
+		cg->v1_home[i] = xstrdup(c->v1_dir[i]);
+		if (!watch)
+			watch = xasprintf("%s/cgroup.procs", cg->v1_path[i]);
 	}
-	int e = pthread_create(&m->thread, NULL, mover_run, m);
-	if (e) {
-		for (int i = 0; i < CG_N; i++)
-			free(m->home[i]);
-		free(m);
-		return wsbox_fail(err, e, "start the cgroup v1 mover");
-	}
+	pid_t self = getpid();
+	pid_t m = fork();
+	if (m < 0)
+		return wsbox_fail(err, errno, "fork the cgroup v1 mover");
+	if (m == 0)
+		mover_main(self, watch, cg->v1_home);
 	cg->v1_mover = m;
 	for (int i = 0; i < CG_N; i++) {
 		if (!cg->v1_path[i])
 			continue;
-		int r = move_thread(cg->v1_path[i], m->tid, err);
+		int r = move_process(cg->v1_path[i], self, err);
 		if (r < 0)
 			return r; /* the caller's destroy takes it home */
 	}
@@ -356,9 +361,9 @@ int cgroup_v1_create(const struct cgroup_choice *c, const struct limits *l,
 	cg->have = 0;
 	for (int i = 0; i < CG_N; i++) {
 		cg->v1_fd[i] = -1;
-		cg->v1_path[i] = NULL;
+		cg->v1_path[i] = cg->v1_home[i] = NULL;
 	}
-	cg->v1_mover = NULL;
+	cg->v1_mover = 0;
 	_cleanup_free_ char *leaf = cgroup_leaf_name();
 	for (int i = 0; i < CG_N; i++) {
 		if (!(c->have & (1u << i)))
