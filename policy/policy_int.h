@@ -32,7 +32,7 @@
  * every syscall it names) with ACTION, so a syscall a later kernel adds is
  * never allowed by default. From 424 on, x86_64 and the asm-generic arches
  * share numbers; elsewhere -1: only the names the profile uses count. */
-#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv) ||        \
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv) ||         \
     defined(__powerpc64__) || defined(__s390x__) || defined(__loongarch64)
 #define POLICY_REVIEWED_MAX_NR 469
 #else

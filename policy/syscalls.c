@@ -16,12 +16,12 @@ struct known_syscall {
  * POLICY_REVIEWED_MAX_NR's list (the asm-generic table and x86_64 agree). */
 static const struct known_syscall newer_than_libseccomp[] = {
 #if POLICY_REVIEWED_MAX_NR > 0
-    {"statmount", 457},	     {"listmount", 458},
+    {"statmount", 457},		{"listmount", 458},
     {"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460},
-    {"lsm_list_modules", 461},  {"mseal", 462},
-    {"setxattrat", 463},	     {"getxattrat", 464},
-    {"listxattrat", 465},	     {"removexattrat", 466},
-    {"open_tree_attr", 467},    {"file_getattr", 468},
+    {"lsm_list_modules", 461},	{"mseal", 462},
+    {"setxattrat", 463},	{"getxattrat", 464},
+    {"listxattrat", 465},	{"removexattrat", 466},
+    {"open_tree_attr", 467},	{"file_getattr", 468},
     {"file_setattr", 469},
 #else
     {NULL, 0},
@@ -33,8 +33,8 @@ int policy_syscall_nr(const char *name)
 	int nr = seccomp_syscall_resolve_name(name);
 	if (nr != __NR_SCMP_ERROR)
 		return nr;
-	for (size_t i = 0; i < sizeof newer_than_libseccomp /
-				   sizeof *newer_than_libseccomp;
+	for (size_t i = 0;
+	     i < sizeof newer_than_libseccomp / sizeof *newer_than_libseccomp;
 	     i++) {
 		const struct known_syscall *k = &newer_than_libseccomp[i];
 		if (k->name && strcmp(k->name, name) == 0)
@@ -45,8 +45,8 @@ int policy_syscall_nr(const char *name)
 
 const char *policy_syscall_name_newer(int nr)
 {
-	for (size_t i = 0; i < sizeof newer_than_libseccomp /
-				   sizeof *newer_than_libseccomp;
+	for (size_t i = 0;
+	     i < sizeof newer_than_libseccomp / sizeof *newer_than_libseccomp;
 	     i++)
 		if (newer_than_libseccomp[i].name &&
 		    newer_than_libseccomp[i].nr == nr)

@@ -480,7 +480,8 @@ void cgroup_collect(const struct sandbox_cgroup *cg, struct sandbox_result *res)
 			res->mem_peak_bytes = strtoull(peak, NULL, 10);
 	}
 	if (cg->have & CG_PIDS)
-		res->pids_max_hit = cgroup_read_key(cg->fd, "pids.events", "max") > 0;
+		res->pids_max_hit =
+		    cgroup_read_key(cg->fd, "pids.events", "max") > 0;
 }
 
 void cgroup_rmdir(const char *path)

@@ -1,6 +1,6 @@
-/* cgroup.c: the cgroup side of --memory, --pids and --cpus (v2, else v1). Decides
- * where a sandbox's cgroup can live (a delegated, writable parent with the
- * controllers, found next to wsbox's own cgroup or given by
+/* cgroup.c: the cgroup side of --memory, --pids and --cpus (v2, else v1).
+ * Decides where a sandbox's cgroup can live (a delegated, writable parent with
+ * the controllers, found next to wsbox's own cgroup or given by
  * --cgroup-parent), creates a leaf `wsbox-<pid>-<rand>` there with the
  * limits written before any task process exists (monitor.c clones init
  * straight into it with CLONE_INTO_CGROUP), reads which limits were hit

@@ -99,8 +99,8 @@ static bool own_v1_cgroup(const char *self, const char *name, char *out,
 }
 
 /* The directory of wsbox's cgroup of controller `name`, or false. */
-static bool v1_dir_of(const char *mountinfo, const char *self,
-		      const char *name, char *dir, size_t cap)
+static bool v1_dir_of(const char *mountinfo, const char *self, const char *name,
+		      char *dir, size_t cap)
 {
 	char mnt[PATH_MAX], root[PATH_MAX], cg[PATH_MAX];
 	if (!find_v1_mount(mountinfo, name, mnt, sizeof mnt, root,
@@ -122,12 +122,11 @@ void cgroup_v1_choose(unsigned need, unsigned want, struct cgroup_choice *c)
 	struct wsbox_error err;
 	_cleanup_free_ char *mountinfo = NULL, *self = NULL;
 	const char *sep = c->why[0] ? "; " : "";
-	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4 << 20,
-			 &mountinfo, NULL, &err) < 0 ||
+	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &mountinfo,
+			 NULL, &err) < 0 ||
 	    read_file_at(AT_FDCWD, "/proc/self/cgroup", 64 << 10, &self, NULL,
 			 &err) < 0) {
-		appendf(c->why, sizeof c->why, "%scgroup v1: %s", sep,
-			err.msg);
+		appendf(c->why, sizeof c->why, "%scgroup v1: %s", sep, err.msg);
 		return;
 	}
 	unsigned have = 0;
@@ -370,8 +369,8 @@ int cgroup_v1_create(const struct cgroup_choice *c, const struct limits *l,
 			continue;
 		char *path = xasprintf("%s/%s", c->v1_dir[i], leaf);
 		if (mkdir(path, 0755) < 0) {
-			int r = wsbox_fail(err, errno, "create cgroup `%s`",
-					   path);
+			int r =
+			    wsbox_fail(err, errno, "create cgroup `%s`", path);
 			free(path);
 			cgroup_v1_destroy(cg);
 			return r;
@@ -380,8 +379,8 @@ int cgroup_v1_create(const struct cgroup_choice *c, const struct limits *l,
 		cg->have |= 1u << i;
 		cg->v1_fd[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg->v1_fd[i] < 0) {
-			int r = wsbox_fail(err, errno, "open cgroup `%s`",
-					   path);
+			int r =
+			    wsbox_fail(err, errno, "open cgroup `%s`", path);
 			cgroup_v1_destroy(cg);
 			return r;
 		}
@@ -403,9 +402,9 @@ void cgroup_v1_collect(const struct sandbox_cgroup *cg,
 	if (cg->have & CG_MEMORY) {
 		/* memory.oom_control's oom_kill (Linux >= 4.13) counts the
 		 * OOM kills in the leaf. */
-		res->oom_killed = cgroup_read_key(cg->v1_fd[0],
-						  "memory.oom_control",
-						  "oom_kill") > 0;
+		res->oom_killed =
+		    cgroup_read_key(cg->v1_fd[0], "memory.oom_control",
+				    "oom_kill") > 0;
 		struct wsbox_error err;
 		_cleanup_free_ char *peak = NULL;
 		if (read_file_at(cg->v1_fd[0], "memory.max_usage_in_bytes", 64,

@@ -289,8 +289,8 @@ static int chmod_opath(int pfd, mode_t mode)
 static int open_seen_dir(int dirfd, const char *name, const struct stat *seen,
 			 struct wsbox_error *err)
 {
-	_cleanup_close_ int pfd = openat(
-	    dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int pfd =
+	    openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			return -EAGAIN;
@@ -351,8 +351,7 @@ int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 		if (r != -EAGAIN)
 			return r;
 	}
-	return wsbox_fail(err, EAGAIN, "remove `%s`: it keeps changing",
-			  name);
+	return wsbox_fail(err, EAGAIN, "remove `%s`: it keeps changing", name);
 }
 
 void free_strings(char **v, size_t n)

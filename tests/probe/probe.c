@@ -1762,8 +1762,8 @@ static void atk_socket_protocols(char **args UNUSED)
 		int family, type;
 		unsigned long proto;
 	} s[] = {
-	    {"socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)", AF_INET,
-	     SOCK_STREAM, IPPROTO_SCTP},
+	    {"socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)", AF_INET, SOCK_STREAM,
+	     IPPROTO_SCTP},
 	    {"socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP)", AF_INET,
 	     SOCK_SEQPACKET, IPPROTO_SCTP},
 	    {"socket(AF_INET6, SOCK_STREAM, IPPROTO_SCTP)", AF_INET6,
@@ -1813,8 +1813,8 @@ static void atk_new_syscalls(char **args UNUSED)
 	say("pidfd_getfd", outcome_of(syscall(SYS_pidfd_getfd, -1, -1, 0)));
 	say("process_madvise",
 	    outcome_of(syscall(SYS_process_madvise, -1, NULL, 0, 0, 0)));
-	say("migrate_pages", outcome_of(syscall(SYS_migrate_pages, 0, 0,
-						      NULL, NULL)));
+	say("migrate_pages",
+	    outcome_of(syscall(SYS_migrate_pages, 0, 0, NULL, NULL)));
 	say("sethostname", outcome_of(syscall(SYS_sethostname, "x", 1)));
 	say("setdomainname", outcome_of(syscall(SYS_setdomainname, "x", 1)));
 }

@@ -45,7 +45,8 @@ static void assert_victim_untouched(const char *root)
 	assert_int_equal(fx_mode_of(root, "victim/secret"), 0400);
 }
 
-static void test_rm_rf_at_unlinks_symlinks_and_leaves_their_targets(void **state)
+static void
+test_rm_rf_at_unlinks_symlinks_and_leaves_their_targets(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
@@ -128,8 +129,7 @@ static void hook_swap(enum hook_window at, int dirfd, const char *path)
 	errno = e;
 }
 
-static int real_fstatat(int dirfd, const char *path, struct stat *st,
-			int flags)
+static int real_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
 #ifdef SYS_newfstatat
 	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
@@ -217,8 +217,7 @@ static void *swap_loop(void *arg)
  * loaded 2-core machine). */
 #define RACE_ROUNDS 3000
 
-static void race_round(const char *root,
-		       const char *victim, const char *t)
+static void race_round(const char *root, const char *victim, const char *t)
 {
 	fx_dir(root, "t", 0755);
 	fx_dir(root, "t/a", 0500);
@@ -235,15 +234,16 @@ static void race_round(const char *root,
 	assert_victim_untouched(root);
 }
 
-static void test_rm_rf_at_never_follows_a_dir_swapped_for_a_symlink(void **state)
+static void
+test_rm_rf_at_never_follows_a_dir_swapped_for_a_symlink(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
 	make_victim(root);
 	_cleanup_free_ char *victim = fx_path(root, "victim");
 	_cleanup_free_ char *t = fx_path(root, "t");
-	struct swapper sw = {
-	    .rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)};
+	struct swapper sw = {.rootfd =
+				 open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)};
 	assert_true(sw.rootfd >= 0);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, swap_loop, &sw), 0);

@@ -593,9 +593,10 @@ static void test_policy_default_denies_escapes_and_allows_builds(void **state)
 static void test_policy_newer_starts_above_the_reviewed_maximum(void **state)
 {
 	(void)state;
-	const char *f = write_policy("newer.policy", "default allow\n"
-						     "newer errno 18\n" /* EXDEV */
-						     "deny EPERM unshare\n");
+	const char *f =
+	    write_policy("newer.policy", "default allow\n"
+					 "newer errno 18\n" /* EXDEV */
+					 "deny EPERM unshare\n");
 	struct wsbox_error err = {0};
 	struct policy p;
 	if (policy_load(f, NULL, &p, &err) < 0)
