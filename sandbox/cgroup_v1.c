@@ -217,7 +217,8 @@ static int write_limits(struct sandbox_cgroup *cg, const struct limits *l,
 	}
 	if (l->pids && (cg->have & CG_PIDS)) {
 		/* wsbox counts until the mover takes it home, a millisecond
-		 * or so after the clone: one more for it. */
+		 * or so after the clone: one more for it, which the mover
+		 * takes back then. */
 		snprintf(val, sizeof val, "%" PRIu64, l->pids + 1);
 		r = write_leaf(cg, 1, "pids.max", val, err);
 		if (r < 0)
@@ -287,7 +288,8 @@ static bool leaf_has_other(const char *procs, pid_t pid)
  * clone3, and a thread existing at that moment would hang the child's
  * setresgid (glibc signals every thread it knows of). */
 static _Noreturn void mover_main(pid_t wsbox, const char *watch,
-				 char *const *home)
+				 char *const *home, const char *pids_dir,
+				 uint64_t pids)
 {
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != wsbox)
@@ -299,6 +301,14 @@ static _Noreturn void mover_main(pid_t wsbox, const char *watch,
 		struct wsbox_error err;
 		if (home[i])
 			(void)move_process(home[i], wsbox, &err);
+	}
+	/* wsbox is out: the task gets exactly --pids from here on. */
+	if (pids_dir && pids) {
+		struct wsbox_error err;
+		char val[32];
+		snprintf(val, sizeof val, "%" PRIu64, pids);
+		_cleanup_free_ char *f = xasprintf("%s/pids.max", pids_dir);
+		(void)write_file_at(AT_FDCWD, f, val, &err);
 	}
 	_exit(0);
 }
@@ -323,7 +333,7 @@ static void mover_stop(struct sandbox_cgroup *cg)
 
 /* Start the mover, then move wsbox into every leaf (in that order: a
  * child is born in its parent's cgroups). */
-static int enter_leaves(const struct cgroup_choice *c,
+static int enter_leaves(const struct cgroup_choice *c, const struct limits *l,
 			struct sandbox_cgroup *cg, struct wsbox_error *err)
 {
 	_cleanup_free_ char *watch = NULL;
@@ -339,7 +349,7 @@ static int enter_leaves(const struct cgroup_choice *c,
 	if (m < 0)
 		return wsbox_fail(err, errno, "fork the cgroup v1 mover");
 	if (m == 0)
-		mover_main(self, watch, cg->v1_home);
+		mover_main(self, watch, cg->v1_home, cg->v1_path[1], l->pids);
 	cg->v1_mover = m;
 	for (int i = 0; i < CG_N; i++) {
 		if (!cg->v1_path[i])
@@ -387,7 +397,7 @@ int cgroup_v1_create(const struct cgroup_choice *c, const struct limits *l,
 	}
 	int r = write_limits(cg, l, err);
 	if (r == 0)
-		r = enter_leaves(c, cg, err);
+		r = enter_leaves(c, l, cg, err);
 	if (r < 0)
 		cgroup_v1_destroy(cg);
 	return r;

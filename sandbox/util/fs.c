@@ -327,7 +327,7 @@ static int rm_entry_once(int dirfd, const char *name, struct wsbox_error *err)
 	if (!S_ISDIR(seen.st_mode)) {
 		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
 			return 0;
-		if (errno == EISDIR || errno == EPERM)
+		if (errno == EISDIR)
 			return -EAGAIN; /* a directory now */
 		return wsbox_fail(err, errno, "unlink `%s`", name);
 	}
