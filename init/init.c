@@ -5,6 +5,7 @@
 #include "init/init.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +29,26 @@ void init_send_report(int fd, int kind, int code, const char *msg)
 	if (msg)
 		snprintf(rep.msg, sizeof rep.msg, "%s", msg);
 	(void)write_all(fd, &rep, sizeof rep);
+}
+
+/* The task and everything it forks are the OOM killer's first choice,
+ * ahead of init: a memory hog whose memory is in no process's RSS (a memfd,
+ * tmpfs files) would otherwise get init killed and the whole sandbox lost
+ * without a report. Raising one's own value needs no privilege; the task
+ * may lower it again, down to init's 0, which only harms its own run. */
+#define TASK_OOM_SCORE_ADJ "500"
+
+static void task_oom_first(void)
+{
+	struct wsbox_error err;
+	/* A non-dumpable process's /proc files belong to (unmapped) host
+	 * root: dumpable for this one write, before any other task process
+	 * exists (execve makes the task dumpable anyway). */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		return;
+	(void)write_file_at(AT_FDCWD, "/proc/self/oom_score_adj",
+			    TASK_OOM_SCORE_ADJ, &err);
+	(void)prctl(PR_SET_DUMPABLE, 0);
 }
 
 static bool is_forwarded(int sig)
@@ -75,6 +96,7 @@ void init_main(int report_fd, void (*start_task)(void *), void *arg)
 	}
 	if (task == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		task_oom_first();
 		start_task(arg);
 		_exit(WSBOX_EXIT_FAILURE);
 	}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
@@ -46,6 +47,15 @@ static const struct sym symbols[] = {
     {"AF_BLUETOOTH", AF_BLUETOOTH},
     {"AF_ALG", AF_ALG},
     {"AF_VSOCK", AF_VSOCK},
+    {"IPPROTO_IP", IPPROTO_IP},
+    {"IPPROTO_ICMP", IPPROTO_ICMP},
+    {"IPPROTO_TCP", IPPROTO_TCP},
+    {"IPPROTO_UDP", IPPROTO_UDP},
+    {"IPPROTO_ICMPV6", IPPROTO_ICMPV6},
+    {"IPPROTO_SCTP", IPPROTO_SCTP},
+    {"IPPROTO_DCCP", IPPROTO_DCCP},
+    {"IPPROTO_UDPLITE", IPPROTO_UDPLITE},
+    {"IPPROTO_RAW", IPPROTO_RAW},
     {"CLONE_NEWNS", CLONE_NEWNS},
     {"CLONE_NEWUTS", CLONE_NEWUTS},
     {"CLONE_NEWIPC", CLONE_NEWIPC},
@@ -561,7 +571,7 @@ static int parse_rule(struct policy_set *ps, const struct src *s, char **tok,
 
 	for (size_t k = first; k < last; k++) {
 		const char *name = tok[k];
-		int nr = seccomp_syscall_resolve_name(name);
+		int nr = policy_syscall_nr(name);
 		if (nr == __NR_SCMP_ERROR)
 			return FAIL(s, err, "unknown syscall `%s`", name);
 		struct policy_rule rule = {.nr = nr,

@@ -92,6 +92,10 @@ struct policy_profile {
 /* The shipped profiles, in `wsbox policy ls` order. */
 const struct policy_profile *policy_profiles(size_t *n);
 
+/* The name of native syscall `nr` when libseccomp does not know it (newer
+ * than its table, e.g. "open_tree_attr" for 467), else NULL. */
+const char *policy_syscall_name_newer(int nr);
+
 /* Parse and compile NAME or FILE like policy_load, bypassing the cache;
  * `rules` gets the number of rules handed to libseccomp. */
 int policy_check(const char *name_or_file, const struct policy_options *opts,

@@ -22,8 +22,22 @@
 #define POLICY_MAX_EXPAND 512
 
 /* Bump when the compiler's output for the same text changes (e.g. the
- * `newer` prefix): it is part of every BPF cache key. */
-#define POLICY_COMPILER_VERSION 1
+ * `newer` prefix): it is part of every BPF cache key. 2: `newer` starts
+ * above POLICY_REVIEWED_MAX_NR at the earliest. */
+#define POLICY_COMPILER_VERSION 2
+
+/* The highest syscall number the shipped profiles were reviewed against:
+ * Linux 6.17 (file_setattr, 469; re-checked on 6.18, which adds none). A
+ * profile with `newer ACTION` answers every number above it (and above
+ * every syscall it names) with ACTION, so a syscall a later kernel adds is
+ * never allowed by default. From 424 on every arch shares the numbers but
+ * alpha, ia64 and mips (offset tables): there -1, only the names count,
+ * and policy/syscalls.c names nothing newer than libseccomp. */
+#if defined(__alpha__) || defined(__ia64__) || defined(__mips__)
+#define POLICY_REVIEWED_MAX_NR (-1)
+#else
+#define POLICY_REVIEWED_MAX_NR 469
+#endif
 
 struct policy_rule {
 	int nr;		 /* native syscall number, or libseccomp's pseudo
@@ -53,6 +67,10 @@ struct policy_set {
 	char **files; /* names used in messages */
 	size_t nfiles;
 };
+
+/* The native number of syscall `name` (libseccomp's, or policy/syscalls.c's
+ * for syscalls newer than libseccomp), __NR_SCMP_ERROR when unknown. */
+int policy_syscall_nr(const char *name);
 
 /* An embedded profile (policy/profiles.S). */
 const char *policy_embedded(const char *name, size_t *len);

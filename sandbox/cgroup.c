@@ -1,8 +1,10 @@
 /* cgroup.c: per-sandbox cgroup v2 leaf for --memory, --pids, --cpus (see
- * cgroup.h). Parent side only: monitor.c decides and creates before the
- * clone, collects and destroys after the sandbox is gone; doctor calls the
- * decision in probe-only mode. */
+ * cgroup.h), handing over to cgroup_v1.c when v2 does not fit. Parent side
+ * only: monitor.c decides and creates before the clone, collects and
+ * destroys after the sandbox is gone; doctor calls the decision in
+ * probe-only mode. */
 #include "sandbox/cgroup.h"
+#include "sandbox/cgroup_v1.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +40,8 @@ static const struct {
     {CG_CPU, "cpu"},
 };
 #define N_CTRLS (sizeof ctrls / sizeof *ctrls)
+
+const char *const cgroup_ctrl_name[CG_N] = {"memory", "pids", "cpu"};
 
 unsigned cgroup_need(const struct limits *l)
 {
@@ -294,6 +298,8 @@ void cgroup_choose(const char *explicit_parent, unsigned need, unsigned want,
 	if (find_cgroup2_mount(mnt, sizeof mnt, root, sizeof root, &err) < 0 ||
 	    own_cgroup(cg, sizeof cg, &err) < 0) {
 		appendf(c->why, sizeof c->why, "%s", err.msg);
+		if (!explicit_parent)
+			cgroup_v1_choose(need, want, c);
 		return;
 	}
 	/* Inside a cgroup namespace or a bind of a subtree, the mount's root
@@ -351,8 +357,11 @@ void cgroup_choose(const char *explicit_parent, unsigned need, unsigned want,
 		 * scope lives, its slice delegated to the user. */
 		_cleanup_free_ char *up = xstrdup(own);
 		*strrchr(up, '/') = '\0';
-		try_parent(up, mnt, own, need, want, probe_only, c);
+		if (try_parent(up, mnt, own, need, want, probe_only, c))
+			return;
 	}
+	/* v2 has no usable controllers here: a hybrid or v1 host. */
+	cgroup_v1_choose(need, want, c);
 }
 
 static int write_at(int dirfd, const char *name, const char *val,
@@ -364,20 +373,28 @@ static int write_at(int dirfd, const char *name, const char *val,
 	return r;
 }
 
+char *cgroup_leaf_name(void)
+{
+	uint32_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd = (uint32_t)time(NULL) ^ (uint32_t)clock();
+	return xasprintf("wsbox-%d-%08" PRIx32, (int)getpid(), rnd);
+}
+
 int cgroup_create(const struct cgroup_choice *c, const struct limits *l,
 		  struct sandbox_cgroup *cg, struct wsbox_error *err)
 {
-	uint32_t rnd = 0;
 	char val[64];
 	int r;
 
+	if (c->v1)
+		return cgroup_v1_create(c, l, cg, err);
 	cg->fd = -1;
 	cg->path = NULL;
+	cg->v1 = false;
 	cg->have = c->have;
-	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		rnd = (uint32_t)time(NULL) ^ (uint32_t)clock();
-	cg->path =
-	    xasprintf("%s/wsbox-%d-%08" PRIx32, c->parent, (int)getpid(), rnd);
+	_cleanup_free_ char *leaf = cgroup_leaf_name();
+	cg->path = xasprintf("%s/%s", c->parent, leaf);
 	if (mkdir(cg->path, 0755) < 0) {
 		r = wsbox_fail(err, errno, "create cgroup `%s`", cg->path);
 		free(cg->path);
@@ -424,8 +441,7 @@ fail:
 	return r;
 }
 
-/* The value of "key N" in a flat-keyed cgroup file; 0 if absent. */
-static uint64_t read_key(int fd, const char *file, const char *key)
+uint64_t cgroup_read_key(int fd, const char *file, const char *key)
 {
 	struct wsbox_error err;
 	_cleanup_free_ char *s = NULL;
@@ -446,6 +462,10 @@ void cgroup_collect(const struct sandbox_cgroup *cg, struct sandbox_result *res)
 	struct wsbox_error err;
 	_cleanup_free_ char *peak = NULL;
 
+	if (cg->v1) {
+		cgroup_v1_collect(cg, res);
+		return;
+	}
 	if (cg->fd < 0)
 		return;
 	if (cg->have & CG_MEMORY) {
@@ -453,20 +473,34 @@ void cgroup_collect(const struct sandbox_cgroup *cg, struct sandbox_result *res)
 		 * cannot make sub-cgroups (no cgroupfs inside), so it is
 		 * exactly the sandbox. */
 		res->oom_killed =
-		    read_key(cg->fd, "memory.events", "oom_kill") > 0;
+		    cgroup_read_key(cg->fd, "memory.events", "oom_kill") > 0;
 		/* memory.peak: Linux >= 5.19; absent is "unknown" (0). */
 		if (read_file_at(cg->fd, "memory.peak", 64, &peak, NULL,
 				 &err) == 0)
 			res->mem_peak_bytes = strtoull(peak, NULL, 10);
 	}
 	if (cg->have & CG_PIDS)
-		res->pids_max_hit = read_key(cg->fd, "pids.events", "max") > 0;
+		res->pids_max_hit =
+		    cgroup_read_key(cg->fd, "pids.events", "max") > 0;
+}
+
+void cgroup_rmdir(const char *path)
+{
+	/* Exiting tasks leave the cgroup asynchronously (EBUSY until the last
+	 * one is released). */
+	for (int i = 0; rmdir(path) < 0 && errno == EBUSY && i < RMDIR_TRIES;
+	     i++)
+		nanosleep(&(struct timespec){0, RMDIR_WAIT_NS}, NULL);
 }
 
 void cgroup_destroy(struct sandbox_cgroup *cg)
 {
 	struct wsbox_error err;
 
+	if (cg->v1) {
+		cgroup_v1_destroy(cg);
+		return;
+	}
 	if (cg->fd >= 0) {
 		/* Normally empty already (init's death ends the PID
 		 * namespace); cgroup.kill (Linux >= 5.14) makes sure. */
@@ -475,12 +509,7 @@ void cgroup_destroy(struct sandbox_cgroup *cg)
 		cg->fd = -1;
 	}
 	if (cg->path) {
-		/* Exiting tasks leave the cgroup asynchronously (EBUSY until
-		 * the last one is released). */
-		for (int i = 0;
-		     rmdir(cg->path) < 0 && errno == EBUSY && i < RMDIR_TRIES;
-		     i++)
-			nanosleep(&(struct timespec){0, RMDIR_WAIT_NS}, NULL);
+		cgroup_rmdir(cg->path);
 		free(cg->path);
 		cg->path = NULL;
 	}

@@ -160,8 +160,9 @@ static void answer_one(struct notify *n)
 	if (n->count++ < NOTIFY_MAX_REPORTS && n->plan->on_denied) {
 		char *name =
 		    seccomp_syscall_resolve_num_arch(n->req->data.arch, nr);
+		const char *shown = name ? name : policy_syscall_name_newer(nr);
 		n->plan->on_denied(n->plan->on_denied_ctx, (pid_t)n->req->pid,
-				   nr, name ? name : "?");
+				   nr, shown ? shown : "?");
 		free(name);
 	}
 }

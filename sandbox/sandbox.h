@@ -26,7 +26,8 @@ struct sandbox_result {
 	double cpu_sec;	 /* user+sys of every process of the sandbox */
 	uint64_t max_rss_kb;
 	unsigned denied_count; /* syscalls denied and reported (plan.h) */
-	/* How --memory/--pids/--cpus were enforced: "cgroup", "rlimit", or
+	/* How --memory/--pids/--cpus were enforced: "cgroup" (v2),
+	 * "cgroup-v1", "rlimit" (memory then not bounded for shmem/memfd), or
 	 * NULL when none was asked (and no --cgroup-parent given). */
 	const char *limits_via;
 	/* cgroup only (rlimit failures are invisible from outside: the task

@@ -219,33 +219,6 @@ int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err)
 	return 0;
 }
 
-/* Depth-first removal using only *at() calls on fds we opened with
- * O_NOFOLLOW, so a symlink planted by a task is unlinked, never followed.
- * Recursion depth is bounded by the tree; a 10,000-deep tree costs 10,000
- * frames of ~100 bytes plus one fd each at a time (fds closed on return). */
-static int rm_children(int dfd, struct wsbox_error *err)
-{
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-	if (dup_fd < 0)
-		return wsbox_fail(err, errno, "dup");
-	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return wsbox_fail(err, errno, "fdopendir");
-	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		int r = rm_rf_at(dfd, de->d_name, err);
-		if (r < 0)
-			return r;
-	}
-	if (errno)
-		return wsbox_fail(err, errno, "readdir");
-	return 0;
-}
-
 int open_beneath(int root, const char *path, int flags)
 {
 	struct open_how how = {
@@ -257,31 +230,128 @@ int open_beneath(int root, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
+/* Depth-first removal of a tree a task may have written, and may still be
+ * racing (a process that kept an fd to it): every step is relative to a
+ * directory fd wsbox opened itself, the last component is never followed
+ * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), a directory is used only after fstat on
+ * the opened fd shows the inode that the fstatat listing saw, and modes are
+ * changed through that fd, never by name. A name that changes between the
+ * look and the act is looked at again, at most RM_RETRIES times. Recursion
+ * depth is bounded by the tree: one frame and two fds per level. */
+#define RM_RETRIES 16
+
+static int rm_children(int dfd, const char *name, struct wsbox_error *err)
 {
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return wsbox_fail(err, errno, "dup `%s`", name);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		int e = errno;
+		close(dup_fd);
+		return wsbox_fail(err, e, "fdopendir `%s`", name);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int r = rm_rf_at(dfd, de->d_name, err);
+		if (r < 0)
+			return r;
+	}
+	if (errno)
+		return wsbox_fail(err, errno, "readdir `%s`", name);
+	return 0;
+}
+
+/* chmod the inode behind an O_PATH fd: fchmod refuses O_PATH fds, so
+ * fchmodat2(AT_EMPTY_PATH) (Linux 6.6), else the fd's magic link, which
+ * names exactly that inode (never a path a task can redirect). */
+static int chmod_opath(int pfd, mode_t mode)
+{
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+	if (syscall(SYS_fchmodat2, pfd, "", mode, AT_EMPTY_PATH) == 0)
 		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return wsbox_fail(err, errno, "unlink `%s`", name);
-	/* Published layers are read-only and overlay work dirs are mode 000:
-	 * make the directory readable and writable before descending. The
-	 * unlink above proved `name` is a directory, not a symlink, and no
-	 * process of a finished sandbox can swap it any more. */
-	if (fchmodat(dirfd, name, 0700, 0) < 0 && errno != EPERM)
-		return wsbox_fail(err, errno, "chmod `%s`", name);
-	_cleanup_close_ int fd = openat(
-	    dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -errno;
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+	return chmod(proc, mode) < 0 ? -errno : 0;
+}
+
+/* Open dirfd/name for reading, only if it is still the directory `seen`
+ * (what fstatat reported): -EAGAIN when it was swapped since (for a symlink,
+ * a file, another directory) or is gone. A directory without rwx for its
+ * owner (published layers are read-only, overlay's work/work is 000) gets
+ * them through the verified fd before it is opened for reading. */
+static int open_seen_dir(int dirfd, const char *name, const struct stat *seen,
+			 struct wsbox_error *err)
+{
+	_cleanup_close_ int pfd =
+	    openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			return -EAGAIN;
 		return wsbox_fail(err, errno, "open `%s`", name);
 	}
-	int r = rm_children(fd, err);
+	struct stat st;
+	if (fstat(pfd, &st) < 0)
+		return wsbox_fail(err, errno, "stat `%s`", name);
+	if (st.st_dev != seen->st_dev || st.st_ino != seen->st_ino)
+		return -EAGAIN;
+	if ((st.st_mode & S_IRWXU) != S_IRWXU) {
+		int r = chmod_opath(pfd, (st.st_mode & 07777) | S_IRWXU);
+		/* Not the owner and no CAP_FOWNER: try to read it anyway. */
+		if (r < 0 && r != -EPERM)
+			return wsbox_fail(err, -r, "chmod `%s`", name);
+	}
+	/* "." of the verified directory is that directory: no name a task
+	 * can change is resolved again. */
+	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", name);
+	return fd;
+}
+
+/* One pass over dirfd/name: -EAGAIN when the name changed under it. */
+static int rm_entry_once(int dirfd, const char *name, struct wsbox_error *err)
+{
+	struct stat seen;
+	if (fstatat(dirfd, name, &seen, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return wsbox_fail(err, errno, "stat `%s`", name);
+	}
+	if (!S_ISDIR(seen.st_mode)) {
+		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+			return 0;
+		if (errno == EISDIR)
+			return -EAGAIN; /* a directory now */
+		return wsbox_fail(err, errno, "unlink `%s`", name);
+	}
+	_cleanup_close_ int fd = open_seen_dir(dirfd, name, &seen, err);
+	if (fd < 0)
+		return fd;
+	int r = rm_children(fd, name, err);
 	if (r < 0)
 		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return wsbox_fail(err, errno, "rmdir `%s`", name);
-	return 0;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	if (errno == ENOTDIR || errno == ENOTEMPTY || errno == EEXIST)
+		return -EAGAIN; /* swapped, or refilled, since */
+	return wsbox_fail(err, errno, "rmdir `%s`", name);
+}
+
+int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
+{
+	for (int i = 0; i < RM_RETRIES; i++) {
+		int r = rm_entry_once(dirfd, name, err);
+		if (r != -EAGAIN)
+			return r;
+	}
+	return wsbox_fail(err, EAGAIN, "remove `%s`: it keeps changing", name);
 }
 
 void free_strings(char **v, size_t n)

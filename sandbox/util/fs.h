@@ -57,8 +57,12 @@ int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err);
  * (capture, verify, restore, import). Returns the fd or -errno. */
 int open_beneath(int root, const char *path, int flags);
 
-/* Remove a tree below dirfd/name without following any symlink; makes
- * read-only directories writable first (published layers are read-only). */
+/* Remove a tree below dirfd/name without following any symlink, also while
+ * a process races it (swaps a directory for a symlink): fd-relative, the
+ * last component never followed, each directory checked (dev/ino) after
+ * opening, read-only directories made writable through their fd (published
+ * layers are read-only). Components of `name` before the last are wsbox's
+ * own path and trusted; everything from the last one down may be a task's. */
 int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err);
 
 /* fsync a directory by path. */

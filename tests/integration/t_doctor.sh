@@ -14,7 +14,7 @@ test_doctor_runs() {
 test_doctor_line_format() {
 	ws doctor
 	assert_rc 0
-	bad=$(grep -Ev '^(ok   |warn |FAIL )[A-Za-z0-9+()][A-Za-z0-9+() -]*: |^workspace strategy: |^limits: (cgroup v2 at /|rlimits \()' "$T/out")
+	bad=$(grep -Ev '^(ok   |warn |FAIL )[A-Za-z0-9+()][A-Za-z0-9+() -]*: |^workspace strategy: |^limits: (cgroup v[12] at /|rlimits, memory not bounded for shmem/memfd \()' "$T/out")
 	[ -z "$bad" ] || fail "unexpected lines: $bad"
 }
 
@@ -25,13 +25,16 @@ test_doctor_probes_once() {
 	assert_rc 0
 	for p in "user namespaces" "namespaces" "overlay in userns" \
 		"lowerdir+ mount API" "mount(2) overlay" "fuse-overlayfs" \
-		"idmapped mounts" "seccomp" "cgroup v2" "network namespace" \
+		"idmapped mounts" "seccomp" "network namespace" \
 		"kernel"; do
 		n=$(awk -v p="$p" '/^(ok   |warn |FAIL )/ &&
 			substr($0, 6, length(p) + 2) == p ": "' "$T/out" | wc -l)
 		n=$((n + 0))
 		assert_eq "$n" 1 "lines for probe '$p'"
 	done
+	# The cgroup probe is named after what is used: v2, else v1.
+	n=$(grep -Ec '^(ok   |warn |FAIL )cgroup v[12]: ' "$T/out")
+	assert_eq "$n" 1 "lines for probe 'cgroup v1/v2'"
 	n=$(grep -c '^workspace strategy: ' "$T/out")
 	assert_eq "$n" 1 "workspace strategy lines"
 	n=$(grep -c '^limits: ' "$T/out")

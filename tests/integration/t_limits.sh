@@ -1,6 +1,7 @@
-# Limits for hostile tenants (docs/sandbox.md "Limits", issue 5 item 3):
-# --pids, --memory, --cpus via a cgroup v2 leaf when a delegated cgroup has
-# the controllers, else rlimits; SysV IPC cleanup (shm_rmid_forced);
+# Limits for hostile tenants (docs/sandbox.md "Limits", issue 5 item 3,
+# issue 19 item 5): --pids, --memory, --cpus via a cgroup v2 leaf when a
+# delegated cgroup has the controllers, else cgroup v1 leaves (root on a v1
+# or hybrid host), else rlimits; SysV IPC cleanup (shm_rmid_forced);
 # --max-layer-size. Every test passes whichever mechanism this host offers;
 # the cgroup-only ones skip (77) when no usable parent exists. As root a test
 # parent is made on the cgroup2 mount; WSBOX_TEST_CGROUP_PARENT names a
@@ -89,7 +90,10 @@ test_doctor_and_exec_agree_on_mechanism() {
 	line=$(grep '^limits: ' "$T/out")
 	case $line in
 	"limits: cgroup v2 at /"*) want_as=unlimited; want_np=unlimited ;;
-	"limits: rlimits ("*) want_as=67108864; want_np=40 ;;
+	# v1: no rlimit set, the task keeps wsbox's own RLIMIT_NPROC.
+	"limits: cgroup v1 at /"*) want_as=unlimited
+		want_np=$(awk '/^Max processes/ {print $3}' /proc/self/limits) ;;
+	"limits: rlimits, memory not bounded for shmem/memfd ("*) want_as=67108864; want_np=40 ;;
 	*) fail "doctor limits line: '$line'" ;;
 	esac
 	wsx --no-cache --memory 64M --pids 40 -- cat /proc/self/limits
@@ -103,8 +107,8 @@ test_doctor_and_exec_agree_on_mechanism() {
 test_doctor_cgroup_line_names_mechanism() {
 	ws doctor
 	assert_rc 0
-	grep -Eq '^(ok   cgroup v2: each task gets a leaf cgroup under /|warn cgroup v2: .*limits fall back to rlimits: --memory as RLIMIT_AS)' "$T/out" ||
-		fail "cgroup line: $(grep 'cgroup v2' "$T/out")"
+	grep -Eq '^(ok   cgroup v2: each task gets a leaf cgroup under /|ok   cgroup v1: .*each task gets cgroup v1 leaves under /|warn cgroup v2: .*limits fall back to rlimits: --memory as RLIMIT_AS .*memory NOT bounded for shmem, memfd)' "$T/out" ||
+		fail "cgroup line: $(grep 'cgroup v' "$T/out")"
 }
 
 # SysV IPC never outlives its users: segments nobody attaches are removed.
@@ -118,8 +122,9 @@ test_cpus_without_cgroup_cpu_is_said() {
 	wsx --no-cache --cpus 0.5 -- true
 	assert_rc 0
 	# Either a cpu controller enforces it (silent) or wsbox says it cannot.
-	mnt=$(cg_mount)
-	if ! grep -qw cpu "$mnt/cgroup.controllers" 2>/dev/null; then
+	ws doctor
+	if ! grep -Eq '^(ok   cgroup v[12]: .* with [a-z, ]*cpu)' "$T/out"; then
+		wsx --no-cache --cpus 0.5 -- true
 		assert_err_has "wsbox: --cpus not enforced: "
 	fi
 }
@@ -217,4 +222,158 @@ test_max_layer_size_bounds_capture() {
 	assert_rc 0
 	ws layers --store "$STORE" ls
 	[ -s "$T/out" ] || fail "no layer published under the limit"
+}
+
+# ---- cgroup v1 (issue 19 item 5): as root on a v1 or hybrid host, where
+# the rlimit fallback let a task take 1 GiB past --memory 64M through a
+# memfd. The tests skip unless doctor says v1 leaves are used.
+
+# Root on a host whose v2 mount lacks the controllers and whose v1
+# hierarchies have memory and pids (this CI): wsbox must use v1 leaves,
+# and doctor must say so. Elsewhere the tests skip.
+need_cgroup_v1() {
+	[ "$(id -u)" = 0 ] || { echo "not root"; exit 77; }
+	mnt=$(cg_mount)
+	if [ -n "$mnt" ] && grep -qw memory "$mnt/cgroup.controllers" 2>/dev/null; then
+		echo "cgroup v2 has the memory controller"; exit 77
+	fi
+	for c in memory pids; do
+		grep -Eq " - cgroup [^ ]+ [^ ]*[,]?$c(,| |\$)" /proc/self/mountinfo ||
+			{ echo "no cgroup v1 $c hierarchy"; exit 77; }
+	done
+	ws doctor
+	grep -q '^limits: cgroup v1 at /' "$T/out" ||
+		fail "doctor on a v1 host: $(grep '^limits: ' "$T/out")"
+	V1_DIRS=$(sed -n 's/^limits: cgroup v1 at //p' "$T/out" | tr -d ',')
+}
+
+# No wsbox-* leaf of this test's execs is left in any v1 hierarchy.
+assert_no_v1_leaves() {
+	for d in $V1_DIRS; do
+		left=$(ls -d "$d"/wsbox-* 2>/dev/null)
+		[ -z "$left" ] || fail "v1 leaf left behind: $left"
+	done
+}
+
+# The event's value for KEY (a JSON scalar), from the last task_finished.
+event_field() { # key
+	grep '"event":"task_finished"' "$T/events" | tail -n 1 |
+		grep -o "\"$1\":[^,}]*" | cut -d: -f2
+}
+
+test_cgroup_v1_memory_hog_malloc_is_oom_killed() {
+	need_cgroup_v1
+	wsx --no-cache --memory 64M --timeout 60 --events "$T/events" -- sh -c "$HOG"
+	assert_rc 0 # sh's echo is the task's last word
+	assert_out "tail=137"
+	assert_err_has "wsbox: task main: memory limit 64M reached (oom)"
+	assert_eq "$(event_field limits_via)" '"cgroup-v1"' "limits_via"
+	assert_eq "$(event_field oom_killed)" true "oom_killed"
+	assert_no_v1_leaves
+}
+
+# shmem is charged to the memory cgroup, not to RLIMIT_AS: 256 MiB written
+# into a memfd under --memory 64M never completes. The memfd is in no
+# process's RSS, so only the task's raised oom_score_adj (init/init.c)
+# makes the writer, not the sandbox's init, the OOM killer's victim.
+test_cgroup_v1_memfd_hog_is_contained() {
+	need_cgroup_v1
+	wsx --no-cache --memory 64M --timeout 60 --events "$T/events" -- /probe attack memfd_hog
+	assert_rc 0 # the probe reports its writer's fate and exits 0
+	grep -Eqx "memfd write 256 MiB: (killed=SIGKILL|errno=ENOMEM)" "$T/out" ||
+		fail "memfd hog: '$(cat "$T/out")', err '$(head -c 300 "$T/err")'"
+	assert_eq "$(event_field limits_via)" '"cgroup-v1"' "limits_via"
+	assert_no_v1_leaves
+}
+
+test_cgroup_v1_fork_bomb_is_contained() {
+	need_cgroup_v1
+	wsx --no-cache --pids 32 --timeout 60 --events "$T/events" -- sh -c "$BOMB"
+	[ "$RC" != 124 ] || fail "ended by --timeout, not by the pid limit"
+	[ "$RC" != 0 ] || fail "bomb ran to the end: $(tail -n 1 "$T/out")"
+	assert_err_has "pids limit 32 reached"
+	last=$(tail -n 1 "$T/out")
+	[ "$last" -lt 32 ] || fail "started $last processes under --pids 32"
+	assert_eq "$(event_field limits_via)" '"cgroup-v1"' "limits_via"
+	assert_eq "$(event_field pids_max_hit)" true "pids_max_hit"
+	assert_no_bomb_left
+	assert_no_v1_leaves
+}
+
+# --cpus 0.5: the leaf's CFS quota is half the period while the task runs,
+# and a 2 s busy loop gets at most ~0.7 of the wall time in CPU (a loose
+# ratio from the event, not a timed assertion).
+test_cgroup_v1_cpus_quota_holds() {
+	need_cgroup_v1
+	cpu_dir=
+	for d in $V1_DIRS; do
+		case $d in */cpu | */cpu/* | */cpu,cpuacct*) cpu_dir=$d ;; esac
+	done
+	[ -n "$cpu_dir" ] || { echo "no cpu hierarchy: $V1_DIRS"; exit 77; }
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --cpus 0.5 \
+		--events "$T/events" -- sh -c 'end=$(($(date +%s) + 3)); while [ $(date +%s) -lt $end ]; do :; done' \
+		>"$T/out" 2>"$T/err" </dev/null &
+	wpid=$!
+	trap 'kill $wpid 2>/dev/null' EXIT
+	quota=
+	for _ in $(seq 1 200); do
+		for d in "$cpu_dir"/wsbox-*; do
+			[ -f "$d/cpu.cfs_quota_us" ] && quota=$(cat "$d/cpu.cfs_quota_us")
+		done
+		[ -n "$quota" ] && break
+		sleep 0.05
+	done
+	RC=0
+	wait "$wpid" || RC=$?
+	assert_rc 0
+	assert_eq "$quota" 50000 "cpu.cfs_quota_us of the leaf"
+	cpu=$(event_field cpu_sec)
+	wall=$(event_field wall_sec)
+	awk -v c="$cpu" -v w="$wall" 'BEGIN { exit !(w >= 1.5 && c <= w * 0.7) }' ||
+		fail "cpu ${cpu}s over wall ${wall}s under --cpus 0.5"
+	assert_no_v1_leaves
+}
+
+# wsbox is in the leaves for the clone only (the mover takes it home): the
+# task's OOM kills and pid limit never apply to the process supervising it.
+test_cgroup_v1_wsbox_is_not_in_the_task_leaf() {
+	need_cgroup_v1
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --memory 64M \
+		--pids 20 -- sleep 3 >"$T/out" 2>"$T/err" </dev/null &
+	wpid=$!
+	trap 'kill $wpid 2>/dev/null' EXIT
+	procs=
+	for _ in $(seq 1 200); do
+		for d in $V1_DIRS; do
+			for l in "$d"/wsbox-"$wpid"-*; do
+				[ -f "$l/cgroup.procs" ] && procs="$procs $(cat "$l/cgroup.procs" | tr '\n' ' ')"
+			done
+		done
+		[ -n "$(echo $procs)" ] && break
+		sleep 0.05
+	done
+	sleep 0.2 # the mover polls every millisecond
+	now=
+	for d in $V1_DIRS; do
+		for l in "$d"/wsbox-"$wpid"-*; do
+			[ -f "$l/cgroup.procs" ] && now="$now $(cat "$l/cgroup.procs" | tr '\n' ' ')"
+		done
+	done
+	RC=0
+	wait "$wpid" || RC=$?
+	assert_rc 0
+	[ -n "$(echo $procs)" ] || fail "no process in a wsbox-$wpid-* leaf"
+	case " $now " in *" $wpid "*) fail "wsbox ($wpid) still in the task's leaf: $now" ;; esac
+	assert_no_v1_leaves
+}
+
+# Without any cgroup (rootless here) the event and doctor say that memory
+# is bounded by RLIMIT_AS only.
+test_rlimit_fallback_says_memory_not_bounded() {
+	ws doctor
+	grep -q '^limits: rlimits' "$T/out" || { echo "a cgroup is used here"; exit 77; }
+	assert_out_has "limits: rlimits, memory not bounded for shmem/memfd ("
+	wsx --no-cache --memory 64M --events "$T/events" -- true
+	assert_rc 0
+	assert_eq "$(event_field limits_via)" '"rlimit"' "limits_via"
 }

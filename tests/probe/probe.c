@@ -1753,6 +1753,94 @@ static void atk_sockets(char **args UNUSED)
 				       s[i].type | SOCK_CLOEXEC, s[i].proto)));
 }
 
+/* socket(AF_INET/AF_INET6, type, protocol) for protocols the kernel would
+ * load a module for (SCTP, DCCP, L2TP, UDP-Lite), and the ones builds use. */
+static void atk_socket_protocols(char **args UNUSED)
+{
+	static const struct {
+		const char *name;
+		int family, type;
+		unsigned long proto;
+	} s[] = {
+	    {"socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)", AF_INET, SOCK_STREAM,
+	     IPPROTO_SCTP},
+	    {"socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP)", AF_INET,
+	     SOCK_SEQPACKET, IPPROTO_SCTP},
+	    {"socket(AF_INET6, SOCK_STREAM, IPPROTO_SCTP)", AF_INET6,
+	     SOCK_STREAM, IPPROTO_SCTP},
+	    {"socket(AF_INET, SOCK_DCCP, IPPROTO_DCCP)", AF_INET, 6,
+	     IPPROTO_DCCP},
+	    {"socket(AF_INET, SOCK_DGRAM, IPPROTO_L2TP)", AF_INET, SOCK_DGRAM,
+	     115},
+	    {"socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE)", AF_INET,
+	     SOCK_DGRAM, IPPROTO_UDPLITE},
+	    {"socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE)", AF_INET6,
+	     SOCK_DGRAM, IPPROTO_UDPLITE},
+	    /* The kernel takes the protocol as an int. */
+	    {"socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE|1<<32)", AF_INET,
+	     SOCK_DGRAM, IPPROTO_UDPLITE | HIGH_BIT},
+	    {"socket(AF_INET, SOCK_STREAM, 0)", AF_INET, SOCK_STREAM, 0},
+	    {"socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)", AF_INET, SOCK_STREAM,
+	     IPPROTO_TCP},
+	    {"socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)", AF_INET, SOCK_DGRAM,
+	     IPPROTO_UDP},
+	    {"socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP)", AF_INET6,
+	     SOCK_STREAM, IPPROTO_TCP},
+	    {"socket(AF_INET6, SOCK_DGRAM, 0)", AF_INET6, SOCK_DGRAM, 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(s); i++)
+		say(s[i].name,
+		    fd_outcome(syscall(SYS_socket, s[i].family,
+				       s[i].type | SOCK_CLOEXEC, s[i].proto)));
+}
+
+/* Syscalls newer than libseccomp 2.5.4 and above the number the policy was
+ * reviewed for, called raw with arguments the kernel's own handler refuses
+ * with another errno (EBADF, EINVAL, ENOENT, EFAULT), and the ones Docker
+ * denies a container without capabilities. */
+static void atk_new_syscalls(char **args UNUSED)
+{
+	say("open_tree_attr (467)",
+	    fd_outcome(syscall(467, -1, "", 0, NULL, 0)));
+	say("file_getattr (468)", outcome_of(syscall(468, -1, "", NULL, 0, 0)));
+	say("file_setattr (469)", outcome_of(syscall(469, -1, "", NULL, 0, 0)));
+	say("syscall 470", outcome_of(syscall(470, 0, 0, 0)));
+	say("syscall 1000", outcome_of(syscall(1000, 0, 0, 0)));
+	say("lsm_list_modules (461)", outcome_of(syscall(461, NULL, NULL, 0)));
+	say("lsm_get_self_attr (459)",
+	    outcome_of(syscall(459, 0, NULL, NULL, 0)));
+	say("pidfd_getfd", outcome_of(syscall(SYS_pidfd_getfd, -1, -1, 0)));
+	say("process_madvise",
+	    outcome_of(syscall(SYS_process_madvise, -1, NULL, 0, 0, 0)));
+	say("migrate_pages",
+	    outcome_of(syscall(SYS_migrate_pages, 0, 0, NULL, NULL)));
+	say("sethostname", outcome_of(syscall(SYS_sethostname, "x", 1)));
+	say("setdomainname", outcome_of(syscall(SYS_setdomainname, "x", 1)));
+}
+
+/* 256 MiB into a memfd in 1 MiB writes: shmem, which RLIMIT_AS does not
+ * see; only a memory cgroup bounds it. In a child, so the outcome (killed,
+ * ENOMEM, ENOSPC) is printed by the probe. */
+static int c_memfd_hog(long mib)
+{
+	static char chunk[1 << 20];
+	int fd = (int)syscall(SYS_memfd_create, "hog", 1U /* CLOEXEC */);
+
+	if (fd < 0)
+		return errno;
+	memset(chunk, 'x', sizeof(chunk));
+	for (long i = 0; i < mib; i++)
+		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+			return errno ? errno : EIO;
+	return 0;
+}
+
+static void atk_memfd_hog(char **args UNUSED)
+{
+	say("memfd write 256 MiB", child_outcome(c_memfd_hog, 256));
+}
+
 static long i386_call(long nr, long a1)
 {
 #if defined(__x86_64__)
@@ -2065,6 +2153,12 @@ static const struct attack attacks[] = {
     {"tiocsti_stdin", atk_tiocsti_stdin, NULL, "TIOCSTI/TIOCLINUX on fd 0"},
     {"io_uring", atk_io_uring, NULL, "io_uring_setup/enter/register"},
     {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
+    {"socket_protocols", atk_socket_protocols, NULL,
+     "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
+    {"memfd_hog", atk_memfd_hog, NULL,
+     "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
+    {"new_syscalls", atk_new_syscalls, NULL,
+     "syscalls 459-470 and 1000 raw; the ones Docker denies"},
     {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},
     {"personality", atk_personality, NULL,
      "ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC"},

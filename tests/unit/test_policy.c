@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -92,6 +93,8 @@ static void test_policy_shipped_profiles_parse(void **state)
 		assert_true(rules > 0); /* at least the squash rules */
 		assert_int_equal(p[i].text[p[i].len], '\0');
 		assert_true(p[i].text[0] == '#');
+		/* Syscalls above the review are never allowed by default. */
+		assert_non_null(strstr(p[i].text, "\nnewer errno ENOSYS\n"));
 	}
 	struct wsbox_error err = {0};
 	struct policy pol;
@@ -345,6 +348,13 @@ enum probe {
 	P_NEWER_462,
 	P_NEWER_1000,
 	P_FIONREAD,
+	P_NR_467,
+	P_NR_468,
+	P_NR_469,
+	P_NR_470,
+	P_SOCK_UDPLITE,
+	P_SOCK_TCP6,
+	P_SOCK_PING,
 	P_NPROBES
 };
 
@@ -434,6 +444,19 @@ static void run_probes(struct report *rep, const char *file)
 	PROBE(rep, P_NEWER_1000, syscall(1000, 0, 0, 0));
 	int avail;
 	PROBE(rep, P_FIONREAD, ioctl(null, FIONREAD, &avail));
+	/* open_tree_attr, file_getattr, file_setattr (Linux 6.15, 6.17) with
+	 * arguments their handlers refuse (ENOENT, EINVAL), and the first
+	 * number above the reviewed maximum. */
+	PROBE(rep, P_NR_467, syscall(467, -1, "", 0, NULL, 0));
+	PROBE(rep, P_NR_468, syscall(468, -1, "", NULL, 0, 0));
+	PROBE(rep, P_NR_469, syscall(469, -1, "", NULL, 0, 0));
+	PROBE(rep, P_NR_470, syscall(470, 0, 0, 0));
+	PROBE(rep, P_SOCK_UDPLITE,
+	      socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDPLITE));
+	PROBE(rep, P_SOCK_TCP6,
+	      socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
+	PROBE(rep, P_SOCK_PING,
+	      socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP));
 }
 
 /* Fork; the child enters a user namespace, drops capabilities, installs
@@ -554,6 +577,37 @@ static void test_policy_default_denies_escapes_and_allows_builds(void **state)
 	expect_errno(&rep, P_SYSLOG, EPERM);
 	expect_errno(&rep, P_FIONREAD,
 		     ENOTTY); /* other ioctls reach the tty layer */
+	expect_errno(&rep, P_NR_467, EPERM); /* open_tree_attr */
+	expect_errno(&rep, P_NR_468, ENOSYS);
+	expect_errno(&rep, P_NR_469, ENOSYS);
+	expect_errno(&rep, P_SOCK_UDPLITE, EPROTONOSUPPORT);
+	expect_ok(&rep, P_SOCK_TCP6);
+	/* Ping sockets pass the filter (ping_group_range may still say
+	 * no). */
+	assert_int_not_equal(rep.r[P_SOCK_PING].err, EPROTONOSUPPORT);
+}
+
+/* `newer` starts above POLICY_REVIEWED_MAX_NR (469, file_setattr) even
+ * when the policy names nothing that high: 469 reaches the kernel, 470
+ * gets the `newer` errno. */
+static void test_policy_newer_starts_above_the_reviewed_maximum(void **state)
+{
+	(void)state;
+	const char *f =
+	    write_policy("newer.policy", "default allow\n"
+					 "newer errno 18\n" /* EXDEV */
+					 "deny EPERM unshare\n");
+	struct wsbox_error err = {0};
+	struct policy p;
+	if (policy_load(f, NULL, &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct report rep;
+	run_child(&p, &rep);
+	policy_free(&p);
+	expect_errno(&rep, P_UNSHARE_USER, EPERM);
+	assert_int_not_equal(rep.r[P_NR_469].err, EXDEV);
+	expect_errno(&rep, P_NR_470, EXDEV);
+	expect_ok(&rep, P_GETPID);
 }
 
 static void test_policy_strict_denies_more_than_default(void **state)
@@ -891,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_policy_probes_succeed_without_a_filter),
 		cmocka_unit_test(test_policy_default_denies_escapes_and_allows_builds),
 		cmocka_unit_test(test_policy_strict_denies_more_than_default),
+		cmocka_unit_test(test_policy_newer_starts_above_the_reviewed_maximum),
 		cmocka_unit_test(test_policy_strict_runs_build_tools),
 		cmocka_unit_test(test_policy_reporting_variant_keeps_the_errnos),
 		cmocka_unit_test(test_policy_reporting_answers_each_rules_errno),

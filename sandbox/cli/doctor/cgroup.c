@@ -1,5 +1,5 @@
-/* doctor/cgroup.c: whether --memory/--pids/--cpus get a cgroup v2 leaf or
- * fall back to rlimits, decided by the same code exec uses. */
+/* doctor/cgroup.c: whether --memory/--pids/--cpus get a cgroup v2 leaf, v1
+ * leaves or fall back to rlimits, decided by the same code exec uses. */
 #include "sandbox/cli/doctor/doctor.h"
 
 #include <stdio.h>
@@ -14,9 +14,11 @@ void probe_cgroup(struct doctor *d)
 	char names[64];
 	/* RLIMIT_CPU bounds CPU seconds, not a rate, so --cpus has none. */
 	const char *why_rl = "rlimits: --memory as RLIMIT_AS (address space; "
-			     "the task gets ENOMEM), --pids as RLIMIT_NPROC "
-			     "(counted per user namespace), --cpus not "
-			     "enforced; --timeout is wall-clock either way";
+			     "the task gets ENOMEM; memory NOT bounded for "
+			     "shmem, memfd and tmpfs files), --pids as "
+			     "RLIMIT_NPROC (counted per user namespace), "
+			     "--cpus not enforced; --timeout is wall-clock "
+			     "either way";
 
 	cgroup_choose(NULL, CG_MEMORY | CG_PIDS, CG_CPU, true, &c);
 	if (!c.usable) {
@@ -27,8 +29,18 @@ void probe_cgroup(struct doctor *d)
 		return;
 	}
 	d->cgroup_usable = true;
+	d->cgroup_v1 = c.v1;
 	snprintf(d->cgroup_path, sizeof d->cgroup_path, "%s", c.parent);
 	cgroup_ctrl_names(c.have, names, sizeof names);
+	if (c.v1) {
+		doctor_report(d, LVL_OK, "cgroup v1",
+			      "no usable cgroup v2 (%s); each task gets cgroup "
+			      "v1 leaves under %s with %s%s%s%s",
+			      c.facts[0] ? c.facts : "no cgroup v2 mount",
+			      c.parent, names, c.why[0] ? "; " : "", c.why,
+			      c.have & CG_CPU ? "" : ": --cpus not enforced");
+		return;
+	}
 	doctor_report(
 	    d, LVL_OK, "cgroup v2",
 	    "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",

@@ -83,9 +83,12 @@ static void print_summary(const struct doctor *d)
 
 	/* Only when a limit is asked for: without one no cgroup is made. */
 	if (d->cgroup_usable)
-		printf("limits: cgroup v2 at %s\n", d->cgroup_path);
+		printf("limits: cgroup %s at %s\n", d->cgroup_v1 ? "v1" : "v2",
+		       d->cgroup_path);
 	else
-		printf("limits: rlimits (%s)\n", d->cgroup_why);
+		printf("limits: rlimits, memory not bounded for shmem/memfd "
+		       "(%s)\n",
+		       d->cgroup_why);
 	fflush(stdout);
 }
 

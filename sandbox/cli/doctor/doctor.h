@@ -28,6 +28,7 @@ struct doctor {
 	int auto_strategy; /* what exec's --strategy auto picks (WS_*) */
 	char strategy_why[WSBOX_ERROR_MAX]; /* why not the kernel overlay */
 	bool cgroup_usable;
+	bool cgroup_v1; /* the leaves are cgroup v1 (cgroup_path lists them) */
 	char cgroup_path[PATH_MAX];
 	char cgroup_why[PATH_MAX + 512];
 };
