@@ -157,7 +157,8 @@ int layer_require(const struct store *s, const char *digest,
 		  struct wsbox_error *err)
 {
 	if (!layer_exists(s, digest))
-		return wsbox_fail(err, ENOENT, "layer %s: missing", digest);
+		return wsbox_fail_logic(err, ENOENT, "layer %s: missing",
+					digest);
 	return 0;
 }
 
@@ -176,7 +177,7 @@ int layer_read_manifest(const struct store *s, const char *digest, char **text,
 	*text = NULL;
 	const char *hex = layer_digest_hex(digest);
 	if (!hex)
-		return wsbox_fail(err, EINVAL, "layer `%s`: not a digest",
+		return wsbox_fail_logic(err, EINVAL, "layer `%s`: not a digest",
 				  digest);
 	_cleanup_free_ char *path =
 	    store_rel_join(STORE_LAYERS, hex, "manifest");
@@ -184,8 +185,8 @@ int layer_read_manifest(const struct store *s, const char *digest, char **text,
 	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &buf, len, err);
 	if (r < 0) {
 		if (r == -ENOENT)
-			return wsbox_fail(err, ENOENT, "layer %s: missing",
-					  digest);
+			return wsbox_fail_logic(err, ENOENT,
+						"layer %s: missing", digest);
 		return r;
 	}
 	char got[DIGEST_STRLEN];
