@@ -185,6 +185,7 @@ enum {
 	OPT_IDMAP_BASE,
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
+	OPT_CACHE_KEY_EXTRA,
 };
 
 static const struct option long_opts[] = {
@@ -214,8 +215,32 @@ static const struct option long_opts[] = {
     {"idmap-base", required_argument, NULL, OPT_IDMAP_BASE},
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"cache-key-extra", required_argument, NULL, OPT_CACHE_KEY_EXTRA},
     {NULL, 0, NULL, 0},
 };
+
+/* Insert K=V into the sorted list; refuse a K given twice. */
+static int add_key_extra(struct strv *x, const char *kv,
+			 struct wsbox_error *err)
+{
+	size_t klen = (size_t)(strchr(kv, '=') - kv);
+	size_t at = 0;
+	for (; at < x->n; at++) {
+		size_t olen = strcspn(x->v[at], "=");
+		int c = strncmp(x->v[at], kv, klen < olen ? klen : olen);
+		if (!c && olen == klen)
+			return wsbox_fail(err, 0,
+					  "--cache-key-extra `%.*s`: given twice",
+					  (int)klen, kv);
+		if (c > 0 || (!c && olen > klen))
+			break;
+	}
+	strv_push(x, kv);
+	char *last = x->v[x->n - 1];
+	memmove(&x->v[at + 1], &x->v[at], (x->n - 1 - at) * sizeof *x->v);
+	x->v[at] = last;
+	return 0;
+}
 
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err)
@@ -381,6 +406,17 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 				    optarg);
 			o->cgroup_parent = optarg;
 			break;
+		case OPT_CACHE_KEY_EXTRA: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq ||
+			    !valid_env_name(optarg, (size_t)(eq - optarg)))
+				return wsbox_fail(
+				    err, 0, "--cache-key-extra `%s`: want K=V",
+				    optarg);
+			if (add_key_extra(&o->cache_key_extra, optarg, err) < 0)
+				return -EINVAL;
+			break;
+		}
 		case OPT_POLICY:
 			o->policy = optarg;
 			break;
@@ -452,6 +488,7 @@ void exec_opts_free(struct exec_opts *o)
 	strv_free(&o->save);
 	strv_free(&o->env);
 	strv_free(&o->env_pass);
+	strv_free(&o->cache_key_extra);
 }
 
 /* Set NAME=VALUE in env (replacing an existing NAME). */
