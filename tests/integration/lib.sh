@@ -6,7 +6,7 @@
 # Environment given by the runner: WSBOX (binary), ROOTFS (busybox rootfs
 # with /probe), BUILD.
 
-fail() { echo "    $*" >&2; return 1; }
+fail() { echo "    $*" >&2; exit 1; }
 
 # ws ARGS...: run wsbox with the per-test store; stdout/stderr to $T/out,
 # $T/err; exit status in $RC (never aborts the test by itself).

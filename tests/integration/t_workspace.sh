@@ -26,8 +26,10 @@ test_agola_isolated_tasks() {
 	# Both as parents of one task: the same path written twice: conflict.
 	task r both --parent build-x86 --parent build-arm -- true
 	assert_rc 125 || return 1
-	assert_err_has "conflict: out/binary: written by task build-arm and task build-x86"
-	assert_no_file "$STORE/runs/r/tasks/both"
+	assert_err_has "conflict: out/binary: written by task build-arm and task build-x86" || return 1
+	# The refusal is the task's recorded outcome (docs/cache.md "Attempts").
+	assert_eq "$(status_of r both)" refused status || return 1
+	grep -qF '"error": "conflict: out/binary: written by task build-arm and task build-x86"' "$STORE/runs/r/tasks/both" || fail "record lacks the conflict"
 }
 
 # Agola docs, "dependent tasks": distinct paths, both visible to both tests.
@@ -133,8 +135,11 @@ test_failed_task_publishes_nothing_and_blocks_children() {
 
 test_unknown_parent_is_125() {
 	task r child --parent ghost -- true; assert_rc 125 || return 1
-	assert_err_has "parent ghost: no such task in run r"
-	assert_no_file "$STORE/runs/r"
+	assert_err_has "wsbox: parent ghost: no such task in run r" || return 1
+	# A logical error: no errno text after it.
+	assert_eq "$(cat "$T/err")" "wsbox: parent ghost: no such task in run r" stderr || return 1
+	assert_eq "$(status_of r child)" refused status || return 1
+	grep -qF '"error": "parent ghost: no such task in run r"' "$STORE/runs/r/tasks/child" || fail "record lacks the why"
 }
 
 test_keep_failed_keeps_upper() {
