@@ -1,11 +1,14 @@
 /* sandbox/cli/exec.c: `wsbox exec`, the lifecycle of one task (docs/exec.md
- * "Lifecycle", docs/cache.md "Compare-and-swap"): parse and validate; draw an
- * attempt number; resolve the ancestors and refuse conflicts; compute the cache
- * key and, on a hit, publish the cached result without any sandbox; else stage
- * the attempt, build the plan and run the sandbox; capture the upper dir on
- * success; publish layer, logs, record and cache entry in one
- * compare-and-swap under the task's lock; report events; turn the outcome
- * into an exit status. Store and sandbox meet only here, through the plan.
+ * "Lifecycle", docs/cache.md "Compare-and-swap"): parse and validate; resolve
+ * the ancestors and refuse conflicts; draw an attempt number; settle stdin
+ * (sandbox/cli/exec_stdin.h) and compute the cache key and, on a hit, publish
+ * the cached result without any sandbox; else stage the attempt, build the
+ * plan and run the sandbox; capture the upper dir on success; publish layer,
+ * logs, record and cache entry in one compare-and-swap under the task's lock;
+ * report events; turn the outcome into an exit status. From workspace
+ * assembly on, every attempt leaves a record, also a refused, superseded or
+ * failed one (record_unpublished). Store and sandbox meet only here, through
+ * the plan.
  *
  * Locks (layers/lock.h): the gc lock is held shared only while records are
  * read and while results are published; the task's lock only around the
@@ -294,8 +297,8 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	return 0;
 }
 
-/* Ancestors → manifests → conflicts → lower dirs, topmost first; the
- * record names them. */
+/* Step 4: ancestors → manifests → conflicts → lower dirs, topmost first;
+ * the record names them. */
 static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 {
 	/* From here on the attempt counts: a refusal (conflict, unknown or
@@ -735,7 +738,9 @@ static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 	return c->gc_lock < 0 ? c->gc_lock : 0;
 }
 
-/* Step 4: the seccomp policy, its compiled filters cached in the store. */
+/* Step 3: the seccomp policy, its compiled filters cached in the store
+ * (before the workspace: a bad --policy is an option error and leaves no
+ * record). */
 static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->bpf_dir = store_path_of(&c->store, STORE_BPF_CACHE);
@@ -1029,7 +1034,7 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
  * exit status, or a negative errno with err set. */
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = open_store(c, err); /* events, stdin, rootfs path, store */
+	int r = open_store(c, err); /* stdin, events, rootfs path, store */
 	if (r < 0)
 		return r;
 	trace_phase("store");
@@ -1045,7 +1050,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	trace_phase("assemble");
-	r = begin_attempt(c, err); /* sequence number, env, cache key */
+	r = begin_attempt(c, err); /* number, stdin, env, cache key */
 	if (r < 0)
 		return r;
 	trace_phase("key");

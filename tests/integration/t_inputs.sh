@@ -75,7 +75,8 @@ two"
 # for writing cannot reach the caller's file.
 test_stdin_file_cannot_be_written_through_proc() {
 	echo original > "$T/in"
-	chmod 644 "$T/in"
+	# Writable by anyone: only the copy stands between the task and it.
+	chmod 666 "$T/in"
 	wsin "$T/in" --run r --task t -- sh -c '
 		(echo evil > /proc/self/fd/0) 2>/dev/null && echo wrote-trunc
 		(echo evil 1<>/proc/self/fd/0) 2>/dev/null && echo wrote-rdwr

@@ -134,6 +134,28 @@ static void test_bad_input_is_refused_with_a_message(void **state)
 		       NULL);
 	expect_refused("--cgroup-parent", "--cgroup-parent", "", "true", NULL);
 	expect_refused("no command", NULL);
+	expect_refused("want K=V", "--cache-key-extra", "rev", "true", NULL);
+	expect_refused("want K=V", "--cache-key-extra", "=1", "true", NULL);
+	expect_refused("given twice", "--cache-key-extra", "rev=1",
+		       "--cache-key-extra", "rev=2", "true", NULL);
+}
+
+/* The order on the command line does not change the key: sorted by K. */
+static void test_cache_key_extra_sorted_by_name(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--cache-key-extra", "rev=2",
+			       "--cache-key-extra", "a=x=y",
+			       "--cache-key-extra", "re=1", "true", NULL),
+			 0);
+	assert_int_equal(o.cache_key_extra.n, 3);
+	assert_string_equal(o.cache_key_extra.v[0], "a=x=y");
+	assert_string_equal(o.cache_key_extra.v[1], "re=1");
+	assert_string_equal(o.cache_key_extra.v[2], "rev=2");
+	assert_null(o.cache_key_extra.v[3]);
+	exec_opts_free(&o);
 }
 
 static void test_parse_cpus(void **state)
@@ -263,6 +285,7 @@ int main(void)
 	    cmocka_unit_test(test_all_options),
 	    cmocka_unit_test(test_command_flags_are_not_ours),
 	    cmocka_unit_test(test_bad_input_is_refused_with_a_message),
+	    cmocka_unit_test(test_cache_key_extra_sorted_by_name),
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_cpus),
 	    cmocka_unit_test(test_limits_from_options),
