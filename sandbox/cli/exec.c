@@ -297,7 +297,7 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	return 0;
 }
 
-/* Step 4: ancestors → manifests → conflicts → lower dirs, topmost first;
+/* Step 3: ancestors → manifests → conflicts → lower dirs, topmost first;
  * the record names them. */
 static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -738,7 +738,7 @@ static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 	return c->gc_lock < 0 ? c->gc_lock : 0;
 }
 
-/* Step 3: the seccomp policy, its compiled filters cached in the store
+/* Step 2: the seccomp policy, its compiled filters cached in the store
  * (before the workspace: a bad --policy is an option error and leaves no
  * record). */
 static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
@@ -763,7 +763,7 @@ static int settle_stdin(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-/* Step 5: the workspace is valid: draw the attempt's number (any attempt
+/* Step 4: the workspace is valid: draw the attempt's number (any attempt
  * of this task that draws a higher number and publishes first wins), then
  * stdin, the environment and the cache key. */
 static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
@@ -785,7 +785,7 @@ static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-/* Step 6: on a hit, publish the cached result here (c->hit) and run
+/* Step 5: on a hit, publish the cached result here (c->hit) and run
  * nothing; a miss is announced. */
 static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -813,7 +813,7 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 	return r;
 }
 
-/* Step 7: the attempt's staging dir. Pin what the workspace stands on
+/* Step 6: the attempt's staging dir. Pin what the workspace stands on
  * before the gc lock goes: the task may run for hours. */
 static int stage(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -893,7 +893,7 @@ static int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
 	return c->mutex_lock < 0 ? c->mutex_lock : 0;
 }
 
-/* Step 8: logs, root-mode ownership, idmapped views, --mutex. */
+/* Step 7, before the sandbox: logs, root-mode ownership, idmapped views, --mutex. */
 static int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = open_logs(c, err);
@@ -949,7 +949,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	};
 }
 
-/* Step 9: clone → contain → init → task, to the end (c->res). */
+/* Step 7: clone → contain → init → task, to the end (c->res). */
 static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
@@ -967,7 +967,7 @@ static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-/* Step 10: how the task ended, into the record, and the upper dir of a
+/* Step 8: how the task ended, into the record, and the upper dir of a
  * task that succeeded captured. Returns the exit status; a timeout or a
  * failed capture also leaves its message in err, but the result is still
  * published. */
@@ -1012,7 +1012,7 @@ static void final_line(const struct exec_ctx *c, const struct wsbox_error *err,
 			 c->res.note);
 }
 
-/* Step 11: publish the result (publish_result) and return `status`; a
+/* Step 9: publish the result (publish_result) and return `status`; a
  * result that cannot be published fails the exec, with its own error. The
  * record keeps the exit status and the message (a timeout, a capture
  * refused, a limit hit). */
