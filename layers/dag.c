@@ -213,18 +213,15 @@ static int refuse_disagreement(const struct store *s, const char *run,
 		record_free(&now);
 	if (!stale_a && !stale_b)
 		stale_a = stale_b = true;
-	char which[2 * 132 + 8] = "";
-	if (stale_a)
-		appendf(which, sizeof which, "%s", pa);
-	if (stale_b && strcmp(pa, pb))
-		appendf(which, sizeof which, "%s%s", stale_a ? " and " : "",
-			pb);
+	bool both = stale_a && stale_b && strcmp(pa, pb);
+	const char *one = stale_a ? pa : pb;
 	return wsbox_fail_logic(
 	    err, EINVAL,
 	    "ancestors disagree on the layer of task %s: it was re-run after "
-	    "a descendant used it; re-run %s (and the tasks between %s and "
-	    "it) first",
-	    task, which, task);
+	    "a descendant used it; re-run %s%s%s (and every task between %s "
+	    "and %s) first",
+	    task, one, both ? " and " : "", both ? pb : "", task,
+	    both ? "them" : one);
 }
 
 int dag_collect(const struct store *s, const char *run, char *const *parents,

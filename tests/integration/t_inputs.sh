@@ -192,6 +192,19 @@ test_hit_records_exit_status() {
 	assert_eq "$(rec r2 t cache_hit)" true cache_hit
 	assert_eq "$(rec r2 t exit_status)" 0 exit_status
 	assert_eq "$(rec r2 t error)" null error
+	att="$STORE/runs/r2/attempts/t/$(rec r2 t attempt)"
+	assert_eq "$(field "$att" cache_hit)" true "attempt record of the hit"
+}
+
+# wsbox failing after the attempt began (here: the sandbox's cgroup) is
+# status error, with the message.
+test_setup_failure_records_error() {
+	wsx --run r --task t --cgroup-parent /sys/fs/cgroup/no-such-wsbox-dir -- true
+	assert_rc 125
+	assert_eq "$(rec r t status)" error status
+	assert_eq "$(rec r t exit_status)" 125 exit_status
+	rec r t error | grep -qF -- "--cgroup-parent" || fail "error: $(rec r t error)"
+	assert_eq "$(rec r t stdout)" null "logs of an attempt that never ran"
 }
 
 # A refused re-run is the task's latest outcome: it replaces the older
@@ -207,6 +220,8 @@ test_refused_rerun_replaces_success_and_keeps_attempts() {
 	assert_eq "$(rec r c exit_status)" 125 exit_status
 	assert_eq "$(rec r c error)" "parent ghost: no such task in run r" error
 	assert_eq "$(rec r c layer)" null layer
+	assert_eq "$(rec r c cache_hit)" false cache_hit
+	[ "$(rec r c wall_sec)" != "<absent>" ] || fail "no wall_sec"
 	assert_eq "$(ls "$STORE/runs/r/attempts/c" | wc -l)" 2 "attempt records of c"
 	wsx --run r --task d --parent c -- true
 	assert_rc 125
@@ -236,7 +251,7 @@ test_ancestors_disagree_names_the_task_to_rerun() {
 	wsx --run r --task c --parent a --parent b -- true
 	assert_rc 125
 	assert_err_has "ancestors disagree on the layer of task a"
-	assert_err_has "re-run b"
+	assert_err_has "re-run b (and every task between a and b) first"
 	grep -q "Invalid argument" "$T/err" && fail "errno text in: $(cat "$T/err")"
 	assert_eq "$(rec r c status)" refused status
 }
