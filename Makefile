@@ -33,6 +33,15 @@ override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
            -DWSBOX_LIBARCHIVE_SONAME='"$(or $(ARCHIVE_SONAME),libarchive.so.13)"' \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
+# `wsbox --version`: git describe in a checkout, else VERSION. The stamp
+# changes only with the string, so main.o is rebuilt exactly then.
+VERSION ?= 0.2.0
+WSBOX_VERSION := $(or $(if $(wildcard .git),$(shell git describe --always --dirty 2>/dev/null)),$(VERSION))
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD); echo '$(WSBOX_VERSION)' | cmp -s - $@ || echo '$(WSBOX_VERSION)' >$@
+$(BUILD)/sandbox/cli/main.o: $(BUILD)/version
+$(BUILD)/sandbox/cli/main.o: override CFLAGS += -DWSBOX_VERSION='"$(WSBOX_VERSION)"'
+FORCE:
 
 # One directory per part of the architecture (see README "Design").
 LIB_SRC := $(sort $(wildcard sandbox/util/*.c sandbox/*.c sandbox/cli/*.c \
@@ -45,7 +54,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
+.PHONY: all clean test check unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
 
 all: $(BIN)
 
@@ -63,9 +72,12 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) -I. -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libwsbox.a
+# Unit tests share tests/unit/fixture.c (temporary store, tree builder,
+# test selection).
+UNIT_FIXTURE := $(BUILD)/tests/unit/fixture.o
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_FIXTURE) $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_FIXTURE) $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
 
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe
@@ -85,6 +97,18 @@ unit: $(UNIT_BIN)
 # as an unprivileged user.
 test: $(BIN) $(UNIT_BIN) rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh $(BUILD) $(UNIT_BIN)
+
+# The integration and security suites only, as `make test` runs them (as
+# root, then rootless).
+integration: $(BIN) rootfs
+	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh --no-unit $(BUILD)
+
+# `make check T=NAME`: one suite (t_cache, test_store) or one test
+# (t_cache:test_hit..., test_store:test_..., or a bare test name), as
+# `make test` runs it; TEST_FILTER=REGEX narrows by "suite:test" name
+# (tests/README.md).
+check: $(BIN) $(UNIT_BIN) rootfs
+	@WSBOX_BIN=$(abspath $(BIN)) T="$(T)" sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/wsbox CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -80,10 +80,11 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 	if (!exists && errno != ENOENT)
 		return wsbox_fail(rs->err, errno, "stat `%s`", e->path);
 	bool keep_dir = exists && S_ISDIR(st.st_mode) && e->type == MF_DIR;
+	int r;
 	/* Overlay: a whiteout hides, an opaque dir replaces, any non-dir
 	 * replaces; only a plain dir over a dir merges. */
 	if (exists && !keep_dir) {
-		int r = rm_rf_at(pfd, leaf, rs->err);
+		r = rm_rf_at(pfd, leaf, rs->err);
 		if (r < 0)
 			return r;
 	}
@@ -101,6 +102,10 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 		if (symlinkat(e->target, pfd, leaf) < 0)
 			return wsbox_fail(rs->err, errno, "symlink `%s`",
 					  e->path);
+		r = layer_stamp_at(pfd, leaf);
+		if (r < 0)
+			return wsbox_fail(rs->err, -r, "set time of `%s`",
+					  e->path);
 		return 0;
 	case MF_FILE: {
 		_cleanup_close_ int in = open_beneath(tree, e->path, O_RDONLY);
@@ -113,11 +118,15 @@ static int apply_entry(struct applier *rs, int tree, const struct mf_entry *e)
 		if (out < 0)
 			return wsbox_fail(rs->err, errno, "create `%s`",
 					  e->path);
-		int r = copy_data(in, out, e->size, rs->buf);
+		r = copy_data(in, out, e->size, rs->buf);
 		if (r < 0)
 			return wsbox_fail(rs->err, -r, "copy `%s`", e->path);
 		if (fchmod(out, e->mode) < 0)
 			return wsbox_fail(rs->err, errno, "chmod `%s`",
+					  e->path);
+		r = layer_stamp_at(out, NULL);
+		if (r < 0)
+			return wsbox_fail(rs->err, -r, "set time of `%s`",
 					  e->path);
 		return 0;
 	}

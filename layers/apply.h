@@ -18,7 +18,10 @@
  * Layer trees are read with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS and dst is
  * written the same way, so hostile layer content cannot redirect either.
  * Directory modes are set last (every dir stays writable while layers go
- * in); ownership is left to the caller. Does not sync. */
+ * in); ownership is left to the caller. Every entry written (not dst
+ * itself) gets atime = mtime = LAYER_MTIME, as in a published layer
+ * (layer.h), so make in a restored tree finds what was built up to date.
+ * Does not sync. */
 int layers_apply(const struct store *s, char *const *digests, size_t n,
 		 int dst_dirfd, struct wsbox_error *err);
 

@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "layers/layer.h"
+#include "layers/tasklog.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
 #include "sandbox/util/sha256.h"
 
 #define ENTRY_MAX (64 * 1024)
+/* Chunks are one read of a pipe each (64 KiB): a longer one is corrupt. */
+#define CHUNK_MAX (1U << 20)
 
 /* ---- key encoding: tag byte, then u64 length (or count) + bytes ---- */
 
@@ -195,7 +198,7 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
  * at a clean end, -1 on a short or malformed header. */
 static int chunk_header(int fd, int *stream, uint32_t *len)
 {
-	unsigned char h[CACHE_LOG_HEADER];
+	unsigned char h[TASKLOG_HEADER];
 	ssize_t n = read_all(fd, h, sizeof h);
 	if (n == 0)
 		return 0;
@@ -204,8 +207,8 @@ static int chunk_header(int fd, int *stream, uint32_t *len)
 	*stream = h[0];
 	*len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
 	       (uint32_t)h[3] << 8 | (uint32_t)h[4];
-	if ((*stream != CACHE_LOG_STDOUT && *stream != CACHE_LOG_STDERR) ||
-	    *len > CACHE_LOG_CHUNK_MAX)
+	if ((*stream != TASKLOG_STDOUT && *stream != TASKLOG_STDERR) ||
+	    *len > CHUNK_MAX)
 		return -1;
 	return 1;
 }
@@ -230,7 +233,7 @@ static off_t combined_whole(int dirfd, off_t out, off_t err)
 	struct stat st;
 	if (r < 0 || fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_CUR) != st.st_size)
 		return -1;
-	if (sum[CACHE_LOG_STDOUT] != out || sum[CACHE_LOG_STDERR] != err)
+	if (sum[TASKLOG_STDOUT] != out || sum[TASKLOG_STDERR] != err)
 		return -1;
 	return st.st_size;
 }
@@ -342,6 +345,8 @@ static int copy_chunk(int fd, uint32_t len, int *out)
 	return 0;
 }
 
+/* tasklog_replay's loop, but a reader that went away (EPIPE) stops only its
+ * stream, as in a live run: the record is already written. */
 static int replay_combined(const struct store *s, const char *rel, int out_fd,
 			   int err_fd, struct wsbox_error *err)
 {

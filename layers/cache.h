@@ -9,11 +9,10 @@
  *   cache/tasks/<key hex>/stderr
  *   cache/tasks/<key hex>/combined both, in their order of arrival
  *
- * The combined log (also runs/<run>/logs/<attempt>.log) is a sequence of
- * chunks, one per read of the task's output: 1 byte stream (1 = stdout,
- * 2 = stderr), 4 bytes big-endian length, then that many bytes. A hit
- * replays it chunk by chunk, so compiler errors stay next to the make lines
- * they belong to; an entry without one replays stdout, then stderr.
+ * The combined log (also runs/<run>/logs/<attempt>.log) is in the format of
+ * layers/tasklog.h, one chunk per read of the task's output. A hit replays
+ * it chunk by chunk, so compiler errors stay next to the make lines they
+ * belong to; an entry without one replays stdout, then stderr.
  *
  * An entry is built in the attempt's staging dir and renamed into place, so
  * it appears whole or not at all; the entry file's mtime is its last use
@@ -34,12 +33,6 @@
 /* Bumped whenever the key's encoding or the meaning of a cached result
  * changes; old entries then simply never match. */
 #define CACHE_KEY_VERSION 2 /* 2: stdin and --cache-key-extra */
-
-/* Combined-log framing (see above). */
-#define CACHE_LOG_STDOUT 1
-#define CACHE_LOG_STDERR 2
-#define CACHE_LOG_HEADER 5
-#define CACHE_LOG_CHUNK_MAX (1U << 20) /* a reader refuses longer chunks */
 
 /* What goes into the key. Every string may be NULL (encoded distinctly from
  * ""); lists are counted, strings length-prefixed, so no two different

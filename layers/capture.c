@@ -17,6 +17,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
@@ -292,6 +293,9 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
 	if ((chowned || cur != disk) && fchmod(fd, disk) < 0)
 		return escaped_fail(w->err, errno, "chmod", path);
+	r = layer_stamp_at(fd, NULL);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "set time of", path);
 	w->bytes += got;
 	w->st->files++;
 	w->st->bytes += got;
@@ -323,6 +327,9 @@ static int do_special(struct walker *w, int dirfd, const char *name,
 	    fchownat(dirfd, name, w->opts->owner_uid, w->opts->owner_gid,
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		return escaped_fail(w->err, errno, "chown", path);
+	r = layer_stamp_at(dirfd, name);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "set time of", path);
 	if (type == MF_SYMLINK) {
 		w->st->symlinks++;
 		record(w, path, MF_SYMLINK, 0777, 0, NULL, target);
@@ -495,6 +502,10 @@ static int leave(struct walker *w)
 	if (f->kind != REMOVE && f->cur_mode != f->final_mode &&
 	    fchmod(f->fd, f->final_mode) < 0)
 		return escaped_fail(w->err, errno, "chmod", f->path);
+	/* After the children: creating or removing one moves the mtime. */
+	int r = f->kind == REMOVE ? 0 : layer_stamp_at(f->fd, NULL);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "set time of", f->path);
 	if (parent->fd < 0) {
 		int pfd =
 		    openat(f->fd, "..",
@@ -659,6 +670,10 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 		if (r < 0)
 			goto out;
 	}
+	/* The root last, after its children (README "Time stamps"). */
+	r = layer_stamp_at(root_fd, NULL);
+	if (r < 0)
+		r = wsbox_fail(err, -r, "set time of capture root");
 out:
 	walker_free(&w);
 	if (r < 0)

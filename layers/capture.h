@@ -13,7 +13,12 @@
  *     between paths; overlay copy-up breaks them anyway);
  *   - ownership is squashed to (owner_uid, owner_gid);
  *   - with make_readonly, write bits are removed from every file and dir
- *     (after hashing) so a published layer cannot be modified by mistake.
+ *     (after hashing) so a published layer cannot be modified by mistake;
+ *   - every kept entry (symlinks themselves, directories after their
+ *     children) and the root get atime = mtime = LAYER_MTIME (layer.h), so
+ *     make and ninja in a descendant see what ancestors built as up to date
+ *     whichever run built it (README "Time stamps"); times are not content:
+ *     they enter neither the manifest nor the digest.
  * and hashed into a manifest. The tree is modified in place; publishing is a
  * rename by the caller, so capture costs O(bytes the task wrote). */
 #ifndef WSBOX_LAYERS_CAPTURE_H

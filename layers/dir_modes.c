@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layers/layer.h"
 #include "sandbox/util/fs.h"
 
 struct dir_mode {
@@ -61,6 +62,10 @@ int dir_modes_apply(struct dir_modes *d, int root, bool skip_gone,
 			return fd;
 		*failed_step = "chmod";
 		int r = fchmod(fd, m->mode) < 0 ? -errno : 0;
+		if (r == 0) {
+			*failed_step = "set time of";
+			r = layer_stamp_at(fd, NULL);
+		}
 		close(fd);
 		if (r < 0)
 			return r;

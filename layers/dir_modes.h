@@ -19,9 +19,11 @@ struct dir_modes {
 void dir_modes_note(struct dir_modes *d, const char *path, mode_t mode);
 
 /* chmod every noted path below root (opened with open_beneath: no symlink
- * is followed). With skip_gone, a path that no longer is a directory (a
- * later layer replaced it) is skipped. Returns 0, or -errno with the path
- * and the step ("open" or "chmod") that failed. */
+ * is followed) and set its atime and mtime to LAYER_MTIME (layers/layer.h;
+ * done here, after the entries went in, because adding them moved it).
+ * With skip_gone, a path that no longer is a directory (a later layer
+ * replaced it) is skipped. Returns 0, or -errno with the path and the step
+ * ("open", "chmod" or "set time of") that failed. */
 int dir_modes_apply(struct dir_modes *d, int root, bool skip_gone,
 		    const char **failed_path, const char **failed_step);
 

@@ -4,6 +4,7 @@
 #include "layers/export.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,33 @@ static int write_entries(struct archive *a, int tree, const struct manifest *m,
 	return 0;
 }
 
+/* Compression from the file name, pax format. Layer names are bytes
+ * (manifest.h), not necessarily UTF-8: unless they all are (and the writer
+ * runs in a UTF-8 locale) the pax writer gets hdrcharset=BINARY, since a
+ * name needing a `path` record would otherwise fail to convert. Plain pax
+ * headers let GNU tar read the export without a warning per entry. */
+static int writer_setup(struct archive *a, const char *file, bool utf8)
+{
+	int r = ARCHIVE_OK;
+	if (ends_with(file, ".gz") || ends_with(file, ".tgz")) {
+		r = archive_write_add_filter_gzip(a);
+		/* No timestamp or name in the gzip header: same layer, same
+		 * bytes. Older libarchives lack the option (warning only). */
+		if (r == ARCHIVE_OK)
+			archive_write_set_filter_option(a, "gzip", "timestamp",
+							NULL);
+	} else if (ends_with(file, ".zst")) {
+		r = archive_write_add_filter_zstd(a);
+	}
+	if (r != ARCHIVE_OK)
+		return r;
+	r = archive_write_set_format_pax_restricted(a);
+	if (r != ARCHIVE_OK || utf8)
+		return r;
+	return archive_write_set_format_option(a, "pax", "hdrcharset",
+					       "BINARY");
+}
+
 int export_layer(const struct store *s, const char *digest, const char *file,
 		 struct wsbox_error *err)
 {
@@ -171,24 +199,13 @@ int export_layer(const struct store *s, const char *digest, const char *file,
 		close(fd);
 		return wsbox_fail(err, ENOMEM, "archive");
 	}
-	r = ARCHIVE_OK;
-	if (ends_with(file, ".gz") || ends_with(file, ".tgz")) {
-		r = archive_write_add_filter_gzip(a);
-		/* No timestamp or name in the gzip header: same layer, same
-		 * bytes. Older libarchives lack the option (warning only). */
-		if (r == ARCHIVE_OK)
-			archive_write_set_filter_option(a, "gzip", "timestamp",
-							NULL);
-	} else if (ends_with(file, ".zst")) {
-		r = archive_write_add_filter_zstd(a);
-	}
-	if (r == ARCHIVE_OK)
-		r = archive_write_set_format_pax_restricted(a);
-	/* Layer names are bytes (manifest.h), not necessarily UTF-8: a name
-	 * that needs a pax `path` record would otherwise fail to convert. */
-	if (r == ARCHIVE_OK)
-		r = archive_write_set_format_option(a, "pax", "hdrcharset",
-						    "BINARY");
+	/* libarchive converts names from the locale's charset: a UTF-8 one
+	 * (this thread only) lets UTF-8 names through as they are. */
+	bool utf8 = manifest_all_utf8(&m);
+	locale_t u8 = utf8 ? newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0)
+			   : (locale_t)0;
+	locale_t prev = u8 ? uselocale(u8) : (locale_t)0;
+	r = writer_setup(a, file, u8 != (locale_t)0);
 	if (r == ARCHIVE_OK)
 		r = archive_write_open_fd(a, fd);
 	if (r != ARCHIVE_OK)
@@ -200,6 +217,10 @@ int export_layer(const struct store *s, const char *digest, const char *file,
 		r = wsbox_fail(err, 0, "export `%s`: %s", file,
 			       archive_error_string(a));
 	archive_write_free(a);
+	if (u8) {
+		uselocale(prev);
+		freelocale(u8);
+	}
 	if (r == 0 && fsync(fd) < 0 && errno != EINVAL)
 		r = wsbox_fail(err, errno, "export `%s`", file);
 	if (close(fd) < 0 && r == 0)

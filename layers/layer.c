@@ -1,11 +1,14 @@
 /* layers/layer.c: publishing and reading layers (see layer.h). */
 #include "layers/layer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/util/cleanup.h"
@@ -23,9 +26,77 @@ const char *layer_digest_hex(const char *digest)
 	return hex;
 }
 
+int layer_stamp_at(int dirfd, const char *name)
+{
+	static const struct timespec t[2] = {{.tv_sec = LAYER_MTIME},
+					     {.tv_sec = LAYER_MTIME}};
+	int r = name ? utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW)
+		     : futimens(dirfd, t);
+	return r < 0 ? -errno : 0;
+}
+
 bool layer_name_valid(const char *name)
 {
 	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+/* A logical failure (README "Exit status": no errno text): the message,
+ * with -errnum returned and kept in err->errnum for the caller to test. */
+static int resolve_fail(struct wsbox_error *err, int errnum, const char *arg,
+			const char *why)
+{
+	wsbox_fail(err, 0, "layer `%s`: %s", arg, why);
+	err->errnum = errnum;
+	return -errnum;
+}
+
+int layer_resolve_digest(const struct store *s, const char *arg,
+			 char out[DIGEST_STRLEN], struct wsbox_error *err)
+{
+	const char *hex = strncmp(arg, "sha256:", 7) ? arg : arg + 7;
+	size_t len = strlen(hex);
+	if (len > 64 || strspn(hex, "0123456789abcdefABCDEF") != len)
+		return resolve_fail(err, EINVAL, arg, "not a layer digest");
+	if (len < LAYER_PREFIX_MIN) {
+		char why[64];
+		snprintf(why, sizeof why,
+			 "digest prefix too short (at least %d hex digits)",
+			 LAYER_PREFIX_MIN);
+		return resolve_fail(err, EINVAL, arg, why);
+	}
+	char want[65];
+	for (size_t i = 0; i <= len; i++)
+		want[i] = (char)tolower((unsigned char)hex[i]);
+	if (len == 64) {
+		snprintf(out, DIGEST_STRLEN, "sha256:%s", want);
+		return 0;
+	}
+	char **names;
+	size_t n;
+	struct wsbox_error lerr = {0};
+	int r = list_dir_at(s->fd, store_rel(STORE_LAYERS), layer_name_valid,
+			    &names, &n, &lerr);
+	if (r < 0 && r != -ENOENT) { /* no layers/ yet: no layer matches */
+		*err = lerr;
+		return r;
+	}
+	size_t hits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(names[i], want, len))
+			continue;
+		if (hits++ == 0)
+			snprintf(out, DIGEST_STRLEN, "sha256:%s", names[i]);
+	}
+	free_strings(names, n);
+	if (hits == 0)
+		return resolve_fail(err, ENOENT, arg, "no such layer");
+	if (hits > 1) {
+		char why[64];
+		snprintf(why, sizeof why, "ambiguous prefix (%zu layers match)",
+			 hits);
+		return resolve_fail(err, ENOTUNIQ, arg, why);
+	}
+	return 0;
 }
 
 char *layer_tree_path(const struct store *s, const char *digest)
@@ -156,9 +227,11 @@ void layer_empty_digest(char out[DIGEST_STRLEN])
 int layer_require(const struct store *s, const char *digest,
 		  struct wsbox_error *err)
 {
-	if (!layer_exists(s, digest))
-		return wsbox_fail_logic(err, ENOENT, "layer %s: missing",
-					digest);
+	if (!layer_exists(s, digest)) {
+		wsbox_fail(err, 0, "layer %s: missing", digest);
+		err->errnum = ENOENT;
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -177,16 +250,16 @@ int layer_read_manifest(const struct store *s, const char *digest, char **text,
 	*text = NULL;
 	const char *hex = layer_digest_hex(digest);
 	if (!hex)
-		return wsbox_fail_logic(err, EINVAL, "layer `%s`: not a digest",
-				  digest);
+		return wsbox_fail(err, 0, "layer `%s`: not a digest", digest);
 	_cleanup_free_ char *path =
 	    store_rel_join(STORE_LAYERS, hex, "manifest");
 	_cleanup_free_ char *buf = NULL;
 	int r = read_file_at(s->fd, path, MANIFEST_FILE_MAX, &buf, len, err);
 	if (r < 0) {
-		if (r == -ENOENT)
-			return wsbox_fail_logic(err, ENOENT,
-						"layer %s: missing", digest);
+		if (r == -ENOENT) {
+			wsbox_fail(err, 0, "layer %s: missing", digest);
+			err->errnum = ENOENT;
+		}
 		return r;
 	}
 	char got[DIGEST_STRLEN];

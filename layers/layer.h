@@ -11,6 +11,22 @@
 #include "layers/manifest.h"
 #include "layers/store.h"
 
+/* Every entry of a published layer (file, dir, symlink) and everything
+ * `wsbox restore` materializes carries this mtime and atime:
+ * 1980-01-02T00:00:00Z, the earliest time every archive format (zip's DOS
+ * time too, in any time zone) can hold. A descendant then sees all its
+ * ancestors' outputs with equal times, so make and ninja in it treat them
+ * as up to date (they rebuild only what is *newer*), while whatever the task
+ * itself writes is newer; and reusing an identical layer published long ago
+ * can never make a file look older than its new ancestors (README "Time
+ * stamps"). Times are not part of the manifest or its digest. */
+#define LAYER_MTIME 315619200
+
+/* Set LAYER_MTIME as the atime and mtime of `name` below dirfd, never
+ * following a symlink; name NULL: of dirfd itself (not an O_PATH fd).
+ * 0 or -errno. */
+int layer_stamp_at(int dirfd, const char *name);
+
 /* Publish the captured tree at a->dir/<tree_name> with its manifest: write
  * the manifest beside it, flush the filesystem, rename into
  * layers/<hex>. Fills `digest` ("sha256:<hex>"). */
@@ -34,6 +50,19 @@ int layer_build(struct store *s, layer_fill_fn *fill, void *ctx,
 
 /* Validate "sha256:<64 lowercase hex>"; returns the hex part or NULL. */
 const char *layer_digest_hex(const char *digest);
+
+/* Fewest hex digits a digest prefix may have (as git's short ids). */
+#define LAYER_PREFIX_MIN 8
+
+/* A layer digest as a user writes it: "sha256:<64 hex>", "<64 hex>", or a
+ * prefix of at least LAYER_PREFIX_MIN hex digits (with or without
+ * "sha256:", any case) that names exactly one layer in the store. Fills
+ * `out` with "sha256:<64 lowercase hex>". A full digest is not looked up
+ * (whether the layer exists is the caller's question). Errors carry no
+ * errno text: -EINVAL not a digest or too short a prefix, -ENOENT no layer
+ * has the prefix, -ENOTUNIQ several have it (their count is said). */
+int layer_resolve_digest(const struct store *s, const char *arg,
+			 char out[DIGEST_STRLEN], struct wsbox_error *err);
 
 /* Is `name` a layer directory name (64 lowercase hex digits)? */
 bool layer_name_valid(const char *name);

@@ -39,6 +39,45 @@ void manifest_add(struct manifest *m, const struct mf_entry *entry)
 		m->total_bytes = UINT64_MAX;
 }
 
+/* Length of the UTF-8 sequence at s, or 0 when it is malformed. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (!n || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+static bool utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		size_t n = utf8_seq(s);
+		if (!n)
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+bool manifest_all_utf8(const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!utf8_valid(m->e[i].path) ||
+		    (m->e[i].target && !utf8_valid(m->e[i].target)))
+			return false;
+	return true;
+}
+
 void manifest_free(struct manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++) {

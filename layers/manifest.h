@@ -69,6 +69,9 @@ struct manifest {
 /* Append a copy of `entry` (path/target duplicated). */
 void manifest_add(struct manifest *m, const struct mf_entry *entry);
 void manifest_free(struct manifest *m);
+/* Every path and symlink target is well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+bool manifest_all_utf8(const struct manifest *m);
 
 /* Serialize to the canonical text; *out is heap-allocated. */
 int manifest_serialize(const struct manifest *m, char **out, size_t *len,

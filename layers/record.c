@@ -51,17 +51,19 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 	return ret;
 }
 
-/* What exec exited with, for records written before exit_status was
- * recorded: the status the fields imply (docs/exec.md "Exit status"). */
-static int implied_exit_status(const struct task_record *r)
+/* The exit status of an attempt whose writer did not set one (records of
+ * older versions; a writer leaving 0 on an attempt that did not succeed):
+ * what `wsbox exec` exits with for that ending. */
+static int derived_exit_status(const struct task_record *r)
 {
-	if (!strcmp(r->status, "timeout"))
-		return 124;
+	bool ok = r->status && !strcmp(r->status, "succeeded");
+	if (r->status && !strcmp(r->status, "timeout"))
+		return WSBOX_EXIT_TIMEOUT;
 	if (r->signal)
 		return 128 + r->signal;
-	if (!strcmp(r->status, "succeeded") || !strcmp(r->status, "failed"))
+	if (r->exit_code || ok)
 		return r->exit_code;
-	return 125;
+	return WSBOX_EXIT_FAILURE; /* failed with exit 0: wsbox's verdict */
 }
 
 /* The record's JSON text (heap); its ancestry file is written first. */
@@ -90,11 +92,14 @@ static int record_encode(struct store *s, const struct task_record *r,
 	    (json_int_t)r->files, "max_rss_kb", (json_int_t)r->max_rss_kb,
 	    "stdout", json_str_or_null(r->stdout_log), "stderr",
 	    json_str_or_null(r->stderr_log), "seq", (json_int_t)r->seq);
+	/* New in version 3: readers of older records derive them. */
+	bool ok = r->status && !strcmp(r->status, "succeeded");
+	int exit_status =
+	    r->exit_status || ok ? r->exit_status : derived_exit_status(r);
 	if (j) {
-		json_object_set_new(j, "exit_status",
-				    json_integer(r->exit_status));
+		json_object_set_new(j, "exit_status", json_integer(exit_status));
 		json_object_set_new(j, "error", json_str_or_null(r->error));
-		json_object_set_new(j, "combined_log",
+		json_object_set_new(j, "combined",
 				    json_str_or_null(r->combined_log));
 		json_object_set_new(
 		    j, "cache_key_extra",
@@ -308,7 +313,7 @@ static int record_parse_at(const struct store *s, const char *rel,
 	size_t len;
 	int ret = read_file_at(s->fd, rel, RECORD_MAX, &text, &len, err);
 	if (ret == -ENOENT)
-		return wsbox_fail_logic(err, ENOENT, "task %s: not in run %s",
+		return wsbox_fail_logic(err, ENOENT, "no such task %s in run %s",
 					task, run);
 	if (ret < 0)
 		return ret;
@@ -325,11 +330,14 @@ static int record_parse_at(const struct store *s, const char *rel,
 	r->cache_key = jstr(j, "cache_key");
 	r->stdout_log = jstr(j, "stdout");
 	r->stderr_log = jstr(j, "stderr");
-	r->combined_log = jstr(j, "combined_log");
+	r->combined_log = jstr(j, "combined");
 	r->error = jstr(j, "error");
 	r->uncacheable = jstr(j, "uncacheable");
 	r->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(j, "signal"));
+	json_t *es = json_object_get(j, "exit_status");
+	r->exit_status = json_is_integer(es) ? (int)json_integer_value(es)
+					     : derived_exit_status(r);
 	r->ro = json_is_true(json_object_get(j, "ro"));
 	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
 	r->seq = seq > 0 ? (uint64_t)seq : 0;
@@ -344,10 +352,6 @@ static int record_parse_at(const struct store *s, const char *rel,
 	if (!r->run || !r->task || !r->status || strcmp(r->run, run) ||
 	    strcmp(r->task, task) || (r->layer && !layer_digest_hex(r->layer)))
 		goto bad;
-	/* Records from before exit_status: what their fields imply. */
-	json_t *xs = json_object_get(j, "exit_status");
-	r->exit_status = json_is_integer(xs) ? (int)json_integer_value(xs)
-					     : implied_exit_status(r);
 	if (jstrv(j, "parents", true, &r->parents, &r->n_parents) < 0 ||
 	    jstrv(j, "lowers", false, &r->lowers, &r->n_lowers) < 0 ||
 	    jstrings(j, "cache_key_extra", &r->cache_key_extra,

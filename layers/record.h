@@ -14,7 +14,8 @@
 
 #include "layers/store.h"
 
-#define RECORD_VERSION 2 /* 2: ancestors in a shared ancestry file */
+/* 2: ancestors in a shared ancestry file; 3: exit_status, error, combined */
+#define RECORD_VERSION 3
 
 /* One ancestor as seen by a task: its layer (NULL for a read-only task or
  * one that wrote nothing) and its own parents (the DAG edges). */
@@ -45,15 +46,18 @@ struct task_record {
 	 * (wsbox failed: sandbox setup, store). */
 	char *status;
 	int exit_code, signal;
-	int exit_status; /* what `wsbox exec` exited with */
-	char *error;	 /* the one-line message (no "wsbox: "), NULL if none */
+	/* wsbox's own exit status for the attempt (README "Exit status").
+	 * Records written before it existed read as 124 for a timeout, else
+	 * 128+signal, else exit_code. */
+	int exit_status;
+	char *error; /* why it failed when wsbox says (one line), or NULL */
 	bool ro, cache_hit;
 	char *cache_key;
 	double started, wall_sec, cpu_sec;
 	uint64_t bytes, files, max_rss_kb;
 	char *stdout_log, *stderr_log; /* relative to the store */
-	/* stdout and stderr in their order of arrival, framed (cache.h
-	 * "combined log"); relative to the store, NULL if none. */
+	/* Both streams interleaved as written (layers/tasklog.h), relative to
+	 * the store; NULL in records without one. */
 	char *combined_log;
 	char **cache_key_extra; /* --cache-key-extra K=V, in key order */
 	size_t n_cache_key_extra;

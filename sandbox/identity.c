@@ -40,8 +40,8 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 	 * one id, the range's first, which also owns the layers so every
 	 * later task can read them. */
 	struct wsbox_error why = {0};
-	out->idmap = idmap_layers_usable(store_path, store_uid,
-						  store_gid, &ids, &why) == 0;
+	out->idmap = idmap_layers_usable(store_path, store_uid, store_gid, &ids,
+					 &why) == 0;
 	out->id_count = out->idmap ? ids.count : 1;
 	out->layer_uid = out->idmap ? store_uid : out->host_uid;
 	out->layer_gid = out->idmap ? store_gid : out->host_gid;

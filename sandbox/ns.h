@@ -24,6 +24,12 @@ int ns_user_write_maps(pid_t pid, const struct plan *plan,
  * file: 0 and start/count, or -ENOENT (or -errno when unreadable). */
 int ns_user_subid_range(const char *subid_file, unsigned long *start,
 			unsigned long *count);
+/* ns_user_root_ids() reading the given id databases instead of /etc's. */
+struct idrange_files;
+int ns_user_root_ids_from(const struct idrange_files *files,
+			  unsigned long base_opt, uid_t owner_uid,
+			  gid_t owner_gid, struct ns_user_ids *ids,
+			  struct wsbox_error *err);
 /* ns_net.c: child side, bring up `lo` in the fresh network namespace. */
 int ns_net_loopback_up(struct wsbox_error *err);
 

@@ -1,10 +1,11 @@
 /* ns_user.c: the user namespace's id maps, written by the parent while the
  * child waits. Rootless, one id inside maps to the invoking user. As real
  * root, inside ids 0..N-1 map to an unprivileged subordinate range of the
- * host (root's /etc/subuid range or --idmap-base), so chown works inside and
- * no task id is ever a host id that owns anything. This file also resolves
- * that range and makes a user namespace carrying the same map for idmapped
- * mounts (idmap.c). */
+ * host (root's /etc/subuid range, --idmap-base or the default), so chown
+ * works inside and no task id is ever a host id that owns anything. This
+ * file also resolves that range (refusing ids of other users, idrange.c)
+ * and makes a user namespace carrying the same map for idmapped mounts
+ * (idmap.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/idrange.h"
 #include "sandbox/ns.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -127,15 +129,25 @@ static bool range_has(unsigned long base, unsigned long count, unsigned long id)
 int ns_user_root_ids(unsigned long base_opt, uid_t owner_uid, gid_t owner_gid,
 		     struct ns_user_ids *ids, struct wsbox_error *err)
 {
+	return ns_user_root_ids_from(&IDRANGE_FILES_HOST, base_opt, owner_uid,
+				     owner_gid, ids, err);
+}
+
+int ns_user_root_ids_from(const struct idrange_files *files,
+			  unsigned long base_opt, uid_t owner_uid,
+			  gid_t owner_gid, struct ns_user_ids *ids,
+			  struct wsbox_error *err)
+{
 	unsigned long ub = NS_USER_DEFAULT_BASE, gb = NS_USER_DEFAULT_BASE;
 	unsigned long uc = NS_USER_MIN_RANGE, gc = NS_USER_MIN_RANGE;
 	const char *src = "the default range";
+	bool from_root_entry = false;
 	if (base_opt) {
 		ub = gb = base_opt;
 		src = "--idmap-base";
 	} else {
-		int ru = ns_user_subid_range("/etc/subuid", &ub, &uc);
-		int rg = ns_user_subid_range("/etc/subgid", &gb, &gc);
+		int ru = ns_user_subid_range(files->subuid, &ub, &uc);
+		int rg = ns_user_subid_range(files->subgid, &gb, &gc);
 		if ((ru == 0) != (rg == 0))
 			return wsbox_fail(
 			    err, 0,
@@ -145,6 +157,7 @@ int ns_user_root_ids(unsigned long base_opt, uid_t owner_uid, gid_t owner_gid,
 			    ru == 0 ? "/etc/subgid" : "/etc/subuid");
 		if (ru == 0) {
 			src = "root's /etc/subuid, /etc/subgid range";
+			from_root_entry = true;
 			if (uc < NS_USER_MIN_RANGE || gc < NS_USER_MIN_RANGE)
 				return wsbox_fail(
 				    err, 0,
@@ -171,6 +184,17 @@ int ns_user_root_ids(unsigned long base_opt, uid_t owner_uid, gid_t owner_gid,
 				  "or the store owner (uid %u gid %u)",
 				  ub, ub + count - 1, src, (unsigned)owner_uid,
 				  (unsigned)owner_gid);
+	/* Root mode is multi-tenant: no task may become an id some other
+	 * user can enter (their subordinate range) or already is. */
+	int r = idrange_check(
+	    files, ub, gb, count,
+	    from_root_entry ? "move root's /etc/subuid, /etc/subgid entry "
+			      "or pick another range with --idmap-base"
+			    : "pick another with --idmap-base or give "
+			      "root its own /etc/subuid entry",
+	    err);
+	if (r < 0)
+		return r;
 	ids->host_uid = (uid_t)ub;
 	ids->host_gid = (gid_t)gb;
 	ids->count = (uid_t)count;

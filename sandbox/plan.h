@@ -86,8 +86,8 @@ struct plan {
 	size_t n_tee;
 	/* With has_combined_log, every chunk read from tee[i] is also
 	 * appended to combined_log as [i + 1][u32 big-endian length][bytes]:
-	 * one file that keeps the order of the streams (layers/cache.h
-	 * "combined log"). A failed write drops that copy, never the task. */
+	 * one file that keeps the order of the streams (the format of
+	 * layers/tasklog.h). A failed write drops that copy, never the task. */
 	bool has_combined_log;
 	int combined_log;
 

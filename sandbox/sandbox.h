@@ -61,8 +61,11 @@ bool sandbox_limits_note(const struct sandbox_result *res,
  *
  * Without a range for root in /etc/subuid, /etc/subgid: this many ids from
  * this base. A smaller range is refused: inside ids 0..65535 are what
- * package managers and build tools chown to. */
-#define NS_USER_DEFAULT_BASE 100000UL
+ * package managers and build tools chown to. The base, 0x70000000, lies
+ * above where useradd allocates subordinate ranges (SUB_UID_MAX 600100000)
+ * and in the block systemd leaves unused (1879048192..2147352575), so the
+ * ranges useradd gives new users never meet it. */
+#define NS_USER_DEFAULT_BASE 1879048192UL
 #define NS_USER_MIN_RANGE 65536UL
 /* The first id of root's first usable range ("root:" or "0:") in an
  * /etc/subuid-format file, else NS_USER_DEFAULT_BASE (never 0). */
@@ -73,9 +76,10 @@ struct ns_user_ids {
 	gid_t host_gid; /* inside gid 0 */
 	uid_t count;	/* ids in both ranges, >= NS_USER_MIN_RANGE */
 };
-/* Resolve it from --idmap-base (base_opt, 0 = none) or root's subordinate
- * ranges; refuse ranges that are too small or contain host root or the store
- * owner. */
+/* Resolve it from --idmap-base (base_opt, 0 = none), root's subordinate
+ * ranges or the default; refuse ranges that are too small, contain host root
+ * or the store owner, or meet another user's /etc/subuid, /etc/subgid entry
+ * or any /etc/passwd, /etc/group id (idrange.h). */
 int ns_user_root_ids(unsigned long base_opt, uid_t owner_uid, gid_t owner_gid,
 		     struct ns_user_ids *ids, struct wsbox_error *err);
 /* A user namespace carrying exactly that map (for MOUNT_ATTR_IDMAP): an

@@ -1,14 +1,20 @@
 #!/bin/sh
 # `make test`: unit tests, then the integration + security suites against the
-# real binary as the invoking user and, when that is root, once more as an
-# unprivileged user (rootless is the main use). Ends with one summary line.
-# Usage: tests/run.sh BUILD UNIT_BIN...
+# real binary as the invoking user and, when that is root, all of it once more
+# as an unprivileged user (rootless is the main use). Ends with one summary
+# line and fails if the run left a scratch dir in /tmp.
+# Usage: tests/run.sh [--no-unit] BUILD UNIT_BIN...
+# Env: T=NAME and TEST_FILTER=REGEX select tests (tests/README.md).
 set -u
+UNIT=1
+[ "${1:-}" != --no-unit ] || { UNIT=; shift; }
 BUILD=$1; shift
 TOP=$(pwd)
 case $BUILD in /*) BUILD_ABS=$BUILD ;; *) BUILD_ABS="$TOP/$BUILD" ;; esac
 total_pass=0; total_fail=0
-LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/wsbox-test.XXXXXX")
+mine= # the dirs this run made in /tmp
+TMP=${TMPDIR:-/tmp}
+LOGDIR=$(mktemp -d "$TMP/wsbox-test.XXXXXX")
 
 # Run a suite, echo its output, and add its "label: N passed, N failed" line
 # to the totals (a suite that dies without a summary counts as one failure).
@@ -24,42 +30,54 @@ tally() {
 	total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
 }
 
-# Unit tests: count cmocka's per-test results.
-unit_suite() {
-	p=0; f=0
-	for b in "$@"; do
-		out=$("$b" 2>&1); echo "$out"
-		p=$((p + $(echo "$out" | grep -c '^\[       OK \]')))
-		f=$((f + $(echo "$out" | grep -c '^\[  FAILED  \] [^0-9]')))
-		if ! echo "$out" | grep -q '^\[  PASSED  \]\|^\[  FAILED  \]'; then f=$((f + 1)); fi
-	done
-	echo "unit: $p passed, $f failed"
-}
-tally unit unit_suite "$@"
+[ -z "$UNIT" ] || tally unit env UNIT_LABEL="unit as $(id -un)" sh tests/unit/run.sh "$@"
 
 BIN=${WSBOX_BIN:-$TOP/wsbox}
 export WSBOX="$BIN" ROOTFS="$BUILD_ABS/rootfs" BUILD="$BUILD_ABS"
 tally "integration-$(id -un)" sh tests/integration/run.sh "integration as $(id -un)"
 
 if [ "$(id -u)" = 0 ]; then
-	# Rootless pass: a plain user with its own copy of the binary, rootfs and
-	# tests in a world-readable place (the checkout may sit under /root).
+	# Rootless pass: a plain user with its own copy of the binaries, rootfs
+	# and tests in a world-readable place (the checkout may sit under /root).
 	U=${WSBOX_TEST_USER:-wsbox-test}
 	id "$U" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$U"
-	STAGE=$(mktemp -d /tmp/wsbox-rootless.XXXXXX)
+	STAGE=$(mktemp -d "$TMP/wsbox-rootless.XXXXXX")
 	cp "$BIN" "$STAGE/wsbox"
 	cp -a "$TOP/tests" "$STAGE/tests"
 	cp -a "$TOP/policy" "$STAGE/policy"
 	cp -a "$BUILD_ABS/rootfs" "$STAGE/rootfs"
+	mkdir "$STAGE/unit"
+	for b in "$@"; do cp "$b" "$STAGE/unit/"; done
 	chmod -R a+rX "$STAGE"
 	chown -R "$U" "$STAGE"
-	tally "integration-$U" setpriv --reuid="$U" --regid="$U" --init-groups --reset-env \
-		env WSBOX="$STAGE/wsbox" ROOTFS="$STAGE/rootfs" BUILD="$STAGE" \
-		PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/tmp ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
-		sh "$STAGE/tests/integration/run.sh" "integration as unprivileged $U"
+	as_user() {
+		setpriv --reuid="$U" --regid="$U" --init-groups --reset-env \
+			env WSBOX="$STAGE/wsbox" ROOTFS="$STAGE/rootfs" BUILD="$STAGE" \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/tmp ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+			T="${T:-}" TEST_FILTER="${TEST_FILTER:-}" "$@"
+	}
+	if [ -n "$UNIT" ]; then
+		set --
+		for b in "$STAGE"/unit/*; do [ -e "$b" ] && set -- "$@" "$b"; done
+		# From the copy of the checkout: some tests read tests/fuzz/regress.
+		cd "$STAGE" || exit 1
+		tally "unit-$U" as_user env UNIT_LABEL="unit as unprivileged $U" \
+			sh "$STAGE/tests/unit/run.sh" "$@"
+		cd "$TOP" || exit 1
+	fi
+	tally "integration-$U" as_user sh "$STAGE/tests/integration/run.sh" "integration as unprivileged $U"
 	rm -rf "$STAGE"
+	mine="$mine $STAGE"
 fi
+# Nothing of this run may stay in /tmp (README "Tests"): the scratch dirs
+# the integration runs named, the rootless stage, the logs.
+mine="$mine $(sed -n 's/^scratch dir: //p' "$LOGDIR"/*.log)"
 rm -rf "$LOGDIR"
+for d in $mine "$LOGDIR"; do
+	if [ -e "$d" ]; then
+		total_fail=$((total_fail + 1)); echo "FAIL cleanup: $d left behind"
+	fi
+done
 echo
 echo "wsbox tests: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

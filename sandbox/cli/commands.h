@@ -8,8 +8,10 @@ int cmd_exec(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 int cmd_rootfs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 

@@ -148,7 +148,7 @@ static void ctx_free(struct exec_ctx *c)
 	int fds[] = {c->out_pipe[0], c->out_pipe[1], c->err_pipe[0],
 		     c->err_pipe[1], c->out_log,     c->err_log,
 		     c->comb_log};
-	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	exec_stdin_close(&c->in);
@@ -492,7 +492,7 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 	const char *from[] = {"stdout", "stderr", "combined"};
 	const char *to[] = {c->rec.stdout_log, c->rec.stderr_log,
 			    c->rec.combined_log};
-	for (size_t i = 0; i < sizeof from / sizeof *from; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(from); i++)
 		if (renameat(c->att.dirfd, from[i], c->store.fd, to[i]) < 0)
 			return wsbox_fail(err, errno,
 					  "publish logs of task %s", c->task);

@@ -1,11 +1,13 @@
-/* exec_opts.c: parsing and validation of `wsbox exec` options (see
- * exec_opts.h). Pure: no I/O besides reading argv and the environment, so it
- * is unit-tested directly. */
+/* exec_opts.c: parsing and validation of `wsbox exec` options and their
+ * --help text (see exec_opts.h). Pure: no I/O besides reading argv and the
+ * environment (and printing the usage it is asked for), so it is unit-tested
+ * directly. */
 #include "sandbox/cli/exec_opts.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,38 +188,83 @@ enum {
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
 	OPT_CACHE_KEY_EXTRA,
+	OPT_HELP,
 };
 
-static const struct option long_opts[] = {
-    {"store", required_argument, NULL, OPT_STORE},
-    {"run", required_argument, NULL, OPT_RUN},
-    {"task", required_argument, NULL, OPT_TASK},
-    {"parent", required_argument, NULL, OPT_PARENT},
-    {"rootfs", required_argument, NULL, OPT_ROOTFS},
-    {"ro", no_argument, NULL, OPT_RO},
-    {"save", required_argument, NULL, OPT_SAVE},
-    {"env", required_argument, NULL, OPT_ENV},
-    {"env-pass", required_argument, NULL, OPT_ENV_PASS},
-    {"cwd", required_argument, NULL, OPT_CWD},
-    {"uid", required_argument, NULL, OPT_UID},
-    {"gid", required_argument, NULL, OPT_GID},
-    {"net", required_argument, NULL, OPT_NET},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"memory", required_argument, NULL, OPT_MEMORY},
-    {"pids", required_argument, NULL, OPT_PIDS},
-    {"policy", required_argument, NULL, OPT_POLICY},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    {"events", required_argument, NULL, OPT_EVENTS},
-    {"keep-failed", no_argument, NULL, OPT_KEEP_FAILED},
-    {"hostname", required_argument, NULL, OPT_HOSTNAME},
-    {"max-layer-size", required_argument, NULL, OPT_MAX_LAYER},
-    {"mutex", required_argument, NULL, OPT_MUTEX},
-    {"idmap-base", required_argument, NULL, OPT_IDMAP_BASE},
-    {"cpus", required_argument, NULL, OPT_CPUS},
-    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
-    {"cache-key-extra", required_argument, NULL, OPT_CACHE_KEY_EXTRA},
-    {NULL, 0, NULL, 0},
+/* The option table: what getopt parses and what `wsbox exec --help` prints,
+ * one line each, so the two cannot drift apart. */
+static const struct exec_option {
+	const char *name;
+	int val;
+	const char *arg; /* the value's placeholder; NULL: a flag */
+	const char *help;
+} exec_options[] = {
+    {"store", OPT_STORE, "DIR",
+     "the store (default: $WSBOX_STORE, else below)"},
+    {"run", OPT_RUN, "RUN", "the task's run (default: a new run id)"},
+    {"task", OPT_TASK, "NAME", "the task's name in the run (default: main)"},
+    {"parent", OPT_PARENT, "TASK",
+     "start from this task's workspace (repeatable)"},
+    {"rootfs", OPT_ROOTFS, "DIR|NAME",
+     "root filesystem, read-only (default: the host's /)"},
+    {"ro", OPT_RO, NULL, "read-only workspace; no layer is captured"},
+    {"save", OPT_SAVE, "PATH",
+     "capture only this path of /workspace (repeatable)"},
+    {"env", OPT_ENV, "K=V", "set a variable (the environment starts clean)"},
+    {"env-pass", OPT_ENV_PASS, "K", "pass the caller's variable K through"},
+    {"cwd", OPT_CWD, "DIR", "working directory inside (default: /workspace)"},
+    {"uid", OPT_UID, "N", "user id inside, 0..65533 (default: 0)"},
+    {"gid", OPT_GID, "N", "group id inside, 0..65533 (default: 0)"},
+    {"hostname", OPT_HOSTNAME, "H", "host name inside (default: wsbox)"},
+    {"net", OPT_NET, "none|host",
+     "none (default): only lo; host: the host's network"},
+    {"timeout", OPT_TIMEOUT, "SEC",
+     "kill the sandbox after SEC seconds (exit 124)"},
+    {"memory", OPT_MEMORY, "SIZE", "memory limit, e.g. 512M"},
+    {"pids", OPT_PIDS, "N", "limit on processes and threads"},
+    {"cpus", OPT_CPUS, "N", "CPU limit, e.g. 2 or 0.5 (cgroup only)"},
+    {"cgroup-parent", OPT_CGROUP_PARENT, "DIR",
+     "delegated cgroup v2 dir for the task's leaf"},
+    {"max-layer-size", OPT_MAX_LAYER, "SIZE",
+     "fail the task if its layer exceeds SIZE"},
+    {"policy", OPT_POLICY, "NAME|FILE",
+     "seccomp policy (default: default; `wsbox policy ls`)"},
+    {"no-cache", OPT_NO_CACHE, NULL,
+     "run even on a cache hit; refresh the entry"},
+    {"cache-key-extra", OPT_CACHE_KEY_EXTRA, "K=V",
+     "key the cache on an input wsbox cannot see"},
+    {"events", OPT_EVENTS, "FILE|-|fd:N", "JSON-lines events for an engine"},
+    {"mutex", OPT_MUTEX, "NAME",
+     "never run together with another task holding NAME"},
+    {"keep-failed", OPT_KEEP_FAILED, NULL,
+     "keep a failed attempt's files for debugging"},
+    {"idmap-base", OPT_IDMAP_BASE, "N",
+     "root mode: first of the 65536 host ids tasks map to"},
+    {"help", OPT_HELP, NULL, "print this help and exit"},
 };
+
+void exec_opts_usage(FILE *f)
+{
+	fputs("usage: wsbox exec [OPTIONS] -- CMD [ARG...]\n"
+	      "Run CMD in a fresh sandbox on the workspace of its parents and "
+	      "capture\nwhat it leaves as the task's layer (README \"Exec\").\n"
+	      "\noptions:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(exec_options); i++) {
+		const struct exec_option *x = &exec_options[i];
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", x->name,
+			 x->arg ? " " : "", x->arg ? x->arg : "");
+		fprintf(f, "  %-24s %s\n", left, x->help);
+	}
+	fputs("\nThe default store is $XDG_DATA_HOME/wsbox or "
+	      "~/.local/share/wsbox; root's\nis /var/lib/wsbox.\n",
+	      f);
+	fputs("\nexit status: CMD's own; 128+N when killed by signal N; 124 "
+	      "timeout;\n125 wsbox failed or refused; 126 CMD not executable; "
+	      "127 CMD not found\n",
+	      f);
+}
 
 /* Insert K=V into the sorted list; refuse a K given twice. */
 static int add_key_extra(struct strv *x, const char *kv,
@@ -245,8 +292,17 @@ static int add_key_extra(struct strv *x, const char *kv,
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err)
 {
+	size_t n_opts = ARRAY_SIZE(exec_options);
+	struct option long_opts[ARRAY_SIZE(exec_options) + 1];
 	unsigned long v;
 	int c;
+
+	for (size_t i = 0; i < n_opts; i++)
+		long_opts[i] = (struct option){
+		    exec_options[i].name,
+		    exec_options[i].arg ? required_argument : no_argument, NULL,
+		    exec_options[i].val};
+	long_opts[n_opts] = (struct option){NULL, 0, NULL, 0};
 
 	memset(o, 0, sizeof *o);
 	o->net = NET_NONE;
@@ -256,7 +312,7 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 	optind = 1;
 	opterr = 0;
 	/* "+" stops at the first non-option: CMD's own flags are not ours. */
-	while ((c = getopt_long(argc, argv, "+:", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STORE:
 			o->store = optarg;
@@ -460,21 +516,29 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 				    optarg);
 			o->idmap_base = v;
 			break;
+		case 'h':
+		case OPT_HELP:
+			return 1;
 		case ':':
-			return wsbox_fail(err, 0, "option `%s` needs a value",
-					  argv[optind - 1]);
-		default:
 			return wsbox_fail(
-			    err, 0, "unknown option `%s` (see `wsbox help`)",
+			    err, 0,
+			    "exec: option `%s` needs a value (see "
+			    "`wsbox exec --help`)",
 			    argv[optind - 1]);
+		default:
+			return wsbox_fail(err, 0,
+					  "exec: unknown option `%s` (see "
+					  "`wsbox exec --help`)",
+					  argv[optind - 1]);
 		}
 	}
 	if (o->ro && o->save.n)
 		return wsbox_fail(err, 0, "--ro and --save exclude each other");
 	if (optind >= argc)
 		return wsbox_fail(err, 0,
-				  "no command given (usage: wsbox exec "
-				  "[OPTIONS] -- CMD [ARG...])");
+				  "exec: no command given (usage: wsbox exec "
+				  "[OPTIONS] -- CMD [ARG...]; see `wsbox exec "
+				  "--help`)");
 	if (!*argv[optind])
 		return wsbox_fail(err, 0, "empty command");
 	o->argv = argv + optind;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -55,9 +56,14 @@ void strv_push(struct strv *s, const char *item);
 void strv_free(struct strv *s);
 
 /* Parse `wsbox exec ...` (argv[0] is "exec"). On error returns < 0 with a
- * message naming the option; `err->status` is 125. */
+ * message naming the option; `err->status` is 125. Returns 1, with nothing
+ * after it parsed, when --help/-h came before CMD: the caller prints
+ * exec_opts_usage() and exits 0. */
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err);
+/* `wsbox exec --help`: every option with one line each, and the exit
+ * statuses. */
+void exec_opts_usage(FILE *f);
 void exec_opts_free(struct exec_opts *o);
 
 /* The resource limits of the plan, from --memory, --pids, --timeout... */

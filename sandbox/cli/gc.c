@@ -8,13 +8,27 @@
 #include "layers/store.h"
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 
 static int usage(FILE *f, int status)
 {
 	fputs("usage: wsbox gc [--store DIR] [--dry-run] "
-	      "[--cache-max-bytes SIZE]\n",
+	      "[--cache-max-bytes SIZE]\n"
+	      "Remove what dead attempts left in staging and the layers no "
+	      "run record,\ncache entry or live attempt references.\n"
+	      "\noptions:\n"
+	      "  --store DIR              the store (default: $WSBOX_STORE, "
+	      "else\n"
+	      "                           ~/.local/share/wsbox; root: "
+	      "/var/lib/wsbox)\n"
+	      "  --dry-run                say what would go; remove nothing\n"
+	      "  --cache-max-bytes SIZE   also evict the least recently used "
+	      "cache entries\n"
+	      "                           until the cache fits SIZE\n"
+	      "  -h, --help               print this help and exit\n"
+	      "\nexit status: 0 done; 125 failed\n",
 	      f);
 	return status;
 }
@@ -55,12 +69,16 @@ int cmd_gc(int argc, char **argv)
 			break;
 		case 'h':
 			return usage(stdout, 0);
+		case ':':
+			return usage_refuse("gc", "option `%s` needs a value",
+					    argv[optind - 1]);
 		default:
-			return usage(stderr, WSBOX_EXIT_FAILURE);
+			return usage_unknown_option("gc", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("gc", "unexpected argument `%s`",
+				    argv[optind]);
 	_cleanup_free_ char *path = store_default_path(store_opt);
 	struct store s;
 	if (store_open(path, false, &s, &err) < 0)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +36,32 @@ static int usage(FILE *f, int status)
 	      "       wsbox layers [--store DIR] verify [DIGEST...]\n"
 	      "       wsbox layers [--store DIR] export DIGEST -o "
 	      "FILE.tar[.gz|.zst]\n"
-	      "       wsbox layers [--store DIR] import FILE\n",
+	      "       wsbox layers [--store DIR] import FILE\n"
+	      "\n"
+	      "  ls      every layer: digest, files, bytes\n"
+	      "  show    a layer's manifest, one entry a line\n"
+	      "  verify  compare layer trees with their manifests (all "
+	      "without DIGEST)\n"
+	      "  export  write a layer as a tar archive (OCI whiteouts)\n"
+	      "  import  add a tar archive as a layer, print its digest\n"
+	      "\n"
+	      "DIGEST: sha256:<64 hex>, <64 hex>, or a unique prefix of at "
+	      "least 8 hex digits\n"
+	      "(what `wsbox runs show` prints). --store: else $WSBOX_STORE, "
+	      "then the default store.\n",
 	      f);
 	return status;
+}
+
+/* The layer a DIGEST argument names (layer_resolve_digest), or an error
+ * printed: 0 or WSBOX_EXIT_FAILURE. */
+static int resolve(const struct store *s, const char *arg,
+		   char digest[DIGEST_STRLEN])
+{
+	struct wsbox_error err = {0};
+	if (layer_resolve_digest(s, arg, digest, &err) < 0)
+		return wsbox_error_exit(&err);
+	return 0;
 }
 
 /* Digests of every layer in the store, sorted (what `ls` and a bare
@@ -87,8 +111,12 @@ static void hex32(const unsigned char *h, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-static int do_show(const struct store *s, const char *digest)
+static int do_show(const struct store *s, const char *arg)
 {
+	char digest[DIGEST_STRLEN];
+	int status = resolve(s, arg, digest);
+	if (status)
+		return status;
 	struct wsbox_error err = {0};
 	struct manifest m = {0};
 	if (layer_load_manifest(s, digest, &m, &err) < 0)
@@ -324,9 +352,18 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 		return wsbox_error_exit(&err);
 	}
 	int status = 0;
-	for (size_t i = 0; i < n; i++)
-		status |= verify_one(s, digests[i], buf);
+	bool bad_arg = false;
+	for (size_t i = 0; i < n; i++) {
+		char digest[DIGEST_STRLEN];
+		if (resolve(s, digests[i], digest)) {
+			bad_arg = true;
+			continue;
+		}
+		status |= verify_one(s, digest, buf);
+	}
 	free_strings(all, n_all);
+	if (bad_arg)
+		status = WSBOX_EXIT_FAILURE;
 	if (fflush(stdout) != 0)
 		return WSBOX_EXIT_FAILURE;
 	return status;
@@ -374,9 +411,10 @@ int cmd_layers(int argc, char **argv)
 	} else if (!strcmp(sub, "verify")) {
 		status = do_verify(&s, pos + 1, n - 1);
 	} else if (!strcmp(sub, "export")) {
-		status = export_layer(&s, pos[1], out, &err) < 0
-			     ? wsbox_error_exit(&err)
-			     : 0;
+		char digest[DIGEST_STRLEN];
+		status = resolve(&s, pos[1], digest);
+		if (status == 0 && export_layer(&s, digest, out, &err) < 0)
+			status = wsbox_error_exit(&err);
 	} else if (is_import) {
 		char digest[DIGEST_STRLEN];
 		/* Owned like a task's layer, so tasks can stand on it. */

@@ -6,13 +6,22 @@
 
 #include "policy/policy.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/error.h"
 
 static int usage(FILE *f, int status)
 {
 	fputs("usage: wsbox policy ls\n"
 	      "       wsbox policy show NAME\n"
-	      "       wsbox policy check FILE\n",
+	      "       wsbox policy check FILE\n"
+	      "The seccomp policies `wsbox exec --policy` takes.\n"
+	      "\n"
+	      "  ls          list the built-in profiles, one line each\n"
+	      "  show NAME   print a built-in profile's source\n"
+	      "  check FILE  parse and compile a policy file; print its rule "
+	      "count\n"
+	      "  -h, --help  print this help and exit\n"
+	      "\nexit status: 0 done; 125 failed or refused\n",
 	      f);
 	return status;
 }
@@ -44,13 +53,30 @@ static void print_description(const struct policy_profile *p)
 	printf("%s\n", p->name);
 }
 
+/* Refuse a command line that names no known form: say which part is off. */
+static int bad_usage(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return usage_unknown_option("policy", argv[i]);
+	const char *sub = argv[1];
+	if (strcmp(sub, "ls") && strcmp(sub, "show") && strcmp(sub, "check"))
+		return usage_refuse("policy", "unknown subcommand `%s`", sub);
+	if (!strcmp(sub, "ls"))
+		return usage_refuse("policy", "ls takes no argument");
+	return usage_refuse("policy", "%s wants one %s", sub,
+			    !strcmp(sub, "show") ? "NAME" : "FILE");
+}
+
 int cmd_policy(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("policy",
+				    "want ls, show NAME or check FILE");
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return usage(stdout, 0);
 	const char *sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help"))
-		return usage(stdout, 0);
 
 	size_t n;
 	const struct policy_profile *profiles = policy_profiles(&n);
@@ -87,5 +113,5 @@ int cmd_policy(int argc, char **argv)
 		printf("ok: %s: %u rules\n", argv[2], rules);
 		return 0;
 	}
-	return usage(stderr, WSBOX_EXIT_FAILURE);
+	return bad_usage(argc, argv);
 }

@@ -32,6 +32,16 @@ static int usage(FILE *f, int status)
 {
 	fputs("usage: wsbox restore [--store DIR] --run RUN --task NAME --to "
 	      "DIR [--with-self] [--force]\n"
+	      "\n"
+	      "Materialize into DIR the workspace the task started from: "
+	      "its inputs, the\n"
+	      "merged layers of its ancestors. Without --with-self the "
+	      "task's own result\n"
+	      "is NOT included; --with-self adds it on top (what its "
+	      "children see).\n"
+	      "Every file gets the layers' fixed time stamp (README \"Time "
+	      "stamps\"), so make\n"
+	      "in DIR finds what was built up to date.\n"
 	      "  --with-self  include the task's own layer on top\n"
 	      "  --force      replace the content of a non-empty DIR\n",
 	      f);
@@ -82,11 +92,9 @@ static int run_restore(const struct restore_opts *o, struct wsbox_error *err)
 	}
 	/* Check every layer before touching DIR. */
 	for (size_t i = 0; r == 0 && i < rec.n_lowers; i++)
-		if (!layer_exists(&s, rec.lowers[i]))
-			r = wsbox_fail(err, ENOENT, "layer %s: missing",
-				       rec.lowers[i]);
-	if (r == 0 && o->with_self && rec.layer && !layer_exists(&s, rec.layer))
-		r = wsbox_fail(err, ENOENT, "layer %s: missing", rec.layer);
+		r = layer_require(&s, rec.lowers[i], err);
+	if (r == 0 && o->with_self && rec.layer)
+		r = layer_require(&s, rec.layer, err);
 
 	int dir = -1;
 	if (r == 0)
@@ -99,9 +107,9 @@ static int run_restore(const struct restore_opts *o, struct wsbox_error *err)
 	if (r == 0) {
 		r = dir_entries(dir, false, err);
 		if (r == 1 && !o->force)
-			r = wsbox_fail(err, ENOTEMPTY,
-				       "restore to `%s` (use --force to "
-				       "replace its content)",
+			r = wsbox_fail(err, 0,
+				       "restore to `%s`: not empty (use "
+				       "--force to replace its content)",
 				       o->to);
 		else if (r == 1)
 			r = dir_entries(dir, true, err);
@@ -120,6 +128,14 @@ static int run_restore(const struct restore_opts *o, struct wsbox_error *err)
 	free(stack);
 	if (r == 0 && syncfs(dir) < 0)
 		r = wsbox_fail(err, errno, "sync `%s`", o->to);
+	/* The usual surprise: the inputs without the result. Say so. */
+	char empty[DIGEST_STRLEN];
+	layer_empty_digest(empty);
+	if (r == 0 && !o->with_self && rec.layer && strcmp(rec.layer, empty))
+		fprintf(stderr,
+			"wsbox: note: `%s` holds the inputs of task %s, not "
+			"its result (add --with-self for that)\n",
+			o->to, o->task);
 	if (dir >= 0)
 		close(dir);
 	record_free(&rec);
@@ -152,7 +168,7 @@ int cmd_restore(int argc, char **argv)
 		return usage(stderr, WSBOX_EXIT_FAILURE);
 	struct wsbox_error err = {0};
 	if (!valid_name(o.run) || !valid_name(o.task)) {
-		wsbox_fail(&err, EINVAL, "restore: invalid run or task name");
+		wsbox_fail(&err, 0, "restore: invalid run or task name");
 		wsbox_error_print(&err);
 		return WSBOX_EXIT_FAILURE;
 	}

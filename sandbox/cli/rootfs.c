@@ -13,16 +13,31 @@
 #include "layers/rootfs.h"
 #include "layers/store.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
 
 static int usage(FILE *f, int status)
 {
-	fputs("usage: wsbox rootfs [--store DIR] import FILE.tar[.gz|.zst|.xz] "
-	      "--name NAME\n"
-	      "       wsbox rootfs [--store DIR] ls\n",
-	      f);
+	fputs(
+	    "usage: wsbox rootfs [--store DIR] import FILE.tar[.gz|.zst|.xz] "
+	    "--name NAME\n"
+	    "       wsbox rootfs [--store DIR] ls\n"
+	    "Root filesystems for `wsbox exec --rootfs NAME`, imported from a "
+	    "tar\n(e.g. `docker export`) into the store.\n"
+	    "\n"
+	    "  import FILE --name NAME  import FILE as NAME; print NAME and "
+	    "its digest\n"
+	    "  ls                       list imported root filesystems and "
+	    "their digests\n"
+	    "  --store DIR              the store (default: $WSBOX_STORE, "
+	    "else\n"
+	    "                           ~/.local/share/wsbox; root: "
+	    "/var/lib/wsbox)\n"
+	    "  -h, --help               print this help and exit\n"
+	    "\nexit status: 0 done; 125 failed or refused\n",
+	    f);
 	return status;
 }
 
@@ -101,17 +116,29 @@ int cmd_rootfs(int argc, char **argv)
 			name = argv[++i];
 		else if (!strncmp(a, "--name=", 7))
 			name = a + 7;
-		else if ((a[0] == '-' && a[1]) || n == sizeof pos / sizeof *pos)
-			return usage(stderr, WSBOX_EXIT_FAILURE);
+		else if (!strcmp(a, "--name") || !strcmp(a, "--store"))
+			return usage_refuse("rootfs",
+					    "option `%s` needs a value", a);
+		else if (a[0] == '-' && a[1])
+			return usage_unknown_option("rootfs", a);
+		else if (n == sizeof pos / sizeof *pos)
+			return usage_refuse("rootfs",
+					    "unexpected argument `%s`", a);
 		else
 			pos[n++] = a;
 	}
 	if (n == 0)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("rootfs", "want import FILE --name NAME, "
+					      "or ls");
 	bool is_import = !strcmp(pos[0], "import");
-	if (is_import ? (n != 2 || !name)
-		      : (strcmp(pos[0], "ls") || n != 1 || name))
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+	if (!is_import && strcmp(pos[0], "ls"))
+		return usage_refuse("rootfs", "unknown subcommand `%s`",
+				    pos[0]);
+	if (is_import && (n != 2 || !name))
+		return usage_refuse("rootfs", "import wants FILE and "
+					      "--name NAME");
+	if (!is_import && (n != 1 || name))
+		return usage_refuse("rootfs", "ls takes no argument");
 
 	struct wsbox_error err = {0};
 	_cleanup_free_ char *path = store_default_path(store_opt);

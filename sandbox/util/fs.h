@@ -10,6 +10,9 @@
 
 #include "sandbox/util/error.h"
 
+/* Elements of an array (never of a pointer: the division would lie). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof *(a))
+
 /* asprintf that aborts on OOM (an allocation failure of a few bytes is not a
  * condition wsbox can report meaningfully). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

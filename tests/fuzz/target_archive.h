@@ -107,11 +107,19 @@ static inline int fuzz_empty_dir(int dirfd, const char *path)
 }
 
 /* A rootfs tree may only hold dirs, regular files and symlinks, none
- * setuid/setgid. Walks with O_NOFOLLOW below a directory fd. */
+ * setuid/setgid. Walks with O_NOFOLLOW below a directory fd. Each dir is
+ * given u+rwx before it is read (after its mode was checked): as a plain
+ * user, an archive's 0000 or 0644 dir would otherwise hide its entries. */
 static inline int fuzz_check_rootfs_tree(int dfd, unsigned depth)
 {
 	if (depth > 4096)
 		return fuzz_bug("rootfs tree deeper than 4096");
+	struct stat self;
+	if (fstat(dfd, &self) < 0)
+		return fuzz_bug("fstat: %s", strerror(errno));
+	if ((self.st_mode & S_IRWXU) != S_IRWXU &&
+	    fchmod(dfd, (self.st_mode & 07777) | S_IRWXU) < 0)
+		return fuzz_bug("fchmod: %s", strerror(errno));
 	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return fuzz_bug("dup: %s", strerror(errno));
@@ -139,6 +147,14 @@ static inline int fuzz_check_rootfs_tree(int dfd, unsigned depth)
 			r = fuzz_bug("rootfs `%s` kept setuid/setgid",
 				     de->d_name);
 		else if (S_ISDIR(st.st_mode)) {
+			/* Readable before it is opened (see above). */
+			if ((st.st_mode & S_IRWXU) != S_IRWXU &&
+			    fchmodat(dfd, de->d_name,
+				     (st.st_mode & 07777) | S_IRWXU, 0) < 0) {
+				r = fuzz_bug("chmod dir `%s`: %s", de->d_name,
+					     strerror(errno));
+				break;
+			}
 			int sub = openat(dfd, de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);

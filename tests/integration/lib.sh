@@ -1,7 +1,10 @@
 # Helpers shared by the integration and security suites. Sourced by
 # tests/integration/run.sh; every test_* function runs in its own subshell
-# with a fresh $T (scratch dir) and $STORE, and fails by returning non-zero
-# (use the assert_* helpers, which print why).
+# with a fresh $T (scratch dir) and $STORE. A failed assertion (the assert_*
+# helpers, fail) prints why and ends the test there with `exit 1`, also from
+# inside a helper function, so a later check can never mask it. Inside a
+# command substitution `$( )` or a pipeline, exit only leaves that subshell:
+# propagate with `x=$(helper) || exit 1`.
 #
 # Environment given by the runner: WSBOX (binary), ROOTFS (busybox rootfs
 # with /probe), BUILD.

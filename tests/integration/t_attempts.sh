@@ -29,16 +29,16 @@ test_twenty_parallel_tasks_of_one_run_all_recorded() {
 	done
 	bad=0
 	for p in $pids; do wait "$p" || bad=$((bad + 1)); done
-	[ $bad -eq 0 ] || fail "$bad of 20 parallel execs failed: $(cat "$T"/e* | head -c 400)" || return 1
+	[ $bad -eq 0 ] || fail "$bad of 20 parallel execs failed: $(cat "$T"/e* | head -c 400)"
 	parents=
 	i=1
 	while [ $i -le 20 ]; do
-		assert_eq "$(rec r "t$i" status)" succeeded "t$i status" || return 1
+		assert_eq "$(rec r "t$i" status)" succeeded "t$i status"
 		parents="$parents --parent t$i"; i=$((i + 1))
 	done
 	# shellcheck disable=SC2086
 	wsx --run r --task all $parents -- sh -c 'cat f* | sort -n | tr "\n" " "'
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 "
 }
 
@@ -53,25 +53,26 @@ test_racing_attempts_stale_one_is_superseded() {
 	i=0
 	while [ -z "$(ls "$STORE/staging" 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	wsx --run r --task t --no-cache --events "$T/evb" -- sh -c 'echo B > f; echo B'
-	assert_rc 0 || return 1
+	assert_rc 0
 	rca=0; wait $pa || rca=$?
-	assert_eq "$rca" 125 "exit of the stale attempt" || return 1
-	grep -q "wsbox: task t: superseded by attempt " "$T/ea" || fail "no superseded message: $(cat "$T/ea")" || return 1
+	assert_eq "$rca" 125 "exit of the stale attempt"
+	grep -q "wsbox: task t: superseded by attempt " "$T/ea" || fail "no superseded message: $(cat "$T/ea")"
 	att_b=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["attempt"])' "$T/evb")
 	att_a=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["attempt"])' "$T/eva")
-	assert_eq "$(rec r t attempt)" "$att_b" "recorded attempt" || return 1
-	grep -q "superseded by attempt $att_b" "$T/ea" || fail "message names another attempt" || return 1
+	assert_eq "$(rec r t attempt)" "$att_b" "recorded attempt"
+	grep -q "superseded by attempt $att_b" "$T/ea" || fail "message names another attempt"
 	# Consistent with its layer: a child sees B's file.
-	wsx --run r --task c --parent t -- cat f; assert_out B || return 1
+	wsx --run r --task c --parent t -- cat f
+	assert_out B
 	# The loser left no log and no staging.
-	assert_no_file "$STORE/runs/r/logs/$att_a.out" || return 1
-	assert_eq "$(ls -A "$STORE/staging")" "" "staging left" || return 1
+	assert_no_file "$STORE/runs/r/logs/$att_a.out"
+	assert_eq "$(ls -A "$STORE/staging")" "" "staging left"
 	# And the task's finished event says why.
-	grep -q '"status":"superseded"' "$T/eva" || fail "no superseded status in events" || return 1
+	grep -q '"status":"superseded"' "$T/eva" || fail "no superseded status in events"
 	# Its own attempt record stays: superseded, with the message.
-	assert_eq "$(att_rec r t "$att_a" status)" superseded "attempt record status" || return 1
-	assert_eq "$(att_rec r t "$att_a" exit_status)" 125 "attempt record exit_status" || return 1
-	att_rec r t "$att_a" error | grep -q "superseded by attempt $att_b" || fail "attempt record lacks the why" || return 1
+	assert_eq "$(att_rec r t "$att_a" status)" superseded "attempt record status"
+	assert_eq "$(att_rec r t "$att_a" exit_status)" 125 "attempt record exit_status"
+	att_rec r t "$att_a" error | grep -q "superseded by attempt $att_b" || fail "attempt record lacks the why"
 }
 
 test_two_simultaneous_attempts_exactly_one_result() {
@@ -85,29 +86,33 @@ test_two_simultaneous_attempts_exactly_one_result() {
 		r1=0; wait $p1 || r1=$?; r2=0; wait $p2 || r2=$?
 		# Either both published in start order (the later replaced the
 		# earlier) or the older one lost with 125; never both failing.
-		case "$r1 $r2" in "0 0"|"0 125"|"125 0") ;; *) fail "exits $r1 $r2: $(cat "$T/e1" "$T/e2")"; return 1 ;; esac
+		case "$r1 $r2" in "0 0"|"0 125"|"125 0") ;; *) fail "exits $r1 $r2: $(cat "$T/e1" "$T/e2")" ;; esac
 		layer=$(rec "r$k" t layer)
-		[ -d "$STORE/layers/${layer#sha256:}/tree" ] || fail "record names a missing layer" || return 1
+		[ -d "$STORE/layers/${layer#sha256:}/tree" ] || fail "record names a missing layer"
 		v=$(cat "$STORE/layers/${layer#sha256:}/tree/f")
-		case "$v" in X|Y) ;; *) fail "layer content '$v'"; return 1 ;; esac
+		case "$v" in X|Y) ;; *) fail "layer content '$v'" ;; esac
 	done
 }
 
 test_rerun_replaces_result_children_keep_digests() {
-	wsx --run r --task p -- sh -c 'echo v1 > f'; assert_rc 0 || return 1
+	wsx --run r --task p -- sh -c 'echo v1 > f'
+	assert_rc 0
 	l1=$(rec r p layer)
-	wsx --run r --task c --parent p -- cat f; assert_out v1 || return 1
-	wsx --run r --task p -- sh -c 'echo v2 > f'; assert_rc 0 || return 1
+	wsx --run r --task c --parent p -- cat f
+	assert_out v1
+	wsx --run r --task p -- sh -c 'echo v2 > f'
+	assert_rc 0
 	l2=$(rec r p layer)
-	[ "$l1" != "$l2" ] || fail "re-run kept the old layer" || return 1
+	[ "$l1" != "$l2" ] || fail "re-run kept the old layer"
 	seen=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1] + "/tasks/c"))
 anc = json.load(open(sys.argv[1] + "/ancestry/" + r["ancestry"].split(":")[1]))
 print([a["layer"] for a in anc if a["task"] == "p"][0])' "$STORE/runs/r")
-	assert_eq "$seen" "$l1" "layer the child recorded" || return 1
+	assert_eq "$seen" "$l1" "layer the child recorded"
 	# gc keeps what the finished child was built on.
-	ws gc --store "$STORE"; assert_rc 0 || return 1
+	ws gc --store "$STORE"
+	assert_rc 0
 	assert_file "$STORE/layers/${l1#sha256:}/tree/f"
 }
 
@@ -123,17 +128,18 @@ test_mutex_serializes_tasks() {
 	while { [ ! -e "$STORE/locks/mutex/m" ] || flock -n "$STORE/locks/mutex/m" true; } && [ $i -lt 200 ]; do
 		sleep 0.05; i=$((i + 1))
 	done
-	[ $i -lt 200 ] || fail "task a never took the mutex" || return 1
-	wsx --run r --task b --mutex m -- true; assert_rc 0 || return 1
+	[ $i -lt 200 ] || fail "task a never took the mutex"
+	wsx --run r --task b --mutex m -- true
+	assert_rc 0
 	# ^: the sandbox's sleep, not wsbox A whose command line names it.
 	if pgrep -f "^sleep 2.345" >/dev/null; then
-		fail "task b finished while task a was still running"; return 1
+		fail "task b finished while task a was still running"
 	fi
 	wait $pa || fail "task a failed"
 }
 
 test_mutex_bad_name_refused() {
 	wsx --run r --task a --mutex ../x -- true
-	assert_rc 125 || return 1
+	assert_rc 125
 	assert_err_has "--mutex"
 }

@@ -22,19 +22,24 @@ PY
 }
 
 test_events_json_lines_with_fields() {
-	wsx --run r --task a --events "$T/ev" -- sh -c 'echo hi > f'; assert_rc 0 || return 1
-	wsx --run r --task b --parent a --events "$T/ev" -- sh -c 'exit 4'; assert_rc 4 || return 1
-	wsx --run r --task x --events "$T/ev" -- sh -c 'echo one > f'; assert_rc 0 || return 1
-	wsx --run r --task conflict --parent a --parent x --events "$T/ev" -- true; assert_rc 125 || return 1
-	wsx --run r2 --task a --events "$T/ev" -- sh -c 'echo hi > f'; assert_rc 0 || return 1
-	check_events "$T/ev" > "$T/kinds" || { cat "$T/kinds"; return 1; }
+	wsx --run r --task a --events "$T/ev" -- sh -c 'echo hi > f'
+	assert_rc 0
+	wsx --run r --task b --parent a --events "$T/ev" -- sh -c 'exit 4'
+	assert_rc 4
+	wsx --run r --task x --events "$T/ev" -- sh -c 'echo one > f'
+	assert_rc 0
+	wsx --run r --task conflict --parent a --parent x --events "$T/ev" -- true
+	assert_rc 125
+	wsx --run r2 --task a --events "$T/ev" -- sh -c 'echo hi > f'
+	assert_rc 0
+	check_events "$T/ev" > "$T/kinds" || fail "events: $(cat "$T/kinds")"
 	assert_eq "$(tr '\n' ';' < "$T/kinds")" \
 "task_started a -;cache_miss a -;task_finished a succeeded;\
 task_started b -;cache_miss b -;task_finished b failed;\
 task_started x -;cache_miss x -;task_finished x succeeded;\
 task_finished conflict refused;\
-task_started a -;cache_hit a -;task_finished a succeeded;" kinds || return 1
-	python3 - "$T/ev" <<'PY' || return 1
+task_started a -;cache_hit a -;task_finished a succeeded;" kinds
+	python3 - "$T/ev" <<'PY' || fail "events fields"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 fin = [e for e in ev if e["event"] == "task_finished"]
@@ -50,20 +55,21 @@ PY
 }
 
 test_events_to_stderr_and_fd() {
-	wsx --run r --task a --events - -- true; assert_rc 0 || return 1
-	grep -q '"event":"task_finished"' "$T/err" || fail "no events on stderr" || return 1
+	wsx --run r --task a --events - -- true
+	assert_rc 0
+	grep -q '"event":"task_finished"' "$T/err" || fail "no events on stderr"
 	RC=0
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --run r --task b --events fd:7 -- true \
 		7>"$T/ev7" >/dev/null 2>"$T/err" </dev/null || RC=$?
-	assert_rc 0 || return 1
+	assert_rc 0
 	grep -q '"event":"task_finished"' "$T/ev7" || fail "no events on fd 7"
 }
 
 test_events_bad_destination_refused() {
 	wsx --run r --task a --events "$T/no/such/dir/ev" -- true
-	assert_rc 125 || return 1
-	assert_err_has "--events" || return 1
+	assert_rc 125
+	assert_err_has "--events"
 	wsx --run r --task a --events fd:99 -- true
-	assert_rc 125 || return 1
+	assert_rc 125
 	assert_store_clean
 }

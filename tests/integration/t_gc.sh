@@ -38,51 +38,62 @@ owner_of() { # PID
 }
 
 test_gc_removes_dead_staging_keeps_live() {
-	wsx --run r --task t -- true; assert_rc 0 || return 1
+	wsx --run r --task t -- true
+	assert_rc 0
 	mkdir -p "$STORE/staging/dead1/upper/d" "$STORE/staging/live1/upper"
 	echo x > "$STORE/staging/dead1/upper/d/f"
 	chmod 000 "$STORE/staging/dead1/upper/d"
 	printf 'pid 999999999\nstart 1\nhost %s\n' "$(hostname)" > "$STORE/staging/dead1/owner"
 	sleep 300 & sp=$!
+	trap 'kill $sp 2>/dev/null' EXIT
 	owner_of $sp > "$STORE/staging/live1/owner"
 	# A reused pid: alive, but not the process that wrote the owner file.
 	mkdir -p "$STORE/staging/reused"
 	printf 'pid %s\nstart 1\nhost %s\n' $sp "$(hostname)" > "$STORE/staging/reused/owner"
-	ws gc --store "$STORE" --dry-run; assert_rc 0 || { kill $sp; return 1; }
-	assert_out_has "would remove staging dead1" || { kill $sp; return 1; }
-	assert_file "$STORE/staging/dead1" || { kill $sp; return 1; }
-	ws gc --store "$STORE"; assert_rc 0
+	ws gc --store "$STORE" --dry-run
+	assert_rc 0
+	assert_out_has "would remove staging dead1"
+	assert_file "$STORE/staging/dead1"
+	ws gc --store "$STORE"
+	assert_rc 0
 	kill $sp
-	assert_no_file "$STORE/staging/dead1" || return 1
-	assert_no_file "$STORE/staging/reused" || return 1
+	assert_no_file "$STORE/staging/dead1"
+	assert_no_file "$STORE/staging/reused"
 	assert_file "$STORE/staging/live1/owner"
 }
 
 test_gc_unreferenced_layers_and_cache_budget() {
-	wsx --run keep --task t -- sh -c 'echo keep > f'; assert_rc 0 || return 1
-	wsx --run gone --task t -- sh -c 'head -c 100000 /dev/zero > big'; assert_rc 0 || return 1
+	wsx --run keep --task t -- sh -c 'echo keep > f'
+	assert_rc 0
+	wsx --run gone --task t -- sh -c 'head -c 100000 /dev/zero > big'
+	assert_rc 0
 	keep=$(sed -n 's/^ "layer": "sha256:\([0-9a-f]*\)".*/\1/p' "$STORE/runs/keep/tasks/t")
 	gone=$(sed -n 's/^ "layer": "sha256:\([0-9a-f]*\)".*/\1/p' "$STORE/runs/gone/tasks/t")
-	ws runs --store "$STORE" rm gone; assert_rc 0 || return 1
+	ws runs --store "$STORE" rm gone
+	assert_rc 0
 	# The cache entry still names the layer: it stays.
-	ws gc --store "$STORE"; assert_rc 0 || return 1
-	assert_file "$STORE/layers/$gone/tree/big" || return 1
+	ws gc --store "$STORE"
+	assert_rc 0
+	assert_file "$STORE/layers/$gone/tree/big"
 	# A budget below the big entry evicts it (least recently used first
 	# would take `keep` first: touch it to make it recent).
 	ws exec --store "$STORE" --rootfs "$ROOTFS" --run keep2 --task t -- sh -c 'echo keep > f'
-	ws gc --store "$STORE" --cache-max-bytes 50k --dry-run; assert_rc 0 || return 1
-	assert_out_has "would remove layer sha256:$gone" || return 1
-	assert_file "$STORE/layers/$gone/tree/big" || return 1
-	ws gc --store "$STORE" --cache-max-bytes 50k; assert_rc 0 || return 1
-	assert_no_file "$STORE/layers/$gone" || return 1
-	assert_file "$STORE/layers/$keep/tree/f" || return 1
-	dangling_records || return 1
-	ws layers --store "$STORE" verify; assert_rc 0
+	ws gc --store "$STORE" --cache-max-bytes 50k --dry-run
+	assert_rc 0
+	assert_out_has "would remove layer sha256:$gone"
+	assert_file "$STORE/layers/$gone/tree/big"
+	ws gc --store "$STORE" --cache-max-bytes 50k
+	assert_rc 0
+	assert_no_file "$STORE/layers/$gone"
+	assert_file "$STORE/layers/$keep/tree/f"
+	dangling_records || fail "records name missing layers"
+	ws layers --store "$STORE" verify
+	assert_rc 0
 }
 
 test_gc_bad_budget_refused() {
 	ws gc --store "$STORE" --cache-max-bytes lots
-	assert_rc 125 || return 1
+	assert_rc 125
 	assert_err_has "--cache-max-bytes"
 }
 
@@ -93,7 +104,8 @@ test_gc_bad_budget_refused() {
 test_kill9_anywhere_leaves_store_consistent() {
 	CMD='i=0; while [ $i -lt 1500 ]; do echo $i > f$i; i=$((i + 1)); done'
 	t0=$(date +%s%N)
-	wsx --run base --task big --no-cache -- sh -c "$CMD"; assert_rc 0 || return 1
+	wsx --run base --task big --no-cache -- sh -c "$CMD"
+	assert_rc 0
 	t1=$(date +%s%N)
 	full_ms=$(( (t1 - t0) / 1000000 ))
 	k=1
@@ -110,15 +122,19 @@ test_kill9_anywhere_leaves_store_consistent() {
 	done
 	# Let the orphaned sandboxes (killed by their parent-death signal) go.
 	sleep 0.5
-	ws layers --store "$STORE" verify; assert_rc 0 || return 1
-	dangling_records || return 1
-	ws gc --store "$STORE"; assert_rc 0 || return 1
+	ws layers --store "$STORE" verify
+	assert_rc 0
+	dangling_records || fail "records name missing layers"
+	ws gc --store "$STORE"
+	assert_rc 0
 	if [ -n "$(ls -A "$STORE/staging")" ]; then
 		sleep 1; ws gc --store "$STORE"
 	fi
-	assert_eq "$(ls -A "$STORE/staging" | tr '\n' ' ')" "" "staging after gc" || return 1
-	ws layers --store "$STORE" verify; assert_rc 0 || return 1
-	dangling_records || return 1
-	wsx --run again --task big --no-cache -- sh -c "$CMD; ls | wc -l"; assert_rc 0 || return 1
+	assert_eq "$(ls -A "$STORE/staging" | tr '\n' ' ')" "" "staging after gc"
+	ws layers --store "$STORE" verify
+	assert_rc 0
+	dangling_records || fail "records name missing layers"
+	wsx --run again --task big --no-cache -- sh -c "$CMD; ls | wc -l"
+	assert_rc 0
 	assert_out 1500
 }

@@ -301,8 +301,8 @@ interleave='echo o1; sleep 0.3; echo e1 >&2; sleep 0.3; echo o2; sleep 0.3; echo
 test_combined_log_keeps_the_order() {
 	wsx --run r --task t -- sh -c "$interleave"
 	assert_rc 0
-	log=$(rec r t combined_log)
-	assert_eq "$log" "runs/r/logs/$(rec r t attempt).log" combined_log
+	log=$(rec r t combined)
+	assert_eq "$log" "runs/r/logs/$(rec r t attempt).log" combined
 	assert_eq "$(streams "$STORE/$log" | tr '\n' ';')" "1 o1;2 e1;1 o2;2 e2;" "combined log"
 }
 
@@ -318,7 +318,7 @@ test_hit_replays_the_interleaving() {
 	assert_eq "$(event "$T/ev" cache_hit event)" cache_hit "second run"
 	assert_eq "$(tr '\n' ';' < "$T/miss")" "o1;e1;o2;e2;" "miss output"
 	assert_eq "$(tr '\n' ';' < "$T/hit")" "o1;e1;o2;e2;" "hit replay"
-	log=$(rec r2 t combined_log)
+	log=$(rec r2 t combined)
 	assert_eq "$(streams "$STORE/$log" | tr '\n' ';')" "1 o1;2 e1;1 o2;2 e2;" "hit's combined log"
 }
 

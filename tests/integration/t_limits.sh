@@ -58,27 +58,27 @@ assert_no_bomb_left() {
 
 test_fork_bomb_is_contained() {
 	wsx --no-cache --pids 50 --timeout 60 -- sh -c "$BOMB"
-	[ "$RC" != 124 ] || fail "ended by --timeout, not by the pid limit" || return 1
-	[ "$RC" != 0 ] || fail "bomb ran to the end: $(tail -n 1 "$T/out")" || return 1
-	assert_err_has "can't fork" || return 1
+	[ "$RC" != 124 ] || fail "ended by --timeout, not by the pid limit"
+	[ "$RC" != 0 ] || fail "bomb ran to the end: $(tail -n 1 "$T/out")"
+	assert_err_has "can't fork"
 	last=$(tail -n 1 "$T/out")
-	[ "$last" -lt 50 ] || fail "started $last processes under --pids 50" || return 1
-	assert_no_bomb_left || return 1
+	[ "$last" -lt 50 ] || fail "started $last processes under --pids 50"
+	assert_no_bomb_left
 	# The host can still fork (the limit was the sandbox's, not ours).
 	[ "$(sh -c 'echo forked')" = forked ] || fail "host cannot fork"
 }
 
 test_memory_hog_is_contained() {
 	wsx --no-cache --memory 64M --timeout 60 -- sh -c "$HOG"
-	[ "$RC" != 124 ] || fail "ended by --timeout" || return 1
+	[ "$RC" != 124 ] || fail "ended by --timeout"
 	out=$(cat "$T/out")
 	if grep -qF "memory limit 64M reached (oom)" "$T/err"; then
 		# cgroup: the OOM killer took tail (SIGKILL).
-		assert_eq "$out" "tail=137" "hog status under the cgroup" || return 1
+		assert_eq "$out" "tail=137" "hog status under the cgroup"
 	else
 		# rlimit: RLIMIT_AS refuses the allocation.
-		assert_err_has "out of memory" || return 1
-		assert_eq "$out" "tail=1" "hog status under RLIMIT_AS" || return 1
+		assert_err_has "out of memory"
+		assert_eq "$out" "tail=1" "hog status under RLIMIT_AS"
 	fi
 }
 
@@ -90,19 +90,19 @@ test_doctor_and_exec_agree_on_mechanism() {
 	case $line in
 	"limits: cgroup v2 at /"*) want_as=unlimited; want_np=unlimited ;;
 	"limits: rlimits ("*) want_as=67108864; want_np=40 ;;
-	*) fail "doctor limits line: '$line'"; return 1 ;;
+	*) fail "doctor limits line: '$line'" ;;
 	esac
 	wsx --no-cache --memory 64M --pids 40 -- cat /proc/self/limits
-	assert_rc 0 || return 1
+	assert_rc 0
 	as=$(awk '/^Max address space/ {print $4}' "$T/out")
 	np=$(awk '/^Max processes/ {print $3}' "$T/out")
-	assert_eq "$as" "$want_as" "RLIMIT_AS inside ($line)" || return 1
+	assert_eq "$as" "$want_as" "RLIMIT_AS inside ($line)"
 	assert_eq "$np" "$want_np" "RLIMIT_NPROC inside ($line)"
 }
 
 test_doctor_cgroup_line_names_mechanism() {
 	ws doctor
-	assert_rc 0 || return 1
+	assert_rc 0
 	grep -Eq '^(ok   cgroup v2: each task gets a leaf cgroup under /|warn cgroup v2: .*limits fall back to rlimits: --memory as RLIMIT_AS)' "$T/out" ||
 		fail "cgroup line: $(grep 'cgroup v2' "$T/out")"
 }
@@ -110,47 +110,49 @@ test_doctor_cgroup_line_names_mechanism() {
 # SysV IPC never outlives its users: segments nobody attaches are removed.
 test_shm_rmid_forced_inside() {
 	wsx --no-cache -- cat /proc/sys/kernel/shm_rmid_forced
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out 1
 }
 
 test_cpus_without_cgroup_cpu_is_said() {
 	wsx --no-cache --cpus 0.5 -- true
-	assert_rc 0 || return 1
+	assert_rc 0
 	# Either a cpu controller enforces it (silent) or wsbox says it cannot.
 	mnt=$(cg_mount)
 	if ! grep -qw cpu "$mnt/cgroup.controllers" 2>/dev/null; then
-		assert_err_has "wsbox: --cpus not enforced: " || return 1
+		assert_err_has "wsbox: --cpus not enforced: "
 	fi
 }
 
 one_line_125() { # option
-	assert_rc 125 || return 1
-	assert_err_has "$1" || return 1
-	assert_eq "$(wc -l <"$T/err")" 1 "stderr lines" || return 1
+	assert_rc 125
+	assert_err_has "$1"
+	assert_eq "$(wc -l <"$T/err")" 1 "stderr lines"
 	assert_err_has "wsbox: "
 }
 
 test_bad_cpus_refused() {
 	for v in 0 0.001 abc -1 1.2345 1e3 5000 "" 1. .5; do
+		echo "value '$v'"
 		wsx --cpus "$v" -- true
-		one_line_125 "--cpus" || { echo "    value '$v'"; return 1; }
+		one_line_125 "--cpus"
 	done
 	assert_store_clean
 }
 
 test_bad_cgroup_parent_refused() {
 	for v in relative/dir "" /a/../b; do
+		echo "value '$v'"
 		wsx --cgroup-parent "$v" -- true
-		one_line_125 "--cgroup-parent" || { echo "    value '$v'"; return 1; }
+		one_line_125 "--cgroup-parent"
 	done
-	assert_store_clean || return 1
+	assert_store_clean
 	# Well-formed but not usable: refused at setup, never a silent
 	# fallback to rlimits.
 	wsx --no-cache --cgroup-parent /no/such/cgroup -- true
-	one_line_125 "--cgroup-parent \`/no/such/cgroup\`" || return 1
+	one_line_125 "--cgroup-parent \`/no/such/cgroup\`"
 	wsx --no-cache --cgroup-parent "$T" --pids 10 -- true
-	one_line_125 "not a cgroup v2 directory" || return 1
+	one_line_125 "not a cgroup v2 directory"
 }
 
 # The sandbox is born inside its own leaf (clone3 CLONE_INTO_CGROUP), which
@@ -172,7 +174,7 @@ test_cgroup_leaf_holds_the_sandbox() {
 	wait "$wpid"
 	left=$(ls -d "$CGP"/wsbox-* 2>/dev/null)
 	cg_parent_done
-	[ -n "$procs" ] || fail "no process in a wsbox-* leaf under $CGP" || return 1
+	[ -n "$procs" ] || fail "no process in a wsbox-* leaf under $CGP"
 	[ -z "$left" ] || fail "leaf left behind: $left"
 }
 
@@ -180,8 +182,8 @@ test_cgroup_fork_bomb_reported() {
 	cg_parent pids
 	wsx --no-cache --cgroup-parent "$CGP" --pids 50 --timeout 60 -- sh -c "$BOMB"
 	cg_parent_done
-	[ "$RC" != 124 ] && [ "$RC" != 0 ] || fail "exit $RC" || return 1
-	assert_err_has "pids limit 50 reached" || return 1
+	[ "$RC" != 124 ] && [ "$RC" != 0 ] || fail "exit $RC"
+	assert_err_has "pids limit 50 reached"
 	assert_no_bomb_left
 }
 
@@ -189,8 +191,8 @@ test_cgroup_memory_hog_reported() {
 	cg_parent memory
 	wsx --no-cache --cgroup-parent "$CGP" --memory 64M --timeout 60 -- sh -c "$HOG"
 	cg_parent_done
-	assert_rc 0 || return 1 # sh's echo is the task's last word
-	assert_out "tail=137" || return 1
+	assert_rc 0 # sh's echo is the task's last word
+	assert_out "tail=137"
 	assert_err_has "wsbox: memory limit 64M reached (oom)"
 }
 
@@ -198,7 +200,7 @@ test_cgroup_cpus_written() {
 	cg_parent cpu
 	wsx --no-cache --cgroup-parent "$CGP" --cpus 0.5 -- true
 	cg_parent_done
-	assert_rc 0 || return 1
+	assert_rc 0
 	! grep -q "not enforced" "$T/err" || fail "$(cat "$T/err")"
 }
 
@@ -206,12 +208,12 @@ test_cgroup_cpus_written() {
 # published and exec fails; under it the layer is published.
 test_max_layer_size_bounds_capture() {
 	wsx --no-cache --task big --max-layer-size 1M -- sh -c 'head -c 2097152 /dev/zero >big'
-	assert_rc 125 || return 1
-	assert_err_has "exceeds --max-layer-size" || return 1
+	assert_rc 125
+	assert_err_has "exceeds --max-layer-size"
 	ws layers --store "$STORE" ls
-	[ ! -s "$T/out" ] || fail "layer published: $(cat "$T/out")" || return 1
+	[ ! -s "$T/out" ] || fail "layer published: $(cat "$T/out")"
 	wsx --no-cache --task small --max-layer-size 1M -- sh -c 'head -c 1000 /dev/zero >small'
-	assert_rc 0 || return 1
+	assert_rc 0
 	ws layers --store "$STORE" ls
 	[ -s "$T/out" ] || fail "no layer published under the limit"
 }

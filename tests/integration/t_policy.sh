@@ -19,7 +19,8 @@ test_strict_compiles_and_links_c() {
 	need cc
 	wsh strict 'printf "#include <stdio.h>\nint main(void){puts(\"hello\");return 0;}\n" >hello.c &&
 		cc -O2 -o hello hello.c && ./hello'
-	assert_rc 0 && assert_out hello
+	assert_rc 0
+	assert_out hello
 }
 
 test_strict_make_with_threads() {
@@ -27,7 +28,8 @@ test_strict_make_with_threads() {
 	wsh strict 'printf "p: p.c\n\tcc -o p p.c -lpthread\n" >Makefile &&
 		printf "#include <pthread.h>\n#include <stdio.h>\nstatic void *f(void *a){return a;}\nint main(void){pthread_t t;pthread_create(&t,0,f,0);pthread_join(t,0);puts(\"joined\");return 0;}\n" >p.c &&
 		make -s && ./p'
-	assert_rc 0 && assert_out joined
+	assert_rc 0
+	assert_out joined
 }
 
 test_strict_tar_round_trip() {
@@ -38,7 +40,8 @@ test_strict_tar_round_trip() {
 		cmp src/a out/src/a && cmp src/sub/b out/src/sub/b &&
 		[ "$(readlink out/src/link)" = a ] &&
 		[ "$(stat -c %a out/src/a)" = 640 ] && echo same'
-	assert_rc 0 && assert_out same
+	assert_rc 0
+	assert_out same
 }
 
 test_strict_python3() {
@@ -48,7 +51,8 @@ import json, subprocess, threading, tempfile, shutil
 t = threading.Thread(target=lambda: None); t.start(); t.join()
 d = tempfile.mkdtemp(); shutil.rmtree(d)
 print(json.dumps({\"rc\": subprocess.run([\"true\"]).returncode}))"'
-	assert_rc 0 && assert_out '{"rc": 0}'
+	assert_rc 0
+	assert_out '{"rc": 0}'
 }
 
 # ptrace(PTRACE_TRACEME) succeeds for any process, and the default profile
@@ -62,18 +66,22 @@ print(\"ok\" if r == 0 else os.strerror(ctypes.get_errno()))"'
 test_strict_unlisted_syscall_is_eperm() {
 	need python3
 	wsh default "$PTRACE_ME"
-	assert_rc 0 && assert_out ok || return 1
+	assert_rc 0
+	assert_out ok
 	wsh strict "$PTRACE_ME"
-	assert_rc 0 && assert_out "Operation not permitted"
+	assert_rc 0
+	assert_out "Operation not permitted"
 }
 
 test_policy_check_unknown_syscall_is_line_numbered() {
 	printf 'default allow\n# a comment\ndeny EPERM mount frobnicate\n' >"$T/bad.policy"
 	ws policy check "$T/bad.policy"
-	assert_rc 125 && assert_err_has "bad.policy\` line 3: unknown syscall \`frobnicate\`" || return 1
+	assert_rc 125
+	assert_err_has "bad.policy\` line 3: unknown syscall \`frobnicate\`"
 	# Refused at exec too, before anything runs.
 	ws exec --store "$STORE" --rootfs "$ROOTFS" --policy "$T/bad.policy" -- true
-	assert_rc 125 && assert_err_has "line 3: unknown syscall"
+	assert_rc 125
+	assert_err_has "line 3: unknown syscall"
 }
 
 # A file's own TIOCSTI rule, with an errno of its own so that the answer can
@@ -83,11 +91,11 @@ test_policy_check_unknown_syscall_is_line_numbered() {
 test_policy_file_arg_mask_catches_tiocsti_high_bits() {
 	printf 'default allow\ndeny EACCES ioctl arg1 &0xffffffff == TIOCSTI\n' >"$T/m.policy"
 	wsx --policy "$T/m.policy" -- /probe attack tiocsti
-	assert_out_has "ioctl(TIOCSTI) on own tty: errno=EACCES" &&
-		assert_out_has "ioctl(TIOCSTI|1<<32) on own tty: errno=EACCES" || return 1
+	assert_out_has "ioctl(TIOCSTI) on own tty: errno=EACCES"
+	assert_out_has "ioctl(TIOCSTI|1<<32) on own tty: errno=EACCES"
 	printf 'default allow\ndeny EACCES ioctl arg1 == TIOCSTI\n' >"$T/u.policy"
 	wsx --policy "$T/u.policy" -- /probe attack tiocsti
-	assert_out_has "ioctl(TIOCSTI) on own tty: errno=EACCES" || return 1
+	assert_out_has "ioctl(TIOCSTI) on own tty: errno=EACCES"
 	if grep -qF "ioctl(TIOCSTI|1<<32) on own tty: errno=EACCES" "$T/out"; then
 		fail "unmasked rule matched the high-bit command"
 	fi
@@ -99,13 +107,15 @@ test_policy_file_includes() {
 	printf 'include default\ndeny EACCES mkdir mkdirat\n' >"$T/base.policy"
 	printf '# top\ninclude base.policy\n' >"$T/top.policy"
 	ws policy check "$T/top.policy"
-	assert_rc 0 || return 1
+	assert_rc 0
 	wsx --policy "$T/top.policy" -- sh -c 'mkdir /tmp/d 2>&1; unshare -m true 2>&1; echo end'
-	assert_out_has "Permission denied" && assert_out_has "Operation not permitted" || return 1
+	assert_out_has "Permission denied"
+	assert_out_has "Operation not permitted"
 	# A missing include is an error naming the line.
 	printf 'include default\ninclude nowhere.policy\n' >"$T/miss.policy"
 	ws policy check "$T/miss.policy"
-	assert_rc 125 && assert_err_has "line 2"
+	assert_rc 125
+	assert_err_has "line 2"
 }
 
 test_denied_syscall_is_reported_by_name() {
@@ -113,10 +123,11 @@ test_denied_syscall_is_reported_by_name() {
 	WSBOX_DEBUG_DENIED=1 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
 		sh -c 'unshare -m true; mount -t tmpfs x /tmp; echo done' \
 		>"$T/out" 2>"$T/err" </dev/null || RC=$?
-	assert_rc 0 && assert_out done || return 1
+	assert_rc 0
+	assert_out done
 	grep -qE '^wsbox: task [^ ]*: policy denied unshare \(pid [0-9]+\)$' "$T/err" ||
-		fail "no report for unshare: $(cat "$T/err")" || return 1
-	assert_err_has "policy denied mount (pid" || return 1
+		fail "no report for unshare: $(cat "$T/err")"
+	assert_err_has "policy denied mount (pid"
 	# The task still saw the policy's errno.
 	assert_err_has "Operation not permitted"
 }
@@ -127,7 +138,8 @@ test_denied_report_keeps_the_policys_errno() {
 	WSBOX_DEBUG_DENIED=1 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" \
 		--policy "$T/p.policy" -- sh -c 'mkdir /tmp/x 2>&1; echo done' \
 		>"$T/out" 2>"$T/err" </dev/null || RC=$?
-	assert_rc 0 && assert_out_has "Permission denied" || return 1
+	assert_rc 0
+	assert_out_has "Permission denied"
 	assert_err_has "policy denied mkdir"
 }
 
@@ -136,7 +148,8 @@ test_strict_default_denial_is_reported() {
 	RC=0
 	WSBOX_DEBUG_DENIED=1 "$WSBOX" exec --store "$STORE" --policy strict -- \
 		sh -c "$PTRACE_ME" >"$T/out" 2>"$T/err" </dev/null || RC=$?
-	assert_rc 0 && assert_out "Operation not permitted" || return 1
+	assert_rc 0
+	assert_out "Operation not permitted"
 	assert_err_has "policy denied ptrace (pid"
 }
 
@@ -147,7 +160,8 @@ test_many_denials_all_answered() {
 	WSBOX_DEBUG_DENIED=1 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
 		sh -c 'for p in 1 2 3 4; do (i=0; while [ $i -lt 50 ]; do unshare -m true 2>/dev/null; i=$((i+1)); done) & done; wait; echo done' \
 		>"$T/out" 2>"$T/err" </dev/null || RC=$?
-	assert_rc 0 && assert_out done || return 1
+	assert_rc 0
+	assert_out done
 	assert_eq "$(grep -c 'policy denied unshare' "$T/err")" 200 "reports"
 }
 
@@ -158,12 +172,14 @@ test_denial_loop_still_times_out() {
 	WSBOX_DEBUG_DENIED=1 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" \
 		--timeout 1 -- sh -c 'while :; do unshare -m true 2>/dev/null; done' \
 		>"$T/out" 2>"$T/err" </dev/null || RC=$?
-	assert_rc 124 && assert_err_has "policy denied unshare"
+	assert_rc 124
+	assert_err_has "policy denied unshare"
 }
 
 # The listener never reaches the task: only 0, 1, 2 are open at exec, with
 # and without reporting.
 test_reporting_leaks_no_fd() {
 	wsx -- /probe fds
-	assert_rc 0 && assert_out "ok fds"
+	assert_rc 0
+	assert_out "ok fds"
 }

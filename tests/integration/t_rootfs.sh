@@ -5,8 +5,8 @@
 # rootfs_tar OUT: tar of $ROOTFS plus a char device, a setuid file and a
 # hardlink to an earlier file of the archive (python3 tarfile appends them).
 rootfs_tar() {
-	tar -C "$ROOTFS" -cf "$1" . || return 1
-	python3 - "$1" <<'EOF2' || { echo "python3 failed"; return 1; }
+	tar -C "$ROOTFS" -cf "$1" . || fail "tar $1"
+	python3 - "$1" <<'EOF2' || fail "python3 failed for $1"
 import io, sys, tarfile
 tf = tarfile.open(sys.argv[1], "a")
 ti = tarfile.TarInfo("./dev/null2"); ti.type = tarfile.CHRTYPE
@@ -24,61 +24,71 @@ EOF2
 
 test_rootfs_import_and_ls() {
 	command -v python3 >/dev/null || { echo "no python3"; return 77; }
-	rootfs_tar "$T/x.tar" || return 1
+	rootfs_tar "$T/x.tar"
 	ws rootfs --store "$STORE" import "$T/x.tar" --name bb
-	assert_rc 0 || return 1
+	assert_rc 0
 	sum=$(sha256sum "$T/x.tar" | cut -d' ' -f1)
-	assert_out "bb sha256:$sum" || return 1
-	assert_err_has "skipped 2 device nodes, FIFOs and sockets" || return 1
-	assert_err_has "setuid/setgid from 1 entries" || return 1
+	assert_out "bb sha256:$sum"
+	assert_err_has "skipped 2 device nodes, FIFOs and sockets"
+	assert_err_has "setuid/setgid from 1 entries"
 	r="$STORE/rootfs/bb"
-	assert_file "$r/probe" && assert_file "$r/bin/busybox" || return 1
-	assert_no_file "$r/dev/null2" && assert_no_file "$r/fifo" || return 1
-	assert_file "$r/.wh.plain" || return 1
-	assert_eq "$(stat -c %a "$r/bin/suid")" 755 "suid mode" || return 1
-	assert_eq "$(stat -c %h "$r/bin/suid")" 2 "link count" || return 1
+	assert_file "$r/probe"
+	assert_file "$r/bin/busybox"
+	assert_no_file "$r/dev/null2"
+	assert_no_file "$r/fifo"
+	assert_file "$r/.wh.plain"
+	assert_eq "$(stat -c %a "$r/bin/suid")" 755 "suid mode"
+	assert_eq "$(stat -c %h "$r/bin/suid")" 2 "link count"
 	assert_eq "$(stat -c %i "$r/bin/suid-link")" "$(stat -c %i "$r/bin/suid")" \
-		"hardlink inode" || return 1
-	assert_eq "$(stat -c %u "$r/bin/busybox")" "$(id -u)" owner || return 1
+		"hardlink inode"
+	assert_eq "$(stat -c %u "$r/bin/busybox")" "$(id -u)" owner
 	# Symlinks stay verbatim (the busybox applets).
 	l=$(find "$ROOTFS/bin" -type l | head -n 1)
 	[ -z "$l" ] || assert_eq "$(readlink "$r/bin/${l##*/}")" "$(readlink "$l")" \
-		symlink || return 1
-	assert_eq "$(cat "$STORE/rootfs/bb.digest")" "sha256:$sum" digest || return 1
-	assert_eq "$(ls -A "$STORE/staging")" "" staging || return 1
-	ws rootfs --store "$STORE" ls; assert_rc 0 || return 1
+		symlink
+	assert_eq "$(cat "$STORE/rootfs/bb.digest")" "sha256:$sum" digest
+	assert_eq "$(ls -A "$STORE/staging")" "" staging
+	ws rootfs --store "$STORE" ls
+	assert_rc 0
 	assert_out "bb sha256:$sum"
 }
 
 test_rootfs_reimport_replaces() {
-	tar -C "$ROOTFS" -cf "$T/a.tar" . || return 1
-	ws rootfs --store "$STORE" import "$T/a.tar" --name bb; assert_rc 0 || return 1
-	mkdir -p "$T/small/bin" && echo new >"$T/small/bin/only" || return 1
-	tar -C "$T/small" -czf "$T/b.tar.gz" . || return 1
-	ws rootfs --store "$STORE" import "$T/b.tar.gz" --name bb; assert_rc 0 || return 1
-	assert_file "$STORE/rootfs/bb/bin/only" || return 1
-	assert_no_file "$STORE/rootfs/bb/probe" || return 1
+	tar -C "$ROOTFS" -cf "$T/a.tar" . || fail "tar a.tar"
+	ws rootfs --store "$STORE" import "$T/a.tar" --name bb
+	assert_rc 0
+	mkdir -p "$T/small/bin" || fail "mkdir small/bin"
+	echo new >"$T/small/bin/only" || fail "write small/bin/only"
+	tar -C "$T/small" -czf "$T/b.tar.gz" . || fail "tar b.tar.gz"
+	ws rootfs --store "$STORE" import "$T/b.tar.gz" --name bb
+	assert_rc 0
+	assert_file "$STORE/rootfs/bb/bin/only"
+	assert_no_file "$STORE/rootfs/bb/probe"
 	sum=$(sha256sum "$T/b.tar.gz" | cut -d' ' -f1)
-	assert_eq "$(cat "$STORE/rootfs/bb.digest")" "sha256:$sum" digest || return 1
-	assert_eq "$(ls -A "$STORE/staging")" "" staging || return 1
-	ws rootfs --store "$STORE" ls; assert_rc 0; assert_out "bb sha256:$sum"
+	assert_eq "$(cat "$STORE/rootfs/bb.digest")" "sha256:$sum" digest
+	assert_eq "$(ls -A "$STORE/staging")" "" staging
+	ws rootfs --store "$STORE" ls
+	assert_rc 0
+	assert_out "bb sha256:$sum"
 }
 
 test_rootfs_bad_usage() {
-	tar -C "$ROOTFS" -cf "$T/a.tar" . || return 1
+	tar -C "$ROOTFS" -cf "$T/a.tar" . || fail "tar a.tar"
 	for n in ../x .hidden x.digest "a/b" ""; do
+		echo "name '$n'"
 		ws rootfs --store "$STORE" import "$T/a.tar" --name "$n"
-		assert_rc 125 || { echo "name '$n'"; return 1; }
+		assert_rc 125
 	done
-	ws rootfs --store "$STORE" import "$T/a.tar"; assert_rc 125 || return 1
+	ws rootfs --store "$STORE" import "$T/a.tar"
+	assert_rc 125
 	ws rootfs --store "$STORE" import "$T/missing.tar" --name m
-	assert_rc 125 || return 1
+	assert_rc 125
 	assert_no_file "$STORE/rootfs/m"
 }
 
 # hostile KIND: write $T/KIND.tar.
 hostile() {
-	python3 - "$T" "$1" <<'EOF2' || { echo "python3 failed for $1"; return 1; }
+	python3 - "$T" "$1" <<'EOF2' || fail "python3 failed for $1"
 import io, sys, tarfile
 t, kind = sys.argv[1], sys.argv[2]
 tf = tarfile.open(f"{t}/{kind}.tar", "w", format=tarfile.PAX_FORMAT)
@@ -114,30 +124,36 @@ EOF2
 
 test_rootfs_import_refuses_hostile_tars() {
 	command -v python3 >/dev/null || { echo "no python3"; return 77; }
-	mkdir -p "$T/outside" && chmod 777 "$T/outside" || return 1
-	echo keep >"$T/outside/target" || return 1
+	mkdir -p "$T/outside" || fail "mkdir outside"
+	chmod 777 "$T/outside" || fail "chmod outside"
+	echo keep >"$T/outside/target" || fail "write outside/target"
 	for kind in dotdot dotdot2 abs symlink_file hardlink_out hardlink_dotdot \
 		hardlink_symlink hardlink_dir hardlink_missing; do
-		hostile $kind || return 1
+		echo "kind $kind"
+		hostile $kind
 		ws rootfs --store "$STORE" import "$T/$kind.tar" --name evil
-		assert_rc 125 || { echo "kind $kind"; return 1; }
-		assert_err_has "wsbox: rootfs evil: import $T/$kind.tar: " || return 1
-		[ "$(wc -l <"$T/err")" = 1 ] || fail "$kind: not one line: $(cat "$T/err")" || return 1
-		assert_no_file "$STORE/rootfs/evil" || return 1
-		assert_no_file "$STORE/rootfs/evil.digest" || return 1
-		assert_eq "$(ls -A "$STORE/staging")" "" "$kind: staging" || return 1
-		assert_eq "$(ls -A "$T/outside")" "target" "$kind: outside" || return 1
-		assert_eq "$(stat -c %h "$T/outside/target")" 1 "$kind: links" || return 1
+		assert_rc 125
+		assert_err_has "wsbox: rootfs evil: import $T/$kind.tar: "
+		[ "$(wc -l <"$T/err")" = 1 ] || fail "$kind: not one line: $(cat "$T/err")"
+		assert_no_file "$STORE/rootfs/evil"
+		assert_no_file "$STORE/rootfs/evil.digest"
+		assert_eq "$(ls -A "$STORE/staging")" "" "$kind: staging"
+		assert_eq "$(ls -A "$T/outside")" "target" "$kind: outside"
+		assert_eq "$(stat -c %h "$T/outside/target")" 1 "$kind: links"
 	done
-	ws rootfs --store "$STORE" ls; assert_rc 0; assert_out ""
+	ws rootfs --store "$STORE" ls
+	assert_rc 0
+	assert_out ""
 }
 
 test_exec_with_imported_rootfs_by_name() {
-	tar -C "$ROOTFS" -cf "$T/bb.tar" . || return 1
-	ws rootfs import "$T/bb.tar" --name bb --store "$STORE"; assert_rc 0 || return 1
+	tar -C "$ROOTFS" -cf "$T/bb.tar" . || fail "tar bb.tar"
+	ws rootfs import "$T/bb.tar" --name bb --store "$STORE"
+	assert_rc 0
 	ws exec --store "$STORE" --rootfs bb -- sh -c 'cat /etc/passwd | head -n 1; /probe rorootfs'
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out_has "root:"
 	ws exec --store "$STORE" --rootfs nosuchname -- true
-	assert_rc 125 && assert_err_has "no such directory or imported rootfs"
+	assert_rc 125
+	assert_err_has "no such directory or imported rootfs"
 }

@@ -19,150 +19,200 @@ status_of() {
 # Agola docs, "isolated tasks": two builds write the same path; each test
 # task sees only its own build's file.
 test_agola_isolated_tasks() {
-	task r build-x86 -- sh -c 'mkdir -p out; echo x86 > out/binary'; assert_rc 0 || return 1
-	task r build-arm -- sh -c 'mkdir -p out; echo arm > out/binary'; assert_rc 0 || return 1
-	task r test-x86 --parent build-x86 -- cat out/binary; assert_rc 0; assert_out x86 || return 1
-	task r test-arm --parent build-arm -- cat out/binary; assert_rc 0; assert_out arm || return 1
+	task r build-x86 -- sh -c 'mkdir -p out; echo x86 > out/binary'
+	assert_rc 0
+	task r build-arm -- sh -c 'mkdir -p out; echo arm > out/binary'
+	assert_rc 0
+	task r test-x86 --parent build-x86 -- cat out/binary
+	assert_rc 0
+	assert_out x86
+	task r test-arm --parent build-arm -- cat out/binary
+	assert_rc 0
+	assert_out arm
 	# Both as parents of one task: the same path written twice: conflict.
 	task r both --parent build-x86 --parent build-arm -- true
-	assert_rc 125 || return 1
-	assert_err_has "conflict: out/binary: written by task build-arm and task build-x86" || return 1
-	# The refusal is the task's recorded outcome (docs/cache.md "Attempts").
-	assert_eq "$(status_of r both)" refused status || return 1
+	assert_rc 125
+	assert_err_has "conflict: out/binary: written by task build-arm and task build-x86"
+	# The refusal is the task's recorded outcome (docs/cache.md "Records").
+	assert_eq "$(status_of r both)" refused status
 	grep -qF '"error": "conflict: out/binary: written by task build-arm and task build-x86"' "$STORE/runs/r/tasks/both" || fail "record lacks the conflict"
 }
 
 # Agola docs, "dependent tasks": distinct paths, both visible to both tests.
 test_agola_dependent_tasks() {
-	task r build-x86 -- sh -c 'mkdir -p x86_64; echo x > x86_64/binary'; assert_rc 0 || return 1
-	task r build-arm -- sh -c 'mkdir -p arm64; echo a > arm64/binary'; assert_rc 0 || return 1
+	task r build-x86 -- sh -c 'mkdir -p x86_64; echo x > x86_64/binary'
+	assert_rc 0
+	task r build-arm -- sh -c 'mkdir -p arm64; echo a > arm64/binary'
+	assert_rc 0
 	for t in test-1 test-2; do
 		task r $t --parent build-x86 --parent build-arm -- cat x86_64/binary arm64/binary
-		assert_rc 0; assert_out "x
-a" || return 1
+		assert_rc 0
+		assert_out "x
+a"
 	done
 }
 
 test_chain_descendant_overrides_and_deletes() {
-	task r a -- sh -c 'mkdir -p out d; echo a > out/bin; echo keep > k; echo gone > g; echo old > d/old'; assert_rc 0 || return 1
-	task r b --parent a -- sh -c 'echo b > out/bin; rm g; rm -rf d; mkdir d; echo new > d/new'; assert_rc 0 || return 1
+	task r a -- sh -c 'mkdir -p out d; echo a > out/bin; echo keep > k; echo gone > g; echo old > d/old'
+	assert_rc 0
+	task r b --parent a -- sh -c 'echo b > out/bin; rm g; rm -rf d; mkdir d; echo new > d/new'
+	assert_rc 0
 	task r c --parent b -- sh -c 'cat out/bin k; ls d; test -e g && echo g-visible; true'
-	assert_rc 0; assert_out "b
+	assert_rc 0
+	assert_out "b
 keep
 new"
 }
 
 test_transitive_ancestors_contribute() {
-	task r a -- sh -c 'echo 1 > from-a'; assert_rc 0 || return 1
-	task r b --parent a -- sh -c 'echo 2 > from-b'; assert_rc 0 || return 1
-	task r c --parent b -- sh -c 'echo 3 > from-c'; assert_rc 0 || return 1
-	task r d --parent c -- sh -c 'cat from-a from-b from-c'; assert_rc 0; assert_out "1
+	task r a -- sh -c 'echo 1 > from-a'
+	assert_rc 0
+	task r b --parent a -- sh -c 'echo 2 > from-b'
+	assert_rc 0
+	task r c --parent b -- sh -c 'echo 3 > from-c'
+	assert_rc 0
+	task r d --parent c -- sh -c 'cat from-a from-b from-c'
+	assert_rc 0
+	assert_out "1
 2
 3"
 }
 
 test_non_ancestor_layers_never_appear() {
-	task r a -- sh -c 'echo a > a'; assert_rc 0 || return 1
-	task r sibling -- sh -c 'echo s > s'; assert_rc 0 || return 1
-	task r child --parent a -- sh -c 'ls /workspace'; assert_rc 0; assert_out a
+	task r a -- sh -c 'echo a > a'
+	assert_rc 0
+	task r sibling -- sh -c 'echo s > s'
+	assert_rc 0
+	task r child --parent a -- sh -c 'ls /workspace'
+	assert_rc 0
+	assert_out a
 }
 
 test_identical_entries_are_not_a_conflict() {
-	task r a -- sh -c 'mkdir -p gen; echo same > gen/f'; assert_rc 0 || return 1
-	task r b -- sh -c 'mkdir -p gen; echo same > gen/f'; assert_rc 0 || return 1
-	task r c --parent a --parent b -- cat gen/f; assert_rc 0; assert_out same
+	task r a -- sh -c 'mkdir -p gen; echo same > gen/f'
+	assert_rc 0
+	task r b -- sh -c 'mkdir -p gen; echo same > gen/f'
+	assert_rc 0
+	task r c --parent a --parent b -- cat gen/f
+	assert_rc 0
+	assert_out same
 }
 
 test_file_versus_directory_is_a_conflict() {
-	task r a -- sh -c 'echo file > p'; assert_rc 0 || return 1
-	task r b -- sh -c 'mkdir -p p; echo x > p/x'; assert_rc 0 || return 1
-	task r c --parent a --parent b -- true; assert_rc 125 || return 1
+	task r a -- sh -c 'echo file > p'
+	assert_rc 0
+	task r b -- sh -c 'mkdir -p p; echo x > p/x'
+	assert_rc 0
+	task r c --parent a --parent b -- true
+	assert_rc 125
 	assert_err_has "conflict: p: file and directory by task a and task b"
 }
 
 test_delete_versus_modify_is_a_conflict() {
-	task r base -- sh -c 'echo v1 > f'; assert_rc 0 || return 1
-	task r del --parent base -- rm f; assert_rc 0 || return 1
-	task r mod --parent base -- sh -c 'echo v2 > f'; assert_rc 0 || return 1
-	task r join --parent del --parent mod -- true; assert_rc 125 || return 1
+	task r base -- sh -c 'echo v1 > f'
+	assert_rc 0
+	task r del --parent base -- rm f
+	assert_rc 0
+	task r mod --parent base -- sh -c 'echo v2 > f'
+	assert_rc 0
+	task r join --parent del --parent mod -- true
+	assert_rc 125
 	assert_err_has "conflict: f: deleted and modified by task del and task mod"
 }
 
 test_diamond_sees_shared_ancestor_once() {
-	task r base -- sh -c 'echo base > b'; assert_rc 0 || return 1
-	task r left --parent base -- sh -c 'echo l > l'; assert_rc 0 || return 1
-	task r right --parent base -- sh -c 'echo r > r'; assert_rc 0 || return 1
+	task r base -- sh -c 'echo base > b'
+	assert_rc 0
+	task r left --parent base -- sh -c 'echo l > l'
+	assert_rc 0
+	task r right --parent base -- sh -c 'echo r > r'
+	assert_rc 0
 	task r join --parent left --parent right -- sh -c 'cat b l r'
-	assert_rc 0; assert_out "base
+	assert_rc 0
+	assert_out "base
 l
 r"
 }
 
 test_digests_are_deterministic_across_runs() {
 	for run in one two; do
-		task $run a -- sh -c 'mkdir -p o; echo hi > o/f; ln -s f o/l; chmod 750 o'; assert_rc 0 || return 1
-		task $run b --parent a -- sh -c 'echo more >> o/f; rm o/l'; assert_rc 0 || return 1
+		task $run a -- sh -c 'mkdir -p o; echo hi > o/f; ln -s f o/l; chmod 750 o'
+		assert_rc 0
+		task $run b --parent a -- sh -c 'echo more >> o/f; rm o/l'
+		assert_rc 0
 	done
-	assert_eq "$(layer_of one a)" "$(layer_of two a)" "layer a" || return 1
-	assert_eq "$(layer_of one b)" "$(layer_of two b)" "layer b" || return 1
+	assert_eq "$(layer_of one a)" "$(layer_of two a)" "layer a"
+	assert_eq "$(layer_of one b)" "$(layer_of two b)" "layer b"
 	[ -n "$(layer_of one a)" ] || fail "no digest recorded"
 }
 
 test_ro_workspace_rejects_writes_and_publishes_nothing() {
-	task r a -- sh -c 'echo a > a'; assert_rc 0 || return 1
+	task r a -- sh -c 'echo a > a'
+	assert_rc 0
 	task r view --parent a --ro -- sh -c 'cat a; echo x > b'
-	assert_rc 1; assert_out a || return 1
-	assert_err_has "Read-only file system" || return 1
-	task r view2 --parent a --ro -- cat a; assert_rc 0 || return 1
+	assert_rc 1
+	assert_out a
+	assert_err_has "Read-only file system"
+	task r view2 --parent a --ro -- cat a
+	assert_rc 0
 	assert_eq "$(layer_of r view2)" "" "ro task layer"
 }
 
 test_save_keeps_only_named_paths() {
 	task r a --save out --save keep.txt -- sh -c 'mkdir -p out tmp; echo 1 > out/f; echo 2 > tmp/junk; echo 3 > keep.txt; echo 4 > other'
-	assert_rc 0 || return 1
-	task r b --parent a -- sh -c 'ls /workspace'; assert_rc 0; assert_out "keep.txt
+	assert_rc 0
+	task r b --parent a -- sh -c 'ls /workspace'
+	assert_rc 0
+	assert_out "keep.txt
 out"
 }
 
 test_failed_task_publishes_nothing_and_blocks_children() {
-	task r bad -- sh -c 'echo partial > p; exit 3'; assert_rc 3 || return 1
-	assert_eq "$(status_of r bad)" failed status || return 1
-	assert_eq "$(layer_of r bad)" "" layer || return 1
-	[ -z "$(ls -A "$STORE/staging")" ] || fail "staging left behind" || return 1
-	task r child --parent bad -- true; assert_rc 125 || return 1
+	task r bad -- sh -c 'echo partial > p; exit 3'
+	assert_rc 3
+	assert_eq "$(status_of r bad)" failed status
+	assert_eq "$(layer_of r bad)" "" layer
+	[ -z "$(ls -A "$STORE/staging")" ] || fail "staging left behind"
+	task r child --parent bad -- true
+	assert_rc 125
 	assert_err_has "parent bad did not succeed"
 }
 
 test_unknown_parent_is_125() {
-	task r child --parent ghost -- true; assert_rc 125 || return 1
-	assert_err_has "wsbox: parent ghost: no such task in run r" || return 1
+	task r child --parent ghost -- true
+	assert_rc 125
 	# A logical error: no errno text after it.
-	assert_eq "$(cat "$T/err")" "wsbox: parent ghost: no such task in run r" stderr || return 1
-	assert_eq "$(status_of r child)" refused status || return 1
+	assert_eq "$(cat "$T/err")" "wsbox: parent ghost: no such task in run r" stderr
+	assert_eq "$(status_of r child)" refused status
 	grep -qF '"error": "parent ghost: no such task in run r"' "$STORE/runs/r/tasks/child" || fail "record lacks the why"
 }
 
 test_keep_failed_keeps_upper() {
-	task r bad --keep-failed -- sh -c 'echo dbg > note; exit 1'; assert_rc 1 || return 1
+	task r bad --keep-failed -- sh -c 'echo dbg > note; exit 1'
+	assert_rc 1
 	assert_err_has "kept failed attempt"
 	[ -n "$(find "$STORE/staging" -name note)" ] || fail "upper dir not kept"
 }
 
 test_workspace_files_owned_by_task_identity() {
-	task r a -- sh -c 'echo a > a'; assert_rc 0 || return 1
+	task r a -- sh -c 'echo a > a'
+	assert_rc 0
 	task r b --parent a --uid 1234 --gid 1234 -- stat -c %u:%g a /workspace
-	assert_rc 0; assert_out "1234:1234
+	assert_rc 0
+	assert_out "1234:1234
 1234:1234"
 }
 
 test_chown_inside_succeeds_without_effect() {
 	task r a -- sh -c 'echo a > f; chown 123:456 f && echo chown-ok; stat -c %u f'
-	assert_rc 0; assert_out "chown-ok
+	assert_rc 0
+	assert_out "chown-ok
 0"
 }
 
 test_logs_are_kept_in_the_store() {
-	task r a -- sh -c 'echo to-out; echo to-err >&2'; assert_rc 0 || return 1
+	task r a -- sh -c 'echo to-out; echo to-err >&2'
+	assert_rc 0
 	out=$(sed -n 's/^ *"stdout": "\(.*\)".*/\1/p' "$STORE/runs/r/tasks/a")
 	assert_eq "$(cat "$STORE/$out")" to-out
 }
@@ -180,9 +230,9 @@ test_hostile_upper_is_captured_safely() {
 		printf 'n' > \"\$(printf 'new\nline')\"
 		printf 'b' > \"\$(printf 'bad\377name')\"
 	"
-	assert_rc 0 || return 1
+	assert_rc 0
 	task r look --parent evil -- sh -c 'readlink link-to-host; test -e fifo || echo no-fifo; stat -c %a suid; cat hard2'
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out "$T/host-secret
 no-fifo
 755
@@ -193,9 +243,9 @@ x"
 # refused the empty lower twice).
 test_ro_without_parents() {
 	wsx --run r --task v --ro -- sh -c 'ls -A /workspace | wc -l; touch /workspace/x 2>/dev/null && echo wrote || echo refused'
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out "0
-refused" || return 1
+refused"
 	assert_eq "$(sed -n 's/^ "layer": \(null\).*/\1/p' "$STORE/runs/r/tasks/v")" null layer
 }
 
@@ -204,22 +254,30 @@ refused" || return 1
 # above the chain is still checked, and a chain layer that went missing is
 # still a clear error rather than an overlay mount failure.
 test_chain_restore_without_manifests() {
-	task r a -- sh -c 'echo a > f; echo a > shared'; assert_rc 0 || return 1
-	task r b --parent a -- true; assert_rc 0 || return 1
-	task r c --parent b -- sh -c 'echo c > g; rm shared'; assert_rc 0 || return 1
-	task r d --parent c --ro -- sh -c 'cat f g; ls'; assert_rc 0 || return 1
+	task r a -- sh -c 'echo a > f; echo a > shared'
+	assert_rc 0
+	task r b --parent a -- true
+	assert_rc 0
+	task r c --parent b -- sh -c 'echo c > g; rm shared'
+	assert_rc 0
+	task r d --parent c --ro -- sh -c 'cat f g; ls'
+	assert_rc 0
 	assert_out "a
 c
 f
-g" || return 1
+g"
 	# Two branches on the chain writing one path: a conflict.
-	task r x --parent c -- sh -c 'echo x > h'; assert_rc 0 || return 1
-	task r y --parent c -- sh -c 'echo y > h'; assert_rc 0 || return 1
+	task r x --parent c -- sh -c 'echo x > h'
+	assert_rc 0
+	task r y --parent c -- sh -c 'echo y > h'
+	assert_rc 0
 	task r xy --parent x --parent y -- true
-	assert_rc 125 && assert_err_has "conflict: h: written by task x and task y" ||
-		return 1
+	assert_rc 125
+	assert_err_has "conflict: h: written by task x and task y"
 	hex=$(layer_of r a | sed 's/sha256://')
-	chmod -R u+w "$STORE/layers/$hex" && rm -rf "$STORE/layers/$hex" || return 1
+	chmod -R u+w "$STORE/layers/$hex" || fail "chmod layer $hex"
+	rm -rf "$STORE/layers/$hex" || fail "rm layer $hex"
 	task r e --parent c --ro -- true
-	assert_rc 125 && assert_err_has "ancestor a: layer sha256:$hex: missing"
+	assert_rc 125
+	assert_err_has "ancestor a: layer sha256:$hex: missing"
 }

@@ -15,20 +15,17 @@ attack() {
 # expect LINE...: each LINE is a whole line of $T/out.
 expect() {
 	for l in "$@"; do
-		grep -qxF -- "$l" "$T/out" || {
-			fail "missing '$l'; the attack printed:"
-			sed 's/^/      /' "$T/out" >&2
-			return 1
-		}
+		grep -qxF -- "$l" "$T/out" ||
+			fail "missing '$l'; the attack printed:
+$(sed 's/^/      /' "$T/out")"
 	done
 }
 
 # refute PATTERN: no line of $T/out matches the extended regex.
 refute() {
 	if grep -qE -- "$1" "$T/out"; then
-		fail "unexpected line(s) matching '$1':"
-		grep -E -- "$1" "$T/out" | sed 's/^/      /' >&2
-		return 1
+		fail "unexpected line(s) matching '$1':
+$(grep -E -- "$1" "$T/out" | sed 's/^/      /')"
 	fi
 }
 

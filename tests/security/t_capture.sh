@@ -33,42 +33,45 @@ test_cve_2018_15664_capture_races_planted_links() {
 		(while :; do echo s > late; chmod 4755 late; rm -f late; ln -sfn '$out' late; rm -f late; done) >/dev/null 2>&1 &
 		(sleep 1; echo too-late > too-late) &
 		sleep 0.3; exit 0"
-	assert_rc 0 || return 1
-	expect "mknod char 1:3: errno=EPERM" "mknod block 7:0: errno=EPERM" || return 1
+	assert_rc 0
+	expect "mknod char 1:3: errno=EPERM" "mknod block 7:0: errno=EPERM"
 	# No process of the task outlives wsbox.
-	! pgrep -f "$mark" >/dev/null || fail "task processes survived: $(pgrep -af "$mark")" || return 1
+	! pgrep -f "$mark" >/dev/null || fail "task processes survived: $(pgrep -af "$mark")"
 	l=$(layer_of r evil)
-	[ -n "$l" ] || fail "no layer recorded" || return 1
-	ws layers --store "$STORE" show "$l"; assert_rc 0 || return 1
+	[ -n "$l" ] || fail "no layer recorded"
+	ws layers --store "$STORE" show "$l"
+	assert_rc 0
 	cp "$T/out" "$T/show"
 	# Only dirs (opaque or not), files, symlinks, whiteouts in the layer.
 	bad=$(sed 1d "$T/show" | awk '$1 != "dir" && $1 != "file" && $1 != "symlink" && $1 != "whiteout" && $1 != "opaque"')
-	[ -z "$bad" ] || fail "unexpected entries: $bad" || return 1
-	grep -q " fifo\$" "$T/show" && fail "fifo captured" && return 1
+	[ -z "$bad" ] || fail "unexpected entries: $bad"
+	! grep -q " fifo\$" "$T/show" || fail "fifo captured"
 	# The layer as a child task sees it.
-	wsx --run r --task child --parent evil -- true; assert_rc 0 || return 1
+	wsx --run r --task child --parent evil -- true
+	assert_rc 0
 	ws restore --store "$STORE" --run r --task child --to "$T/rest"
-	assert_rc 0 || return 1
-	assert_eq "$(find "$T/rest" \( -type b -o -type c -o -type p -o -type s \) | wc -l)" 0 "devices/fifos/sockets" || return 1
-	assert_eq "$(find "$T/rest" -perm /6000 | wc -l)" 0 "setuid/setgid entries" || return 1
+	assert_rc 0
+	assert_eq "$(find "$T/rest" \( -type b -o -type c -o -type p -o -type s \) | wc -l)" 0 "devices/fifos/sockets"
+	assert_eq "$(find "$T/rest" -perm /6000 | wc -l)" 0 "setuid/setgid entries"
 	for lnk in out-link:"$out" secret-link:"$out/secret" store-link:"$STORE/layers" up-link:../../../../../etc; do
 		n=${lnk%%:*}; want=${lnk#*:}
-		[ -L "$T/rest/$n" ] || fail "$n is not a symlink" || return 1
-		assert_eq "$(readlink "$T/rest/$n")" "$want" "$n target" || return 1
+		[ -L "$T/rest/$n" ] || fail "$n is not a symlink"
+		assert_eq "$(readlink "$T/rest/$n")" "$want" "$n target"
 	done
-	[ -f "$T/rest/hard1" ] && [ "$(cat "$T/rest/hard2")" = x ] || fail "hardlinks lost" || return 1
+	[ -f "$T/rest/hard1" ] && [ "$(cat "$T/rest/hard2")" = x ] || fail "hardlinks lost"
 	# swap: whichever state it was caught in, a real dir or a symlink.
 	if [ -L "$T/rest/swap" ]; then
-		assert_eq "$(readlink "$T/rest/swap")" "$out" "swap target" || return 1
+		assert_eq "$(readlink "$T/rest/swap")" "$out" "swap target"
 	fi
 	# Nothing of the host was read into the layer, nothing written outside.
-	! grep -rq host-secret "$T/rest" "$STORE/layers" || fail "host file content captured" || return 1
-	assert_eq "$(ls -A "$out")" secret "outside dir" || return 1
-	assert_eq "$(cat "$out/secret")" host-secret "outside file" || return 1
+	! grep -rq host-secret "$T/rest" "$STORE/layers" || fail "host file content captured"
+	assert_eq "$(ls -A "$out")" secret "outside dir"
+	assert_eq "$(cat "$out/secret")" host-secret "outside file"
 	# A survivor would write too-late into the published layer.
 	sleep 1.2
-	assert_eq "$(find "$STORE" "$T/rest" -name too-late | wc -l)" 0 "late write" || return 1
-	ws layers --store "$STORE" verify; assert_rc 0
+	assert_eq "$(find "$STORE" "$T/rest" -name too-late | wc -l)" 0 "late write"
+	ws layers --store "$STORE" verify
+	assert_rc 0
 }
 
 # Overlay's own xattrs set through the workspace (user.overlay.* with the
@@ -78,22 +81,22 @@ test_cve_2018_15664_capture_races_planted_links() {
 test_overlay_xattrs_through_workspace() {
 	need_python3
 	wsx --run r --task a -- sh -c 'mkdir d e; echo k > d/keep; echo k > e/keep'
-	assert_rc 0 || return 1
+	assert_rc 0
 	wsx --run r --task b --parent a -- sh -c '/probe attack xattr d &&
 		/probe attack xattr e/keep && mkdir n && /probe attack xattr n &&
 		echo z > d/new'
-	assert_rc 0 || return 1
+	assert_rc 0
 	# trusted.* needs CAP_SYS_ADMIN in the initial namespace.
 	expect "setxattr trusted.overlay.opaque: errno=EPERM" \
-		"setxattr trusted.overlay.redirect: errno=EPERM" || return 1
+		"setxattr trusted.overlay.redirect: errno=EPERM"
 	wsx --run r --task c --parent b -- sh -c 'cat d/keep e/keep; ls d; ls n'
-	assert_rc 0 || return 1
+	assert_rc 0
 	assert_out "k
 k
 keep
-new" || return 1
+new"
 	# No xattr at all in any published layer.
-	python3 - "$STORE/layers" >"$T/xattrs" <<'EOF' || return 1
+	python3 - "$STORE/layers" >"$T/xattrs" <<'EOF' || fail "xattr listing"
 import os, sys
 for root, dirs, files in os.walk(sys.argv[1]):
     for n in dirs + files:
@@ -102,6 +105,7 @@ for root, dirs, files in os.walk(sys.argv[1]):
         if names:
             print(p, names)
 EOF
-	assert_eq "$(cat "$T/xattrs")" "" "xattrs in layers" || return 1
-	ws layers --store "$STORE" verify; assert_rc 0
+	assert_eq "$(cat "$T/xattrs")" "" "xattrs in layers"
+	ws layers --store "$STORE" verify
+	assert_rc 0
 }

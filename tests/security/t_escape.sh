@@ -13,14 +13,14 @@ test_ptrace_kill_pidfd_open_outside_pids() {
 		kill "$victim"; echo "host pids too small to be unambiguous"; exit 77
 	}
 	attack pid "$victim" "$$" 1
-	kill -0 "$victim" || fail "victim died" || return 1
+	kill -0 "$victim" || fail "victim died"
 	kill "$victim"
 	for p in "$victim" "$$"; do
 		expect "kill($p, 0): errno=ESRCH" \
 			"pidfd_open($p): errno=ESRCH" \
 			"ptrace(PTRACE_SEIZE, $p): errno=ESRCH" \
 			"process_vm_readv($p): errno=EPERM" \
-			"open /proc/$p/mem: errno=ENOENT" || return 1
+			"open /proc/$p/mem: errno=ENOENT"
 	done
 	expect "ptrace(PTRACE_SEIZE, 1): errno=EPERM" \
 		"process_vm_readv(1): errno=EPERM" \
@@ -49,10 +49,11 @@ time.sleep(60)' "$1" >"$T/port" &
 test_net_none_host_loopback_and_abstract_unix() {
 	need_python3
 	name="wsbox-sec-$$-$(date +%s)"
-	listen_host "$name" || return 1
-	attack connect tcp 127.0.0.1 "$PORT" || { kill $LPID; return 1; }
+	listen_host "$name"
+	trap 'kill $LPID 2>/dev/null' EXIT
+	attack connect tcp 127.0.0.1 "$PORT"
 	cp "$T/out" "$T/none-tcp"
-	attack connect abstract "$name" || { kill $LPID; return 1; }
+	attack connect abstract "$name"
 	cat "$T/out" >>"$T/none-tcp"
 	ATTACK_OPTS="--net host" attack connect tcp 127.0.0.1 "$PORT"
 	cp "$T/out" "$T/host-out"
@@ -61,7 +62,7 @@ test_net_none_host_loopback_and_abstract_unix() {
 	kill $LPID
 	cp "$T/none-tcp" "$T/out"
 	expect "connect tcp 127.0.0.1:$PORT: errno=ECONNREFUSED" \
-		"connect abstract @$name: errno=ECONNREFUSED" || return 1
+		"connect abstract @$name: errno=ECONNREFUSED"
 	# Control: the listeners were there and reachable without the netns.
 	cp "$T/host-out" "$T/out"
 	expect "connect tcp 127.0.0.1:$PORT: succeeded" \
@@ -75,7 +76,7 @@ test_cve_2024_21626_fd_leaks() {
 	RC=0
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- /probe attack fds \
 		>"$T/out" 2>"$T/err" </dev/null 3</etc/passwd 4<"$T" 9<"$T" || RC=$?
-	assert_rc 0 || return 1
+	assert_rc 0
 	expect "extra fds: 0" "cwd: /workspace" "cwd under /: yes" \
 		"list /proc/1/fd: errno=EACCES" \
 		"readlink /proc/1/cwd: errno=EACCES" \
@@ -94,14 +95,15 @@ test_cve_2024_21626_cwd_via_proc_self_fd() {
 			--cwd "/proc/self/fd/$n" -- /probe attack fds \
 			>"$T/out" 2>"$T/err" </dev/null 9<"$T" || RC=$?
 		[ "$RC" = 0 ] || continue # refused: fine
-		expect "cwd under /: yes" || { echo "with --cwd /proc/self/fd/$n"; return 1; }
+		echo "with --cwd /proc/self/fd/$n"
+		expect "cwd under /: yes"
 	done
 	RC=0
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --cwd /proc/self/fd/9 \
 		-- sh -c 'cat secret; echo planted > planted' \
 		>"$T/out" 2>"$T/err" </dev/null 9<"$T" || RC=$?
-	! grep -q host-secret "$T/out" || fail "read a host file via the cwd" || return 1
-	assert_no_file "$T/planted" || return 1
+	! grep -q host-secret "$T/out" || fail "read a host file via the cwd"
+	assert_no_file "$T/planted"
 	assert_no_file "$STORE/planted"
 }
 
@@ -110,7 +112,7 @@ test_cve_2024_21626_cwd_via_proc_self_fd() {
 # same afterwards, and the host-root mode cannot write it either.
 test_cve_2019_5736_proc_self_exe() {
 	before=$(sha256sum "$WSBOX" | cut -d' ' -f1)
-	attack exe || return 1
+	attack exe
 	# As root the rootfs files belong to an unmapped id (EACCES comes
 	# first); rootless they are the task's own: busy, or read-only mount.
 	if [ "$(id -u)" = 0 ]; then self=EACCES bb=EACCES; else self=ETXTBSY bb=EROFS; fi
@@ -121,14 +123,14 @@ test_cve_2019_5736_proc_self_exe() {
 		"open /proc/1/exe for writing: errno=EACCES" \
 		"open /proc/1/mem: errno=EACCES" \
 		"list /proc/1/map_files: errno=EACCES" \
-		"ptrace(PTRACE_SEIZE, 1): errno=EPERM" || return 1
+		"ptrace(PTRACE_SEIZE, 1): errno=EPERM"
 	# Default rootfs (host /): the binary may be visible, read-only.
 	ws exec --store "$STORE" -- sh -c "
 		for f in /proc/self/exe /proc/1/exe '$WSBOX'; do
 			(echo pwned >> \"\$f\") 2>/dev/null && echo \"WROTE \$f\"
 		done; exit 0"
-	assert_rc 0 || return 1
-	! grep -q WROTE "$T/out" || fail "$(cat "$T/out")" || return 1
+	assert_rc 0
+	! grep -q WROTE "$T/out" || fail "$(cat "$T/out")"
 	assert_eq "$(sha256sum "$WSBOX" | cut -d' ' -f1)" "$before" "wsbox sha256"
 }
 
@@ -138,6 +140,6 @@ test_cve_2024_21626_stdin_directory_refused() {
 	RC=0
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- ls /proc/self/fd/0/ \
 		<"$T" >"$T/out" 2>"$T/err" || RC=$?
-	assert_rc 125 || return 1
+	assert_rc 125
 	assert_err_has "stdin is a directory"
 }

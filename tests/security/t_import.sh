@@ -9,7 +9,7 @@
 
 # hostile KIND...: write $T/KIND.tar (or .tar.gz) with python3's tarfile.
 hostile() {
-	python3 - "$T" "$@" <<'EOF' || { echo "python3 failed"; return 1; }
+	python3 - "$T" "$@" <<'EOF' || fail "python3 failed for $*"
 import gzip, io, sys, tarfile
 t = sys.argv[1]
 for kind in sys.argv[2:]:
@@ -77,11 +77,11 @@ EOF
 # check_clean KIND: nothing outside the store, no staging left, store
 # verifies. $out/target is the only thing in the outside dir.
 check_clean() {
-	assert_eq "$(ls -A "$T/outside")" target "$1: outside dir" || return 1
-	assert_eq "$(cat "$T/outside/target")" keep "$1: outside target" || return 1
-	assert_eq "$(stat -c %h "$T/outside/target")" 1 "$1: target links" || return 1
-	assert_eq "$(find "$T" -name evil | wc -l)" 0 "$1: files named evil" || return 1
-	assert_eq "$(ls -A "$STORE/staging" 2>/dev/null)" "" "$1: staging" || return 1
+	assert_eq "$(ls -A "$T/outside")" target "$1: outside dir"
+	assert_eq "$(cat "$T/outside/target")" keep "$1: outside target"
+	assert_eq "$(stat -c %h "$T/outside/target")" 1 "$1: target links"
+	assert_eq "$(find "$T" -name evil | wc -l)" 0 "$1: files named evil"
+	assert_eq "$(ls -A "$STORE/staging" 2>/dev/null)" "" "$1: staging"
 	"$WSBOX" layers --store "$STORE" verify >/dev/null 2>"$T/verify-err" ||
 		fail "$1: store does not verify: $(cat "$T/verify-err")"
 }
@@ -93,54 +93,55 @@ long_component long_path bomb"
 
 setup_outside() {
 	need_python3
-	mkdir -p "$T/outside" && chmod 777 "$T/outside" && echo keep >"$T/outside/target"
+	mkdir -p "$T/outside" && chmod 777 "$T/outside" && echo keep >"$T/outside/target" ||
+		fail "cannot set up $T/outside"
 }
 
 # Refused with one clear line, or imported with the hostile part sanitized
 # (no device, no setuid/setgid bit, nothing outside).
 check_result() { # KIND WHAT-PREFIX ROOT-OF-IMPORTED-TREE KINDS-MAY-BE-SANITIZED
 	if [ "$RC" = 125 ]; then
-		assert_err_has "$2" || return 1
-		[ "$(wc -l <"$T/err")" = 1 ] || fail "$1: not one line: $(cat "$T/err")" || return 1
+		assert_err_has "$2"
+		[ "$(wc -l <"$T/err")" = 1 ] || fail "$1: not one line: $(cat "$T/err")"
 	elif [ "$RC" = 0 ]; then
 		# Only where stripping is the documented answer (rootfs import
 		# skips devices and strips setuid: it is mounted nodev,nosuid).
-		case " $4 " in *" $1 "*) ;; *) fail "$1: accepted" || return 1 ;; esac
-		assert_eq "$(find "$3" -perm /6000 | wc -l)" 0 "$1: setuid/setgid imported" || return 1
-		assert_eq "$(find "$3" \( -type b -o -type c \) | wc -l)" 0 "$1: device imported" || return 1
+		case " $4 " in *" $1 "*) ;; *) fail "$1: accepted" ;; esac
+		assert_eq "$(find "$3" -perm /6000 | wc -l)" 0 "$1: setuid/setgid imported"
+		assert_eq "$(find "$3" \( -type b -o -type c \) | wc -l)" 0 "$1: device imported"
 	else
-		fail "$1: exit $RC: $(cat "$T/err")" || return 1
+		fail "$1: exit $RC: $(cat "$T/err")"
 	fi
 	check_clean "$1"
 }
 
 test_hostile_tar_layers_import() {
-	setup_outside || return 1
+	setup_outside
 	ws layers --store "$STORE" ls # creates the store
 	# shellcheck disable=SC2086
-	hostile $KINDS || return 1
+	hostile $KINDS
 	for kind in $KINDS; do
 		f="$T/$kind.tar"; [ "$kind" = bomb ] && f="$f.gz"
 		WSBOX_IMPORT_MAX_BYTES=16777216 ws layers --store "$STORE" import "$f"
-		check_result "$kind" "wsbox: import $f: " "$STORE/layers" "" || return 1
+		check_result "$kind" "wsbox: import $f: " "$STORE/layers" ""
 	done
 }
 
 test_hostile_tar_rootfs_import() {
-	setup_outside || return 1
+	setup_outside
 	ws layers --store "$STORE" ls
 	# shellcheck disable=SC2086
-	hostile $KINDS || return 1
+	hostile $KINDS
 	for kind in $KINDS; do
 		f="$T/$kind.tar"; [ "$kind" = bomb ] && f="$f.gz"
 		WSBOX_IMPORT_MAX_BYTES=16777216 ws rootfs --store "$STORE" import "$f" --name "x-$kind"
 		check_result "$kind" "wsbox: rootfs x-$kind: import $f: " "$STORE/rootfs" \
-			"chardev blockdev setuid setgid_dir" || return 1
+			"chardev blockdev setuid setgid_dir"
 		if [ "$RC" = 125 ]; then
-			assert_no_file "$STORE/rootfs/x-$kind" || return 1
+			assert_no_file "$STORE/rootfs/x-$kind"
 		fi
 		# Devices never land in an imported rootfs.
-		assert_eq "$(find "$STORE/rootfs" \( -type b -o -type c \) | wc -l)" 0 "$kind: devices" || return 1
+		assert_eq "$(find "$STORE/rootfs" \( -type b -o -type c \) | wc -l)" 0 "$kind: devices"
 	done
 }
 

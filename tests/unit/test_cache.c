@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "layers/cache.h"
+#include "tests/unit/fixture.h"
 
 static char *argv_a[] = {"sh", "-c", "make", NULL};
 static char *env_a[] = {"PATH=/bin", "HOME=/tmp", NULL};
@@ -50,7 +51,7 @@ static void assert_differs(const struct cache_key_input *a,
 	assert_string_not_equal(ka, kb);
 }
 
-static void test_deterministic(void **state)
+static void test_cache_key_is_deterministic(void **state)
 {
 	(void)state;
 	struct cache_key_input a = base(), b = base();
@@ -60,7 +61,7 @@ static void test_deterministic(void **state)
 	assert_string_equal(ka, kb);
 }
 
-static void test_each_field_matters(void **state)
+static void test_cache_key_changes_with_each_field(void **state)
 {
 	(void)state;
 	struct cache_key_input a = base(), b;
@@ -122,7 +123,7 @@ static void test_each_field_matters(void **state)
 }
 
 /* Two files on stdin are two inputs; a named stream is neither of them. */
-static void test_key_stdin_content_and_extras(void **state)
+static void test_cache_key_covers_stdin_and_extras(void **state)
 {
 	(void)state;
 	struct cache_key_input a = base(), b = base();
@@ -145,7 +146,7 @@ static void test_key_stdin_content_and_extras(void **state)
 }
 
 /* ["ab", "c"] and ["a", "bc"] concatenate alike; the key must not. */
-static void test_list_boundaries(void **state)
+static void test_cache_key_keeps_list_boundaries(void **state)
 {
 	(void)state;
 	char *x[] = {"ab", "c", NULL}, *y[] = {"a", "bc", NULL};
@@ -167,7 +168,7 @@ static void test_list_boundaries(void **state)
 
 /* --env-pass: unset, empty and set are three different keys; NULL strings
  * differ from empty ones. */
-static void test_env_pass_unset_empty_set(void **state)
+static void test_cache_key_tells_env_pass_unset_empty_and_set(void **state)
 {
 	(void)state;
 	struct cache_key_input u = base(), e = base(), s = base();
@@ -188,11 +189,11 @@ static void test_env_pass_unset_empty_set(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_deterministic),
-	    cmocka_unit_test(test_each_field_matters),
-	    cmocka_unit_test(test_key_stdin_content_and_extras),
-	    cmocka_unit_test(test_list_boundaries),
-	    cmocka_unit_test(test_env_pass_unset_empty_set),
+	    cmocka_unit_test(test_cache_key_is_deterministic),
+	    cmocka_unit_test(test_cache_key_changes_with_each_field),
+	    cmocka_unit_test(test_cache_key_covers_stdin_and_extras),
+	    cmocka_unit_test(test_cache_key_keeps_list_boundaries),
+	    cmocka_unit_test(test_cache_key_tells_env_pass_unset_empty_and_set),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -28,60 +28,11 @@
 #include <unistd.h>
 
 #include "layers/capture.h"
+#include "layers/layer.h"
 #include "layers/manifest.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
-
-static char *mktree(void)
-{
-	char t[] = "/tmp/wsbox-cap-XXXXXX";
-	assert_non_null(mkdtemp(t));
-	return xstrdup(t);
-}
-
-static char *at(const char *root, const char *rel)
-{
-	return xasprintf("%s/%s", root, rel);
-}
-
-static void put(const char *root, const char *rel, const char *content,
-		mode_t mode)
-{
-	_cleanup_free_ char *p = at(root, rel);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write_all(fd, content, strlen(content)), 0);
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-static void mkd(const char *root, const char *rel, mode_t mode)
-{
-	_cleanup_free_ char *p = at(root, rel);
-	assert_int_equal(mkdir(p, 0700), 0);
-	assert_int_equal(chmod(p, mode), 0);
-}
-
-static void lnk(const char *root, const char *rel, const char *target)
-{
-	_cleanup_free_ char *p = at(root, rel);
-	assert_int_equal(symlink(target, p), 0);
-}
-
-static mode_t mode_of(const char *root, const char *rel)
-{
-	_cleanup_free_ char *p = at(root, rel);
-	struct stat st;
-	assert_int_equal(lstat(p, &st), 0);
-	return st.st_mode & 07777;
-}
-
-static bool exists(const char *root, const char *rel)
-{
-	_cleanup_free_ char *p = at(root, rel);
-	struct stat st;
-	return lstat(p, &st) == 0;
-}
+#include "tests/unit/fixture.h"
 
 static int count_fds(void)
 {
@@ -93,14 +44,6 @@ static int count_fds(void)
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n - 1; /* the DIR's own fd */
-}
-
-static void rmtree(const char *root)
-{
-	/* rm copes with any depth; read-only layers need u+rwx first. */
-	_cleanup_free_ char *cmd = xasprintf(
-	    "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", root, root);
-	assert_int_equal(system(cmd), 0);
 }
 
 static struct capture_options owner_opts(void)
@@ -147,22 +90,22 @@ static const struct mf_entry *need(const struct manifest *m, const char *path,
 	return e;
 }
 
-static void test_symlinks_not_followed(void **state)
+static void test_capture_records_symlinks_without_following_them(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *host = mktree();
-	_cleanup_free_ char *root = mktree();
-	put(host, "secret", "host data", 04755);
-	mkd(host, "hdir", 0755);
-	put(host, "hdir/f", "x", 0644);
-	_cleanup_free_ char *secret = at(host, "secret");
-	_cleanup_free_ char *hdir = at(host, "hdir");
-	lnk(root, "link", secret);
-	lnk(root, "dlink", hdir);
-	lnk(root, "loop1", "loop2");
-	lnk(root, "loop2", "loop1");
-	lnk(root, "self", ".");
-	lnk(root, "up", "../../../..");
+	_cleanup_free_ char *host = fx_tree_new();
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(host, "secret", "host data", 04755);
+	fx_dir(host, "hdir", 0755);
+	fx_file(host, "hdir/f", "x", 0644);
+	_cleanup_free_ char *secret = fx_path(host, "secret");
+	_cleanup_free_ char *hdir = fx_path(host, "hdir");
+	fx_symlink(root, "link", secret);
+	fx_symlink(root, "dlink", hdir);
+	fx_symlink(root, "loop1", "loop2");
+	fx_symlink(root, "loop2", "loop1");
+	fx_symlink(root, "self", ".");
+	fx_symlink(root, "up", "../../../..");
 
 	struct capture_options o = owner_opts();
 	o.make_readonly = true;
@@ -179,13 +122,13 @@ static void test_symlinks_not_followed(void **state)
 	assert_string_equal(need(&m, "self", MF_SYMLINK)->target, ".");
 	assert_int_equal(need(&m, "up", MF_SYMLINK)->mode, 0777);
 	/* The host file kept its setuid and write bits: never touched. */
-	assert_int_equal(mode_of(host, "secret"), 04755);
-	assert_int_equal(mode_of(host, "hdir/f"), 0644);
+	assert_int_equal(fx_mode_of(host, "secret"), 04755);
+	assert_int_equal(fx_mode_of(host, "hdir/f"), 0644);
 	char d[DIGEST_STRLEN];
 	digest_of(&m, d);
 	manifest_free(&m);
-	rmtree(root);
-	rmtree(host);
+	fx_tree_remove(root);
+	fx_tree_remove(host);
 }
 
 /* mkdir a chain of `depth` dirs named `name` below dir fd, one fd at a time. */
@@ -207,11 +150,11 @@ static void make_chain(int dfd, const char *name, int depth)
 	close(cur);
 }
 
-static void test_deep_tree(void **state)
+static void test_capture_walks_a_10000_deep_tree(void **state)
 {
 	(void)state;
 	enum { DEPTH = 10000 };
-	_cleanup_free_ char *root = mktree();
+	_cleanup_free_ char *root = fx_tree_new();
 	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(rfd >= 0);
 	assert_int_equal(mkdirat(rfd, "keep", 0755), 0);
@@ -246,7 +189,7 @@ static void test_deep_tree(void **state)
 	assert_int_equal(s.files, 1);
 	assert_int_equal(s.dropped, 1);
 	assert_int_equal(m.n, DEPTH + 2);
-	assert_false(exists(root, "junk"));
+	assert_false(fx_exists(root, "junk"));
 	/* Pre-order: keep, keep/d, keep/d/d, ..., then the file last. */
 	assert_string_equal(m.e[0].path, "keep");
 	const struct mf_entry *last = &m.e[m.n - 1];
@@ -256,20 +199,20 @@ static void test_deep_tree(void **state)
 	char d[DIGEST_STRLEN];
 	digest_of(&m, d);
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
 }
 
-static void test_hostile_names(void **state)
+static void test_capture_escapes_hostile_names(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *root = mktree();
-	put(root, "new\nline", "1", 0644);
-	put(root, "\xff\xfe", "2", 0644);
-	put(root, "sp ace", "3", 0644);
-	put(root, "per%cent", "4", 0644);
-	mkd(root, "d\n", 0755);
-	put(root, "d\n/x", "5", 0644);
-	lnk(root, "l\n", "t\narget");
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(root, "new\nline", "1", 0644);
+	fx_file(root, "\xff\xfe", "2", 0644);
+	fx_file(root, "sp ace", "3", 0644);
+	fx_file(root, "per%cent", "4", 0644);
+	fx_dir(root, "d\n", 0755);
+	fx_file(root, "d\n/x", "5", 0644);
+	fx_symlink(root, "l\n", "t\narget");
 
 	struct capture_options o = owner_opts();
 	struct manifest m = {0};
@@ -296,40 +239,41 @@ static void test_hostile_names(void **state)
 		lines += text[i] == '\n';
 	assert_int_equal(lines, m.n + 1);
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
 }
 
-static void test_modes_and_specials(void **state)
+static void
+test_capture_keeps_special_modes_and_unreadable_entries(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *root = mktree();
-	put(root, "suid", "s", 04755);
-	put(root, "sgid", "g", 02755);
-	put(root, "sticky", "t", 01644);
-	mkd(root, "sgdir", 02775);
-	mkd(root, "tmp", 01777);
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(root, "suid", "s", 04755);
+	fx_file(root, "sgid", "g", 02755);
+	fx_file(root, "sticky", "t", 01644);
+	fx_dir(root, "sgdir", 02775);
+	fx_dir(root, "tmp", 01777);
 	/* Left unreadable / unwritable by the task: still captured. */
-	put(root, "noread", "n", 0);
-	mkd(root, "closed", 0755);
-	put(root, "closed/inner", "i", 0644);
-	_cleanup_free_ char *fifo = at(root, "closed/fifo");
+	fx_file(root, "noread", "n", 0);
+	fx_dir(root, "closed", 0755);
+	fx_file(root, "closed/inner", "i", 0644);
+	_cleanup_free_ char *fifo = fx_path(root, "closed/fifo");
 	assert_int_equal(mkfifo(fifo, 0644), 0);
 	assert_int_equal(chmod(fifo, 0644), 0);
-	_cleanup_free_ char *closed = at(root, "closed");
+	_cleanup_free_ char *closed = fx_path(root, "closed");
 	assert_int_equal(chmod(closed, 0), 0);
 	/* A socket, a FIFO: dropped. */
-	_cleanup_free_ char *sockp = at(root, "sock");
+	_cleanup_free_ char *sockp = fx_path(root, "sock");
 	int sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sockp);
 	assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
 	close(sfd);
-	_cleanup_free_ char *fifo2 = at(root, "fifo");
+	_cleanup_free_ char *fifo2 = fx_path(root, "fifo");
 	assert_int_equal(mkfifo(fifo2, 0644), 0);
 	/* Hard links stay two independent files with the same content. */
-	put(root, "h1", "linked", 0644);
-	_cleanup_free_ char *h1 = at(root, "h1");
-	_cleanup_free_ char *h2 = at(root, "h2");
+	fx_file(root, "h1", "linked", 0644);
+	_cleanup_free_ char *h1 = fx_path(root, "h1");
+	_cleanup_free_ char *h2 = fx_path(root, "h2");
 	assert_int_equal(link(h1, h2), 0);
 
 	struct capture_options o = owner_opts();
@@ -340,8 +284,8 @@ static void test_modes_and_specials(void **state)
 	if (r)
 		fail_msg("capture: %s", err.msg);
 	assert_int_equal(s.dropped, 3);
-	assert_false(exists(root, "sock"));
-	assert_false(exists(root, "fifo"));
+	assert_false(fx_exists(root, "sock"));
+	assert_false(fx_exists(root, "fifo"));
 	assert_int_equal(need(&m, "suid", MF_FILE)->mode, 0755);
 	assert_int_equal(need(&m, "sgid", MF_FILE)->mode, 0755);
 	assert_int_equal(need(&m, "sticky", MF_FILE)->mode, 0644);
@@ -351,30 +295,30 @@ static void test_modes_and_specials(void **state)
 	assert_int_equal(need(&m, "closed", MF_DIR)->mode, 0);
 	need(&m, "closed/inner", MF_FILE);
 	assert_null(manifest_find(&m, "closed/fifo"));
-	assert_int_equal(mode_of(root, "suid"), 0755);
-	assert_int_equal(mode_of(root, "sgid"), 0755);
-	assert_int_equal(mode_of(root, "sticky"), 0644);
-	assert_int_equal(mode_of(root, "sgdir"), 0775);
-	assert_int_equal(mode_of(root, "tmp"), 01777);
-	assert_int_equal(mode_of(root, "noread"), 0);
-	assert_int_equal(mode_of(root, "closed"), 0); /* restored */
+	assert_int_equal(fx_mode_of(root, "suid"), 0755);
+	assert_int_equal(fx_mode_of(root, "sgid"), 0755);
+	assert_int_equal(fx_mode_of(root, "sticky"), 0644);
+	assert_int_equal(fx_mode_of(root, "sgdir"), 0775);
+	assert_int_equal(fx_mode_of(root, "tmp"), 01777);
+	assert_int_equal(fx_mode_of(root, "noread"), 0);
+	assert_int_equal(fx_mode_of(root, "closed"), 0); /* restored */
 	const struct mf_entry *a = need(&m, "h1", MF_FILE);
 	const struct mf_entry *b = need(&m, "h2", MF_FILE);
 	assert_memory_equal(a->sha256, b->sha256, 32);
 	assert_int_equal(a->size, 6);
 	assert_int_equal(s.files, 7);
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
 }
 
 /* Returns false when the case cannot run here; the caller skips
  * (skip() longjmps past the cleanup attributes). */
 static bool device_refused(void)
 {
-	_cleanup_free_ char *root = mktree();
-	_cleanup_free_ char *p = at(root, "dev\nnull");
+	_cleanup_free_ char *root = fx_tree_new();
+	_cleanup_free_ char *p = fx_path(root, "dev\nnull");
 	if (mknod(p, S_IFCHR | 0666, makedev(1, 3)) < 0) {
-		rmtree(root);
+		fx_tree_remove(root);
 		return false;
 	}
 	struct capture_options o = owner_opts();
@@ -384,11 +328,11 @@ static bool device_refused(void)
 	assert_int_equal(capture(root, &o, &m, &s, &err), -EPERM);
 	assert_non_null(strstr(err.msg, "`dev%0Anull`"));
 	assert_int_equal(m.n, 0);
-	rmtree(root);
+	fx_tree_remove(root);
 	return true;
 }
 
-static void test_device_refused(void **state)
+static void test_capture_refuses_device_nodes(void **state)
 {
 	(void)state;
 	if (!device_refused())
@@ -402,25 +346,25 @@ static bool has_xattr(const char *path, const char *name)
 
 static bool xattrs(void)
 {
-	_cleanup_free_ char *root = mktree();
-	put(root, "f", "x", 0644);
-	mkd(root, "op", 0755);
-	mkd(root, "notop", 0755);
-	lnk(root, "l", "f");
-	_cleanup_free_ char *f = at(root, "f");
-	_cleanup_free_ char *op = at(root, "op");
-	_cleanup_free_ char *notop = at(root, "notop");
-	_cleanup_free_ char *l = at(root, "l");
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(root, "f", "x", 0644);
+	fx_dir(root, "op", 0755);
+	fx_dir(root, "notop", 0755);
+	fx_symlink(root, "l", "f");
+	_cleanup_free_ char *f = fx_path(root, "f");
+	_cleanup_free_ char *op = fx_path(root, "op");
+	_cleanup_free_ char *notop = fx_path(root, "notop");
+	_cleanup_free_ char *l = fx_path(root, "l");
 	if (setxattr(f, "user.foo", "bar", 3, 0) < 0) {
-		rmtree(root);
+		fx_tree_remove(root);
 		return false;
 	}
 	assert_int_equal(setxattr(f, "user.overlay.origin", "o", 1, 0), 0);
 	/* Read-only file and dir: removing user.* needs write permission. */
-	put(root, "ro", "r", 0644);
-	mkd(root, "rodir", 0755);
-	_cleanup_free_ char *ro = at(root, "ro");
-	_cleanup_free_ char *rodir = at(root, "rodir");
+	fx_file(root, "ro", "r", 0644);
+	fx_dir(root, "rodir", 0755);
+	_cleanup_free_ char *ro = fx_path(root, "ro");
+	_cleanup_free_ char *rodir = fx_path(root, "rodir");
 	assert_int_equal(setxattr(ro, "user.foo", "bar", 3, 0), 0);
 	assert_int_equal(setxattr(rodir, "user.foo", "bar", 3, 0), 0);
 	assert_int_equal(chmod(ro, 0444), 0);
@@ -454,16 +398,16 @@ static bool xattrs(void)
 	assert_false(has_xattr(root, "user.foo"));
 	assert_false(has_xattr(ro, "user.foo"));
 	assert_false(has_xattr(rodir, "user.foo"));
-	assert_int_equal(mode_of(root, "ro"), 0444);
-	assert_int_equal(mode_of(root, "rodir"), 0555);
+	assert_int_equal(fx_mode_of(root, "ro"), 0444);
+	assert_int_equal(fx_mode_of(root, "rodir"), 0555);
 	if (priv)
 		assert_false(has_xattr(l, "trusted.foo"));
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
 	return true;
 }
 
-static void test_xattrs(void **state)
+static void test_capture_strips_overlay_xattrs(void **state)
 {
 	(void)state;
 	if (!xattrs())
@@ -527,21 +471,21 @@ static int overlay_delete(const char *lower, const char *upper,
 
 static bool whiteout_and_opaque(void)
 {
-	_cleanup_free_ char *base = mktree();
-	mkd(base, "lower", 0755);
-	mkd(base, "upper", 0755);
-	mkd(base, "work", 0755);
-	mkd(base, "merged", 0755);
-	put(base, "lower/gone", "g", 0644);
-	mkd(base, "lower/dir", 0755);
-	put(base, "lower/dir/x", "x", 0644);
-	_cleanup_free_ char *lower = at(base, "lower");
-	_cleanup_free_ char *upper = at(base, "upper");
-	_cleanup_free_ char *work = at(base, "work");
-	_cleanup_free_ char *merged = at(base, "merged");
+	_cleanup_free_ char *base = fx_tree_new();
+	fx_dir(base, "lower", 0755);
+	fx_dir(base, "upper", 0755);
+	fx_dir(base, "work", 0755);
+	fx_dir(base, "merged", 0755);
+	fx_file(base, "lower/gone", "g", 0644);
+	fx_dir(base, "lower/dir", 0755);
+	fx_file(base, "lower/dir/x", "x", 0644);
+	_cleanup_free_ char *lower = fx_path(base, "lower");
+	_cleanup_free_ char *upper = fx_path(base, "upper");
+	_cleanup_free_ char *work = fx_path(base, "work");
+	_cleanup_free_ char *merged = fx_path(base, "merged");
 	int st = overlay_delete(lower, upper, work, merged);
 	if (st == 77) {
-		rmtree(base);
+		fx_tree_remove(base);
 		return false;
 	}
 	assert_int_equal(st, 0);
@@ -559,35 +503,35 @@ static bool whiteout_and_opaque(void)
 	need(&m, "dir/new", MF_FILE);
 	assert_int_equal(s.whiteouts, 1);
 	assert_int_equal(m.n, 3);
-	_cleanup_free_ char *dir = at(upper, "dir");
+	_cleanup_free_ char *dir = fx_path(upper, "dir");
 	assert_true(has_xattr(dir, "user.overlay.opaque"));
 	/* Still a real whiteout on disk. */
-	_cleanup_free_ char *gone = at(upper, "gone");
+	_cleanup_free_ char *gone = fx_path(upper, "gone");
 	struct stat gst;
 	assert_int_equal(lstat(gone, &gst), 0);
 	assert_true(S_ISCHR(gst.st_mode) && gst.st_rdev == makedev(0, 0));
 	manifest_free(&m);
-	rmtree(base);
+	fx_tree_remove(base);
 	return true;
 }
 
-static void test_whiteout_and_opaque(void **state)
+static void test_capture_records_whiteouts_and_opaque_dirs(void **state)
 {
 	(void)state;
 	if (!whiteout_and_opaque())
 		skip(); /* no overlay in a user namespace here */
 }
 
-static void test_max_bytes(void **state)
+static void test_capture_refuses_trees_over_max_bytes(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *root = mktree();
+	_cleanup_free_ char *root = fx_tree_new();
 	char k[1001];
 	memset(k, 'k', 1000);
 	k[1000] = '\0';
-	put(root, "a", k, 0644);
-	put(root, "b", k, 0644);
-	put(root, "c", k, 0644);
+	fx_file(root, "a", k, 0644);
+	fx_file(root, "b", k, 0644);
+	fx_file(root, "c", k, 0644);
 	struct capture_options o = owner_opts();
 	o.max_bytes = 2500;
 	struct manifest m = {0};
@@ -602,28 +546,29 @@ static void test_max_bytes(void **state)
 	assert_int_equal(s.bytes, 3000);
 	assert_int_equal(m.total_bytes, 3000);
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
 }
 
-static void test_save(void **state)
+static void test_capture_save_keeps_only_the_listed_paths(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *root = mktree();
-	mkd(root, "keep", 0755);
-	put(root, "keep/a", "a", 0644);
-	mkd(root, "keep/sub", 0755);
-	lnk(root, "keep/sub/l", "/etc/passwd");
-	mkd(root, "other", 0755);
-	put(root, "other/c", "c", 0644);
-	put(root, "top.txt", "t", 0644);
-	mkd(root, "deep", 0700);
-	mkd(root, "deep/x", 0755);
-	mkd(root, "deep/x/y", 0755);
-	put(root, "deep/x/y/z", "z", 0644);
-	put(root, "deep/x/sibling", "s", 0644);
-	put(root, "deep/x/y2", "s", 0644);
-	lnk(root, "lead", "keep"); /* a symlink where a save path leads */
-	_cleanup_free_ char *dx = at(root, "deep/x");
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_dir(root, "keep", 0755);
+	fx_file(root, "keep/a", "a", 0644);
+	fx_dir(root, "keep/sub", 0755);
+	fx_symlink(root, "keep/sub/l", "/etc/passwd");
+	fx_dir(root, "other", 0755);
+	fx_file(root, "other/c", "c", 0644);
+	fx_file(root, "top.txt", "t", 0644);
+	fx_dir(root, "deep", 0700);
+	fx_dir(root, "deep/x", 0755);
+	fx_dir(root, "deep/x/y", 0755);
+	fx_file(root, "deep/x/y/z", "z", 0644);
+	fx_file(root, "deep/x/sibling", "s", 0644);
+	fx_file(root, "deep/x/y2", "s", 0644);
+	fx_symlink(root, "lead",
+		   "keep"); /* a symlink where a save path leads */
+	_cleanup_free_ char *dx = fx_path(root, "deep/x");
 	bool ux = setxattr(dx, "user.overlay.opaque", "y", 1, 0) == 0;
 
 	static const char *const save[] = {"keep/", "deep//x/y", "missing/q",
@@ -649,11 +594,11 @@ static void test_save(void **state)
 		assert_false(has_xattr(dx, "user.overlay.opaque"));
 	assert_int_equal(m.e[0].mode, 0700);
 	assert_int_equal(s.dropped, 5); /* other top.txt sibling y2 lead */
-	assert_false(exists(root, "other"));
-	assert_false(exists(root, "top.txt"));
-	assert_false(exists(root, "lead"));
-	assert_false(exists(root, "deep/x/sibling"));
-	assert_true(exists(root, "keep/sub/l"));
+	assert_false(fx_exists(root, "other"));
+	assert_false(fx_exists(root, "top.txt"));
+	assert_false(fx_exists(root, "lead"));
+	assert_false(fx_exists(root, "deep/x/sibling"));
+	assert_true(fx_exists(root, "keep/sub/l"));
 	manifest_free(&m);
 
 	static const char *const bad1[] = {"../x", NULL};
@@ -666,22 +611,22 @@ static void test_save(void **state)
 		assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
 		assert_non_null(strstr(err.msg, "--save"));
 	}
-	rmtree(root);
+	fx_tree_remove(root);
 }
 
 static void build_sample(const char *root)
 {
-	mkd(root, "src", 0755);
-	put(root, "src/main.c", "int main(void) { return 0; }\n", 0644);
-	put(root, "src/run.sh", "#!/bin/sh\n", 0755);
-	mkd(root, "src/empty", 0750);
-	mkd(root, "out", 0755);
-	put(root, "out/bin",
-	    "\x7f"
-	    "ELF",
-	    0755);
-	lnk(root, "out/latest", "bin");
-	put(root, "README", "", 0600);
+	fx_dir(root, "src", 0755);
+	fx_file(root, "src/main.c", "int main(void) { return 0; }\n", 0644);
+	fx_file(root, "src/run.sh", "#!/bin/sh\n", 0755);
+	fx_dir(root, "src/empty", 0750);
+	fx_dir(root, "out", 0755);
+	fx_file(root, "out/bin",
+		"\x7f"
+		"ELF",
+		0755);
+	fx_symlink(root, "out/latest", "bin");
+	fx_file(root, "README", "", 0600);
 }
 
 static int no_write_bits(const char *p, const struct stat *st, int type,
@@ -693,15 +638,15 @@ static int no_write_bits(const char *p, const struct stat *st, int type,
 	return 0;
 }
 
-static void test_deterministic_and_readonly(void **state)
+static void test_capture_is_deterministic_and_read_only(void **state)
 {
 	(void)state;
-	_cleanup_free_ char *r1 = mktree();
-	_cleanup_free_ char *r2 = mktree();
+	_cleanup_free_ char *r1 = fx_tree_new();
+	_cleanup_free_ char *r2 = fx_tree_new();
 	build_sample(r1);
 	build_sample(r2);
 	/* Different mtimes (and a different umask history) do not matter. */
-	_cleanup_free_ char *f = at(r2, "src/main.c");
+	_cleanup_free_ char *f = fx_path(r2, "src/main.c");
 	struct timespec ts[2] = {{12345, 0}, {12345, 0}};
 	assert_int_equal(utimensat(AT_FDCWD, f, ts, 0), 0);
 
@@ -719,9 +664,9 @@ static void test_deterministic_and_readonly(void **state)
 	/* Manifest modes are the task's, before make_readonly. */
 	assert_int_equal(need(&m2, "src/main.c", MF_FILE)->mode, 0644);
 	assert_int_equal(nftw(r2, no_write_bits, 16, FTW_PHYS), 0);
-	assert_int_equal(mode_of(r2, "src/main.c"), 0444);
-	assert_int_equal(mode_of(r2, "src"), 0555);
-	assert_int_equal(mode_of(r1, "src/main.c"), 0644);
+	assert_int_equal(fx_mode_of(r2, "src/main.c"), 0444);
+	assert_int_equal(fx_mode_of(r2, "src"), 0555);
+	assert_int_equal(fx_mode_of(r1, "src/main.c"), 0644);
 	/* Capturing again an already captured tree changes nothing. */
 	struct manifest m3 = {0};
 	o.make_readonly = false;
@@ -735,22 +680,22 @@ static void test_deterministic_and_readonly(void **state)
 	manifest_free(&m1);
 	manifest_free(&m2);
 	manifest_free(&m3);
-	rmtree(r1);
-	rmtree(r2);
+	fx_tree_remove(r1);
+	fx_tree_remove(r2);
 }
 
-static void test_chown_squash(void **state)
+static void test_capture_chowns_to_the_owner_and_drops_setuid(void **state)
 {
 	(void)state;
 	if (geteuid() != 0)
 		skip(); /* only root can create files owned by others */
-	_cleanup_free_ char *root = mktree();
-	put(root, "f", "x", 04755);
-	mkd(root, "d", 0755);
-	lnk(root, "l", "f");
-	_cleanup_free_ char *f = at(root, "f");
-	_cleanup_free_ char *d = at(root, "d");
-	_cleanup_free_ char *l = at(root, "l");
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(root, "f", "x", 04755);
+	fx_dir(root, "d", 0755);
+	fx_symlink(root, "l", "f");
+	_cleanup_free_ char *f = fx_path(root, "f");
+	_cleanup_free_ char *d = fx_path(root, "d");
+	_cleanup_free_ char *l = fx_path(root, "l");
 	assert_int_equal(chown(f, 1234, 1234), 0);
 	assert_int_equal(chmod(f, 04755), 0);
 	assert_int_equal(chown(d, 1234, 1234), 0);
@@ -767,25 +712,77 @@ static void test_chown_squash(void **state)
 		assert_int_equal(st.st_uid, 4321);
 		assert_int_equal(st.st_gid, 4322);
 	}
-	assert_int_equal(mode_of(root, "f"), 0755);
+	assert_int_equal(fx_mode_of(root, "f"), 0755);
 	manifest_free(&m);
-	rmtree(root);
+	fx_tree_remove(root);
+}
+
+static void assert_layer_times(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = fx_path(root, rel);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	if (st.st_mtime != LAYER_MTIME || st.st_atime != LAYER_MTIME)
+		fail_msg("`%s`: mtime %lld atime %lld", rel,
+			 (long long)st.st_mtime, (long long)st.st_atime);
+}
+
+/* README "Time stamps": every kept entry, directories after their
+ * children were sanitized or dropped (which moves a dir's mtime), and the
+ * root; times are not content, so the digest does not change with them. */
+static void test_capture_stamps_every_entry_with_layer_mtime(void **state)
+{
+	(void)state;
+	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
+	for (int round = 0; round < 2; round++) {
+		char *root = fx_tree_new();
+		fx_dir(root, "d", 0755);
+		fx_dir(root, "d/e", 0555);
+		fx_file(root, "d/f", "x", 0644);
+		fx_symlink(root, "d/l", "f");
+		_cleanup_free_ char *fifo = fx_path(root, "d/fifo");
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		if (round == 1) { /* other times, same content */
+			_cleanup_free_ char *f = fx_path(root, "d/f");
+			struct timespec t[2] = {{.tv_sec = 12345},
+						{.tv_sec = 12345}};
+			assert_int_equal(utimensat(AT_FDCWD, f, t, 0), 0);
+		}
+		struct capture_options o = owner_opts();
+		o.make_readonly = round == 1;
+		struct manifest m = {0};
+		struct capture_stats s = {0};
+		struct wsbox_error err = {0};
+		assert_int_equal(capture(root, &o, &m, &s, &err), 0);
+		assert_false(fx_exists(root, "d/fifo"));
+		const char *rels[] = {".", "d", "d/e", "d/f", "d/l"};
+		for (size_t i = 0; i < ARRAY_SIZE(rels); i++)
+			assert_layer_times(root, rels[i]);
+		digest_of(&m, round ? d2 : d1);
+		manifest_free(&m);
+		fx_tree_remove(root);
+		free(root);
+	}
+	assert_string_equal(d1, d2);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_symlinks_not_followed),
-	    cmocka_unit_test(test_deep_tree),
-	    cmocka_unit_test(test_hostile_names),
-	    cmocka_unit_test(test_modes_and_specials),
-	    cmocka_unit_test(test_device_refused),
-	    cmocka_unit_test(test_xattrs),
-	    cmocka_unit_test(test_whiteout_and_opaque),
-	    cmocka_unit_test(test_max_bytes),
-	    cmocka_unit_test(test_save),
-	    cmocka_unit_test(test_deterministic_and_readonly),
-	    cmocka_unit_test(test_chown_squash),
+	    cmocka_unit_test(
+		test_capture_records_symlinks_without_following_them),
+	    cmocka_unit_test(test_capture_walks_a_10000_deep_tree),
+	    cmocka_unit_test(test_capture_escapes_hostile_names),
+	    cmocka_unit_test(
+		test_capture_keeps_special_modes_and_unreadable_entries),
+	    cmocka_unit_test(test_capture_refuses_device_nodes),
+	    cmocka_unit_test(test_capture_strips_overlay_xattrs),
+	    cmocka_unit_test(test_capture_records_whiteouts_and_opaque_dirs),
+	    cmocka_unit_test(test_capture_refuses_trees_over_max_bytes),
+	    cmocka_unit_test(test_capture_save_keeps_only_the_listed_paths),
+	    cmocka_unit_test(test_capture_is_deterministic_and_read_only),
+	    cmocka_unit_test(test_capture_chowns_to_the_owner_and_drops_setuid),
+	    cmocka_unit_test(test_capture_stamps_every_entry_with_layer_mtime),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

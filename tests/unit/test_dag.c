@@ -12,6 +12,7 @@
 
 #include "layers/dag.h"
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 /* node("c", "a", "b", NULL): task c with parents a and b. */
 static struct record_node node(const char *task, ...)
@@ -40,7 +41,7 @@ static const char *at(const struct dag *d, size_t k)
 	return d->nodes[d->order[k]].task;
 }
 
-static void test_order_is_topological_with_name_ties(void **state)
+static void test_dag_order_is_topological_with_name_ties(void **state)
 {
 	(void)state;
 	struct record_node n[] = {
@@ -59,7 +60,7 @@ static void test_order_is_topological_with_name_ties(void **state)
 	dag_free(&d);
 }
 
-static void test_cycles_and_unknown_parents_are_refused(void **state)
+static void test_dag_refuses_cycles_and_unknown_parents(void **state)
 {
 	(void)state;
 	struct record_node c[] = {node("a", "b", NULL), node("b", "a", NULL)};
@@ -113,7 +114,7 @@ static void free_msgs(char **msgs, size_t n)
 	free(msgs);
 }
 
-static void test_conflict_rules(void **state)
+static void test_dag_conflict_only_on_differing_entries(void **state)
 {
 	(void)state;
 	char **msgs;
@@ -176,9 +177,9 @@ static void test_conflict_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_order_is_topological_with_name_ties),
-	    cmocka_unit_test(test_cycles_and_unknown_parents_are_refused),
-	    cmocka_unit_test(test_conflict_rules),
+	    cmocka_unit_test(test_dag_order_is_topological_with_name_ties),
+	    cmocka_unit_test(test_dag_refuses_cycles_and_unknown_parents),
+	    cmocka_unit_test(test_dag_conflict_only_on_differing_entries),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

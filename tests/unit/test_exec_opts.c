@@ -13,6 +13,7 @@
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/ns.h" /* idmap_format */
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 static int parse(struct exec_opts *o, struct wsbox_error *e, ...)
 {
@@ -27,7 +28,7 @@ static int parse(struct exec_opts *o, struct wsbox_error *e, ...)
 	return exec_opts_parse(argc, argv, o, e);
 }
 
-static void test_defaults(void **state)
+static void test_exec_opts_defaults_without_options(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -43,7 +44,7 @@ static void test_defaults(void **state)
 	exec_opts_free(&o);
 }
 
-static void test_all_options(void **state)
+static void test_exec_opts_parses_every_option(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -72,7 +73,7 @@ static void test_all_options(void **state)
 	exec_opts_free(&o);
 }
 
-static void test_command_flags_are_not_ours(void **state)
+static void test_exec_opts_leaves_command_flags_to_the_command(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -103,7 +104,7 @@ static void expect_refused(const char *needle, ...)
 	exec_opts_free(&o);
 }
 
-static void test_bad_input_is_refused_with_a_message(void **state)
+static void test_exec_opts_refuses_bad_input_with_a_message(void **state)
 {
 	(void)state;
 	expect_refused("unknown option", "--bogus", "true", NULL);
@@ -141,7 +142,7 @@ static void test_bad_input_is_refused_with_a_message(void **state)
 }
 
 /* The order on the command line does not change the key: sorted by K. */
-static void test_cache_key_extra_sorted_by_name(void **state)
+static void test_exec_opts_sorts_cache_key_extra_by_name(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -158,7 +159,7 @@ static void test_cache_key_extra_sorted_by_name(void **state)
 	exec_opts_free(&o);
 }
 
-static void test_parse_cpus(void **state)
+static void test_parse_cpus_refuses_out_of_range_and_imprecise(void **state)
 {
 	(void)state;
 	uint32_t m = 0;
@@ -183,7 +184,7 @@ static void test_parse_cpus(void **state)
 			fail_msg("parse_cpus accepted `%s`", bad[i]);
 }
 
-static void test_limits_from_options(void **state)
+static void test_exec_opts_limits_come_from_options(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -209,7 +210,7 @@ static void test_limits_from_options(void **state)
 	exec_opts_free(&o);
 }
 
-static void test_parse_size(void **state)
+static void test_parse_size_takes_suffixes_and_refuses_overflow(void **state)
 {
 	(void)state;
 	uint64_t v;
@@ -225,7 +226,7 @@ static void test_parse_size(void **state)
 	assert_true(parse_size("16777216T", &v) < 0); /* overflows 64 bits */
 }
 
-static void test_env_is_clean(void **state)
+static void test_exec_env_holds_only_given_and_passed_vars(void **state)
 {
 	(void)state;
 	struct exec_opts o;
@@ -251,7 +252,7 @@ static void test_env_is_clean(void **state)
 	exec_opts_free(&o);
 }
 
-static void test_idmap_format(void **state)
+static void test_idmap_format_writes_one_line_or_enospc(void **state)
 {
 	(void)state;
 	char buf[32];
@@ -260,7 +261,7 @@ static void test_idmap_format(void **state)
 	assert_int_equal(idmap_format(buf, 6, 0, 100000), -ENOSPC);
 }
 
-static void test_names(void **state)
+static void test_valid_name_refuses_paths_dots_and_control_chars(void **state)
 {
 	(void)state;
 	assert_true(valid_name("build"));
@@ -281,17 +282,21 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_all_options),
-	    cmocka_unit_test(test_command_flags_are_not_ours),
-	    cmocka_unit_test(test_bad_input_is_refused_with_a_message),
-	    cmocka_unit_test(test_cache_key_extra_sorted_by_name),
-	    cmocka_unit_test(test_parse_size),
-	    cmocka_unit_test(test_parse_cpus),
-	    cmocka_unit_test(test_limits_from_options),
-	    cmocka_unit_test(test_env_is_clean),
-	    cmocka_unit_test(test_idmap_format),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_exec_opts_defaults_without_options),
+	    cmocka_unit_test(test_exec_opts_parses_every_option),
+	    cmocka_unit_test(
+		test_exec_opts_leaves_command_flags_to_the_command),
+	    cmocka_unit_test(test_exec_opts_refuses_bad_input_with_a_message),
+	    cmocka_unit_test(test_exec_opts_sorts_cache_key_extra_by_name),
+	    cmocka_unit_test(
+		test_parse_size_takes_suffixes_and_refuses_overflow),
+	    cmocka_unit_test(
+		test_parse_cpus_refuses_out_of_range_and_imprecise),
+	    cmocka_unit_test(test_exec_opts_limits_come_from_options),
+	    cmocka_unit_test(test_exec_env_holds_only_given_and_passed_vars),
+	    cmocka_unit_test(test_idmap_format_writes_one_line_or_enospc),
+	    cmocka_unit_test(
+		test_valid_name_refuses_paths_dots_and_control_chars),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

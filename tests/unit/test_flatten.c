@@ -10,8 +10,9 @@
 #include <cmocka.h>
 
 #include "layers/flatten.h"
+#include "tests/unit/fixture.h"
 
-static void test_nothing_merged_when_the_stack_fits(void **state)
+static void test_flatten_merges_nothing_when_the_stack_fits(void **state)
 {
 	(void)state;
 	assert_int_equal(flatten_merge_count(1, 500), 0);
@@ -23,7 +24,7 @@ static void test_nothing_merged_when_the_stack_fits(void **state)
 
 /* Every n and limit: what is kept plus the merged layer fits, and no more
  * than the layers there are get merged. */
-static void test_result_always_fits(void **state)
+static void test_flatten_result_always_fits(void **state)
 {
 	(void)state;
 	static const size_t limits[] = {2, 3, 7, 8, 16, 64, 500};
@@ -37,7 +38,7 @@ static void test_result_always_fits(void **state)
 
 /* Small limits merge exactly the layers that do not fit (t_flatten's
  * views rely on it). */
-static void test_small_limits_merge_the_minimum(void **state)
+static void test_flatten_small_limits_merge_the_minimum(void **state)
 {
 	(void)state;
 	assert_int_equal(flatten_merge_count(6, 2), 5);
@@ -47,7 +48,7 @@ static void test_small_limits_merge_the_minimum(void **state)
 
 /* Under the default limit a 600-task chain needs few distinct merged sets:
  * the count moves in blocks of 500 / 8 = 62 layers. */
-static void test_growing_chain_reuses_merged_sets(void **state)
+static void test_flatten_growing_chain_reuses_merged_sets(void **state)
 {
 	(void)state;
 	size_t distinct = 0, last = 0;
@@ -67,10 +68,10 @@ static void test_growing_chain_reuses_merged_sets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_nothing_merged_when_the_stack_fits),
-	    cmocka_unit_test(test_result_always_fits),
-	    cmocka_unit_test(test_small_limits_merge_the_minimum),
-	    cmocka_unit_test(test_growing_chain_reuses_merged_sets),
+	    cmocka_unit_test(test_flatten_merges_nothing_when_the_stack_fits),
+	    cmocka_unit_test(test_flatten_result_always_fits),
+	    cmocka_unit_test(test_flatten_small_limits_merge_the_minimum),
+	    cmocka_unit_test(test_flatten_growing_chain_reuses_merged_sets),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

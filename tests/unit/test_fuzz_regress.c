@@ -15,6 +15,7 @@
 #include "tests/fuzz/target_archive.h"
 #include "tests/fuzz/target_manifest.h"
 #include "tests/fuzz/target_policy.h"
+#include "tests/unit/fixture.h"
 
 static struct fuzz_policy_ctx policy_ctx;
 static struct fuzz_archive_ctx archive_ctx;
@@ -101,19 +102,19 @@ static int archive_teardown(void **state)
 	return 0;
 }
 
-static void test_policy(void **state)
+static void test_fuzz_regress_policy_inputs_are_handled(void **state)
 {
 	(void)state;
 	replay("policy", policy_one);
 }
 
-static void test_manifest(void **state)
+static void test_fuzz_regress_manifest_inputs_are_handled(void **state)
 {
 	(void)state;
 	replay("manifest", fuzz_manifest_one);
 }
 
-static void test_archive(void **state)
+static void test_fuzz_regress_archive_inputs_are_handled(void **state)
 {
 	(void)state;
 	replay("archive", archive_one);
@@ -122,11 +123,13 @@ static void test_archive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_policy, policy_setup,
-					    policy_teardown),
-	    cmocka_unit_test(test_manifest),
-	    cmocka_unit_test_setup_teardown(test_archive, archive_setup,
-					    archive_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fuzz_regress_policy_inputs_are_handled, policy_setup,
+		policy_teardown),
+	    cmocka_unit_test(test_fuzz_regress_manifest_inputs_are_handled),
+	    cmocka_unit_test_setup_teardown(
+		test_fuzz_regress_archive_inputs_are_handled, archive_setup,
+		archive_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

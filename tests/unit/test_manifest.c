@@ -11,7 +11,9 @@
 #include <cmocka.h>
 
 #include "layers/manifest.h"
+#include "sandbox/util/fs.h"
 #include "sandbox/util/cleanup.h"
+#include "tests/unit/fixture.h"
 
 #define H_HELLO                                                                \
 	"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
@@ -64,7 +66,7 @@ static void build_golden(struct manifest *m)
 	manifest_add(m, &e);
 }
 
-static void test_path_order(void **state)
+static void test_manifest_orders_paths_preorder_by_bytes(void **state)
 {
 	(void)state;
 	/* Pre-order, siblings by bytes: a directory's subtree comes before
@@ -85,7 +87,7 @@ static void test_path_order(void **state)
 	}
 }
 
-static void test_escape(void **state)
+static void test_manifest_escape_percent_encodes_unsafe_bytes(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *a = manifest_escape("a b\n%\xff/\xc3\xa9~!");
@@ -96,7 +98,7 @@ static void test_escape(void **state)
 	assert_string_equal(c, "%09%7F%01");
 }
 
-static void test_golden_roundtrip(void **state)
+static void test_manifest_golden_round_trips(void **state)
 {
 	(void)state;
 	struct manifest m = {0};
@@ -145,7 +147,40 @@ static void test_golden_roundtrip(void **state)
 	assert_int_equal(m.n, 0);
 }
 
-static void test_empty(void **state)
+/* Which names export can write as plain UTF-8 pax headers. */
+static void test_manifest_all_utf8_tells_well_formed_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		bool ok;
+	} cases[] = {
+	    {"plain/ascii", true},
+	    {"caf\xc3\xa9", true},
+	    {"\xe2\x82\xac", true},
+	    {"\xf0\x9f\x98\x80", true},
+	    {"bad\xffname", false},
+	    {"\xc0\xaf", false}, /* overlong */
+	    {"\xe0\x80\xaf", false},
+	    {"\xed\xa0\x80", false}, /* surrogate */
+	    {"\xf4\x90\x80\x80", false},
+	    {"cut\xe2\x82", false},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct mf_entry e = {.path = (char *)cases[i].name,
+				     .type = MF_FILE};
+		struct manifest m = {.e = &e, .n = 1};
+		assert_int_equal(manifest_all_utf8(&m), cases[i].ok);
+		/* A symlink target counts too. */
+		struct mf_entry l = {.path = "link",
+				     .type = MF_SYMLINK,
+				     .target = (char *)cases[i].name};
+		struct manifest ml = {.e = &l, .n = 1};
+		assert_int_equal(manifest_all_utf8(&ml), cases[i].ok);
+	}
+}
+
+static void test_manifest_empty_round_trips(void **state)
 {
 	(void)state;
 	struct manifest m = {0};
@@ -223,7 +258,7 @@ static const char *const bad[] = {
 	     "f 0644 1 " H_EMPTY " b\n", /* total overflows */
 };
 
-static void test_parse_rejects(void **state)
+static void test_manifest_parse_rejects_malformed_text(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -241,7 +276,7 @@ static void test_parse_rejects(void **state)
 	}
 }
 
-static void test_parse_bounds(void **state)
+static void test_manifest_parse_stays_within_its_buffer(void **state)
 {
 	(void)state;
 	/* A NUL inside a line (the buffer carries its length). */
@@ -284,7 +319,7 @@ static void test_parse_bounds(void **state)
 	}
 }
 
-static void test_serialize_refuses(void **state)
+static void test_manifest_serialize_refuses_unsorted_or_invalid(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -319,13 +354,15 @@ static void test_serialize_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_order),
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_golden_roundtrip),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_parse_rejects),
-	    cmocka_unit_test(test_parse_bounds),
-	    cmocka_unit_test(test_serialize_refuses),
+	    cmocka_unit_test(test_manifest_orders_paths_preorder_by_bytes),
+	    cmocka_unit_test(test_manifest_escape_percent_encodes_unsafe_bytes),
+	    cmocka_unit_test(test_manifest_golden_round_trips),
+	    cmocka_unit_test(test_manifest_empty_round_trips),
+	    cmocka_unit_test(test_manifest_all_utf8_tells_well_formed_names),
+	    cmocka_unit_test(test_manifest_parse_rejects_malformed_text),
+	    cmocka_unit_test(test_manifest_parse_stays_within_its_buffer),
+	    cmocka_unit_test(
+		test_manifest_serialize_refuses_unsorted_or_invalid),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

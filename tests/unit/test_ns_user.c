@@ -1,6 +1,7 @@
 /* Unit tests for sandbox/ns_user.c: root's subordinate range from an
- * /etc/subuid-format file and the range form of the id maps (the root-mode
- * half; the single-id form is in test_exec_opts.c). */
+ * /etc/subuid-format file, its refusal when it meets other users' ids
+ * (idrange.c) and the range form of the id maps (the root-mode half; the
+ * single-id form is in test_exec_opts.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,10 @@
 
 #include <cmocka.h>
 
+#include "sandbox/idrange.h"
 #include "sandbox/ns.h"
+#include "sandbox/sandbox.h"
+#include "tests/unit/fixture.h"
 
 /* Write `content` to a fresh temp file; returns its path (static). */
 static const char *subid_file(const char *content)
@@ -28,7 +32,7 @@ static const char *subid_file(const char *content)
 	return path;
 }
 
-static void test_root_range_is_found(void **state)
+static void test_ns_user_finds_the_root_range(void **state)
 {
 	(void)state;
 	unsigned long start = 1, count = 1;
@@ -48,7 +52,7 @@ static void test_root_range_is_found(void **state)
 	unlink(p);
 }
 
-static void test_unusable_entries_are_skipped(void **state)
+static void test_ns_user_skips_unusable_entries(void **state)
 {
 	(void)state;
 	unsigned long start, count;
@@ -64,7 +68,7 @@ static void test_unusable_entries_are_skipped(void **state)
 	    -ENOENT);
 }
 
-static void test_range_map_format(void **state)
+static void test_ns_user_formats_the_range_map(void **state)
 {
 	(void)state;
 	char buf[64];
@@ -74,33 +78,148 @@ static void test_range_map_format(void **state)
 	assert_int_equal(idmap_format_range(buf, 8, 0, 200000, 65536), -ENOSPC);
 }
 
-static void test_idmap_base_is_validated(void **state)
+/* Id databases in temp files (empty for NULL); files_free removes them. */
+static struct idrange_files files_of(const char *subuid, const char *subgid,
+				     const char *passwd, const char *group)
+{
+	static char paths[4][64];
+	const char *content[4] = {subuid, subgid, passwd, group};
+	for (int i = 0; i < 4; i++)
+		strcpy(paths[i], subid_file(content[i] ? content[i] : ""));
+	return (struct idrange_files){paths[0], paths[1], paths[2], paths[3]};
+}
+
+static void files_free(const struct idrange_files *f)
+{
+	unlink(f->subuid);
+	unlink(f->subgid);
+	unlink(f->passwd);
+	unlink(f->group);
+}
+
+static const struct idrange_files no_files = {
+    "/nonexistent/subuid", "/nonexistent/subgid", "/nonexistent/passwd",
+    "/nonexistent/group"};
+
+/* Run ns_user_root_ids_from(f, base) expecting a refusal whose message
+ * contains `want`. */
+static void expect_overlap(const struct idrange_files *f, unsigned long base,
+			   const char *want)
+{
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	assert_int_equal(ns_user_root_ids_from(f, base, 0, 0, &ids, &e),
+			 -EINVAL);
+	if (!strstr(e.msg, want))
+		fail_msg("message `%s` lacks `%s`", e.msg, want);
+}
+
+static void test_ns_user_refuses_another_users_subid_entry(void **state)
+{
+	(void)state;
+	struct idrange_files f =
+	    files_of("alice:150000:65536\n", "1002:300000:10\n", NULL, NULL);
+	expect_overlap(&f, 100000, "id range 100000-165535: overlaps ");
+	expect_overlap(&f, 100000,
+		       " entry of user alice (150000-215535); pick another "
+		       "with --idmap-base or give root its own /etc/subuid "
+		       "entry");
+	/* A numeric name is a uid; the gid side is checked on its own. */
+	expect_overlap(&f, 250000, "entry of uid 1002 (300000-300009)");
+	/* Just past both: fine. */
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	assert_int_equal(ns_user_root_ids_from(&f, 300010, 0, 0, &ids, &e), 0);
+	assert_int_equal(ids.host_uid, 300010);
+	files_free(&f);
+}
+
+static void test_ns_user_refuses_passwd_and_group_ids(void **state)
+{
+	(void)state;
+	struct idrange_files f =
+	    files_of(NULL, NULL,
+		     "root:x:0:0::/root:/bin/sh\n"
+		     "bob:x:70000:70001::/home/bob:/bin/sh\n",
+		     "root:x:0:\ndevs:x:90000:bob\n");
+	expect_overlap(&f, 65536,
+		       "id range 65536-131071: overlaps uid 70000 of user bob "
+		       "in ");
+	expect_overlap(&f, 70001, "overlaps gid 70001 of user bob in ");
+	expect_overlap(&f, 80000, "overlaps gid 90000 of group devs in ");
+	files_free(&f);
+}
+
+static void test_ns_user_takes_roots_own_entry(void **state)
 {
 	(void)state;
 	struct ns_user_ids ids;
 	struct wsbox_error e = {0};
-	assert_int_equal(ns_user_root_ids(200000, 0, 0, &ids, &e), 0);
+	struct idrange_files f =
+	    files_of("root:500000:65536\nalice:100000:65536\n",
+		     "0:500000:65536\n", NULL, NULL);
+	assert_int_equal(ns_user_root_ids_from(&f, 0, 0, 0, &ids, &e), 0);
+	assert_int_equal(ids.host_uid, 500000);
+	assert_int_equal(ids.host_gid, 500000);
+	files_free(&f);
+	/* Root's entry overlapping alice's: refused, naming root's entry. */
+	f = files_of("root:500000:65536\nalice:530000:65536\n",
+		     "root:500000:65536\n", NULL, NULL);
+	expect_overlap(&f, 0, "alice (530000-595535); move root's /etc/subuid");
+	files_free(&f);
+}
+
+static void test_ns_user_default_range_is_above_useradd_ranges(void **state)
+{
+	(void)state;
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	/* useradd allocates from SUB_UID_MIN 100000 to SUB_UID_MAX 600100000:
+	 * a full such table leaves the default alone. */
+	struct idrange_files f =
+	    files_of("wsbox-test:100000:65536\nlast:600034464:65536\n",
+		     "wsbox-test:100000:65536\n", NULL, NULL);
+	assert_int_equal(ns_user_root_ids_from(&f, 0, 0, 0, &ids, &e), 0);
+	assert_int_equal(ids.host_uid, NS_USER_DEFAULT_BASE);
+	assert_int_equal(ids.count, NS_USER_MIN_RANGE);
+	files_free(&f);
+}
+
+static void test_ns_user_validates_idmap_base(void **state)
+{
+	(void)state;
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	assert_int_equal(
+	    ns_user_root_ids_from(&no_files, 200000, 0, 0, &ids, &e), 0);
 	assert_int_equal(ids.host_uid, 200000);
 	assert_int_equal(ids.host_gid, 200000);
 	assert_int_equal(ids.count, NS_USER_MIN_RANGE);
 	/* The store owner inside the range: refused. */
-	assert_int_equal(ns_user_root_ids(200000, 210000, 0, &ids, &e),
-			 -EINVAL);
+	assert_int_equal(
+	    ns_user_root_ids_from(&no_files, 200000, 210000, 0, &ids, &e),
+	    -EINVAL);
 	assert_non_null(strstr(e.msg, "store owner"));
 	/* Past the last host id. */
 	memset(&e, 0, sizeof e);
-	assert_int_equal(ns_user_root_ids(0xffffff00UL, 0, 0, &ids, &e),
-			 -EINVAL);
+	assert_int_equal(
+	    ns_user_root_ids_from(&no_files, 0xffffff00UL, 0, 0, &ids, &e),
+	    -EINVAL);
 	assert_non_null(strstr(e.msg, "past the last host id"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_root_range_is_found),
-	    cmocka_unit_test(test_unusable_entries_are_skipped),
-	    cmocka_unit_test(test_range_map_format),
-	    cmocka_unit_test(test_idmap_base_is_validated),
+	    cmocka_unit_test(test_ns_user_finds_the_root_range),
+	    cmocka_unit_test(test_ns_user_skips_unusable_entries),
+	    cmocka_unit_test(test_ns_user_formats_the_range_map),
+	    cmocka_unit_test(test_ns_user_validates_idmap_base),
+	    cmocka_unit_test(test_ns_user_refuses_another_users_subid_entry),
+	    cmocka_unit_test(test_ns_user_refuses_passwd_and_group_ids),
+	    cmocka_unit_test(test_ns_user_takes_roots_own_entry),
+	    cmocka_unit_test(
+		test_ns_user_default_range_is_above_useradd_ranges),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 #include "sandbox/notify.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "tests/unit/fixture.h"
 
 #ifndef CLONE_NEWUSER
 #define CLONE_NEWUSER 0x10000000
@@ -75,7 +76,7 @@ static void expect_error(const char *text, const char *want)
 			 text, want, r, err.msg);
 }
 
-static void test_shipped_profiles_parse(void **state)
+static void test_policy_shipped_profiles_parse(void **state)
 {
 	(void)state;
 	size_t n;
@@ -98,7 +99,7 @@ static void test_shipped_profiles_parse(void **state)
 	assert_non_null(strstr(err.msg, "no such profile"));
 }
 
-static void test_unknown_syscall_names_line(void **state)
+static void test_policy_unknown_syscall_names_its_line(void **state)
 {
 	(void)state;
 	const char *p = write_policy("x.policy", "# c\ndefault allow\n"
@@ -115,7 +116,7 @@ static void test_unknown_syscall_names_line(void **state)
 	assert_int_equal(policy_check(p, NULL, &rules, &err), 0);
 }
 
-static void test_bad_syntax(void **state)
+static void test_policy_bad_syntax_is_refused_with_its_line(void **state)
 {
 	(void)state;
 	expect_error("allow read\n", "no `default` line");
@@ -157,7 +158,7 @@ static void test_bad_syntax(void **state)
 		     "line 2: a conditional rule for `read` with the default");
 }
 
-static void test_include_loop_and_depth(void **state)
+static void test_policy_include_refuses_loops_and_depth(void **state)
 {
 	(void)state;
 	write_policy("a.policy", "default allow\ninclude b.policy\n");
@@ -193,7 +194,7 @@ static void test_include_loop_and_depth(void **state)
 	assert_int_equal(policy_check(p, NULL, &rules, &err), 0);
 }
 
-static void test_digest_stable(void **state)
+static void test_policy_digest_is_stable(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -219,7 +220,7 @@ static void test_digest_stable(void **state)
 	policy_free(&c);
 }
 
-static void test_bpf_cache(void **state)
+static void test_policy_bpf_cache_hit_equals_a_fresh_build(void **state)
 {
 	(void)state;
 	char dir[600];
@@ -502,7 +503,7 @@ static void expect_ok(const struct report *rep, enum probe i)
 		fail_msg("probe %d failed: %s", i, strerror(rep->r[i].err));
 }
 
-static void test_control_without_filter(void **state)
+static void test_policy_probes_succeed_without_a_filter(void **state)
 {
 	(void)state;
 	/* Without a filter the same probes succeed or fail differently, so
@@ -520,7 +521,7 @@ static void test_control_without_filter(void **state)
 	expect_ok(&rep, P_SOCK_UNIX);
 }
 
-static void test_default_behaviour(void **state)
+static void test_policy_default_denies_escapes_and_allows_builds(void **state)
 {
 	(void)state;
 	struct policy_options o = {.squash_chown = true};
@@ -555,7 +556,7 @@ static void test_default_behaviour(void **state)
 		     ENOTTY); /* other ioctls reach the tty layer */
 }
 
-static void test_strict_behaviour(void **state)
+static void test_policy_strict_denies_more_than_default(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -590,7 +591,7 @@ static void test_strict_behaviour(void **state)
 }
 
 /* The build tools the strict allowlist is written for, run for real. */
-static void test_strict_runs_tools(void **state)
+static void test_policy_strict_runs_build_tools(void **state)
 {
 	(void)state;
 	struct policy_options o = {.squash_chown = true};
@@ -666,7 +667,7 @@ static int foreign_abi_child(const struct policy *p, bool x32)
 	return st;
 }
 
-static void test_foreign_abi_killed(void **state)
+static void test_policy_kills_foreign_abi_syscalls(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -710,7 +711,7 @@ static void expect_variant(const char *text, bool has)
 	policy_free(&pol);
 }
 
-static void test_reporting_variant(void **state)
+static void test_policy_reporting_variant_keeps_the_errnos(void **state)
 {
 	(void)state;
 	struct wsbox_error err = {0};
@@ -797,7 +798,7 @@ static void reporting_child(const struct policy *p, int sock, int out)
 	_exit(0);
 }
 
-static void test_reporting_end_to_end(void **state)
+static void test_policy_reporting_answers_each_rules_errno(void **state)
 {
 	(void)state;
 	/* default plus an errno of its own: the answer must be each rule's
@@ -881,21 +882,21 @@ static void test_reporting_end_to_end(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped_profiles_parse),
-		cmocka_unit_test(test_unknown_syscall_names_line),
-		cmocka_unit_test(test_bad_syntax),
-		cmocka_unit_test(test_include_loop_and_depth),
-		cmocka_unit_test(test_digest_stable),
-		cmocka_unit_test(test_bpf_cache),
-		cmocka_unit_test(test_control_without_filter),
-		cmocka_unit_test(test_default_behaviour),
-		cmocka_unit_test(test_strict_behaviour),
-		cmocka_unit_test(test_strict_runs_tools),
-		cmocka_unit_test(test_reporting_variant),
-		cmocka_unit_test(test_reporting_end_to_end),
+		cmocka_unit_test(test_policy_shipped_profiles_parse),
+		cmocka_unit_test(test_policy_unknown_syscall_names_its_line),
+		cmocka_unit_test(test_policy_bad_syntax_is_refused_with_its_line),
+		cmocka_unit_test(test_policy_include_refuses_loops_and_depth),
+		cmocka_unit_test(test_policy_digest_is_stable),
+		cmocka_unit_test(test_policy_bpf_cache_hit_equals_a_fresh_build),
+		cmocka_unit_test(test_policy_probes_succeed_without_a_filter),
+		cmocka_unit_test(test_policy_default_denies_escapes_and_allows_builds),
+		cmocka_unit_test(test_policy_strict_denies_more_than_default),
+		cmocka_unit_test(test_policy_strict_runs_build_tools),
+		cmocka_unit_test(test_policy_reporting_variant_keeps_the_errnos),
+		cmocka_unit_test(test_policy_reporting_answers_each_rules_errno),
 #if defined(__x86_64__)
-		cmocka_unit_test(test_foreign_abi_killed),
+		cmocka_unit_test(test_policy_kills_foreign_abi_syscalls),
 #endif
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return FX_RUN_TESTS(tests, setup, teardown);
 }

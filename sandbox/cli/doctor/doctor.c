@@ -9,6 +9,7 @@
  * /tmp) are removed before it returns. */
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/doctor/doctor.h"
+#include "sandbox/cli/usage.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -104,28 +105,26 @@ static bool is_real_root(void)
 static void usage(void)
 {
 	printf("usage: wsbox doctor\n"
-	       "Probe the kernel and host; print one ok/warn/FAIL line per "
-	       "probe,\nthe workspace strategy and the limits mechanism. "
-	       "Exit 0 when wsbox\ncan work here, 1 when a required probe "
-	       "failed.\n");
+	       "Probe the kernel and host: one ok/warn/FAIL line per probe "
+	       "(with the fix\nwhen one is known), then the workspace "
+	       "strategy and the limits mechanism.\n"
+	       "Run it as the user who will run wsbox; as root it also checks "
+	       "root mode's\nid range. Options: -h, --help.\n"
+	       "\nexit status: 0 wsbox can work here; 1 a required probe "
+	       "failed; 125 usage error\n");
 }
 
 int cmd_doctor(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		struct wsbox_error err = {0};
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage();
 			return 0;
 		}
 		if (argv[i][0] == '-')
-			wsbox_fail(&err, 0, "doctor: unknown option `%s`",
-				   argv[i]);
-		else
-			wsbox_fail(&err, 0, "doctor: unexpected argument `%s`",
-				   argv[i]);
-		wsbox_error_print(&err);
-		return err.status;
+			return usage_unknown_option("doctor", argv[i]);
+		return usage_refuse("doctor", "unexpected argument `%s`",
+				    argv[i]);
 	}
 
 	struct doctor d = {.is_root = is_real_root()};

@@ -7,7 +7,9 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox/util/error.h"
 
@@ -54,10 +56,29 @@ int probe_run_child(probe_fn fn, void *arg, struct child_reply *rep);
 /* Child side: become uid/gid 0 in a fresh user namespace, mapped to the
  * caller's own ids only (the map an unprivileged user may write itself). */
 int probe_enter_userns(struct wsbox_error *err);
+/* Its second half, in a namespace just made: map uid/gid (the caller's
+ * ids before the unshare) to 0:0. */
+int probe_map_self(uid_t uid, gid_t gid, struct wsbox_error *err);
 /* The same plus a private mount namespace (nothing propagates back). */
 int probe_enter_mountns(struct wsbox_error *err);
 /* Where scratch trees go: $TMPDIR, else /tmp. */
 const char *probe_tmpdir(void);
+
+/* ---- userns.c: what the user-namespace probe learned, and its verdict
+ * (pure, unit-tested) ---- */
+struct userns_facts {
+	long max_userns;  /* user.max_user_namespaces; -1: no such knob */
+	long clone_ok;	  /* kernel.unprivileged_userns_clone; -1: none */
+	long aa_restrict; /* kernel.apparmor_restrict_unprivileged_userns */
+	bool is_root;
+	bool probe_ok;	 /* unshare + single-id maps worked */
+	bool created;	 /* unshare worked (whatever came after) */
+	int errnum;	 /* why the probe failed, 0 if it did not */
+	const char *why; /* the probe's error message */
+};
+/* The line's level and text ("<detail>; fix: ..."), without the probe
+ * name. */
+enum level userns_verdict(const struct userns_facts *f, char *buf, size_t size);
 
 /* ---- the probes, in the order doctor runs them ---- */
 void probe_userns(struct doctor *d);	 /* userns.c */

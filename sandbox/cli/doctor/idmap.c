@@ -15,7 +15,7 @@
 
 /* Child side (root only): give a detached clone of `dir` the view exec
  * attaches, mapped to a fresh user namespace carrying the default root-mode
- * map (inside 0..65535 onto host 100000..). */
+ * map (inside 0..65535 onto host NS_USER_DEFAULT_BASE..). */
 static int child_idmap(void *arg, struct child_reply *rep)
 {
 	const char *dir = arg;

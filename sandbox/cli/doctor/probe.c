@@ -89,11 +89,16 @@ int probe_enter_userns(struct wsbox_error *err)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER) < 0)
+		return wsbox_fail(err, errno, "unshare(CLONE_NEWUSER)");
+	return probe_map_self(uid, gid, err);
+}
+
+int probe_map_self(uid_t uid, gid_t gid, struct wsbox_error *err)
+{
 	char map[64];
 	int r;
 
-	if (unshare(CLONE_NEWUSER) < 0)
-		return wsbox_fail(err, errno, "unshare(CLONE_NEWUSER)");
 	snprintf(map, sizeof map, "0 %lu 1\n", (unsigned long)uid);
 	r = write_file_at(AT_FDCWD, "/proc/self/uid_map", map, err);
 	if (r < 0)

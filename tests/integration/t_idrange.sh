@@ -1,0 +1,149 @@
+# Root mode's id range never meets another user's ids (docs/sandbox.md
+# "Root mode"): an /etc/subuid or /etc/subgid entry of anyone but root, or a
+# uid/gid of /etc/passwd or /etc/group, makes exec refuse (125) and doctor
+# FAIL. Root only. These tests edit the host's /etc/subuid and /etc/subgid:
+# each backs both up first and puts them back byte for byte on any exit, and
+# an entry over the default range lives only for the one command under test
+# (other root-mode users of this host would be refused meanwhile).
+
+need_root() { [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }; }
+
+DEFAULT_BASE=1879048192
+DEFAULT_LAST=$((DEFAULT_BASE + 65535))
+HINT="pick another with --idmap-base or give root its own /etc/subuid entry"
+
+# Without root's own entry, tasks map to the default range.
+need_default_range() {
+	need_root
+	! grep -q '^\(root\|0\):' /etc/subuid /etc/subgid 2>/dev/null ||
+		{ echo "root has its own /etc/subuid range"; exit 77; }
+}
+
+# Back up /etc/subuid and /etc/subgid; restore them on any exit of the test.
+ids_save() {
+	for f in subuid subgid; do
+		if [ -e "/etc/$f" ]; then
+			cp -p "/etc/$f" "$T/$f.orig" || exit 1
+		else
+			: >"$T/$f.absent"
+		fi
+	done
+	trap ids_restore EXIT
+	trap 'ids_restore; exit 130' INT TERM HUP
+}
+ids_restore() {
+	for f in subuid subgid; do
+		if [ -e "$T/$f.orig" ]; then
+			cp -p "$T/$f.orig" "/etc/$f"
+		elif [ -e "$T/$f.absent" ]; then
+			rm -f "/etc/$f"
+		fi
+	done
+}
+# The files are exactly what they were.
+assert_ids_restored() {
+	for f in subuid subgid; do
+		if [ -e "$T/$f.orig" ]; then
+			cmp -s "$T/$f.orig" "/etc/$f" || fail "/etc/$f not restored"
+		else
+			assert_no_file "/etc/$f"
+		fi
+	done
+}
+
+test_idrange_another_users_subuid_entry_over_the_default_is_refused() {
+	need_default_range
+	ids_save
+	echo "wsbox-idr:$DEFAULT_BASE:65536" >>/etc/subuid
+	wsx -- true
+	ids_restore
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: id range $DEFAULT_BASE-$DEFAULT_LAST: overlaps /etc/subuid entry of user wsbox-idr ($DEFAULT_BASE-$DEFAULT_LAST); $HINT" stderr
+	assert_store_clean
+	assert_ids_restored
+	wsx -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $1, $2, $3}' "$T/out")" "0 $DEFAULT_BASE 65536" uid_map
+}
+
+test_idrange_partial_overlap_of_a_subgid_entry_is_refused() {
+	need_root
+	ids_save
+	echo "wsbox-idr:3000060000:100" >>/etc/subgid
+	wsx --idmap-base 3000000000 -- true
+	ids_restore
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: id range 3000000000-3000065535: overlaps /etc/subgid entry of user wsbox-idr (3000060000-3000060099); $HINT" stderr
+	assert_ids_restored
+	wsx --idmap-base 3000000000 -- true
+	assert_rc 0
+}
+
+test_idrange_numeric_subuid_entry_names_the_uid() {
+	need_root
+	ids_save
+	echo "4242:3000000000:65536" >>/etc/subuid
+	wsx --idmap-base 3000000000 -- true
+	ids_restore
+	assert_rc 125
+	assert_err_has "overlaps /etc/subuid entry of uid 4242 (3000000000-3000065535)"
+	assert_ids_restored
+}
+
+test_idrange_base_on_a_users_uid_is_refused() {
+	need_root
+	# A real user of this host: the first non-root passwd entry whose uid
+	# the 65536 ids from it do not run past.
+	line=$(awk -F: '$3 > 0 && $3 < 4294901760 {print $3 ":" $1; exit}' /etc/passwd)
+	[ -n "$line" ] || { echo "no non-root user in /etc/passwd"; exit 77; }
+	uid=${line%%:*}; name=${line#*:}
+	wsx --idmap-base "$uid" -- true
+	assert_rc 125
+	assert_err_has "wsbox: id range $uid-$((uid + 65535)): overlaps uid $uid of user $name in /etc/passwd; $HINT"
+	assert_store_clean
+}
+
+test_idrange_roots_own_entry_is_used_even_beside_others() {
+	need_root
+	ids_save
+	grep -v '^\(root\|0\):' "$T/subuid.orig" >/etc/subuid 2>/dev/null
+	grep -v '^\(root\|0\):' "$T/subgid.orig" >/etc/subgid 2>/dev/null
+	echo "root:3100000000:65536" >>/etc/subuid
+	echo "root:3100000000:65536" >>/etc/subgid
+	echo "wsbox-idr:3100065536:65536" >>/etc/subuid
+	wsx -- cat /proc/self/uid_map
+	ids_restore
+	assert_rc 0
+	assert_eq "$(awk '{print $1, $2, $3}' "$T/out")" "0 3100000000 65536" uid_map
+	assert_ids_restored
+}
+
+test_idrange_roots_entry_over_another_users_is_refused() {
+	need_root
+	ids_save
+	grep -v '^\(root\|0\):' "$T/subuid.orig" >/etc/subuid 2>/dev/null
+	grep -v '^\(root\|0\):' "$T/subgid.orig" >/etc/subgid 2>/dev/null
+	echo "root:3100000000:65536" >>/etc/subuid
+	echo "root:3100000000:65536" >>/etc/subgid
+	echo "wsbox-idr:3100000000:65536" >>/etc/subuid
+	wsx -- true
+	ids_restore
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: id range 3100000000-3100065535: overlaps /etc/subuid entry of user wsbox-idr (3100000000-3100065535); move root's /etc/subuid, /etc/subgid entry or pick another range with --idmap-base" stderr
+	assert_ids_restored
+}
+
+test_idrange_doctor_reports_the_overlap() {
+	need_default_range
+	ids_save
+	echo "wsbox-idr:$DEFAULT_BASE:65536" >>/etc/subuid
+	ws doctor
+	ids_restore
+	assert_rc 1
+	assert_out_has "FAIL root mode: id range $DEFAULT_BASE-$DEFAULT_LAST: overlaps /etc/subuid entry of user wsbox-idr ($DEFAULT_BASE-$DEFAULT_LAST); $HINT"
+	assert_ids_restored
+	ws doctor
+	assert_out_has " root mode: tasks map "
+	assert_out_has "$DEFAULT_BASE"
+	! grep -q '^FAIL root mode' "$T/out" || fail "root mode still FAILs: $(grep '^FAIL root mode' "$T/out")"
+}
