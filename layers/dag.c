@@ -219,7 +219,7 @@ static int refuse_disagreement(const struct store *s, const char *run,
 	    err, EINVAL,
 	    "ancestors disagree on the layer of task %s: it was re-run after "
 	    "a descendant used it; re-run %s%s%s (and every task between %s "
-	    "and %s) first",
+	    "and %s) first (`wsbox runs show` marks them stale)",
 	    task, one, both ? " and " : "", both ? pb : "", task,
 	    both ? "them" : one);
 }
