@@ -177,7 +177,8 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
 		struct stat sc;
 		ok = json_is_integer(cb) &&
 		     fstatat(s->fd, comb, &sc, AT_SYMLINK_NOFOLLOW) == 0 &&
-		     S_ISREG(sc.st_mode) && sc.st_size == json_integer_value(cb);
+		     S_ISREG(sc.st_mode) &&
+		     sc.st_size == json_integer_value(cb);
 	}
 	json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
 	json_int_t files = json_integer_value(json_object_get(j, "files"));

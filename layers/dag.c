@@ -64,8 +64,8 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 	d->n = n;
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(nodes[i - 1].task, nodes[i].task))
-			return wsbox_fail_logic(err, EINVAL, "task %s listed twice",
-					  nodes[i].task);
+			return wsbox_fail_logic(
+			    err, EINVAL, "task %s listed twice", nodes[i].task);
 	d->order = xcalloc(n + 1, sizeof *d->order);
 	d->anc = xcalloc(n * n + 1, 1);
 	/* Parent edges as indices, once: the loops below stay O(n * edges)
@@ -200,8 +200,8 @@ static bool same_layer(const char *a, const char *b)
  * it. The parents that saw another layer than its record holds now are
  * the ones to re-run (both when its record cannot tell). */
 static int refuse_disagreement(const struct store *s, const char *run,
-			       const char *task, const char *pa,
-			       const char *la, const char *pb, const char *lb,
+			       const char *task, const char *pa, const char *la,
+			       const char *pb, const char *lb,
 			       struct wsbox_error *err)
 {
 	struct task_record now;
@@ -262,8 +262,7 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 			add_node(&nodes, &origins, &n, &x, &self, i, &clash);
 			if (clash != SIZE_MAX)
 				r = refuse_disagreement(
-				    s, run, self.task,
-				    parents[origins[clash]],
+				    s, run, self.task, parents[origins[clash]],
 				    nodes[clash].layer, parents[i], self.layer,
 				    err);
 			bool merged = false;

@@ -97,7 +97,8 @@ static int record_encode(struct store *s, const struct task_record *r,
 	int exit_status =
 	    r->exit_status || ok ? r->exit_status : derived_exit_status(r);
 	if (j) {
-		json_object_set_new(j, "exit_status", json_integer(exit_status));
+		json_object_set_new(j, "exit_status",
+				    json_integer(exit_status));
 		json_object_set_new(j, "error", json_str_or_null(r->error));
 		json_object_set_new(j, "combined",
 				    json_str_or_null(r->combined_log));
@@ -261,9 +262,9 @@ int record_load_ancestry(const struct store *s, struct task_record *r,
 		free(r->ancestors);
 		r->ancestors = NULL;
 		r->n_ancestors = 0;
-		return wsbox_fail_logic(err, EINVAL,
-				  "ancestors of task %s in run %s: corrupt",
-				  r->task, r->run);
+		return wsbox_fail_logic(
+		    err, EINVAL, "ancestors of task %s in run %s: corrupt",
+		    r->task, r->run);
 	}
 	return 0;
 }
@@ -313,8 +314,8 @@ static int record_parse_at(const struct store *s, const char *rel,
 	size_t len;
 	int ret = read_file_at(s->fd, rel, RECORD_MAX, &text, &len, err);
 	if (ret == -ENOENT)
-		return wsbox_fail_logic(err, ENOENT, "no such task %s in run %s",
-					task, run);
+		return wsbox_fail_logic(err, ENOENT,
+					"no such task %s in run %s", task, run);
 	if (ret < 0)
 		return ret;
 	json_error_t jerr;
@@ -372,9 +373,8 @@ static int record_parse_at(const struct store *s, const char *rel,
 bad:
 	json_decref(j);
 	record_free(r);
-	return wsbox_fail_logic(err, EINVAL,
-				"record of task %s in run %s: malformed", task,
-				run);
+	return wsbox_fail_logic(
+	    err, EINVAL, "record of task %s in run %s: malformed", task, run);
 }
 
 int record_read_shallow(const struct store *s, const char *run,

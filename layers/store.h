@@ -69,8 +69,7 @@ char *store_run_rel(const char *run, const char *sub, const char *name);
 /* `runs/<run>/attempts/<task>[/<attempt>]` relative to the store's fd
  * (heap): where every attempt leaves its own record; `attempt` may be NULL
  * (the task's directory of attempts). */
-char *store_attempt_rel(const char *run, const char *task,
-			const char *attempt);
+char *store_attempt_rel(const char *run, const char *task, const char *attempt);
 /* The same, absolute below s->path (heap): store_run_path(s, run, "logs"). */
 char *store_run_path(const struct store *s, const char *run, const char *sub);
 

@@ -494,8 +494,8 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 			    c->rec.combined_log};
 	for (size_t i = 0; i < ARRAY_SIZE(from); i++)
 		if (renameat(c->att.dirfd, from[i], c->store.fd, to[i]) < 0)
-			return wsbox_fail(err, errno,
-					  "publish logs of task %s", c->task);
+			return wsbox_fail(err, errno, "publish logs of task %s",
+					  c->task);
 	c->logs_published = true;
 	return 0;
 }
@@ -564,9 +564,8 @@ static int link_cached_logs(struct exec_ctx *c, struct wsbox_error *err)
 				  c->task);
 	if (linkat(c->store.fd, comb, c->store.fd, rec->combined_log, 0) < 0) {
 		if (errno != ENOENT)
-			return wsbox_fail(err, errno,
-					  "link cached logs of task %s",
-					  c->task);
+			return wsbox_fail(
+			    err, errno, "link cached logs of task %s", c->task);
 		free(rec->combined_log);
 		rec->combined_log = NULL;
 	}
@@ -893,7 +892,8 @@ static int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
 	return c->mutex_lock < 0 ? c->mutex_lock : 0;
 }
 
-/* Step 7, before the sandbox: logs, root-mode ownership, idmapped views, --mutex. */
+/* Step 7, before the sandbox: logs, root-mode ownership, idmapped views,
+ * --mutex. */
 static int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = open_logs(c, err);
@@ -1098,7 +1098,8 @@ static int lock_for_record(struct exec_ctx *c, struct wsbox_error *why)
 		return 0;
 	/* Refused before its number was drawn: draw one now, so the refusal
 	 * ranks like any attempt that started at this point. */
-	if (!c->seq && result_begin(&c->store, c->run, c->task, &c->seq, why) < 0)
+	if (!c->seq &&
+	    result_begin(&c->store, c->run, c->task, &c->seq, why) < 0)
 		return 0;
 	c->rec.seq = c->seq;
 	if (c->task_lock < 0 && lock_result(c, why) < 0)
@@ -1112,8 +1113,7 @@ static int lock_for_record(struct exec_ctx *c, struct wsbox_error *why)
  * newer attempt published (then only the attempt record is left). Best
  * effort: the exec fails already; a record that cannot be written is a
  * warning. */
-static void record_unpublished(struct exec_ctx *c, int status,
-			       const char *line)
+static void record_unpublished(struct exec_ctx *c, int status, const char *line)
 {
 	struct task_record *rec = &c->rec;
 	rec->status = !c->began ? "refused" : "error";

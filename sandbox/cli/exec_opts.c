@@ -276,9 +276,9 @@ static int add_key_extra(struct strv *x, const char *kv,
 		size_t olen = strcspn(x->v[at], "=");
 		int c = strncmp(x->v[at], kv, klen < olen ? klen : olen);
 		if (!c && olen == klen)
-			return wsbox_fail(err, 0,
-					  "--cache-key-extra `%.*s`: given twice",
-					  (int)klen, kv);
+			return wsbox_fail(
+			    err, 0, "--cache-key-extra `%.*s`: given twice",
+			    (int)klen, kv);
 		if (c > 0 || (!c && olen > klen))
 			break;
 	}

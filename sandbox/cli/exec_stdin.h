@@ -34,7 +34,10 @@ struct exec_stdin {
 	char id[EXEC_STDIN_ID_MAX];
 };
 
-#define EXEC_STDIN_INIT {.kind = EXEC_STDIN_EMPTY, .fd = -1}
+#define EXEC_STDIN_INIT                                                        \
+	{                                                                      \
+		.kind = EXEC_STDIN_EMPTY, .fd = -1                             \
+	}
 
 /* Look at fd 0 (fstat only). A directory is refused: it would hand the
  * task a handle on the host tree (CVE-2024-21626 class). A closed fd 0 is

@@ -43,8 +43,7 @@ int wsbox_fail(struct wsbox_error *err, int errnum, const char *fmt, ...)
 	return errnum > 0 ? -errnum : -EINVAL;
 }
 
-int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt,
-		     ...)
+int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

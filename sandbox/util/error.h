@@ -32,8 +32,8 @@ int wsbox_fail(struct wsbox_error *err, int errnum, const char *fmt, ...)
 /* A logical failure (no such task, a malformed record, a conflict): the
  * message carries no errno text, yet err->errnum and the return value are
  * -errnum, so callers can still tell e.g. ENOENT apart. */
-int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt,
-		     ...) __attribute__((format(printf, 3, 4)));
+int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Like wsbox_fail but with an explicit exit status (e.g. 127 for a missing
  * command, 124 for a timeout). */
