@@ -416,8 +416,8 @@ int main(void)
 		test_record_missing_task_has_no_errno_text, setup_store,
 		teardown_store),
 	    cmocka_unit_test_setup_teardown(
-		test_record_attempt_is_kept_apart_and_written_once,
-		setup_store, teardown_store),
+		test_record_attempt_is_kept_apart_and_written_once, setup_store,
+		teardown_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
