@@ -6,7 +6,9 @@ BUILD   ?= build
 BIN     ?= wsbox
 PREFIX  ?= /usr/local
 PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+# stderr is dropped so a machine without pkg-config or the -dev packages gets
+# one hint from need-deps, not a `pkg-config: not found` per line here.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
 # every `wsbox exec` would otherwise load it and its dozen dependencies.
 LINK_PKGS  := $(filter-out libarchive,$(PKGS))
@@ -17,14 +19,14 @@ LINK_PKGS  := $(filter-out libarchive,$(PKGS))
 # of one of them (README "Building").
 LINK       ?= static
 ifeq ($(LINK),static)
-LINK_L     := $(shell pkg-config --libs-only-l $(LINK_PKGS))
-PKG_LIBS   := $(shell pkg-config --libs-only-L $(LINK_PKGS)) \
+LINK_L     := $(shell pkg-config --libs-only-l $(LINK_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs-only-L $(LINK_PKGS) 2>/dev/null) \
               -Wl,-Bstatic $(LINK_L) -Wl,-Bdynamic \
-              $(sort $(filter-out $(LINK_L),$(shell pkg-config --static --libs $(LINK_PKGS))))
+              $(sort $(filter-out $(LINK_L),$(shell pkg-config --static --libs $(LINK_PKGS) 2>/dev/null)))
 else
-PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 endif
-ARCHIVE_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libarchive)/libarchive.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+ARCHIVE_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libarchive 2>/dev/null)/libarchive.so 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -54,7 +56,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test check unit integration asan lint check-layering install demo deps rootfs probe bench fuzz
+.PHONY: all clean test check unit integration asan lint check-layering install uninstall \
+	demo deps need-deps rootfs probe bench fuzz man deb check-fresh
 
 all: $(BIN)
 
@@ -64,7 +67,7 @@ $(BIN): $(BUILD)/sandbox/cli/main.o $(BUILD)/libwsbox.a
 $(BUILD)/libwsbox.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | need-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -81,7 +84,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_FIXTURE) $(BUILD)/libwsbox.a
 
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe
-$(BUILD)/probe: tests/probe/probe.c
+$(BUILD)/probe: tests/probe/probe.c | need-deps
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
 
@@ -114,18 +117,27 @@ asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/wsbox CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
-# Install the build dependencies (Debian 12) when something is missing.
+# The README's first command is `sh .ci/setup` (no make on a fresh Debian):
+# install what .ci/packages lists and is missing, build, run the demo.
+# `make deps` is its first stage only.
 deps:
-	@if ! pkg-config --exists $(PKGS) cmocka 2>/dev/null || [ ! -x /bin/busybox ]; then \
-	    echo "installing build dependencies (sudo apt-get)"; \
-	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$(cat .ci/packages); \
+	@sh .ci/setup --deps
+
+demo:
+	@sh .ci/setup
+
+# Every compile waits for this: without a compiler, pkg-config or the -dev
+# packages, one hint instead of `cc: No such file` or a missing header.
+need-deps:
+	@miss=; command -v $(firstword $(CC)) >/dev/null 2>&1 || miss="$$miss $(firstword $(CC))"; \
+	if command -v pkg-config >/dev/null 2>&1; then \
+	    for p in $(PKGS); do pkg-config --exists $$p || miss="$$miss $$p"; done; \
+	else miss="$$miss pkg-config"; fi; \
+	if [ -n "$$miss" ]; then \
+	    echo "wsbox: build dependencies missing:$$miss" >&2; \
+	    echo "wsbox: run \`sh .ci/setup\` first (README \"Two commands\"): it installs .ci/packages" >&2; \
+	    exit 1; \
 	fi
-
-demo: deps
-	@$(MAKE) --no-print-directory wsbox rootfs
-
-	@sh tests/demo.sh $(BUILD)
 
 # `make bench`: wsbox against bwrap, unshare, tar, cp, sha256sum (tests/bench/).
 -include tests/bench/bench.mk
@@ -142,10 +154,67 @@ lint: check-layering
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) sandbox/cli/main.c
 
-install: wsbox
-	install -D -m 0755 wsbox $(DESTDIR)$(PREFIX)/bin/wsbox
-	install -d $(DESTDIR)$(PREFIX)/share/wsbox/policy
-	install -m 0644 policy/profiles/*.policy $(DESTDIR)$(PREFIX)/share/wsbox/policy/
+# `make install PREFIX=/usr DESTDIR=/tmp/x`; `make uninstall` removes exactly
+# these files. The AppArmor profile (contrib/apparmor/wsbox, `userns,` for
+# the installed binary) goes in only where AppArmor knows that rule
+# (abi/4.0): AppArmor 3 (Debian 12) rejects it and would fail to load every
+# profile at boot. WITH_APPARMOR=yes|no overrides the probe.
+BINDIR       ?= $(PREFIX)/bin
+MANDIR       ?= $(PREFIX)/share/man
+DATADIR      ?= $(PREFIX)/share/wsbox
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
+APPARMORDIR  ?= /etc/apparmor.d
+WITH_APPARMOR ?= $(if $(wildcard $(APPARMORDIR)/abi/4.0),yes,no)
+POLICIES     := $(notdir $(wildcard policy/profiles/*.policy))
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/wsbox
+	install -D -m 0644 docs/man/wsbox.1 $(DESTDIR)$(MANDIR)/man1/wsbox.1
+	install -D -m 0644 contrib/completion/wsbox.bash $(DESTDIR)$(BASHCOMPDIR)/wsbox
+	install -D -m 0644 contrib/completion/_wsbox $(DESTDIR)$(ZSHCOMPDIR)/_wsbox
+	install -d $(DESTDIR)$(DATADIR)/policy
+	install -m 0644 $(POLICIES:%=policy/profiles/%) $(DESTDIR)$(DATADIR)/policy/
+ifeq ($(WITH_APPARMOR),yes)
+	install -d $(DESTDIR)$(APPARMORDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/apparmor/wsbox > $(DESTDIR)$(APPARMORDIR)/wsbox
+	chmod 0644 $(DESTDIR)$(APPARMORDIR)/wsbox
+	@if [ -z "$(DESTDIR)" ] && [ -d /sys/kernel/security/apparmor ] && command -v apparmor_parser >/dev/null; then \
+	    apparmor_parser -r -W $(APPARMORDIR)/wsbox || echo "wsbox: loading $(APPARMORDIR)/wsbox failed (see above)" >&2; fi
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/wsbox $(DESTDIR)$(MANDIR)/man1/wsbox.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/wsbox $(DESTDIR)$(ZSHCOMPDIR)/_wsbox \
+	    $(POLICIES:%=$(DESTDIR)$(DATADIR)/policy/%)
+	-rmdir $(DESTDIR)$(DATADIR)/policy $(DESTDIR)$(DATADIR) 2>/dev/null
+	@if [ -f $(DESTDIR)$(APPARMORDIR)/wsbox ]; then \
+	    if [ -z "$(DESTDIR)" ] && [ -d /sys/kernel/security/apparmor ] && command -v apparmor_parser >/dev/null; then \
+	        apparmor_parser -R $(APPARMORDIR)/wsbox 2>/dev/null || :; fi; \
+	    echo "rm -f $(DESTDIR)$(APPARMORDIR)/wsbox"; rm -f $(DESTDIR)$(APPARMORDIR)/wsbox; fi
+
+# The man page is plain roff; this renders it and fails on any warning.
+man:
+	@out=$$(MANWIDTH=80 man --warnings -l docs/man/wsbox.1 2>&1 >/dev/null); \
+	if [ -n "$$out" ]; then echo "$$out" >&2; exit 1; fi; echo "docs/man/wsbox.1: renders without warnings"
+
+# `make deb`: a binary .deb in $(DEB_OUT) from contrib/debian/ (the top level
+# has no debian/), built by dpkg-buildpackage in a copy of the tree, then
+# checked by lintian (errors fail the target).
+DEB_OUT  ?= $(BUILD)/deb
+DEB_TREE := Makefile README.md sandbox layers init policy tests rootfs docs contrib .ci
+deb:
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/wsbox
+	cp -a $(DEB_TREE) $(DEB_OUT)/wsbox/
+	cp -a contrib/debian $(DEB_OUT)/wsbox/debian
+	cd $(DEB_OUT)/wsbox && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(DEB_OUT)/wsbox_*.deb
+	@ls $(DEB_OUT)/*.deb
+
+# `make check-fresh`: the README's two commands in a fresh debootstrap'd
+# Debian 12, as root, as a sudoer and as a plain user (.ci/check-fresh).
+check-fresh:
+	sh .ci/check-fresh
 
 clean:
 	rm -rf build build-asan build-fuzz wsbox

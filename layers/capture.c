@@ -1,6 +1,8 @@
-/* layers/capture: sanitize, squash and hash a dead sandbox's upper dir in
- * place into a manifest. Owns the bounded-fd tree walk (explicit stack, no
- * recursion, at most CAPTURE_FD_WINDOW directory fds) and the hashing loop. */
+/* layers/capture: sanitize, squash and hash a dead sandbox's upper dir into a
+ * manifest, in place or (capture_tree_copy, for the size-limited tmpfs of
+ * --max-layer-size) as a sanitized copy on the store's disk. Owns the
+ * bounded-fd tree walk (explicit stack, no recursion, at most
+ * CAPTURE_FD_WINDOW directory fds per tree) and the hashing loop. */
 #include "layers/capture.h"
 
 #include <dirent.h>
@@ -22,7 +24,8 @@
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
 
-/* Directory fds kept open below the root. Deeper trees evict the shallowest
+/* Directory fds kept open below the root (in copy mode half as many
+ * directories, each with its copy). Deeper trees evict the shallowest
  * and get it back through ".." of its child when the walk climbs up again,
  * so a 10,000-deep tree costs O(depth) opens and never more fds than this,
  * whatever RLIMIT_NOFILE is. */
@@ -45,6 +48,10 @@ struct frame {
 	int fd; /* -1 when evicted */
 	dev_t dev;
 	ino_t ino;
+	/* Copy mode: the directory's copy (evicted with fd). */
+	int dst_fd;
+	dev_t dst_dev;
+	ino_t dst_ino;
 	mode_t cur_mode;   /* permission bits on disk now */
 	mode_t final_mode; /* applied when leaving, after the children */
 	enum frame_kind kind;
@@ -52,6 +59,8 @@ struct frame {
 
 struct walker {
 	int root_fd;
+	int dst_root;  /* copy mode: the copy's root; -1 captures in place */
+	size_t window; /* open frames: each holds two fds in copy mode */
 	const struct capture_options *opts;
 	struct manifest *out;
 	struct capture_stats *st;
@@ -259,9 +268,107 @@ static int hash_file(struct walker *w, int fd, const char *path,
 	return 0;
 }
 
-static int do_file(struct walker *w, int dirfd, const char *name,
+/* Copy mode: a copy is created by wsbox, so it gets the layer owner when
+ * that is someone else, the sanitized mode and LAYER_MTIME like every
+ * entry of a layer (README "Time stamps"). fd is the copy, or -1 for a
+ * symlink or whiteout named by dirfd/name. */
+static int settle_copy(struct walker *w, int fd, int dirfd, const char *name,
+		       const char *path, mode_t mode)
+{
+	struct stat cst;
+	int r = fd >= 0 ? fstat(fd, &cst)
+			: fstatat(dirfd, name, &cst, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return escaped_fail(w->err, errno, "stat copy of", path);
+	if (needs_chown(w, &cst) &&
+	    (fd >= 0 ? fchown(fd, w->opts->owner_uid, w->opts->owner_gid)
+		     : fchownat(dirfd, name, w->opts->owner_uid,
+				w->opts->owner_gid, AT_SYMLINK_NOFOLLOW)) < 0)
+		return escaped_fail(w->err, errno, "chown copy of", path);
+	if (fd >= 0 && fchmod(fd, mode) < 0)
+		return escaped_fail(w->err, errno, "chmod copy of", path);
+	r = fd >= 0 ? layer_stamp_at(fd, NULL) : layer_stamp_at(dirfd, name);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "set times of copy of", path);
+	return 0;
+}
+
+static bool all_zero(const unsigned char *buf, size_t n)
+{
+	return n == 0 || (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1));
+}
+
+/* Copy mode: hash the file while writing it into dstdir/name, never more
+ * than its listed size (a file still growing is "changed during capture",
+ * not an unbounded copy). */
+static int copy_file(struct walker *w, int src, int dstdir, const char *name,
+		     const char *path, const struct stat *st, mode_t disk,
+		     unsigned char sha[32], uint64_t *got)
+{
+	_cleanup_close_ int dst =
+	    openat(dstdir, name,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return escaped_fail(w->err, errno, "create copy of", path);
+	(void)posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
+	struct sha256 h;
+	sha256_init(&h);
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(src, w->buf, HASH_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return escaped_fail(w->err, errno, "read", path);
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > (uint64_t)st->st_size)
+			return escaped_fail(w->err, EAGAIN,
+					    "changed during capture:", path);
+		sha256_update(&h, w->buf, (size_t)n);
+		/* A chunk of zeros becomes a hole (the final ftruncate gives
+		 * the length): a sparse file stays sparse on the disk. */
+		int r = 0;
+		if (all_zero(w->buf, (size_t)n))
+			r = lseek(dst, n, SEEK_CUR) < 0 ? -errno : 0;
+		else
+			r = write_all(dst, w->buf, (size_t)n);
+		if (r < 0)
+			return escaped_fail(w->err, -r, "write copy of", path);
+	}
+	if (ftruncate(dst, (off_t)total) < 0)
+		return escaped_fail(w->err, errno, "write copy of", path);
+	sha256_final(&h, sha);
+	*got = total;
+	return settle_copy(w, dst, -1, NULL, path, disk);
+}
+
+/* In place: strip the file's xattrs, give it the layer owner, its sanitized
+ * mode `disk` (cur: its mode on disk now). */
+static int sanitize_file(struct walker *w, int fd, const char *path,
+			 const struct stat *st, mode_t cur, mode_t disk)
+{
+	bool opaque = false;
+	int r = strip_xattrs(w, fd, NULL, path, false, &opaque, &cur);
+	if (r < 0)
+		return r;
+	bool chowned = needs_chown(w, st);
+	if (chowned && fchown(fd, w->opts->owner_uid, w->opts->owner_gid) < 0)
+		return escaped_fail(w->err, errno, "chown", path);
+	if ((chowned || cur != disk) && fchmod(fd, disk) < 0)
+		return escaped_fail(w->err, errno, "chmod", path);
+	r = layer_stamp_at(fd, NULL);
+	if (r < 0)
+		return escaped_fail(w->err, -r, "set time of", path);
+	return 0;
+}
+
+static int do_file(struct walker *w, int dirfd, int dstdir, const char *name,
 		   const char *path, const struct stat *st)
 {
+	/* The apparent size counts, before a byte is read: a sparse 1 TiB
+	 * file is refused at once, not hashed for minutes. */
 	uint64_t sz = (uint64_t)st->st_size, sum;
 	if (w->opts->max_bytes && (__builtin_add_overflow(w->bytes, sz, &sum) ||
 				   sum > w->opts->max_bytes))
@@ -273,29 +380,21 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 	    w, dirfd, name, path, st, O_RDONLY | O_NONBLOCK | O_NOCTTY, &cur);
 	if (fd < 0)
 		return fd;
+	/* Drops setuid/setgid/sticky; chown may have changed bits already. */
+	mode_t mode = st->st_mode & 0777;
+	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
 	unsigned char sha[32];
 	uint64_t got = 0;
-	int r = hash_file(w, fd, path, sha, &got);
+	int r = dstdir >= 0
+		    ? copy_file(w, fd, dstdir, name, path, st, disk, sha, &got)
+		    : hash_file(w, fd, path, sha, &got);
 	if (r < 0)
 		return r;
 	if (got != sz)
 		return escaped_fail(w->err, EAGAIN,
 				    "changed during capture:", path);
-	bool opaque = false;
-	r = strip_xattrs(w, fd, NULL, path, false, &opaque, &cur);
-	if (r < 0)
+	if (dstdir < 0 && (r = sanitize_file(w, fd, path, st, cur, disk)) < 0)
 		return r;
-	bool chowned = needs_chown(w, st);
-	if (chowned && fchown(fd, w->opts->owner_uid, w->opts->owner_gid) < 0)
-		return escaped_fail(w->err, errno, "chown", path);
-	/* Drops setuid/setgid/sticky; chown may have changed bits already. */
-	mode_t mode = st->st_mode & 0777;
-	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
-	if ((chowned || cur != disk) && fchmod(fd, disk) < 0)
-		return escaped_fail(w->err, errno, "chmod", path);
-	r = layer_stamp_at(fd, NULL);
-	if (r < 0)
-		return escaped_fail(w->err, -r, "set time of", path);
 	w->bytes += got;
 	w->st->files++;
 	w->st->bytes += got;
@@ -303,20 +402,11 @@ static int do_file(struct walker *w, int dirfd, const char *name,
 	return 0;
 }
 
-/* Symlinks and whiteouts: nothing to open, handled through the parent. */
-static int do_special(struct walker *w, int dirfd, const char *name,
-		      const char *path, const struct stat *st, char type)
+/* In place: a symlink's or whiteout's xattrs stripped and owner squashed,
+ * through its parent (neither can be opened for this). */
+static int sanitize_special(struct walker *w, int dirfd, const char *name,
+			    const char *path, const struct stat *st)
 {
-	char target[PATH_MAX];
-	if (type == MF_SYMLINK) {
-		ssize_t n = readlinkat(dirfd, name, target, sizeof target);
-		if (n < 0)
-			return escaped_fail(w->err, errno, "readlink", path);
-		if (n == 0 || (size_t)n > MANIFEST_TARGET_MAX)
-			return escaped_fail(w->err, ENAMETOOLONG,
-					    "symlink target of", path);
-		target[n] = '\0';
-	}
 	char lpath[64 + NAME_MAX];
 	proc_path(lpath, sizeof lpath, dirfd, name);
 	bool opaque = false;
@@ -330,6 +420,43 @@ static int do_special(struct walker *w, int dirfd, const char *name,
 	r = layer_stamp_at(dirfd, name);
 	if (r < 0)
 		return escaped_fail(w->err, -r, "set time of", path);
+	return 0;
+}
+
+/* Copy mode: the same link, or a whiteout (a 0:0 character device, which
+ * the kernel lets an unprivileged user create since Linux 5.8). */
+static int copy_special(struct walker *w, int dstdir, const char *name,
+			const char *path, const char *target)
+{
+	int r = target ? symlinkat(target, dstdir, name)
+		       : mknodat(dstdir, name, S_IFCHR, makedev(0, 0));
+	if (r < 0)
+		return escaped_fail(w->err, errno, "create copy of", path);
+	return settle_copy(w, -1, dstdir, name, path, 0);
+}
+
+/* Symlinks and whiteouts: nothing to open, handled through the parent. */
+static int do_special(struct walker *w, int dirfd, int dstdir, const char *name,
+		      const char *path, const struct stat *st, char type)
+{
+	char target[PATH_MAX];
+	if (type == MF_SYMLINK) {
+		ssize_t n = readlinkat(dirfd, name, target, sizeof target);
+		if (n < 0)
+			return escaped_fail(w->err, errno, "readlink", path);
+		if (n == 0 || (size_t)n > MANIFEST_TARGET_MAX)
+			return escaped_fail(w->err, ENAMETOOLONG,
+					    "symlink target of", path);
+		target[n] = '\0';
+	}
+	int r;
+	if (dstdir >= 0)
+		r = copy_special(w, dstdir, name, path,
+				 type == MF_SYMLINK ? target : NULL);
+	else
+		r = sanitize_special(w, dirfd, name, path, st);
+	if (r < 0)
+		return r;
 	if (type == MF_SYMLINK) {
 		w->st->symlinks++;
 		record(w, path, MF_SYMLINK, 0777, 0, NULL, target);
@@ -345,11 +472,59 @@ static void close_frame_fd(struct walker *w, struct frame *f)
 	if (f->fd >= 0 && f->fd != w->root_fd)
 		close(f->fd);
 	f->fd = -1;
+	if (f->dst_fd >= 0 && f->dst_fd != w->dst_root)
+		close(f->dst_fd);
+	f->dst_fd = -1;
 }
 
-/* Enter a directory: open it, sanitize it, record it, read its children and
- * push it. Its final mode waits for leave(), after its children. */
-static int do_dir(struct walker *w, int dirfd, const char *name,
+/* Copy mode: a directory's copy (mode 0700 until leave()); its fd, with
+ * the device and inode it is checked against when re-entered. */
+static int copy_dir(struct walker *w, int dstdir, const char *name,
+		    const char *path, bool opaque, struct stat *cst)
+{
+	if (mkdirat(dstdir, name, 0700) < 0)
+		return escaped_fail(w->err, errno, "create copy of", path);
+	int fd = open_beneath(dstdir, name, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return escaped_fail(w->err, -fd, "open copy of", path);
+	if (fstat(fd, cst) < 0 ||
+	    (opaque && fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)) {
+		int e = errno;
+		close(fd);
+		return escaped_fail(w->err, e, "copy", path);
+	}
+	return fd;
+}
+
+/* Copy mode: is the source directory opaque? (Nothing is removed from it.) */
+static bool src_opaque(int fd)
+{
+	char v[2];
+	return fgetxattr(fd, OPAQUE_XATTR, v, sizeof v) == 1 && v[0] == 'y';
+}
+
+/* In place: strip a directory's xattrs (keeping a "y" opaque marker inside
+ * the captured set) and give it the layer owner; *cur becomes -1 when the
+ * chown may have changed its mode. */
+static int sanitize_dir(struct walker *w, int fd, const char *path,
+			const struct stat *st, enum frame_kind kind,
+			bool *opaque, mode_t *cur)
+{
+	int r = strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL, opaque, cur);
+	if (r < 0)
+		return r;
+	if (!needs_chown(w, st))
+		return 0;
+	if (fchown(fd, w->opts->owner_uid, w->opts->owner_gid) < 0)
+		return escaped_fail(w->err, errno, "chown", path);
+	*cur = (mode_t)-1; /* may have changed: re-apply */
+	return 0;
+}
+
+/* Enter a directory: open it, sanitize (or copy) it, record it, read its
+ * children and push it. Its final mode waits for leave(), after its
+ * children. */
+static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 		  const char *path, const struct stat *st, enum frame_kind kind)
 {
 	mode_t cur = st->st_mode & 07777;
@@ -358,21 +533,22 @@ static int do_dir(struct walker *w, int dirfd, const char *name,
 	if (fd < 0)
 		return fd;
 	mode_t mode = st->st_mode & 01777, disk = mode;
+	if (w->opts->make_readonly)
+		disk &= ~0222u;
+	bool opaque = false;
+	_cleanup_close_ int dst = -1;
+	struct stat cst = {0};
+	int r = 0;
+	if (dstdir >= 0) {
+		opaque = kind == KEEP_ALL && src_opaque(fd);
+		dst = copy_dir(w, dstdir, name, path, opaque, &cst);
+		r = dst < 0 ? dst : 0;
+	} else if (kind != REMOVE) {
+		r = sanitize_dir(w, fd, path, st, kind, &opaque, &cur);
+	}
+	if (r < 0)
+		return r;
 	if (kind != REMOVE) {
-		bool opaque = false;
-		int r = strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL,
-				     &opaque, &cur);
-		if (r < 0)
-			return r;
-		if (needs_chown(w, st)) {
-			if (fchown(fd, w->opts->owner_uid, w->opts->owner_gid) <
-			    0)
-				return escaped_fail(w->err, errno, "chown",
-						    path);
-			cur = (mode_t)-1; /* may have changed: re-apply */
-		}
-		if (w->opts->make_readonly)
-			disk &= ~0222u;
 		w->st->dirs++;
 		record(w, path, opaque ? MF_OPAQUE_DIR : MF_DIR, mode, 0, NULL,
 		       NULL);
@@ -386,7 +562,7 @@ static int do_dir(struct walker *w, int dirfd, const char *name,
 	}
 	char **names;
 	size_t n;
-	int r = read_names(w, fd, path, &names, &n);
+	r = read_names(w, fd, path, &names, &n);
 	if (r < 0)
 		return r;
 
@@ -396,7 +572,7 @@ static int do_dir(struct walker *w, int dirfd, const char *name,
 	}
 	/* Bound the open fds: evict the shallowest (open ones are a
 	 * contiguous suffix of the stack). */
-	if (w->depth - w->open_lo >= CAPTURE_FD_WINDOW)
+	if (w->depth - w->open_lo >= w->window)
 		close_frame_fd(w, &w->stack[w->open_lo++]);
 	w->stack[w->depth++] = (struct frame){
 	    .path = xstrdup(path),
@@ -405,6 +581,9 @@ static int do_dir(struct walker *w, int dirfd, const char *name,
 	    .fd = steal_fd(&fd),
 	    .dev = st->st_dev,
 	    .ino = st->st_ino,
+	    .dst_fd = steal_fd(&dst),
+	    .dst_dev = cst.st_dev,
+	    .dst_ino = cst.st_ino,
 	    .cur_mode = cur,
 	    .final_mode = disk,
 	    .kind = kind,
@@ -464,26 +643,31 @@ static int visit(struct walker *w, struct frame *parent, const char *name)
 		if (kind == REMOVE)
 			w->st->dropped++;
 	}
+	/* A copy leaves out what is not kept; in place it is removed. */
+	int dstdir = parent->dst_fd;
+	if (kind == REMOVE && dstdir >= 0)
+		return 0;
 	if (kind == REMOVE)
 		return S_ISDIR(st.st_mode)
-			   ? do_dir(w, dirfd, name, path, &st, REMOVE)
+			   ? do_dir(w, dirfd, -1, name, path, &st, REMOVE)
 			   : unlink_child(w, dirfd, name, path);
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
-		return do_file(w, dirfd, name, path, &st);
+		return do_file(w, dirfd, dstdir, name, path, &st);
 	case S_IFDIR:
-		return do_dir(w, dirfd, name, path, &st, kind);
+		return do_dir(w, dirfd, dstdir, name, path, &st, kind);
 	case S_IFLNK:
-		return do_special(w, dirfd, name, path, &st, MF_SYMLINK);
+		return do_special(w, dirfd, dstdir, name, path, &st,
+				  MF_SYMLINK);
 	case S_IFSOCK:
 	case S_IFIFO:
 		w->st->dropped++;
-		return unlink_child(w, dirfd, name, path);
+		return dstdir >= 0 ? 0 : unlink_child(w, dirfd, name, path);
 	case S_IFCHR:
 		/* Overlay's whiteout: a 0:0 char device. */
 		if (major(st.st_rdev) == 0 && minor(st.st_rdev) == 0)
-			return do_special(w, dirfd, name, path, &st,
+			return do_special(w, dirfd, dstdir, name, path, &st,
 					  MF_WHITEOUT);
 		/* fallthrough */
 	default:
@@ -492,36 +676,59 @@ static int visit(struct walker *w, struct frame *parent, const char *name)
 	}
 }
 
-/* Leave the top directory: apply its final mode, make sure its parent's fd is
- * open again (through "..", checked against the recorded inode), remove it if
- * it was outside --save, pop it. */
+/* An evicted directory again, through ".." of its child `fd`, checked
+ * against the device and inode it had. */
+static int reopen_parent(struct walker *w, int fd, const char *path, dev_t dev,
+			 ino_t ino)
+{
+	int pfd =
+	    openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return escaped_fail(w->err, errno, "reopen", path);
+	struct stat pst;
+	if (fstat(pfd, &pst) < 0 || pst.st_dev != dev || pst.st_ino != ino) {
+		close(pfd);
+		return escaped_fail(w->err, EAGAIN,
+				    "changed during capture:", path);
+	}
+	return pfd;
+}
+
+/* Leave the top directory: apply its final mode (to its copy in copy mode),
+ * make sure its parent's fds are open again, remove it if it was outside
+ * --save, pop it. */
 static int leave(struct walker *w)
 {
 	struct frame *f = &w->stack[w->depth - 1];
 	struct frame *parent = &w->stack[w->depth - 2];
-	if (f->kind != REMOVE && f->cur_mode != f->final_mode &&
-	    fchmod(f->fd, f->final_mode) < 0)
+	int r;
+	if (f->dst_fd >= 0) {
+		r = settle_copy(w, f->dst_fd, -1, NULL, f->path, f->final_mode);
+		if (r < 0)
+			return r;
+	} else if (f->kind != REMOVE && f->cur_mode != f->final_mode &&
+		   fchmod(f->fd, f->final_mode) < 0) {
 		return escaped_fail(w->err, errno, "chmod", f->path);
+	}
 	/* After the children: creating or removing one moves the mtime. */
-	int r = f->kind == REMOVE ? 0 : layer_stamp_at(f->fd, NULL);
-	if (r < 0)
-		return escaped_fail(w->err, -r, "set time of", f->path);
+	if (f->dst_fd < 0 && f->kind != REMOVE) {
+		r = layer_stamp_at(f->fd, NULL);
+		if (r < 0)
+			return escaped_fail(w->err, -r, "set time of", f->path);
+	}
 	if (parent->fd < 0) {
-		int pfd =
-		    openat(f->fd, "..",
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (pfd < 0)
-			return escaped_fail(w->err, errno, "reopen",
-					    parent->path);
-		struct stat pst;
-		if (fstat(pfd, &pst) < 0 || pst.st_dev != parent->dev ||
-		    pst.st_ino != parent->ino) {
-			close(pfd);
-			return escaped_fail(
-			    w->err, EAGAIN,
-			    "changed during capture:", parent->path);
+		r = reopen_parent(w, f->fd, parent->path, parent->dev,
+				  parent->ino);
+		if (r < 0)
+			return r;
+		parent->fd = r;
+		if (f->dst_fd >= 0) {
+			r = reopen_parent(w, f->dst_fd, parent->path,
+					  parent->dst_dev, parent->dst_ino);
+			if (r < 0)
+				return r;
+			parent->dst_fd = r;
 		}
-		parent->fd = pfd;
 		w->open_lo = w->depth - 2;
 	}
 	close_frame_fd(w, f);
@@ -597,9 +804,22 @@ static void walker_free(struct walker *w)
 	free(w->buf);
 }
 
-int capture_tree(int root_fd, const struct capture_options *opts,
-		 struct manifest *out, struct capture_stats *stats,
-		 struct wsbox_error *err)
+/* Copy mode failed: take back what was copied, so the store's disk is not
+ * left holding it (a full disk must have room for the record). */
+static void discard_copy(struct walker *w)
+{
+	if (w->dst_root < 0 || w->depth == 0)
+		return;
+	const struct frame *root = &w->stack[0];
+	struct wsbox_error ignored = {0};
+	for (size_t i = 0; i < root->n_names; i++)
+		(void)rm_rf_at(w->dst_root, root->names[i], &ignored);
+}
+
+static int capture_walk(int root_fd, int dst_root,
+			const struct capture_options *opts,
+			struct manifest *out, struct capture_stats *stats,
+			struct wsbox_error *err)
 {
 	static const struct capture_options defaults = {
 	    .owner_uid = (uid_t)-1,
@@ -607,6 +827,8 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	};
 	struct walker w = {
 	    .root_fd = root_fd,
+	    .dst_root = dst_root,
+	    .window = dst_root >= 0 ? CAPTURE_FD_WINDOW / 2 : CAPTURE_FD_WINDOW,
 	    .opts = opts ? opts : &defaults,
 	    .out = out,
 	    .st = stats,
@@ -637,7 +859,8 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	 * its owner and mode to the caller, which renames it into the store
 	 * (renaming a directory needs write permission on it). */
 	bool opaque = false;
-	r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque, NULL);
+	if (dst_root < 0)
+		r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque, NULL);
 	if (r < 0)
 		goto out;
 	char **names;
@@ -652,6 +875,7 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 	    .fd = root_fd,
 	    .dev = st.st_dev,
 	    .ino = st.st_ino,
+	    .dst_fd = dst_root,
 	    .kind = w.n_save ? SAVE_ANCESTOR : KEEP_ALL,
 	};
 	w.depth = 1;
@@ -671,12 +895,28 @@ int capture_tree(int root_fd, const struct capture_options *opts,
 			goto out;
 	}
 	/* The root last, after its children (README "Time stamps"). */
-	r = layer_stamp_at(root_fd, NULL);
+	r = layer_stamp_at(dst_root >= 0 ? dst_root : root_fd, NULL);
 	if (r < 0)
 		r = wsbox_fail(err, -r, "set time of capture root");
 out:
+	if (r < 0)
+		discard_copy(&w);
 	walker_free(&w);
 	if (r < 0)
 		manifest_free(out);
 	return r;
+}
+
+int capture_tree(int root_fd, const struct capture_options *opts,
+		 struct manifest *out, struct capture_stats *stats,
+		 struct wsbox_error *err)
+{
+	return capture_walk(root_fd, -1, opts, out, stats, err);
+}
+
+int capture_tree_copy(int src_fd, int dst_fd,
+		      const struct capture_options *opts, struct manifest *out,
+		      struct capture_stats *stats, struct wsbox_error *err)
+{
+	return capture_walk(src_fd, dst_fd, opts, out, stats, err);
 }

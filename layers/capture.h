@@ -20,7 +20,8 @@
  *     whichever run built it (README "Time stamps"); times are not content:
  *     they enter neither the manifest nor the digest.
  * and hashed into a manifest. The tree is modified in place; publishing is a
- * rename by the caller, so capture costs O(bytes the task wrote). */
+ * rename by the caller, so capture costs O(bytes the task wrote) (and a copy
+ * of them, with capture_tree_copy). */
 #ifndef WSBOX_LAYERS_CAPTURE_H
 #define WSBOX_LAYERS_CAPTURE_H
 
@@ -49,5 +50,17 @@ struct capture_stats {
 int capture_tree(int root_fd, const struct capture_options *opts,
 		 struct manifest *out, struct capture_stats *stats,
 		 struct wsbox_error *err);
+
+/* The same walk, rules and manifest for a tree that stays where it is (the
+ * size-limited tmpfs of --max-layer-size, docs/capture.md "Size limit"):
+ * what capture_tree would keep is copied, already sanitized, into dst_fd (an
+ * empty directory, e.g. on the store's disk) with the same modes and time
+ * stamps, whiteouts and opaque markers; src_fd's tree only loses permission
+ * bits the walk needs. The bytes are read once, for the hash and the copy.
+ * Nothing is copied beyond the listed sizes. On failure dst_fd's new
+ * entries are removed again (a full disk keeps room for the record). */
+int capture_tree_copy(int src_fd, int dst_fd,
+		      const struct capture_options *opts, struct manifest *out,
+		      struct capture_stats *stats, struct wsbox_error *err);
 
 #endif

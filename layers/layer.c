@@ -116,29 +116,28 @@ bool layer_exists(const struct store *s, const char *digest)
 	       faccessat(s->fd, t, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
-		  const struct manifest *m, char digest[DIGEST_STRLEN],
-		  struct wsbox_error *err)
+int layer_fail_nospace(const struct store *s, struct wsbox_error *err)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r = manifest_serialize(m, &text, &len, err);
-	if (r < 0)
-		return r;
-	manifest_digest(text, len, digest);
+	wsbox_fail(err, 0, "store %s: no space left on device", s->path);
+	err->errnum = ENOSPC;
+	return -ENOSPC;
+}
+
+/* Steps 3 to 5 of docs/capture.md "Publication": every write goes to the
+ * attempt's publish/ dir, and the one rename into layers/ comes last, so a
+ * failure at any step (a full disk) leaves nothing under layers/; the
+ * caller discards the staging dir. */
+static int publish_staged(struct store *s, struct attempt *a,
+			  const char *tree_name, const char *text, size_t len,
+			  const char *digest, struct wsbox_error *err)
+{
 	const char *hex = layer_digest_hex(digest);
-
-	/* Already in the store (same content from another task or run):
-	 * nothing to publish, the staging copy is dropped by the caller. */
-	if (layer_exists(s, digest))
-		return 0;
-
 	if (mkdirat(a->dirfd, "publish", 0755) < 0 && errno != EEXIST)
 		return wsbox_fail(err, errno, "mkdir `%s/publish`", a->dir);
-	_cleanup_free_ char *tree_dst = xstrdup("publish/tree");
-	if (renameat(a->dirfd, tree_name, a->dirfd, tree_dst) < 0)
+	if (renameat(a->dirfd, tree_name, a->dirfd, "publish/tree") < 0)
 		return wsbox_fail(err, errno, "move captured tree");
-	r = atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444, err);
+	int r =
+	    atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444, err);
 	if (r < 0)
 		return r;
 	/* One syncfs makes every file of the tree durable before the rename
@@ -155,6 +154,27 @@ int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 		return wsbox_fail(err, errno, "publish layer %s", digest);
 	}
 	return fsync_dir_at(s->fd, store_rel(STORE_LAYERS), err);
+}
+
+int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
+		  const struct manifest *m, char digest[DIGEST_STRLEN],
+		  struct wsbox_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = manifest_serialize(m, &text, &len, err);
+	if (r < 0)
+		return r;
+	manifest_digest(text, len, digest);
+
+	/* Already in the store (same content from another task or run):
+	 * nothing to publish, the staging copy is dropped by the caller. */
+	if (layer_exists(s, digest))
+		return 0;
+	r = publish_staged(s, a, tree_name, text, len, digest, err);
+	if (r == -ENOSPC || (r < 0 && err->errnum == ENOSPC))
+		return layer_fail_nospace(s, err);
+	return r;
 }
 
 /* The tree's root is not an entry of the manifest, but a lower whose root

@@ -34,6 +34,11 @@ int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 		  const struct manifest *m, char digest[DIGEST_STRLEN],
 		  struct wsbox_error *err);
 
+/* The one line for a store whose disk is full, whichever step found it
+ * (capture's copy, publication): "store DIR: no space left on device",
+ * errnum ENOSPC. Returns -ENOSPC. */
+int layer_fail_nospace(const struct store *s, struct wsbox_error *err);
+
 /* Fills the empty tree directory `tree` (an O_RDONLY dir fd, mode 0755)
  * of a layer being built; returns 0 or a negative errno with err set. */
 typedef int layer_fill_fn(int tree, void *ctx, struct wsbox_error *err);

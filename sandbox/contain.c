@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -126,8 +127,39 @@ static void task_start(void *arg)
 		  "exec `%s`", plan->argv[0]);
 }
 
+/* The size-limited tmpfs of the upper dir goes to the parent before any task
+ * process exists (so what it receives is the tmpfs this child made): the
+ * parent captures from it after the sandbox is gone. */
+static int send_upper_fs(int sock, int fs, struct wsbox_error *err)
+{
+	char byte = 'U';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fs, sizeof fs);
+	ssize_t n;
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return wsbox_fail(err, n < 0 ? errno : EIO,
+				  "hand the workspace tmpfs to wsbox");
+	return 0;
+}
+
 void contain_child(const struct plan *plan, int sync_fd, int report_fd,
-		   pid_t parent)
+		   int upper_sock, pid_t parent)
 {
 	struct wsbox_error err = {0};
 	char go;
@@ -135,6 +167,16 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	(void)parent;
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(WSBOX_EXIT_FAILURE); /* parent died or failed to map us */
+	/* Open the rootfs while our host ids are still the caller's: as root,
+	 * become_task_ids() moves them into the subordinate range, which
+	 * cannot search a 0700 parent such as /root, where root keeps its
+	 * checkout (and rootfs) on Debian. The fd carries the access; it is
+	 * closed before init runs so no task can reach it via /proc/1/fd. */
+	int rootfs_fd = open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfs_fd < 0) {
+		wsbox_fail(&err, errno, "open rootfs `%s`", plan->rootfs);
+		setup_failed(report_fd, &err);
+	}
 	if (become_task_ids(plan, &err) < 0)
 		setup_failed(report_fd, &err);
 	/* Nothing outlives wsbox: if the parent dies, so does init and with
@@ -148,8 +190,16 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	close(sync_fd);
 	trace_phase("child go");
 
-	if (ns_mount_build_root(plan, &err) < 0)
+	int upper_fs;
+	if (ns_mount_build_root(plan, rootfs_fd, &upper_fs, &err) < 0)
 		setup_failed(report_fd, &err);
+	close(rootfs_fd);
+	if (upper_fs >= 0 && send_upper_fs(upper_sock, upper_fs, &err) < 0)
+		setup_failed(report_fd, &err);
+	if (upper_fs >= 0)
+		close(upper_fs);
+	if (upper_sock >= 0)
+		close(upper_sock);
 	trace_phase("child mounts");
 	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
 	 * turns read-only: a nested user namespace stays impossible even if a

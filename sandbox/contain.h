@@ -7,8 +7,9 @@
 #include "sandbox/plan.h"
 #include "sandbox/util/cleanup.h"
 
-/* Runs in the clone3() child; never returns. */
+/* Runs in the clone3() child; never returns. upper_sock (-1 without
+ * plan->upper_max_bytes) carries the workspace tmpfs to the parent. */
 _Noreturn void contain_child(const struct plan *plan, int sync_fd,
-			     int report_fd, pid_t parent);
+			     int report_fd, int upper_sock, pid_t parent);
 
 #endif

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,6 +106,18 @@ bool sandbox_limits_note(const struct sandbox_result *res,
 	return buf[0] != '\0';
 }
 
+/* Appended to the note: the task's writes hit the workspace tmpfs's size. */
+static void upper_full_note(struct sandbox_result *res, uint64_t max)
+{
+	char size[32];
+	human_size(max, size, sizeof size);
+	size_t n = strlen(res->note);
+	snprintf(res->note + n, sizeof res->note - n,
+		 "%sworkspace size limit %s reached (writes failed with "
+		 "ENOSPC)",
+		 n ? "; " : "", size);
+}
+
 /* Copy what is available on tee source `i` to its sinks and, framed, to
  * the combined log (*combined, -1 when off); returns false at EOF. A sink
  * that fails (closed terminal, full disk) is dropped, never the task. */
@@ -148,6 +162,7 @@ struct supervision {
 	struct notify nt; /* denied-syscall reports */
 	int sync_r, sync_w;	/* "go" to the child */
 	int report_r, report_w; /* init's report */
+	int upper_r, upper_w;	/* the workspace tmpfs (plan.upper_max_bytes) */
 	pid_t child;
 	double t0, deadline, kill_at; /* CLOCK_MONOTONIC; 0: none */
 	bool term_sent, exited, have_report;
@@ -168,8 +183,8 @@ static void drop_fd(int *fd)
 
 static void supervision_close(struct supervision *s)
 {
-	int *fds[] = {&s->sfd, &s->sync_r, &s->sync_w, &s->report_r,
-		      &s->report_w};
+	int *fds[] = {&s->sfd,	    &s->sync_r,	 &s->sync_w, &s->report_r,
+		      &s->report_w, &s->upper_r, &s->upper_w};
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);
@@ -204,6 +219,14 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		return wsbox_fail(err, errno, "pipe");
 	s->report_r = report_pipe[0];
 	s->report_w = report_pipe[1];
+	int upper_sv[2];
+	if (s->plan->upper && s->plan->upper_max_bytes) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       upper_sv) < 0)
+			return wsbox_fail(err, errno, "socketpair");
+		s->upper_r = upper_sv[0];
+		s->upper_w = upper_sv[1];
+	}
 
 	s->t0 = now_sec();
 	pid_t parent = getpid();
@@ -214,12 +237,16 @@ static int start_child(struct supervision *s, int cgroup_fd,
 	if (s->child == 0) {
 		close(s->sync_w);
 		close(s->report_r);
+		if (s->upper_r >= 0)
+			close(s->upper_r);
 		notify_after_clone(&s->nt, true);
 		sigprocmask(SIG_SETMASK, &s->old, NULL);
-		contain_child(s->plan, s->sync_r, s->report_w, parent);
+		contain_child(s->plan, s->sync_r, s->report_w, s->upper_w,
+			      parent);
 	}
 	drop_fd(&s->sync_r);
 	drop_fd(&s->report_w);
+	drop_fd(&s->upper_w);
 	notify_after_clone(&s->nt, false);
 	if (s->plan->close_stdio)
 		for (int i = 0; i < 3; i++)
@@ -355,6 +382,33 @@ static void collect(struct supervision *s)
 	res->denied_count = s->nt.count;
 }
 
+/* The workspace tmpfs the child sent before the task started (the message
+ * outlives its sender), and whether the task filled it. */
+static void receive_upper_fs(struct supervision *s)
+{
+	if (s->upper_r < 0)
+		return;
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof u.buf};
+	ssize_t n = recvmsg(s->upper_r, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return; /* fell back to the host dirs, or setup failed */
+	memcpy(&s->res->upper_fs, CMSG_DATA(c), sizeof(int));
+	struct statfs sf;
+	s->res->upper_full = fstatfs(s->res->upper_fs, &sf) == 0 &&
+			     (sf.f_bavail == 0 || sf.f_ffree == 0);
+}
+
 /* How the task ended, from init's report: 0 when it ran (whatever its
  * status), else the sandbox's setup failure. */
 static int judge_report(struct supervision *s, struct wsbox_error *err)
@@ -397,8 +451,11 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .report_r = -1,
 	    .report_w = -1,
 	    .combined = -1,
+	    .upper_r = -1,
+	    .upper_w = -1,
 	};
 	memset(res, 0, sizeof *res);
+	res->upper_fs = -1;
 	int r = block_signals(&s, err);
 	if (r < 0)
 		return r;
@@ -419,7 +476,11 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	reap(&s);
 	trace_phase("reaped");
 	collect(&s);
-	return judge_report(&s, err);
+	receive_upper_fs(&s);
+	r = judge_report(&s, err);
+	if (r < 0 && res->upper_fs >= 0)
+		drop_fd(&res->upper_fs);
+	return r;
 }
 
 /* Where the limits go: a cgroup leaf when one fits (cgroup.c decides, the
@@ -474,6 +535,7 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	const char *via = NULL;
 
 	memset(res, 0, sizeof *res);
+	res->upper_fs = -1;
 	int r = limits_prepare(&p, &cg, &via, err);
 	if (r < 0)
 		return r;
@@ -486,5 +548,7 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	if (r == 0)
 		sandbox_limits_note(res, &p.limits, res->note,
 				    sizeof res->note);
+	if (r == 0 && res->upper_full)
+		upper_full_note(res, p.upper_max_bytes);
 	return r;
 }

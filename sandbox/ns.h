@@ -34,8 +34,12 @@ int ns_user_root_ids_from(const struct idrange_files *files,
 int ns_net_loopback_up(struct wsbox_error *err);
 
 /* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
- * workspace, /proc, /dev, /tmp (proc not yet masked). */
-int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err);
+ * workspace, /proc, /dev, /tmp (proc not yet masked). The rootfs comes as
+ * rootfs_fd (plan->rootfs, opened before the ids were dropped). With
+ * plan->upper_max_bytes, *upper_fs gets an fd on the upper dir on its tmpfs
+ * (for the parent), else -1. */
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
+			struct wsbox_error *err);
 /* Make /proc/sys and friends read-only and mask the sensitive files; run
  * after anything that must write /proc/sys. */
 int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err);

@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "sandbox/ns.h"
@@ -64,9 +65,10 @@ static int bind_ro(int src_dfd, const char *src, int dst_dfd, const char *dst,
 	return 0;
 }
 
-/* Mount a fresh tmpfs at dfd/path. */
-static int mount_tmpfs_at(int dfd, const char *path, const char *opts,
-			  unsigned attrs, struct wsbox_error *err)
+/* A fresh tmpfs with `opts` as a detached mount (an O_PATH fd on its root);
+ * `path` names it in errors. */
+static int tmpfs_create(const char *path, const char *opts, unsigned attrs,
+			struct wsbox_error *err)
 {
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -85,9 +87,19 @@ static int mount_tmpfs_at(int dfd, const char *path, const char *opts,
 	}
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return wsbox_fail(err, errno, "create tmpfs for `%s`", path);
-	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
 	if (mnt < 0)
 		return wsbox_fail(err, errno, "fsmount tmpfs for `%s`", path);
+	return mnt;
+}
+
+/* Mount a fresh tmpfs at dfd/path. */
+static int mount_tmpfs_at(int dfd, const char *path, const char *opts,
+			  unsigned attrs, struct wsbox_error *err)
+{
+	_cleanup_close_ int mnt = tmpfs_create(path, opts, attrs, err);
+	if (mnt < 0)
+		return mnt;
 	if (move_mount(mnt, "", dfd, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return wsbox_fail(err, errno, "mount tmpfs on `%s`", path);
 	return 0;
@@ -217,7 +229,69 @@ static int hide_path(int root, const char *path, struct wsbox_error *err)
 			      err);
 }
 
-static int mount_workspace(const struct plan *plan, int root,
+/* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs
+ * on a tmpfs of that size, so the kernel stops the task's writes at the
+ * limit (ENOSPC) instead of capture finding the damage on the store's disk
+ * afterwards. A tmpfs may be mounted in a user namespace, so this works
+ * rootless. Inodes are bounded too (they cost kernel memory, not pages):
+ * one per page of the size and a floor for trees of small files, never
+ * more than a layer may have entries. */
+#define UPPER_TMPFS_MIN_INODES 16384ULL
+#define UPPER_TMPFS_MAX_INODES 10000000ULL /* MANIFEST_MAX_ENTRIES */
+
+/* Can this tmpfs hold overlay's user.overlay.* xattrs (opaque dirs)? Only
+ * since Linux 6.6; before, the upper stays on the host. */
+static int tmpfs_user_xattrs(int mnt, struct wsbox_error *err)
+{
+	_cleanup_close_ int root =
+	    openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return wsbox_fail(err, errno, "open workspace tmpfs");
+	static const char probe[] = "user.wsbox.probe";
+	if (fsetxattr(root, probe, "y", 1, 0) < 0) {
+		if (errno == EOPNOTSUPP || errno == EPERM)
+			return 0;
+		return wsbox_fail(err, errno, "xattr on workspace tmpfs");
+	}
+	if (fremovexattr(root, probe) < 0)
+		return wsbox_fail(err, errno, "xattr on workspace tmpfs");
+	return 1;
+}
+
+/* Mount the size-limited tmpfs on plan->work (in this mount namespace only:
+ * the host's view of that dir does not change) with "upper" and "work"
+ * inside; *fs gets an fd on that upper dir, or stays -1 when this kernel's
+ * tmpfs cannot carry an overlay upper (the host dirs are used then). */
+static int mount_upper_tmpfs(const struct plan *plan, int *fs,
+			     struct wsbox_error *err)
+{
+	uint64_t inodes = plan->upper_max_bytes / 4096 + UPPER_TMPFS_MIN_INODES;
+	if (inodes > UPPER_TMPFS_MAX_INODES)
+		inodes = UPPER_TMPFS_MAX_INODES;
+	_cleanup_free_ char *opts =
+	    xasprintf("mode=0700,size=%" PRIu64 ",nr_inodes=%" PRIu64,
+		      plan->upper_max_bytes, inodes);
+	_cleanup_close_ int mnt = tmpfs_create(
+	    plan->work, opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+	if (mnt < 0)
+		return mnt;
+	int r = tmpfs_user_xattrs(mnt, err);
+	if (r <= 0)
+		return r;
+	if (mkdirat(mnt, "upper", 0755) < 0 || mkdirat(mnt, "work", 0700) < 0)
+		return wsbox_fail(err, errno, "mkdir in workspace tmpfs");
+	if (move_mount(mnt, "", AT_FDCWD, plan->work, MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
+		return wsbox_fail(err, errno, "mount workspace tmpfs on `%s`",
+				  plan->work);
+	*fs = openat(mnt, "upper",
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fs < 0)
+		return wsbox_fail(err, errno, "open workspace tmpfs");
+	return 0;
+}
+
+static int mount_workspace(const struct plan *plan, int root, int *upper_fs,
 			   struct wsbox_error *err)
 {
 	/* Read-only and nothing below: an empty read-only tmpfs (overlay
@@ -227,13 +301,23 @@ static int mount_workspace(const struct plan *plan, int root,
 				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 					  MOUNT_ATTR_NODEV,
 				      err);
-	const struct overlay_spec spec = {
+	struct overlay_spec spec = {
 	    .lowers = plan->lowers,
 	    .n_lowers = plan->n_lowers,
 	    .pad_lower = plan->empty_lower,
 	    .upper = plan->upper,
 	    .work = plan->work,
 	};
+	_cleanup_free_ char *upper = NULL, *work = NULL;
+	if (plan->upper && plan->upper_max_bytes) {
+		int r = mount_upper_tmpfs(plan, upper_fs, err);
+		if (r < 0)
+			return r;
+		if (*upper_fs >= 0) {
+			spec.upper = upper = xasprintf("%s/upper", plan->work);
+			spec.work = work = xasprintf("%s/work", plan->work);
+		}
+	}
 	unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	if (!plan->upper)
 		attrs |= MOUNT_ATTR_RDONLY;
@@ -337,10 +421,12 @@ static int mount_dev(int root, uint64_t memory_bytes, struct wsbox_error *err)
 	return 0;
 }
 
-int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
+			struct wsbox_error *err)
 {
 	int r;
 
+	*upper_fs = -1;
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return wsbox_fail(err, errno, "make / a slave mount");
@@ -352,12 +438,7 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 	    open(plan->root_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return wsbox_fail(err, errno, "open `%s`", plan->root_mnt);
-	_cleanup_close_ int src =
-	    open(plan->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (src < 0)
-		return wsbox_fail(err, errno, "open rootfs `%s`", plan->rootfs);
-
-	r = populate_root(plan, root, src, err);
+	r = populate_root(plan, root, rootfs_fd, err);
 	if (r < 0)
 		return r;
 	if (plan->host_root) {
@@ -377,7 +458,7 @@ int ns_mount_build_root(const struct plan *plan, struct wsbox_error *err)
 		if (r < 0)
 			return r;
 	}
-	r = mount_workspace(plan, root, err);
+	r = mount_workspace(plan, root, upper_fs, err);
 	if (r < 0)
 		return r;
 	r = mount_proc(root, err);

@@ -48,6 +48,12 @@ struct plan {
 	size_t n_lowers;
 	const char *upper;
 	const char *work;
+	/* > 0 (--max-layer-size): the upper and work dirs live on a tmpfs of
+	 * this many bytes that the child mounts on `work` in its own mount
+	 * namespace, so writes past it fail with ENOSPC inside the task; the
+	 * tmpfs outlives the sandbox as sandbox_result.upper_fs. `upper` is
+	 * then not mounted at all. 0: upper and work are the host dirs. */
+	uint64_t upper_max_bytes;
 	/* An empty directory on the host to mount as the only lower when the
 	 * task has no ancestors (overlay needs at least one lower). */
 	const char *empty_lower;

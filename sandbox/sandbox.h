@@ -34,6 +34,13 @@ struct sandbox_result {
 	bool oom_killed;	 /* the OOM killer killed a sandbox process */
 	bool pids_max_hit;	 /* a fork failed at the pids limit */
 	uint64_t mem_peak_bytes; /* memory.peak of the sandbox, 0 unknown */
+	/* With plan.upper_max_bytes: the upper dir on its tmpfs, an O_RDONLY
+	 * directory fd the caller owns and closes once the tree is captured
+	 * (the tmpfs and its memory go with the last reference).
+	 * -1 when the upper dir is plan.upper on the host (no limit, or a
+	 * kernel whose tmpfs cannot hold overlay's user xattrs). */
+	int upper_fs;
+	bool upper_full; /* that tmpfs had no room left when the task ended */
 	/* The sandbox_limits_note() of a limit the task hit, "" when none:
 	 * a line to print, not a failure of wsbox. */
 	char note[SANDBOX_NOTE_MAX];

@@ -386,9 +386,17 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	    .make_readonly = false,
 	};
 	struct capture_stats st = {0};
-	int r = capture_tree(upper, &copts, &c->captured, &st, err);
+	/* --max-layer-size: the tree is on the task's tmpfs and is copied
+	 * into the upper dir as it is captured (docs/capture.md "Size
+	 * limit"); the tmpfs goes when its fd does. */
+	_cleanup_close_ int fs = steal_fd(&c->res.upper_fs);
+	int r = fs >= 0 ? capture_tree_copy(fs, upper, &copts, &c->captured,
+					    &st, err)
+			: capture_tree(upper, &copts, &c->captured, &st, err);
 	c->rec.bytes = st.bytes;
 	c->rec.files = st.files;
+	if (r == -ENOSPC)
+		return layer_fail_nospace(&c->store, err);
 	if (r < 0) {
 		wsbox_error_prefix(err, "capture");
 		return r;
@@ -922,6 +930,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .n_lowers = c->lowers.n,
 	    .upper = o->ro ? NULL : c->att.upper,
 	    .work = o->ro ? NULL : c->att.work,
+	    .upper_max_bytes = o->ro ? 0 : o->max_layer_size,
 	    .empty_lower = c->empty,
 	    .root_mnt = c->att.root,
 	    .argv = o->argv,
@@ -1024,6 +1033,8 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
+		if (perr.errnum == ENOSPC) /* logs, record: one line */
+			layer_fail_nospace(&c->store, err);
 		c->rec.status = NULL;
 		return -EIO;
 	}

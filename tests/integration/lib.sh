@@ -11,6 +11,12 @@
 
 fail() { echo "    $*" >&2; exit 1; }
 
+# A number unique to this test, for sleep arguments that pgrep looks for:
+# other test runs on the machine must not be mistaken for ours.
+uniq_secs() { # BASE -> BASE.<random digits>
+	echo "$1.$(od -An -N4 -tu4 /dev/urandom | tr -d ' \n')"
+}
+
 # ws ARGS...: run wsbox with the per-test store; stdout/stderr to $T/out,
 # $T/err; exit status in $RC (never aborts the test by itself).
 ws() {

@@ -120,8 +120,9 @@ print([a["layer"] for a in anc if a["task"] == "p"][0])' "$STORE/runs/r")
 # runs, can only finish once A's sandbox is gone; without the mutex it
 # finishes while A's sleep still runs.
 test_mutex_serializes_tasks() {
+	s=$(uniq_secs 2)
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --run r --task a --mutex m \
-		-- sleep 2.345 >/dev/null 2>&1 </dev/null &
+		-- sleep "$s" >/dev/null 2>&1 </dev/null &
 	pa=$!
 	# Wait until A holds the mutex.
 	i=0
@@ -132,7 +133,7 @@ test_mutex_serializes_tasks() {
 	wsx --run r --task b --mutex m -- true
 	assert_rc 0
 	# ^: the sandbox's sleep, not wsbox A whose command line names it.
-	if pgrep -f "^sleep 2.345" >/dev/null; then
+	if pgrep -f "^sleep $s" >/dev/null; then
 		fail "task b finished while task a was still running"
 	fi
 	wait $pa || fail "task a failed"

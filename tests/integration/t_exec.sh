@@ -119,20 +119,22 @@ test_host_pids_invisible() {
 test_orphans_are_reaped_and_do_not_block() {
 	# The task leaves a sleeper behind; wsbox must return when the task
 	# exits (timeout(1) only catches a hang) and kill the sleeper.
+	s=$(uniq_secs 1001)
 	RC=0
-	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c 'sleep 1001 & echo started' >"$T/out" 2>"$T/err" || RC=$?
+	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c "sleep $s & echo started" >"$T/out" 2>"$T/err" || RC=$?
 	assert_rc 0
 	assert_out started
 	sleep 0.2
-	! pgrep -f 'sleep 1001' >/dev/null || fail "orphan survived"
+	! pgrep -f "sleep $s" >/dev/null || fail "orphan survived"
 }
 
 test_timeout_is_124_and_kills_grandchildren() {
-	wsx --timeout 1 -- sh -c 'sh -c "sleep 1002" & sleep 1003'
+	s=$(uniq_secs 1002)
+	wsx --timeout 1 -- sh -c "sh -c 'sleep $s' & sleep $s"
 	assert_rc 124
 	assert_err_has "timed out"
 	sleep 0.2
-	! pgrep -f 'sleep 100[23]' >/dev/null || fail "grandchild survived the timeout"
+	! pgrep -f "sleep $s" >/dev/null || fail "grandchild survived the timeout"
 }
 
 test_sigterm_is_forwarded_to_the_task() {
@@ -150,7 +152,8 @@ test_sigterm_is_forwarded_to_the_task() {
 }
 
 test_wsbox_killed_takes_sandbox_down() {
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c 'echo ready; sleep 1004' >"$T/out" 2>"$T/err" &
+	s=$(uniq_secs 1004)
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c "echo ready; sleep $s" >"$T/out" 2>"$T/err" &
 	pid=$!
 	i=0
 	while ! grep -q ready "$T/out" 2>/dev/null; do
@@ -159,7 +162,7 @@ test_wsbox_killed_takes_sandbox_down() {
 	done
 	kill -KILL $pid; wait $pid 2>/dev/null
 	sleep 0.3
-	! pgrep -f 'sleep 1004' >/dev/null || fail "sandbox outlived wsbox"
+	! pgrep -f "sleep $s" >/dev/null || fail "sandbox outlived wsbox"
 }
 
 test_bad_option_is_125_and_creates_nothing() {

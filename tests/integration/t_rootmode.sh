@@ -177,3 +177,24 @@ test_tmpfs_mounts_have_size_limits() {
 		esac
 	done
 }
+
+# Root keeps its checkout, and so the rootfs, under /root (0700 on Debian):
+# the task's subordinate ids cannot search it, so the sandbox must reach the
+# rootfs through an fd opened before it drops to them (issue 13 item 3).
+test_root_rootfs_under_private_dir() {
+	need_root
+	mkdir -m 0700 "$T/private"
+	cp -a "$ROOTFS" "$T/private/rootfs"
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$T/private/rootfs" -- \
+		sh -c 'cat /etc/passwd >/dev/null && echo reached' >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0 || return 1
+	assert_out_has "reached" || return 1
+	# Init holds no fd to it: nothing under /proc/1/fd reaches the host.
+	"$WSBOX" exec --store "$STORE" --rootfs "$T/private/rootfs" -- \
+		sh -c 'ls -l /proc/1/fd 2>&1; true' >"$T/out" 2>&1
+	if grep -q "$T/private" "$T/out"; then
+		fail "init holds an fd to the rootfs: $(cat "$T/out")"
+		return 1
+	fi
+}

@@ -150,7 +150,7 @@ test_hostile_tar_rootfs_import() {
 # owner; the rest of its mode is kept.
 test_import_dir_keeps_owner_search_bit() {
 	need_python3
-	python3 - "$T/dir0644.tar" <<'PY' || fail "python3 failed" || return 1
+	python3 - "$T/dir0644.tar" <<'PY' || fail "python3 failed"
 import io, sys, tarfile
 tf = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
 d = tarfile.TarInfo("d"); d.type = tarfile.DIRTYPE; d.mode = 0o644
@@ -160,11 +160,11 @@ tf.addfile(f, io.BytesIO(b"hi\n"))
 tf.close()
 PY
 	ws layers --store "$STORE" import "$T/dir0644.tar"
-	assert_rc 0 || return 1
+	assert_rc 0
 	dg=$(cat "$T/out")
 	ws layers --store "$STORE" show "$dg"
-	assert_rc 0 || return 1
-	assert_out_has "dir      0744" || return 1
+	assert_rc 0
+	assert_out_has "dir      0744"
 	ws layers --store "$STORE" verify "$dg"
 	assert_rc 0
 }

@@ -1,7 +1,8 @@
 /* Unit tests for layers/capture on real temp trees: symlinks never followed,
  * deep trees with bounded fds, hostile names, sanitizing (setuid, xattrs,
  * FIFOs, sockets, devices), real overlay whiteouts, --save, size limit,
- * determinism and read-only layers. Run as root and as a plain user. */
+ * determinism and read-only layers, and the copy mode of --max-layer-size. Run
+ * as root and as a plain user. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -766,6 +767,143 @@ static void test_capture_stamps_every_entry_with_layer_mtime(void **state)
 	assert_string_equal(d1, d2);
 }
 
+/* The source tree for copy mode: files with odd modes and time stamps,
+ * setuid, a symlink, a FIFO, a whiteout (unprivileged since Linux 5.8), an
+ * opaque dir and a chain deeper than the walk's fd window. */
+static void build_copy_sample(const char *root)
+{
+	build_sample(root);
+	fx_file(root, "suid", "s", 04755);
+	_cleanup_free_ char *suid = fx_path(root, "suid");
+	struct timespec ts[2] = {{1000000000, 5}, {1000000000, 5}};
+	assert_int_equal(utimensat(AT_FDCWD, suid, ts, 0), 0);
+	_cleanup_free_ char *fifo = fx_path(root, "fifo");
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	_cleanup_free_ char *wh = fx_path(root, "gone");
+	assert_int_equal(mknod(wh, S_IFCHR, makedev(0, 0)), 0);
+	fx_dir(root, "opq", 0755);
+	fx_file(root, "opq/in", "i", 0644);
+	_cleanup_free_ char *opq = fx_path(root, "opq");
+	assert_int_equal(setxattr(opq, "user.overlay.opaque", "y", 1, 0), 0);
+	fx_dir(root, "locked", 0500);
+	_cleanup_free_ char *holes = fx_path(root, "holes");
+	int hfd = open(holes, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(hfd >= 0);
+	assert_int_equal(pwrite(hfd, "end", 3, 2 << 20), 3);
+	close(hfd);
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	make_chain(rfd, "c", 200);
+	close(rfd);
+}
+
+/* Capture the copy of src into a fresh dir; no fd leaks. */
+static int capture_copy(const char *src, const char *dst,
+			const struct capture_options *o, struct manifest *m,
+			struct capture_stats *s, struct wsbox_error *err)
+{
+	int before = count_fds();
+	int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sfd >= 0 && dfd >= 0);
+	int r = capture_tree_copy(sfd, dfd, o, m, s, err);
+	close(sfd);
+	close(dfd);
+	assert_int_equal(count_fds(), before);
+	return r;
+}
+
+static void test_capture_copy_matches_in_place(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *inplace = fx_tree_new();
+	_cleanup_free_ char *src = fx_tree_new();
+	_cleanup_free_ char *dst = fx_tree_new();
+	build_copy_sample(inplace);
+	build_copy_sample(src);
+
+	struct capture_options o = owner_opts();
+	struct manifest m1 = {0}, m2 = {0};
+	struct capture_stats s1, s2;
+	struct wsbox_error err = {0};
+	if (capture(inplace, &o, &m1, &s1, &err))
+		fail_msg("capture: %s", err.msg);
+	/* Few fds: the copy keeps a window of them open, like the walk. */
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 128;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int r = capture_copy(src, dst, &o, &m2, &s2, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r)
+		fail_msg("capture copy: %s", err.msg);
+	char d1[DIGEST_STRLEN], d2[DIGEST_STRLEN];
+	digest_of(&m1, d1);
+	digest_of(&m2, d2);
+	assert_string_equal(d2, d1);
+	assert_int_equal(s2.dropped, s1.dropped);
+	assert_int_equal(s2.whiteouts, 1);
+
+	/* The copy is the sanitized layer tree... */
+	assert_int_equal(fx_mode_of(dst, "suid"), 0755);
+	assert_int_equal(fx_mode_of(dst, "locked"), 0500);
+	assert_int_equal(fx_mode_of(dst, "src/empty"), 0750);
+	assert_false(fx_exists(dst, "fifo"));
+	_cleanup_free_ char *gone = fx_path(dst, "gone");
+	struct stat st;
+	assert_int_equal(lstat(gone, &st), 0);
+	assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+	_cleanup_free_ char *suid = fx_path(dst, "suid");
+	assert_int_equal(lstat(suid, &st), 0);
+	/* Copies carry LAYER_MTIME like every layer entry. */
+	assert_int_equal(st.st_mtim.tv_sec, LAYER_MTIME);
+	assert_int_equal(st.st_mtim.tv_nsec, 0);
+	/* Zeros are copied as holes. */
+	_cleanup_free_ char *holes = fx_path(dst, "holes");
+	assert_int_equal(lstat(holes, &st), 0);
+	assert_int_equal(st.st_size, (2 << 20) + 3);
+	assert_true(st.st_blocks * 512 < (1 << 20));
+	_cleanup_free_ char *opq = fx_path(dst, "opq");
+	assert_true(has_xattr(opq, "user.overlay.opaque"));
+	_cleanup_free_ char *latest = fx_path(dst, "out/latest");
+	char target[16] = "";
+	assert_int_equal(readlink(latest, target, sizeof target - 1), 3);
+	assert_string_equal(target, "bin");
+	/* ...and the source is left as the task made it. */
+	assert_true(fx_exists(src, "fifo"));
+	assert_int_equal(fx_mode_of(src, "suid"), 04755);
+	manifest_free(&m1);
+	manifest_free(&m2);
+	fx_tree_remove(inplace);
+	fx_tree_remove(src);
+	fx_tree_remove(dst);
+}
+
+/* A copy that fails half-way (here at the limit) takes back what it wrote:
+ * on a full disk the record must still fit. */
+static void test_capture_copy_failure_leaves_dst_empty(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *src = fx_tree_new();
+	_cleanup_free_ char *dst = fx_tree_new();
+	fx_dir(src, "a", 0755);
+	fx_file(src, "a/small", "1234", 0644);
+	fx_file(src, "b", "123456789", 0644);
+	struct capture_options o = owner_opts();
+	o.max_bytes = 8;
+	struct manifest m = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	assert_int_equal(capture_copy(src, dst, &o, &m, &s, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "--max-layer-size"));
+	assert_int_equal(m.n, 0);
+	assert_false(fx_exists(dst, "a"));
+	assert_false(fx_exists(dst, "b"));
+	fx_tree_remove(src);
+	fx_tree_remove(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +921,8 @@ int main(void)
 	    cmocka_unit_test(test_capture_is_deterministic_and_read_only),
 	    cmocka_unit_test(test_capture_chowns_to_the_owner_and_drops_setuid),
 	    cmocka_unit_test(test_capture_stamps_every_entry_with_layer_mtime),
+	    cmocka_unit_test(test_capture_copy_matches_in_place),
+	    cmocka_unit_test(test_capture_copy_failure_leaves_dst_empty),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -1,0 +1,72 @@
+# bash completion for wsbox(1); installed as
+# $(PREFIX)/share/bash-completion/completions/wsbox by `make install`.
+# Verbs and options follow `wsbox VERB --help` and docs/man/wsbox.1.
+
+_wsbox()
+{
+	local cur prev verb
+	COMPREPLY=()
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD-1]}
+	verb=${COMP_WORDS[1]}
+	local verbs="exec doctor policy restore layers runs rootfs gc help"
+
+	if [ "$COMP_CWORD" -eq 1 ]; then
+		COMPREPLY=($(compgen -W "$verbs --help" -- "$cur"))
+		return
+	fi
+	# Everything after `--` belongs to the task's command.
+	local i
+	for ((i = 2; i < COMP_CWORD; i++)); do
+		if [ "${COMP_WORDS[i]}" = "--" ]; then
+			COMPREPLY=($(compgen -c -- "$cur"))
+			return
+		fi
+	done
+
+	case $prev in
+	--store | --rootfs | --to | --cwd | --cgroup-parent | --events | -o)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		[ "$prev" = -o ] || [ "$prev" = --events ] &&
+			COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--net)
+		COMPREPLY=($(compgen -W "none host" -- "$cur"))
+		return
+		;;
+	--policy)
+		COMPREPLY=($(compgen -W "default strict permissive" -- "$cur") $(compgen -f -- "$cur"))
+		return
+		;;
+	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
+		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
+		--idmap-base | --max-layer-size | --name | --cache-max-bytes)
+		return
+		;;
+	esac
+
+	local words
+	case $verb in
+	exec)
+		words="--store --run --task --parent --rootfs --ro --save --env
+		       --env-pass --cwd --uid --gid --hostname --net --timeout
+		       --memory --pids --cpus --cgroup-parent --idmap-base
+		       --no-cache --events --mutex --policy --max-layer-size
+		       --keep-failed --"
+		;;
+	doctor) words="--help" ;;
+	policy) words="ls show check --help" ;;
+	restore) words="--store --run --task --to --with-self --force --help" ;;
+	layers) words="--store ls show verify export import -o --help" ;;
+	runs) words="--store ls show rm --dot --help" ;;
+	rootfs) words="--store import ls --name --help" ;;
+	gc) words="--store --dry-run --cache-max-bytes --help" ;;
+	esac
+	COMPREPLY=($(compgen -W "$words" -- "$cur"))
+	case $verb in
+	policy | layers | rootfs) [ "$prev" = check ] || [ "$prev" = import ] &&
+		COMPREPLY+=($(compgen -f -- "$cur")) ;;
+	esac
+}
+complete -F _wsbox wsbox
