@@ -5,7 +5,7 @@ BUILD   ?= build
 # The binary; parallel builds set BIN=$(BUILD)/wsbox so they never share it.
 BIN     ?= wsbox
 PREFIX  ?= /usr/local
-PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson
+PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson yaml-0.1
 # stderr is dropped so a machine without pkg-config or the -dev packages gets
 # one hint from need-deps, not a `pkg-config: not found` per line here.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

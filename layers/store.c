@@ -38,20 +38,6 @@ char *store_default_path(const char *opt)
 	return xasprintf("%s/.local/share/wsbox", e);
 }
 
-bool store_option(int argc, char **argv, int *i, const char **store)
-{
-	const char *a = argv[*i];
-	if (!strcmp(a, "--store") && *i + 1 < argc) {
-		*store = argv[++*i];
-		return true;
-	}
-	if (!strncmp(a, "--store=", 8)) {
-		*store = a + 8;
-		return true;
-	}
-	return false;
-}
-
 static const char *const places[] = {
     [STORE_LAYERS] = "layers",
     [STORE_RUNS] = "runs",

@@ -77,10 +77,6 @@ char *store_run_path(const struct store *s, const char *run, const char *sub);
  * ~/.local/share/wsbox; root without any of them: /var/lib/wsbox. */
 char *store_default_path(const char *opt);
 
-/* The `--store DIR` / `--store=DIR` option the store verbs share: when
- * argv[*i] is one, set *store, step *i past its value and return true. */
-bool store_option(int argc, char **argv, int *i, const char **store);
-
 /* Open (creating the layout when `create`) the store at path. */
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err);

@@ -14,5 +14,6 @@ int cmd_runs(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_rootfs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

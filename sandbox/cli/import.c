@@ -6,7 +6,9 @@
 
 #include "layers/source.h"
 #include "layers/store.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/identity.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
@@ -34,27 +36,24 @@ static int usage(FILE *f, int status)
 
 int cmd_import(int argc, char **argv)
 {
-	const char *store_opt = NULL, *run = NULL, *task = NULL, *path = NULL;
+	const char *run = NULL, *task = NULL, *pos[1];
+	const struct arg_opt opts[] = {{"--run", &run, NULL},
+				       {"--task", &task, NULL}};
+	struct args a = {.verb = "import",
+			 .opts = opts,
+			 .n_opts = ARRAY_SIZE(opts),
+			 .pos = pos,
+			 .max_pos = ARRAY_SIZE(pos)};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	if (!run || !task || a.n_pos != 1)
+		return usage_refuse("import",
+				    "wants --run RUN --task NAME PATH");
+	const char *path = pos[0];
 	struct wsbox_error err = {0};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		if (store_option(argc, argv, &i, &store_opt))
-			continue;
-		if (!strcmp(a, "--run") && i + 1 < argc)
-			run = argv[++i];
-		else if (!strcmp(a, "--task") && i + 1 < argc)
-			task = argv[++i];
-		else if (a[0] == '-' && a[1])
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-		else if (!path)
-			path = a;
-		else
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-	}
-	if (!run || !task || !path)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
 	if (!valid_name(run)) {
 		wsbox_fail(&err, 0,
 			   "--run `%s`: invalid name (want "
@@ -69,7 +68,7 @@ int cmd_import(int argc, char **argv)
 			   task);
 		return wsbox_error_exit(&err);
 	}
-	_cleanup_free_ char *store_path = store_default_path(store_opt);
+	_cleanup_free_ char *store_path = store_default_path(a.store);
 	struct store s = {.fd = -1};
 	if (store_open(store_path, true, &s, &err) < 0)
 		return wsbox_error_exit(&err);

@@ -19,7 +19,9 @@
 #include "layers/layer.h"
 #include "layers/manifest.h"
 #include "layers/store.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/identity.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
@@ -334,7 +336,8 @@ static int verify_one(const struct store *s, const char *digest, char *buf)
 	return bad;
 }
 
-static int do_verify(const struct store *s, char **digests, size_t n)
+static int do_verify(const struct store *s, const char *const *digests,
+		     size_t n)
 {
 	struct wsbox_error err = {0};
 	char **all = NULL;
@@ -342,7 +345,7 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 	if (n == 0) {
 		if (list_layers(s, &all, &n_all, &err) < 0)
 			return wsbox_error_exit(&err);
-		digests = all;
+		digests = (const char *const *)all;
 		n = n_all;
 	}
 	_cleanup_free_ char *buf = malloc(HASH_CHUNK);
@@ -371,34 +374,34 @@ static int do_verify(const struct store *s, char **digests, size_t n)
 
 int cmd_layers(int argc, char **argv)
 {
-	const char *store_opt = NULL, *out = NULL;
-	_cleanup_free_ char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	size_t n = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		if (store_option(argc, argv, &i, &store_opt))
-			continue;
-		if (!strcmp(a, "-o") && i + 1 < argc)
-			out = argv[++i];
-		else if (a[0] == '-' && a[1])
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-		else
-			pos[n++] = argv[i];
-	}
+	const char *out = NULL;
+	_cleanup_free_ const char **pos =
+	    xcalloc((size_t)argc + 1, sizeof *pos);
+	const struct arg_opt opts[] = {{"-o", &out, NULL}};
+	struct args a = {.verb = "layers",
+			 .opts = opts,
+			 .n_opts = ARRAY_SIZE(opts),
+			 .pos = pos,
+			 .max_pos = (size_t)argc};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	size_t n = a.n_pos;
 	if (n == 0)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("layers", "wants ls, show, verify, export "
+					      "or import");
 	const char *sub = pos[0];
 	bool is_import = !strcmp(sub, "import");
 	if ((!strcmp(sub, "ls") && n != 1) ||
 	    (!strcmp(sub, "show") && n != 2) ||
 	    (!strcmp(sub, "export") && (n != 2 || !out)) ||
 	    (is_import && n != 2) || (out && strcmp(sub, "export")))
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("layers", "wrong arguments for `%s`", sub);
 
 	struct wsbox_error err = {0};
-	_cleanup_free_ char *path = store_default_path(store_opt);
+	_cleanup_free_ char *path = store_default_path(a.store);
 	struct store s;
 	/* Only import adds to the store; the rest never creates one. */
 	if (store_open(path, is_import, &s, &err) < 0)
@@ -429,7 +432,7 @@ int cmd_layers(int argc, char **argv)
 			status = fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 		}
 	} else {
-		status = usage(stderr, WSBOX_EXIT_FAILURE);
+		status = usage_refuse("layers", "unknown subcommand `%s`", sub);
 	}
 	store_close(&s);
 	return status;

@@ -12,7 +12,9 @@
 #include "layers/record.h"
 #include "layers/store.h"
 #include "layers/tasklog.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
@@ -109,25 +111,23 @@ int cmd_logs(int argc, char **argv)
 {
 	struct logs_opts o = {0};
 	bool only_out = false, only_err = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		if (store_option(argc, argv, &i, &o.store))
-			continue;
-		if (!strcmp(a, "--run") && i + 1 < argc)
-			o.run = argv[++i];
-		else if (!strcmp(a, "--task") && i + 1 < argc)
-			o.task = argv[++i];
-		else if (!strcmp(a, "--stdout"))
-			only_out = true;
-		else if (!strcmp(a, "--stderr"))
-			only_err = true;
-		else
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-	}
-	if (!o.run || !o.task || (only_out && only_err))
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+	const struct arg_opt opts[] = {{"--run", &o.run, NULL},
+				       {"--task", &o.task, NULL},
+				       {"--stdout", NULL, &only_out},
+				       {"--stderr", NULL, &only_err}};
+	struct args a = {
+	    .verb = "logs", .opts = opts, .n_opts = ARRAY_SIZE(opts)};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	o.store = a.store;
+	if (!o.run || !o.task)
+		return usage_refuse("logs", "wants --run RUN --task TASK");
+	if (only_out && only_err)
+		return usage_refuse("logs", "--stdout and --stderr exclude "
+					    "each other");
 	o.out = !only_err;
 	o.err = !only_out;
 	struct wsbox_error err = {0};

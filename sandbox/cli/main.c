@@ -21,6 +21,7 @@ static const struct verb {
 	const char *help;
 } verbs[] = {
     {"exec", cmd_exec, "run one task in a fresh sandbox"},
+    {"run", cmd_run, "run a pipeline file on this machine"},
     {"doctor", cmd_doctor, "probe the kernel and host"},
     {"policy", cmd_policy, "list, show and check seccomp policies"},
     {"import", cmd_import, "record a host directory or tar as a task"},

@@ -18,7 +18,9 @@
 #include "layers/manifest.h"
 #include "layers/record.h"
 #include "layers/store.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
@@ -146,26 +148,22 @@ static int run_restore(const struct restore_opts *o, struct wsbox_error *err)
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o = {0};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "--store")  ? &o.store
-				    : !strcmp(a, "--run")  ? &o.run
-				    : !strcmp(a, "--task") ? &o.task
-				    : !strcmp(a, "--to")   ? &o.to
-							   : NULL;
-		if (slot && i + 1 < argc)
-			*slot = argv[++i];
-		else if (!strcmp(a, "--with-self"))
-			o.with_self = true;
-		else if (!strcmp(a, "--force"))
-			o.force = true;
-		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		else
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-	}
+	const struct arg_opt opts[] = {
+	    {"--run", &o.run, NULL},	 {"--task", &o.task, NULL},
+	    {"--to", &o.to, NULL},	 {"--with-self", NULL, &o.with_self},
+	    {"--force", NULL, &o.force},
+	};
+	struct args a = {
+	    .verb = "restore", .opts = opts, .n_opts = ARRAY_SIZE(opts)};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	o.store = a.store;
 	if (!o.run || !o.task || !o.to || !*o.to)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("restore", "wants --run RUN --task TASK "
+					       "--to DIR");
 	struct wsbox_error err = {0};
 	if (!valid_name(o.run) || !valid_name(o.task)) {
 		wsbox_fail(&err, 0, "restore: invalid run or task name");

@@ -12,6 +12,7 @@
 
 #include "layers/rootfs.h"
 #include "layers/store.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
@@ -103,30 +104,19 @@ static int do_ls(const struct store *s)
 
 int cmd_rootfs(int argc, char **argv)
 {
-	const char *store_opt = NULL, *name = NULL;
-	const char *pos[3];
-	size_t n = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		if (store_option(argc, argv, &i, &store_opt))
-			continue;
-		if (!strcmp(a, "--name") && i + 1 < argc)
-			name = argv[++i];
-		else if (!strncmp(a, "--name=", 7))
-			name = a + 7;
-		else if (!strcmp(a, "--name") || !strcmp(a, "--store"))
-			return usage_refuse("rootfs",
-					    "option `%s` needs a value", a);
-		else if (a[0] == '-' && a[1])
-			return usage_unknown_option("rootfs", a);
-		else if (n == sizeof pos / sizeof *pos)
-			return usage_refuse("rootfs",
-					    "unexpected argument `%s`", a);
-		else
-			pos[n++] = a;
-	}
+	const char *name = NULL, *pos[3];
+	const struct arg_opt opts[] = {{"--name", &name, NULL}};
+	struct args a = {.verb = "rootfs",
+			 .opts = opts,
+			 .n_opts = ARRAY_SIZE(opts),
+			 .pos = pos,
+			 .max_pos = ARRAY_SIZE(pos)};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	size_t n = a.n_pos;
 	if (n == 0)
 		return usage_refuse("rootfs", "want import FILE --name NAME, "
 					      "or ls");
@@ -141,7 +131,7 @@ int cmd_rootfs(int argc, char **argv)
 		return usage_refuse("rootfs", "ls takes no argument");
 
 	struct wsbox_error err = {0};
-	_cleanup_free_ char *path = store_default_path(store_opt);
+	_cleanup_free_ char *path = store_default_path(a.store);
 	struct store s;
 	/* Only import adds to the store; ls never creates one. */
 	if (store_open(path, is_import, &s, &err) < 0)

@@ -16,7 +16,9 @@
 #include "sandbox/util/json.h"
 #include "layers/record.h"
 #include "layers/store.h"
+#include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
@@ -345,37 +347,33 @@ static int do_rm(const struct store *s, const char *run)
 
 int cmd_runs(int argc, char **argv)
 {
-	const char *store_opt = NULL;
 	bool dot = false, json = false;
-	_cleanup_free_ char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	size_t n = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(stdout, 0);
-		if (store_option(argc, argv, &i, &store_opt))
-			continue;
-		if (!strcmp(a, "--dot"))
-			dot = true;
-		else if (!strcmp(a, "--json"))
-			json = true;
-		else if (a[0] == '-' && a[1])
-			return usage(stderr, WSBOX_EXIT_FAILURE);
-		else
-			pos[n++] = argv[i];
-	}
+	const char *pos[2];
+	const struct arg_opt opts[] = {{"--dot", NULL, &dot},
+				       {"--json", NULL, &json}};
+	struct args a = {.verb = "runs",
+			 .opts = opts,
+			 .n_opts = ARRAY_SIZE(opts),
+			 .pos = pos,
+			 .max_pos = ARRAY_SIZE(pos)};
+	int pr = args_parse(&a, argc, argv);
+	if (pr == ARGS_HELP)
+		return usage(stdout, 0);
+	if (pr < 0)
+		return WSBOX_EXIT_FAILURE;
+	size_t n = a.n_pos;
 	if (n == 0)
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("runs", "wants ls, show RUN or rm RUN");
 	const char *sub = pos[0];
 	bool ls = !strcmp(sub, "ls"), show = !strcmp(sub, "show"),
 	     rm = !strcmp(sub, "rm");
 	if (!(ls && n == 1) && !(show && n == 2) && !(rm && n == 2))
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("runs", "wants ls, show RUN or rm RUN");
 	if ((dot || json) && (!show || (dot && json)))
-		return usage(stderr, WSBOX_EXIT_FAILURE);
+		return usage_refuse("runs", "--dot or --json, with show only");
 
 	struct wsbox_error err = {0};
-	_cleanup_free_ char *path = store_default_path(store_opt);
+	_cleanup_free_ char *path = store_default_path(a.store);
 	struct store s;
 	if (store_open(path, false, &s, &err) < 0)
 		return wsbox_error_exit(&err);
