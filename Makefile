@@ -5,13 +5,14 @@ BUILD   ?= build
 # The binary; parallel builds set BIN=$(BUILD)/wsbox so they never share it.
 BIN     ?= wsbox
 PREFIX  ?= /usr/local
-PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson yaml-0.1
+PKGS    := libseccomp libcap-ng libarchive libnl-3.0 libnl-route-3.0 libcrypto jansson yaml-0.1 libcurl
 # stderr is dropped so a machine without pkg-config or the -dev packages gets
 # one hint from need-deps, not a `pkg-config: not found` per line here.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed by layers/archive_dl.c on first use, not linked:
 # every `wsbox exec` would otherwise load it and its dozen dependencies.
-LINK_PKGS  := $(filter-out libarchive,$(PKGS))
+# libcurl likewise (layers/curl_dl.c): only a remote needs it.
+LINK_PKGS  := $(filter-out libarchive libcurl,$(PKGS))
 # LINK=static (the default) links the archives Debian ships for these into
 # the binary; LINK=shared their .so files. Static saves 2.5 ms of every
 # process's start (libcrypto alone: ~2,000 symbol relocations bound at load)
@@ -27,12 +28,14 @@ else
 PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 endif
 ARCHIVE_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libarchive 2>/dev/null)/libarchive.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+CURL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libcurl 2>/dev/null)/libcurl.so 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
 override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
            -DWSBOX_LIBARCHIVE_SONAME='"$(or $(ARCHIVE_SONAME),libarchive.so.13)"' \
+           -DWSBOX_LIBCURL_SONAME='"$(or $(CURL_SONAME),libcurl.so.4)"' \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
 # `wsbox --version`: git describe in a checkout, else VERSION. The stamp
@@ -57,7 +60,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test check unit integration asan lint check-layering install uninstall \
-	demo deps need-deps rootfs probe bench fuzz man deb check-fresh
+	demo deps need-deps rootfs probe bench fuzz man deb check-fresh remote-drive
 
 all: $(BIN)
 
@@ -82,6 +85,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_FIXTURE) $(BUILD)/libwsbox.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_FIXTURE) $(BUILD)/libwsbox.a $(PKG_LIBS) $$(pkg-config --libs cmocka)
 
+# The registry test driver (tests/integration/t_remote.sh runs it).
+remote-drive: $(BUILD)/tests/remote_drive
+$(BUILD)/tests/remote_drive: tests/remote/remote_drive.c $(BUILD)/libwsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwsbox.a $(PKG_LIBS)
+
 # The in-sandbox probe is static so it runs on the minimal busybox rootfs.
 probe: $(BUILD)/probe
 $(BUILD)/probe: tests/probe/probe.c | need-deps
@@ -98,7 +107,7 @@ unit: $(UNIT_BIN)
 # The README's test command. Unit tests, then the integration and security
 # suites against the real binary, as the current user and (when root) again
 # as an unprivileged user.
-test: $(BIN) $(UNIT_BIN) rootfs
+test: $(BIN) $(UNIT_BIN) $(BUILD)/tests/remote_drive rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
 # The integration and security suites only, as `make test` runs them (as

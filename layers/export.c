@@ -19,7 +19,7 @@
 #include "layers/archive_dl.h"
 
 #include "layers/layer.h"
-#include "layers/oci.h"
+#include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -99,7 +99,7 @@ static int write_entries(struct archive *a, int tree, const struct manifest *m,
 		return wsbox_fail(err, ENOMEM, "export buffer");
 	for (size_t i = 0; i < m->n; i++) {
 		const struct mf_entry *e = &m->e[i];
-		const char *leaf = oci_last_component(e->path);
+		const char *leaf = oci_tar_last_component(e->path);
 		int r;
 		if (!strncmp(leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX))) {
 			_cleanup_free_ char *esc = manifest_escape(e->path);

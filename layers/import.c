@@ -24,7 +24,7 @@
 
 #include "layers/dir_modes.h"
 #include "layers/layer.h"
-#include "layers/oci.h"
+#include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -111,7 +111,7 @@ static const char *normalize(const char *raw, bool layer, char **out)
  * stops the symlink-then-file trick. Returns a borrowed fd (cached). */
 static int open_parent(struct importer *im, const char *path, int *out)
 {
-	const char *leaf = oci_last_component(path);
+	const char *leaf = oci_tar_last_component(path);
 	size_t plen = leaf > path ? (size_t)(leaf - path - 1) : 0;
 	if (im->parent_path && strlen(im->parent_path) == plen &&
 	    !strncmp(im->parent_path, path, plen)) {
@@ -230,7 +230,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 		return refuse(im, path, 0, "hardlink target: bad name");
 	if (!*path || !*target)
 		return refuse(im, path, 0, "hardlink to or of the root");
-	const char *tleaf = oci_last_component(target);
+	const char *tleaf = oci_tar_last_component(target);
 	_cleanup_free_ char *tdir =
 	    tleaf > target
 		? xasprintf("%.*s", (int)(tleaf - target - 1), target)
@@ -247,7 +247,7 @@ static int extract_hardlink(struct importer *im, const char *path,
 	int r = open_parent(im, path, &dir);
 	if (r < 0)
 		return r;
-	const char *name = oci_last_component(path);
+	const char *name = oci_tar_last_component(path);
 	if (linkat(tfd, tleaf, dir, name, 0) < 0)
 		return refuse(im, path, errno == EEXIST ? 0 : errno,
 			      errno == EEXIST ? "duplicate of an earlier entry"
@@ -316,7 +316,7 @@ static int extract_entry(struct importer *im, struct archive *a,
 		return type == AE_IFDIR ? 0
 					: refuse(im, raw, 0, "root not a dir");
 
-	const char *leaf = oci_last_component(path);
+	const char *leaf = oci_tar_last_component(path);
 	/* Whiteouts are layer syntax; in a rootfs `.wh.*` is a plain name. */
 	bool opaque = layer && !strcmp(leaf, OCI_WH_OPAQUE);
 	bool whiteout = layer && !opaque &&

@@ -44,6 +44,8 @@ if [ "$(id -u)" = 0 ]; then
 	STAGE=$(mktemp -d "$TMP/wsbox-rootless.XXXXXX")
 	cp "$BIN" "$STAGE/wsbox"
 	cp -a "$TOP/tests" "$STAGE/tests"
+	# The registry suite's driver (make test builds it).
+	[ ! -e "$BUILD_ABS/tests/remote_drive" ] || cp "$BUILD_ABS/tests/remote_drive" "$STAGE/tests/"
 	cp -a "$TOP/policy" "$STAGE/policy"
 	cp -a "$BUILD_ABS/rootfs" "$STAGE/rootfs"
 	mkdir "$STAGE/unit"
