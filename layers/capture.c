@@ -33,6 +33,13 @@
 #define HASH_CHUNK (1u << 20)
 #define DIRENT_BUF (64u * 1024)
 #define OPAQUE_XATTR "user.overlay.opaque"
+/* fuse-overlayfs's markers (capture_options.fuse_upper). */
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+static const char *const fuse_opaque_xattrs[] = {
+    "user.fuseoverlayfs.opaque",
+    "trusted.overlay.opaque",
+};
 
 /* What to do with a directory's children. */
 enum frame_kind {
@@ -510,7 +517,11 @@ static int sanitize_dir(struct walker *w, int fd, const char *path,
 			const struct stat *st, enum frame_kind kind,
 			bool *opaque, mode_t *cur)
 {
-	int r = strip_xattrs(w, fd, NULL, path, kind == KEEP_ALL, opaque, cur);
+	/* fuse-overlayfs may copy a lower's marker up with its dir: only
+	 * its own markers count there (do_dir). */
+	int r =
+	    strip_xattrs(w, fd, NULL, path,
+			 kind == KEEP_ALL && !w->opts->fuse_upper, opaque, cur);
 	if (r < 0)
 		return r;
 	if (!needs_chown(w, st))
@@ -518,6 +529,104 @@ static int sanitize_dir(struct walker *w, int fd, const char *path,
 	if (fchown(fd, w->opts->owner_uid, w->opts->owner_gid) < 0)
 		return escaped_fail(w->err, errno, "chown", path);
 	*cur = (mode_t)-1; /* may have changed: re-apply */
+	return 0;
+}
+
+/* fuse_upper: is the directory fd opaque by one of fuse-overlayfs's
+ * markers (before its xattrs are stripped)? */
+static bool fuse_dir_opaque(int fd)
+{
+	char v[2];
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_opaque_xattrs); i++)
+		if (fgetxattr(fd, fuse_opaque_xattrs[i], v, sizeof v) == 1 &&
+		    v[0] == 'y')
+			return true;
+	struct stat st;
+	return fstatat(fd, WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+/* In one lower: 1 when `path` is there, -1 when that layer hides it (a
+ * whiteout, or an ancestor that is a whiteout, not a directory, or
+ * opaque), 0 when the lookup goes on below. */
+static int lower_lookup(const struct manifest *m, const char *path)
+{
+	const struct mf_entry *e = manifest_find(m, path);
+	if (e)
+		return e->type == MF_WHITEOUT ? -1 : 1;
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		e = manifest_find(m, p);
+		if (e)
+			return e->type == MF_DIR ? 0 : -1;
+	}
+	return 0;
+}
+
+/* fuse_upper: is `path` visible in the workspace's lowers (topmost
+ * first), as the kernel overlay's lookup would find it? */
+static bool lower_visible(const struct walker *w, const char *path)
+{
+	for (size_t i = 0; i < w->opts->n_lowers; i++) {
+		int r = lower_lookup(w->opts->lowers[i], path);
+		if (r)
+			return r > 0;
+	}
+	return false;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fuse_upper, in place, on a directory we may write: drop `.wh..wh..opq`
+ * (its meaning is the opaque marker now) and turn each regular file
+ * `.wh.NAME` into overlay's whiteout NAME, in the name list too. */
+static int fuse_whiteouts(struct walker *w, int fd, const char *path,
+			  char **names, size_t *n)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < *n; i++) {
+		char *name = names[i];
+		struct stat st;
+		bool wh = !strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) &&
+			  fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		/* A file is a marker; a whiteout of a `.wh.` name hides
+		 * what fuse-overlayfs never shows. */
+		bool whwh = wh && S_ISCHR(st.st_mode) && st.st_rdev == 0;
+		if (!wh || (!S_ISREG(st.st_mode) && !whwh)) {
+			names[out++] = name;
+			continue;
+		}
+		const char *target = name + strlen(WH_PREFIX);
+		bool drop = whwh || !strcmp(name, WH_OPAQUE) || !*target ||
+			    !strcmp(target, ".") || !strcmp(target, "..") ||
+			    fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		int r = 0;
+		if (unlinkat(fd, name, 0) < 0)
+			r = escaped_fail(w->err, errno, "remove", path);
+		else if (!drop &&
+			 mknodat(fd, target, S_IFCHR, makedev(0, 0)) < 0)
+			r = escaped_fail(w->err, errno, "whiteout in", path);
+		if (r < 0) {
+			/* Keep every name the caller must free. */
+			memmove(names + out, names + i,
+				(*n - i) * sizeof *names);
+			*n = out + (*n - i);
+			return r;
+		}
+		if (drop) {
+			free(name);
+			continue;
+		}
+		memmove(name, target, strlen(target) + 1);
+		names[out++] = name;
+	}
+	*n = out;
+	if (out > 1)
+		qsort(names, out, sizeof *names, name_cmp);
 	return 0;
 }
 
@@ -539,6 +648,9 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	_cleanup_close_ int dst = -1;
 	struct stat cst = {0};
 	int r = 0;
+	bool fuse_opaque = dstdir < 0 && kind == KEEP_ALL &&
+			   w->opts->fuse_upper && fuse_dir_opaque(fd) &&
+			   lower_visible(w, path);
 	if (dstdir >= 0) {
 		opaque = kind == KEEP_ALL && src_opaque(fd);
 		dst = copy_dir(w, dstdir, name, path, opaque, &cst);
@@ -548,6 +660,7 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 	}
 	if (r < 0)
 		return r;
+	opaque = opaque || fuse_opaque;
 	if (kind != REMOVE) {
 		w->st->dirs++;
 		record(w, path, opaque ? MF_OPAQUE_DIR : MF_DIR, mode, 0, NULL,
@@ -560,11 +673,19 @@ static int do_dir(struct walker *w, int dirfd, int dstdir, const char *name,
 			return escaped_fail(w->err, errno, "chmod", path);
 		cur = tmp;
 	}
-	char **names;
-	size_t n;
+	/* fuse-overlayfs's opaque marker, as overlay's (the dir is ours to
+	 * write now). */
+	if (fuse_opaque && fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)
+		return escaped_fail(w->err, errno, "mark opaque", path);
+	char **names = NULL;
+	size_t n = 0;
 	r = read_names(w, fd, path, &names, &n);
-	if (r < 0)
+	if (r == 0 && dstdir < 0 && kind != REMOVE && w->opts->fuse_upper)
+		r = fuse_whiteouts(w, fd, path, names, &n);
+	if (r < 0) {
+		free_strings(names, n);
 		return r;
+	}
 
 	if (w->depth == w->cap) {
 		w->cap *= 2;
@@ -863,11 +984,15 @@ static int capture_walk(int root_fd, int dst_root,
 		r = strip_xattrs(&w, root_fd, NULL, "", false, &opaque, NULL);
 	if (r < 0)
 		goto out;
-	char **names;
-	size_t n;
+	char **names = NULL;
+	size_t n = 0;
 	r = read_names(&w, root_fd, "", &names, &n);
-	if (r < 0)
+	if (r == 0 && dst_root < 0 && w.opts->fuse_upper)
+		r = fuse_whiteouts(&w, root_fd, "", names, &n);
+	if (r < 0) {
+		free_strings(names, n);
 		goto out;
+	}
 	w.stack[0] = (struct frame){
 	    .path = xstrdup(""),
 	    .names = names,

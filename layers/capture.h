@@ -3,7 +3,8 @@
  * attacker-controlled: it is walked with openat(O_NOFOLLOW) relative to a
  * directory fd, never by following a link, and sanitized in place:
  *   - regular files, dirs, symlinks (kept as links), overlay whiteouts
- *     (char 0:0) and opaque dirs (xattr user.overlay.opaque=y) are kept;
+ *     (char 0:0) and opaque dirs (xattr user.overlay.opaque=y) are kept
+ *     (fuse-overlayfs's `.wh.` forms converted to these, fuse_upper);
  *   - sockets and FIFOs are dropped (they cannot carry data into a layer);
  *   - any other device node fails the capture (-EPERM);
  *   - setuid/setgid bits are cleared, sticky bits on files cleared;
@@ -39,6 +40,21 @@ struct capture_options {
 	uid_t owner_uid;	 /* squash target; (uid_t)-1 leaves as is */
 	gid_t owner_gid;
 	bool make_readonly;
+	/* The upper dir of fuse-overlayfs (README "Strategies"): its other
+	 * whiteout forms become overlay's. A regular file `.wh.NAME` is a
+	 * whiteout of NAME (made a 0:0 character device), a file
+	 * `.wh..wh..opq` or an xattr user.fuseoverlayfs.opaque=y or
+	 * trusted.overlay.opaque=y makes its directory opaque
+	 * (user.overlay.opaque=y). Only for that daemon: fuse-overlayfs
+	 * refuses `.wh.` names from the task, the kernel overlay does not.
+	 * fuse-overlayfs marks every directory it creates opaque; the kernel
+	 * only one made where the lowers showed an entry, so a marker counts
+	 * only where `lowers` (the workspace's manifests, topmost first)
+	 * show the path, and its `.wh.` whiteouts of `.wh.` names are
+	 * dropped. */
+	bool fuse_upper;
+	const struct manifest *const *lowers;
+	size_t n_lowers;
 };
 
 struct capture_stats {

@@ -51,6 +51,7 @@ static const char *const places[] = {
     [STORE_GC_LOCK] = "locks/gc",
     [STORE_MUTEX_LOCKS] = "locks/mutex",
     [STORE_ROOTFS] = "rootfs",
+    [STORE_STRATEGY] = "cache/strategy",
 };
 
 const char *store_rel(enum store_place p)
@@ -190,6 +191,7 @@ void attempt_free(struct attempt *a)
 	free(a->upper);
 	free(a->work);
 	free(a->root);
+	free(a->copy);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
 	memset(a, 0, sizeof *a);
@@ -252,6 +254,7 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 	a->dir = store_path_join(s, STORE_STAGING, a->id, NULL);
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
+	a->copy = xasprintf("%s/workspace", a->dir);
 	a->root = xasprintf("%s/root", a->dir);
 	if (mkdir(a->dir, 0700) < 0) {
 		int r = wsbox_fail(err, errno, "mkdir `%s`", a->dir);

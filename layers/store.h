@@ -10,7 +10,8 @@
  *   runs/<run>/logs/<attempt>.{out,err,log}
  *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
  *                               work/, root/ (mount point of the sandbox
- *                               root), stdout, stderr (logs until published)
+ *                               root), workspace/ (--strategy copy), stdout,
+ *                               stderr (logs until published)
  *   cache/tasks/<key>/          task cache entries (cache.h); cache/bpf/
  *                               compiled policies; cache/flatten/ merged
  *                               lower layers
@@ -51,6 +52,7 @@ enum store_place {
 	STORE_GC_LOCK,	     /* locks/gc */
 	STORE_MUTEX_LOCKS,   /* locks/mutex/ */
 	STORE_ROOTFS,	     /* rootfs/ */
+	STORE_STRATEGY,	     /* cache/strategy: auto's choice */
 };
 
 /* A place relative to the store's fd (static string). */
@@ -88,6 +90,8 @@ struct attempt {
 	char *upper; /* dir/upper */
 	char *work;  /* dir/work */
 	char *root;  /* dir/root */
+	char *copy;  /* dir/workspace: the copy strategy's workspace (made
+			only when used) */
 	int dirfd;
 };
 

@@ -23,6 +23,7 @@
 #include "init/init.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
+#include "sandbox/fuse_overlay.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
 #include "sandbox/sandbox.h"
@@ -164,6 +165,7 @@ struct supervision {
 	int report_r, report_w; /* init's report */
 	int upper_r, upper_w;	/* the workspace tmpfs (plan.upper_max_bytes) */
 	pid_t child;
+	pid_t fuse; /* the fuse-overlayfs daemon (WS_FUSE_OVERLAYFS), or -1 */
 	double t0, deadline, kill_at; /* CLOCK_MONOTONIC; 0: none */
 	bool term_sent, exited, have_report;
 	struct init_report rep;
@@ -188,6 +190,7 @@ static void supervision_close(struct supervision *s)
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);
+	fuse_overlay_stop(&s->fuse);
 }
 
 /* SIGCHLD and the signals init forwards arrive on a signalfd. */
@@ -259,6 +262,10 @@ static int start_child(struct supervision *s, int cgroup_fd,
 static int let_go(struct supervision *s, struct wsbox_error *err)
 {
 	int r = ns_user_write_maps(s->child, s->plan, err);
+	/* fuse-overlayfs needs the maps (it takes the task's ids) and must
+	 * have attached its mount before the child builds the root. */
+	if (r == 0 && s->plan->strategy == WS_FUSE_OVERLAYFS)
+		r = fuse_overlay_start(s->plan, s->child, &s->fuse, err);
 	if (r < 0 || write_all(s->sync_w, "G", 1) < 0) {
 		kill(s->child, SIGKILL);
 		waitpid(s->child, NULL, 0);
@@ -453,6 +460,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .combined = -1,
 	    .upper_r = -1,
 	    .upper_w = -1,
+	    .fuse = -1,
 	};
 	memset(res, 0, sizeof *res);
 	res->upper_fs = -1;
@@ -474,6 +482,9 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	trace_phase("maps written");
 	watch(&s);
 	reap(&s);
+	/* Init's exit dropped the last mount of the fuse workspace, which
+	 * flushed it: the upper dir is complete before capture. */
+	fuse_overlay_stop(&s.fuse);
 	trace_phase("reaped");
 	collect(&s);
 	receive_upper_fs(&s);

@@ -291,9 +291,57 @@ static int mount_upper_tmpfs(const struct plan *plan, int *fs,
 	return 0;
 }
 
-static int mount_workspace(const struct plan *plan, int root, int *upper_fs,
-			   struct wsbox_error *err)
+/* A workspace tree made elsewhere, locked nosuid,nodev (and read-only
+ * with --ro) and attached at /workspace. */
+static int attach_workspace(const struct plan *plan, int tree, int root,
+			    struct wsbox_error *err)
 {
+	struct mount_attr attr = {.attr_set =
+				      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	if (!plan->upper)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		return wsbox_fail(err, errno, "lock /workspace");
+	if (move_mount(tree, "", root, "workspace", MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
+		return wsbox_fail(err, errno, "mount /workspace");
+	return 0;
+}
+
+/* WS_COPY: the populated directory itself, bound (read-only with --ro). */
+static int bind_copy_workspace(const struct plan *plan, int root,
+			       struct wsbox_error *err)
+{
+	_cleanup_close_ int tree = open_tree(
+	    AT_FDCWD, plan->copy_dir,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0)
+		return wsbox_fail(err, errno, "bind `%s`", plan->copy_dir);
+	return attach_workspace(plan, tree, root, err);
+}
+
+/* WS_FUSE_OVERLAYFS: the daemon's helper attached the fuse mount on
+ * root_mnt in this namespace before we were let go (sandbox/fuse_overlay.c);
+ * take it away from there before the root tmpfs goes on that dir. */
+static int take_fuse_workspace(const struct plan *plan, int *tree,
+			       struct wsbox_error *err)
+{
+	*tree = open_tree(AT_FDCWD, plan->root_mnt,
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (*tree < 0)
+		return wsbox_fail(err, errno, "take the fuse workspace");
+	if (umount2(plan->root_mnt, MNT_DETACH) < 0)
+		return wsbox_fail(err, errno, "detach the fuse workspace");
+	return 0;
+}
+
+static int mount_workspace(const struct plan *plan, int root, int *upper_fs,
+			   int fuse_tree, struct wsbox_error *err)
+{
+	if (plan->strategy == WS_COPY)
+		return bind_copy_workspace(plan, root, err);
+	if (plan->strategy == WS_FUSE_OVERLAYFS)
+		return attach_workspace(plan, fuse_tree, root, err);
 	/* Read-only and nothing below: an empty read-only tmpfs (overlay
 	 * would need two distinct lowers and refuses the empty dir twice). */
 	if (!plan->upper && plan->n_lowers == 0)
@@ -430,6 +478,12 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return wsbox_fail(err, errno, "make / a slave mount");
+	_cleanup_close_ int fuse_tree = -1;
+	if (plan->strategy == WS_FUSE_OVERLAYFS) {
+		r = take_fuse_workspace(plan, &fuse_tree, err);
+		if (r < 0)
+			return r;
+	}
 	r = mount_tmpfs_at(AT_FDCWD, plan->root_mnt, "mode=0755,size=1m",
 			   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (r < 0)
@@ -458,7 +512,7 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 		if (r < 0)
 			return r;
 	}
-	r = mount_workspace(plan, root, upper_fs, err);
+	r = mount_workspace(plan, root, upper_fs, fuse_tree, err);
 	if (r < 0)
 		return r;
 	r = mount_proc(root, err);

@@ -14,6 +14,15 @@
 
 enum net_mode { NET_NONE, NET_HOST };
 
+/* How /workspace is made (README "Strategies", docs/sandbox.md "Workspace
+ * strategies"): the kernel's overlayfs, fuse-overlayfs over the same lowers,
+ * upper and work dirs, or a plain directory the verb populated. */
+enum workspace_strategy {
+	WS_OVERLAY,
+	WS_FUSE_OVERLAYFS,
+	WS_COPY,
+};
+
 /* Enforced by a per-sandbox cgroup v2 leaf when a delegated cgroup has the
  * controllers (sandbox/cgroup.c), else by the nearest rlimits (contain.c). */
 struct limits {
@@ -57,6 +66,13 @@ struct plan {
 	/* An empty directory on the host to mount as the only lower when the
 	 * task has no ancestors (overlay needs at least one lower). */
 	const char *empty_lower;
+	/* WS_OVERLAY unless the verb chose another strategy. WS_FUSE_OVERLAYFS
+	 * runs `fuse_bin` (an absolute path) as the daemon; WS_COPY binds
+	 * `copy_dir` (already populated from the lowers) at /workspace and
+	 * ignores lowers, upper and work. */
+	enum workspace_strategy strategy;
+	const char *fuse_bin;
+	const char *copy_dir;
 	/* Scratch directory on the host where the new root is assembled. */
 	const char *root_mnt;
 

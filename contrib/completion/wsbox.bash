@@ -39,6 +39,10 @@ _wsbox()
 		COMPREPLY=($(compgen -W "default strict permissive" -- "$cur") $(compgen -f -- "$cur"))
 		return
 		;;
+	--strategy)
+		COMPREPLY=($(compgen -W "auto overlay fuse-overlayfs copy" -- "$cur"))
+		return
+		;;
 	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
 		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
 		--idmap-base | --max-layer-size | --name | --cache-max-bytes)
@@ -53,7 +57,7 @@ _wsbox()
 		       --env-pass --cwd --uid --gid --hostname --net --timeout
 		       --memory --pids --cpus --cgroup-parent --idmap-base
 		       --no-cache --events --mutex --policy --max-layer-size
-		       --keep-failed --"
+		       --strategy --keep-failed --"
 		;;
 	doctor) words="--help" ;;
 	policy) words="ls show check --help" ;;

@@ -26,6 +26,7 @@
 
 #include "layers/cache.h"
 #include "layers/capture.h"
+#include "layers/copy_ws.h"
 #include "layers/dag.h"
 #include "layers/flatten.h"
 #include "layers/layer.h"
@@ -39,9 +40,11 @@
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/cli/exec_stdin.h"
+#include "sandbox/cli/exec_strategy.h"
 #include "sandbox/identity.h"
 #include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
@@ -61,6 +64,9 @@ struct exec_ctx {
 	struct manifest **manifests; /* per dag node, NULL when no layer */
 	struct strv lowers;	     /* tree paths, topmost first */
 	struct strv lower_digests;
+	struct strv stacked; /* digests of `lowers`, for --strategy copy */
+	struct exec_strategy strat;
+	struct copy_ws copy; /* --strategy copy: the workspace's snapshot */
 	/* Every layer the workspace stands on, merged ones included: what the
 	 * attempt pins against gc (staging/<id>/uses). */
 	struct strv pins;
@@ -141,6 +147,8 @@ static void ctx_free(struct exec_ctx *c)
 	dag_free(&c->dag);
 	strv_free(&c->lowers);
 	strv_free(&c->lower_digests);
+	strv_free(&c->stacked);
+	copy_ws_free(&c->copy);
 	strv_free(&c->pins);
 	for (char **e = c->envp; e && *e; e++)
 		free(*e);
@@ -291,6 +299,7 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	for (size_t i = 0; i < n_flat; i++) {
 		_cleanup_free_ char *p = layer_tree_path(&c->store, flat[i]);
 		strv_push(&c->lowers, p);
+		strv_push(&c->stacked, flat[i]);
 		strv_push(&c->pins, flat[i]);
 	}
 	flatten_free(flat, n_flat);
@@ -359,6 +368,34 @@ static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 	return mkdir_p(dir, 0700, err);
 }
 
+/* fuse-overlayfs's opaque markers count only where the lowers show the
+ * path (layers/capture.h): every ancestor's manifest, also those
+ * load_manifests() had no reason to read, into `stack` topmost first
+ * (stack_lowers' order), *n_out of them. */
+static int stack_manifests(struct exec_ctx *c, const struct manifest **stack,
+			   size_t *n_out, struct wsbox_error *err)
+{
+	char empty_digest[DIGEST_STRLEN];
+	layer_empty_digest(empty_digest);
+	size_t n = 0;
+	for (size_t k = c->dag.n; k-- > 0 && c->manifests;) {
+		size_t i = c->dag.order[k];
+		const char *layer = c->dag.nodes[i].layer;
+		if (!layer || !strcmp(layer, empty_digest))
+			continue;
+		if (!c->manifests[i]) {
+			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
+			int r = layer_load_manifest(&c->store, layer,
+						    c->manifests[i], err);
+			if (r < 0)
+				return r;
+		}
+		stack[n++] = c->manifests[i];
+	}
+	*n_out = n;
+	return 0;
+}
+
 /* Capture the upper dir of a finished sandbox (no lock held: this is the
  * part that scales with what the task wrote). */
 static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
@@ -375,6 +412,14 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	const char *const *save = NULL;
 	if (c->o.save.n)
 		save = (const char *const *)c->o.save.v;
+	_cleanup_free_ const struct manifest **stack =
+	    xcalloc(c->dag.n + 1, sizeof *stack);
+	size_t n_stack = 0;
+	if (c->strat.s == WS_FUSE_OVERLAYFS) {
+		int r = stack_manifests(c, stack, &n_stack, err);
+		if (r < 0)
+			return r;
+	}
 	struct capture_options copts = {
 	    .max_bytes = c->o.max_layer_size,
 	    .save = save,
@@ -384,7 +429,26 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	     * workspace, and a task must be able to write into a
 	     * directory its parent created. The store is private. */
 	    .make_readonly = false,
+	    .fuse_upper = c->strat.s == WS_FUSE_OVERLAYFS,
+	    .lowers = stack,
+	    .n_lowers = n_stack,
 	};
+	/* --strategy copy: what the task changed moves from the workspace
+	 * into the upper dir first, as overlay would have left it. */
+	if (c->strat.s == WS_COPY) {
+		/* Through the attempt's dirfd like `upper`: a rename between
+		 * them needs the same mount, and root mode's private mount
+		 * namespace has its own copy of the store's. */
+		_cleanup_close_ int ws =
+		    openat(c->att.dirfd, "workspace",
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ws < 0)
+			return wsbox_fail(err, errno, "open `%s`", c->att.copy);
+		int r = copy_ws_diff(&c->copy, ws, upper, err);
+		if (r < 0)
+			return r == -ENOSPC ? layer_fail_nospace(&c->store, err)
+					    : r;
+	}
 	struct capture_stats st = {0};
 	/* --max-layer-size: the tree is on the task's tmpfs and is copied
 	 * into the upper dir as it is captured (docs/capture.md "Size
@@ -614,10 +678,11 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 static void emit_started(struct exec_ctx *c)
 {
 	events_emit(&c->ev, "task_started",
-		    json_pack("{s:o, s:o}", "parents",
+		    json_pack("{s:o, s:o, s:s}", "parents",
 			      json_strv(c->o.parents.v, c->o.parents.n),
 			      "cache_key",
-			      json_str_or_null(c->key[0] ? c->key : NULL)));
+			      json_str_or_null(c->key[0] ? c->key : NULL),
+			      "strategy", strategy_name(c->strat.s)));
 }
 
 /* What the limits and the policy did to a task that ran. */
@@ -776,7 +841,10 @@ static int settle_stdin(struct exec_ctx *c, struct wsbox_error *err)
 static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->began = true;
-	int r = result_begin(&c->store, c->run, c->task, &c->seq, err);
+	int r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
+	if (r < 0)
+		return r;
+	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
 	c->rec.seq = c->seq;
@@ -930,7 +998,13 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .n_lowers = c->lowers.n,
 	    .upper = o->ro ? NULL : c->att.upper,
 	    .work = o->ro ? NULL : c->att.work,
-	    .upper_max_bytes = o->ro ? 0 : o->max_layer_size,
+	    /* Only the kernel overlay's upper can live on the tmpfs; the
+	     * other strategies check the limit at capture. */
+	    .upper_max_bytes =
+		o->ro || c->strat.s != WS_OVERLAY ? 0 : o->max_layer_size,
+	    .strategy = c->strat.s,
+	    .fuse_bin = c->strat.fuse_bin,
+	    .copy_dir = c->att.copy,
 	    .empty_lower = c->empty,
 	    .root_mnt = c->att.root,
 	    .argv = o->argv,
@@ -962,6 +1036,17 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
+	if (c->strat.s == WS_COPY) {
+		/* The copy strategy's workspace: the lowers written out and, in
+		 * root mode, owned by the task's ids, as the idmapped lowers
+		 * show them (show_idmapped_lowers). */
+		int r = copy_ws_populate(
+		    &c->store, c->stacked.v, c->stacked.n, c->att.copy,
+		    c->root ? task_host_uid(c) : (uid_t)-1,
+		    c->root ? task_host_gid(c) : (gid_t)-1, &c->copy, err);
+		if (r < 0)
+			return r;
+	}
 	const char *hide[] = {c->store.path};
 	struct plan plan = exec_plan(c, hide);
 	int r = sandbox_run(&plan, &c->res, err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -185,6 +186,7 @@ enum {
 	OPT_MAX_LAYER,
 	OPT_MUTEX,
 	OPT_IDMAP_BASE,
+	OPT_STRATEGY,
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
 	OPT_CACHE_KEY_EXTRA,
@@ -238,6 +240,8 @@ static const struct exec_option {
      "never run together with another task holding NAME"},
     {"keep-failed", OPT_KEEP_FAILED, NULL,
      "keep a failed attempt's files for debugging"},
+    {"strategy", OPT_STRATEGY, "S",
+     "auto|overlay|fuse-overlayfs|copy (env WSBOX_STRATEGY)"},
     {"idmap-base", OPT_IDMAP_BASE, "N",
      "root mode: first of the 65536 host ids tasks map to"},
     {"help", OPT_HELP, NULL, "print this help and exit"},
@@ -475,6 +479,15 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		}
 		case OPT_POLICY:
 			o->policy = optarg;
+			break;
+		case OPT_STRATEGY:
+			if (strategy_parse(optarg) == -EINVAL)
+				return wsbox_fail(err, 0,
+						  "--strategy `%s`: not auto, "
+						  "overlay, fuse-overlayfs or "
+						  "copy",
+						  optarg);
+			o->strategy = optarg;
 			break;
 		case OPT_NO_CACHE:
 			o->no_cache = true;

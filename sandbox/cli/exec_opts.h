@@ -48,6 +48,7 @@ struct exec_opts {
 	const char *hostname;
 	const char *mutex;
 	unsigned long idmap_base; /* root mode: host id base, 0 = /etc/subuid */
+	const char *strategy;	  /* --strategy, NULL = $WSBOX_STRATEGY/auto */
 	char **argv; /* CMD [ARG...], points into the caller's argv */
 	int argc;
 };

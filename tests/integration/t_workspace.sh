@@ -281,3 +281,22 @@ g"
 	assert_rc 125
 	assert_err_has "ancestor a: layer sha256:$hex: missing"
 }
+
+# tests/run.sh runs this suite once per strategy ($WSBOX_STRATEGY): the one
+# asked for is the one /workspace is made with (README "Strategies").
+test_workspace_is_made_by_the_strategy_asked() {
+	task r a --events "$T/ev" -- awk '$2 == "/workspace" { print $3 }' /proc/mounts
+	assert_rc 0
+	used=$(sed -n 's/.*"event": *"task_started".*"strategy": *"\([a-z-]*\)".*/\1/p' "$T/ev")
+	[ -z "${WSBOX_STRATEGY:-}" ] || assert_eq "$used" "$WSBOX_STRATEGY" "strategy used"
+	case $used in
+	overlay) assert_out overlay ;;
+	fuse-overlayfs) assert_out fuse.fuse-overlayfs ;;
+	copy)
+		if grep -qE '^(overlay|fuse)' "$T/out"; then
+			fail "copy workspace is $(cat "$T/out")"
+		fi
+		;;
+	*) fail "task_started strategy: '$used'" ;;
+	esac
+}

@@ -11,6 +11,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "layers/capture.h"
+#include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -109,6 +111,33 @@ void fx_store_remove(struct fx_store *fs)
 	free(fs->path);
 	free(fs->dir);
 	memset(fs, 0, sizeof *fs);
+}
+
+void fx_publish(struct fx_store *fs, void (*build)(const char *root),
+		char digest[DIGEST_STRLEN])
+{
+	struct wsbox_error err = {0};
+	struct attempt a;
+	if (attempt_create(&fs->s, &a, &err) < 0)
+		fail_msg("attempt_create: %s", err.msg);
+	fx_dir(a.dir, "tree", 0755);
+	_cleanup_free_ char *tree = fx_path(a.dir, "tree");
+	build(tree);
+	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct capture_options o = {.owner_uid = (uid_t)-1,
+				    .owner_gid = (gid_t)-1};
+	struct manifest m = {0};
+	struct capture_stats st;
+	int r = capture_tree(fd, &o, &m, &st, &err);
+	close(fd);
+	if (r < 0)
+		fail_msg("capture_tree: %s", err.msg);
+	if (layer_publish(&fs->s, &a, "tree", &m, digest, &err) < 0)
+		fail_msg("layer_publish: %s", err.msg);
+	manifest_free(&m);
+	if (attempt_discard(&fs->s, &a, &err) < 0)
+		fail_msg("attempt_discard: %s", err.msg);
 }
 
 int fx_run_tests(const struct CMUnitTest *tests, size_t n,

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "layers/manifest.h"
 #include "layers/store.h"
 
 /* ---- tree builder: paths are relative to a root made by fx_tree_new ---- */
@@ -46,6 +47,10 @@ void fx_store_create(struct fx_store *fs);
 void fx_store_reopen(struct fx_store *fs);
 /* Close it and remove everything, published read-only layers included. */
 void fx_store_remove(struct fx_store *fs);
+/* Build a tree with `build` in a fresh attempt, capture it and publish it
+ * (what exec does after a task, minus the sandbox): its digest. */
+void fx_publish(struct fx_store *fs, void (*build)(const char *root),
+		char digest[DIGEST_STRLEN]);
 
 /* ---- the runner ---- */
 

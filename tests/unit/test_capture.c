@@ -904,6 +904,124 @@ static void test_capture_copy_failure_leaves_dst_empty(void **state)
 	fx_tree_remove(dst);
 }
 
+/* fuse-overlayfs's upper dir (README "Strategies"): `.wh.NAME` files,
+ * `.wh..wh..opq`, its opaque xattr on every directory it made, whiteouts
+ * of `.wh.` names. With fuse_upper the capture is the kernel overlay's for
+ * the same work: same manifest, same digest. */
+static void fuse_tree(const char *root)
+{
+	fx_file(root, ".wh.gone", "", 0700);
+	fx_dir(root, "d", 0755);
+	fx_file(root, "d/.wh..wh..opq", "", 0700);
+	fx_file(root, "d/f", "f", 0644);
+	fx_dir(root, "new", 0755);
+	fx_file(root, "new/.wh..wh..opq", "", 0700);
+	fx_file(root, "new/x", "x", 0644);
+	_cleanup_free_ char *d = fx_path(root, "d");
+	_cleanup_free_ char *n = fx_path(root, "new");
+	assert_int_equal(setxattr(d, "user.fuseoverlayfs.opaque", "y", 1, 0),
+			 0);
+	assert_int_equal(setxattr(n, "user.fuseoverlayfs.opaque", "y", 1, 0),
+			 0);
+}
+
+static bool kernel_tree(const char *root)
+{
+	if (fx_whiteout(root, "gone") < 0)
+		return false;
+	fx_dir(root, "d", 0755);
+	fx_file(root, "d/f", "f", 0644);
+	fx_dir(root, "new", 0755);
+	fx_file(root, "new/x", "x", 0644);
+	_cleanup_free_ char *d = fx_path(root, "d");
+	assert_int_equal(setxattr(d, "user.overlay.opaque", "y", 1, 0), 0);
+	return true;
+}
+
+static void test_capture_converts_fuse_overlayfs_markers(void **state)
+{
+	(void)state;
+	/* The lowers had `gone` and a dir `d`, never `new`. */
+	struct manifest lower = {0};
+	manifest_add(&lower, &(struct mf_entry){
+				 .path = "d", .type = MF_DIR, .mode = 0755});
+	manifest_add(
+	    &lower,
+	    &(struct mf_entry){.path = "d/old", .type = MF_FILE, .mode = 0644});
+	manifest_add(
+	    &lower,
+	    &(struct mf_entry){.path = "gone", .type = MF_FILE, .mode = 0644});
+	const struct manifest *lowers[] = {&lower};
+	_cleanup_free_ char *fuse = fx_tree_new();
+	_cleanup_free_ char *kern = fx_tree_new();
+	fuse_tree(fuse);
+	if (!kernel_tree(kern)) {
+		fx_tree_remove(fuse);
+		fx_tree_remove(kern);
+		manifest_free(&lower);
+		skip(); /* no whiteouts for this process */
+	}
+	/* fuse-overlayfs's whiteout of its own marker name. */
+	assert_int_equal(fx_whiteout(fuse, "d/.wh..opq"), 0);
+	struct capture_options fo = owner_opts();
+	fo.fuse_upper = true;
+	fo.lowers = lowers;
+	fo.n_lowers = 1;
+	struct capture_options ko = owner_opts();
+	struct manifest fm = {0}, km = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	if (capture(fuse, &fo, &fm, &s, &err))
+		fail_msg("capture fuse: %s", err.msg);
+	if (capture(kern, &ko, &km, &s, &err))
+		fail_msg("capture kernel: %s", err.msg);
+	need(&fm, "gone", MF_WHITEOUT);
+	need(&fm, "d", MF_OPAQUE_DIR);
+	need(&fm, "new", MF_DIR);
+	assert_null(manifest_find(&fm, "d/.wh..wh..opq"));
+	assert_null(manifest_find(&fm, ".wh.gone"));
+	assert_int_equal(fm.n, 5);
+	char fd[DIGEST_STRLEN], kd[DIGEST_STRLEN];
+	digest_of(&fm, fd);
+	digest_of(&km, kd);
+	assert_string_equal(fd, kd);
+	/* On disk too it is overlay's form now: a lower for the kernel. */
+	_cleanup_free_ char *gone = fx_path(fuse, "gone");
+	struct stat gst;
+	assert_int_equal(lstat(gone, &gst), 0);
+	assert_true(S_ISCHR(gst.st_mode) && gst.st_rdev == makedev(0, 0));
+	_cleanup_free_ char *d = fx_path(fuse, "d");
+	_cleanup_free_ char *n = fx_path(fuse, "new");
+	assert_true(has_xattr(d, "user.overlay.opaque"));
+	assert_false(has_xattr(d, "user.fuseoverlayfs.opaque"));
+	assert_false(has_xattr(n, "user.overlay.opaque"));
+	assert_false(fx_exists(fuse, "d/.wh..wh..opq"));
+	manifest_free(&fm);
+	manifest_free(&km);
+	manifest_free(&lower);
+	fx_tree_remove(fuse);
+	fx_tree_remove(kern);
+}
+
+/* Without fuse_upper a `.wh.` file is an ordinary file (the kernel overlay
+ * lets a task create one). */
+static void test_capture_keeps_wh_files_of_a_kernel_upper(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_file(root, ".wh.x", "x", 0644);
+	struct capture_options o = owner_opts();
+	struct manifest m = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	if (capture(root, &o, &m, &s, &err))
+		fail_msg("capture: %s", err.msg);
+	need(&m, ".wh.x", MF_FILE);
+	assert_null(manifest_find(&m, "x"));
+	manifest_free(&m);
+	fx_tree_remove(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -923,6 +1041,8 @@ int main(void)
 	    cmocka_unit_test(test_capture_stamps_every_entry_with_layer_mtime),
 	    cmocka_unit_test(test_capture_copy_matches_in_place),
 	    cmocka_unit_test(test_capture_copy_failure_leaves_dst_empty),
+	    cmocka_unit_test(test_capture_converts_fuse_overlayfs_markers),
+	    cmocka_unit_test(test_capture_keeps_wh_files_of_a_kernel_upper),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/doctor/doctor.h"
 #include "sandbox/cli/usage.h"
+#include "sandbox/plan.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -53,7 +54,15 @@ static void print_summary(const struct doctor *d)
 	else
 		snprintf(fuse, sizeof fuse, "fuse-overlayfs not in PATH");
 
-	if (d->overlay_api)
+	if (d->auto_strategy == WS_COPY)
+		printf("workspace strategy: copy (kernel overlay: %s; "
+		       "fuse-overlayfs unavailable)\n",
+		       d->strategy_why);
+	else if (d->auto_strategy == WS_FUSE_OVERLAYFS)
+		printf("workspace strategy: fuse-overlayfs at %s (kernel "
+		       "overlay: %s)\n",
+		       d->fuse_path, d->strategy_why);
+	else if (d->overlay_api)
 		printf("workspace strategy: kernel overlayfs in the user "
 		       "namespace via the lowerdir+ mount API (mount(2) "
 		       "overlay: %s; %s)\n",
@@ -66,14 +75,10 @@ static void print_summary(const struct doctor *d)
 		       "namespace via mount(2) (lowerdir+ mount API: %s; "
 		       "%s)\n",
 		       d->api_why, fuse);
-	else if (d->fuse_found)
-		printf("workspace strategy: fuse-overlayfs at %s (kernel "
-		       "overlay in a user namespace: lowerdir+ API: %s; "
-		       "mount(2): %s)\n",
-		       d->fuse_path, d->api_why, d->classic_why);
 	else
-		printf("workspace strategy: none (lowerdir+ mount API: %s; "
-		       "mount(2): %s; fuse-overlayfs not in PATH)\n",
+		printf("workspace strategy: kernel overlayfs in the user "
+		       "namespace (exec's probe; doctor's own: lowerdir+ "
+		       "mount API: %s; mount(2): %s)\n",
 		       d->api_why, d->classic_why);
 
 	/* Only when a limit is asked for: without one no cgroup is made. */
@@ -132,13 +137,12 @@ int cmd_doctor(int argc, char **argv)
 	probe_namespaces(&d);
 	probe_overlay(&d);
 	probe_fuse(&d);
+	probe_strategies(&d);
 	probe_idmap(&d);
 	probe_seccomp(&d);
 	probe_cgroup(&d);
 	probe_netns(&d);
 	probe_kernel(&d);
 	print_summary(&d);
-	if (!d.overlay_api && !d.overlay_classic && !d.fuse_found)
-		d.failed = true;
 	return d.failed ? 1 : 0;
 }

@@ -25,6 +25,8 @@ struct doctor {
 	char classic_why[WSBOX_ERROR_MAX];
 	bool fuse_found;
 	char fuse_path[PATH_MAX];
+	int auto_strategy; /* what exec's --strategy auto picks (WS_*) */
+	char strategy_why[WSBOX_ERROR_MAX]; /* why not the kernel overlay */
 	bool cgroup_usable;
 	char cgroup_path[PATH_MAX];
 	char cgroup_why[PATH_MAX + 512];
@@ -85,6 +87,7 @@ void probe_userns(struct doctor *d);	 /* userns.c */
 void probe_namespaces(struct doctor *d); /* namespaces.c */
 void probe_overlay(struct doctor *d);	 /* overlay.c */
 void probe_fuse(struct doctor *d);	 /* overlay.c */
+void probe_strategies(struct doctor *d); /* strategy.c */
 void probe_idmap(struct doctor *d);	 /* idmap.c */
 void probe_seccomp(struct doctor *d);	 /* seccomp.c */
 void probe_cgroup(struct doctor *d);	 /* cgroup.c */

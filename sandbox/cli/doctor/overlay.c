@@ -337,10 +337,11 @@ void probe_overlay(struct doctor *d)
 				 : "");
 	else
 		doctor_report(
-		    d, d->fuse_found ? LVL_WARN : LVL_FAIL, "overlay in userns",
+		    d, LVL_WARN, "overlay in userns",
 		    "kernel overlayfs unusable in a user namespace: %s%s",
 		    d->classic_why,
-		    d->fuse_found ? "; falling back to fuse-overlayfs" : "");
+		    d->fuse_found ? "; falling back to fuse-overlayfs"
+				  : "; falling back to copy");
 
 	if (d->overlay_api)
 		doctor_report(
