@@ -794,15 +794,20 @@ static void name_attempt(struct exec_ctx *c)
 	rec->started = wall_now();
 }
 
-/* Step 2: who the task runs as, on which root filesystem, under which
- * names; then the shared gc lock, under which records are read and layers
- * pinned. */
+/* Step 2: who the task runs as, on which root filesystem and workspace
+ * strategy, under which names; then the shared gc lock, under which records
+ * are read and layers pinned. */
 static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = resolve_ids(c, err);
 	if (r < 0)
 		return r;
 	r = resolve_rootfs(c, err);
+	if (r < 0)
+		return r;
+	/* The workspace strategy is the host's and the options' business:
+	 * one that cannot work here is refused before the attempt counts. */
+	r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
 	if (r < 0)
 		return r;
 	name_attempt(c);
@@ -841,10 +846,7 @@ static int settle_stdin(struct exec_ctx *c, struct wsbox_error *err)
 static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->began = true;
-	int r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
-	if (r < 0)
-		return r;
-	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
+	int r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
 	c->rec.seq = c->seq;
@@ -1134,7 +1136,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	trace_phase("store");
-	r = identify_task(c, err); /* ids, rootfs, names, gc lock */
+	r = identify_task(c, err); /* ids, rootfs, strategy, names, gc lock */
 	if (r < 0)
 		return r;
 	trace_phase("ids+rootfs");
