@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "layers/layer.h"
+#include "layers/tasklog.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
 #include "sandbox/util/sha256.h"
 
 #define ENTRY_MAX (64 * 1024)
+/* Chunks are one read of a pipe each (64 KiB): a longer one is corrupt. */
+#define CHUNK_MAX (1U << 20)
 
 /* ---- key encoding: tag byte, then u64 length (or count) + bytes ---- */
 
@@ -96,6 +99,9 @@ void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
 	put_tag(h, 'O');
 	put_u64(h, in->ro);
 	put_u64(h, in->max_layer_size);
+	put_tag(h, 'I');
+	put_str(h, in->stdin_id);
+	put_list(h, 'X', in->extra, in->n_extra);
 	unsigned char md[32];
 	sha256_final(h, md);
 	sha256_format(md, out);
@@ -163,6 +169,17 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
 	     S_ISREG(so.st_mode) && S_ISREG(se.st_mode) &&
 	     so.st_size == json_integer_value(ob) &&
 	     se.st_size == json_integer_value(eb);
+	/* The combined log is optional (an entry whose one did not add up
+	 * has none), but when named it must be whole too. */
+	json_t *cb = json_object_get(j, "combined_bytes");
+	if (ok && cb) {
+		_cleanup_free_ char *comb = cache_file(key, "combined");
+		struct stat sc;
+		ok = json_is_integer(cb) &&
+		     fstatat(s->fd, comb, &sc, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISREG(sc.st_mode) &&
+		     sc.st_size == json_integer_value(cb);
+	}
 	json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
 	json_int_t files = json_integer_value(json_object_get(j, "files"));
 	e->bytes = bytes > 0 ? (uint64_t)bytes : 0;
@@ -176,6 +193,50 @@ int cache_lookup(const struct store *s, const char *key, struct cache_entry *e)
 	/* Last use, for gc's least-recently-used eviction. */
 	utimensat(s->fd, rel, NULL, AT_SYMLINK_NOFOLLOW);
 	return 1;
+}
+
+/* Read one chunk header of a combined log: 1 with *stream and *len set, 0
+ * at a clean end, -1 on a short or malformed header. */
+static int chunk_header(int fd, int *stream, uint32_t *len)
+{
+	unsigned char h[TASKLOG_HEADER];
+	ssize_t n = read_all(fd, h, sizeof h);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof h)
+		return -1;
+	*stream = h[0];
+	*len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
+	       (uint32_t)h[3] << 8 | (uint32_t)h[4];
+	if ((*stream != TASKLOG_STDOUT && *stream != TASKLOG_STDERR) ||
+	    *len > CHUNK_MAX)
+		return -1;
+	return 1;
+}
+
+/* The size of the attempt's `combined` log when it is well formed and its
+ * chunks add up to exactly `out` and `err` bytes (no write of it was
+ * lost), else -1. Only the headers are read. */
+static off_t combined_whole(int dirfd, off_t out, off_t err)
+{
+	_cleanup_close_ int fd =
+	    openat(dirfd, "combined", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	off_t sum[3] = {0, 0, 0};
+	int stream, r;
+	uint32_t len;
+	while ((r = chunk_header(fd, &stream, &len)) == 1) {
+		sum[stream] += len;
+		if (lseek(fd, len, SEEK_CUR) < 0)
+			return -1;
+	}
+	struct stat st;
+	if (r < 0 || fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_CUR) != st.st_size)
+		return -1;
+	if (sum[TASKLOG_STDOUT] != out || sum[TASKLOG_STDERR] != err)
+		return -1;
+	return st.st_size;
 }
 
 int cache_store(const struct store *s, const struct attempt *a, const char *key,
@@ -197,6 +258,10 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 	    "wall_sec", e->wall_sec, "created", (json_int_t)time(NULL),
 	    "stdout_bytes", (json_int_t)so.st_size, "stderr_bytes",
 	    (json_int_t)se.st_size);
+	off_t comb = combined_whole(a->dirfd, so.st_size, se.st_size);
+	if (j && comb >= 0)
+		json_object_set_new(j, "combined_bytes",
+				    json_integer((json_int_t)comb));
 	_cleanup_free_ char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (!text)
@@ -207,7 +272,9 @@ int cache_store(const struct store *s, const struct attempt *a, const char *key,
 	if (mkdirat(a->dirfd, tmp, 0700) < 0)
 		return wsbox_fail(err, errno, "mkdir `%s/%s`", a->dir, tmp);
 	if (linkat(a->dirfd, "stdout", a->dirfd, "cache-entry/stdout", 0) < 0 ||
-	    linkat(a->dirfd, "stderr", a->dirfd, "cache-entry/stderr", 0) < 0)
+	    linkat(a->dirfd, "stderr", a->dirfd, "cache-entry/stderr", 0) < 0 ||
+	    (comb >= 0 && linkat(a->dirfd, "combined", a->dirfd,
+				 "cache-entry/combined", 0) < 0))
 		return wsbox_fail(err, errno, "link logs into cache entry");
 	int r = write_new_file_at(a->dirfd, "cache-entry/entry", text,
 				  strlen(text), 0600, err);
@@ -257,9 +324,59 @@ static int copy_to_fd(const struct store *s, const char *rel, int out,
 	}
 }
 
+/* Copy `len` bytes of `fd` to `out` (-1: read and drop them). A closed
+ * reader (EPIPE) stops only that stream: *out becomes -1. */
+static int copy_chunk(int fd, uint32_t len, int *out)
+{
+	char buf[65536];
+	while (len) {
+		size_t want = len < sizeof buf ? len : sizeof buf;
+		ssize_t n = read_all(fd, buf, want);
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n != want)
+			return -EINVAL;
+		len -= (uint32_t)n;
+		int r = *out >= 0 ? write_all(*out, buf, (size_t)n) : 0;
+		if (r == -EPIPE)
+			*out = -1;
+		else if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* tasklog_replay's loop, but a reader that went away (EPIPE) stops only its
+ * stream, as in a live run: the record is already written. */
+static int replay_combined(const struct store *s, const char *rel, int out_fd,
+			   int err_fd, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(s->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s/%s`", s->path, rel);
+	int to[3] = {-1, out_fd, err_fd};
+	int stream, r;
+	uint32_t len;
+	while ((r = chunk_header(fd, &stream, &len)) == 1) {
+		r = copy_chunk(fd, len, &to[stream]);
+		if (r == -EINVAL)
+			break;
+		if (r < 0)
+			return wsbox_fail(err, -r, "replay `%s`", rel);
+	}
+	if (r != 0)
+		return wsbox_fail_logic(err, EINVAL, "replay `%s`: malformed",
+					rel);
+	return 0;
+}
+
 int cache_replay(const struct store *s, const char *key, int out_fd, int err_fd,
 		 struct wsbox_error *err)
 {
+	_cleanup_free_ char *comb = cache_file(key, "combined");
+	if (faccessat(s->fd, comb, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return replay_combined(s, comb, out_fd, err_fd, err);
 	_cleanup_free_ char *out = cache_file(key, "stdout");
 	_cleanup_free_ char *errf = cache_file(key, "stderr");
 	int r = copy_to_fd(s, out, out_fd, err);

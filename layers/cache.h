@@ -7,6 +7,12 @@
  *   cache/tasks/<key hex>/entry    JSON: layer digest, counts, timings
  *   cache/tasks/<key hex>/stdout   the attempt's output, byte for byte
  *   cache/tasks/<key hex>/stderr
+ *   cache/tasks/<key hex>/combined both, in their order of arrival
+ *
+ * The combined log (also runs/<run>/logs/<attempt>.log) is in the format of
+ * layers/tasklog.h, one chunk per read of the task's output. A hit replays
+ * it chunk by chunk, so compiler errors stay next to the make lines they
+ * belong to; an entry without one replays stdout, then stderr.
  *
  * An entry is built in the attempt's staging dir and renamed into place, so
  * it appears whole or not at all; the entry file's mtime is its last use
@@ -26,7 +32,7 @@
 
 /* Bumped whenever the key's encoding or the meaning of a cached result
  * changes; old entries then simply never match. */
-#define CACHE_KEY_VERSION 1
+#define CACHE_KEY_VERSION 2 /* 2: stdin and --cache-key-extra */
 
 /* What goes into the key. Every string may be NULL (encoded distinctly from
  * ""); lists are counted, strings length-prefixed, so no two different
@@ -52,6 +58,12 @@ struct cache_key_input {
 	size_t n_save;
 	bool ro;
 	uint64_t max_layer_size;
+	/* What the task reads on stdin: "empty" (/dev/null, closed),
+	 * "file:sha256:<hex>" (a regular file's content), "stream" (a pipe
+	 * or terminal keyed by --cache-key-extra instead of its bytes). */
+	const char *stdin_id;
+	char *const *extra; /* --cache-key-extra K=V, sorted by K */
+	size_t n_extra;
 };
 
 /* "sha256:<hex>" of the versioned encoding of `in`. */
@@ -70,15 +82,18 @@ struct cache_entry {
 int cache_lookup(const struct store *s, const char *key, struct cache_entry *e);
 void cache_entry_free(struct cache_entry *e);
 
-/* Store `e` under `key` with the logs at a->dir/stdout and a->dir/stderr
- * (hard-linked, not copied), atomically replacing an older entry. */
+/* Store `e` under `key` with the logs at a->dir/stdout, a->dir/stderr and
+ * a->dir/combined (hard-linked, not copied), atomically replacing an older
+ * entry. A combined log that does not add up to the other two (a write of
+ * it failed) is left out: the entry then replays stdout, then stderr. */
 int cache_store(const struct store *s, const struct attempt *a, const char *key,
 		const struct cache_entry *e, struct wsbox_error *err);
 
 /* Relative path (heap) of a file of the entry: "cache/tasks/<hex>/<name>". */
 char *cache_file(const char *key, const char *name);
 
-/* Copy the entry's stdout and stderr to the given fds, in full. */
+/* Copy the entry's output to the given fds, in full: the combined log
+ * chunk by chunk when the entry has one, else stdout, then stderr. */
 int cache_replay(const struct store *s, const char *key, int out_fd, int err_fd,
 		 struct wsbox_error *err);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,8 +64,8 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 	d->n = n;
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(nodes[i - 1].task, nodes[i].task))
-			return wsbox_fail(err, EINVAL, "task %s listed twice",
-					  nodes[i].task);
+			return wsbox_fail_logic(
+			    err, EINVAL, "task %s listed twice", nodes[i].task);
 	d->order = xcalloc(n + 1, sizeof *d->order);
 	d->anc = xcalloc(n * n + 1, 1);
 	/* Parent edges as indices, once: the loops below stay O(n * edges)
@@ -78,7 +79,7 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 		for (size_t k = 0; k < nodes[i].n_parents; k++) {
 			ssize_t p = find_node(d, nodes[i].parents[k]);
 			if (p < 0)
-				return wsbox_fail(
+				return wsbox_fail_logic(
 				    err, EINVAL, "task %s: parent %s unknown",
 				    nodes[i].task, nodes[i].parents[k]);
 			pidx[pstart[i] + k] = (size_t)p;
@@ -108,7 +109,8 @@ int dag_from_nodes(struct record_node *nodes, size_t n, struct dag *d,
 			if (!done[i] && indeg[i] == 0)
 				pick = i;
 		if (pick == n)
-			return wsbox_fail(err, EINVAL, "cycle among ancestors");
+			return wsbox_fail_logic(err, EINVAL,
+						"cycle among ancestors");
 		done[pick] = 1;
 		d->order[out] = pick;
 		/* Ancestors of pick are final: its parents and theirs. */
@@ -164,37 +166,70 @@ static void name_index_grow(struct name_index *x,
 		*name_slot(x, nodes, nodes[i].task) = i + 1;
 }
 
-/* Add `src` to the node list unless present; refuse the same task seen with
- * two different layers. */
-static int add_node(struct record_node **nodes, size_t *n, struct name_index *x,
-		    const struct record_node *src, struct wsbox_error *err)
+/* Add `src` (brought by parent number `origin`) to the node list unless
+ * present. The same task seen with two different layers is a clash: its
+ * index goes to *clash (else SIZE_MAX). */
+static void add_node(struct record_node **nodes, size_t **origins, size_t *n,
+		     struct name_index *x, const struct record_node *src,
+		     size_t origin, size_t *clash)
 {
+	*clash = SIZE_MAX;
 	name_index_grow(x, *nodes, *n);
 	size_t *slot = name_slot(x, *nodes, src->task);
 	if (*slot) {
 		size_t i = *slot - 1;
 		const char *a = (*nodes)[i].layer, *b = src->layer;
 		if ((a || b) && (!a || !b || strcmp(a, b)))
-			return wsbox_fail(
-			    err, 0,
-			    "task %s was re-run after its children "
-			    "used it: its ancestors disagree on its "
-			    "layer (re-run the tasks `wsbox runs show` "
-			    "marks stale)",
-			    src->task);
-		return 0;
+			*clash = i;
+		return;
 	}
 	*nodes = xreallocarray(*nodes, *n + 1, sizeof **nodes);
+	*origins = xreallocarray(*origins, *n + 1, sizeof **origins);
 	node_copy(&(*nodes)[*n], src);
+	(*origins)[*n] = origin;
 	*slot = ++*n;
-	return 0;
+}
+
+static bool same_layer(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Task `task` reached this exec with two layers, through parent `pa` (as
+ * `la`) and parent `pb` (as `lb`): it was re-run after one of them used
+ * it. The parents that saw another layer than its record holds now are
+ * the ones to re-run (both when its record cannot tell). */
+static int refuse_disagreement(const struct store *s, const char *run,
+			       const char *task, const char *pa, const char *la,
+			       const char *pb, const char *lb,
+			       struct wsbox_error *err)
+{
+	struct task_record now;
+	struct wsbox_error ignored;
+	bool known = record_read_shallow(s, run, task, &now, &ignored) == 0;
+	bool stale_a = !known || !same_layer(la, now.layer);
+	bool stale_b = !known || !same_layer(lb, now.layer);
+	if (known)
+		record_free(&now);
+	if (!stale_a && !stale_b)
+		stale_a = stale_b = true;
+	bool both = stale_a && stale_b && strcmp(pa, pb);
+	const char *one = stale_a ? pa : pb;
+	return wsbox_fail_logic(
+	    err, EINVAL,
+	    "ancestors disagree on the layer of task %s: it was re-run after "
+	    "a descendant used it; re-run %s%s%s (and every task between %s "
+	    "and %s) first (`wsbox runs show` marks them stale)",
+	    task, one, both ? " and " : "", both ? pb : "", task,
+	    both ? "them" : one);
 }
 
 int dag_collect(const struct store *s, const char *run, char *const *parents,
 		size_t n_parents, struct dag *d, struct wsbox_error *err)
 {
 	struct record_node *nodes = NULL;
-	size_t n = 0;
+	size_t *origins = NULL; /* per node: the parent that brought it */
+	size_t n = 0, clash;
 	struct name_index x = {0};
 	/* Ancestry files already merged: siblings share one, so a fan-in of
 	 * 100 parses it once. */
@@ -206,15 +241,17 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 		struct task_record rec;
 		r = record_read_shallow(s, run, parents[i], &rec, err);
 		if (r < 0) {
-			if (r == -ENOENT) /* logical: no errno text */
-				wsbox_fail(err, 0,
-					   "parent %s: no such task in run %s",
-					   parents[i], run);
+			if (r == -ENOENT)
+				wsbox_fail_logic(
+				    err, ENOENT,
+				    "parent %s: no such task in run %s",
+				    parents[i], run);
 			break;
 		}
 		if (strcmp(rec.status, "succeeded")) {
-			r = wsbox_fail(err, 0, "parent %s did not succeed (%s)",
-				       parents[i], rec.status);
+			r = wsbox_fail_logic(err, EINVAL,
+					     "parent %s did not succeed (%s)",
+					     parents[i], rec.status);
 		} else {
 			struct record_node self = {
 			    .task = rec.task,
@@ -222,7 +259,12 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 			    .parents = rec.parents,
 			    .n_parents = rec.n_parents,
 			};
-			r = add_node(&nodes, &n, &x, &self, err);
+			add_node(&nodes, &origins, &n, &x, &self, i, &clash);
+			if (clash != SIZE_MAX)
+				r = refuse_disagreement(
+				    s, run, self.task, parents[origins[clash]],
+				    nodes[clash].layer, parents[i], self.layer,
+				    err);
 			bool merged = false;
 			for (size_t k = 0; rec.ancestry && k < n_seen; k++)
 				merged =
@@ -236,13 +278,22 @@ int dag_collect(const struct store *s, const char *run, char *const *parents,
 				}
 			}
 			for (size_t k = 0;
-			     !merged && k < rec.n_ancestors && r == 0; k++)
-				r = add_node(&nodes, &n, &x, &rec.ancestors[k],
-					     err);
+			     !merged && k < rec.n_ancestors && r == 0; k++) {
+				const struct record_node *a = &rec.ancestors[k];
+				add_node(&nodes, &origins, &n, &x, a, i,
+					 &clash);
+				if (clash != SIZE_MAX)
+					r = refuse_disagreement(
+					    s, run, a->task,
+					    parents[origins[clash]],
+					    nodes[clash].layer, parents[i],
+					    a->layer, err);
+			}
 		}
 		record_free(&rec);
 	}
 	free(x.slot);
+	free(origins);
 	free_strings(seen, n_seen);
 	if (r == 0)
 		r = dag_from_nodes(nodes, n, d, err);

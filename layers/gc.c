@@ -354,8 +354,11 @@ static void collect_cache(struct gc *g, struct centry **out, size_t *n_out)
 			}
 			_cleanup_free_ char *o = xasprintf("%s/stdout", c->rel);
 			_cleanup_free_ char *e = xasprintf("%s/stderr", c->rel);
+			_cleanup_free_ char *cb =
+			    xasprintf("%s/combined", c->rel);
 			c->bytes += file_size_at(g->s->fd, o) +
-				    file_size_at(g->s->fd, e);
+				    file_size_at(g->s->fd, e) +
+				    file_size_at(g->s->fd, cb);
 		}
 		free_strings(names, k);
 	}

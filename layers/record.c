@@ -66,8 +66,9 @@ static int derived_exit_status(const struct task_record *r)
 	return WSBOX_EXIT_FAILURE; /* failed with exit 0: wsbox's verdict */
 }
 
-int record_write(struct store *s, const struct task_record *r,
-		 struct wsbox_error *err)
+/* The record's JSON text (heap); its ancestry file is written first. */
+static int record_encode(struct store *s, const struct task_record *r,
+			 char **out, struct wsbox_error *err)
 {
 	char digest[DIGEST_STRLEN] = "";
 	if (r->n_ancestors) {
@@ -95,34 +96,56 @@ int record_write(struct store *s, const struct task_record *r,
 	bool ok = r->status && !strcmp(r->status, "succeeded");
 	int exit_status =
 	    r->exit_status || ok ? r->exit_status : derived_exit_status(r);
-	json_t *added =
-	    json_pack("{s:i, s:o, s:o}", "exit_status", exit_status, "error",
-		      json_str_or_null(r->error), "combined",
-		      json_str_or_null(r->combined_log));
-	if (!added || (j && json_object_update(j, added) < 0)) {
-		json_decref(j);
-		j = NULL;
+	if (j) {
+		json_object_set_new(j, "exit_status",
+				    json_integer(exit_status));
+		json_object_set_new(j, "error", json_str_or_null(r->error));
+		json_object_set_new(j, "combined",
+				    json_str_or_null(r->combined_log));
+		json_object_set_new(
+		    j, "cache_key_extra",
+		    json_strv(r->cache_key_extra, r->n_cache_key_extra));
+		json_object_set_new(j, "uncacheable",
+				    json_str_or_null(r->uncacheable));
 	}
-	json_decref(added);
-	if (!j)
-		return wsbox_fail(err, ENOMEM, "encode record of task %s",
-				  r->task);
-	char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	*out = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
-	if (!text)
+	if (!*out)
 		return wsbox_fail(err, ENOMEM, "encode record of task %s",
 				  r->task);
-	_cleanup_free_ char *dir = store_run_rel(r->run, "tasks", NULL);
-	_cleanup_free_ char *abs = xasprintf("%s/%s", s->path, dir);
-	int ret = mkdir_p(abs, 0700, err);
-	if (ret == 0) {
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, r->task);
-		size_t len = strlen(text);
-		text[len] = '\0';
-		ret = atomic_write_at(s->fd, path, text, len, 0600, err);
-	}
-	free(text);
-	return ret;
+	return 0;
+}
+
+int record_write(struct store *s, const struct task_record *r,
+		 struct wsbox_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int ret = record_encode(s, r, &text, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *dir = store_run_path(s, r->run, "tasks");
+	ret = mkdir_p(dir, 0700, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *path = store_run_rel(r->run, "tasks", r->task);
+	return atomic_write_at(s->fd, path, text, strlen(text), 0600, err);
+}
+
+int record_write_attempt(struct store *s, const struct task_record *r,
+			 struct wsbox_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	int ret = record_encode(s, r, &text, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *rel = store_attempt_rel(r->run, r->task, NULL);
+	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, rel);
+	ret = mkdir_p(dir, 0700, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *path =
+	    store_attempt_rel(r->run, r->task, r->attempt);
+	return write_new_file_at(s->fd, path, text, strlen(text), 0600, err);
 }
 
 static char *jstr(json_t *o, const char *key)
@@ -188,6 +211,10 @@ void record_free(struct task_record *r)
 	free(r->stderr_log);
 	free(r->combined_log);
 	free(r->error);
+	free(r->uncacheable);
+	for (size_t i = 0; i < r->n_cache_key_extra; i++)
+		free(r->cache_key_extra[i]);
+	free(r->cache_key_extra);
 	free(r->ancestry);
 	memset(r, 0, sizeof *r);
 }
@@ -235,9 +262,9 @@ int record_load_ancestry(const struct store *s, struct task_record *r,
 		free(r->ancestors);
 		r->ancestors = NULL;
 		r->n_ancestors = 0;
-		return wsbox_fail(err, EINVAL,
-				  "ancestors of task %s in run %s: corrupt",
-				  r->task, r->run);
+		return wsbox_fail_logic(
+		    err, EINVAL, "ancestors of task %s in run %s: corrupt",
+		    r->task, r->run);
 	}
 	return 0;
 }
@@ -251,29 +278,51 @@ int record_read(const struct store *s, const char *run, const char *task,
 	return ret;
 }
 
-int record_read_shallow(const struct store *s, const char *run,
-			const char *task, struct task_record *r,
-			struct wsbox_error *err)
+/* The strings of an array, any content (NULL-terminated heap array);
+ * absent (older records) is empty. */
+static int jstrings(json_t *o, const char *key, char ***out, size_t *n)
+{
+	json_t *a = json_object_get(o, key);
+	*out = NULL;
+	*n = 0;
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return -EINVAL;
+	size_t cnt = json_array_size(a);
+	char **v = xcalloc(cnt + 1, sizeof *v);
+	for (size_t i = 0; i < cnt; i++) {
+		const char *str = json_string_value(json_array_get(a, i));
+		if (!str) {
+			free_strings(v, i);
+			return -EINVAL;
+		}
+		v[i] = xstrdup(str);
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* A record at `rel` (a task's or an attempt's), untrusted. */
+static int record_parse_at(const struct store *s, const char *rel,
+			   const char *run, const char *task,
+			   struct task_record *r, struct wsbox_error *err)
 {
 	memset(r, 0, sizeof *r);
-	_cleanup_free_ char *path = store_run_rel(run, "tasks", task);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	int ret = read_file_at(s->fd, path, RECORD_MAX, &text, &len, err);
-	if (ret == -ENOENT) {
-		/* Logical: no errno text, but the caller may test it. */
-		wsbox_fail(err, 0, "no such task %s in run %s", task, run);
-		err->errnum = ENOENT;
-		return -ENOENT;
-	}
+	int ret = read_file_at(s->fd, rel, RECORD_MAX, &text, &len, err);
+	if (ret == -ENOENT)
+		return wsbox_fail_logic(err, ENOENT,
+					"no such task %s in run %s", task, run);
 	if (ret < 0)
 		return ret;
 	json_error_t jerr;
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	if (!j)
-		return wsbox_fail(err, EINVAL, "record of task %s: %s", task,
-				  jerr.text);
-	ret = -EINVAL;
+		return wsbox_fail_logic(err, EINVAL, "record of task %s: %s",
+					task, jerr.text);
 	r->run = jstr(j, "run");
 	r->task = jstr(j, "task");
 	r->attempt = jstr(j, "attempt");
@@ -284,6 +333,7 @@ int record_read_shallow(const struct store *s, const char *run,
 	r->stderr_log = jstr(j, "stderr");
 	r->combined_log = jstr(j, "combined");
 	r->error = jstr(j, "error");
+	r->uncacheable = jstr(j, "uncacheable");
 	r->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(j, "signal"));
 	json_t *es = json_object_get(j, "exit_status");
@@ -304,7 +354,9 @@ int record_read_shallow(const struct store *s, const char *run,
 	    strcmp(r->task, task) || (r->layer && !layer_digest_hex(r->layer)))
 		goto bad;
 	if (jstrv(j, "parents", true, &r->parents, &r->n_parents) < 0 ||
-	    jstrv(j, "lowers", false, &r->lowers, &r->n_lowers) < 0)
+	    jstrv(j, "lowers", false, &r->lowers, &r->n_lowers) < 0 ||
+	    jstrings(j, "cache_key_extra", &r->cache_key_extra,
+		     &r->n_cache_key_extra) < 0)
 		goto bad;
 	/* Ancestors: by reference (ancestry file, loaded on demand) or, in
 	 * records of older versions, inline. No ancestors: neither. */
@@ -321,6 +373,27 @@ int record_read_shallow(const struct store *s, const char *run,
 bad:
 	json_decref(j);
 	record_free(r);
-	return wsbox_fail(err, EINVAL, "record of task %s in run %s: malformed",
-			  task, run);
+	return wsbox_fail_logic(
+	    err, EINVAL, "record of task %s in run %s: malformed", task, run);
+}
+
+int record_read_shallow(const struct store *s, const char *run,
+			const char *task, struct task_record *r,
+			struct wsbox_error *err)
+{
+	_cleanup_free_ char *rel = store_run_rel(run, "tasks", task);
+	return record_parse_at(s, rel, run, task, r, err);
+}
+
+int record_read_attempt(const struct store *s, const char *run,
+			const char *task, const char *attempt,
+			struct task_record *r, struct wsbox_error *err)
+{
+	memset(r, 0, sizeof *r);
+	if (!valid_name(run) || !valid_name(task) || !valid_name(attempt))
+		return wsbox_fail_logic(err, EINVAL,
+					"attempt `%s` of task `%s`: bad name",
+					attempt, task);
+	_cleanup_free_ char *rel = store_attempt_rel(run, task, attempt);
+	return record_parse_at(s, rel, run, task, r, err);
 }

@@ -2,7 +2,9 @@
  * (runs/<run>/tasks/<task>), replaced atomically. It says what the task
  * saw (every ancestor with the exact layer digest it contributed, so a later
  * re-run of a parent never changes what a finished child was built on),
- * what it produced, and how it ended. */
+ * what it produced, and how it ended. Every attempt also leaves its own copy
+ * under runs/<run>/attempts/<task>/<attempt> (history: also refused and
+ * superseded attempts, never replaced). */
 #ifndef WSBOX_LAYERS_RECORD_H
 #define WSBOX_LAYERS_RECORD_H
 
@@ -37,8 +39,12 @@ struct task_record {
 	char *ancestry;
 	char **lowers; /* layer digests in workspace order, topmost first */
 	size_t n_lowers;
-	char *layer;  /* this task's layer, NULL if none */
-	char *status; /* "succeeded", "failed", "timeout", "error" */
+	char *layer; /* this task's layer, NULL if none */
+	/* "succeeded", "failed", "timeout", "refused" (the workspace could
+	 * not be assembled: conflict, unknown or failed parent), "superseded"
+	 * (attempt records only: a newer attempt published first) or "error"
+	 * (wsbox failed: sandbox setup, store). */
+	char *status;
 	int exit_code, signal;
 	/* wsbox's own exit status for the attempt (README "Exit status").
 	 * Records written before it existed read as 124 for a timeout, else
@@ -53,10 +59,26 @@ struct task_record {
 	/* Both streams interleaved as written (layers/tasklog.h), relative to
 	 * the store; NULL in records without one. */
 	char *combined_log;
+	char **cache_key_extra; /* --cache-key-extra K=V, in key order */
+	size_t n_cache_key_extra;
+	/* Why the task was not looked up nor stored ("stdin is a pipe"),
+	 * NULL when it was cacheable. */
+	char *uncacheable;
 };
 
 int record_write(struct store *s, const struct task_record *r,
 		 struct wsbox_error *err);
+/* The attempt's own record, runs/<run>/attempts/<task>/<attempt>: written
+ * once (O_EXCL), not fsynced: it is history, and a torn one after a power
+ * cut reads as malformed. gc does not read these: the layers they name are
+ * kept only while a task record, a cache entry or a live attempt names
+ * them (docs/cache.md "Garbage collection"). */
+int record_write_attempt(struct store *s, const struct task_record *r,
+			 struct wsbox_error *err);
+/* Read an attempt record back (run/task/attempt validated as names). */
+int record_read_attempt(const struct store *s, const char *run,
+			const char *task, const char *attempt,
+			struct task_record *r, struct wsbox_error *err);
 /* -ENOENT (with a message) when the task has no record in the run. */
 int record_read(const struct store *s, const char *run, const char *task,
 		struct task_record *r, struct wsbox_error *err);

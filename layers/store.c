@@ -88,6 +88,13 @@ char *store_run_rel(const char *run, const char *sub, const char *name)
 	return store_rel_join(STORE_RUNS, run, tail);
 }
 
+char *store_attempt_rel(const char *run, const char *task, const char *attempt)
+{
+	_cleanup_free_ char *name =
+	    attempt ? xasprintf("%s/%s", task, attempt) : xstrdup(task);
+	return store_run_rel(run, "attempts", name);
+}
+
 char *store_run_path(const struct store *s, const char *run, const char *sub)
 {
 	return store_path_join(s, STORE_RUNS, run, sub);

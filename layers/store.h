@@ -6,7 +6,8 @@
  *   layers/<hex>/manifest       its canonical manifest (digest = sha256 of it)
  *   runs/<run>/tasks/<task>     task record (JSON, replaced atomically)
  *   runs/<run>/ancestry/<hex>   ancestor lists, shared by digest (record.h)
- *   runs/<run>/logs/<attempt>.{out,err}
+ *   runs/<run>/attempts/<task>/<attempt>  every attempt's own record
+ *   runs/<run>/logs/<attempt>.{out,err,log}
  *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
  *                               work/, root/ (mount point of the sandbox
  *                               root), workspace/ (--strategy copy), stdout,
@@ -67,6 +68,10 @@ char *store_path_join(const struct store *s, enum store_place p,
 /* `runs/<run>[/<sub>[/<name>]]` relative to the store's fd (heap), e.g.
  * store_run_rel(run, "tasks", task); `sub` and `name` may be NULL. */
 char *store_run_rel(const char *run, const char *sub, const char *name);
+/* `runs/<run>/attempts/<task>[/<attempt>]` relative to the store's fd
+ * (heap): where every attempt leaves its own record; `attempt` may be NULL
+ * (the task's directory of attempts). */
+char *store_attempt_rel(const char *run, const char *task, const char *attempt);
 /* The same, absolute below s->path (heap): store_run_path(s, run, "logs"). */
 char *store_run_path(const struct store *s, const char *run, const char *sub);
 

@@ -119,19 +119,31 @@ static void upper_full_note(struct sandbox_result *res, uint64_t max)
 		 n ? "; " : "", size);
 }
 
-/* Copy what is available on a tee source to its sinks; returns false at
- * EOF. A sink that fails (closed terminal) is dropped, never the task. */
-static bool pump(struct plan_tee *t)
+/* Copy what is available on tee source `i` to its sinks and, framed, to
+ * the combined log (*combined, -1 when off); returns false at EOF. A sink
+ * that fails (closed terminal, full disk) is dropped, never the task. */
+static bool pump(struct plan_tee *t, int i, int *combined)
 {
-	char buf[65536];
-	ssize_t n = read(t->src, buf, sizeof buf);
+	/* Room for the chunk's header in front: one write per chunk. */
+	unsigned char buf[5 + 65536];
+	ssize_t n = read(t->src, buf + 5, sizeof buf - 5);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return true;
 	if (n <= 0)
 		return false;
-	for (int i = 0; i < 2; i++)
-		if (t->dst[i] >= 0 && write_all(t->dst[i], buf, (size_t)n) < 0)
-			t->dst[i] = -1;
+	for (int k = 0; k < 2; k++)
+		if (t->dst[k] >= 0 &&
+		    write_all(t->dst[k], buf + 5, (size_t)n) < 0)
+			t->dst[k] = -1;
+	if (*combined >= 0) {
+		buf[0] = (unsigned char)(i + 1);
+		buf[1] = (unsigned char)((uint32_t)n >> 24);
+		buf[2] = (unsigned char)((uint32_t)n >> 16);
+		buf[3] = (unsigned char)((uint32_t)n >> 8);
+		buf[4] = (unsigned char)n;
+		if (write_all(*combined, buf, (size_t)n + 5) < 0)
+			*combined = -1;
+	}
 	return true;
 }
 
@@ -161,6 +173,7 @@ struct supervision {
 	struct rusage ru;
 	struct plan_tee tee[2];
 	bool tee_open[2];
+	int combined; /* the combined log, -1 when off or failed */
 };
 
 static void drop_fd(int *fd)
@@ -299,7 +312,7 @@ static void handle_ready(struct supervision *s, const struct pollfd *fds,
 	if (n > 0 && fds[4].revents)
 		notify_handle(&s->nt, fds[4].revents);
 	for (int i = 0; i < 2; i++)
-		if (fds[2 + i].revents && !pump(&s->tee[i]))
+		if (fds[2 + i].revents && !pump(&s->tee[i], i, &s->combined))
 			s->tee_open[i] = false;
 	if (fds[1].revents) {
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
@@ -321,6 +334,7 @@ static void watch(struct supervision *s)
 			  ? s->t0 + s->plan->limits.timeout_sec
 			  : 0;
 	memcpy(s->tee, s->plan->tee, sizeof s->tee);
+	s->combined = s->plan->has_combined_log ? s->plan->combined_log : -1;
 	s->tee_open[0] = s->plan->n_tee > 0;
 	s->tee_open[1] = s->plan->n_tee > 1;
 	while (!s->exited) {
@@ -360,7 +374,7 @@ static void collect(struct supervision *s)
 {
 	sigprocmask(SIG_SETMASK, &s->old, NULL);
 	for (int i = 0; i < 2; i++)
-		while (s->tee_open[i] && pump(&s->tee[i]))
+		while (s->tee_open[i] && pump(&s->tee[i], i, &s->combined))
 			;
 	if (!s->have_report && s->report_r >= 0)
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
@@ -443,6 +457,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .sync_w = -1,
 	    .report_r = -1,
 	    .report_w = -1,
+	    .combined = -1,
 	    .upper_r = -1,
 	    .upper_w = -1,
 	    .fuse = -1,

@@ -106,6 +106,12 @@ struct plan {
 		int dst[2];
 	} tee[2];
 	size_t n_tee;
+	/* With has_combined_log, every chunk read from tee[i] is also
+	 * appended to combined_log as [i + 1][u32 big-endian length][bytes]:
+	 * one file that keeps the order of the streams (the format of
+	 * layers/tasklog.h). A failed write drops that copy, never the task. */
+	bool has_combined_log;
+	int combined_log;
 
 	/* Denied-syscall reporting (sandbox/notify.c): the task installs the
 	 * policy's reporting variant and hands its listener to the

@@ -1,11 +1,14 @@
 /* sandbox/cli/exec.c: `wsbox exec`, the lifecycle of one task (docs/exec.md
- * "Lifecycle", docs/cache.md "Compare-and-swap"): parse and validate; draw an
- * attempt number; resolve the ancestors and refuse conflicts; compute the cache
- * key and, on a hit, publish the cached result without any sandbox; else stage
- * the attempt, build the plan and run the sandbox; capture the upper dir on
- * success; publish layer, logs, record and cache entry in one
- * compare-and-swap under the task's lock; report events; turn the outcome
- * into an exit status. Store and sandbox meet only here, through the plan.
+ * "Lifecycle", docs/cache.md "Compare-and-swap"): parse and validate; resolve
+ * the ancestors and refuse conflicts; draw an attempt number; settle stdin
+ * (sandbox/cli/exec_stdin.h) and compute the cache key and, on a hit, publish
+ * the cached result without any sandbox; else stage the attempt, build the
+ * plan and run the sandbox; capture the upper dir on success; publish layer,
+ * logs, record and cache entry in one compare-and-swap under the task's lock;
+ * report events; turn the outcome into an exit status. From workspace
+ * assembly on, every attempt leaves a record, also a refused, superseded or
+ * failed one (record_unpublished). Store and sandbox meet only here, through
+ * the plan.
  *
  * Locks (layers/lock.h): the gc lock is held shared only while records are
  * read and while results are published; the task's lock only around the
@@ -36,6 +39,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/cli/exec_stdin.h"
 #include "sandbox/cli/exec_strategy.h"
 #include "sandbox/identity.h"
 #include "sandbox/idmap.h"
@@ -70,7 +74,11 @@ struct exec_ctx {
 	const char *task;
 	char **envp;
 	int out_pipe[2], err_pipe[2];
-	int out_log, err_log;
+	int out_log, err_log, comb_log; /* logs in staging */
+	struct exec_stdin in;		/* what the task reads */
+	/* Why the task is neither looked up nor stored ("stdin is a
+	 * pipe"), NULL when cacheable. */
+	const char *uncacheable;
 	int gc_lock, task_lock, mutex_lock; /* held store locks, or -1 */
 	uint64_t seq;			    /* attempt sequence number */
 	char key[DIGEST_STRLEN];	    /* cache key, "" until known */
@@ -79,7 +87,11 @@ struct exec_ctx {
 	struct events ev;
 	struct sandbox_result res; /* zero until the sandbox ran */
 	bool ran;
-	bool hit;	     /* served from the cache: no sandbox */
+	bool hit; /* served from the cache: no sandbox */
+	/* The attempt counts from workspace assembly on: however it ends,
+	 * it leaves a record (record_unpublished when publication did not). */
+	bool counts, began, recorded, superseded, logs_published;
+	char line[WSBOX_ERROR_MAX]; /* the message the record keeps */
 	bool rootfs_is_path; /* --rootfs names a directory, not an import */
 	struct task_record rec;
 	/* The host ids the task maps to (rootless: the caller, one id; as
@@ -95,9 +107,9 @@ struct exec_ctx {
 #define EXEC_CTX_INIT                                                          \
 	{                                                                      \
 		.out_pipe = {-1, -1}, .err_pipe = {-1, -1}, .out_log = -1,     \
-		.err_log = -1, .gc_lock = -1, .task_lock = -1,                 \
-		.mutex_lock = -1, .store = {.fd = -1}, .att = {.dirfd = -1},   \
-		.ev = {.fd = -1},                                              \
+		.err_log = -1, .comb_log = -1, .in = EXEC_STDIN_INIT,          \
+		.gc_lock = -1, .task_lock = -1, .mutex_lock = -1,              \
+		.store = {.fd = -1}, .att = {.dirfd = -1}, .ev = {.fd = -1},   \
 	}
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
@@ -142,10 +154,12 @@ static void ctx_free(struct exec_ctx *c)
 		free(*e);
 	free(c->envp);
 	int fds[] = {c->out_pipe[0], c->out_pipe[1], c->err_pipe[0],
-		     c->err_pipe[1], c->out_log,     c->err_log};
-	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		     c->err_pipe[1], c->out_log,     c->err_log,
+		     c->comb_log};
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	exec_stdin_close(&c->in);
 	store_unlock(&c->gc_lock);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->mutex_lock);
@@ -292,10 +306,13 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	return 0;
 }
 
-/* Ancestors → manifests → conflicts → lower dirs, topmost first; the
- * record names them. */
+/* Step 3: ancestors → manifests → conflicts → lower dirs, topmost first;
+ * the record names them. */
 static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 {
+	/* From here on the attempt counts: a refusal (conflict, unknown or
+	 * failed parent) leaves a record saying so (record_unpublished). */
+	c->counts = true;
 	if (!c->o.parents.n)
 		return 0;
 	int r = dag_collect(&c->store, c->run, c->o.parents.v, c->o.parents.n,
@@ -326,11 +343,11 @@ static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
  * published (a superseded attempt leaves no log behind). */
 static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 {
-	c->out_log = openat(c->att.dirfd, "stdout",
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	c->err_log = openat(c->att.dirfd, "stderr",
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (c->out_log < 0 || c->err_log < 0)
+	const int fl = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+	c->out_log = openat(c->att.dirfd, "stdout", fl, 0600);
+	c->err_log = openat(c->att.dirfd, "stderr", fl, 0600);
+	c->comb_log = openat(c->att.dirfd, "combined", fl, 0600);
+	if (c->out_log < 0 || c->err_log < 0 || c->comb_log < 0)
 		return wsbox_fail(err, errno, "create logs in `%s`",
 				  c->att.dir);
 	if (pipe2(c->out_pipe, O_CLOEXEC) < 0 ||
@@ -344,8 +361,10 @@ static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 	_cleanup_free_ char *dir = store_run_path(&c->store, c->run, "logs");
 	_cleanup_free_ char *out = xasprintf("%s.out", c->att.id);
 	_cleanup_free_ char *errf = xasprintf("%s.err", c->att.id);
+	_cleanup_free_ char *comb = xasprintf("%s.log", c->att.id);
 	c->rec.stdout_log = store_run_rel(c->run, "logs", out);
 	c->rec.stderr_log = store_run_rel(c->run, "logs", errf);
+	c->rec.combined_log = store_run_rel(c->run, "logs", comb);
 	return mkdir_p(dir, 0700, err);
 }
 
@@ -495,6 +514,9 @@ static void compute_key(struct exec_ctx *c)
 	    .n_save = o->save.n,
 	    .ro = o->ro,
 	    .max_layer_size = o->max_layer_size,
+	    .stdin_id = c->in.id,
+	    .extra = o->cache_key_extra.v,
+	    .n_extra = o->cache_key_extra.n,
 	};
 	cache_key(&in, c->key);
 	free(pass_values);
@@ -505,6 +527,49 @@ static double wall_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The compare-and-swap check under the task's lock (result_lock); a newer
+ * attempt that published first makes this one superseded. */
+static int lock_result(struct exec_ctx *c, struct wsbox_error *err)
+{
+	c->task_lock = result_lock(&c->store, c->run, c->task, c->seq, err);
+	if (c->task_lock == -ESTALE)
+		c->superseded = true;
+	return c->task_lock < 0 ? c->task_lock : 0;
+}
+
+/* The task's record (published state), then the attempt's own (history:
+ * its failure is a warning, the result stands). Under the task's lock. */
+static int write_records(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = record_write(&c->store, &c->rec, err);
+	if (r < 0)
+		return r;
+	c->recorded = true;
+	struct wsbox_error aerr = {0};
+	if (record_write_attempt(&c->store, &c->rec, &aerr) < 0)
+		fprintf(stderr, "wsbox: warning: attempt record: %s\n",
+			aerr.msg);
+	return 0;
+}
+
+/* Staging's logs into runs/<run>/logs/ (a superseded attempt never gets
+ * here and leaves none). */
+static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
+{
+	int r = make_log_dir(c, err);
+	if (r < 0)
+		return r;
+	const char *from[] = {"stdout", "stderr", "combined"};
+	const char *to[] = {c->rec.stdout_log, c->rec.stderr_log,
+			    c->rec.combined_log};
+	for (size_t i = 0; i < ARRAY_SIZE(from); i++)
+		if (renameat(c->att.dirfd, from[i], c->store.fd, to[i]) < 0)
+			return wsbox_fail(err, errno, "publish logs of task %s",
+					  c->task);
+	c->logs_published = true;
+	return 0;
 }
 
 /* Publish this attempt's result: the compare-and-swap of docs/cache.md
@@ -520,9 +585,9 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
 	if (c->gc_lock < 0)
 		return c->gc_lock;
-	c->task_lock = result_lock(&c->store, c->run, c->task, c->seq, err);
-	if (c->task_lock < 0)
-		return c->task_lock;
+	r = lock_result(c, err);
+	if (r < 0)
+		return r;
 	if (c->have_capture) {
 		char digest[DIGEST_STRLEN];
 		r = layer_publish(&c->store, &c->att, "upper", &c->captured,
@@ -533,7 +598,7 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 		}
 		c->rec.layer = xstrdup(digest);
 	}
-	if (cache_it) {
+	if (cache_it && !c->uncacheable) {
 		struct cache_entry e = {.layer = c->rec.layer,
 					.bytes = c->rec.bytes,
 					.files = c->rec.files,
@@ -544,19 +609,40 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 		if (cache_store(&c->store, &c->att, c->key, &e, &cerr) < 0)
 			fprintf(stderr, "wsbox: warning: %s\n", cerr.msg);
 	}
-	r = make_log_dir(c, err);
+	r = publish_logs(c, err);
 	if (r < 0)
 		return r;
-	if (renameat(c->att.dirfd, "stdout", c->store.fd, c->rec.stdout_log) <
-		0 ||
-	    renameat(c->att.dirfd, "stderr", c->store.fd, c->rec.stderr_log) <
-		0)
-		return wsbox_fail(err, errno, "publish logs of task %s",
-				  c->task);
-	r = record_write(&c->store, &c->rec, err);
+	r = write_records(c, err);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	return r;
+}
+
+/* The run keeps its own links to the cached output, so evicting the entry
+ * later does not take the run's logs. An entry without a combined log
+ * (older) gives the run none. */
+static int link_cached_logs(struct exec_ctx *c, struct wsbox_error *err)
+{
+	struct task_record *rec = &c->rec;
+	int r = make_log_dir(c, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *out = cache_file(c->key, "stdout");
+	_cleanup_free_ char *errf = cache_file(c->key, "stderr");
+	_cleanup_free_ char *comb = cache_file(c->key, "combined");
+	if (linkat(c->store.fd, out, c->store.fd, rec->stdout_log, 0) < 0 ||
+	    linkat(c->store.fd, errf, c->store.fd, rec->stderr_log, 0) < 0)
+		return wsbox_fail(err, errno, "link cached logs of task %s",
+				  c->task);
+	if (linkat(c->store.fd, comb, c->store.fd, rec->combined_log, 0) < 0) {
+		if (errno != ENOENT)
+			return wsbox_fail(
+			    err, errno, "link cached logs of task %s", c->task);
+		free(rec->combined_log);
+		rec->combined_log = NULL;
+	}
+	c->logs_published = true;
+	return 0;
 }
 
 /* A cache hit: the cached layer becomes this task's layer, the cached
@@ -572,22 +658,15 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 	rec->files = e->files;
 	rec->cache_hit = true;
 	rec->status = "succeeded";
-	c->task_lock = result_lock(&c->store, c->run, c->task, c->seq, err);
-	if (c->task_lock < 0)
-		return c->task_lock;
-	r = make_log_dir(c, err);
+	rec->exit_status = 0;
+	r = lock_result(c, err);
 	if (r < 0)
 		return r;
-	/* The run keeps its own link to the output, so evicting the entry
-	 * later does not take the run's logs. */
-	_cleanup_free_ char *out = cache_file(c->key, "stdout");
-	_cleanup_free_ char *errf = cache_file(c->key, "stderr");
-	if (linkat(c->store.fd, out, c->store.fd, rec->stdout_log, 0) < 0 ||
-	    linkat(c->store.fd, errf, c->store.fd, rec->stderr_log, 0) < 0)
-		return wsbox_fail(err, errno, "link cached logs of task %s",
-				  c->task);
+	r = link_cached_logs(c, err);
+	if (r < 0)
+		return r;
 	rec->wall_sec = wall_now() - rec->started;
-	r = record_write(&c->store, rec, err);
+	r = write_records(c, err);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	if (r < 0)
@@ -650,23 +729,20 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	events_emit(&c->ev, "task_finished", o);
 }
 
-/* Step 1: events, the stdin check, a --rootfs path, the store. Everything
+/* Step 1: stdin's kind, events, a --rootfs path, the store. Everything
  * that needs no store write is validated first: a --rootfs path is checked
  * before the store is created, an imported rootfs name after it is opened
  * (identify_task). */
 static int open_store(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct exec_opts *o = &c->o;
-	int r = events_open(&c->ev, o->events, err);
+	/* First: a closed fd 0 is filled before anything else is opened. */
+	int r = exec_stdin_classify(&c->in, err);
 	if (r < 0)
 		return r;
-	/* The task inherits stdin. A directory there would be a handle on
-	 * the host tree (/proc/self/fd/0/..., CVE-2024-21626 class). */
-	struct stat in_st;
-	if (fstat(STDIN_FILENO, &in_st) == 0 && S_ISDIR(in_st.st_mode))
-		return wsbox_fail(err, 0,
-				  "stdin is a directory: refusing to hand a "
-				  "host directory to the task");
+	r = events_open(&c->ev, o->events, err);
+	if (r < 0)
+		return r;
 	c->rootfs_is_path =
 	    o->rootfs && (strchr(o->rootfs, '/') || o->rootfs[0] == '.');
 	if (c->rootfs_is_path) {
@@ -713,12 +789,14 @@ static void name_attempt(struct exec_ctx *c)
 	rec->parents = o->parents.v;
 	rec->n_parents = o->parents.n;
 	rec->ro = o->ro;
+	rec->cache_key_extra = o->cache_key_extra.v;
+	rec->n_cache_key_extra = o->cache_key_extra.n;
 	rec->started = wall_now();
 }
 
-/* Step 2: who the task runs as, on which root filesystem, under which
- * names; then the shared gc lock, under which records are read and layers
- * pinned. */
+/* Step 2: who the task runs as, on which root filesystem and workspace
+ * strategy, under which names; then the shared gc lock, under which records
+ * are read and layers pinned. */
 static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = resolve_ids(c, err);
@@ -727,12 +805,19 @@ static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 	r = resolve_rootfs(c, err);
 	if (r < 0)
 		return r;
+	/* The workspace strategy is the host's and the options' business:
+	 * one that cannot work here is refused before the attempt counts. */
+	r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
+	if (r < 0)
+		return r;
 	name_attempt(c);
 	c->gc_lock = store_lock(&c->store, LOCK_GC, false, err);
 	return c->gc_lock < 0 ? c->gc_lock : 0;
 }
 
-/* Step 4: the seccomp policy, its compiled filters cached in the store. */
+/* Step 2: the seccomp policy, its compiled filters cached in the store
+ * (before the workspace: a bad --policy is an option error and leaves no
+ * record). */
 static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->bpf_dir = store_path_of(&c->store, STORE_BPF_CACHE);
@@ -741,35 +826,59 @@ static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
 	return policy_load(c->o.policy, &popts, &c->pol, err);
 }
 
-/* Step 5: the attempt counts from here, once its workspace is known to be
- * valid (a refused exec leaves no trace): any attempt of this task that
- * draws a higher number and publishes first wins. Then the environment and
- * the cache key. */
-static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
+/* The task's stdin, settled (a file copied and hashed), and whether the
+ * task can be cached at all: a stream on stdin can only be keyed by the
+ * names the caller gives it (--cache-key-extra). */
+static int settle_stdin(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = exec_strategy_choose(&c->store, c->o.strategy, &c->strat, err);
+	bool named = c->o.cache_key_extra.n > 0;
+	int r = exec_stdin_snapshot(&c->in, named, err);
 	if (r < 0)
 		return r;
-	r = result_begin(&c->store, c->run, c->task, &c->seq, err);
+	c->uncacheable = named ? NULL : exec_stdin_stream_reason(&c->in);
+	c->rec.uncacheable = (char *)c->uncacheable;
+	return 0;
+}
+
+/* Step 4: the workspace is valid: draw the attempt's number (any attempt
+ * of this task that draws a higher number and publishes first wins), then
+ * stdin, the environment and the cache key. */
+static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
+{
+	c->began = true;
+	int r = result_begin(&c->store, c->run, c->task, &c->seq, err);
 	if (r < 0)
 		return r;
 	c->rec.seq = c->seq;
+	r = settle_stdin(c, err);
+	if (r < 0)
+		return r;
 	c->envp = exec_build_env(&c->o, environ);
-	compute_key(c);
-	c->rec.cache_key = c->key;
+	if (!c->uncacheable) {
+		compute_key(c);
+		c->rec.cache_key = c->key;
+	}
 	emit_started(c);
 	return 0;
 }
 
-/* Step 6: on a hit, publish the cached result here (c->hit) and run
+/* Step 5: on a hit, publish the cached result here (c->hit) and run
  * nothing; a miss is announced. */
 static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct cache_entry e;
+	if (c->uncacheable) {
+		events_emit(&c->ev, "cache_miss",
+			    json_pack("{s:n, s:b, s:b, s:s}", "cache_key",
+				      "forced", c->o.no_cache, "uncacheable",
+				      true, "reason", c->uncacheable));
+		return 0;
+	}
 	if (c->o.no_cache || cache_lookup(&c->store, c->key, &e) != 1) {
 		events_emit(&c->ev, "cache_miss",
-			    json_pack("{s:s, s:b}", "cache_key", c->key,
-				      "forced", c->o.no_cache));
+			    json_pack("{s:s, s:b, s:b}", "cache_key", c->key,
+				      "forced", c->o.no_cache, "uncacheable",
+				      false));
 		return 0;
 	}
 	events_emit(&c->ev, "cache_hit",
@@ -781,7 +890,7 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 	return r;
 }
 
-/* Step 7: the attempt's staging dir. Pin what the workspace stands on
+/* Step 6: the attempt's staging dir. Pin what the workspace stands on
  * before the gc lock goes: the task may run for hours. */
 static int stage(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -861,7 +970,8 @@ static int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
 	return c->mutex_lock < 0 ? c->mutex_lock : 0;
 }
 
-/* Step 8: logs, root-mode ownership, idmapped views, --mutex. */
+/* Step 7, before the sandbox: logs, root-mode ownership, idmapped views,
+ * --mutex. */
 static int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = open_logs(c, err);
@@ -911,18 +1021,20 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .net = o->net,
 	    .limits = exec_opts_limits(o),
 	    .policy = &c->pol,
-	    .stdio = {-1, c->out_pipe[1], c->err_pipe[1]},
+	    .stdio = {c->in.fd, c->out_pipe[1], c->err_pipe[1]},
 	    .close_stdio = true,
 	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
 		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
 	    .n_tee = 2,
+	    .has_combined_log = true,
+	    .combined_log = c->comb_log,
 	    .report_denied = true,
 	    .on_denied = emit_denied,
 	    .on_denied_ctx = c,
 	};
 }
 
-/* Step 9: clone → contain → init → task, to the end (c->res). */
+/* Step 7: clone → contain → init → task, to the end (c->res). */
 static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
@@ -941,15 +1053,17 @@ static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	struct plan plan = exec_plan(c, hide);
 	int r = sandbox_run(&plan, &c->res, err);
 	store_unlock(&c->mutex_lock);
-	/* The sandbox closed the pipes' write ends; forget them. */
+	/* The sandbox closed the pipes' write ends and stdin's copy;
+	 * forget them. */
 	c->out_pipe[1] = c->err_pipe[1] = -1;
+	c->in.fd = -1;
 	if (r < 0)
 		return r;
 	c->ran = true;
 	return 0;
 }
 
-/* Step 10: how the task ended, into the record, and the upper dir of a
+/* Step 8: how the task ended, into the record, and the upper dir of a
  * task that succeeded captured. Returns the exit status; a timeout or a
  * failed capture also leaves its message in err, but the result is still
  * published. */
@@ -981,10 +1095,28 @@ static int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
 	return status;
 }
 
-/* Step 11: publish the result (publish_result) and return `status`; a
- * result that cannot be published fails the exec, with its own error. */
+/* The line an exec ends with (printed by report, kept in the record): the
+ * failure, else the limit the task hit, else "". */
+static void final_line(const struct exec_ctx *c, const struct wsbox_error *err,
+		       char line[WSBOX_ERROR_MAX])
+{
+	line[0] = '\0';
+	if (err->msg[0])
+		snprintf(line, WSBOX_ERROR_MAX, "%s", err->msg);
+	else if (c->ran && c->res.note[0])
+		snprintf(line, WSBOX_ERROR_MAX, "task %s: %s", c->task,
+			 c->res.note);
+}
+
+/* Step 9: publish the result (publish_result) and return `status`; a
+ * result that cannot be published fails the exec, with its own error. The
+ * record keeps the exit status and the message (a timeout, a capture
+ * refused, a limit hit). */
 static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
 {
+	c->rec.exit_status = status;
+	final_line(c, err, c->line);
+	c->rec.error = c->line[0] ? c->line : NULL;
 	struct wsbox_error perr = {0};
 	if (publish_result(c, status == 0, &perr) < 0) {
 		*err = perr;
@@ -1000,23 +1132,23 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
  * exit status, or a negative errno with err set. */
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = open_store(c, err); /* events, stdin, rootfs path, store */
+	int r = open_store(c, err); /* stdin, events, rootfs path, store */
 	if (r < 0)
 		return r;
 	trace_phase("store");
-	r = identify_task(c, err); /* ids, rootfs, names, gc lock */
+	r = identify_task(c, err); /* ids, rootfs, strategy, names, gc lock */
 	if (r < 0)
 		return r;
 	trace_phase("ids+rootfs");
-	r = assemble_workspace(c, err); /* DAG → conflicts → lowers */
-	if (r < 0)
-		return r;
-	trace_phase("assemble");
 	r = load_policy(c, err);
 	if (r < 0)
 		return r;
 	trace_phase("policy");
-	r = begin_attempt(c, err); /* sequence number, env, cache key */
+	r = assemble_workspace(c, err); /* DAG → conflicts → lowers */
+	if (r < 0)
+		return r;
+	trace_phase("assemble");
+	r = begin_attempt(c, err); /* number, stdin, env, cache key */
 	if (r < 0)
 		return r;
 	trace_phase("key");
@@ -1041,20 +1173,73 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	return publish(c, status, err);
 }
 
-/* The line wsbox ends with: the failure, else the limit the task hit. */
-static void report(struct exec_ctx *c, int status,
-		   const struct wsbox_error *err)
+/* Print the line wsbox ends with, and the last event. */
+static void report(struct exec_ctx *c, int status, const char *line)
 {
-	char line[WSBOX_ERROR_MAX] = "";
-	if (err->msg[0])
-		snprintf(line, sizeof line, "%s", err->msg);
-	else if (c->ran && c->res.note[0])
-		snprintf(line, sizeof line, "task %s: %s", c->task,
-			 c->res.note);
 	if (line[0])
 		dprintf(STDERR_FILENO, "wsbox: %s\n", line);
 	if (c->ev.fd >= 0)
 		emit_finished(c, status, line[0] ? line : NULL);
+}
+
+/* Under the task's lock, taken here unless publication still holds it
+ * (a flock taken twice by one process on two fds would wait for itself).
+ * 1: locked and this attempt may replace the task's record; 0:
+ * superseded, or the lock could not be had (*why says so). */
+static int lock_for_record(struct exec_ctx *c, struct wsbox_error *why)
+{
+	if (c->superseded)
+		return 0;
+	if (c->gc_lock < 0)
+		c->gc_lock = store_lock(&c->store, LOCK_GC, false, why);
+	if (c->gc_lock < 0)
+		return 0;
+	/* Refused before its number was drawn: draw one now, so the refusal
+	 * ranks like any attempt that started at this point. */
+	if (!c->seq &&
+	    result_begin(&c->store, c->run, c->task, &c->seq, why) < 0)
+		return 0;
+	c->rec.seq = c->seq;
+	if (c->task_lock < 0 && lock_result(c, why) < 0)
+		return 0;
+	return 1;
+}
+
+/* An attempt that counts but published no record: refused (the workspace
+ * could not be assembled), superseded, or wsbox failed. Its record says
+ * why; it replaces the task's record under the compare-and-swap unless a
+ * newer attempt published (then only the attempt record is left). Best
+ * effort: the exec fails already; a record that cannot be written is a
+ * warning. */
+static void record_unpublished(struct exec_ctx *c, int status, const char *line)
+{
+	struct task_record *rec = &c->rec;
+	rec->status = !c->began ? "refused" : "error";
+	rec->exit_status = status;
+	snprintf(c->line, sizeof c->line, "%s", line);
+	rec->error = c->line[0] ? c->line : NULL;
+	if (!rec->wall_sec)
+		rec->wall_sec = wall_now() - rec->started;
+	if (!c->logs_published) {
+		free(rec->stdout_log);
+		free(rec->stderr_log);
+		free(rec->combined_log);
+		rec->stdout_log = rec->stderr_log = rec->combined_log = NULL;
+	}
+	struct wsbox_error werr = {0};
+	int locked = lock_for_record(c, &werr);
+	if (c->superseded)
+		rec->status = "superseded";
+	int r = locked ? record_write(&c->store, rec, &werr) : 0;
+	if (r == 0 && (locked || c->superseded))
+		r = record_write_attempt(&c->store, rec, &werr);
+	store_unlock(&c->task_lock);
+	store_unlock(&c->gc_lock);
+	/* Superseded is not a failure of the record: it is the outcome. */
+	if (r < 0 || (!locked && !c->superseded))
+		fprintf(stderr, "wsbox: warning: record of task %s: %s\n",
+			c->task, werr.msg);
+	c->recorded = true;
 }
 
 /* A failed attempt's staging dir is kept for --keep-failed, any other
@@ -1084,10 +1269,15 @@ static int exec_ctx_finish(struct exec_ctx *c, int r,
 	int status = r;
 	if (r < 0)
 		status = err->status ? err->status : WSBOX_EXIT_FAILURE;
-	report(c, status, err);
+	char line[WSBOX_ERROR_MAX];
+	final_line(c, err, line);
+	if (c->counts && !c->recorded)
+		record_unpublished(c, status, line);
+	report(c, status, line);
 	settle_attempt(c, status);
 	free(c->rec.stdout_log);
 	free(c->rec.stderr_log);
+	free(c->rec.combined_log);
 	ctx_free(c);
 	trace_phase("done");
 	return status;

@@ -189,6 +189,7 @@ enum {
 	OPT_STRATEGY,
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
+	OPT_CACHE_KEY_EXTRA,
 	OPT_HELP,
 };
 
@@ -232,6 +233,8 @@ static const struct exec_option {
      "seccomp policy (default: default; `wsbox policy ls`)"},
     {"no-cache", OPT_NO_CACHE, NULL,
      "run even on a cache hit; refresh the entry"},
+    {"cache-key-extra", OPT_CACHE_KEY_EXTRA, "K=V",
+     "key the cache on an input wsbox cannot see"},
     {"events", OPT_EVENTS, "FILE|-|fd:N", "JSON-lines events for an engine"},
     {"mutex", OPT_MUTEX, "NAME",
      "never run together with another task holding NAME"},
@@ -265,6 +268,29 @@ void exec_opts_usage(FILE *f)
 	      "timeout;\n125 wsbox failed or refused; 126 CMD not executable; "
 	      "127 CMD not found\n",
 	      f);
+}
+
+/* Insert K=V into the sorted list; refuse a K given twice. */
+static int add_key_extra(struct strv *x, const char *kv,
+			 struct wsbox_error *err)
+{
+	size_t klen = (size_t)(strchr(kv, '=') - kv);
+	size_t at = 0;
+	for (; at < x->n; at++) {
+		size_t olen = strcspn(x->v[at], "=");
+		int c = strncmp(x->v[at], kv, klen < olen ? klen : olen);
+		if (!c && olen == klen)
+			return wsbox_fail(
+			    err, 0, "--cache-key-extra `%.*s`: given twice",
+			    (int)klen, kv);
+		if (c > 0 || (!c && olen > klen))
+			break;
+	}
+	strv_push(x, kv);
+	char *last = x->v[x->n - 1];
+	memmove(&x->v[at + 1], &x->v[at], (x->n - 1 - at) * sizeof *x->v);
+	x->v[at] = last;
+	return 0;
 }
 
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
@@ -440,6 +466,17 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 				    optarg);
 			o->cgroup_parent = optarg;
 			break;
+		case OPT_CACHE_KEY_EXTRA: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq ||
+			    !valid_env_name(optarg, (size_t)(eq - optarg)))
+				return wsbox_fail(
+				    err, 0, "--cache-key-extra `%s`: want K=V",
+				    optarg);
+			if (add_key_extra(&o->cache_key_extra, optarg, err) < 0)
+				return -EINVAL;
+			break;
+		}
 		case OPT_POLICY:
 			o->policy = optarg;
 			break;
@@ -528,6 +565,7 @@ void exec_opts_free(struct exec_opts *o)
 	strv_free(&o->save);
 	strv_free(&o->env);
 	strv_free(&o->env_pass);
+	strv_free(&o->cache_key_extra);
 }
 
 /* Set NAME=VALUE in env (replacing an existing NAME). */

@@ -40,6 +40,9 @@ struct exec_opts {
 	uint64_t max_layer_size;
 	const char *policy;
 	bool no_cache;
+	/* --cache-key-extra K=V: names inputs wsbox cannot see (a stream on
+	 * stdin, a fetch over --net host); sorted by K, no K twice. */
+	struct strv cache_key_extra;
 	const char *events;
 	bool keep_failed;
 	const char *hostname;

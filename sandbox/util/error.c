@@ -43,6 +43,17 @@ int wsbox_fail(struct wsbox_error *err, int errnum, const char *fmt, ...)
 	return errnum > 0 ? -errnum : -EINVAL;
 }
 
+int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(err, 0, fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	err->status = WSBOX_EXIT_FAILURE;
+	return errnum > 0 ? -errnum : -EINVAL;
+}
+
 int wsbox_fail_status(struct wsbox_error *err, int status, int errnum,
 		      const char *fmt, ...)
 {

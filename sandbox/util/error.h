@@ -29,6 +29,12 @@ struct wsbox_error {
 int wsbox_fail(struct wsbox_error *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A logical failure (no such task, a malformed record, a conflict): the
+ * message carries no errno text, yet err->errnum and the return value are
+ * -errnum, so callers can still tell e.g. ENOENT apart. */
+int wsbox_fail_logic(struct wsbox_error *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Like wsbox_fail but with an explicit exit status (e.g. 127 for a missing
  * command, 124 for a timeout). */
 int wsbox_fail_status(struct wsbox_error *err, int status, int errnum,

@@ -11,6 +11,15 @@ print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
 PY
 }
 
+# att_rec RUN TASK ATTEMPT FIELD: a field of an attempt's own record.
+att_rec() {
+	python3 - "$STORE/runs/$1/attempts/$2/$3" "$4" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))[sys.argv[2]]
+print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
+PY
+}
+
 test_twenty_parallel_tasks_of_one_run_all_recorded() {
 	i=1; pids=
 	while [ $i -le 20 ]; do
@@ -34,7 +43,7 @@ test_twenty_parallel_tasks_of_one_run_all_recorded() {
 }
 
 # The older attempt (started first) finishes last: it is superseded, exits
-# 125, and leaves nothing behind; the newer one's result stands.
+# 125, and leaves only its attempt record; the newer one's result stands.
 test_racing_attempts_stale_one_is_superseded() {
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --run r --task t --no-cache \
 		--events "$T/eva" -- sh -c 'sleep 2; echo A > f; echo A' \
@@ -59,7 +68,11 @@ test_racing_attempts_stale_one_is_superseded() {
 	assert_no_file "$STORE/runs/r/logs/$att_a.out"
 	assert_eq "$(ls -A "$STORE/staging")" "" "staging left"
 	# And the task's finished event says why.
-	grep -q '"status":"error"' "$T/eva" || fail "no error status in events"
+	grep -q '"status":"superseded"' "$T/eva" || fail "no superseded status in events"
+	# Its own attempt record stays: superseded, with the message.
+	assert_eq "$(att_rec r t "$att_a" status)" superseded "attempt record status"
+	assert_eq "$(att_rec r t "$att_a" exit_status)" 125 "attempt record exit_status"
+	att_rec r t "$att_a" error | grep -q "superseded by attempt $att_b" || fail "attempt record lacks the why"
 }
 
 test_two_simultaneous_attempts_exactly_one_result() {

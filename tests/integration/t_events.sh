@@ -37,7 +37,7 @@ test_events_json_lines_with_fields() {
 "task_started a -;cache_miss a -;task_finished a succeeded;\
 task_started b -;cache_miss b -;task_finished b failed;\
 task_started x -;cache_miss x -;task_finished x succeeded;\
-task_finished conflict error;\
+task_finished conflict refused;\
 task_started a -;cache_hit a -;task_finished a succeeded;" kinds
 	python3 - "$T/ev" <<'PY' || fail "events fields"
 import json, sys

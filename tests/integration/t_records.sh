@@ -176,13 +176,15 @@ test_logical_errors_carry_no_errno_text() {
 }
 
 test_logs_prints_the_task_streams() {
-	wsx --run r --task t -- sh -c 'echo out1; echo err1 >&2; echo out2'
+	# Apart in time, so the supervisor reads them one at a time.
+	wsx --run r --task t -- sh -c 'echo out1; sleep 0.3; echo err1 >&2; sleep 0.3; echo out2'
 	assert_rc 0
 	ws logs --store "$STORE" --run r --task t
 	assert_rc 0
+	# Both streams in their original interleaving (the combined log).
 	assert_out "out1
-out2
-err1"
+err1
+out2"
 	ws logs --store "$STORE" --run r --task t --stdout
 	assert_rc 0
 	assert_out "out1
@@ -193,7 +195,7 @@ out2"
 	ws logs --store "$STORE" --run r --task t --stdout --stderr
 	assert_rc 125
 	# A cache hit in another run has the same logs.
-	wsx --run r2 --task t -- sh -c 'echo out1; echo err1 >&2; echo out2'
+	wsx --run r2 --task t -- sh -c 'echo out1; sleep 0.3; echo err1 >&2; sleep 0.3; echo out2'
 	assert_rc 0
 	ws runs --store "$STORE" show r2 --json
 	assert_eq "$(jq_out 'd["tasks"][0]["cache_hit"]')" True "cache hit"
@@ -283,8 +285,8 @@ test_exec_refusals_point_at_stale_tasks() {
 	make_stale_chain
 	wsx --run r --task e --parent c --parent b -- true
 	assert_rc 125
-	assert_err_has "task b was re-run after its children used it"
-	assert_err_has "(re-run the tasks \`wsbox runs show\` marks stale)"
+	assert_err_has "ancestors disagree on the layer of task b: it was re-run after a descendant used it"
+	assert_err_has "re-run c (and every task between b and c) first (\`wsbox runs show\` marks them stale)"
 	if grep -q 'Invalid argument' "$T/err"; then fail "errno text: $(cat "$T/err")"; fi
 	wsx --run r --task e --parent ghost -- true
 	assert_rc 125

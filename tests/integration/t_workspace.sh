@@ -33,7 +33,9 @@ test_agola_isolated_tasks() {
 	task r both --parent build-x86 --parent build-arm -- true
 	assert_rc 125
 	assert_err_has "conflict: out/binary: written by task build-arm and task build-x86"
-	assert_no_file "$STORE/runs/r/tasks/both"
+	# The refusal is the task's recorded outcome (docs/cache.md "Records").
+	assert_eq "$(status_of r both)" refused status
+	grep -qF '"error": "conflict: out/binary: written by task build-arm and task build-x86"' "$STORE/runs/r/tasks/both" || fail "record lacks the conflict"
 }
 
 # Agola docs, "dependent tasks": distinct paths, both visible to both tests.
@@ -179,8 +181,10 @@ test_failed_task_publishes_nothing_and_blocks_children() {
 test_unknown_parent_is_125() {
 	task r child --parent ghost -- true
 	assert_rc 125
-	assert_err_has "parent ghost: no such task in run r"
-	assert_no_file "$STORE/runs/r"
+	# A logical error: no errno text after it.
+	assert_eq "$(cat "$T/err")" "wsbox: parent ghost: no such task in run r" stderr
+	assert_eq "$(status_of r child)" refused status
+	grep -qF '"error": "parent ghost: no such task in run r"' "$STORE/runs/r/tasks/child" || fail "record lacks the why"
 }
 
 test_keep_failed_keeps_upper() {

@@ -112,6 +112,37 @@ static void test_cache_key_changes_with_each_field(void **state)
 	b = base();
 	b.max_layer_size = 1;
 	assert_differs(&a, &b);
+	b = base();
+	b.stdin_id = "empty";
+	assert_differs(&a, &b);
+	char *extra[] = {"rev=1"};
+	b = base();
+	b.extra = extra;
+	b.n_extra = 1;
+	assert_differs(&a, &b);
+}
+
+/* Two files on stdin are two inputs; a named stream is neither of them. */
+static void test_cache_key_covers_stdin_and_extras(void **state)
+{
+	(void)state;
+	struct cache_key_input a = base(), b = base();
+	a.stdin_id = "file:sha256:aa";
+	b.stdin_id = "file:sha256:bb";
+	assert_differs(&a, &b);
+	b.stdin_id = "stream";
+	assert_differs(&a, &b);
+	char *x1[] = {"rev=1"}, *x2[] = {"rev=2"}, *x12[] = {"rev=1", "b=2"};
+	a = base();
+	b = base();
+	a.extra = x1;
+	a.n_extra = 1;
+	b.extra = x2;
+	b.n_extra = 1;
+	assert_differs(&a, &b);
+	b.extra = x12;
+	b.n_extra = 2;
+	assert_differs(&a, &b);
 }
 
 /* ["ab", "c"] and ["a", "bc"] concatenate alike; the key must not. */
@@ -160,6 +191,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cache_key_is_deterministic),
 	    cmocka_unit_test(test_cache_key_changes_with_each_field),
+	    cmocka_unit_test(test_cache_key_covers_stdin_and_extras),
 	    cmocka_unit_test(test_cache_key_keeps_list_boundaries),
 	    cmocka_unit_test(test_cache_key_tells_env_pass_unset_empty_and_set),
 	};

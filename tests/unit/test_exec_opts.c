@@ -135,6 +135,28 @@ static void test_exec_opts_refuses_bad_input_with_a_message(void **state)
 		       NULL);
 	expect_refused("--cgroup-parent", "--cgroup-parent", "", "true", NULL);
 	expect_refused("no command", NULL);
+	expect_refused("want K=V", "--cache-key-extra", "rev", "true", NULL);
+	expect_refused("want K=V", "--cache-key-extra", "=1", "true", NULL);
+	expect_refused("given twice", "--cache-key-extra", "rev=1",
+		       "--cache-key-extra", "rev=2", "true", NULL);
+}
+
+/* The order on the command line does not change the key: sorted by K. */
+static void test_exec_opts_sorts_cache_key_extra_by_name(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--cache-key-extra", "rev=2",
+			       "--cache-key-extra", "a=x=y",
+			       "--cache-key-extra", "re=1", "true", NULL),
+			 0);
+	assert_int_equal(o.cache_key_extra.n, 3);
+	assert_string_equal(o.cache_key_extra.v[0], "a=x=y");
+	assert_string_equal(o.cache_key_extra.v[1], "re=1");
+	assert_string_equal(o.cache_key_extra.v[2], "rev=2");
+	assert_null(o.cache_key_extra.v[3]);
+	exec_opts_free(&o);
 }
 
 static void test_parse_cpus_refuses_out_of_range_and_imprecise(void **state)
@@ -265,6 +287,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_exec_opts_leaves_command_flags_to_the_command),
 	    cmocka_unit_test(test_exec_opts_refuses_bad_input_with_a_message),
+	    cmocka_unit_test(test_exec_opts_sorts_cache_key_extra_by_name),
 	    cmocka_unit_test(
 		test_parse_size_takes_suffixes_and_refuses_overflow),
 	    cmocka_unit_test(

@@ -354,6 +354,36 @@ static void test_record_missing_task_has_no_errno_text(void **state)
 	assert_string_equal(err.msg, "no such task nosuch in run r");
 }
 
+/* Every attempt's own record: written once, read back with the fields
+ * the task record has, never replacing another attempt's. */
+static void test_record_attempt_is_kept_apart_and_written_once(void **state)
+{
+	struct fixture *f = *state;
+	struct task_record w = sample();
+	char *extra[] = {"rev=1", NULL};
+	w.status = "refused";
+	w.exit_status = 125;
+	w.error = "parent ghost: no such task in run r";
+	w.cache_key_extra = extra;
+	w.n_cache_key_extra = 1;
+	w.uncacheable = "stdin is a pipe";
+	struct wsbox_error err = {0};
+	assert_int_equal(record_write_attempt(&f->s, &w, &err), 0);
+	assert_int_equal(record_write_attempt(&f->s, &w, &err), -EEXIST);
+	struct task_record r;
+	assert_int_equal(
+	    record_read_attempt(&f->s, "r", "t", w.attempt, &r, &err), 0);
+	assert_string_equal(r.status, "refused");
+	assert_int_equal(r.exit_status, 125);
+	assert_string_equal(r.error, w.error);
+	assert_int_equal(r.n_cache_key_extra, 1);
+	assert_string_equal(r.cache_key_extra[0], "rev=1");
+	assert_string_equal(r.uncacheable, "stdin is a pipe");
+	record_free(&r);
+	/* The task's own record is another file. */
+	assert_int_equal(record_read(&f->s, "r", "t", &r, &err), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +414,9 @@ int main(void)
 		teardown_store),
 	    cmocka_unit_test_setup_teardown(
 		test_record_missing_task_has_no_errno_text, setup_store,
+		teardown_store),
+	    cmocka_unit_test_setup_teardown(
+		test_record_attempt_is_kept_apart_and_written_once, setup_store,
 		teardown_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
