@@ -686,9 +686,17 @@ static void emit_started(struct exec_ctx *c)
 }
 
 /* What the limits and the policy did to a task that ran. */
-static void emit_finished_limits(json_t *o, const struct sandbox_result *res)
+static void emit_finished_limits(json_t *o, const struct sandbox_result *res,
+				 uint64_t memory)
 {
 	json_object_set_new(o, "limits_via", json_str_or_null(res->limits_via));
+	/* RLIMIT_AS does not count shmem or memfd pages: with rlimits only,
+	 * --memory is not a bound (README "Limits"). */
+	if (memory)
+		json_object_set_new(
+		    o, "memory_bounded",
+		    json_boolean(!res->limits_via ||
+				 strcmp(res->limits_via, "rlimit")));
 	json_object_set_new(o, "oom_killed", json_boolean(res->oom_killed));
 	json_object_set_new(o, "pids_max_hit", json_boolean(res->pids_max_hit));
 	json_object_set_new(o, "mem_peak_bytes",
@@ -725,7 +733,7 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	    "bytes", (json_int_t)r->bytes, "files", (json_int_t)r->files,
 	    "error", json_str_or_null(msg));
 	if (o && c->ran)
-		emit_finished_limits(o, &c->res);
+		emit_finished_limits(o, &c->res, c->o.memory);
 	events_emit(&c->ev, "task_finished", o);
 }
 

@@ -376,4 +376,5 @@ test_rlimit_fallback_says_memory_not_bounded() {
 	wsx --no-cache --memory 64M --events "$T/events" -- true
 	assert_rc 0
 	assert_eq "$(event_field limits_via)" '"rlimit"' "limits_via"
+	assert_eq "$(event_field memory_bounded)" false "memory_bounded"
 }
