@@ -28,12 +28,13 @@ setup_executors() {
 }
 
 # on A|B ARGS...: wsbox as that executor (its store in $WSBOX_STORE, the
-# remote in $WSBOX_REMOTE), output in $T/out and $T/err, status in $RC.
+# remote in $WSBOX_REMOTE: $ON_REMOTE when set, else $URL), output in
+# $T/out and $T/err, status in $RC.
 on() {
 	if [ "$1" = A ]; then u=$UA s=$SA; else u=$UB s=$SB; fi
 	shift
 	set -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$HOME" \
-	    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" WSBOX_STORE="$s" WSBOX_REMOTE="$URL" \
+	    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" WSBOX_STORE="$s" WSBOX_REMOTE="${ON_REMOTE-$URL}" \
 	    "$WSBOX" "$@"
 	[ -z "$u" ] || set -- setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
 	RC=0
@@ -209,4 +210,27 @@ test_executors_remote_options_are_validated() {
 	ws pull --store "$STORE" --run r1 --task t
 	assert_rc 125
 	assert_err_has "pull: no remote (give --remote URL or set \$WSBOX_REMOTE)"
+}
+
+test_executors_run_passes_the_remote_to_every_exec() {
+	setup_executors
+	cat >"$T/exa/wsbox.yml" <<EOF
+tasks:
+  fetch:
+    run: mkdir src && echo v1 > src/main.c
+    rootfs: $ROOTFS
+  build:
+    run: cp src/main.c app
+    needs: [fetch]
+    rootfs: $ROOTFS
+EOF
+	chmod a+r "$T/exa/wsbox.yml"
+	# Only --remote names the registry: A's environment does not.
+	ON_REMOTE=
+	on A run "$T/exa/wsbox.yml" --run r1 -j 1 --remote "$URL"
+	assert_rc 0
+	unset ON_REMOTE
+	onx B --run r1 --task test --parent build -- cat app
+	assert_rc 0
+	assert_out v1
 }
