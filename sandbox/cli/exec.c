@@ -733,7 +733,7 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	events_emit(&c->ev, "task_finished", o);
 }
 
-/* Step 1: stdin's kind, events, a --rootfs path, the store. Everything
+/* Step 1: stdin's kind, events, a --rootfs path, the remote, the store. Everything
  * that needs no store write is validated first: a --rootfs path is checked
  * before the store is created, an imported rootfs name after it is opened
  * (identify_task). */
@@ -1144,7 +1144,7 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
  * exit status, or a negative errno with err set. */
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = open_store(c, err); /* stdin, events, rootfs path, store */
+	int r = open_store(c, err); /* stdin, events, rootfs, remote, store */
 	if (r < 0)
 		return r;
 	trace_phase("store");
