@@ -95,8 +95,8 @@ static int read_records(struct remote *rm, const struct store *s,
 	for (size_t i = 0; i < p->n_tasks; i++) {
 		if (sync_set_has(set, p->tasks[i]))
 			continue;
-		int r = add_remote(rm, s, p, p->tasks[i], p->missing_ok, set,
-				   err);
+		int r =
+		    add_remote(rm, s, p, p->tasks[i], p->missing_ok, set, err);
 		if (r < 0)
 			return r;
 	}
@@ -187,9 +187,8 @@ int sync_pull_tasks(struct remote *rm, struct store *s, struct sync_pull *p,
 	 * above the pulled records. */
 	for (size_t i = 0; i < set.n; i++) {
 		struct sync_item *it = &set.v[i];
-		if (it->write &&
-		    (r = result_begin(s, p->run, it->rec.task, &it->seq, err)) <
-			0)
+		if (it->write && (r = result_begin(s, p->run, it->rec.task,
+						   &it->seq, err)) < 0)
 			return r;
 	}
 	size_t n, missing;

@@ -324,8 +324,8 @@ static int fetch_parents(struct exec_ctx *c, struct wsbox_error *err)
 	for (size_t i = 0; i < c->o.parents.n; i++) {
 		struct task_record r = {0};
 		struct wsbox_error ignored = {0};
-		if (record_read_shallow(&c->store, c->run, c->o.parents.v[i], &r,
-					&ignored) == -ENOENT)
+		if (record_read_shallow(&c->store, c->run, c->o.parents.v[i],
+					&r, &ignored) == -ENOENT)
 			strv_push(&missing, c->o.parents.v[i]);
 		record_free(&r);
 	}
@@ -733,10 +733,10 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	events_emit(&c->ev, "task_finished", o);
 }
 
-/* Step 1: stdin's kind, events, a --rootfs path, the remote, the store. Everything
- * that needs no store write is validated first: a --rootfs path is checked
- * before the store is created, an imported rootfs name after it is opened
- * (identify_task). */
+/* Step 1: stdin's kind, events, a --rootfs path, the remote, the store.
+ * Everything that needs no store write is validated first: a --rootfs path
+ * and the remote's URL are checked before the store is created, an
+ * imported rootfs name after it is opened (identify_task). */
 static int open_store(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct exec_opts *o = &c->o;
@@ -883,7 +883,8 @@ static int lookup_remote(struct exec_ctx *c, struct cache_entry *e)
 	struct wsbox_error rerr = {0};
 	int r = remote_lookup_cache(&c->rm, &c->store, c->key, e, &rerr);
 	if (r < 0)
-		fprintf(stderr, "wsbox: warning: %s (cache looked up as a miss)\n",
+		fprintf(stderr,
+			"wsbox: warning: %s (cache looked up as a miss)\n",
 			rerr.msg);
 	c->remote_hit = r == 1;
 	return r == 1;

@@ -40,9 +40,10 @@ static int usage(FILE *f, int status)
 static int refuse_name(const char *opt, const char *v)
 {
 	struct wsbox_error err = {0};
-	wsbox_fail(&err, 0,
-		   "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-		   opt, v);
+	wsbox_fail(
+	    &err, 0,
+	    "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+	    opt, v);
 	return wsbox_error_exit(&err);
 }
 

@@ -160,8 +160,8 @@ static void test_exec_opts_takes_the_remote_options(void **state)
 	assert_false(o.remote_insecure);
 	assert_null(o.remote_compression);
 	exec_opts_free(&o);
-	assert_true(parse(&o, &e, "--remote-compression", "lz4", "true",
-			  NULL) < 0);
+	assert_true(parse(&o, &e, "--remote-compression", "lz4", "true", NULL) <
+		    0);
 	assert_string_equal(e.msg,
 			    "--remote-compression `lz4`: want zstd or gzip");
 	exec_opts_free(&o);
