@@ -103,8 +103,10 @@ test_executors_share_a_run_through_a_registry() {
 
 test_executors_cache_hit_in_another_run_runs_no_sandbox() {
 	setup_executors
-	onx A --run r1 --task build -- sh -c 'echo made > out; echo compiled'
+	onx A --run r1 --task build --events "$T/exa/events" -- sh -c 'echo made > out; echo compiled'
 	assert_rc 0
+	grep '"event": *"task_finished"' "$T/exa/events" | grep -q '"limits_via"' ||
+	    fail "no sandbox report on A: $(cat "$T/exa/events")"
 	onx B --run r2 --task build --events "$T/exb/events" -- sh -c 'echo made > out; echo compiled'
 	assert_rc 0
 	assert_out compiled
@@ -112,6 +114,9 @@ test_executors_cache_hit_in_another_run_runs_no_sandbox() {
 	    fail "no remote cache_hit event: $(cat "$T/exb/events")"
 	grep -q '"event": *"task_finished".*"cache_hit": *true' "$T/exb/events" ||
 	    fail "task_finished is not a hit: $(cat "$T/exb/events")"
+	# What a sandbox reports (its limits) is absent: none ran.
+	grep '"event": *"task_finished"' "$T/exb/events" | grep -q '"limits_via"' &&
+	    fail "a sandbox ran on B: $(cat "$T/exb/events")"
 	assert_eq "$(layers_of B r2 build | cut -d= -f2)" "$(layers_of A r1 build | cut -d= -f2)" "layer of the hit"
 	on B layers verify
 	assert_rc 0
