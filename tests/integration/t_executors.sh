@@ -239,3 +239,27 @@ EOF
 	assert_rc 0
 	assert_out v1
 }
+
+test_executors_local_parent_is_kept_over_the_remote() {
+	setup_executors
+	run_fetch_and_build
+	# B has its own build in r1: exec uses it and pulls nothing.
+	onx B --run r1 --task build -- sh -c 'echo mine > app'
+	assert_rc 0
+	mine=$(layers_of B r1 build) || exit 1
+	onx B --run r1 --task test --parent build -- cat app
+	assert_rc 0
+	assert_out mine
+	assert_eq "$(layers_of B r1 build)" "$mine" "B's record of build"
+}
+
+test_executors_identical_work_converges_on_one_digest() {
+	setup_executors
+	run_fetch_and_build
+	# B runs the same tasks itself (no cache): the same layers.
+	onx B --run r1 --task fetch --no-cache -- sh -c 'mkdir src; echo v1 > src/main.c; echo old > src/old'
+	assert_rc 0
+	onx B --run r1 --task build --parent fetch --no-cache -- sh -c 'echo bin > app; rm src/old; echo built'
+	assert_rc 0
+	assert_eq "$(layers_of B r1 fetch build)" "$(layers_of A r1 fetch build)" "layers of identical work"
+}
