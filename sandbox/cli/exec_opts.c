@@ -248,7 +248,7 @@ static const struct exec_option {
     {"remote-insecure", OPT_REMOTE_INSECURE, NULL,
      "allow plain http to a non-loopback remote"},
     {"remote-compression", OPT_REMOTE_COMPRESSION, "zstd|gzip",
-     "how pushed layers are compressed (default: zstd)"},
+     "pushed layers' compression (default: zstd)"},
     {"help", OPT_HELP, NULL, "print this help and exit"},
 };
 
