@@ -83,6 +83,10 @@ char *store_default_path(const char *opt);
 int store_open(const char *path, bool create, struct store *s,
 	       struct wsbox_error *err);
 void store_close(struct store *s);
+static inline void store_closep(struct store *s)
+{
+	store_close(s);
+}
 
 struct attempt {
 	char *id;    /* unique: <time>-<pid>-<random> */

@@ -15,5 +15,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_rootfs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 #endif

@@ -10,9 +10,14 @@
  * failed one (record_unpublished). Store and sandbox meet only here, through
  * the plan.
  *
+ * With a remote (README "Many executors"; layers/sync.h): parents missing
+ * here are pulled with their ancestry before the workspace is assembled,
+ * the remote cache is asked after a local miss, and a success is pushed
+ * after its publication (a failed push keeps the local result, exit 125).
+ *
  * Locks (layers/lock.h): the gc lock is held shared only while records are
- * read and while results are published; the task's lock only around the
- * publication; --mutex only while the sandbox runs. */
+ * read (and parents pulled) and while results are published; the task's
+ * lock only around the publication; --mutex only while the sandbox runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -35,12 +40,14 @@
 #include "layers/result.h"
 #include "layers/rootfs.h"
 #include "layers/store.h"
+#include "layers/sync.h"
 #include "policy/policy.h"
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/cli/exec_stdin.h"
 #include "sandbox/cli/exec_strategy.h"
+#include "sandbox/cli/remote_cli.h"
 #include "sandbox/identity.h"
 #include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
@@ -102,6 +109,11 @@ struct exec_ctx {
 	bool root, idmap;
 	uid_t host_uid, layer_uid, id_count;
 	gid_t host_gid, layer_gid;
+	/* --remote or $WSBOX_REMOTE, open when has_remote. */
+	struct remote rm;
+	bool has_remote, remote_hit;
+	/* A second line after the error (the retry of a failed push). */
+	char hint[WSBOX_ERROR_MAX];
 };
 
 #define EXEC_CTX_INIT                                                          \
@@ -171,6 +183,8 @@ static void ctx_free(struct exec_ctx *c)
 	free(c->empty);
 	free(c->bpf_dir);
 	policy_free(&c->pol);
+	if (c->has_remote)
+		remote_close(&c->rm);
 	store_close(&c->store);
 	exec_opts_free(&c->o);
 	/* The record borrows parents/lowers from above; only free its own. */
@@ -304,6 +318,61 @@ static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
 	}
 	flatten_free(flat, n_flat);
 	return 0;
+}
+
+/* Step 3, with a remote: the parents this store has no record of are
+ * pulled with the part of their ancestry it lacks (records and layers),
+ * under the gc lock identify_task took, as `wsbox pull` does. A failed
+ * pull leaves no record (the attempt does not count yet); a parent the
+ * remote lacks too is refused by assemble_workspace. */
+static int fetch_parents(struct exec_ctx *c, struct wsbox_error *err)
+{
+	if (!c->has_remote)
+		return 0;
+	struct strv missing = {0};
+	for (size_t i = 0; i < c->o.parents.n; i++) {
+		struct task_record r = {0};
+		struct wsbox_error ignored = {0};
+		if (record_read_shallow(&c->store, c->run, c->o.parents.v[i],
+					&r, &ignored) == -ENOENT)
+			strv_push(&missing, c->o.parents.v[i]);
+		record_free(&r);
+	}
+	if (!missing.n)
+		return 0;
+	struct sync_pull p = {.run = c->run,
+			      .tasks = missing.v,
+			      .n_tasks = missing.n,
+			      .missing_ok = true};
+	int r = sync_pull_tasks(&c->rm, &c->store, &p, err);
+	if (r == 0)
+		events_emit(&c->ev, "remote_pulled",
+			    json_pack("{s:o, s:I, s:I}", "parents",
+				      json_strv(missing.v, missing.n),
+				      "records", (json_int_t)p.records,
+				      "layers", (json_int_t)p.layers));
+	strv_free(&missing);
+	return r;
+}
+
+/* Step 10, with a remote: a success (run here or served from a cache) is
+ * shared: its ancestry's layers, its layer, record and cache entry. A
+ * failed push keeps the local result and fails the exec (125), with the
+ * command that retries it. */
+static int push_result(struct exec_ctx *c, int status, struct wsbox_error *err)
+{
+	if (status != 0 || !c->has_remote)
+		return status;
+	int r = sync_push_task(&c->rm, &c->store, c->run, c->task, err);
+	if (r >= 0)
+		return 0;
+	snprintf(c->hint, sizeof c->hint,
+		 "task %s is published in this store; retry the push with "
+		 "`wsbox push --run %s --task %s%s%s%s%s`",
+		 c->task, c->run, c->task, c->o.store ? " --store " : "",
+		 c->o.store ? c->o.store : "", c->o.remote ? " --remote " : "",
+		 c->o.remote ? c->o.remote : "");
+	return r;
 }
 
 /* Step 3: ancestors → manifests → conflicts → lower dirs, topmost first;
@@ -737,10 +806,10 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	events_emit(&c->ev, "task_finished", o);
 }
 
-/* Step 1: stdin's kind, events, a --rootfs path, the store. Everything
- * that needs no store write is validated first: a --rootfs path is checked
- * before the store is created, an imported rootfs name after it is opened
- * (identify_task). */
+/* Step 1: stdin's kind, events, a --rootfs path, the remote, the store.
+ * Everything that needs no store write is validated first: a --rootfs path
+ * and the remote's URL are checked before the store is created, an
+ * imported rootfs name after it is opened (identify_task). */
 static int open_store(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct exec_opts *o = &c->o;
@@ -758,6 +827,14 @@ static int open_store(struct exec_ctx *c, struct wsbox_error *err)
 		if (r < 0)
 			return r;
 	}
+	/* A bad remote URL is refused before the store is touched; pulled
+	 * layers get their owner once it is known (identify_task). */
+	struct remote_cli ro = {.url = o->remote,
+				.insecure = o->remote_insecure,
+				.compression = o->remote_compression};
+	r = remote_cli_open(&ro, 0, 0, &c->rm, &c->has_remote, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *store_path = store_default_path(o->store);
 	return store_open(store_path, true, &c->store, err);
 }
@@ -810,6 +887,9 @@ static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 	int r = resolve_ids(c, err);
 	if (r < 0)
 		return r;
+	/* Pulled layers are owned like the layers this exec publishes. */
+	c->rm.owner_uid = c->layer_uid;
+	c->rm.owner_gid = c->layer_gid;
 	r = resolve_rootfs(c, err);
 	if (r < 0)
 		return r;
@@ -870,6 +950,24 @@ static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
+/* After a local miss, the remote's cache: a hit there is pulled (layer
+ * verified, entry and logs stored here) and served like a local one. A
+ * remote that cannot answer costs a miss, not the task: its push says
+ * whether the remote is back. */
+static int lookup_remote(struct exec_ctx *c, struct cache_entry *e)
+{
+	if (!c->has_remote)
+		return 0;
+	struct wsbox_error rerr = {0};
+	int r = remote_lookup_cache(&c->rm, &c->store, c->key, e, &rerr);
+	if (r < 0)
+		fprintf(stderr,
+			"wsbox: warning: %s (cache looked up as a miss)\n",
+			rerr.msg);
+	c->remote_hit = r == 1;
+	return r == 1;
+}
+
 /* Step 5: on a hit, publish the cached result here (c->hit) and run
  * nothing; a miss is announced. */
 static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
@@ -882,7 +980,8 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 				      true, "reason", c->uncacheable));
 		return 0;
 	}
-	if (c->o.no_cache || cache_lookup(&c->store, c->key, &e) != 1) {
+	if (c->o.no_cache || (cache_lookup(&c->store, c->key, &e) != 1 &&
+			      lookup_remote(c, &e) != 1)) {
 		events_emit(&c->ev, "cache_miss",
 			    json_pack("{s:s, s:b, s:b}", "cache_key", c->key,
 				      "forced", c->o.no_cache, "uncacheable",
@@ -890,8 +989,9 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 		return 0;
 	}
 	events_emit(&c->ev, "cache_hit",
-		    json_pack("{s:s, s:o}", "cache_key", c->key, "layer",
-			      json_str_or_null(e.layer)));
+		    json_pack("{s:s, s:o, s:b}", "cache_key", c->key, "layer",
+			      json_str_or_null(e.layer), "remote",
+			      c->remote_hit));
 	c->hit = true;
 	int r = publish_hit(c, &e, err);
 	cache_entry_free(&e);
@@ -1140,7 +1240,7 @@ static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
  * exit status, or a negative errno with err set. */
 static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 {
-	int r = open_store(c, err); /* stdin, events, rootfs path, store */
+	int r = open_store(c, err); /* stdin, events, rootfs, remote, store */
 	if (r < 0)
 		return r;
 	trace_phase("store");
@@ -1152,6 +1252,10 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	trace_phase("policy");
+	r = fetch_parents(c, err); /* missing here: from the remote */
+	if (r < 0)
+		return r;
+	trace_phase("fetch");
 	r = assemble_workspace(c, err); /* DAG → conflicts → lowers */
 	if (r < 0)
 		return r;
@@ -1160,9 +1264,9 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	trace_phase("key");
-	r = lookup_cache(c, err); /* a hit is published there */
+	r = lookup_cache(c, err); /* local, remote; a hit is published there */
 	if (r < 0 || c->hit)
-		return r;
+		return push_result(c, r, err);
 	trace_phase("lookup");
 	r = stage(c, err); /* staging dir, pins; gc lock dropped */
 	if (r < 0)
@@ -1178,7 +1282,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	trace_phase("sandbox");
 	int status = judge_and_capture(c, err);
 	trace_phase("capture");
-	return publish(c, status, err);
+	return push_result(c, publish(c, status, err), err);
 }
 
 /* Print the line wsbox ends with, and the last event. */
@@ -1186,6 +1290,8 @@ static void report(struct exec_ctx *c, int status, const char *line)
 {
 	if (line[0])
 		dprintf(STDERR_FILENO, "wsbox: %s\n", line);
+	if (c->hint[0])
+		dprintf(STDERR_FILENO, "wsbox: %s\n", c->hint);
 	if (c->ev.fd >= 0)
 		emit_finished(c, status, line[0] ? line : NULL);
 }

@@ -190,6 +190,9 @@ enum {
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
 	OPT_CACHE_KEY_EXTRA,
+	OPT_REMOTE,
+	OPT_REMOTE_INSECURE,
+	OPT_REMOTE_COMPRESSION,
 	OPT_HELP,
 };
 
@@ -244,6 +247,12 @@ static const struct exec_option {
      "auto|overlay|fuse-overlayfs|copy (env WSBOX_STRATEGY)"},
     {"idmap-base", OPT_IDMAP_BASE, "N",
      "root mode: first of the 65536 host ids tasks map to"},
+    {"remote", OPT_REMOTE, "URL",
+     "share through this registry (default: $WSBOX_REMOTE)"},
+    {"remote-insecure", OPT_REMOTE_INSECURE, NULL,
+     "allow plain http to a non-loopback remote"},
+    {"remote-compression", OPT_REMOTE_COMPRESSION, "zstd|gzip",
+     "pushed layers' compression (default: zstd)"},
     {"help", OPT_HELP, NULL, "print this help and exit"},
 };
 
@@ -528,6 +537,22 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 				    "id in 1..4294901759",
 				    optarg);
 			o->idmap_base = v;
+			break;
+		case OPT_REMOTE:
+			if (!*optarg)
+				return wsbox_fail(err, 0, "--remote: empty");
+			o->remote = optarg;
+			break;
+		case OPT_REMOTE_INSECURE:
+			o->remote_insecure = true;
+			break;
+		case OPT_REMOTE_COMPRESSION:
+			if (strcmp(optarg, "zstd") && strcmp(optarg, "gzip"))
+				return wsbox_fail(err, 0,
+						  "--remote-compression `%s`: "
+						  "want zstd or gzip",
+						  optarg);
+			o->remote_compression = optarg;
 			break;
 		case 'h':
 		case OPT_HELP:

@@ -49,6 +49,12 @@ struct exec_opts {
 	const char *mutex;
 	unsigned long idmap_base; /* root mode: host id base, 0 = /etc/subuid */
 	const char *strategy;	  /* --strategy, NULL = $WSBOX_STRATEGY/auto */
+	/* --remote URL (NULL: $WSBOX_REMOTE), --remote-insecure,
+	 * --remote-compression zstd|gzip (NULL: zstd); README "Many
+	 * executors". */
+	const char *remote;
+	bool remote_insecure;
+	const char *remote_compression;
 	char **argv; /* CMD [ARG...], points into the caller's argv */
 	int argc;
 };

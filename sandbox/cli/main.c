@@ -31,6 +31,8 @@ static const struct verb {
     {"logs", cmd_logs, "print a task's output"},
     {"rootfs", cmd_rootfs, "import and list root filesystems"},
     {"gc", cmd_gc, "remove dead attempts and unreferenced layers"},
+    {"push", cmd_push, "push a run's results to a remote registry"},
+    {"pull", cmd_pull, "pull a task's ancestry from a remote registry"},
 };
 
 static void usage(FILE *f)

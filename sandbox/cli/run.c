@@ -58,6 +58,8 @@ struct run_proc {
 struct run_ctx {
 	/* Options. */
 	const char *file, *run_opt, *restart, *store_opt, *events_opt;
+	/* --remote URL, given to every exec (README "Many executors"). */
+	const char *remote;
 	unsigned jobs;
 	bool keep_going;
 	/* State. */
@@ -119,7 +121,8 @@ static int usage(FILE *f, int status)
 	fputs(
 	    "usage: wsbox run PIPELINE.yml [-j N] [--run NAME] [--keep-going] "
 	    "[--restart RUN]\n"
-	    "                 [--store DIR] [--events FILE|-|fd:N]\n"
+	    "                 [--store DIR] [--events FILE|-|fd:N] [--remote "
+	    "URL]\n"
 	    "\n"
 	    "Run every task of the pipeline file, each as one `wsbox exec` "
 	    "in one run,\n"
@@ -133,6 +136,7 @@ static int usage(FILE *f, int status)
 	    "run the rest\n"
 	    "  --store DIR      the store\n"
 	    "  --events SPEC    the run's events and every task's\n"
+	    "  --remote URL     every exec shares through this registry\n"
 	    "exit status: 0 every task succeeded; 1 a task failed or was "
 	    "skipped;\n"
 	    "130 interrupted; 125 a bad pipeline file or a wsbox error\n",
@@ -144,7 +148,14 @@ static int usage(FILE *f, int status)
  * never returned: refusals are printed here, as every verb does). */
 static int parse_options(int argc, char **argv, struct run_ctx *c)
 {
-	enum { OPT_RUN = 256, OPT_KEEP, OPT_RESTART, OPT_STORE, OPT_EVENTS };
+	enum {
+		OPT_RUN = 256,
+		OPT_KEEP,
+		OPT_RESTART,
+		OPT_STORE,
+		OPT_EVENTS,
+		OPT_REMOTE
+	};
 	static const struct option opts[] = {
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"run", required_argument, NULL, OPT_RUN},
@@ -152,6 +163,7 @@ static int parse_options(int argc, char **argv, struct run_ctx *c)
 	    {"restart", required_argument, NULL, OPT_RESTART},
 	    {"store", required_argument, NULL, OPT_STORE},
 	    {"events", required_argument, NULL, OPT_EVENTS},
+	    {"remote", required_argument, NULL, OPT_REMOTE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -182,6 +194,9 @@ static int parse_options(int argc, char **argv, struct run_ctx *c)
 			break;
 		case OPT_EVENTS:
 			c->events_opt = optarg;
+			break;
+		case OPT_REMOTE:
+			c->remote = optarg;
 			break;
 		case ':':
 			return usage_refuse("run", "option `%s` needs a value",
@@ -370,6 +385,10 @@ static struct strv exec_argv(const struct run_ctx *c, size_t i)
 	for (size_t j = 0; j < t->needs.n; j++) {
 		strv_push(&a, "--parent");
 		strv_push(&a, t->needs.v[j]);
+	}
+	if (c->remote) {
+		strv_push(&a, "--remote");
+		strv_push(&a, c->remote);
 	}
 	for (size_t j = 0; j < t->opts.n; j++)
 		strv_push(&a, t->opts.v[j]);

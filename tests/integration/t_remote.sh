@@ -1,6 +1,6 @@
 # Remote (README "Many executors", docs/remote.md): layers/registry and
 # layers/remote against Debian's docker-registry on 127.0.0.1, through the
-# test driver tests/remote/remote_drive (the push/pull verbs come later),
+# test driver tests/remote/remote_drive (the verbs: t_executors.sh),
 # and against tests/remote/fake_registry.py for what a real registry never
 # does (bearer tokens, 503s, stalls, oversized answers). Each test starts its
 # own server on a free port with storage in $T and stops it by its pid.

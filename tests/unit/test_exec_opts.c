@@ -142,6 +142,34 @@ static void test_exec_opts_refuses_bad_input_with_a_message(void **state)
 }
 
 /* The order on the command line does not change the key: sorted by K. */
+static void test_exec_opts_takes_the_remote_options(void **state)
+{
+	(void)state;
+	struct exec_opts o;
+	struct wsbox_error e;
+	assert_int_equal(parse(&o, &e, "--remote", "https://r.example/ci/ws",
+			       "--remote-insecure", "--remote-compression",
+			       "gzip", "true", NULL),
+			 0);
+	assert_string_equal(o.remote, "https://r.example/ci/ws");
+	assert_true(o.remote_insecure);
+	assert_string_equal(o.remote_compression, "gzip");
+	exec_opts_free(&o);
+	assert_int_equal(parse(&o, &e, "true", NULL), 0);
+	assert_null(o.remote);
+	assert_false(o.remote_insecure);
+	assert_null(o.remote_compression);
+	exec_opts_free(&o);
+	assert_true(parse(&o, &e, "--remote-compression", "lz4", "true", NULL) <
+		    0);
+	assert_string_equal(e.msg,
+			    "--remote-compression `lz4`: want zstd or gzip");
+	exec_opts_free(&o);
+	assert_true(parse(&o, &e, "--remote", "", "true", NULL) < 0);
+	assert_string_equal(e.msg, "--remote: empty");
+	exec_opts_free(&o);
+}
+
 static void test_exec_opts_sorts_cache_key_extra_by_name(void **state)
 {
 	(void)state;
@@ -287,6 +315,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_exec_opts_leaves_command_flags_to_the_command),
 	    cmocka_unit_test(test_exec_opts_refuses_bad_input_with_a_message),
+	    cmocka_unit_test(test_exec_opts_takes_the_remote_options),
 	    cmocka_unit_test(test_exec_opts_sorts_cache_key_extra_by_name),
 	    cmocka_unit_test(
 		test_parse_size_takes_suffixes_and_refuses_overflow),
