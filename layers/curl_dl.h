@@ -1,10 +1,10 @@
 /* layers/curl_dl: libcurl, loaded on first use, as layers/archive_dl does
  * for libarchive. Only a remote needs it, and linking it would load two
  * dozen libraries (nghttp2, ssh2, ldap, gssapi, idn2, ...) into every
- * `wsbox exec` (README "Performance"). registry.c includes this header
- * instead of <curl/curl.h>: each libcurl function it calls becomes a call
- * through a pointer filled by dlsym, typed from the library's own
- * declaration. */
+ * `wsbox exec` (README "Performance"). The registry_*.c files include this
+ * header (through registry_int.h) instead of <curl/curl.h>: each libcurl
+ * function they call becomes a call through a pointer filled by dlsym,
+ * typed from the library's own declaration. */
 #ifndef WSBOX_LAYERS_CURL_DL_H
 #define WSBOX_LAYERS_CURL_DL_H
 
@@ -14,7 +14,7 @@
 
 #include "sandbox/util/error.h"
 
-/* X(name) for every libcurl function registry.c uses. */
+/* X(name) for every libcurl function the registry_*.c files use. */
 #define WSBOX_CURL_FUNCS(X)                                                    \
 	X(curl_global_init)                                                    \
 	X(curl_easy_init)                                                      \
@@ -47,8 +47,8 @@ int curl_dl_load(struct wsbox_error *err);
 
 #ifndef WSBOX_CURL_DL_IMPL
 /* curl.h keeps these two as argument-counting macros. The pointers are
- * called without `(*p)`: cppcheck's value flow never ends on xfer_setup's
- * 30 setopt calls spelled that way. */
+ * called without `(*p)`: cppcheck's value flow never ends on
+ * registry_http_setup's 30 setopt calls spelled that way. */
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #define curl_global_init wsbox_dl_curl_global_init

@@ -255,6 +255,158 @@ static int extract_hardlink(struct importer *im, const char *path,
 	return 0;
 }
 
+/* One archive entry on its way to the tree: what its checks found. */
+struct tar_entry {
+	bool layer;	  /* IMPORT_LAYER: whiteouts are syntax */
+	const char *path; /* normalized; "" for the root */
+	const char *leaf; /* last component of path */
+	const char
+	    *name; /* created in the parent: leaf, or what it whites out */
+	mode_t type, mode;
+	bool opaque, whiteout;
+};
+
+/* The entry's type and mode bits: 0 to go on, 1 when a rootfs skips it,
+ * or a refusal. */
+static int check_type(struct importer *im, struct tar_entry *t)
+{
+	switch (t->type) {
+	case AE_IFREG:
+	case AE_IFDIR:
+	case AE_IFLNK:
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+	case AE_IFSOCK:
+		/* A rootfs gets wsbox's own /dev; FIFOs and sockets are
+		 * runtime objects a program recreates. */
+		if (!t->layer) {
+			im->skipped++;
+			return 1;
+		}
+		return refuse(im, t->path, 0,
+			      t->type == AE_IFIFO    ? "FIFO"
+			      : t->type == AE_IFSOCK ? "socket"
+						     : "device node");
+	default:
+		return refuse(im, t->path, 0, "unsupported entry type");
+	}
+	if (t->type != AE_IFLNK && (t->mode & (S_ISUID | S_ISGID))) {
+		if (t->layer)
+			return refuse(im, t->path, 0, "setuid/setgid bit");
+		/* The rootfs is mounted nosuid, so the bits could never
+		 * work; dropping them keeps the tree harmless elsewhere. */
+		t->mode &= ~(mode_t)(S_ISUID | S_ISGID);
+		im->stripped++;
+	}
+	return 0;
+}
+
+/* The layer's whiteout forms: `.wh..wh..opq` (the parent is opaque) and
+ * `.wh.NAME` (NAME is deleted), both regular files in the tar. */
+static int check_whiteout(struct importer *im, struct tar_entry *t)
+{
+	t->leaf = oci_tar_last_component(t->path);
+	/* Whiteouts are layer syntax; in a rootfs `.wh.*` is a plain name. */
+	t->opaque = t->layer && !strcmp(t->leaf, OCI_WH_OPAQUE);
+	t->whiteout = t->layer && !t->opaque &&
+		      !strncmp(t->leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX));
+	t->name = t->leaf;
+	if (t->whiteout) {
+		t->name = t->leaf + strlen(OCI_WH_PREFIX);
+		if (!*t->name || !strcmp(t->name, ".") ||
+		    !strcmp(t->name, "..") ||
+		    !strncmp(t->name, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX)))
+			return refuse(im, t->path, 0,
+				      "malformed whiteout name");
+	}
+	if ((t->opaque || t->whiteout) && t->type != AE_IFREG)
+		return refuse(im, t->path, 0, "whiteout that is not a file");
+	return 0;
+}
+
+static int mark_opaque(struct importer *im, const struct tar_entry *t, int dir)
+{
+	if (t->leaf == t->path) /* the root: not an entry, nothing to do */
+		return 0;
+	if (fsetxattr(dir, OPAQUE_XATTR, "y", 1, 0) < 0)
+		return refuse(im, t->path, errno, "mark opaque");
+	return 0;
+}
+
+/* An earlier entry of the same name: 1 when it is a directory this one
+ * names again (its mode noted, later entries winning), 0 when there is
+ * none, else a refusal. */
+static int check_existing(struct importer *im, const struct tar_entry *t,
+			  int dir)
+{
+	struct stat st;
+	if (fstatat(dir, t->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return refuse(im, t->path, errno, "stat");
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode) && t->type == AE_IFDIR && !t->whiteout) {
+		dir_modes_note(&im->dirs, t->path, dir_mode(t->mode));
+		return 1;
+	}
+	return refuse(im, t->path, 0,
+		      S_ISDIR(st.st_mode) ? "replaces an earlier directory"
+					  : "duplicate of an earlier entry");
+}
+
+/* Create the checked entry in `dir`: a whiteout, directory, symlink or
+ * regular file (its data within the budget). */
+static int create_entry(struct importer *im, struct archive *a,
+			struct archive_entry *e, const struct tar_entry *t,
+			int dir)
+{
+	if (t->whiteout) {
+		/* An overlay whiteout is a 0:0 char device; Linux >= 5.8
+		 * lets anyone create one (it is not a real device). */
+		if (mknodat(dir, t->name, S_IFCHR | 0, makedev(0, 0)) < 0)
+			return refuse(im, t->path, errno,
+				      errno == EPERM
+					  ? "create whiteout (needs Linux >= "
+					    "5.8)"
+					  : "create whiteout");
+		return 0;
+	}
+	switch (t->type) {
+	case AE_IFDIR:
+		if (mkdirat(dir, t->name, 0700) < 0)
+			return refuse(im, t->path, errno, "mkdir");
+		dir_modes_note(&im->dirs, t->path, dir_mode(t->mode));
+		return 0;
+	case AE_IFLNK: {
+		const char *target = archive_entry_symlink(e);
+		if (!target || !*target || strlen(target) > MANIFEST_TARGET_MAX)
+			return refuse(im, t->path, 0, "bad symlink target");
+		if (symlinkat(target, dir, t->name) < 0)
+			return refuse(im, t->path, errno, "symlink");
+		return 0;
+	}
+	default: {
+		_cleanup_close_ int fd = openat(
+		    dir, t->name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return refuse(im, t->path, errno, "create");
+		int r = extract_data(im, a, fd, t->path);
+		if (r < 0)
+			return r;
+		if (fchmod(fd, t->mode) < 0)
+			return refuse(im, t->path, errno, "chmod");
+		return 0;
+	}
+	}
+}
+
+/* One entry, checked in this order: name, count, links, type and mode,
+ * xattrs, whiteout form, size; then its parent is opened (beneath the root,
+ * no symlinks) and the entry created there unless it clashes with an
+ * earlier one. */
 static int extract_entry(struct importer *im, struct archive *a,
 			 struct archive_entry *e)
 {
@@ -273,137 +425,40 @@ static int extract_entry(struct importer *im, struct archive *a,
 			      "between paths)");
 	if (link)
 		return extract_hardlink(im, path, link);
-	mode_t type = archive_entry_filetype(e);
-	mode_t mode = archive_entry_mode(e) & 07777;
-	switch (type) {
-	case AE_IFREG:
-	case AE_IFDIR:
-	case AE_IFLNK:
-		break;
-	case AE_IFCHR:
-	case AE_IFBLK:
-	case AE_IFIFO:
-	case AE_IFSOCK:
-		/* A rootfs gets wsbox's own /dev; FIFOs and sockets are
-		 * runtime objects a program recreates. */
-		if (!layer) {
-			im->skipped++;
-			return 0;
-		}
-		return refuse(im, path, 0,
-			      type == AE_IFIFO	  ? "FIFO"
-			      : type == AE_IFSOCK ? "socket"
-						  : "device node");
-	default:
-		return refuse(im, path, 0, "unsupported entry type");
-	}
-	if (type != AE_IFLNK && (mode & (S_ISUID | S_ISGID))) {
-		if (layer)
-			return refuse(im, path, 0, "setuid/setgid bit");
-		/* The rootfs is mounted nosuid, so the bits could never
-		 * work; dropping them keeps the tree harmless elsewhere. */
-		mode &= ~(mode_t)(S_ISUID | S_ISGID);
-		im->stripped++;
-	}
-	int r = 0;
+	struct tar_entry t = {.layer = layer,
+			      .path = path,
+			      .type = archive_entry_filetype(e),
+			      .mode = archive_entry_mode(e) & 07777};
+	int r = check_type(im, &t);
+	if (r != 0)
+		return r < 0 ? r : 0; /* 1: skipped */
 	/* A rootfs keeps no xattrs at all (file capabilities go the way of
 	 * setuid), so none needs checking. */
-	if (layer)
-		r = check_xattrs(im, e, path);
-	if (r < 0)
+	if (layer && (r = check_xattrs(im, e, path)) < 0)
 		return r;
 	if (!*path) /* "./": the root itself is not part of a layer */
-		return type == AE_IFDIR ? 0
-					: refuse(im, raw, 0, "root not a dir");
-
-	const char *leaf = oci_tar_last_component(path);
-	/* Whiteouts are layer syntax; in a rootfs `.wh.*` is a plain name. */
-	bool opaque = layer && !strcmp(leaf, OCI_WH_OPAQUE);
-	bool whiteout = layer && !opaque &&
-			!strncmp(leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX));
-	const char *name = leaf;
-	if (whiteout) {
-		name = leaf + strlen(OCI_WH_PREFIX);
-		if (!*name || !strcmp(name, ".") || !strcmp(name, "..") ||
-		    !strncmp(name, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX)))
-			return refuse(im, path, 0, "malformed whiteout name");
-	}
-	if ((opaque || whiteout) && type != AE_IFREG)
-		return refuse(im, path, 0, "whiteout that is not a file");
-
-	if (type == AE_IFREG && archive_entry_size_is_set(e) &&
+		return t.type == AE_IFDIR
+			   ? 0
+			   : refuse(im, raw, 0, "root not a dir");
+	r = check_whiteout(im, &t);
+	if (r < 0)
+		return r;
+	if (t.type == AE_IFREG && archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > im->budget - im->used)
 		return refuse(im, path, EFBIG,
 			      "over the import size budget "
 			      "($WSBOX_IMPORT_MAX_BYTES)");
-
 	int dir = -1;
 	r = open_parent(im, path, &dir);
 	if (r < 0)
 		return r;
-	if (opaque) {
-		if (leaf == path) /* the root: not an entry, nothing to do */
-			return 0;
-		if (fsetxattr(dir, OPAQUE_XATTR, "y", 1, 0) < 0)
-			return refuse(im, path, errno, "mark opaque");
-		return 0;
-	}
-
-	struct stat st;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISDIR(st.st_mode) && type == AE_IFDIR && !whiteout) {
-			dir_modes_note(&im->dirs, path, dir_mode(mode));
-			return 0;
-		}
-		return refuse(im, path, 0,
-			      S_ISDIR(st.st_mode)
-				  ? "replaces an earlier directory"
-				  : "duplicate of an earlier entry");
-	} else if (errno != ENOENT) {
-		return refuse(im, path, errno, "stat");
-	}
-
-	if (whiteout) {
-		/* An overlay whiteout is a 0:0 char device; Linux >= 5.8
-		 * lets anyone create one (it is not a real device). */
-		if (mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-			return refuse(im, path, errno,
-				      errno == EPERM
-					  ? "create whiteout (needs Linux >= "
-					    "5.8)"
-					  : "create whiteout");
-		return 0;
-	}
-	switch (type) {
-	case AE_IFDIR:
-		if (mkdirat(dir, name, 0700) < 0)
-			return refuse(im, path, errno, "mkdir");
-		dir_modes_note(&im->dirs, path, dir_mode(mode));
-		return 0;
-	case AE_IFLNK: {
-		const char *target = archive_entry_symlink(e);
-		if (!target || !*target || strlen(target) > MANIFEST_TARGET_MAX)
-			return refuse(im, path, 0, "bad symlink target");
-		if (symlinkat(target, dir, name) < 0)
-			return refuse(im, path, errno, "symlink");
-		return 0;
-	}
-	default: {
-		_cleanup_close_ int fd = openat(
-		    dir, name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return refuse(im, path, errno, "create");
-		r = extract_data(im, a, fd, path);
-		if (r < 0)
-			return r;
-		if (fchmod(fd, mode) < 0)
-			return refuse(im, path, errno, "chmod");
-		return 0;
-	}
-	}
+	if (t.opaque)
+		return mark_opaque(im, &t, dir);
+	r = check_existing(im, &t, dir);
+	if (r != 0)
+		return r < 0 ? r : 0; /* 1: a directory named again */
+	return create_entry(im, a, e, &t, dir);
 }
-
 uint64_t import_budget(void)
 {
 	const char *s = getenv("WSBOX_IMPORT_MAX_BYTES");

@@ -1,6 +1,7 @@
-/* Unit tests for the registry client's parsers (layers/registry.c), the
- * tag mapping (layers/remote.c) and the OCI manifest codec (layers/oci.c):
- * everything a registry or a user's auth file can feed them is hostile. */
+/* Unit tests for the registry client's parsers (layers/registry_url.c,
+ * layers/registry_auth.c), the tag mapping (layers/remote.c) and the OCI
+ * manifest codec (layers/oci.c): everything a registry or a user's auth
+ * file can feed them is hostile. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

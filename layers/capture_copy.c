@@ -1,0 +1,155 @@
+/* layers/capture_copy.c: capture's copy mode (capture_tree_copy, for the
+ * size-limited tmpfs of --max-layer-size): the sanitized copy of each file,
+ * link, whiteout and directory on the store's disk, hashed as it is
+ * written, and taken back when the capture fails. */
+#include "layers/capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layers/capture_int.h"
+#include "layers/layer.h"
+#include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
+#include "sandbox/util/sha256.h"
+
+/* Copy mode: a copy is created by wsbox, so it gets the layer owner when
+ * that is someone else, the sanitized mode and LAYER_MTIME like every
+ * entry of a layer (README "Time stamps"). fd is the copy, or -1 for a
+ * symlink or whiteout named by dirfd/name. */
+int capture_copy_settle(struct walker *w, int fd, int dirfd, const char *name,
+			const char *path, mode_t mode)
+{
+	struct stat cst;
+	int r = fd >= 0 ? fstat(fd, &cst)
+			: fstatat(dirfd, name, &cst, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return capture_escaped_fail(w->err, errno, "stat copy of",
+					    path);
+	if (capture_sanitize_needs_chown(w, &cst) &&
+	    (fd >= 0 ? fchown(fd, w->opts->owner_uid, w->opts->owner_gid)
+		     : fchownat(dirfd, name, w->opts->owner_uid,
+				w->opts->owner_gid, AT_SYMLINK_NOFOLLOW)) < 0)
+		return capture_escaped_fail(w->err, errno, "chown copy of",
+					    path);
+	if (fd >= 0 && fchmod(fd, mode) < 0)
+		return capture_escaped_fail(w->err, errno, "chmod copy of",
+					    path);
+	r = fd >= 0 ? layer_stamp_at(fd, NULL) : layer_stamp_at(dirfd, name);
+	if (r < 0)
+		return capture_escaped_fail(w->err, -r, "set times of copy of",
+					    path);
+	return 0;
+}
+
+static bool all_zero(const unsigned char *buf, size_t n)
+{
+	return n == 0 || (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1));
+}
+
+/* Copy mode: hash the file while writing it into dstdir/name, never more
+ * than its listed size (a file still growing is "changed during capture",
+ * not an unbounded copy). */
+int capture_copy_file(struct walker *w, int src, int dstdir, const char *name,
+		      const char *path, const struct stat *st, mode_t disk,
+		      unsigned char sha[32], uint64_t *got)
+{
+	_cleanup_close_ int dst =
+	    openat(dstdir, name,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return capture_escaped_fail(w->err, errno, "create copy of",
+					    path);
+	(void)posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
+	struct sha256 h;
+	sha256_init(&h);
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(src, w->buf, HASH_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return capture_escaped_fail(w->err, errno, "read",
+						    path);
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > (uint64_t)st->st_size)
+			return capture_escaped_fail(
+			    w->err, EAGAIN, "changed during capture:", path);
+		sha256_update(&h, w->buf, (size_t)n);
+		/* A chunk of zeros becomes a hole (the final ftruncate gives
+		 * the length): a sparse file stays sparse on the disk. */
+		int r = 0;
+		if (all_zero(w->buf, (size_t)n))
+			r = lseek(dst, n, SEEK_CUR) < 0 ? -errno : 0;
+		else
+			r = write_all(dst, w->buf, (size_t)n);
+		if (r < 0)
+			return capture_escaped_fail(w->err, -r, "write copy of",
+						    path);
+	}
+	if (ftruncate(dst, (off_t)total) < 0)
+		return capture_escaped_fail(w->err, errno, "write copy of",
+					    path);
+	sha256_final(&h, sha);
+	*got = total;
+	return capture_copy_settle(w, dst, -1, NULL, path, disk);
+}
+
+/* Copy mode: the same link, or a whiteout (a 0:0 character device, which
+ * the kernel lets an unprivileged user create since Linux 5.8). */
+int capture_copy_special(struct walker *w, int dstdir, const char *name,
+			 const char *path, const char *target)
+{
+	int r = target ? symlinkat(target, dstdir, name)
+		       : mknodat(dstdir, name, S_IFCHR, makedev(0, 0));
+	if (r < 0)
+		return capture_escaped_fail(w->err, errno, "create copy of",
+					    path);
+	return capture_copy_settle(w, -1, dstdir, name, path, 0);
+}
+
+/* Copy mode: a directory's copy (mode 0700 until leave()); its fd, with
+ * the device and inode it is checked against when re-entered. */
+int capture_copy_dir(struct walker *w, int dstdir, const char *name,
+		     const char *path, bool opaque, struct stat *cst)
+{
+	if (mkdirat(dstdir, name, 0700) < 0)
+		return capture_escaped_fail(w->err, errno, "create copy of",
+					    path);
+	int fd = open_beneath(dstdir, name, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return capture_escaped_fail(w->err, -fd, "open copy of", path);
+	if (fstat(fd, cst) < 0 ||
+	    (opaque && fsetxattr(fd, OPAQUE_XATTR, "y", 1, 0) < 0)) {
+		int e = errno;
+		close(fd);
+		return capture_escaped_fail(w->err, e, "copy", path);
+	}
+	return fd;
+}
+
+/* Copy mode: is the source directory opaque? (Nothing is removed from it.) */
+bool capture_copy_src_opaque(int fd)
+{
+	char v[2];
+	return fgetxattr(fd, OPAQUE_XATTR, v, sizeof v) == 1 && v[0] == 'y';
+}
+
+/* Copy mode failed: take back what was copied, so the store's disk is not
+ * left holding it (a full disk must have room for the record). */
+void capture_copy_discard(struct walker *w)
+{
+	if (w->dst_root < 0 || w->depth == 0)
+		return;
+	const struct frame *root = &w->stack[0];
+	struct wsbox_error ignored = {0};
+	for (size_t i = 0; i < root->n_names; i++)
+		(void)rm_rf_at(w->dst_root, root->names[i], &ignored);
+}
