@@ -15,5 +15,6 @@ int cmd_logs(int argc, char **argv);
 int cmd_rootfs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_attempt(int argc, char **argv);
 
 #endif
