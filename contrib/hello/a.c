@@ -1,0 +1,2 @@
+#include "hello.h"
+int a_value(void) { return 1; }

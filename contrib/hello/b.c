@@ -1,0 +1,2 @@
+#include "hello.h"
+int b_value(void) { return 2; }
