@@ -90,6 +90,17 @@ static char *policy_name_for_steps(const char *name)
 	return abs ? abs : xstrdup(name);
 }
 
+/* An events file is named by its absolute path: steps run from anywhere
+ * ("-" and "fd:N" mean the step's own stderr and fd N). */
+static char *events_for_steps(const char *spec)
+{
+	if (!spec || spec[0] == '/' || !strcmp(spec, "-") ||
+	    !strncmp(spec, "fd:", 3))
+		return spec ? xstrdup(spec) : NULL;
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	return cwd ? xasprintf("%s/%s", cwd, spec) : xstrdup(spec);
+}
+
 static json_t *ancestors_json(const struct exec_ctx *c)
 {
 	json_t *a = json_array();
@@ -118,6 +129,7 @@ static json_t *attempt_json(const struct exec_ctx *c, const char *policy,
 			    pid_t owner, unsigned long long start)
 {
 	const struct exec_opts *o = &c->o;
+	_cleanup_free_ char *events = events_for_steps(o->events);
 	json_t *j = json_pack(
 	    "{s:i, s:s, s:s, s:s, s:I, s:f, s:o, s:o, s:o, s:o, s:s, s:s, "
 	    "s:o, s:s, s:s}",
@@ -152,7 +164,7 @@ static json_t *attempt_json(const struct exec_ctx *c, const char *policy,
 		      "cpu_milli", (json_int_t)o->cpu_milli, "cgroup_parent",
 		      json_str_or_null(o->cgroup_parent), "mutex",
 		      json_str_or_null(o->mutex), "events",
-		      json_str_or_null(o->events), "keep_failed",
+		      json_str_or_null(events), "keep_failed",
 		      o->keep_failed, "cache_key_extra",
 		      json_strv(o->cache_key_extra.v, o->cache_key_extra.n)));
 	json_object_set_new(j, "owner",
@@ -407,8 +419,8 @@ static bool attempt_was_committed(struct store *s, const char *id)
 			&ignored) < 0)
 		return false;
 	for (size_t i = 0; i < n_runs && !found; i++) {
-		_cleanup_free_ char *dir = store_attempt_rel(runs[i], "x", NULL);
-		dir[strlen(dir) - 2] = '\0'; /* runs/<run>/attempts */
+		_cleanup_free_ char *dir =
+		    store_run_rel(runs[i], "attempts", NULL);
 		if (list_dir_at(s->fd, dir, NULL, &tasks, &n_tasks,
 				&ignored) < 0)
 			continue;

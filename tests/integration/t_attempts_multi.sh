@@ -280,3 +280,17 @@ test_step_reads_a_script_on_stdin() {
 	step "$ID" cat s
 	assert_out from-stdin
 }
+
+# begin's relative --events names a file in begin's directory, also for a
+# step run from elsewhere.
+test_begin_relative_events_file_serves_later_steps() {
+	mkdir "$T/a" "$T/b"
+	cd "$T/a" || fail "cd"
+	begin --task t --events ev
+	assert_rc 0
+	cd "$T/b" || fail "cd"
+	step "$ID" true
+	assert_rc 0
+	grep -q '"event":"step_finished"' "$T/a/ev" || fail "no step_finished in begin's events file"
+	assert_no_file "$T/b/ev"
+}
