@@ -38,6 +38,8 @@ extern char **environ;
 /* The record's `uncacheable` (docs/exec.md "Attempts": why). */
 #define ATTEMPT_UNCACHEABLE "multi-step attempt"
 
+static int usage(FILE *f, int status);
+
 /* An attempt verb's context: exec's, plus the attempt file it was read
  * from (c's borrowed strings point into it). */
 struct attempt_ctx {
@@ -259,8 +261,8 @@ static int attempt_begin(int argc, char **argv)
 	if (take_owner_opt(&argc, argv, &owner, &err) < 0 ||
 	    exec_opts_parse_workspace(argc, argv, &c.o, &err) != 0) {
 		exec_opts_free(&c.o);
-		if (!err.msg[0])
-			return usage_refuse("attempt", "begin takes no --help");
+		if (!err.msg[0]) /* --help */
+			return usage(stdout, 0);
 		return wsbox_error_exit(&err);
 	}
 	int r = run_begin(&c, owner, &err);
@@ -500,7 +502,8 @@ struct attempt_args {
 enum { ARG_STORE = 256, ARG_ENV, ARG_EVENTS };
 
 /* VERB ID [--store DIR] [--events SPEC] [--env K=V]... [-- CMD...]: the id
- * may stand before or after the options; CMD only for step. */
+ * may stand before or after the options; CMD only for step. 0, 1 for
+ * --help, or the exit status of a refusal. */
 static int parse_args(const char *verb, int argc, char **argv,
 		      struct attempt_args *a)
 {
@@ -508,13 +511,14 @@ static int parse_args(const char *verb, int argc, char **argv,
 	    {"store", required_argument, NULL, ARG_STORE},
 	    {"env", required_argument, NULL, ARG_ENV},
 	    {"events", required_argument, NULL, ARG_EVENTS},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	bool step = !strcmp(verb, "step");
 	optind = 1;
 	opterr = 0;
 	for (;;) {
-		int o = getopt_long(argc, argv, "+:", opts, NULL);
+		int o = getopt_long(argc, argv, "+:h", opts, NULL);
 		if (o == -1) {
 			bool dashes = optind > 1 && !strcmp(argv[optind - 1], "--");
 			if (!a->id && optind < argc && !dashes) {
@@ -523,7 +527,9 @@ static int parse_args(const char *verb, int argc, char **argv,
 			}
 			break;
 		}
-		if (o == ARG_STORE) {
+		if (o == 'h') {
+			return 1;
+		} else if (o == ARG_STORE) {
 			a->store = optarg;
 		} else if (o == ARG_EVENTS) {
 			a->events = optarg;
@@ -759,7 +765,7 @@ static int attempt_step(int argc, char **argv)
 	int r = parse_args("step", argc, argv, &args);
 	if (r != 0) {
 		strv_free(&args.env);
-		return r;
+		return r == 1 ? usage(stdout, 0) : r;
 	}
 	char line[WSBOX_ERROR_MAX] = "";
 	r = run_step(&a, &args, line, &err);
@@ -830,7 +836,7 @@ static int attempt_commit(int argc, char **argv)
 	struct wsbox_error err = {0};
 	int r = parse_args("commit", argc, argv, &args);
 	if (r != 0)
-		return r;
+		return r == 1 ? usage(stdout, 0) : r;
 	r = run_commit(&a, &args, &err);
 	if (r < 0 && !a.c.counts) { /* refused before the attempt was read */
 		wsbox_error_print(&err);
@@ -876,7 +882,7 @@ static int attempt_abort(int argc, char **argv)
 	struct wsbox_error err = {0};
 	int r = parse_args("abort", argc, argv, &args);
 	if (r != 0)
-		return r;
+		return r == 1 ? usage(stdout, 0) : r;
 	r = run_abort(&a, &args, &err);
 	if (r < 0)
 		wsbox_error_print(&err);
@@ -918,6 +924,8 @@ int cmd_attempt(int argc, char **argv)
 	const char *sub = argv[1];
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"))
 		return usage(stdout, 0);
+	if (sub[0] == '-')
+		return usage_unknown_option("attempt", sub);
 	/* The attempt file outlives a reader that goes away; as in exec. */
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(sub, "begin"))
