@@ -264,13 +264,15 @@ int attempt_open(struct store *s, const char *id, struct attempt *a,
 	memset(a, 0, sizeof *a);
 	a->dirfd = -1;
 	if (!valid_name(id))
-		return wsbox_fail(err, 0, "attempt `%s`: not an attempt id", id);
+		return wsbox_fail(err, 0, "attempt `%s`: not an attempt id",
+				  id);
 	_cleanup_free_ char *rel = store_rel_join(STORE_STAGING, id, NULL);
-	int fd = openat(s->fd, rel,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    openat(s->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT
-				       : wsbox_fail(err, errno, "open `%s`", rel);
+		return errno == ENOENT
+			   ? -ENOENT
+			   : wsbox_fail(err, errno, "open `%s`", rel);
 	a->id = xstrdup(id);
 	a->dir = store_path_join(s, STORE_STAGING, id, NULL);
 	a->upper = xasprintf("%s/upper", a->dir);
@@ -303,7 +305,8 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 		attempt_free(a);
 		return r;
 	}
-	_cleanup_free_ char *owner = owner_text(getpid(), proc_starttime(getpid()));
+	_cleanup_free_ char *owner =
+	    owner_text(getpid(), proc_starttime(getpid()));
 	int r = write_new_file_at(a->dirfd, "owner", owner, strlen(owner), 0600,
 				  err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||

@@ -1,2 +1,5 @@
 #include "hello.h"
-int b_value(void) { return 2; }
+int b_value(void)
+{
+	return 2;
+}

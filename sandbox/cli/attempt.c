@@ -86,8 +86,8 @@ static int take_owner_opt(int *argc, char **argv, pid_t *owner,
 static char *policy_name_for_steps(const char *name)
 {
 	size_t n = strlen(name);
-	bool file = strchr(name, '/') ||
-		    (n > 7 && !strcmp(name + n - 7, ".policy"));
+	bool file =
+	    strchr(name, '/') || (n > 7 && !strcmp(name + n - 7, ".policy"));
 	char *abs = file ? realpath(name, NULL) : NULL;
 	return abs ? abs : xstrdup(name);
 }
@@ -144,30 +144,29 @@ static json_t *attempt_json(const struct exec_ctx *c, const char *policy,
 	    c->rootfs, "rootfs_id", c->rootfs_id, "rootfs_opt",
 	    json_str_or_null(o->rootfs), "policy", policy, "policy_digest",
 	    c->pol.digest);
-	json_object_set_new(
-	    j, "ids",
-	    json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "root", c->root,
-		      "idmap", c->idmap, "host_uid", (json_int_t)c->host_uid,
-		      "host_gid", (json_int_t)c->host_gid, "id_count",
-		      (json_int_t)c->id_count, "layer_uid",
-		      (json_int_t)c->layer_uid, "layer_gid",
-		      (json_int_t)c->layer_gid));
+	json_object_set_new(j, "ids",
+			    json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I}",
+				      "root", c->root, "idmap", c->idmap,
+				      "host_uid", (json_int_t)c->host_uid,
+				      "host_gid", (json_int_t)c->host_gid,
+				      "id_count", (json_int_t)c->id_count,
+				      "layer_uid", (json_int_t)c->layer_uid,
+				      "layer_gid", (json_int_t)c->layer_gid));
 	json_object_set_new(
 	    j, "sandbox",
 	    json_pack("{s:o, s:s, s:I, s:I, s:s, s:s, s:b, s:o, s:I, s:I, "
 		      "s:I, s:I, s:o, s:o, s:o, s:b, s:o}",
 		      "env", env_json(c->envp), "cwd", o->cwd, "uid",
-		      (json_int_t)o->uid, "gid", (json_int_t)o->gid,
-		      "hostname", o->hostname, "net",
-		      o->net == NET_HOST ? "host" : "none", "ro", o->ro,
-		      "save", json_strv(o->save.v, o->save.n), "timeout",
-		      (json_int_t)o->timeout_sec, "memory",
+		      (json_int_t)o->uid, "gid", (json_int_t)o->gid, "hostname",
+		      o->hostname, "net", o->net == NET_HOST ? "host" : "none",
+		      "ro", o->ro, "save", json_strv(o->save.v, o->save.n),
+		      "timeout", (json_int_t)o->timeout_sec, "memory",
 		      (json_int_t)o->memory, "pids", (json_int_t)o->pids,
 		      "cpu_milli", (json_int_t)o->cpu_milli, "cgroup_parent",
 		      json_str_or_null(o->cgroup_parent), "mutex",
 		      json_str_or_null(o->mutex), "events",
-		      json_str_or_null(events), "keep_failed",
-		      o->keep_failed, "cache_key_extra",
+		      json_str_or_null(events), "keep_failed", o->keep_failed,
+		      "cache_key_extra",
 		      json_strv(o->cache_key_extra.v, o->cache_key_extra.n)));
 	json_object_set_new(j, "owner",
 			    json_pack("{s:i, s:I}", "pid", (int)owner, "start",
@@ -202,8 +201,8 @@ static int write_attempt(struct exec_ctx *c, pid_t owner,
 {
 	const char *logs[] = {"stdout", "stderr", "combined"};
 	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
-		int r = write_new_file_at(c->att.dirfd, logs[i], "", 0, 0600,
-					  err);
+		int r =
+		    write_new_file_at(c->att.dirfd, logs[i], "", 0, 0600, err);
 		if (r < 0)
 			return r;
 	}
@@ -311,8 +310,8 @@ static void ancestors_of_json(struct exec_ctx *c, json_t *a)
 		struct record_node *d = &c->dag.nodes[i];
 		d->task = xstrdup(jstr(n, "task"));
 		d->layer = jstr(n, "layer") ? xstrdup(jstr(n, "layer")) : NULL;
-		d->parents =
-		    strings_of_json(json_object_get(n, "parents"), &d->n_parents);
+		d->parents = strings_of_json(json_object_get(n, "parents"),
+					     &d->n_parents);
 	}
 	c->rec.ancestors = c->dag.nodes;
 	c->rec.n_ancestors = c->dag.n;
@@ -349,7 +348,8 @@ static void sandbox_of_json(struct exec_ctx *c, json_t *sb)
 	o->mutex = jstr(sb, "mutex");
 	o->events = jstr(sb, "events");
 	o->keep_failed = json_is_true(json_object_get(sb, "keep_failed"));
-	strv_of_json(&o->cache_key_extra, json_object_get(sb, "cache_key_extra"));
+	strv_of_json(&o->cache_key_extra,
+		     json_object_get(sb, "cache_key_extra"));
 }
 
 /* The names and the record as begin left them. */
@@ -423,8 +423,8 @@ static bool attempt_was_committed(struct store *s, const char *id)
 	for (size_t i = 0; i < n_runs && !found; i++) {
 		_cleanup_free_ char *dir =
 		    store_run_rel(runs[i], "attempts", NULL);
-		if (list_dir_at(s->fd, dir, NULL, &tasks, &n_tasks,
-				&ignored) < 0)
+		if (list_dir_at(s->fd, dir, NULL, &tasks, &n_tasks, &ignored) <
+		    0)
 			continue;
 		for (size_t k = 0; k < n_tasks && !found; k++) {
 			_cleanup_free_ char *rel =
@@ -438,8 +438,7 @@ static bool attempt_was_committed(struct store *s, const char *id)
 }
 
 /* The refusal of an attempt whose staging dir is gone. */
-static int refuse_gone(struct store *s, const char *id,
-		       struct wsbox_error *err)
+static int refuse_gone(struct store *s, const char *id, struct wsbox_error *err)
 {
 	if (attempt_was_committed(s, id))
 		return wsbox_fail(err, 0, "attempt %s: committed", id);
@@ -486,8 +485,8 @@ static int open_attempt(struct attempt_ctx *a, const char *store_opt,
 static int close_attempt(struct exec_ctx *c, const char *how,
 			 struct wsbox_error *err)
 {
-	return write_new_file_at(c->att.dirfd, ATTEMPT_CLOSED, how,
-				 strlen(how), 0600, err);
+	return write_new_file_at(c->att.dirfd, ATTEMPT_CLOSED, how, strlen(how),
+				 0600, err);
 }
 
 /* ---- the command lines of step, commit, abort ---- */
@@ -520,7 +519,8 @@ static int parse_args(const char *verb, int argc, char **argv,
 	for (;;) {
 		int o = getopt_long(argc, argv, "+:h", opts, NULL);
 		if (o == -1) {
-			bool dashes = optind > 1 && !strcmp(argv[optind - 1], "--");
+			bool dashes =
+			    optind > 1 && !strcmp(argv[optind - 1], "--");
 			if (!a->id && optind < argc && !dashes) {
 				a->id = argv[optind++];
 				continue;
@@ -536,15 +536,17 @@ static int parse_args(const char *verb, int argc, char **argv,
 		} else if (o == ARG_ENV && step) {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg)
-				return usage_refuse("attempt",
-						    "--env `%s`: want NAME=VALUE",
-						    optarg);
+				return usage_refuse(
+				    "attempt", "--env `%s`: want NAME=VALUE",
+				    optarg);
 			strv_push(&a->env, optarg);
 		} else if (o == ':') {
-			return usage_refuse("attempt", "option `%s` needs a value",
+			return usage_refuse("attempt",
+					    "option `%s` needs a value",
 					    argv[optind - 1]);
 		} else {
-			return usage_unknown_option("attempt", argv[optind - 1]);
+			return usage_unknown_option("attempt",
+						    argv[optind - 1]);
 		}
 	}
 	if (!a->id)
@@ -576,11 +578,12 @@ static void apply_step_env(struct exec_ctx *c, const struct strv *env)
 		const char *kv = env->v[i];
 		size_t klen = (size_t)(strchr(kv, '=') - kv);
 		size_t k = 0;
-		while (c->envp[k] &&
-		       (strncmp(c->envp[k], kv, klen) || c->envp[k][klen] != '='))
+		while (c->envp[k] && (strncmp(c->envp[k], kv, klen) ||
+				      c->envp[k][klen] != '='))
 			k++;
 		if (!c->envp[k]) {
-			c->envp = xreallocarray(c->envp, k + 2, sizeof *c->envp);
+			c->envp =
+			    xreallocarray(c->envp, k + 2, sizeof *c->envp);
 			c->envp[k + 1] = NULL;
 		} else {
 			free(c->envp[k]);
@@ -599,8 +602,10 @@ static int load_step_policy(struct attempt_ctx *a, struct wsbox_error *err)
 		return r;
 	const char *want = jstr(a->file, "policy_digest");
 	if (!want || strcmp(want, c->pol.digest))
-		return wsbox_fail(err, 0, "policy `%s`: changed since attempt "
-				  "begin", c->o.policy);
+		return wsbox_fail(err, 0,
+				  "policy `%s`: changed since attempt "
+				  "begin",
+				  c->o.policy);
 	return 0;
 }
 
@@ -655,7 +660,8 @@ static json_t *step_result_json(const struct exec_ctx *c, size_t step,
 			 res->signaled ? 0 : res->code, "signal",
 			 res->signaled ? res->code : 0, "timed_out",
 			 res->timed_out, "wall_sec", res->wall_sec, "cpu_sec",
-			 res->cpu_sec, "max_rss_kb", (json_int_t)res->max_rss_kb);
+			 res->cpu_sec, "max_rss_kb",
+			 (json_int_t)res->max_rss_kb);
 }
 
 /* One line per step in `steps` (what commit adds up), one write. */
@@ -752,7 +758,8 @@ static int run_step(struct attempt_ctx *a, const struct attempt_args *args,
 	int status = judge_step(c, step, line);
 	json_t *res = step_result_json(c, step, status);
 	r = append_step(c, res, err);
-	json_object_set_new(res, "error", json_str_or_null(line[0] ? line : NULL));
+	json_object_set_new(res, "error",
+			    json_str_or_null(line[0] ? line : NULL));
 	events_emit(&c->ev, "step_finished", res);
 	return r < 0 ? r : status;
 }
@@ -798,7 +805,8 @@ static void sum_steps(struct exec_ctx *c)
 		return;
 	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
 		json_t *j = json_loads(l, 0, NULL);
-		c->res.cpu_sec += json_real_value(json_object_get(j, "cpu_sec"));
+		c->res.cpu_sec +=
+		    json_real_value(json_object_get(j, "cpu_sec"));
 		uint64_t rss = jint(j, "max_rss_kb");
 		if (rss > c->res.max_rss_kb)
 			c->res.max_rss_kb = rss;
@@ -826,7 +834,7 @@ static int run_commit(struct attempt_ctx *a, const struct attempt_args *args,
 		return r;
 	sum_steps(c);
 	int status = judge_and_capture(c, err); /* capture, unless --ro */
-	return publish(c, status, err);	/* compare-and-swap */
+	return publish(c, status, err);		/* compare-and-swap */
 }
 
 static int attempt_commit(int argc, char **argv)
@@ -869,9 +877,9 @@ static int run_abort(struct attempt_ctx *a, const struct attempt_args *args,
 	r = open_events(a, args->events, err);
 	if (r < 0)
 		return r;
-	events_emit(&c->ev, "task_finished",
-		    json_pack("{s:s, s:i}", "status", "aborted", "exit_status",
-			      0));
+	events_emit(
+	    &c->ev, "task_finished",
+	    json_pack("{s:s, s:i}", "status", "aborted", "exit_status", 0));
 	return attempt_discard(&c->store, &c->att, err);
 }
 
@@ -896,24 +904,25 @@ static int attempt_abort(int argc, char **argv)
 
 static int usage(FILE *f, int status)
 {
-	fputs("usage: wsbox attempt begin --run RUN --task NAME [--parent P]... "
-	      "[EXEC OPTIONS]\n"
-	      "                     [--owner-pid PID]\n"
-	      "       wsbox attempt step ID [--store DIR] [--env K=V]... "
-	      "[--events SPEC] -- CMD [ARG...]\n"
-	      "       wsbox attempt commit ID [--store DIR] [--events SPEC]\n"
-	      "       wsbox attempt abort ID [--store DIR] [--events SPEC]\n"
-	      "One task as several sandboxes over one workspace (docs/exec.md "
-	      "\"Attempts\").\n"
-	      "begin prints the attempt id; it lives while the process "
-	      "--owner-pid (default:\nthe caller's parent) does, then `wsbox "
-	      "gc` reclaims it. A step sees what the\nsteps before it wrote; "
-	      "commit publishes the workspace as the task's layer;\nabort "
-	      "leaves nothing. Attempts are not cached.\n"
-	      "\nexit status: begin, commit, abort: 0, or 125 (refused, "
-	      "superseded, wsbox failed);\nstep: as `wsbox exec` (CMD's own, "
-	      "128+N, 124, 125, 126, 127)\n",
-	      f);
+	fputs(
+	    "usage: wsbox attempt begin --run RUN --task NAME [--parent P]... "
+	    "[EXEC OPTIONS]\n"
+	    "                     [--owner-pid PID]\n"
+	    "       wsbox attempt step ID [--store DIR] [--env K=V]... "
+	    "[--events SPEC] -- CMD [ARG...]\n"
+	    "       wsbox attempt commit ID [--store DIR] [--events SPEC]\n"
+	    "       wsbox attempt abort ID [--store DIR] [--events SPEC]\n"
+	    "One task as several sandboxes over one workspace (docs/exec.md "
+	    "\"Attempts\").\n"
+	    "begin prints the attempt id; it lives while the process "
+	    "--owner-pid (default:\nthe caller's parent) does, then `wsbox "
+	    "gc` reclaims it. A step sees what the\nsteps before it wrote; "
+	    "commit publishes the workspace as the task's layer;\nabort "
+	    "leaves nothing. Attempts are not cached.\n"
+	    "\nexit status: begin, commit, abort: 0, or 125 (refused, "
+	    "superseded, wsbox failed);\nstep: as `wsbox exec` (CMD's own, "
+	    "128+N, 124, 125, 126, 127)\n",
+	    f);
 	return status;
 }
 
@@ -922,7 +931,8 @@ int cmd_attempt(int argc, char **argv)
 	if (argc < 2)
 		return usage(stderr, WSBOX_EXIT_FAILURE);
 	const char *sub = argv[1];
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"))
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") ||
+	    !strcmp(sub, "help"))
 		return usage(stdout, 0);
 	if (sub[0] == '-')
 		return usage_unknown_option("attempt", sub);

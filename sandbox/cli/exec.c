@@ -1122,8 +1122,7 @@ static void settle_attempt(struct exec_ctx *c, int status)
 
 /* The end of every exec, however far run_exec got (r): report, settle the
  * attempt, release everything. Returns the exit status. */
-int exec_ctx_finish(struct exec_ctx *c, int r,
-			   const struct wsbox_error *err)
+int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err)
 {
 	int status = r;
 	if (r < 0)

@@ -291,8 +291,8 @@ static int add_key_extra(struct strv *x, const char *kv,
 
 /* want_cmd: exec's CMD must follow the options; without it (attempt
  * begin) nothing may. */
-static int parse_opts(int argc, char **argv, bool want_cmd,
-		      struct exec_opts *o, struct wsbox_error *err)
+static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
+		      struct wsbox_error *err)
 {
 	size_t n_opts = ARRAY_SIZE(exec_options);
 	struct option long_opts[ARRAY_SIZE(exec_options) + 1];
