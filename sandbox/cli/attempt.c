@@ -59,7 +59,10 @@ static void attempt_ctx_release(struct attempt_ctx *a)
 
 /* ---- begin ---- */
 
-/* --owner-pid PID, taken out of argv before exec's parser sees the rest. */
+#define OWNER_OPT "--owner-pid"
+
+/* --owner-pid PID (or --owner-pid=PID), taken out of argv before exec's
+ * parser sees the rest. */
 static int take_owner_opt(int *argc, char **argv, pid_t *owner,
 			  struct wsbox_error *err)
 {
@@ -67,16 +70,24 @@ static int take_owner_opt(int *argc, char **argv, pid_t *owner,
 	for (int i = 1; i < *argc; i++) {
 		if (!strcmp(argv[i], "--"))
 			break;
-		if (strcmp(argv[i], "--owner-pid"))
+		int words = 2;
+		const char *val = i + 1 < *argc ? argv[i + 1] : "";
+		if (!strncmp(argv[i], OWNER_OPT "=", sizeof OWNER_OPT)) {
+			words = 1;
+			val = argv[i] + sizeof OWNER_OPT;
+		} else if (strcmp(argv[i], OWNER_OPT)) {
 			continue;
+		}
 		char *end;
-		long v = i + 1 < *argc ? strtol(argv[i + 1], &end, 10) : 0;
-		if (v <= 0 || v > INT_MAX || *end)
-			return wsbox_fail(err, 0, "--owner-pid: want a pid");
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end || v <= 0 || v > INT_MAX)
+			return wsbox_fail(err, 0,
+					  "--owner-pid `%s`: want a pid", val);
 		*owner = (pid_t)v;
-		memmove(&argv[i], &argv[i + 2],
-			(size_t)(*argc - i - 1) * sizeof *argv);
-		*argc -= 2;
+		memmove(&argv[i], &argv[i + words],
+			(size_t)(*argc - i - words + 1) * sizeof *argv);
+		*argc -= words;
 		i--;
 	}
 	return 0;
@@ -390,8 +401,11 @@ static int load_attempt(struct attempt_ctx *a, struct wsbox_error *err)
 	json_error_t je;
 	a->file = json_loads(text, 0, &je);
 	json_t *j = a->file;
+	json_t *sb = json_object_get(j, "sandbox");
 	if (!j || jint(j, "version") != ATTEMPT_FORMAT || !jstr(j, "run") ||
-	    !jstr(j, "task") || !json_is_object(json_object_get(j, "sandbox")))
+	    !jstr(j, "task") || !jstr(j, "rootfs") || !jstr(j, "rootfs_id") ||
+	    !jstr(j, "policy") || !jstr(sb, "cwd") || !jstr(sb, "hostname") ||
+	    !jstr(sb, "net"))
 		return wsbox_fail(err, 0, "attempt %s: malformed `%s`",
 				  c->att.id, ATTEMPT_FILE);
 	strv_of_json(&c->o.parents, json_object_get(j, "parents"));
