@@ -193,8 +193,9 @@ test_gc_reclaims_an_attempt_whose_engine_was_killed() {
 	s=$(uniq_secs 1005)
 	sh -c "sleep $s" &
 	engine=$!
-	begin --task t --owner-pid "$engine"
+	begin --task t --owner-pid="$engine"
 	assert_rc 0
+	grep -qx "pid $engine" "$STORE/staging/$ID/owner" || fail "owner marker: $(cat "$STORE/staging/$ID/owner")"
 	step "$ID" sh -c 'echo x > f'
 	assert_rc 0
 	ws gc --store "$STORE"
