@@ -243,6 +243,47 @@ void attempt_new_id(struct attempt *a)
 		      rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 }
 
+/* The owner marker gc reads (layers/gc.c staging_alive). */
+static char *owner_text(pid_t pid, unsigned long long start)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	return xasprintf("pid %d\nstart %llu\nhost %s\n", (int)pid, start,
+			 host);
+}
+
+int attempt_set_owner(struct attempt *a, pid_t pid, unsigned long long start,
+		      struct wsbox_error *err)
+{
+	_cleanup_free_ char *owner = owner_text(pid, start);
+	return atomic_write_at(a->dirfd, "owner", owner, strlen(owner), 0600,
+			       err);
+}
+
+int attempt_open(struct store *s, const char *id, struct attempt *a,
+		 struct wsbox_error *err)
+{
+	memset(a, 0, sizeof *a);
+	a->dirfd = -1;
+	if (!valid_name(id))
+		return wsbox_fail(err, 0, "attempt `%s`: not an attempt id",
+				  id);
+	_cleanup_free_ char *rel = store_rel_join(STORE_STAGING, id, NULL);
+	int fd =
+	    openat(s->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT
+			   ? -ENOENT
+			   : wsbox_fail(err, errno, "open `%s`", rel);
+	a->id = xstrdup(id);
+	a->dir = store_path_join(s, STORE_STAGING, id, NULL);
+	a->upper = xasprintf("%s/upper", a->dir);
+	a->work = xasprintf("%s/work", a->dir);
+	a->root = xasprintf("%s/root", a->dir);
+	a->dirfd = fd;
+	return 0;
+}
+
 int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
 {
 	attempt_new_id(a);
@@ -267,11 +308,8 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 		attempt_free(a);
 		return r;
 	}
-	char host[256] = "";
-	gethostname(host, sizeof host - 1);
 	_cleanup_free_ char *owner =
-	    xasprintf("pid %d\nstart %llu\nhost %s\n", (int)getpid(),
-		      proc_starttime(getpid()), host);
+	    owner_text(getpid(), proc_starttime(getpid()));
 	int r = write_new_file_at(a->dirfd, "owner", owner, strlen(owner), 0600,
 				  err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||

@@ -11,7 +11,9 @@
  *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
  *                               work/, root/ (mount point of the sandbox
  *                               root), workspace/ (--strategy copy), stdout,
- *                               stderr (logs until published)
+ *                               stderr (logs until published); a multi-step
+ *                               attempt also attempt.json, lock, steps,
+ *                               closed (sandbox/cli/attempt.c)
  *   cache/tasks/<key>/          task cache entries (cache.h); cache/bpf/
  *                               compiled policies; cache/flatten/ merged
  *                               lower layers
@@ -108,6 +110,15 @@ void attempt_new_id(struct attempt *a);
 int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err);
 /* The same for an attempt that already has its id (attempt_new_id). */
 int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err);
+/* Open the staging area of a live attempt by its id (a multi-step attempt,
+ * docs/exec.md "Attempts"): -ENOENT without a message when there is none. */
+int attempt_open(struct store *s, const char *id, struct attempt *a,
+		 struct wsbox_error *err);
+/* Replace the owner marker (atomically): the attempt now lives as long as
+ * process `pid` with start time `start` (proc_starttime), e.g. the engine
+ * that began a multi-step attempt. */
+int attempt_set_owner(struct attempt *a, pid_t pid, unsigned long long start,
+		      struct wsbox_error *err);
 /* Remove the staging area (symlink-safe) and free `a`. */
 int attempt_discard(struct store *s, struct attempt *a,
 		    struct wsbox_error *err);

@@ -58,6 +58,8 @@ if [ "$(id -u)" = 0 ]; then
 	# The registry suite's driver (make test builds it).
 	[ ! -e "$BUILD_ABS/tests/remote_drive" ] || cp "$BUILD_ABS/tests/remote_drive" "$STAGE/tests/"
 	cp -a "$TOP/policy" "$STAGE/policy"
+	# The engine examples t_engines.sh drives.
+	cp -a "$TOP/contrib" "$STAGE/contrib"
 	cp -a "$BUILD_ABS/rootfs" "$STAGE/rootfs"
 	mkdir "$STAGE/unit"
 	for b in "$@"; do cp "$b" "$STAGE/unit/"; done

@@ -17,5 +17,6 @@ int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_attempt(int argc, char **argv);
 
 #endif

@@ -44,6 +44,7 @@
 #include "policy/policy.h"
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/events.h"
+#include "sandbox/cli/exec_ctx.h"
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/cli/exec_stdin.h"
 #include "sandbox/cli/exec_strategy.h"
@@ -60,69 +61,6 @@
 extern char **environ;
 
 #define MAX_CONFLICTS_SHOWN 20
-
-/* Everything one exec owns, released in one place (exec_ctx_finish). */
-struct exec_ctx {
-	struct exec_opts o;
-	struct store store;
-	struct attempt att;
-	struct policy pol;
-	struct dag dag;
-	struct manifest **manifests; /* per dag node, NULL when no layer */
-	struct strv lowers;	     /* tree paths, topmost first */
-	struct strv lower_digests;
-	struct strv stacked; /* digests of `lowers`, for --strategy copy */
-	struct exec_strategy strat;
-	struct copy_ws copy; /* --strategy copy: the workspace's snapshot */
-	/* Every layer the workspace stands on, merged ones included: what the
-	 * attempt pins against gc (staging/<id>/uses). */
-	struct strv pins;
-	char *rootfs, *rootfs_id, *run, *empty, *bpf_dir;
-	const char *task;
-	char **envp;
-	int out_pipe[2], err_pipe[2];
-	int out_log, err_log, comb_log; /* logs in staging */
-	struct exec_stdin in;		/* what the task reads */
-	/* Why the task is neither looked up nor stored ("stdin is a
-	 * pipe"), NULL when cacheable. */
-	const char *uncacheable;
-	int gc_lock, task_lock, mutex_lock; /* held store locks, or -1 */
-	uint64_t seq;			    /* attempt sequence number */
-	char key[DIGEST_STRLEN];	    /* cache key, "" until known */
-	struct manifest captured;	    /* the upper dir, once captured */
-	bool have_capture;
-	struct events ev;
-	struct sandbox_result res; /* zero until the sandbox ran */
-	bool ran;
-	bool hit; /* served from the cache: no sandbox */
-	/* The attempt counts from workspace assembly on: however it ends,
-	 * it leaves a record (record_unpublished when publication did not). */
-	bool counts, began, recorded, superseded, logs_published;
-	char line[WSBOX_ERROR_MAX]; /* the message the record keeps */
-	bool rootfs_is_path; /* --rootfs names a directory, not an import */
-	struct task_record rec;
-	/* The host ids the task maps to (rootless: the caller, one id; as
-	 * root: inside 0..id_count-1 onto an unprivileged subordinate range)
-	 * and the owner of layers on disk. With `idmap` the lowers are shown
-	 * to root-mode tasks through idmapped mounts, so layers stay the
-	 * store owner's. Resolved once, after the store is open. */
-	bool root, idmap;
-	uid_t host_uid, layer_uid, id_count;
-	gid_t host_gid, layer_gid;
-	/* --remote or $WSBOX_REMOTE, open when has_remote. */
-	struct remote rm;
-	bool has_remote, remote_hit;
-	/* A second line after the error (the retry of a failed push). */
-	char hint[WSBOX_ERROR_MAX];
-};
-
-#define EXEC_CTX_INIT                                                          \
-	{                                                                      \
-		.out_pipe = {-1, -1}, .err_pipe = {-1, -1}, .out_log = -1,     \
-		.err_log = -1, .comb_log = -1, .in = EXEC_STDIN_INIT,          \
-		.gc_lock = -1, .task_lock = -1, .mutex_lock = -1,              \
-		.store = {.fd = -1}, .att = {.dirfd = -1}, .ev = {.fd = -1},   \
-	}
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -148,7 +86,7 @@ static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-static void ctx_free(struct exec_ctx *c)
+void ctx_free(struct exec_ctx *c)
 {
 	for (size_t i = 0; i < c->dag.n && c->manifests; i++)
 		if (c->manifests[i]) {
@@ -377,7 +315,7 @@ static int push_result(struct exec_ctx *c, int status, struct wsbox_error *err)
 
 /* Step 3: ancestors → manifests → conflicts → lower dirs, topmost first;
  * the record names them. */
-static int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
+int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
 {
 	/* From here on the attempt counts: a refusal (conflict, unknown or
 	 * failed parent) leaves a record saying so (record_unpublished). */
@@ -591,7 +529,7 @@ static void compute_key(struct exec_ctx *c)
 	free(pass_values);
 }
 
-static double wall_now(void)
+double wall_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -744,7 +682,7 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 			    err);
 }
 
-static void emit_started(struct exec_ctx *c)
+void emit_started(struct exec_ctx *c)
 {
 	events_emit(&c->ev, "task_started",
 		    json_pack("{s:o, s:o, s:s}", "parents",
@@ -810,7 +748,7 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
  * Everything that needs no store write is validated first: a --rootfs path
  * and the remote's URL are checked before the store is created, an
  * imported rootfs name after it is opened (identify_task). */
-static int open_store(struct exec_ctx *c, struct wsbox_error *err)
+int open_store(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct exec_opts *o = &c->o;
 	/* First: a closed fd 0 is filled before anything else is opened. */
@@ -882,7 +820,7 @@ static void name_attempt(struct exec_ctx *c)
 /* Step 2: who the task runs as, on which root filesystem and workspace
  * strategy, under which names; then the shared gc lock, under which records
  * are read and layers pinned. */
-static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
+int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = resolve_ids(c, err);
 	if (r < 0)
@@ -906,7 +844,7 @@ static int identify_task(struct exec_ctx *c, struct wsbox_error *err)
 /* Step 2: the seccomp policy, its compiled filters cached in the store
  * (before the workspace: a bad --policy is an option error and leaves no
  * record). */
-static int load_policy(struct exec_ctx *c, struct wsbox_error *err)
+int load_policy(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->bpf_dir = store_path_of(&c->store, STORE_BPF_CACHE);
 	struct policy_options popts = {.bpf_cache_dir = c->bpf_dir,
@@ -1000,7 +938,7 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 
 /* Step 6: the attempt's staging dir. Pin what the workspace stands on
  * before the gc lock goes: the task may run for hours. */
-static int stage(struct exec_ctx *c, struct wsbox_error *err)
+int stage(struct exec_ctx *c, struct wsbox_error *err)
 {
 	int r = attempt_stage(&c->store, &c->att, err);
 	if (r < 0)
@@ -1028,7 +966,7 @@ static gid_t task_host_gid(const struct exec_ctx *c)
  * range in which the task's ids must own its upper and work dirs and reach
  * them by path. Root's supplementary groups (host gid 0) would follow the
  * task into its namespace: drop them. */
-static int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
+int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 {
 	if (!c->root)
 		return 0;
@@ -1049,7 +987,7 @@ static int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 /* Host-root-owned layers (and the empty lower) appear owned by the task's
  * --uid/--gid (README "Ownership, root mode") through read-only
  * idmapped views, made in a private mount namespace the sandbox inherits. */
-static int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
+int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
 {
 	if (!c->idmap)
 		return 0;
@@ -1068,7 +1006,7 @@ static int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
 
 /* --mutex: tasks sharing the name never run at once in this store (a cache
  * hit never waits for it). Held until the sandbox is gone (run_sandbox). */
-static int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
+int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
 {
 	if (!c->o.mutex)
 		return 0;
@@ -1143,7 +1081,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 }
 
 /* Step 7: clone → contain → init → task, to the end (c->res). */
-static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
+int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 {
 	c->empty = store_path_of(&c->store, STORE_EMPTY);
 	if (c->strat.s == WS_COPY) {
@@ -1175,7 +1113,7 @@ static int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
  * task that succeeded captured. Returns the exit status; a timeout or a
  * failed capture also leaves its message in err, but the result is still
  * published. */
-static int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
+int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
 {
 	const struct sandbox_result *res = &c->res;
 	struct task_record *rec = &c->rec;
@@ -1220,7 +1158,7 @@ static void final_line(const struct exec_ctx *c, const struct wsbox_error *err,
  * result that cannot be published fails the exec, with its own error. The
  * record keeps the exit status and the message (a timeout, a capture
  * refused, a limit hit). */
-static int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
+int publish(struct exec_ctx *c, int status, struct wsbox_error *err)
 {
 	c->rec.exit_status = status;
 	final_line(c, err, c->line);
@@ -1377,8 +1315,7 @@ static void settle_attempt(struct exec_ctx *c, int status)
 
 /* The end of every exec, however far run_exec got (r): report, settle the
  * attempt, release everything. Returns the exit status. */
-static int exec_ctx_finish(struct exec_ctx *c, int r,
-			   const struct wsbox_error *err)
+int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err)
 {
 	int status = r;
 	if (r < 0)

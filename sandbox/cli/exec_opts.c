@@ -302,8 +302,10 @@ static int add_key_extra(struct strv *x, const char *kv,
 	return 0;
 }
 
-int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
-		    struct wsbox_error *err)
+/* want_cmd: exec's CMD must follow the options; without it (attempt
+ * begin) nothing may. */
+static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
+		      struct wsbox_error *err)
 {
 	size_t n_opts = ARRAY_SIZE(exec_options);
 	struct option long_opts[ARRAY_SIZE(exec_options) + 1];
@@ -572,6 +574,11 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 	}
 	if (o->ro && o->save.n)
 		return wsbox_fail(err, 0, "--ro and --save exclude each other");
+	if (!want_cmd && optind < argc)
+		return wsbox_fail(err, 0, "unexpected argument `%s`",
+				  argv[optind]);
+	if (!want_cmd)
+		return 0;
 	if (optind >= argc)
 		return wsbox_fail(err, 0,
 				  "exec: no command given (usage: wsbox exec "
@@ -582,6 +589,18 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 	o->argv = argv + optind;
 	o->argc = argc - optind;
 	return 0;
+}
+
+int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
+		    struct wsbox_error *err)
+{
+	return parse_opts(argc, argv, true, o, err);
+}
+
+int exec_opts_parse_workspace(int argc, char **argv, struct exec_opts *o,
+			      struct wsbox_error *err)
+{
+	return parse_opts(argc, argv, false, o, err);
 }
 
 void exec_opts_free(struct exec_opts *o)

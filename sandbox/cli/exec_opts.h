@@ -68,6 +68,10 @@ void strv_free(struct strv *s);
  * exec_opts_usage() and exits 0. */
 int exec_opts_parse(int argc, char **argv, struct exec_opts *o,
 		    struct wsbox_error *err);
+/* The same options with no CMD after them (`wsbox attempt begin`): a word
+ * after the options is refused. */
+int exec_opts_parse_workspace(int argc, char **argv, struct exec_opts *o,
+			      struct wsbox_error *err);
 /* `wsbox exec --help`: every option with one line each, and the exit
  * statuses. */
 void exec_opts_usage(FILE *f);

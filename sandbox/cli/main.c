@@ -22,6 +22,7 @@ static const struct verb {
 } verbs[] = {
     {"exec", cmd_exec, "run one task in a fresh sandbox"},
     {"run", cmd_run, "run a pipeline file on this machine"},
+    {"attempt", cmd_attempt, "one task in several steps: begin, step, commit"},
     {"doctor", cmd_doctor, "probe the kernel and host"},
     {"policy", cmd_policy, "list, show and check seccomp policies"},
     {"import", cmd_import, "record a host directory or tar as a task"},

@@ -3,7 +3,7 @@
 # naming the verb and its --help for an unknown option (exit 125). Root and
 # unprivileged alike.
 
-HELP_VERBS="exec doctor policy rootfs gc push pull"
+HELP_VERBS="exec doctor policy rootfs gc push pull attempt"
 
 test_version_names_wsbox_and_the_build() {
 	ws --version

@@ -1,0 +1,5 @@
+#include "hello.h"
+int a_value(void)
+{
+	return 1;
+}

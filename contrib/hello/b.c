@@ -1,0 +1,5 @@
+#include "hello.h"
+int b_value(void)
+{
+	return 2;
+}

@@ -1,0 +1,3 @@
+/* contrib/hello: the tiny C project the engine examples build. */
+int a_value(void);
+int b_value(void);
