@@ -23,6 +23,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/exec_ctx.h"
 #include "sandbox/cli/usage.h"
+#include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
@@ -245,9 +246,26 @@ static int run_begin(struct exec_ctx *c, pid_t owner, struct wsbox_error *err)
 	int r = open_store(c, err);
 	if (r < 0)
 		return r;
-	r = identify_task(c, err); /* ids, rootfs, names, gc lock */
+	/* begin and commit do not talk to a registry: an engine pulls the
+	 * parents before and pushes the task after (docs/exec.md
+	 * "Attempts"), rather than believe a push happened. */
+	if (c->has_remote)
+		return wsbox_fail(err, 0,
+				  "--remote or $WSBOX_REMOTE: attempts do not "
+				  "use a remote; run `wsbox pull` for the "
+				  "parents before begin and `wsbox push` after "
+				  "commit");
+	r = identify_task(c, err); /* ids, rootfs, strategy, names, gc lock */
 	if (r < 0)
 		return r;
+	/* Every step remounts the same upper dir: only the kernel overlay
+	 * does that without a daemon or a copy to carry between steps
+	 * (docs/exec.md "Attempts"). */
+	if (c->strat.s != WS_OVERLAY)
+		return wsbox_fail(err, 0,
+				  "strategy %s: multi-step attempts need the "
+				  "kernel overlay (see `wsbox doctor`)",
+				  strategy_name(c->strat.s));
 	r = load_policy(c, err);
 	if (r < 0)
 		return r;

@@ -295,3 +295,21 @@ test_begin_relative_events_file_serves_later_steps() {
 	grep -q '"event":"step_finished"' "$T/a/ev" || fail "no step_finished in begin's events file"
 	assert_no_file "$T/b/ev"
 }
+
+# Steps remount one upper dir: only the kernel overlay does that, so
+# another strategy is refused at begin, and nothing is left behind.
+test_begin_refuses_a_strategy_other_than_overlay() {
+	WSBOX_STRATEGY=copy ws attempt begin --store "$STORE" --rootfs "$ROOTFS" --run r --task t
+	assert_rc 125
+	assert_err_has "strategy copy: multi-step attempts need the kernel overlay"
+	assert_eq "$(ls "$STORE/staging" 2>/dev/null | wc -l)" 0 "staging dirs"
+}
+
+# begin and commit do not push or pull: a remote is refused, with what to
+# run instead.
+test_begin_refuses_a_remote_and_names_push_and_pull() {
+	WSBOX_REMOTE=http://127.0.0.1:9/wsbox/test ws attempt begin --store "$STORE" --rootfs "$ROOTFS" --run r --task t
+	assert_rc 125
+	assert_err_has "attempts do not use a remote"
+	assert_err_has "wsbox push"
+}
