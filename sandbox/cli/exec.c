@@ -18,49 +18,26 @@
  * Locks (layers/lock.h): the gc lock is held shared only while records are
  * read (and parents pulled) and while results are published; the task's
  * lock only around the publication; --mutex only while the sandbox runs. */
-#include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "layers/cache.h"
-#include "layers/capture.h"
-#include "layers/copy_ws.h"
-#include "layers/dag.h"
-#include "layers/flatten.h"
 #include "layers/layer.h"
 #include "layers/lock.h"
-#include "layers/record.h"
 #include "layers/result.h"
 #include "layers/rootfs.h"
-#include "layers/store.h"
-#include "layers/sync.h"
-#include "policy/policy.h"
 #include "sandbox/cli/commands.h"
-#include "sandbox/cli/events.h"
 #include "sandbox/cli/exec_ctx.h"
-#include "sandbox/cli/exec_opts.h"
-#include "sandbox/cli/exec_stdin.h"
-#include "sandbox/cli/exec_strategy.h"
 #include "sandbox/cli/remote_cli.h"
 #include "sandbox/identity.h"
-#include "sandbox/idmap.h"
-#include "sandbox/sandbox.h"
-#include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
 #include "sandbox/util/trace.h"
 
 extern char **environ;
-
-#define MAX_CONFLICTS_SHOWN 20
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -129,226 +106,9 @@ void ctx_free(struct exec_ctx *c)
 	free(c->rec.layer);
 }
 
-/* Every ancestor's layer is checked present; a manifest is read only where
- * it is needed. */
-static int load_manifests(struct exec_ctx *c, const char *empty_digest,
-			  struct wsbox_error *err)
-{
-	c->manifests = xcalloc(c->dag.n + 1, sizeof *c->manifests);
-	for (size_t i = 0; i < c->dag.n; i++) {
-		const char *layer = c->dag.nodes[i].layer;
-		/* A layer that holds nothing adds nothing and conflicts with
-		 * nothing: it is told by its digest, never read. */
-		if (!layer || !strcmp(layer, empty_digest))
-			continue;
-		/* Only a layer with an unrelated one beside it can conflict
-		 * (rule 3): in a chain no manifest is read, so restore does
-		 * not grow with the files the ancestors wrote. */
-		int r;
-		if (dag_has_unrelated_layer(&c->dag, i)) {
-			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
-			r = layer_load_manifest(&c->store, layer,
-						c->manifests[i], err);
-		} else {
-			r = layer_require(&c->store, layer, err);
-		}
-		if (r < 0) {
-			wsbox_error_prefix(err, "ancestor %s",
-					   c->dag.nodes[i].task);
-			return r;
-		}
-	}
-	return 0;
-}
-
-/* Two unrelated ancestors that wrote the same path refuse the exec. */
-static int refuse_conflicts(struct exec_ctx *c, struct wsbox_error *err)
-{
-	char **msgs = NULL;
-	size_t n_msgs = 0;
-	size_t total = dag_conflicts(&c->dag, c->manifests, &msgs, &n_msgs,
-				     MAX_CONFLICTS_SHOWN);
-	if (!total)
-		return 0;
-	/* All but the last on their own lines; the last becomes the error
-	 * main() prints. */
-	for (size_t i = 0; i + 1 < n_msgs; i++)
-		fprintf(stderr, "wsbox: %s\n", msgs[i]);
-	if (total > n_msgs)
-		wsbox_fail(err, 0, "%s (and %zu more conflicts)",
-			   msgs[n_msgs - 1], total - n_msgs);
-	else
-		wsbox_fail(err, 0, "%s", msgs[n_msgs - 1]);
-	for (size_t i = 0; i < n_msgs; i++)
-		free(msgs[i]);
-	free(msgs);
-	return -EEXIST;
-}
-
-/* Descendants above ancestors: reverse topological order, into `stacked`
- * (room for dag.n). Every layer is recorded and pinned; layers with no
- * entries add nothing to the view and are not stacked. Returns the count. */
-static size_t stack_lowers(struct exec_ctx *c, const char *empty_digest,
-			   char **stacked)
-{
-	size_t n_stacked = 0;
-	for (size_t k = c->dag.n; k-- > 0;) {
-		size_t i = c->dag.order[k];
-		if (!c->dag.nodes[i].layer)
-			continue;
-		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
-		strv_push(&c->pins, c->dag.nodes[i].layer);
-		/* Identical layers (same digest: two tasks wrote the same
-		 * content) are stacked once; overlayfs refuses a dir twice. */
-		bool dup = false;
-		for (size_t j = 0; j + 1 < c->lower_digests.n && !dup; j++)
-			dup = !strcmp(c->lower_digests.v[j],
-				      c->dag.nodes[i].layer);
-		if (dup || !strcmp(c->dag.nodes[i].layer, empty_digest))
-			continue;
-		stacked[n_stacked++] = c->dag.nodes[i].layer;
-	}
-	return n_stacked;
-}
-
-/* $WSBOX_MAX_LOWERS lowers the flattening threshold so tests need not run
- * 500 tasks. */
-static int max_lowers_of_env(size_t *max_lowers, struct wsbox_error *err)
-{
-	*max_lowers = FLATTEN_MAX_LOWERS_DEFAULT;
-	const char *env = getenv("WSBOX_MAX_LOWERS");
-	if (!env || !*env)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(env, &end, 10);
-	if (errno || *end || *env < '0' || *env > '9' || v < 2 ||
-	    v > FLATTEN_MAX_LOWERS_DEFAULT)
-		return wsbox_fail(err, EINVAL,
-				  "WSBOX_MAX_LOWERS=`%s`: want 2..%d", env,
-				  FLATTEN_MAX_LOWERS_DEFAULT);
-	*max_lowers = v;
-	return 0;
-}
-
-/* Beyond overlayfs's limit on lowers, the oldest layers are merged into one
- * layer cached by their digests (layers/flatten.h); the record keeps the real
- * ancestors' digests. The merged layer is owned like the task layers it
- * replaces: by c->layer_uid (resolve_ids). */
-static int flatten_stack(struct exec_ctx *c, char **stacked, size_t n_stacked,
-			 struct wsbox_error *err)
-{
-	size_t max_lowers;
-	int r = max_lowers_of_env(&max_lowers, err);
-	if (r < 0)
-		return r;
-	char **flat = NULL;
-	size_t n_flat = 0;
-	r = flatten_lowers(&c->store, stacked, n_stacked, max_lowers,
-			   c->layer_uid, c->layer_gid, &flat, &n_flat, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n_flat; i++) {
-		_cleanup_free_ char *p = layer_tree_path(&c->store, flat[i]);
-		strv_push(&c->lowers, p);
-		strv_push(&c->stacked, flat[i]);
-		strv_push(&c->pins, flat[i]);
-	}
-	flatten_free(flat, n_flat);
-	return 0;
-}
-
-/* Step 3, with a remote: the parents this store has no record of are
- * pulled with the part of their ancestry it lacks (records and layers),
- * under the gc lock identify_task took, as `wsbox pull` does. A failed
- * pull leaves no record (the attempt does not count yet); a parent the
- * remote lacks too is refused by assemble_workspace. */
-static int fetch_parents(struct exec_ctx *c, struct wsbox_error *err)
-{
-	if (!c->has_remote)
-		return 0;
-	struct strv missing = {0};
-	for (size_t i = 0; i < c->o.parents.n; i++) {
-		struct task_record r = {0};
-		struct wsbox_error ignored = {0};
-		if (record_read_shallow(&c->store, c->run, c->o.parents.v[i],
-					&r, &ignored) == -ENOENT)
-			strv_push(&missing, c->o.parents.v[i]);
-		record_free(&r);
-	}
-	if (!missing.n)
-		return 0;
-	struct sync_pull p = {.run = c->run,
-			      .tasks = missing.v,
-			      .n_tasks = missing.n,
-			      .missing_ok = true};
-	int r = sync_pull_tasks(&c->rm, &c->store, &p, err);
-	if (r == 0)
-		events_emit(&c->ev, "remote_pulled",
-			    json_pack("{s:o, s:I, s:I}", "parents",
-				      json_strv(missing.v, missing.n),
-				      "records", (json_int_t)p.records,
-				      "layers", (json_int_t)p.layers));
-	strv_free(&missing);
-	return r;
-}
-
-/* Step 10, with a remote: a success (run here or served from a cache) is
- * shared: its ancestry's layers, its layer, record and cache entry. A
- * failed push keeps the local result and fails the exec (125), with the
- * command that retries it. */
-static int push_result(struct exec_ctx *c, int status, struct wsbox_error *err)
-{
-	if (status != 0 || !c->has_remote)
-		return status;
-	int r = sync_push_task(&c->rm, &c->store, c->run, c->task, err);
-	if (r >= 0)
-		return 0;
-	snprintf(c->hint, sizeof c->hint,
-		 "task %s is published in this store; retry the push with "
-		 "`wsbox push --run %s --task %s%s%s%s%s`",
-		 c->task, c->run, c->task, c->o.store ? " --store " : "",
-		 c->o.store ? c->o.store : "", c->o.remote ? " --remote " : "",
-		 c->o.remote ? c->o.remote : "");
-	return r;
-}
-
-/* Step 3: ancestors → manifests → conflicts → lower dirs, topmost first;
- * the record names them. */
-int assemble_workspace(struct exec_ctx *c, struct wsbox_error *err)
-{
-	/* From here on the attempt counts: a refusal (conflict, unknown or
-	 * failed parent) leaves a record saying so (record_unpublished). */
-	c->counts = true;
-	if (!c->o.parents.n)
-		return 0;
-	int r = dag_collect(&c->store, c->run, c->o.parents.v, c->o.parents.n,
-			    &c->dag, err);
-	if (r < 0)
-		return r;
-	char empty_digest[DIGEST_STRLEN];
-	layer_empty_digest(empty_digest);
-	r = load_manifests(c, empty_digest, err);
-	if (r < 0)
-		return r;
-	r = refuse_conflicts(c, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char **stacked = xcalloc(c->dag.n + 1, sizeof *stacked);
-	size_t n_stacked = stack_lowers(c, empty_digest, stacked);
-	r = flatten_stack(c, stacked, n_stacked, err);
-	if (r < 0)
-		return r;
-	c->rec.ancestors = c->dag.nodes;
-	c->rec.n_ancestors = c->dag.n;
-	c->rec.lowers = c->lower_digests.v;
-	c->rec.n_lowers = c->lower_digests.n;
-	return 0;
-}
-
 /* The task's output goes to the attempt's staging dir until the result is
  * published (a superseded attempt leaves no log behind). */
-static int open_logs(struct exec_ctx *c, struct wsbox_error *err)
+int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 {
 	const int fl = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
 	c->out_log = openat(c->att.dirfd, "stdout", fl, 0600);
@@ -373,107 +133,6 @@ static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 	c->rec.stderr_log = store_run_rel(c->run, "logs", errf);
 	c->rec.combined_log = store_run_rel(c->run, "logs", comb);
 	return mkdir_p(dir, 0700, err);
-}
-
-/* fuse-overlayfs's opaque markers count only where the lowers show the
- * path (layers/capture.h): every ancestor's manifest, also those
- * load_manifests() had no reason to read, into `stack` topmost first
- * (stack_lowers' order), *n_out of them. */
-static int stack_manifests(struct exec_ctx *c, const struct manifest **stack,
-			   size_t *n_out, struct wsbox_error *err)
-{
-	char empty_digest[DIGEST_STRLEN];
-	layer_empty_digest(empty_digest);
-	size_t n = 0;
-	for (size_t k = c->dag.n; k-- > 0 && c->manifests;) {
-		size_t i = c->dag.order[k];
-		const char *layer = c->dag.nodes[i].layer;
-		if (!layer || !strcmp(layer, empty_digest))
-			continue;
-		if (!c->manifests[i]) {
-			c->manifests[i] = xcalloc(1, sizeof **c->manifests);
-			int r = layer_load_manifest(&c->store, layer,
-						    c->manifests[i], err);
-			if (r < 0)
-				return r;
-		}
-		stack[n++] = c->manifests[i];
-	}
-	*n_out = n;
-	return 0;
-}
-
-/* Capture the upper dir of a finished sandbox (no lock held: this is the
- * part that scales with what the task wrote). */
-static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
-{
-	_cleanup_close_ int upper =
-	    openat(c->att.dirfd, "upper",
-		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (upper < 0)
-		return wsbox_fail(err, errno, "open upper dir");
-	/* capture_tree leaves the root dir's owner alone: in root mode it is
-	 * still the task's mapped id. */
-	if (c->root && fchown(upper, c->layer_uid, c->layer_gid) < 0)
-		return wsbox_fail(err, errno, "chown upper dir");
-	const char *const *save = NULL;
-	if (c->o.save.n)
-		save = (const char *const *)c->o.save.v;
-	_cleanup_free_ const struct manifest **stack =
-	    xcalloc(c->dag.n + 1, sizeof *stack);
-	size_t n_stack = 0;
-	if (c->strat.s == WS_FUSE_OVERLAYFS) {
-		int r = stack_manifests(c, stack, &n_stack, err);
-		if (r < 0)
-			return r;
-	}
-	struct capture_options copts = {
-	    .max_bytes = c->o.max_layer_size,
-	    .save = save,
-	    .owner_uid = c->layer_uid,
-	    .owner_gid = c->layer_gid,
-	    /* Write bits stay: lowers show their modes in the next
-	     * workspace, and a task must be able to write into a
-	     * directory its parent created. The store is private. */
-	    .make_readonly = false,
-	    .fuse_upper = c->strat.s == WS_FUSE_OVERLAYFS,
-	    .lowers = stack,
-	    .n_lowers = n_stack,
-	};
-	/* --strategy copy: what the task changed moves from the workspace
-	 * into the upper dir first, as overlay would have left it. */
-	if (c->strat.s == WS_COPY) {
-		/* Through the attempt's dirfd like `upper`: a rename between
-		 * them needs the same mount, and root mode's private mount
-		 * namespace has its own copy of the store's. */
-		_cleanup_close_ int ws =
-		    openat(c->att.dirfd, "workspace",
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (ws < 0)
-			return wsbox_fail(err, errno, "open `%s`", c->att.copy);
-		int r = copy_ws_diff(&c->copy, ws, upper, err);
-		if (r < 0)
-			return r == -ENOSPC ? layer_fail_nospace(&c->store, err)
-					    : r;
-	}
-	struct capture_stats st = {0};
-	/* --max-layer-size: the tree is on the task's tmpfs and is copied
-	 * into the upper dir as it is captured (docs/capture.md "Size
-	 * limit"); the tmpfs goes when its fd does. */
-	_cleanup_close_ int fs = steal_fd(&c->res.upper_fs);
-	int r = fs >= 0 ? capture_tree_copy(fs, upper, &copts, &c->captured,
-					    &st, err)
-			: capture_tree(upper, &copts, &c->captured, &st, err);
-	c->rec.bytes = st.bytes;
-	c->rec.files = st.files;
-	if (r == -ENOSPC)
-		return layer_fail_nospace(&c->store, err);
-	if (r < 0) {
-		wsbox_error_prefix(err, "capture");
-		return r;
-	}
-	c->have_capture = true;
-	return 0;
 }
 
 /* The identity of the root filesystem in the cache key: an imported
@@ -682,68 +341,6 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 			    err);
 }
 
-void emit_started(struct exec_ctx *c)
-{
-	events_emit(&c->ev, "task_started",
-		    json_pack("{s:o, s:o, s:s}", "parents",
-			      json_strv(c->o.parents.v, c->o.parents.n),
-			      "cache_key",
-			      json_str_or_null(c->key[0] ? c->key : NULL),
-			      "strategy", strategy_name(c->strat.s)));
-}
-
-/* What the limits and the policy did to a task that ran. */
-static void emit_finished_limits(json_t *o, const struct sandbox_result *res,
-				 uint64_t memory)
-{
-	json_object_set_new(o, "limits_via", json_str_or_null(res->limits_via));
-	/* RLIMIT_AS does not count shmem or memfd pages: with rlimits only,
-	 * --memory is not a bound (README "Limits"). */
-	if (memory)
-		json_object_set_new(
-		    o, "memory_bounded",
-		    json_boolean(!res->limits_via ||
-				 strcmp(res->limits_via, "rlimit")));
-	json_object_set_new(o, "oom_killed", json_boolean(res->oom_killed));
-	json_object_set_new(o, "pids_max_hit", json_boolean(res->pids_max_hit));
-	json_object_set_new(o, "mem_peak_bytes",
-			    json_integer((json_int_t)res->mem_peak_bytes));
-	json_object_set_new(o, "policy_denied",
-			    json_integer((json_int_t)res->denied_count));
-}
-
-/* plan.on_denied: the supervisor answered a syscall the policy refused
- * (sandbox/notify.c). pid is as wsbox sees it (host PID namespace). */
-static void emit_denied(void *ctx, pid_t pid, int nr, const char *name)
-{
-	struct exec_ctx *c = ctx;
-	events_emit(&c->ev, "policy_denied",
-		    json_pack("{s:s, s:i, s:i}", "syscall", name, "nr", nr,
-			      "pid", (int)pid));
-	if (getenv("WSBOX_DEBUG_DENIED"))
-		fprintf(stderr, "wsbox: task %s: policy denied %s (pid %d)\n",
-			c->task, name, (int)pid);
-}
-
-/* `msg`: the line wsbox printed last (report), or NULL. */
-static void emit_finished(struct exec_ctx *c, int status, const char *msg)
-{
-	const struct task_record *r = &c->rec;
-	const char *st = r->status ? r->status : "error";
-	json_t *o = json_pack(
-	    "{s:s, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:o, s:I, "
-	    "s:I, s:o}",
-	    "status", st, "exit_status", status, "exit_code", r->exit_code,
-	    "signal", r->signal, "cache_hit", r->cache_hit, "wall_sec",
-	    r->wall_sec, "cpu_sec", r->cpu_sec, "max_rss_kb",
-	    (json_int_t)r->max_rss_kb, "layer", json_str_or_null(r->layer),
-	    "bytes", (json_int_t)r->bytes, "files", (json_int_t)r->files,
-	    "error", json_str_or_null(msg));
-	if (o && c->ran)
-		emit_finished_limits(o, &c->res, c->o.memory);
-	events_emit(&c->ev, "task_finished", o);
-}
-
 /* Step 1: stdin's kind, events, a --rootfs path, the remote, the store.
  * Everything that needs no store write is validated first: a --rootfs path
  * and the remote's URL are checked before the store is created, an
@@ -888,24 +485,6 @@ static int begin_attempt(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-/* After a local miss, the remote's cache: a hit there is pulled (layer
- * verified, entry and logs stored here) and served like a local one. A
- * remote that cannot answer costs a miss, not the task: its push says
- * whether the remote is back. */
-static int lookup_remote(struct exec_ctx *c, struct cache_entry *e)
-{
-	if (!c->has_remote)
-		return 0;
-	struct wsbox_error rerr = {0};
-	int r = remote_lookup_cache(&c->rm, &c->store, c->key, e, &rerr);
-	if (r < 0)
-		fprintf(stderr,
-			"wsbox: warning: %s (cache looked up as a miss)\n",
-			rerr.msg);
-	c->remote_hit = r == 1;
-	return r == 1;
-}
-
 /* Step 5: on a hit, publish the cached result here (c->hit) and run
  * nothing; a miss is announced. */
 static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
@@ -948,210 +527,6 @@ int stage(struct exec_ctx *c, struct wsbox_error *err)
 		return r;
 	store_unlock(&c->gc_lock);
 	return 0;
-}
-
-/* The host ids the task's --uid/--gid map to, which own its upper and work
- * dirs. */
-static uid_t task_host_uid(const struct exec_ctx *c)
-{
-	return c->host_uid + (c->id_count > 1 ? c->o.uid : 0);
-}
-
-static gid_t task_host_gid(const struct exec_ctx *c)
-{
-	return c->host_gid + (c->id_count > 1 ? c->o.gid : 0);
-}
-
-/* As real root the task never runs as host root: it maps to an unprivileged
- * range in which the task's ids must own its upper and work dirs and reach
- * them by path. Root's supplementary groups (host gid 0) would follow the
- * task into its namespace: drop them. */
-int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
-{
-	if (!c->root)
-		return 0;
-	uid_t up_uid = task_host_uid(c);
-	gid_t up_gid = task_host_gid(c);
-	if (setgroups(0, NULL) < 0 ||
-	    fchownat(c->att.dirfd, "upper", up_uid, up_gid, 0) < 0 ||
-	    fchownat(c->att.dirfd, "work", up_uid, up_gid, 0) < 0 ||
-	    fchmod(c->att.dirfd, 0711) < 0 ||
-	    fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
-	    fchmodat(c->store.fd, store_rel(STORE_STAGING), 0711, 0) < 0 ||
-	    fchmodat(c->store.fd, store_rel(STORE_LAYERS), 0711, 0) < 0)
-		return wsbox_fail(err, errno, "prepare staging for uid %u",
-				  (unsigned)up_uid);
-	return 0;
-}
-
-/* Host-root-owned layers (and the empty lower) appear owned by the task's
- * --uid/--gid (README "Ownership, root mode") through read-only
- * idmapped views, made in a private mount namespace the sandbox inherits. */
-int show_idmapped_lowers(struct exec_ctx *c, struct wsbox_error *err)
-{
-	if (!c->idmap)
-		return 0;
-	struct ns_user_ids ids = {task_host_uid(c), task_host_gid(c), 1};
-	_cleanup_close_ int userns = ns_user_open_userns(&ids, err);
-	if (userns < 0)
-		return userns;
-	_cleanup_free_ char *empty = store_path_of(&c->store, STORE_EMPTY);
-	strv_push(&c->lowers, empty);
-	int r = idmap_mount_dirs((const char *const *)c->lowers.v, c->lowers.n,
-				 userns, err);
-	free(c->lowers.v[--c->lowers.n]);
-	c->lowers.v[c->lowers.n] = NULL;
-	return r;
-}
-
-/* --mutex: tasks sharing the name never run at once in this store (a cache
- * hit never waits for it). Held until the sandbox is gone (run_sandbox). */
-int take_mutex(struct exec_ctx *c, struct wsbox_error *err)
-{
-	if (!c->o.mutex)
-		return 0;
-	_cleanup_free_ char *rel =
-	    store_rel_join(STORE_MUTEX_LOCKS, c->o.mutex, NULL);
-	c->mutex_lock = store_lock(&c->store, rel, true, err);
-	return c->mutex_lock < 0 ? c->mutex_lock : 0;
-}
-
-/* Step 7, before the sandbox: logs, root-mode ownership, idmapped views,
- * --mutex. */
-static int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
-{
-	int r = open_logs(c, err);
-	if (r < 0)
-		return r;
-	r = prepare_root_staging(c, err);
-	if (r < 0)
-		return r;
-	r = show_idmapped_lowers(c, err);
-	if (r < 0)
-		return r;
-	return take_mutex(c, err);
-}
-
-/* The one-way boundary between store and sandbox (sandbox/plan.h). `hide`
- * must outlive the plan. */
-static struct plan exec_plan(struct exec_ctx *c, const char **hide)
-{
-	struct exec_opts *o = &c->o;
-	return (struct plan){
-	    .rootfs = c->rootfs,
-	    .host_root = !o->rootfs,
-	    .hide = hide,
-	    .n_hide = 1,
-	    .lowers = (const char *const *)c->lowers.v,
-	    .n_lowers = c->lowers.n,
-	    .upper = o->ro ? NULL : c->att.upper,
-	    .work = o->ro ? NULL : c->att.work,
-	    /* Only the kernel overlay's upper can live on the tmpfs; the
-	     * other strategies check the limit at capture. */
-	    .upper_max_bytes =
-		o->ro || c->strat.s != WS_OVERLAY ? 0 : o->max_layer_size,
-	    .strategy = c->strat.s,
-	    .fuse_bin = c->strat.fuse_bin,
-	    .copy_dir = c->att.copy,
-	    .empty_lower = c->empty,
-	    .root_mnt = c->att.root,
-	    .argv = o->argv,
-	    .envp = c->envp,
-	    .cwd = o->cwd,
-	    .hostname = o->hostname,
-	    .uid = o->uid,
-	    .gid = o->gid,
-	    .host_uid = c->host_uid,
-	    .host_gid = c->host_gid,
-	    .id_count = c->id_count,
-	    .net = o->net,
-	    .limits = exec_opts_limits(o),
-	    .policy = &c->pol,
-	    .stdio = {c->in.fd, c->out_pipe[1], c->err_pipe[1]},
-	    .close_stdio = true,
-	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
-		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
-	    .n_tee = 2,
-	    .has_combined_log = true,
-	    .combined_log = c->comb_log,
-	    .report_denied = true,
-	    .on_denied = emit_denied,
-	    .on_denied_ctx = c,
-	};
-}
-
-/* Step 7: clone → contain → init → task, to the end (c->res). */
-int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
-{
-	c->empty = store_path_of(&c->store, STORE_EMPTY);
-	if (c->strat.s == WS_COPY) {
-		/* The copy strategy's workspace: the lowers written out and, in
-		 * root mode, owned by the task's ids, as the idmapped lowers
-		 * show them (show_idmapped_lowers). */
-		int r = copy_ws_populate(
-		    &c->store, c->stacked.v, c->stacked.n, c->att.copy,
-		    c->root ? task_host_uid(c) : (uid_t)-1,
-		    c->root ? task_host_gid(c) : (gid_t)-1, &c->copy, err);
-		if (r < 0)
-			return r;
-	}
-	const char *hide[] = {c->store.path};
-	struct plan plan = exec_plan(c, hide);
-	int r = sandbox_run(&plan, &c->res, err);
-	store_unlock(&c->mutex_lock);
-	/* The sandbox closed the pipes' write ends and stdin's copy;
-	 * forget them. */
-	c->out_pipe[1] = c->err_pipe[1] = -1;
-	c->in.fd = -1;
-	if (r < 0)
-		return r;
-	c->ran = true;
-	return 0;
-}
-
-/* Step 8: how the task ended, into the record, and the upper dir of a
- * task that succeeded captured. Returns the exit status; a timeout or a
- * failed capture also leaves its message in err, but the result is still
- * published. */
-int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
-{
-	const struct sandbox_result *res = &c->res;
-	struct task_record *rec = &c->rec;
-	rec->wall_sec = res->wall_sec;
-	rec->cpu_sec = res->cpu_sec;
-	rec->max_rss_kb = res->max_rss_kb;
-	rec->exit_code = res->signaled ? 0 : res->code;
-	rec->signal = res->signaled ? res->code : 0;
-	int status = sandbox_exit_status(res);
-	if (res->timed_out) {
-		rec->status = "timeout";
-		wsbox_fail_status(err, WSBOX_EXIT_TIMEOUT, 0,
-				  "task %s timed out after %u s", c->task,
-				  c->o.timeout_sec);
-	} else if (status != 0) {
-		rec->status = "failed";
-	} else if (!c->o.ro) {
-		int r = capture_upper(c, err);
-		rec->status = r == 0 ? "succeeded" : "failed";
-		if (r < 0)
-			status = WSBOX_EXIT_FAILURE;
-	} else {
-		rec->status = "succeeded";
-	}
-	return status;
-}
-
-/* The line an exec ends with (printed by report, kept in the record): the
- * failure, else the limit the task hit, else "". */
-static void final_line(const struct exec_ctx *c, const struct wsbox_error *err,
-		       char line[WSBOX_ERROR_MAX])
-{
-	line[0] = '\0';
-	if (err->msg[0])
-		snprintf(line, WSBOX_ERROR_MAX, "%s", err->msg);
-	else if (c->ran && c->res.note[0])
-		snprintf(line, WSBOX_ERROR_MAX, "task %s: %s", c->task,
-			 c->res.note);
 }
 
 /* Step 9: publish the result (publish_result) and return `status`; a
@@ -1221,17 +596,6 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	int status = judge_and_capture(c, err);
 	trace_phase("capture");
 	return push_result(c, publish(c, status, err), err);
-}
-
-/* Print the line wsbox ends with, and the last event. */
-static void report(struct exec_ctx *c, int status, const char *line)
-{
-	if (line[0])
-		dprintf(STDERR_FILENO, "wsbox: %s\n", line);
-	if (c->hint[0])
-		dprintf(STDERR_FILENO, "wsbox: %s\n", c->hint);
-	if (c->ev.fd >= 0)
-		emit_finished(c, status, line[0] ? line : NULL);
 }
 
 /* Under the task's lock, taken here unless publication still holds it

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "layers/cache.h"
 #include "layers/copy_ws.h"
 #include "layers/dag.h"
 #include "layers/manifest.h"
@@ -117,6 +118,34 @@ int publish(struct exec_ctx *c, int status, struct wsbox_error *err);
 /* Step 10: record what was not, report, settle the staging dir, free c;
  * returns the exit status. */
 int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err);
+
+/* Step 7, first: the logs in staging and the pipes the tee reads (exec.c);
+ * then the logs, root-mode staging, idmapped views and --mutex
+ * (exec_sandbox.c). */
+int open_logs(struct exec_ctx *c, struct wsbox_error *err);
+int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err);
+
+/* exec_workspace.c: the manifests of the stacked lowers, topmost first (the
+ * copy and fuse-overlayfs strategies diff against them at capture). */
+int stack_manifests(struct exec_ctx *c, const struct manifest **stack,
+		    size_t *n_out, struct wsbox_error *err);
+
+/* exec_remote.c, with --remote or $WSBOX_REMOTE (no-ops without): parents
+ * with no record here pulled with their ancestry (step 3); the remote cache
+ * after a local miss (1 hit, 0 miss; a failure is a warning and a miss);
+ * after a publication, the task pushed (returns `status`, or 125 with the
+ * retry command in c->hint). */
+int fetch_parents(struct exec_ctx *c, struct wsbox_error *err);
+int lookup_remote(struct exec_ctx *c, struct cache_entry *e);
+int push_result(struct exec_ctx *c, int status, struct wsbox_error *err);
+
+/* exec_events.c: policy_denied (plan.on_denied), the one line exec prints
+ * for err (or the limits note), and the final report: that line and the
+ * task_finished event. */
+void emit_denied(void *ctx, pid_t pid, int nr, const char *name);
+void final_line(const struct exec_ctx *c, const struct wsbox_error *err,
+		char line[WSBOX_ERROR_MAX]);
+void report(struct exec_ctx *c, int status, const char *line);
 
 /* task_started (parents, cache key) on c->ev. */
 void emit_started(struct exec_ctx *c);
