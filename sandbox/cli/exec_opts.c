@@ -302,6 +302,275 @@ static int add_key_extra(struct strv *x, const char *kv,
 	return 0;
 }
 
+/* Names: the store, the run, the task, its parents, --mutex. */
+static int set_name_option(struct exec_opts *o, int c, const char *arg,
+			   struct wsbox_error *err)
+{
+	switch (c) {
+	case OPT_STORE:
+		o->store = arg;
+		break;
+	case OPT_RUN:
+		if (!valid_name(arg))
+			return wsbox_fail(
+			    err, 0,
+			    "--run `%s`: invalid name "
+			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+			    arg);
+		o->run = arg;
+		break;
+	case OPT_TASK:
+		if (!valid_name(arg))
+			return wsbox_fail(
+			    err, 0,
+			    "--task `%s`: invalid name "
+			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+			    arg);
+		o->task = arg;
+		break;
+	case OPT_PARENT:
+		if (!valid_name(arg))
+			return wsbox_fail(
+			    err, 0,
+			    "--parent `%s`: invalid name "
+			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+			    arg);
+		for (size_t i = 0; i < o->parents.n; i++)
+			if (!strcmp(o->parents.v[i], arg))
+				return wsbox_fail(
+				    err, 0, "--parent `%s`: given twice", arg);
+		strv_push(&o->parents, arg);
+		break;
+	case OPT_MUTEX:
+		if (!valid_name(arg))
+			return wsbox_fail(err, 0, "--mutex `%s`: invalid name",
+					  arg);
+		o->mutex = arg;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* What the task sees: root, workspace, environment, ids, network,
+ * hostname, policy, strategy. */
+static int set_view_option(struct exec_opts *o, int c, const char *arg,
+			   struct wsbox_error *err)
+{
+	unsigned long v;
+
+	switch (c) {
+	case OPT_ROOTFS:
+		if (!*arg)
+			return wsbox_fail(err, 0, "--rootfs: empty");
+		o->rootfs = arg;
+		break;
+	case OPT_RO:
+		o->ro = true;
+		break;
+	case OPT_SAVE:
+		if (!valid_rel_path(arg))
+			return wsbox_fail(err, 0,
+					  "--save `%s`: must be a relative "
+					  "path inside /workspace without `..`",
+					  arg);
+		strv_push(&o->save, arg);
+		break;
+	case OPT_ENV: {
+		const char *eq = strchr(arg, '=');
+		if (!eq || !valid_env_name(arg, (size_t)(eq - arg)))
+			return wsbox_fail(err, 0, "--env `%s`: want NAME=VALUE",
+					  arg);
+		strv_push(&o->env, arg);
+		break;
+	}
+	case OPT_ENV_PASS:
+		if (!valid_env_name(arg, strlen(arg)))
+			return wsbox_fail(err, 0, "--env-pass `%s`: want NAME",
+					  arg);
+		strv_push(&o->env_pass, arg);
+		break;
+	case OPT_CWD:
+		if (arg[0] != '/')
+			return wsbox_fail(err, 0,
+					  "--cwd `%s`: must be absolute", arg);
+		o->cwd = arg;
+		break;
+	case OPT_UID:
+	case OPT_GID:
+		/* 65534 and above are reserved (overflow ids). */
+		if (parse_uint(arg, 65533, &v) < 0)
+			return wsbox_fail(err, 0, "--%s `%s`: want 0..65533",
+					  c == OPT_UID ? "uid" : "gid", arg);
+		if (c == OPT_UID)
+			o->uid = (uid_t)v;
+		else
+			o->gid = (gid_t)v;
+		break;
+	case OPT_NET:
+		if (!strcmp(arg, "none"))
+			o->net = NET_NONE;
+		else if (!strcmp(arg, "host"))
+			o->net = NET_HOST;
+		else
+			return wsbox_fail(err, 0,
+					  "--net `%s`: want none or host", arg);
+		break;
+	case OPT_POLICY:
+		o->policy = arg;
+		break;
+	case OPT_STRATEGY:
+		if (strategy_parse(arg) == -EINVAL)
+			return wsbox_fail(err, 0,
+					  "--strategy `%s`: not auto, "
+					  "overlay, fuse-overlayfs or "
+					  "copy",
+					  arg);
+		o->strategy = arg;
+		break;
+	case OPT_HOSTNAME:
+		if (!*arg || strlen(arg) > 64 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789.-") != strlen(arg))
+			return wsbox_fail(err, 0,
+					  "--hostname `%s`: want 1-64 of "
+					  "[A-Za-z0-9.-]",
+					  arg);
+		o->hostname = arg;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* Limits and root mode's id range. */
+static int set_limit_option(struct exec_opts *o, int c, const char *arg,
+			    struct wsbox_error *err)
+{
+	unsigned long v;
+
+	switch (c) {
+	case OPT_TIMEOUT:
+		if (parse_uint(arg, 7 * 24 * 3600, &v) < 0 || !v)
+			return wsbox_fail(err, 0,
+					  "--timeout `%s`: want seconds "
+					  "(1..604800)",
+					  arg);
+		o->timeout_sec = (unsigned)v;
+		break;
+	case OPT_MEMORY:
+	case OPT_MAX_LAYER: {
+		uint64_t *dst =
+		    c == OPT_MEMORY ? &o->memory : &o->max_layer_size;
+		if (parse_size(arg, dst) < 0 || !*dst)
+			return wsbox_fail(
+			    err, 0, "--%s `%s`: want a size like 512M",
+			    c == OPT_MEMORY ? "memory" : "max-layer-size", arg);
+		break;
+	}
+	case OPT_PIDS:
+		if (parse_uint(arg, 4194304, &v) < 0 || !v)
+			return wsbox_fail(
+			    err, 0, "--pids `%s`: want a positive count", arg);
+		o->pids = v;
+		break;
+	case OPT_CPUS:
+		if (parse_cpus(arg, &o->cpu_milli) < 0)
+			return wsbox_fail(err, 0,
+					  "--cpus `%s`: want a CPU count "
+					  "like 2 or 0.5 (0.01..4096)",
+					  arg);
+		break;
+	case OPT_CGROUP_PARENT:
+		/* Only the shape here; whether it is a usable cgroup
+		 * is the sandbox's check (cgroup.c), also exit 125. */
+		if (arg[0] != '/' || strlen(arg) >= PATH_MAX || has_dotdot(arg))
+			return wsbox_fail(err, 0,
+					  "--cgroup-parent `%s`: want an "
+					  "absolute path without `..`",
+					  arg);
+		o->cgroup_parent = arg;
+		break;
+	case OPT_IDMAP_BASE:
+		/* Root mode only (checked by cmd_exec): the first host
+		 * id of the range tasks map to. Never 0: a task must
+		 * not be host root. */
+		if (parse_uint(arg, 0xfffeffffUL, &v) < 0 || v == 0)
+			return wsbox_fail(err, 0,
+					  "--idmap-base `%s`: want a host "
+					  "id in 1..4294901759",
+					  arg);
+		o->idmap_base = v;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* Caching, reporting, the remote, --keep-failed. */
+static int set_result_option(struct exec_opts *o, int c, const char *arg,
+			     struct wsbox_error *err)
+{
+	switch (c) {
+	case OPT_CACHE_KEY_EXTRA: {
+		const char *eq = strchr(arg, '=');
+		if (!eq || !valid_env_name(arg, (size_t)(eq - arg)))
+			return wsbox_fail(
+			    err, 0, "--cache-key-extra `%s`: want K=V", arg);
+		if (add_key_extra(&o->cache_key_extra, arg, err) < 0)
+			return -EINVAL;
+		break;
+	}
+	case OPT_NO_CACHE:
+		o->no_cache = true;
+		break;
+	case OPT_EVENTS:
+		o->events = arg;
+		break;
+	case OPT_KEEP_FAILED:
+		o->keep_failed = true;
+		break;
+	case OPT_REMOTE:
+		if (!*arg)
+			return wsbox_fail(err, 0, "--remote: empty");
+		o->remote = arg;
+		break;
+	case OPT_REMOTE_INSECURE:
+		o->remote_insecure = true;
+		break;
+	case OPT_REMOTE_COMPRESSION:
+		if (strcmp(arg, "zstd") && strcmp(arg, "gzip"))
+			return wsbox_fail(err, 0,
+					  "--remote-compression `%s`: "
+					  "want zstd or gzip",
+					  arg);
+		o->remote_compression = arg;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* One option: 1 when it is exec's and valid, 0 when it is no option of
+ * exec's, a negative errno with err set when its value is refused. */
+static int set_option(struct exec_opts *o, int c, const char *arg,
+		      struct wsbox_error *err)
+{
+	int r = set_name_option(o, c, arg, err);
+	if (r == 0)
+		r = set_view_option(o, c, arg, err);
+	if (r == 0)
+		r = set_limit_option(o, c, arg, err);
+	if (r == 0)
+		r = set_result_option(o, c, arg, err);
+	return r;
+}
+
 /* want_cmd: exec's CMD must follow the options; without it (attempt
  * begin) nothing may. */
 static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
@@ -309,7 +578,6 @@ static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
 {
 	size_t n_opts = ARRAY_SIZE(exec_options);
 	struct option long_opts[ARRAY_SIZE(exec_options) + 1];
-	unsigned long v;
 	int c;
 
 	for (size_t i = 0; i < n_opts; i++)
@@ -328,249 +596,22 @@ static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
 	opterr = 0;
 	/* "+" stops at the first non-option: CMD's own flags are not ours. */
 	while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_STORE:
-			o->store = optarg;
-			break;
-		case OPT_RUN:
-			if (!valid_name(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--run `%s`: invalid name "
-				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-				    optarg);
-			o->run = optarg;
-			break;
-		case OPT_TASK:
-			if (!valid_name(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--task `%s`: invalid name "
-				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-				    optarg);
-			o->task = optarg;
-			break;
-		case OPT_PARENT:
-			if (!valid_name(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--parent `%s`: invalid name "
-				    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-				    optarg);
-			for (size_t i = 0; i < o->parents.n; i++)
-				if (!strcmp(o->parents.v[i], optarg))
-					return wsbox_fail(
-					    err, 0,
-					    "--parent `%s`: given twice",
-					    optarg);
-			strv_push(&o->parents, optarg);
-			break;
-		case OPT_ROOTFS:
-			if (!*optarg)
-				return wsbox_fail(err, 0, "--rootfs: empty");
-			o->rootfs = optarg;
-			break;
-		case OPT_RO:
-			o->ro = true;
-			break;
-		case OPT_SAVE:
-			if (!valid_rel_path(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--save `%s`: must be a relative "
-				    "path inside /workspace without `..`",
-				    optarg);
-			strv_push(&o->save, optarg);
-			break;
-		case OPT_ENV: {
-			const char *eq = strchr(optarg, '=');
-			if (!eq ||
-			    !valid_env_name(optarg, (size_t)(eq - optarg)))
-				return wsbox_fail(err, 0,
-						  "--env `%s`: want NAME=VALUE",
-						  optarg);
-			strv_push(&o->env, optarg);
-			break;
-		}
-		case OPT_ENV_PASS:
-			if (!valid_env_name(optarg, strlen(optarg)))
-				return wsbox_fail(err, 0,
-						  "--env-pass `%s`: want NAME",
-						  optarg);
-			strv_push(&o->env_pass, optarg);
-			break;
-		case OPT_CWD:
-			if (optarg[0] != '/')
-				return wsbox_fail(
-				    err, 0, "--cwd `%s`: must be absolute",
-				    optarg);
-			o->cwd = optarg;
-			break;
-		case OPT_UID:
-		case OPT_GID:
-			/* 65534 and above are reserved (overflow ids). */
-			if (parse_uint(optarg, 65533, &v) < 0)
-				return wsbox_fail(
-				    err, 0, "--%s `%s`: want 0..65533",
-				    c == OPT_UID ? "uid" : "gid", optarg);
-			if (c == OPT_UID)
-				o->uid = (uid_t)v;
-			else
-				o->gid = (gid_t)v;
-			break;
-		case OPT_NET:
-			if (!strcmp(optarg, "none"))
-				o->net = NET_NONE;
-			else if (!strcmp(optarg, "host"))
-				o->net = NET_HOST;
-			else
-				return wsbox_fail(
-				    err, 0, "--net `%s`: want none or host",
-				    optarg);
-			break;
-		case OPT_TIMEOUT:
-			if (parse_uint(optarg, 7 * 24 * 3600, &v) < 0 || !v)
-				return wsbox_fail(
-				    err, 0,
-				    "--timeout `%s`: want seconds "
-				    "(1..604800)",
-				    optarg);
-			o->timeout_sec = (unsigned)v;
-			break;
-		case OPT_MEMORY:
-		case OPT_MAX_LAYER: {
-			uint64_t *dst =
-			    c == OPT_MEMORY ? &o->memory : &o->max_layer_size;
-			if (parse_size(optarg, dst) < 0 || !*dst)
-				return wsbox_fail(
-				    err, 0, "--%s `%s`: want a size like 512M",
-				    c == OPT_MEMORY ? "memory"
-						    : "max-layer-size",
-				    optarg);
-			break;
-		}
-		case OPT_PIDS:
-			if (parse_uint(optarg, 4194304, &v) < 0 || !v)
-				return wsbox_fail(
-				    err, 0,
-				    "--pids `%s`: want a positive count",
-				    optarg);
-			o->pids = v;
-			break;
-		case OPT_CPUS:
-			if (parse_cpus(optarg, &o->cpu_milli) < 0)
-				return wsbox_fail(
-				    err, 0,
-				    "--cpus `%s`: want a CPU count "
-				    "like 2 or 0.5 (0.01..4096)",
-				    optarg);
-			break;
-		case OPT_CGROUP_PARENT:
-			/* Only the shape here; whether it is a usable cgroup
-			 * is the sandbox's check (cgroup.c), also exit 125. */
-			if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX ||
-			    has_dotdot(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--cgroup-parent `%s`: want an "
-				    "absolute path without `..`",
-				    optarg);
-			o->cgroup_parent = optarg;
-			break;
-		case OPT_CACHE_KEY_EXTRA: {
-			const char *eq = strchr(optarg, '=');
-			if (!eq ||
-			    !valid_env_name(optarg, (size_t)(eq - optarg)))
-				return wsbox_fail(
-				    err, 0, "--cache-key-extra `%s`: want K=V",
-				    optarg);
-			if (add_key_extra(&o->cache_key_extra, optarg, err) < 0)
-				return -EINVAL;
-			break;
-		}
-		case OPT_POLICY:
-			o->policy = optarg;
-			break;
-		case OPT_STRATEGY:
-			if (strategy_parse(optarg) == -EINVAL)
-				return wsbox_fail(err, 0,
-						  "--strategy `%s`: not auto, "
-						  "overlay, fuse-overlayfs or "
-						  "copy",
-						  optarg);
-			o->strategy = optarg;
-			break;
-		case OPT_NO_CACHE:
-			o->no_cache = true;
-			break;
-		case OPT_EVENTS:
-			o->events = optarg;
-			break;
-		case OPT_KEEP_FAILED:
-			o->keep_failed = true;
-			break;
-		case OPT_HOSTNAME:
-			if (!*optarg || strlen(optarg) > 64 ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
-					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					   "0123456789.-") != strlen(optarg))
-				return wsbox_fail(
-				    err, 0,
-				    "--hostname `%s`: want 1-64 of "
-				    "[A-Za-z0-9.-]",
-				    optarg);
-			o->hostname = optarg;
-			break;
-		case OPT_MUTEX:
-			if (!valid_name(optarg))
-				return wsbox_fail(err, 0,
-						  "--mutex `%s`: invalid name",
-						  optarg);
-			o->mutex = optarg;
-			break;
-		case OPT_IDMAP_BASE:
-			/* Root mode only (checked by cmd_exec): the first host
-			 * id of the range tasks map to. Never 0: a task must
-			 * not be host root. */
-			if (parse_uint(optarg, 0xfffeffffUL, &v) < 0 || v == 0)
-				return wsbox_fail(
-				    err, 0,
-				    "--idmap-base `%s`: want a host "
-				    "id in 1..4294901759",
-				    optarg);
-			o->idmap_base = v;
-			break;
-		case OPT_REMOTE:
-			if (!*optarg)
-				return wsbox_fail(err, 0, "--remote: empty");
-			o->remote = optarg;
-			break;
-		case OPT_REMOTE_INSECURE:
-			o->remote_insecure = true;
-			break;
-		case OPT_REMOTE_COMPRESSION:
-			if (strcmp(optarg, "zstd") && strcmp(optarg, "gzip"))
-				return wsbox_fail(err, 0,
-						  "--remote-compression `%s`: "
-						  "want zstd or gzip",
-						  optarg);
-			o->remote_compression = optarg;
-			break;
-		case 'h':
-		case OPT_HELP:
+		if (c == 'h' || c == OPT_HELP)
 			return 1;
-		case ':':
+		if (c == ':')
 			return wsbox_fail(
 			    err, 0,
 			    "exec: option `%s` needs a value (see "
 			    "`wsbox exec --help`)",
 			    argv[optind - 1]);
-		default:
+		int r = set_option(o, c, optarg, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
 			return wsbox_fail(err, 0,
 					  "exec: unknown option `%s` (see "
 					  "`wsbox exec --help`)",
 					  argv[optind - 1]);
-		}
 	}
 	if (o->ro && o->save.n)
 		return wsbox_fail(err, 0, "--ro and --save exclude each other");
