@@ -201,11 +201,10 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	if (upper_sock >= 0)
 		close(upper_sock);
 	trace_phase("child mounts");
-	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
-	 * turns read-only: a nested user namespace stays impossible even if a
-	 * seccomp policy has a gap. */
-	_cleanup_free_ char *maxns =
-	    xasprintf("%s/proc/sys/user/max_user_namespaces", plan->root_mnt);
+	/* Bound this namespace's quotas before /proc/sys turns read-only:
+	 * max_user_namespaces 0 (a nested user namespace stays impossible
+	 * even if a seccomp policy has a gap), inotify/fanotify so no task
+	 * can take the host user's share (sandbox/ns_limits.c). */
 	/* Same moment, same reason: SysV shared memory no process holds is
 	 * removed at once in this IPC namespace, so none outlives the task
 	 * even while the namespace lives (and /proc/sys is still writable).
@@ -214,7 +213,7 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	 * with the sandbox, is the bound. */
 	_cleanup_free_ char *shmrm =
 	    xasprintf("%s/proc/sys/kernel/shm_rmid_forced", plan->root_mnt);
-	if (write_file_at(AT_FDCWD, maxns, "0", &err) < 0 ||
+	if (ns_limits_apply(plan, &err) < 0 ||
 	    (plan->uid == 0 && write_file_at(AT_FDCWD, shmrm, "1", &err) < 0) ||
 	    ns_mount_mask_proc(plan, &err) < 0 ||
 	    ns_mount_enter_root(plan, &err) < 0)

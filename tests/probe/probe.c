@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -1841,6 +1842,35 @@ static void atk_memfd_hog(char **args UNUSED)
 	say("memfd write 256 MiB", child_outcome(c_memfd_hog, 256));
 }
 
+/* Take inotify instances until the kernel refuses (the task's per-user
+ * quota, charged up to the host user that owns the sandbox), bounded at
+ * 4096; with "hold", keep them until stdin reaches EOF, so the test can try
+ * the host and another task meanwhile. */
+static void atk_inotify_hog(char **args)
+{
+	int n = 0, e = 0;
+	char c;
+
+	for (; n < 4096; n++) {
+		if (inotify_init1(IN_CLOEXEC) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("inotify_init1 until refused", e);
+	printf("inotify instances: %d\n", n);
+	for (ssize_t r = 1; args[0] && r != 0;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno != EINTR)
+			break;
+	}
+}
+
+static bool args_hold(char **args, int n)
+{
+	return n == 0 || (n == 1 && !strcmp(args[0], "hold"));
+}
+
 static long i386_call(long nr, long a1)
 {
 #if defined(__x86_64__)
@@ -2157,6 +2187,8 @@ static const struct attack attacks[] = {
      "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
     {"memfd_hog", atk_memfd_hog, NULL,
      "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
+    {"inotify_hog", atk_inotify_hog, args_hold,
+     "[hold]: inotify_init1 until refused, count; hold until stdin EOF"},
     {"new_syscalls", atk_new_syscalls, NULL,
      "syscalls 459-470 and 1000 raw; the ones Docker denies"},
     {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},
