@@ -143,3 +143,22 @@ test_cve_2024_21626_stdin_directory_refused() {
 	assert_rc 125
 	assert_err_has "stdin is a directory"
 }
+
+# Issue 19 item 10: the caller gives a host file as (read-only) stdin; the
+# task reopens /proc/self/fd/0 for writing, which would open the caller's
+# file itself, by its inode, with the task's rights. The task holds a
+# sealed copy instead (sandbox/cli/exec_stdin.c), so neither a truncating
+# nor a read-write reopen reaches the host file.
+test_stdin_file_reopened_for_writing() {
+	echo original >"$T/in"
+	# Writable by anyone: only the copy stands between the task and it.
+	chmod 666 "$T/in"
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c '
+		(echo evil 1<>/proc/self/fd/0) 2>/dev/null && echo wrote-rdwr
+		(echo evil >/proc/self/fd/0) 2>/dev/null && echo wrote-trunc
+		cat' <"$T/in" >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0
+	assert_eq "$(cat "$T/in")" original "host file after the task"
+	assert_out original
+}
