@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "sandbox/landlock.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
 #include "sandbox/util/fs.h"
@@ -111,11 +112,21 @@ static void task_start(void *arg)
 	 * task and its children, and wsbox's own init (which may need more
 	 * address space, e.g. under ASan) keeps working to report. */
 	struct wsbox_error lerr = {0};
+	int r;
 	if (apply_rlimits(plan, &lerr) < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, 0, "%s", lerr.msg);
+	/* Landlock scoping (sandbox/landlock.c): no abstract unix socket and
+	 * no signal reaches outside this task's domain, so tasks of other
+	 * runs cannot meet over an abstract socket with --net host (and pass
+	 * fds into each other's workspaces, issue 19 item 6) nor signal what
+	 * a pidfd or a shared uid would let them. Silently absent before
+	 * Landlock ABI 6 (`wsbox doctor` says so). */
+	r = landlock_scope_self();
+	if (r < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, -r, "landlock scoping");
 	/* execvp() searches the caller's PATH: switch environments first. */
 	environ = (char **)plan->envp;
-	int r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
+	r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
 			  : policy_install(plan->policy);
 	if (r < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, -r, "install seccomp policy");
