@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdbool.h>
 #include <sys/file.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,6 +221,95 @@ int rootfs_digest(const struct store *s, const char *name, char **out,
 	return 0;
 }
 
+/* Kernel filesystems that describe the host rather than hold a tree: as a
+ * rootfs they would show its processes, command lines and devices
+ * (`--rootfs /proc`, issue 19 item 12). devtmpfs reports tmpfs's magic, so
+ * it is recognised by its device number in mountinfo. */
+static const unsigned long host_describing_fs[] = {
+    PROC_SUPER_MAGIC, SYSFS_MAGIC,   DEBUGFS_MAGIC, SECURITYFS_MAGIC,
+    TRACEFS_MAGIC,    CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC,
+};
+
+static bool on_devtmpfs(dev_t dev)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char line[4096];
+	unsigned maj, min;
+	char fstype[64];
+	while (fgets(line, sizeof line, f)) {
+		/* ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS...] - FSTYPE ... */
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
+		    sscanf(sep, " - %63s", fstype) != 1)
+			continue;
+		if (!strcmp(fstype, "devtmpfs") && makedev(maj, min) == dev)
+			return true;
+	}
+	return false;
+}
+
+static int check_rootfs_fs(const char *dir, struct wsbox_error *err)
+{
+	struct statfs sf;
+	struct stat st;
+	if (statfs(dir, &sf) < 0 || stat(dir, &st) < 0)
+		return wsbox_fail(err, errno, "rootfs `%s`", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(host_describing_fs); i++)
+		if ((unsigned long)sf.f_type == host_describing_fs[i])
+			return wsbox_fail(err, 0,
+					  "rootfs `%s`: a kernel filesystem "
+					  "(type 0x%lx), not a root tree",
+					  dir, (unsigned long)sf.f_type);
+	if (on_devtmpfs(st.st_dev))
+		return wsbox_fail(err, 0,
+				  "rootfs `%s`: on devtmpfs, not a root tree",
+				  dir);
+	return 0;
+}
+
+int rootfs_check_store(const struct store *s, const char *dir,
+		       struct wsbox_error *err)
+{
+	/* The host's root contains the store by definition; there the
+	 * sandbox covers it (docs/sandbox.md "Root filesystem"). */
+	if (!strcmp(dir, "/"))
+		return 0;
+	struct stat root;
+	if (stat(dir, &root) < 0)
+		return wsbox_fail(err, errno, "rootfs `%s`", dir);
+	/* Walk up from the store by "..", comparing inodes: no spelling of
+	 * either path (symlinks, binds of a parent) can hide the relation. */
+	_cleanup_close_ int fd =
+	    openat(s->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open store `%s`", s->path);
+	for (int depth = 0; depth < PATH_MAX / 2; depth++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return wsbox_fail(err, errno, "stat store `%s`",
+					  s->path);
+		if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+			return wsbox_fail(err, 0,
+					  "rootfs `%s`: contains the store "
+					  "`%s`, which a task must never see",
+					  dir, s->path);
+		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0)
+			return wsbox_fail(err, errno, "walk up from `%s`",
+					  s->path);
+		struct stat ust;
+		int same = fstat(up, &ust) == 0 && ust.st_dev == st.st_dev &&
+			   ust.st_ino == st.st_ino;
+		close(fd);
+		fd = up;
+		if (same)
+			return 0; /* "/" is its own parent */
+	}
+	return 0;
+}
+
 int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
 		   struct wsbox_error *err)
 {
@@ -253,6 +346,11 @@ int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
 	if (e) {
 		free(real);
 		return wsbox_fail(err, e, "--rootfs `%s`", arg);
+	}
+	int r = check_rootfs_fs(real, err);
+	if (r < 0) {
+		free(real);
+		return r;
 	}
 	*out_dir = real;
 	return 0;

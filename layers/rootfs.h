@@ -18,9 +18,17 @@ int rootfs_import(struct store *s, const char *file, const char *name,
 
 /* The directory `--rootfs arg` means: a path when `arg` contains '/' or
  * starts with '.', else the imported rootfs of that name (`s` may be NULL:
- * then only paths). Returns a heap realpath in *out_dir. */
+ * then only paths). Returns a heap realpath in *out_dir. Refused (exit
+ * 125): a directory on procfs, sysfs, devtmpfs or another kernel
+ * filesystem. */
 int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
 		   struct wsbox_error *err);
+
+/* Refuses a rootfs directory `dir` (a realpath) that is the store or one
+ * of its ancestors, compared by device and inode; "/" (the host root,
+ * where the store is covered) passes. */
+int rootfs_check_store(const struct store *s, const char *dir,
+		       struct wsbox_error *err);
 
 /* Identity of imported rootfs `name`: "sha256:<hex>" (heap), from its
  * .digest file; -ENOENT when it has none (e.g. a crash mid-replace). */

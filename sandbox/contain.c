@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "sandbox/landlock.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
 #include "sandbox/util/fs.h"
@@ -111,11 +112,21 @@ static void task_start(void *arg)
 	 * task and its children, and wsbox's own init (which may need more
 	 * address space, e.g. under ASan) keeps working to report. */
 	struct wsbox_error lerr = {0};
+	int r;
 	if (apply_rlimits(plan, &lerr) < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, 0, "%s", lerr.msg);
+	/* Landlock scoping (sandbox/landlock.c): no abstract unix socket and
+	 * no signal reaches outside this task's domain, so tasks of other
+	 * runs cannot meet over an abstract socket with --net host (and pass
+	 * fds into each other's workspaces, issue 19 item 6) nor signal what
+	 * a pidfd or a shared uid would let them. Silently absent before
+	 * Landlock ABI 6 (`wsbox doctor` says so). */
+	r = landlock_scope_self();
+	if (r < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, -r, "landlock scoping");
 	/* execvp() searches the caller's PATH: switch environments first. */
 	environ = (char **)plan->envp;
-	int r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
+	r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
 			  : policy_install(plan->policy);
 	if (r < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, -r, "install seccomp policy");
@@ -201,11 +212,10 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	if (upper_sock >= 0)
 		close(upper_sock);
 	trace_phase("child mounts");
-	/* Write 0 to this namespace's max_user_namespaces before /proc/sys
-	 * turns read-only: a nested user namespace stays impossible even if a
-	 * seccomp policy has a gap. */
-	_cleanup_free_ char *maxns =
-	    xasprintf("%s/proc/sys/user/max_user_namespaces", plan->root_mnt);
+	/* Bound this namespace's quotas before /proc/sys turns read-only:
+	 * max_user_namespaces 0 (a nested user namespace stays impossible
+	 * even if a seccomp policy has a gap), inotify/fanotify so no task
+	 * can take the host user's share (sandbox/ns_limits.c). */
 	/* Same moment, same reason: SysV shared memory no process holds is
 	 * removed at once in this IPC namespace, so none outlives the task
 	 * even while the namespace lives (and /proc/sys is still writable).
@@ -214,7 +224,7 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	 * with the sandbox, is the bound. */
 	_cleanup_free_ char *shmrm =
 	    xasprintf("%s/proc/sys/kernel/shm_rmid_forced", plan->root_mnt);
-	if (write_file_at(AT_FDCWD, maxns, "0", &err) < 0 ||
+	if (ns_limits_apply(plan, &err) < 0 ||
 	    (plan->uid == 0 && write_file_at(AT_FDCWD, shmrm, "1", &err) < 0) ||
 	    ns_mount_mask_proc(plan, &err) < 0 ||
 	    ns_mount_enter_root(plan, &err) < 0)

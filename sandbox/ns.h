@@ -33,6 +33,11 @@ int ns_user_root_ids_from(const struct idrange_files *files,
 /* ns_net.c: child side, bring up `lo` in the fresh network namespace. */
 int ns_net_loopback_up(struct wsbox_error *err);
 
+/* ns_limits.c: child side, bound this user namespace's quotas
+ * (/proc/sys/user/max_*: inotify, fanotify, namespaces) before /proc/sys
+ * turns read-only. */
+int ns_limits_apply(const struct plan *plan, struct wsbox_error *err);
+
 /* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
  * workspace, /proc, /dev, /tmp (proc not yet masked). The rootfs comes as
  * rootfs_fd (plan->rootfs, opened before the ids were dropped). With

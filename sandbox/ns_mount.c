@@ -42,6 +42,14 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 	return false;
 }
 
+/* An explicit `--rootfs /` is the host's root as much as the default is: it
+ * gets the same hidden directories and /sys (docs/sandbox.md "Root
+ * filesystem"). plan->rootfs is a realpath. */
+static bool is_host_root(const struct plan *plan)
+{
+	return plan->host_root || !strcmp(plan->rootfs, "/");
+}
+
 /* Clone the tree at src_dfd/src (with submounts), lock it read-only,
  * nosuid, nodev, and attach it at dst_dfd/dst. */
 static int bind_ro(int src_dfd, const char *src, int dst_dfd, const char *dst,
@@ -191,7 +199,7 @@ static int populate_root(const struct plan *plan, int root, int src,
 		r = make_mountpoint(root, name, S_ISDIR(st.st_mode), err);
 		if (r < 0)
 			return r;
-		if (plan->host_root && S_ISDIR(st.st_mode) &&
+		if (is_host_root(plan) && S_ISDIR(st.st_mode) &&
 		    in_list(name, host_hidden,
 			    sizeof host_hidden / sizeof *host_hidden)) {
 			r = mount_tmpfs_at(root, name, "mode=0755,size=1m",
@@ -210,10 +218,10 @@ static int populate_root(const struct plan *plan, int root, int src,
 	return 0;
 }
 
-/* Hide host paths (the store, /var/tmp) that are visible through the
- * read-only binds behind an empty read-only tmpfs. `path` is absolute on the
- * host; it is visible inside at the same place when the rootfs is "/". */
-static int hide_path(int root, const char *path, struct wsbox_error *err)
+/* Cover `path` (absolute on the host) with an empty read-only tmpfs if it is
+ * a directory visible at the same place inside, i.e. when the rootfs is
+ * "/". */
+static int hide_at(int root, const char *path, struct wsbox_error *err)
 {
 	while (*path == '/')
 		path++;
@@ -227,6 +235,44 @@ static int hide_path(int root, const char *path, struct wsbox_error *err)
 			      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 				  MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 			      err);
+}
+
+/* Hide host paths (the store, /var/tmp) that are visible through the
+ * read-only binds: what the path names, not how it is spelled. A store
+ * reached through a symlink is visible inside at its resolved place
+ * (issue 19 item 12), so both are covered. The child still sees the host's
+ * tree here (its mount namespace is a copy). When the task's ids cannot
+ * resolve the path (a 0700 parent in root mode), the task cannot reach it
+ * by that way either. */
+static int hide_path(int root, const char *path, struct wsbox_error *err)
+{
+	int r = hide_at(root, path, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *real = realpath(path, NULL);
+	if (!real || !strcmp(real, path))
+		return 0;
+	return hide_at(root, real, err);
+}
+
+/* A hidden host directory that is a symlink (/home -> var/home on
+ * image-based systems) is recreated as the link, which would lead to its
+ * target through the binds: hide the target. */
+static int hide_host_links(int root, struct wsbox_error *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(host_hidden); i++) {
+		_cleanup_free_ char *abs = xasprintf("/%s", host_hidden[i]);
+		struct stat st;
+		if (lstat(abs, &st) < 0 || !S_ISLNK(st.st_mode))
+			continue;
+		_cleanup_free_ char *real = realpath(abs, NULL);
+		if (!real)
+			continue; /* dangling, or not ours to resolve */
+		int r = hide_at(root, real, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs
@@ -495,8 +541,11 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 	r = populate_root(plan, root, rootfs_fd, err);
 	if (r < 0)
 		return r;
-	if (plan->host_root) {
-		r = hide_path(root, "var/tmp", err);
+	if (is_host_root(plan)) {
+		r = hide_path(root, "/var/tmp", err);
+		if (r < 0)
+			return r;
+		r = hide_host_links(root, err);
 		if (r < 0)
 			return r;
 	}
@@ -530,7 +579,7 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 	/* /sys: the host's, read-only, when the host root is used; otherwise
 	 * left as an empty directory (a fresh sysfs would still describe the
 	 * host's hardware). */
-	if (plan->host_root) {
+	if (is_host_root(plan)) {
 		r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
 		if (r < 0)
 			return r;

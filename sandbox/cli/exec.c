@@ -386,6 +386,9 @@ static int resolve_rootfs(struct exec_ctx *c, struct wsbox_error *err)
 		if (r < 0)
 			return r;
 	}
+	int r = rootfs_check_store(&c->store, c->rootfs, err);
+	if (r < 0)
+		return r;
 	return rootfs_identity(c, o->rootfs && !c->rootfs_is_path, err);
 }
 

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -1841,6 +1842,35 @@ static void atk_memfd_hog(char **args UNUSED)
 	say("memfd write 256 MiB", child_outcome(c_memfd_hog, 256));
 }
 
+/* Take inotify instances until the kernel refuses (the task's per-user
+ * quota, charged up to the host user that owns the sandbox), bounded at
+ * 4096; with "hold", keep them until stdin reaches EOF, so the test can try
+ * the host and another task meanwhile. */
+static void atk_inotify_hog(char **args)
+{
+	int n = 0, e = 0;
+	char c;
+
+	for (; n < 4096; n++) {
+		if (inotify_init1(IN_CLOEXEC) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("inotify_init1 until refused", e);
+	printf("inotify instances: %d\n", n);
+	for (ssize_t r = 1; args[0] && r != 0;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno != EINTR)
+			break;
+	}
+}
+
+static bool args_hold(char **args, int n)
+{
+	return n == 0 || (n == 1 && !strcmp(args[0], "hold"));
+}
+
 static long i386_call(long nr, long a1)
 {
 #if defined(__x86_64__)
@@ -1991,6 +2021,56 @@ static void atk_connect(char **args)
 	if (fd >= 0)
 		close(fd);
 	say(what, out);
+}
+
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* signal_pidfd PATH: receive a pidfd of a host process over the unix
+ * socket PATH (a host process listening there hands it over), then signal
+ * it with SIGTERM through the pidfd: the PID namespace is no bound then,
+ * only the uid and Landlock's signal scoping are. */
+static void atk_signal_pidfd(char **args)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	int fd, pidfd = -1;
+
+	if (strlen(args[0]) >= sizeof(a.sun_path)) {
+		say("socket path", ENAMETOOLONG);
+		return;
+	}
+	strcpy(a.sun_path, args[0]);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		say("connect to the host's socket", errno);
+		return;
+	}
+	errno = 0;
+	if (recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) < 1) {
+		say("receive pidfd", errno ? errno : EPROTO);
+		return;
+	}
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
+	say("receive pidfd", pidfd >= 0 ? 0 : EPROTO);
+	if (pidfd >= 0)
+		say("pidfd_send_signal(host pid, SIGTERM)",
+		    outcome_of(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM,
+				       NULL, 0)));
+	close(fd);
 }
 
 /* Leaked fds and a cwd outside the root (CVE-2024-21626: a host directory
@@ -2157,6 +2237,8 @@ static const struct attack attacks[] = {
      "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
     {"memfd_hog", atk_memfd_hog, NULL,
      "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
+    {"inotify_hog", atk_inotify_hog, args_hold,
+     "[hold]: inotify_init1 until refused, count; hold until stdin EOF"},
     {"new_syscalls", atk_new_syscalls, NULL,
      "syscalls 459-470 and 1000 raw; the ones Docker denies"},
     {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},
@@ -2166,6 +2248,8 @@ static const struct attack attacks[] = {
      "PID...: kill/pidfd_open/ptrace/process_vm_readv/mem"},
     {"connect", atk_connect, args_connect,
      "tcp ADDR PORT | abstract NAME: connect"},
+    {"signal_pidfd", atk_signal_pidfd, args_one,
+     "PATH: receive a host pidfd over a unix socket, SIGTERM it"},
     {"fds", atk_fds, NULL, "list leaked fds, cwd outside /, init's fds"},
     {"exe", atk_exe, NULL, "/proc/self/exe, /proc/1/exe (CVE-2019-5736)"},
     {"xattr", atk_xattr, args_one, "PATH: set overlay/trusted xattrs"},

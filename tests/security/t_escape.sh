@@ -63,10 +63,77 @@ test_net_none_host_loopback_and_abstract_unix() {
 	cp "$T/none-tcp" "$T/out"
 	expect "connect tcp 127.0.0.1:$PORT: errno=ECONNREFUSED" \
 		"connect abstract @$name: errno=ECONNREFUSED"
-	# Control: the listeners were there and reachable without the netns.
+	# Control: the listeners were there and the TCP one reachable without
+	# the netns (the abstract socket: test_landlock_scopes_* below).
 	cp "$T/host-out" "$T/out"
-	expect "connect tcp 127.0.0.1:$PORT: succeeded" \
-		"connect abstract @$name: succeeded"
+	expect "connect tcp 127.0.0.1:$PORT: succeeded"
+	grep -q "^connect abstract @$name: " "$T/out" || fail "no abstract connect line"
+}
+
+# need_landlock_scoping: skip without Landlock ABI 6 (Linux 6.12), which
+# wsbox then silently does without (doctor WARNs).
+need_landlock_scoping() {
+	ws doctor
+	grep -q "^ok   landlock: " "$T/out" || { echo "no Landlock scoping: $(grep landlock "$T/out")"; exit 77; }
+}
+
+# With --net host the network namespace no longer scopes abstract unix
+# sockets: a task of one run could meet a host daemon (D-Bus, X11) or a
+# task of another run and receive or pass fds into workspaces (issue 19
+# item 6). Landlock scopes them to the task's own domain.
+test_landlock_scopes_abstract_unix_with_net_host() {
+	need_python3
+	need_landlock_scoping
+	name="wsbox-sec-ll-$$-$(date +%s)"
+	listen_host "$name"
+	trap 'kill $LPID 2>/dev/null' EXIT
+	ATTACK_OPTS="--net host" attack connect tcp 127.0.0.1 "$PORT"
+	expect "connect tcp 127.0.0.1:$PORT: succeeded"
+	ATTACK_OPTS="--net host" attack connect abstract "$name"
+	expect "connect abstract @$name: errno=EPERM"
+}
+
+# A pidfd of a host process (same uid when rootless) handed to the task
+# over a unix socket names a process the PID namespace hides: the kernel
+# refuses to signal a target outside the caller's PID namespace tree
+# (EINVAL, before any LSM is asked; Landlock's signal scoping would be the
+# second wall).
+test_signal_host_process_through_a_received_pidfd() {
+	need_python3
+	mkdir "$T/tree"
+	cp -a "$ROOTFS/." "$T/tree/"
+	mkdir -m 0777 "$T/tree/sock"
+	victim_secs=$(uniq_secs 1000)
+	sleep "$victim_secs" &
+	victim=$!
+	python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+socket.send_fds(c, [b"p"], [os.pidfd_open(int(sys.argv[2]))])
+c.close()' "$T/tree/sock/s" "$victim" >"$T/py" 2>"$T/py-err" &
+	py=$!
+	i=0
+	while [ ! -s "$T/py" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	ws exec --store "$STORE" --rootfs "$T/tree" -- /probe attack signal_pidfd /sock/s
+	alive=no
+	kill -0 "$victim" 2>/dev/null && alive=yes
+	kill "$victim" "$py" 2>/dev/null
+	wait "$py"
+	assert_rc 0
+	assert_eq "$alive" yes "host process after the task"
+	expect "receive pidfd: succeeded" "pidfd_send_signal(host pid, SIGTERM): errno=EINVAL"
+}
+
+# Init (PID 1: wsbox's forked process, the task's uid when rootless) is
+# outside the task's Landlock domain: no signal from the task reaches it.
+# Without scoping kill(1, 0) succeeds (init would still drop most signals
+# from its own namespace, SIGNAL_UNKILLABLE).
+test_landlock_scopes_signals_to_init() {
+	need_landlock_scoping
+	attack pid 1
+	expect "kill(1, 0): errno=EPERM"
 }
 
 # Leaked fds (CVE-2024-21626): the caller has extra fds open, one of them a
@@ -142,4 +209,23 @@ test_cve_2024_21626_stdin_directory_refused() {
 		<"$T" >"$T/out" 2>"$T/err" || RC=$?
 	assert_rc 125
 	assert_err_has "stdin is a directory"
+}
+
+# Issue 19 item 10: the caller gives a host file as (read-only) stdin; the
+# task reopens /proc/self/fd/0 for writing, which would open the caller's
+# file itself, by its inode, with the task's rights. The task holds a
+# sealed copy instead (sandbox/cli/exec_stdin.c), so neither a truncating
+# nor a read-write reopen reaches the host file.
+test_stdin_file_reopened_for_writing() {
+	echo original >"$T/in"
+	# Writable by anyone: only the copy stands between the task and it.
+	chmod 666 "$T/in"
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c '
+		(echo evil 1<>/proc/self/fd/0) 2>/dev/null && echo wrote-rdwr
+		(echo evil >/proc/self/fd/0) 2>/dev/null && echo wrote-trunc
+		cat' <"$T/in" >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0
+	assert_eq "$(cat "$T/in")" original "host file after the task"
+	assert_out original
 }

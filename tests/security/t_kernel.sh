@@ -153,3 +153,41 @@ test_personality_addr_no_randomize() {
 		"personality(ADDR_NO_RANDOMIZE|1<<32): errno=EPERM" \
 		"personality(READ_IMPLIES_EXEC): errno=EPERM"
 }
+
+# host_inotify: one inotify instance taken by this shell's user on the host
+# (python3, ctypes); prints "host inotify_init1: succeeded|errno=ENAME".
+host_inotify() {
+	python3 -c '
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_CLOEXEC)
+e = ctypes.get_errno()
+print("host inotify_init1: " + ("succeeded" if fd >= 0 else "errno=" + errno.errorcode[e]))'
+}
+
+# inotify instances are counted per user and charged up to the host user
+# who owns the sandbox (root, or the rootless caller), whose default quota
+# is 128: a task that takes all it can, and holds them, must leave the
+# host and a second task their own (issue 19 item 4).
+test_inotify_instances_exhausted_per_user_quota() {
+	need_python3
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
+		/probe attack inotify_hog hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
+	hog=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q '^inotify instances:' "$T/hog" && [ $i -lt 1200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	host_inotify >"$T/host"
+	attack inotify_hog
+	exec 9>&-
+	wait "$hog"
+	assert_eq "$?" 0 "holding task's exit"
+	assert_eq "$(cat "$T/host")" "host inotify_init1: succeeded" "host, while a task holds its quota"
+	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 16"
+	cp "$T/hog" "$T/out"
+	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 16"
+}

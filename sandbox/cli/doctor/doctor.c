@@ -146,6 +146,7 @@ int cmd_doctor(int argc, char **argv)
 	probe_cgroup(&d);
 	probe_netns(&d);
 	probe_kernel(&d);
+	probe_landlock(&d);
 	print_summary(&d);
 	return d.failed ? 1 : 0;
 }

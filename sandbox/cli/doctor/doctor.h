@@ -94,5 +94,6 @@ void probe_seccomp(struct doctor *d);	 /* seccomp.c */
 void probe_cgroup(struct doctor *d);	 /* cgroup.c */
 void probe_netns(struct doctor *d);	 /* namespaces.c */
 void probe_kernel(struct doctor *d);	 /* kernel.c */
+void probe_landlock(struct doctor *d);	 /* landlock.c */
 
 #endif

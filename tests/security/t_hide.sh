@@ -1,0 +1,62 @@
+# Adversarial suite, paths that look hidden but are not (issue 19 item 12):
+# the store reached through another spelling, kernel filesystems or the
+# store's own ancestors as the rootfs, an explicit `--rootfs /`. README.md.
+. "$(dirname "$HERE")/security/lib_attack.sh"
+
+# The store given through a symlinked path (here under /tmp, hidden
+# anyway) lives where the host root shows it: the task must find it empty
+# at its resolved place. Root only: a visible place outside /tmp, /home,
+# /run, /var/tmp is needed (/var/lib).
+test_store_through_a_symlinked_path_is_hidden() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	real=$(mktemp -d /var/lib/wsbox-sec-hide.XXXXXX) || fail "mktemp in /var/lib"
+	trap 'chmod -R u+w "$real"; rm -rf "$real"' EXIT
+	chmod 755 "$real"
+	ln -s "$real" "$T/link"
+	ws exec --store "$T/link/store" -- sh -c 'echo mine > secret'
+	assert_rc 0
+	assert_file "$real/store/VERSION"
+	ws exec --store "$T/link/store" -- sh -c "test -e '$real/store/VERSION' && echo visible; ls -A '$real/store' | wc -l"
+	assert_rc 0
+	assert_out 0
+}
+
+# A kernel filesystem as the rootfs shows the host's processes, command
+# lines and devices: refused before anything runs.
+test_rootfs_on_procfs_sysfs_devtmpfs_refused() {
+	wsx_rootfs() { ws exec --store "$STORE" --rootfs "$1" -- /bin/true; }
+	wsx_rootfs /proc
+	assert_rc 125
+	assert_err_has "wsbox: rootfs \`/proc\`: a kernel filesystem"
+	wsx_rootfs /proc/self/net
+	assert_rc 125
+	assert_err_has "a kernel filesystem"
+	wsx_rootfs /sys
+	assert_rc 125
+	assert_err_has "wsbox: rootfs \`/sys\`: a kernel filesystem"
+	wsx_rootfs /dev
+	assert_rc 125
+	assert_err_has "wsbox: rootfs \`/dev\`: on devtmpfs"
+}
+
+# A rootfs that contains the store would show it at another path than the
+# one covered: refused, by inode, also when the store is spelled through a
+# symlink.
+test_rootfs_containing_the_store_refused() {
+	mkdir "$T/tree"
+	cp -a "$ROOTFS/." "$T/tree/"
+	ln -s "$T/tree" "$T/alias"
+	ws exec --store "$T/alias/store" --rootfs "$T/tree" -- /bin/true
+	assert_rc 125
+	assert_err_has "wsbox: rootfs \`$T/tree\`: contains the store \`$T/alias/store\`"
+	ws exec --store "$T/tree/sub/store" --rootfs "$T/alias" -- /bin/true
+	assert_rc 125
+	assert_err_has "contains the store"
+}
+
+# `--rootfs /` asks for the host root explicitly: hidden like the default.
+test_explicit_rootfs_slash_hides_home_run_var_tmp() {
+	ws exec --store "$STORE" --rootfs / -- sh -c 'ls -A /home /run /var/tmp /root 2>/dev/null | grep -v -e "^/" -e "^$" | wc -l'
+	assert_rc 0
+	assert_out 0
+}
