@@ -6,22 +6,15 @@
  * upper dir; commit captures and publishes with exec's compare-and-swap;
  * abort removes the staging dir. Steps and commit/abort of one attempt are
  * serialised by a flock on staging/<id>/lock. */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "layers/lock.h"
 #include "layers/result.h"
 #include "sandbox/cli/commands.h"
-#include "sandbox/cli/exec_ctx.h"
+#include "sandbox/cli/attempt_state.h"
 #include "sandbox/cli/usage.h"
 #include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
@@ -35,9 +28,6 @@ extern char **environ;
 #define ATTEMPT_LOCK "lock"	    /* serialises steps, commit, abort */
 #define ATTEMPT_STEPS "steps"	    /* one JSON line per finished step */
 #define ATTEMPT_CLOSED "closed"	    /* "committed" or "aborted" */
-#define ATTEMPT_FORMAT 1
-/* The record's `uncacheable` (docs/exec.md "Attempts": why). */
-#define ATTEMPT_UNCACHEABLE "multi-step attempt"
 
 static int usage(FILE *f, int status);
 
@@ -94,98 +84,6 @@ static int take_owner_opt(int *argc, char **argv, pid_t *owner,
 	return 0;
 }
 
-/* A policy file is named by its absolute path: steps run from anywhere. */
-static char *policy_name_for_steps(const char *name)
-{
-	size_t n = strlen(name);
-	bool file =
-	    strchr(name, '/') || (n > 7 && !strcmp(name + n - 7, ".policy"));
-	char *abs = file ? realpath(name, NULL) : NULL;
-	return abs ? abs : xstrdup(name);
-}
-
-/* An events file is named by its absolute path: steps run from anywhere
- * ("-" and "fd:N" mean the step's own stderr and fd N). */
-static char *events_for_steps(const char *spec)
-{
-	if (!spec || spec[0] == '/' || !strcmp(spec, "-") ||
-	    !strncmp(spec, "fd:", 3))
-		return spec ? xstrdup(spec) : NULL;
-	_cleanup_free_ char *cwd = getcwd(NULL, 0);
-	return cwd ? xasprintf("%s/%s", cwd, spec) : xstrdup(spec);
-}
-
-static json_t *ancestors_json(const struct exec_ctx *c)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < c->dag.n; i++) {
-		const struct record_node *n = &c->dag.nodes[i];
-		json_array_append_new(
-		    a, json_pack("{s:s, s:o, s:o}", "task", n->task, "layer",
-				 json_str_or_null(n->layer), "parents",
-				 json_strv(n->parents, n->n_parents)));
-	}
-	return a;
-}
-
-static json_t *env_json(char **envp)
-{
-	json_t *a = json_array();
-	for (char **e = envp; e && *e; e++)
-		json_array_append_new(a, json_string(*e));
-	return a;
-}
-
-/* Everything a step and the commit need, resolved once at begin: the
- * workspace (lowers, pins, ancestors), the root filesystem, the ids, the
- * policy and what the sandbox is given. */
-static json_t *attempt_json(const struct exec_ctx *c, const char *policy,
-			    pid_t owner, unsigned long long start)
-{
-	const struct exec_opts *o = &c->o;
-	_cleanup_free_ char *events = events_for_steps(o->events);
-	json_t *j = json_pack(
-	    "{s:i, s:s, s:s, s:s, s:I, s:f, s:o, s:o, s:o, s:o, s:s, s:s, "
-	    "s:o, s:s, s:s}",
-	    "version", ATTEMPT_FORMAT, "run", c->run, "task", c->task,
-	    "attempt", c->att.id, "seq", (json_int_t)c->seq, "started",
-	    c->rec.started, "parents", json_strv(o->parents.v, o->parents.n),
-	    "ancestors", ancestors_json(c), "lowers",
-	    json_strv(c->lowers.v, c->lowers.n), "lower_digests",
-	    json_strv(c->lower_digests.v, c->lower_digests.n), "rootfs",
-	    c->rootfs, "rootfs_id", c->rootfs_id, "rootfs_opt",
-	    json_str_or_null(o->rootfs), "policy", policy, "policy_digest",
-	    c->pol.digest);
-	json_object_set_new(j, "ids",
-			    json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I}",
-				      "root", c->root, "idmap", c->idmap,
-				      "host_uid", (json_int_t)c->host_uid,
-				      "host_gid", (json_int_t)c->host_gid,
-				      "id_count", (json_int_t)c->id_count,
-				      "layer_uid", (json_int_t)c->layer_uid,
-				      "layer_gid", (json_int_t)c->layer_gid));
-	json_object_set_new(
-	    j, "sandbox",
-	    json_pack("{s:o, s:s, s:I, s:I, s:s, s:s, s:b, s:o, s:I, s:I, "
-		      "s:I, s:I, s:o, s:o, s:o, s:b, s:o}",
-		      "env", env_json(c->envp), "cwd", o->cwd, "uid",
-		      (json_int_t)o->uid, "gid", (json_int_t)o->gid, "hostname",
-		      o->hostname, "net", o->net == NET_HOST ? "host" : "none",
-		      "ro", o->ro, "save", json_strv(o->save.v, o->save.n),
-		      "timeout", (json_int_t)o->timeout_sec, "memory",
-		      (json_int_t)o->memory, "pids", (json_int_t)o->pids,
-		      "cpu_milli", (json_int_t)o->cpu_milli, "cgroup_parent",
-		      json_str_or_null(o->cgroup_parent), "mutex",
-		      json_str_or_null(o->mutex), "events",
-		      json_str_or_null(events), "keep_failed", o->keep_failed,
-		      "cache_key_extra",
-		      json_strv(o->cache_key_extra.v, o->cache_key_extra.n)));
-	json_object_set_new(j, "owner",
-			    json_pack("{s:i, s:I}", "pid", (int)owner, "start",
-				      (json_int_t)start));
-	return j;
-}
-
 /* The number (result_begin), the environment, the attempt's events. No
  * cache key: the commands are only known as the steps come. */
 static int draw_number(struct exec_ctx *c, struct wsbox_error *err)
@@ -218,8 +116,8 @@ static int write_attempt(struct exec_ctx *c, pid_t owner,
 		if (r < 0)
 			return r;
 	}
-	_cleanup_free_ char *policy = policy_name_for_steps(c->o.policy);
-	json_t *j = attempt_json(c, policy, owner, start);
+	_cleanup_free_ char *policy = attempt_state_policy_name(c->o.policy);
+	json_t *j = attempt_state_json(c, policy, owner, start);
 	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(1));
 	json_decref(j);
 	if (!text)
@@ -304,109 +202,6 @@ static int attempt_begin(int argc, char **argv)
 
 /* ---- reading an attempt back ---- */
 
-static const char *jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static uint64_t jint(json_t *o, const char *k)
-{
-	return (uint64_t)json_integer_value(json_object_get(o, k));
-}
-
-static void strv_of_json(struct strv *v, json_t *a)
-{
-	size_t i;
-	json_t *x;
-	json_array_foreach(a, i, x) strv_push(v, json_string_value(x));
-}
-
-static char **strings_of_json(json_t *a, size_t *n)
-{
-	*n = json_array_size(a);
-	char **v = xcalloc(*n + 1, sizeof *v);
-	for (size_t i = 0; i < *n; i++)
-		v[i] = xstrdup(json_string_value(json_array_get(a, i)));
-	return v;
-}
-
-static void ancestors_of_json(struct exec_ctx *c, json_t *a)
-{
-	c->dag.n = json_array_size(a);
-	c->dag.nodes = xcalloc(c->dag.n + 1, sizeof *c->dag.nodes);
-	for (size_t i = 0; i < c->dag.n; i++) {
-		json_t *n = json_array_get(a, i);
-		struct record_node *d = &c->dag.nodes[i];
-		d->task = xstrdup(jstr(n, "task"));
-		d->layer = jstr(n, "layer") ? xstrdup(jstr(n, "layer")) : NULL;
-		d->parents = strings_of_json(json_object_get(n, "parents"),
-					     &d->n_parents);
-	}
-	c->rec.ancestors = c->dag.nodes;
-	c->rec.n_ancestors = c->dag.n;
-}
-
-static void ids_of_json(struct exec_ctx *c, json_t *ids)
-{
-	c->root = json_is_true(json_object_get(ids, "root"));
-	c->idmap = json_is_true(json_object_get(ids, "idmap"));
-	c->host_uid = (uid_t)jint(ids, "host_uid");
-	c->host_gid = (gid_t)jint(ids, "host_gid");
-	c->id_count = (uid_t)jint(ids, "id_count");
-	c->layer_uid = (uid_t)jint(ids, "layer_uid");
-	c->layer_gid = (gid_t)jint(ids, "layer_gid");
-}
-
-static void sandbox_of_json(struct exec_ctx *c, json_t *sb)
-{
-	struct exec_opts *o = &c->o;
-	size_t n;
-	c->envp = strings_of_json(json_object_get(sb, "env"), &n);
-	o->cwd = jstr(sb, "cwd");
-	o->uid = (uid_t)jint(sb, "uid");
-	o->gid = (gid_t)jint(sb, "gid");
-	o->hostname = jstr(sb, "hostname");
-	o->net = !strcmp(jstr(sb, "net"), "host") ? NET_HOST : NET_NONE;
-	o->ro = json_is_true(json_object_get(sb, "ro"));
-	strv_of_json(&o->save, json_object_get(sb, "save"));
-	o->timeout_sec = (unsigned)jint(sb, "timeout");
-	o->memory = jint(sb, "memory");
-	o->pids = jint(sb, "pids");
-	o->cpu_milli = (uint32_t)jint(sb, "cpu_milli");
-	o->cgroup_parent = jstr(sb, "cgroup_parent");
-	o->mutex = jstr(sb, "mutex");
-	o->events = jstr(sb, "events");
-	o->keep_failed = json_is_true(json_object_get(sb, "keep_failed"));
-	strv_of_json(&o->cache_key_extra,
-		     json_object_get(sb, "cache_key_extra"));
-}
-
-/* The names and the record as begin left them. */
-static void names_of_json(struct exec_ctx *c, json_t *j)
-{
-	c->run = xstrdup(jstr(j, "run"));
-	c->task = jstr(j, "task");
-	c->seq = jint(j, "seq");
-	c->ev.run = c->run;
-	c->ev.task = c->task;
-	c->ev.attempt = c->att.id;
-	struct task_record *rec = &c->rec;
-	rec->run = c->run;
-	rec->task = (char *)c->task;
-	rec->attempt = c->att.id;
-	rec->seq = c->seq;
-	rec->started = json_real_value(json_object_get(j, "started"));
-	rec->parents = c->o.parents.v;
-	rec->n_parents = c->o.parents.n;
-	rec->lowers = c->lower_digests.v;
-	rec->n_lowers = c->lower_digests.n;
-	rec->ro = c->o.ro;
-	rec->cache_key_extra = c->o.cache_key_extra.v;
-	rec->n_cache_key_extra = c->o.cache_key_extra.n;
-	c->uncacheable = ATTEMPT_UNCACHEABLE;
-	rec->uncacheable = (char *)c->uncacheable;
-}
-
 /* attempt.json into c: the state a step or the commit works from. */
 static int load_attempt(struct attempt_ctx *a, struct wsbox_error *err)
 {
@@ -420,23 +215,26 @@ static int load_attempt(struct attempt_ctx *a, struct wsbox_error *err)
 	a->file = json_loads(text, 0, &je);
 	json_t *j = a->file;
 	json_t *sb = json_object_get(j, "sandbox");
-	if (!j || jint(j, "version") != ATTEMPT_FORMAT || !jstr(j, "run") ||
-	    !jstr(j, "task") || !jstr(j, "rootfs") || !jstr(j, "rootfs_id") ||
-	    !jstr(j, "policy") || !jstr(sb, "cwd") || !jstr(sb, "hostname") ||
-	    !jstr(sb, "net"))
+	if (!j || attempt_state_int(j, "version") != ATTEMPT_FORMAT ||
+	    !attempt_state_str(j, "run") || !attempt_state_str(j, "task") ||
+	    !attempt_state_str(j, "rootfs") ||
+	    !attempt_state_str(j, "rootfs_id") ||
+	    !attempt_state_str(j, "policy") || !attempt_state_str(sb, "cwd") ||
+	    !attempt_state_str(sb, "hostname") || !attempt_state_str(sb, "net"))
 		return wsbox_fail(err, 0, "attempt %s: malformed `%s`",
 				  c->att.id, ATTEMPT_FILE);
-	strv_of_json(&c->o.parents, json_object_get(j, "parents"));
-	strv_of_json(&c->lowers, json_object_get(j, "lowers"));
-	strv_of_json(&c->lower_digests, json_object_get(j, "lower_digests"));
-	ancestors_of_json(c, json_object_get(j, "ancestors"));
-	c->rootfs = xstrdup(jstr(j, "rootfs"));
-	c->rootfs_id = xstrdup(jstr(j, "rootfs_id"));
-	c->o.rootfs = jstr(j, "rootfs_opt");
-	c->o.policy = jstr(j, "policy");
-	ids_of_json(c, json_object_get(j, "ids"));
-	sandbox_of_json(c, json_object_get(j, "sandbox"));
-	names_of_json(c, j);
+	attempt_state_strv(&c->o.parents, json_object_get(j, "parents"));
+	attempt_state_strv(&c->lowers, json_object_get(j, "lowers"));
+	attempt_state_strv(&c->lower_digests,
+			   json_object_get(j, "lower_digests"));
+	attempt_state_ancestors(c, json_object_get(j, "ancestors"));
+	c->rootfs = xstrdup(attempt_state_str(j, "rootfs"));
+	c->rootfs_id = xstrdup(attempt_state_str(j, "rootfs_id"));
+	c->o.rootfs = attempt_state_str(j, "rootfs_opt");
+	c->o.policy = attempt_state_str(j, "policy");
+	attempt_state_ids(c, json_object_get(j, "ids"));
+	attempt_state_sandbox(c, json_object_get(j, "sandbox"));
+	attempt_state_names(c, j);
 	c->counts = c->began = true;
 	return 0;
 }
@@ -632,7 +430,7 @@ static int load_step_policy(struct attempt_ctx *a, struct wsbox_error *err)
 	int r = load_policy(c, err);
 	if (r < 0)
 		return r;
-	const char *want = jstr(a->file, "policy_digest");
+	const char *want = attempt_state_str(a->file, "policy_digest");
 	if (!want || strcmp(want, c->pol.digest))
 		return wsbox_fail(err, 0,
 				  "policy `%s`: changed since attempt "
@@ -839,7 +637,7 @@ static void sum_steps(struct exec_ctx *c)
 		json_t *j = json_loads(l, 0, NULL);
 		c->res.cpu_sec +=
 		    json_real_value(json_object_get(j, "cpu_sec"));
-		uint64_t rss = jint(j, "max_rss_kb");
+		uint64_t rss = attempt_state_int(j, "max_rss_kb");
 		if (rss > c->res.max_rss_kb)
 			c->res.max_rss_kb = rss;
 		json_decref(j);
