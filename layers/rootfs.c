@@ -226,7 +226,7 @@ int rootfs_digest(const struct store *s, const char *name, char **out,
  * (`--rootfs /proc`, issue 19 item 12). devtmpfs reports tmpfs's magic, so
  * it is recognised by its device number in mountinfo. */
 static const unsigned long host_describing_fs[] = {
-    PROC_SUPER_MAGIC, SYSFS_MAGIC,   DEBUGFS_MAGIC, SECURITYFS_MAGIC,
+    PROC_SUPER_MAGIC, SYSFS_MAGIC,	  DEBUGFS_MAGIC,       SECURITYFS_MAGIC,
     TRACEFS_MAGIC,    CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC,
 };
 
@@ -263,9 +263,8 @@ static int check_rootfs_fs(const char *dir, struct wsbox_error *err)
 					  "(type 0x%lx), not a root tree",
 					  dir, (unsigned long)sf.f_type);
 	if (on_devtmpfs(st.st_dev))
-		return wsbox_fail(err, 0,
-				  "rootfs `%s`: on devtmpfs, not a root tree",
-				  dir);
+		return wsbox_fail(
+		    err, 0, "rootfs `%s`: on devtmpfs, not a root tree", dir);
 	return 0;
 }
 

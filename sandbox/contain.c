@@ -127,7 +127,7 @@ static void task_start(void *arg)
 	/* execvp() searches the caller's PATH: switch environments first. */
 	environ = (char **)plan->envp;
 	r = sock >= 0 ? policy_install_reporting(plan->policy, 3)
-			  : policy_install(plan->policy);
+		      : policy_install(plan->policy);
 	if (r < 0)
 		wsbox_die(WSBOX_EXIT_FAILURE, -r, "install seccomp policy");
 	if (sock >= 0)

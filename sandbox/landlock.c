@@ -50,8 +50,8 @@ int landlock_scope_self(void)
 	struct landlock_attr attr = {
 	    .scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL,
 	};
-	int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr,
-			      0U);
+	int fd =
+	    (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0U);
 	if (fd < 0)
 		return -errno;
 	/* Without a capability, restricting oneself needs no_new_privs; the

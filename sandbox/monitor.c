@@ -158,10 +158,10 @@ static int read_report(int fd, struct init_report *rep)
 struct supervision {
 	const struct plan *plan;
 	struct sandbox_result *res;
-	sigset_t old;	  /* the signal mask to restore */
-	int sfd;	  /* signalfd: SIGCHLD and the forwarded signals */
-	struct notify nt; /* denied-syscall reports */
-	int sync_r, sync_w;	/* "go" to the child */
+	sigset_t old;	    /* the signal mask to restore */
+	int sfd;	    /* signalfd: SIGCHLD and the forwarded signals */
+	struct notify nt;   /* denied-syscall reports */
+	int sync_r, sync_w; /* "go" to the child */
 	int report_r, report_w; /* init's report */
 	int upper_r, upper_w;	/* the workspace tmpfs (plan.upper_max_bytes) */
 	pid_t child;
@@ -306,8 +306,7 @@ static int poll_timeout_ms(const struct supervision *s)
 
 /* Handle what poll found ready: denied syscalls, output, init's report,
  * signals to forward. */
-static void handle_ready(struct supervision *s, const struct pollfd *fds,
-			 int n)
+static void handle_ready(struct supervision *s, const struct pollfd *fds, int n)
 {
 	if (n > 0 && fds[4].revents)
 		notify_handle(&s->nt, fds[4].revents);

@@ -112,9 +112,8 @@ uint64_t attempt_state_int(json_t *o, const char *k)
 
 void attempt_state_strv(struct strv *v, json_t *a)
 {
-	size_t i;
-	json_t *x;
-	json_array_foreach(a, i, x) strv_push(v, json_string_value(x));
+	for (size_t i = 0; i < json_array_size(a); i++)
+		strv_push(v, json_string_value(json_array_get(a, i)));
 }
 
 static char **strings_of_json(json_t *a, size_t *n)

@@ -118,7 +118,7 @@ static bool valid_extra_key(const char *k)
 static int add_opt(struct parse *ps, struct pipeline_task *t,
 		   const struct task_key *k, const char *value, int line)
 {
-	if (!strcmp(k->key, "cache-key-extra")) {
+	if (!strcmp(k->key, "cache-key-extra") && value) {
 		_cleanup_free_ char *key = xstrdup(value);
 		key[strcspn(key, "=")] = '\0';
 		if (!valid_extra_key(key))

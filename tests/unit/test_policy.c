@@ -935,22 +935,23 @@ static void test_policy_reporting_answers_each_rules_errno(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_shipped_profiles_parse),
-		cmocka_unit_test(test_policy_unknown_syscall_names_its_line),
-		cmocka_unit_test(test_policy_bad_syntax_is_refused_with_its_line),
-		cmocka_unit_test(test_policy_include_refuses_loops_and_depth),
-		cmocka_unit_test(test_policy_digest_is_stable),
-		cmocka_unit_test(test_policy_bpf_cache_hit_equals_a_fresh_build),
-		cmocka_unit_test(test_policy_probes_succeed_without_a_filter),
-		cmocka_unit_test(test_policy_default_denies_escapes_and_allows_builds),
-		cmocka_unit_test(test_policy_strict_denies_more_than_default),
-		cmocka_unit_test(test_policy_newer_starts_above_the_reviewed_maximum),
-		cmocka_unit_test(test_policy_strict_runs_build_tools),
-		cmocka_unit_test(test_policy_reporting_variant_keeps_the_errnos),
-		cmocka_unit_test(test_policy_reporting_answers_each_rules_errno),
+	const struct CMUnitTest tests[] =
+	{ cmocka_unit_test(test_policy_shipped_profiles_parse),
+	  cmocka_unit_test(test_policy_unknown_syscall_names_its_line),
+	  cmocka_unit_test(test_policy_bad_syntax_is_refused_with_its_line),
+	  cmocka_unit_test(test_policy_include_refuses_loops_and_depth),
+	  cmocka_unit_test(test_policy_digest_is_stable),
+	  cmocka_unit_test(test_policy_bpf_cache_hit_equals_a_fresh_build),
+	  cmocka_unit_test(test_policy_probes_succeed_without_a_filter),
+	  cmocka_unit_test(
+	      test_policy_default_denies_escapes_and_allows_builds),
+	  cmocka_unit_test(test_policy_strict_denies_more_than_default),
+	  cmocka_unit_test(test_policy_newer_starts_above_the_reviewed_maximum),
+	  cmocka_unit_test(test_policy_strict_runs_build_tools),
+	  cmocka_unit_test(test_policy_reporting_variant_keeps_the_errnos),
+	  cmocka_unit_test(test_policy_reporting_answers_each_rules_errno),
 #if defined(__x86_64__)
-		cmocka_unit_test(test_policy_kills_foreign_abi_syscalls),
+	  cmocka_unit_test(test_policy_kills_foreign_abi_syscalls),
 #endif
 	};
 	return FX_RUN_TESTS(tests, setup, teardown);
