@@ -180,6 +180,8 @@ POLICIES     := $(notdir $(wildcard policy/profiles/*.policy))
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/wsbox
 	install -D -m 0644 docs/man/wsbox.1 $(DESTDIR)$(MANDIR)/man1/wsbox.1
+	install -D -m 0644 docs/man/wsbox-run.1 $(DESTDIR)$(MANDIR)/man1/wsbox-run.1
+	install -D -m 0644 docs/man/wsbox.yml.5 $(DESTDIR)$(MANDIR)/man5/wsbox.yml.5
 	install -D -m 0644 contrib/completion/wsbox.bash $(DESTDIR)$(BASHCOMPDIR)/wsbox
 	install -D -m 0644 contrib/completion/_wsbox $(DESTDIR)$(ZSHCOMPDIR)/_wsbox
 	install -d $(DESTDIR)$(DATADIR)/policy
@@ -194,6 +196,7 @@ endif
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/wsbox $(DESTDIR)$(MANDIR)/man1/wsbox.1 \
+	    $(DESTDIR)$(MANDIR)/man1/wsbox-run.1 $(DESTDIR)$(MANDIR)/man5/wsbox.yml.5 \
 	    $(DESTDIR)$(BASHCOMPDIR)/wsbox $(DESTDIR)$(ZSHCOMPDIR)/_wsbox \
 	    $(POLICIES:%=$(DESTDIR)$(DATADIR)/policy/%)
 	-rmdir $(DESTDIR)$(DATADIR)/policy $(DESTDIR)$(DATADIR) 2>/dev/null
@@ -202,10 +205,13 @@ uninstall:
 	        apparmor_parser -R $(APPARMORDIR)/wsbox 2>/dev/null || :; fi; \
 	    echo "rm -f $(DESTDIR)$(APPARMORDIR)/wsbox"; rm -f $(DESTDIR)$(APPARMORDIR)/wsbox; fi
 
-# The man page is plain roff; this renders it and fails on any warning.
+# The man pages are plain roff; this renders each and fails on any warning.
+MAN_PAGES := docs/man/wsbox.1 docs/man/wsbox-run.1 docs/man/wsbox.yml.5
 man:
-	@out=$$(MANWIDTH=80 man --warnings -l docs/man/wsbox.1 2>&1 >/dev/null); \
-	if [ -n "$$out" ]; then echo "$$out" >&2; exit 1; fi; echo "docs/man/wsbox.1: renders without warnings"
+	@for p in $(MAN_PAGES); do \
+	    out=$$(MANWIDTH=80 man --warnings -l $$p 2>&1 >/dev/null); \
+	    if [ -n "$$out" ]; then echo "$$p: $$out" >&2; exit 1; fi; \
+	    echo "$$p: renders without warnings"; done
 
 # `make deb`: a binary .deb in $(DEB_OUT) from contrib/debian/ (the top level
 # has no debian/), built by dpkg-buildpackage in a copy of the tree, then

@@ -9,7 +9,7 @@ _wsbox()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	verb=${COMP_WORDS[1]}
-	local verbs="exec doctor policy restore layers runs rootfs gc help"
+	local verbs="exec attempt run import logs push pull doctor policy restore layers runs rootfs gc help version"
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$verbs --help" -- "$cur"))
@@ -43,7 +43,12 @@ _wsbox()
 		COMPREPLY=($(compgen -W "auto overlay fuse-overlayfs copy" -- "$cur"))
 		return
 		;;
+	--remote-compression)
+		COMPREPLY=($(compgen -W "zstd gzip" -- "$cur"))
+		return
+		;;
 	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
+		--cache-key-extra | --remote | --owner-pid | --restart | -j | --jobs | \
 		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
 		--idmap-base | --max-layer-size | --name | --cache-max-bytes)
 		return
@@ -57,13 +62,20 @@ _wsbox()
 		       --env-pass --cwd --uid --gid --hostname --net --timeout
 		       --memory --pids --cpus --cgroup-parent --idmap-base
 		       --no-cache --events --mutex --policy --max-layer-size
-		       --strategy --keep-failed --"
+		       --strategy --keep-failed --cache-key-extra --remote
+		       --remote-insecure --remote-compression --"
 		;;
 	doctor) words="--help" ;;
 	policy) words="ls show check --help" ;;
 	restore) words="--store --run --task --to --with-self --force --help" ;;
 	layers) words="--store ls show verify export import -o --help" ;;
-	runs) words="--store ls show rm --dot --help" ;;
+	runs) words="--store ls show rm --dot --json --help" ;;
+	attempt) words="begin step commit abort --store --owner-pid --env --events --help" ;;
+	run) words="-j --jobs --run --keep-going --restart --store --events --remote --help" ;;
+	import) words="--store --run --task --help" ;;
+	logs) words="--store --run --task --stdout --stderr --help" ;;
+	push) words="--store --run --task --remote --help" ;;
+	pull) words="--store --run --task --remote --help" ;;
 	rootfs) words="--store import ls --name --help" ;;
 	gc) words="--store --dry-run --cache-max-bytes --help" ;;
 	esac
@@ -71,6 +83,7 @@ _wsbox()
 	case $verb in
 	policy | layers | rootfs) [ "$prev" = check ] || [ "$prev" = import ] &&
 		COMPREPLY+=($(compgen -f -- "$cur")) ;;
+	run | import) COMPREPLY+=($(compgen -f -- "$cur")) ;;
 	esac
 }
 complete -F _wsbox wsbox
