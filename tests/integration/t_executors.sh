@@ -23,6 +23,15 @@ setup_executors() {
 		UA=wsbox-exa UB=wsbox-exb
 		chown wsbox-exa: "$T/exa"
 		chown wsbox-exb: "$T/exb"
+		# The executors are other users: the binary and the rootfs
+		# must be where they can reach them (the checkout may sit
+		# under /root, 0700, as on a fresh Debian).
+		mkdir -p "$T/shared"
+		cp "$WSBOX" "$T/shared/wsbox" || fail "copy the binary"
+		cp -a "$ROOTFS" "$T/shared/rootfs" || fail "copy the rootfs"
+		chmod -R a+rX "$T/shared"
+		chmod a+x "$T"
+		WSBOX="$T/shared/wsbox" ROOTFS="$T/shared/rootfs"
 	fi
 	chmod 0700 "$T/exa" "$T/exb"
 }
