@@ -205,11 +205,12 @@ uninstall:
 	        apparmor_parser -R $(APPARMORDIR)/wsbox 2>/dev/null || :; fi; \
 	    echo "rm -f $(DESTDIR)$(APPARMORDIR)/wsbox"; rm -f $(DESTDIR)$(APPARMORDIR)/wsbox; fi
 
-# The man pages are plain roff; this renders each and fails on any warning.
+# The man pages are plain roff; this renders each in the C locale (what a
+# fresh machine has: no UTF-8 glyphs) and fails on any warning.
 MAN_PAGES := docs/man/wsbox.1 docs/man/wsbox-run.1 docs/man/wsbox.yml.5
 man:
 	@for p in $(MAN_PAGES); do \
-	    out=$$(MANWIDTH=80 man --warnings -l $$p 2>&1 >/dev/null); \
+	    out=$$(LC_ALL=C MANWIDTH=80 man --warnings -l $$p 2>&1 >/dev/null); \
 	    if [ -n "$$out" ]; then echo "$$p: $$out" >&2; exit 1; fi; \
 	    echo "$$p: renders without warnings"; done
 
