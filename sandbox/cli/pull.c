@@ -37,16 +37,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int refuse_name(const char *opt, const char *v)
-{
-	struct wsbox_error err = {0};
-	wsbox_fail(
-	    &err, 0,
-	    "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-	    opt, v);
-	return wsbox_error_exit(&err);
-}
-
 /* Under the shared gc lock from before the first layer arrives until the
  * records that name them are written (remote_pull_layers). */
 static int pull(struct store *s, const struct remote_cli *ro, const char *run,
@@ -90,9 +80,9 @@ int cmd_pull(int argc, char **argv)
 	if (!run || !task)
 		return usage_refuse("pull", "wants --run RUN --task NAME");
 	if (!valid_name(run))
-		return refuse_name("--run", run);
+		return usage_refuse_name("--run", run);
 	if (!valid_name(task))
-		return refuse_name("--task", task);
+		return usage_refuse_name("--task", task);
 	struct wsbox_error err = {0};
 	_cleanup_free_ char *store_path = store_default_path(a.store);
 	_cleanup_(store_closep) struct store s = {.fd = -1};

@@ -37,16 +37,6 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static int refuse_name(const char *opt, const char *v)
-{
-	struct wsbox_error err = {0};
-	wsbox_fail(
-	    &err, 0,
-	    "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-	    opt, v);
-	return wsbox_error_exit(&err);
-}
-
 static int push(struct store *s, const struct remote_cli *ro, const char *run,
 		const char *task, struct wsbox_error *err)
 {
@@ -93,9 +83,9 @@ int cmd_push(int argc, char **argv)
 	if (!run)
 		return usage_refuse("push", "wants --run RUN");
 	if (!valid_name(run))
-		return refuse_name("--run", run);
+		return usage_refuse_name("--run", run);
 	if (task && !valid_name(task))
-		return refuse_name("--task", task);
+		return usage_refuse_name("--task", task);
 	if (ro.compression && !remote_cli_compression_valid(ro.compression))
 		return usage_refuse("push",
 				    "--remote-compression `%s`: want zstd or "

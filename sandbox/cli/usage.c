@@ -23,3 +23,13 @@ int usage_unknown_option(const char *verb, const char *arg)
 {
 	return usage_refuse(verb, "unknown option `%s`", arg);
 }
+
+int usage_refuse_name(const char *opt, const char *value)
+{
+	struct wsbox_error err = {0};
+	wsbox_fail(
+	    &err, 0,
+	    "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+	    opt, value);
+	return wsbox_error_exit(&err);
+}

@@ -10,4 +10,8 @@ int usage_refuse(const char *verb, const char *fmt, ...)
 /* The same for the common case: `unknown option `ARG``. */
 int usage_unknown_option(const char *verb, const char *arg);
 
+/* `wsbox: OPT `V`: invalid name (want ...)`, the name rule of runs, tasks
+ * and parents; returns 125. */
+int usage_refuse_name(const char *opt, const char *value);
+
 #endif
