@@ -53,21 +53,11 @@ int cmd_import(int argc, char **argv)
 		return usage_refuse("import",
 				    "wants --run RUN --task NAME PATH");
 	const char *path = pos[0];
+	if (!valid_name(run))
+		return usage_refuse_name("--run", run);
+	if (!valid_name(task))
+		return usage_refuse_name("--task", task);
 	struct wsbox_error err = {0};
-	if (!valid_name(run)) {
-		wsbox_fail(&err, 0,
-			   "--run `%s`: invalid name (want "
-			   "[A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-			   run);
-		return wsbox_error_exit(&err);
-	}
-	if (!valid_name(task)) {
-		wsbox_fail(&err, 0,
-			   "--task `%s`: invalid name (want "
-			   "[A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-			   task);
-		return wsbox_error_exit(&err);
-	}
 	_cleanup_free_ char *store_path = store_default_path(a.store);
 	struct store s = {.fd = -1};
 	if (store_open(store_path, true, &s, &err) < 0)
