@@ -28,32 +28,12 @@ struct applier {
 
 static int copy_data(int in, int out, uint64_t size, char *buf)
 {
-	bool cfr = true;
+	bool in_kernel = true;
 	while (size > 0) {
 		size_t want = size < COPY_CHUNK ? (size_t)size : COPY_CHUNK;
-		ssize_t n;
-		if (cfr) {
-			/* Same filesystem: the kernel copies (or reflinks)
-			 * without bouncing through user space. */
-			n = copy_file_range(in, NULL, out, NULL, want, 0);
-			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
-				      errno == ENOSYS || errno == EOPNOTSUPP ||
-				      errno == EBADF)) {
-				cfr = false;
-				continue;
-			}
-		} else {
-			n = read(in, buf, want);
-			if (n > 0) {
-				int r = write_all(out, buf, (size_t)n);
-				if (r < 0)
-					return r;
-			}
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = copy_some(in, out, want, buf, &in_kernel);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			return -EIO; /* the layer file shrank */
 		size -= (uint64_t)n;

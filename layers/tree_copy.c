@@ -40,7 +40,7 @@ static const char *kind_of(mode_t m)
  * st_size, bounds it). */
 static int copy_content(struct copier *cp, int in, int out, const char *path)
 {
-	bool cfr = true;
+	bool in_kernel = true;
 	for (;;) {
 		uint64_t left = cp->budget - cp->st.bytes;
 		if (left == 0) {
@@ -54,23 +54,9 @@ static int copy_content(struct copier *cp, int in, int out, const char *path)
 					  path, (unsigned long long)cp->budget);
 		}
 		size_t want = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
-		ssize_t n;
-		if (cfr) {
-			n = copy_file_range(in, NULL, out, NULL, want, 0);
-			if (n < 0 && errno != EINTR) {
-				cfr = false; /* another filesystem: copy */
-				continue;
-			}
-		} else {
-			n = read(in, cp->buf, want);
-			if (n > 0 && write_all(out, cp->buf, (size_t)n) < 0)
-				return wsbox_fail(cp->err, errno, "write `%s`",
-						  path);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = copy_some(in, out, want, cp->buf, &in_kernel);
 		if (n < 0)
-			return wsbox_fail(cp->err, errno, "read `%s`", path);
+			return wsbox_fail(cp->err, (int)-n, "copy `%s`", path);
 		if (n == 0)
 			return 0;
 		cp->st.bytes += (uint64_t)n;

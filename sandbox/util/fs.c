@@ -93,6 +93,32 @@ ssize_t read_all(int fd, void *buf, size_t cap)
 	return (ssize_t)got;
 }
 
+ssize_t copy_some(int in, int out, size_t want, char *buf, bool *in_kernel)
+{
+	for (;;) {
+		ssize_t n;
+		if (*in_kernel) {
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == ENOSYS || errno == EOPNOTSUPP ||
+				      errno == EBADF)) {
+				*in_kernel = false;
+				continue;
+			}
+		} else {
+			n = read(in, buf, want);
+			if (n > 0) {
+				int r = write_all(out, buf, (size_t)n);
+				if (r < 0)
+					return r;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 ? -errno : n;
+	}
+}
+
 int write_file_at(int dirfd, const char *path, const char *content,
 		  struct wsbox_error *err)
 {

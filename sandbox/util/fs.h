@@ -25,6 +25,13 @@ int write_all(int fd, const void *buf, size_t len);
 /* Read until EOF or `cap` bytes; returns bytes read or -errno. */
 ssize_t read_all(int fd, void *buf, size_t cap);
 
+/* One step of a file copy: up to `want` bytes from in's offset to out's,
+ * by copy_file_range while *in_kernel holds (the kernel copies or reflinks
+ * on one filesystem), else through `buf` (at least `want` bytes). Clears
+ * *in_kernel for good when the kernel cannot (another filesystem, ...).
+ * Returns bytes copied, 0 at EOF, or -errno; EINTR is retried. */
+ssize_t copy_some(int in, int out, size_t want, char *buf, bool *in_kernel);
+
 /* Open `path` (relative to dirfd) for writing with O_TRUNC|O_CLOEXEC and
  * write `content`. Used for /proc files (uid_map, setgroups...). */
 int write_file_at(int dirfd, const char *path, const char *content,
