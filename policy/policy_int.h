@@ -1,6 +1,7 @@
-/* Internal interface between the parts of policy/: the parser (parse.c) turns
- * policy text into a rule list, the compiler (compile.c) turns that list into
- * BPF with libseccomp, load.c caches it. Not for use outside policy/. */
+/* Internal interface between the parts of policy/: the parser (parse.c and
+ * parse_args.c) turns policy text into a rule list, the compiler (compile.c)
+ * turns that list into BPF with libseccomp, load.c caches it. Not for use
+ * outside policy/. */
 #ifndef WSBOX_POLICY_INT_H
 #define WSBOX_POLICY_INT_H
 
