@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sandbox/util/fdpass.h"
+
 int policy_install(const struct policy *p)
 {
 	if (!p || !p->filter || p->len == 0)
@@ -30,33 +32,6 @@ int policy_install(const struct policy *p)
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
 		return -errno;
 	return 0;
-}
-
-/* Pass `fd` over the unix socket `sock` with SCM_RIGHTS; stack buffers
- * only. */
-static int send_fd(int sock, int fd)
-{
-	char byte = 'L';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	memset(&u, 0, sizeof u);
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	ssize_t n;
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : n < 0 ? -errno : -EIO;
 }
 
 int policy_install_reporting(const struct policy *p, int sock)
@@ -84,7 +59,7 @@ int policy_install_reporting(const struct policy *p, int sock)
 	}
 	/* Past this point the filter is live: only sendmsg, write, exit and
 	 * exit_group are sure not to notify (report.c). */
-	int r = send_fd(sock, listener);
+	int r = fdpass_send(sock, listener, 'L');
 	if (r < 0)
 		return r; /* the caller dies through write + exit_group */
 	/* The supervisor holds it now and answers any notification. */

@@ -23,6 +23,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
+#include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
 
@@ -143,29 +144,9 @@ static void task_start(void *arg)
  * parent captures from it after the sandbox is gone. */
 static int send_upper_fs(int sock, int fs, struct wsbox_error *err)
 {
-	char byte = 'U';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	memset(&u, 0, sizeof u);
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fs, sizeof fs);
-	ssize_t n;
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		return wsbox_fail(err, n < 0 ? errno : EIO,
-				  "hand the workspace tmpfs to wsbox");
+	int r = fdpass_send(sock, fs, 'U');
+	if (r < 0)
+		return wsbox_fail(err, -r, "hand the workspace tmpfs to wsbox");
 	return 0;
 }
 

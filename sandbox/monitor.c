@@ -27,6 +27,7 @@
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
 
@@ -394,22 +395,10 @@ static void receive_upper_fs(struct supervision *s)
 {
 	if (s->upper_r < 0)
 		return;
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf};
-	ssize_t n = recvmsg(s->upper_r, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+	int fs = fdpass_recv(s->upper_r);
+	if (fs < 0)
 		return; /* fell back to the host dirs, or setup failed */
-	memcpy(&s->res->upper_fs, CMSG_DATA(c), sizeof(int));
+	s->res->upper_fs = fs;
 	struct statfs sf;
 	s->res->upper_full = fstatfs(s->res->upper_fs, &sf) == 0 &&
 			     (sf.f_bavail == 0 || sf.f_ffree == 0);

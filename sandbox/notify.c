@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 
 /* Linux 6.6 (older uapi headers lack them): wake the supervisor on the
@@ -114,23 +115,11 @@ static void close_fd(int *fd)
  * fails notified syscalls with ENOSYS once the last listener fd is gone. */
 static void receive_listener(struct notify *n)
 {
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf};
-	ssize_t r = recvmsg(n->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+	int fd = fdpass_recv(n->sock);
+	if (fd == -EAGAIN || fd == -EINTR)
 		return;
-	struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&n->listener, CMSG_DATA(c), sizeof n->listener);
+	if (fd >= 0)
+		n->listener = fd;
 	close_fd(&n->sock);
 	if (n->listener >= 0)
 		(void)ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
