@@ -83,9 +83,10 @@ start_buildbot() {
 	up registry registry_answers
 
 	BB_PORT=$(free_port)
+	web_port=$(free_port)
 	export WSBOX_BB_WSBOX="$WSBOX" WSBOX_BB_REMOTE="http://127.0.0.1:$REG_PORT/wsbox/bb" \
 	    WSBOX_BB_STORE_A="$T/a" WSBOX_BB_STORE_B="$T/b" WSBOX_BB_WORKER_PORT="$BB_PORT" \
-	    WSBOX_BB_WEB_PORT="$(free_port)" WSBOX_BB_PASSWORD=pw-$$
+	    WSBOX_BB_WEB_PORT="$web_port" WSBOX_BB_PASSWORD="pw-$$"
 	buildbot create-master -q "$T/m" >"$T/create.log" 2>&1 ||
 	    fail "create-master: $(tail -n 5 "$T/create.log")"
 	ln -s "$BB_CFG" "$T/m/master.cfg"
@@ -114,7 +115,9 @@ PY
 # sendchange PROPERTY...: one change with these wsbox_* properties (K:V),
 # then wait until every build request it led to is complete; at most 120 s.
 sendchange() {
-	set -- $(for p in "$@"; do echo "--property $p"; done)
+	n=$#
+	for p in "$@"; do set -- "$@" --property "$p"; done
+	shift "$n"
 	buildbot sendchange --master "127.0.0.1:$BB_PORT" --auth "wsbox:$WSBOX_BB_PASSWORD" \
 	    --who t_buildbot "$@" main.c >"$T/sendchange.log" 2>&1 ||
 	    fail "sendchange: $(cat "$T/sendchange.log")"
