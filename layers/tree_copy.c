@@ -84,6 +84,10 @@ static int copy_file(struct copier *cp, int src, int dst, const char *name,
 	    st.st_mode & 0777);
 	if (out < 0)
 		return wsbox_fail(cp->err, errno, "create `%s`", path);
+	/* The source's mode, not the caller's umask: the layer (and its
+	 * digest) must not depend on the shell that ran the import. */
+	if (fchmod(out, st.st_mode & 0777) < 0)
+		return wsbox_fail(cp->err, errno, "chmod `%s`", path);
 	return copy_content(cp, in, out, path);
 }
 

@@ -90,6 +90,22 @@ test_import_drops_setuid_bits() {
 	assert_out 755
 }
 
+# The caller's umask is not part of the layer: a daemon's umask 077 (twistd,
+# found by t_buildbot) once recorded 0644 sources as 0600, changing the
+# digest and, in root mode, locking the task's uid out of its parent.
+test_import_keeps_modes_whatever_the_umask() {
+	make_src "$T/src"
+	ws import --store "$STORE" --run r1 --task src "$T/src"
+	assert_rc 0
+	d1=$(cat "$T/out")
+	(umask 077 && "$WSBOX" import --store "$STORE" --run r2 --task src \
+		"$T/src" >"$T/out2" 2>"$T/err2") || fail "import under umask 077: $(cat "$T/err2")"
+	[ "$(cat "$T/out2")" = "$d1" ] || fail "digest under umask 077: $(cat "$T/out2"), want $d1"
+	wsx --run r2 --task look --parent src -- stat -c %a a
+	assert_rc 0
+	assert_out 644
+}
+
 test_import_refuses_a_fifo_and_publishes_nothing() {
 	make_src "$T/src"
 	mkfifo "$T/src/pipe"
