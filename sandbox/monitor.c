@@ -26,6 +26,7 @@
 #include "sandbox/fuse_overlay.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
+#include "sandbox/output.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
@@ -119,34 +120,6 @@ static void upper_full_note(struct sandbox_result *res, uint64_t max)
 		 n ? "; " : "", size);
 }
 
-/* Copy what is available on tee source `i` to its sinks and, framed, to
- * the combined log (*combined, -1 when off); returns false at EOF. A sink
- * that fails (closed terminal, full disk) is dropped, never the task. */
-static bool pump(struct plan_tee *t, int i, int *combined)
-{
-	/* Room for the chunk's header in front: one write per chunk. */
-	unsigned char buf[5 + 65536];
-	ssize_t n = read(t->src, buf + 5, sizeof buf - 5);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	if (n <= 0)
-		return false;
-	for (int k = 0; k < 2; k++)
-		if (t->dst[k] >= 0 &&
-		    write_all(t->dst[k], buf + 5, (size_t)n) < 0)
-			t->dst[k] = -1;
-	if (*combined >= 0) {
-		buf[0] = (unsigned char)(i + 1);
-		buf[1] = (unsigned char)((uint32_t)n >> 24);
-		buf[2] = (unsigned char)((uint32_t)n >> 16);
-		buf[3] = (unsigned char)((uint32_t)n >> 8);
-		buf[4] = (unsigned char)n;
-		if (write_all(*combined, buf, (size_t)n + 5) < 0)
-			*combined = -1;
-	}
-	return true;
-}
-
 /* Read init's report; returns 1 when a full report arrived, 0 on EOF. */
 static int read_report(int fd, struct init_report *rep)
 {
@@ -171,9 +144,7 @@ struct supervision {
 	struct init_report rep;
 	int wstatus;
 	struct rusage ru;
-	struct plan_tee tee[2];
-	bool tee_open[2];
-	int combined; /* the combined log, -1 when off or failed */
+	struct output out; /* the task's output to the caller and the logs */
 };
 
 static void drop_fd(int *fd)
@@ -311,8 +282,8 @@ static void handle_ready(struct supervision *s, const struct pollfd *fds, int n)
 	if (n > 0 && fds[4].revents)
 		notify_handle(&s->nt, fds[4].revents);
 	for (int i = 0; i < 2; i++)
-		if (fds[2 + i].revents && !pump(&s->tee[i], i, &s->combined))
-			s->tee_open[i] = false;
+		if (fds[2 + i].revents && !output_pump(&s->out, i))
+			s->out.open[i] = false;
 	if (fds[1].revents) {
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
 		if (!s->have_report)
@@ -332,17 +303,14 @@ static void watch(struct supervision *s)
 	s->deadline = s->plan->limits.timeout_sec
 			  ? s->t0 + s->plan->limits.timeout_sec
 			  : 0;
-	memcpy(s->tee, s->plan->tee, sizeof s->tee);
-	s->combined = s->plan->has_combined_log ? s->plan->combined_log : -1;
-	s->tee_open[0] = s->plan->n_tee > 0;
-	s->tee_open[1] = s->plan->n_tee > 1;
+	output_init(&s->out, s->plan);
 	while (!s->exited) {
 		struct pollfd fds[5] = {
 		    {.fd = s->sfd, .events = POLLIN},
 		    {.fd = s->have_report ? -1 : s->report_r, .events = POLLIN},
-		    {.fd = s->tee_open[0] ? s->tee[0].src : -1,
+		    {.fd = s->out.open[0] ? s->out.tee[0].src : -1,
 		     .events = POLLIN},
-		    {.fd = s->tee_open[1] ? s->tee[1].src : -1,
+		    {.fd = s->out.open[1] ? s->out.tee[1].src : -1,
 		     .events = POLLIN},
 		    {.fd = notify_pollfd(&s->nt), .events = POLLIN},
 		};
@@ -372,9 +340,8 @@ static void reap(struct supervision *s)
 static void collect(struct supervision *s)
 {
 	sigprocmask(SIG_SETMASK, &s->old, NULL);
-	for (int i = 0; i < 2; i++)
-		while (s->tee_open[i] && pump(&s->tee[i], i, &s->combined))
-			;
+	output_drain(&s->out);
+	output_result(&s->out, s->res);
 	if (!s->have_report && s->report_r >= 0)
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
 
@@ -456,7 +423,6 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .sync_w = -1,
 	    .report_r = -1,
 	    .report_w = -1,
-	    .combined = -1,
 	    .upper_r = -1,
 	    .upper_w = -1,
 	    .fuse = -1,

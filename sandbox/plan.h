@@ -99,8 +99,9 @@ struct plan {
 	int stdio[3];
 	bool close_stdio;
 	/* Output to copy while the task runs: everything read from src is
-	 * written to every dst (e.g. the task's stdout pipe to wsbox's stdout
-	 * and to the log in the store). The monitor drains src until EOF. */
+	 * written to dst[0] (the live copy, e.g. wsbox's stdout) and, up to
+	 * log_max_bytes, to dst[1] (the log in the store). The monitor drains
+	 * src until EOF whatever the logs take. */
 	struct plan_tee {
 		int src;
 		int dst[2];
@@ -112,6 +113,12 @@ struct plan {
 	 * layers/tasklog.h). A failed write drops that copy, never the task. */
 	bool has_combined_log;
 	int combined_log;
+	/* > 0 (--max-log-size): each stream keeps at most this many bytes in
+	 * its dst[1] log and in the combined log (counted from what dst[1]
+	 * already holds: the steps of an attempt append), then one marker
+	 * line (sandbox/util/logcap.h); sandbox_result.log_truncated says
+	 * which were cut. The live copy dst[0] is never cut. */
+	uint64_t log_max_bytes;
 
 	/* Denied-syscall reporting (sandbox/notify.c): the task installs the
 	 * policy's reporting variant and hands its listener to the

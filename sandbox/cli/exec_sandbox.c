@@ -132,6 +132,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .n_tee = 2,
 	    .has_combined_log = true,
 	    .combined_log = c->comb_log,
+	    .log_max_bytes = o->max_log_size,
 	    .report_denied = true,
 	    .on_denied = emit_denied,
 	    .on_denied_ctx = c,
@@ -164,5 +165,7 @@ int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->ran = true;
+	c->rec.log_truncated[0] = c->res.log_truncated[0];
+	c->rec.log_truncated[1] = c->res.log_truncated[1];
 	return 0;
 }
