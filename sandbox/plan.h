@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include "policy/policy.h"
@@ -98,6 +99,15 @@ struct plan {
 	 * pipes reach EOF when the last task process dies. */
 	int stdio[3];
 	bool close_stdio;
+	/* The task's own terminal (sandbox/pty.h): bit i set, the task's fd
+	 * i is the slave of a pty opened in the sandbox instead of stdio[i];
+	 * the supervisor relays wsbox's fd 0 (the caller's terminal) to it
+	 * and its output to tee[1] when bit 1 is clear and bit 2 set, else
+	 * to tee[0]. 0: no pty. The rest is filled by sandbox_run. */
+	unsigned pty_stdio;
+	struct winsize pty_winsize; /* the caller's, copied at start */
+	bool pty_input;		    /* wsbox may read its fd 0 */
+	bool pty_raw; /* a task output is on the pty: caller's terminal raw */
 	/* Output to copy while the task runs: everything read from src is
 	 * written to dst[0] (the live copy, e.g. wsbox's stdout) and, up to
 	 * log_max_bytes, to dst[1] (the log in the store). The monitor drains
