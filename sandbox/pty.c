@@ -26,7 +26,14 @@ void pty_prepare(struct plan *p)
 	 * wsbox's controlling one (tcgetpgrp fails) has no job control. */
 	pid_t fg = tcgetpgrp(STDIN_FILENO);
 	p->pty_input = fg < 0 || fg == getpgrp();
-	p->pty_raw = p->pty_input && (p->pty_stdio & 6u);
+	/* Raw mode only over a terminal in canonical mode: one already raw
+	 * belongs to someone else (an editor running wsbox, or another wsbox
+	 * of a `make -j` on the same terminal), and saving and restoring it
+	 * here could leave it raw when the two end in the other order. */
+	struct termios t;
+	bool cooked =
+	    tcgetattr(STDIN_FILENO, &t) == 0 && (t.c_lflag & ICANON) != 0;
+	p->pty_raw = p->pty_input && (p->pty_stdio & 6u) && cooked;
 }
 
 int pty_open(const struct plan *plan, int *slave, struct wsbox_error *err)

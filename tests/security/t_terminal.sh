@@ -107,6 +107,23 @@ test_callers_terminal_restored_after_timeout_and_signal() {
 	assert_eq "$(cat "$T/state")" unchanged "after SIGTERM to wsbox"
 }
 
+# Two wsbox on one terminal (a `make -j` of tasks): the second finds the
+# terminal raw (the first's), leaves it alone, and the first's restore is
+# the last word. Were the second to save and restore, ending after the
+# first it would leave the terminal raw. (Should the first not yet have set
+# raw mode when the second starts, both save the cooked state and the
+# check still holds.)
+test_two_wsbox_on_one_terminal_leave_it_as_it_was() {
+	need_python3
+	# An asynchronous list's stdin is /dev/null unless redirected (POSIX):
+	# the first wsbox gets the terminal through fd 3.
+	on_pty tty tty sh -c 'exec 3<&0; "$0" exec --store "$1" --rootfs "$2" -- sleep 2 <&3 & sleep 1
+		"$0" exec --store "$1" --rootfs "$2" -- sleep 3; wait' \
+		"$WSBOX" "$STORE" "$ROOTFS"
+	assert_rc 0
+	assert_eq "$(cat "$T/state")" unchanged "the caller's terminal"
+}
+
 # What the pty is for: the task sees a terminal (its own, named inside),
 # with the caller's window size; its output reaches the caller and the
 # logs; what the caller types reaches it.
