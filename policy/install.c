@@ -59,7 +59,7 @@ int policy_install_reporting(const struct policy *p, int sock)
 	}
 	/* Past this point the filter is live: only sendmsg, write, exit and
 	 * exit_group are sure not to notify (report.c). */
-	int r = fdpass_send(sock, listener, 'L');
+	int r = fdpass_send(sock, listener);
 	if (r < 0)
 		return r; /* the caller dies through write + exit_group */
 	/* The supervisor holds it now and answers any notification. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,9 +24,14 @@
 #include "sandbox/landlock.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
+#include "sandbox/pty.h"
 #include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
+
+/* The slave of the task's own pty (plan->pty_stdio), opened by the child
+ * before it becomes init, for task_start; -1 without. */
+static int task_pty_slave = -1;
 
 static _Noreturn void setup_failed(int report_fd, const struct wsbox_error *err)
 {
@@ -87,9 +93,16 @@ static void task_start(void *arg)
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &dfl, NULL);
-	for (int i = 0; i < 3; i++)
-		if (plan->stdio[i] >= 0 && dup2(plan->stdio[i], i) < 0)
+	for (int i = 0; i < 3; i++) {
+		int fd = plan->pty_stdio & (1u << i) ? task_pty_slave
+						     : plan->stdio[i];
+		if (fd >= 0 && dup2(fd, i) < 0)
 			wsbox_die(WSBOX_EXIT_FAILURE, errno, "dup2 stdio");
+	}
+	/* Its own pty is the task's controlling terminal (job control, ^C
+	 * as SIGINT, /dev/tty), never the caller's. */
+	if (task_pty_slave >= 0 && ioctl(task_pty_slave, TIOCSCTTY, 0) < 0)
+		wsbox_die(WSBOX_EXIT_FAILURE, errno, "controlling terminal");
 	/* Denied-syscall reporting: the socket to the supervisor stays, as
 	 * fd 3 and close-on-exec, until the listener is sent over it. */
 	int sock = notify_task_sock();
@@ -144,14 +157,31 @@ static void task_start(void *arg)
  * parent captures from it after the sandbox is gone. */
 static int send_upper_fs(int sock, int fs, struct wsbox_error *err)
 {
-	int r = fdpass_send(sock, fs, 'U');
+	int r = fdpass_send(sock, fs);
 	if (r < 0)
 		return wsbox_fail(err, -r, "hand the workspace tmpfs to wsbox");
 	return 0;
 }
 
+/* The task's own terminal (sandbox/pty.h): opened in the sandbox's devpts,
+ * its master handed to the parent to relay. */
+static int open_task_pty(const struct plan *plan, int sock,
+			 struct wsbox_error *err)
+{
+	if (!plan->pty_stdio)
+		return 0;
+	_cleanup_close_ int master = pty_open(plan, &task_pty_slave, err);
+	if (master < 0)
+		return master;
+	int r = fdpass_send(sock, master);
+	if (r < 0)
+		return wsbox_fail(err, -r, "hand the task's pty to wsbox");
+	close(sock);
+	return 0;
+}
+
 void contain_child(const struct plan *plan, int sync_fd, int report_fd,
-		   int upper_sock, pid_t parent)
+		   int upper_sock, int pty_sock, pid_t parent)
 {
 	struct wsbox_error err = {0};
 	char go;
@@ -208,7 +238,8 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	if (ns_limits_apply(plan, &err) < 0 ||
 	    (plan->uid == 0 && write_file_at(AT_FDCWD, shmrm, "1", &err) < 0) ||
 	    ns_mount_mask_proc(plan, &err) < 0 ||
-	    ns_mount_enter_root(plan, &err) < 0)
+	    ns_mount_enter_root(plan, &err) < 0 ||
+	    open_task_pty(plan, pty_sock, &err) < 0)
 		setup_failed(report_fd, &err);
 	trace_phase("child pivot");
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0) {

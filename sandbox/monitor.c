@@ -26,6 +26,8 @@
 #include "sandbox/fuse_overlay.h"
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
+#include "sandbox/output.h"
+#include "sandbox/pty.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
@@ -120,34 +122,6 @@ static void upper_full_note(struct sandbox_result *res, uint64_t max)
 		 n ? "; " : "", size);
 }
 
-/* Copy what is available on tee source `i` to its sinks and, framed, to
- * the combined log (*combined, -1 when off); returns false at EOF. A sink
- * that fails (closed terminal, full disk) is dropped, never the task. */
-static bool pump(struct plan_tee *t, int i, int *combined)
-{
-	/* Room for the chunk's header in front: one write per chunk. */
-	unsigned char buf[5 + 65536];
-	ssize_t n = read(t->src, buf + 5, sizeof buf - 5);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	if (n <= 0)
-		return false;
-	for (int k = 0; k < 2; k++)
-		if (t->dst[k] >= 0 &&
-		    write_all(t->dst[k], buf + 5, (size_t)n) < 0)
-			t->dst[k] = -1;
-	if (*combined >= 0) {
-		buf[0] = (unsigned char)(i + 1);
-		buf[1] = (unsigned char)((uint32_t)n >> 24);
-		buf[2] = (unsigned char)((uint32_t)n >> 16);
-		buf[3] = (unsigned char)((uint32_t)n >> 8);
-		buf[4] = (unsigned char)n;
-		if (write_all(*combined, buf, (size_t)n + 5) < 0)
-			*combined = -1;
-	}
-	return true;
-}
-
 /* Read init's report; returns 1 when a full report arrived, 0 on EOF. */
 static int read_report(int fd, struct init_report *rep)
 {
@@ -172,9 +146,9 @@ struct supervision {
 	struct init_report rep;
 	int wstatus;
 	struct rusage ru;
-	struct plan_tee tee[2];
-	bool tee_open[2];
-	int combined; /* the combined log, -1 when off or failed */
+	struct output out;    /* the task's output to the caller and the logs */
+	int pty_r, pty_w;     /* the task's pty master, from the child */
+	struct pty_relay pty; /* its relay to the caller's terminal */
 };
 
 static void drop_fd(int *fd)
@@ -186,8 +160,11 @@ static void drop_fd(int *fd)
 
 static void supervision_close(struct supervision *s)
 {
-	int *fds[] = {&s->sfd,	    &s->sync_r,	 &s->sync_w, &s->report_r,
-		      &s->report_w, &s->upper_r, &s->upper_w};
+	/* First: the caller's terminal back as it was, on every way out. */
+	pty_relay_close(&s->pty);
+	int *fds[] = {&s->sfd,	    &s->sync_r,	  &s->sync_w,
+		      &s->report_r, &s->report_w, &s->upper_r,
+		      &s->upper_w,  &s->pty_r,	  &s->pty_w};
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);
@@ -202,6 +179,8 @@ static int block_signals(struct supervision *s, struct wsbox_error *err)
 	sigaddset(&set, SIGCHLD);
 	for (int i = 0; i < init_n_forwarded_signals; i++)
 		sigaddset(&set, init_forwarded_signals[i]);
+	if (s->plan->pty_stdio)
+		sigaddset(&set, SIGWINCH); /* the caller's window: the pty's */
 	if (sigprocmask(SIG_BLOCK, &set, &s->old) < 0)
 		return wsbox_fail(err, errno, "block signals");
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -231,6 +210,14 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		s->upper_r = upper_sv[0];
 		s->upper_w = upper_sv[1];
 	}
+	int pty_sv[2];
+	if (s->plan->pty_stdio) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       pty_sv) < 0)
+			return wsbox_fail(err, errno, "socketpair");
+		s->pty_r = pty_sv[0];
+		s->pty_w = pty_sv[1];
+	}
 
 	s->t0 = now_sec();
 	pid_t parent = getpid();
@@ -243,14 +230,17 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		close(s->report_r);
 		if (s->upper_r >= 0)
 			close(s->upper_r);
+		if (s->pty_r >= 0)
+			close(s->pty_r);
 		notify_after_clone(&s->nt, true);
 		sigprocmask(SIG_SETMASK, &s->old, NULL);
 		contain_child(s->plan, s->sync_r, s->report_w, s->upper_w,
-			      parent);
+			      s->pty_w, parent);
 	}
 	drop_fd(&s->sync_r);
 	drop_fd(&s->report_w);
 	drop_fd(&s->upper_w);
+	drop_fd(&s->pty_w);
 	notify_after_clone(&s->nt, false);
 	if (s->plan->close_stdio)
 		for (int i = 0; i < 3; i++)
@@ -312,17 +302,30 @@ static void handle_ready(struct supervision *s, const struct pollfd *fds, int n)
 	if (n > 0 && fds[4].revents)
 		notify_handle(&s->nt, fds[4].revents);
 	for (int i = 0; i < 2; i++)
-		if (fds[2 + i].revents && !pump(&s->tee[i], i, &s->combined))
-			s->tee_open[i] = false;
+		if (fds[2 + i].revents && !output_pump(&s->out, i))
+			s->out.open[i] = false;
 	if (fds[1].revents) {
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
 		if (!s->have_report)
 			drop_fd(&s->report_r);
 	}
+	if (fds[5].revents) {
+		/* The child's pty master, once; EOF: setup failed first. */
+		int m = fdpass_recv(s->pty_r, MSG_DONTWAIT);
+		if (m != -EAGAIN)
+			drop_fd(&s->pty_r);
+		if (m >= 0)
+			pty_relay_attach(&s->pty, m);
+	}
+	pty_relay_handle(&s->pty, &fds[6], &s->out);
 	if (fds[0].revents & POLLIN) {
 		struct signalfd_siginfo si;
-		if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si &&
-		    si.ssi_signo != SIGCHLD)
+		if (read(s->sfd, &si, sizeof si) != (ssize_t)sizeof si ||
+		    si.ssi_signo == SIGCHLD)
+			return;
+		if (si.ssi_signo == SIGWINCH)
+			pty_relay_winch(&s->pty);
+		else
 			kill(s->child, (int)si.ssi_signo);
 	}
 }
@@ -333,21 +336,20 @@ static void watch(struct supervision *s)
 	s->deadline = s->plan->limits.timeout_sec
 			  ? s->t0 + s->plan->limits.timeout_sec
 			  : 0;
-	memcpy(s->tee, s->plan->tee, sizeof s->tee);
-	s->combined = s->plan->has_combined_log ? s->plan->combined_log : -1;
-	s->tee_open[0] = s->plan->n_tee > 0;
-	s->tee_open[1] = s->plan->n_tee > 1;
+	output_init(&s->out, s->plan);
 	while (!s->exited) {
-		struct pollfd fds[5] = {
+		struct pollfd fds[8] = {
 		    {.fd = s->sfd, .events = POLLIN},
 		    {.fd = s->have_report ? -1 : s->report_r, .events = POLLIN},
-		    {.fd = s->tee_open[0] ? s->tee[0].src : -1,
+		    {.fd = s->out.open[0] ? s->out.tee[0].src : -1,
 		     .events = POLLIN},
-		    {.fd = s->tee_open[1] ? s->tee[1].src : -1,
+		    {.fd = s->out.open[1] ? s->out.tee[1].src : -1,
 		     .events = POLLIN},
 		    {.fd = notify_pollfd(&s->nt), .events = POLLIN},
+		    {.fd = s->pty_r, .events = POLLIN},
 		};
-		int n = poll(fds, 5, poll_timeout_ms(s));
+		pty_relay_pollfds(&s->pty, &fds[6]);
+		int n = poll(fds, 8, poll_timeout_ms(s));
 		if (n < 0 && errno != EINTR)
 			break;
 		handle_ready(s, fds, n);
@@ -373,9 +375,9 @@ static void reap(struct supervision *s)
 static void collect(struct supervision *s)
 {
 	sigprocmask(SIG_SETMASK, &s->old, NULL);
-	for (int i = 0; i < 2; i++)
-		while (s->tee_open[i] && pump(&s->tee[i], i, &s->combined))
-			;
+	pty_relay_drain(&s->pty, &s->out);
+	output_drain(&s->out);
+	output_result(&s->out, s->res);
 	if (!s->have_report && s->report_r >= 0)
 		s->have_report = read_report(s->report_r, &s->rep) == 1;
 
@@ -395,7 +397,7 @@ static void receive_upper_fs(struct supervision *s)
 {
 	if (s->upper_r < 0)
 		return;
-	int fs = fdpass_recv(s->upper_r);
+	int fs = fdpass_recv(s->upper_r, MSG_DONTWAIT);
 	if (fs < 0)
 		return; /* fell back to the host dirs, or setup failed */
 	s->res->upper_fs = fs;
@@ -445,11 +447,13 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .sync_w = -1,
 	    .report_r = -1,
 	    .report_w = -1,
-	    .combined = -1,
 	    .upper_r = -1,
 	    .upper_w = -1,
 	    .fuse = -1,
+	    .pty_r = -1,
+	    .pty_w = -1,
 	};
+	pty_relay_init(&s.pty, plan);
 	memset(res, 0, sizeof *res);
 	res->upper_fs = -1;
 	int r = block_signals(&s, err);
@@ -538,6 +542,7 @@ int sandbox_run(const struct plan *plan, struct sandbox_result *res,
 	int r = limits_prepare(&p, &cg, &via, err);
 	if (r < 0)
 		return r;
+	pty_prepare(&p);
 	r = supervise(&p, cg.fd, res, err);
 	res->limits_via = via;
 	/* init is reaped: the PID namespace and every task process are gone,

@@ -115,7 +115,7 @@ static void close_fd(int *fd)
  * fails notified syscalls with ENOSYS once the last listener fd is gone. */
 static void receive_listener(struct notify *n)
 {
-	int fd = fdpass_recv(n->sock);
+	int fd = fdpass_recv(n->sock, MSG_DONTWAIT);
 	if (fd == -EAGAIN || fd == -EINTR)
 		return;
 	if (fd >= 0)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include "policy/policy.h"
@@ -98,9 +99,19 @@ struct plan {
 	 * pipes reach EOF when the last task process dies. */
 	int stdio[3];
 	bool close_stdio;
+	/* The task's own terminal (sandbox/pty.h): bit i set, the task's fd
+	 * i is the slave of a pty opened in the sandbox instead of stdio[i];
+	 * the supervisor relays wsbox's fd 0 (the caller's terminal) to it
+	 * and its output to tee[1] when bit 1 is clear and bit 2 set, else
+	 * to tee[0]. 0: no pty. The rest is filled by sandbox_run. */
+	unsigned pty_stdio;
+	struct winsize pty_winsize; /* the caller's, copied at start */
+	bool pty_input;		    /* wsbox may read its fd 0 */
+	bool pty_raw; /* a task output is on the pty: caller's terminal raw */
 	/* Output to copy while the task runs: everything read from src is
-	 * written to every dst (e.g. the task's stdout pipe to wsbox's stdout
-	 * and to the log in the store). The monitor drains src until EOF. */
+	 * written to dst[0] (the live copy, e.g. wsbox's stdout) and, up to
+	 * log_max_bytes, to dst[1] (the log in the store). The monitor drains
+	 * src until EOF whatever the logs take. */
 	struct plan_tee {
 		int src;
 		int dst[2];
@@ -112,6 +123,12 @@ struct plan {
 	 * layers/tasklog.h). A failed write drops that copy, never the task. */
 	bool has_combined_log;
 	int combined_log;
+	/* > 0 (--max-log-size): each stream keeps at most this many bytes in
+	 * its dst[1] log and in the combined log (counted from what dst[1]
+	 * already holds: the steps of an attempt append), then one marker
+	 * line (sandbox/util/logcap.h); sandbox_result.log_truncated says
+	 * which were cut. The live copy dst[0] is never cut. */
+	uint64_t log_max_bytes;
 
 	/* Denied-syscall reporting (sandbox/notify.c): the task installs the
 	 * policy's reporting variant and hands its listener to the

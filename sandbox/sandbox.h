@@ -42,6 +42,9 @@ struct sandbox_result {
 	 * kernel whose tmpfs cannot hold overlay's user xattrs). */
 	int upper_fs;
 	bool upper_full; /* that tmpfs had no room left when the task ended */
+	/* plan.log_max_bytes cut the stored log of tee i (0 stdout, 1
+	 * stderr). */
+	bool log_truncated[2];
 	/* The sandbox_limits_note() of a limit the task hit, "" when none:
 	 * a line to print, not a failure of wsbox. */
 	char note[SANDBOX_NOTE_MAX];

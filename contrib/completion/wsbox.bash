@@ -50,7 +50,7 @@ _wsbox()
 	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
 		--cache-key-extra | --remote | --owner-pid | --restart | -j | --jobs | \
 		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
-		--idmap-base | --max-layer-size | --name | --cache-max-bytes)
+		--idmap-base | --max-layer-size | --max-log-size | --name | --cache-max-bytes)
 		return
 		;;
 	esac
@@ -61,7 +61,7 @@ _wsbox()
 		words="--store --run --task --parent --rootfs --ro --save --env
 		       --env-pass --cwd --uid --gid --hostname --net --timeout
 		       --memory --pids --cpus --cgroup-parent --idmap-base
-		       --no-cache --events --mutex --policy --max-layer-size
+		       --no-cache --events --mutex --policy --max-layer-size --max-log-size
 		       --strategy --keep-failed --cache-key-extra --remote
 		       --remote-insecure --remote-compression --"
 		;;

@@ -7,6 +7,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
+#include "sandbox/util/logcap.h"
 
 /* A policy file is named by its absolute path: steps run from anywhere. */
 char *attempt_state_policy_name(const char *name)
@@ -94,6 +95,8 @@ json_t *attempt_state_json(const struct exec_ctx *c, const char *policy,
 		      json_str_or_null(events), "keep_failed", o->keep_failed,
 		      "cache_key_extra",
 		      json_strv(o->cache_key_extra.v, o->cache_key_extra.n)));
+	json_object_set_new(json_object_get(j, "sandbox"), "max_log_size",
+			    json_integer((json_int_t)o->max_log_size));
 	json_object_set_new(j, "owner",
 			    json_pack("{s:i, s:I}", "pid", (int)owner, "start",
 				      (json_int_t)start));
@@ -171,6 +174,10 @@ void attempt_state_sandbox(struct exec_ctx *c, json_t *sb)
 	o->memory = attempt_state_int(sb, "memory");
 	o->pids = attempt_state_int(sb, "pids");
 	o->cpu_milli = (uint32_t)attempt_state_int(sb, "cpu_milli");
+	/* Every step's logs count against begin's --max-log-size. */
+	o->max_log_size = attempt_state_int(sb, "max_log_size");
+	if (!o->max_log_size)
+		o->max_log_size = LOGCAP_DEFAULT_MAX;
 	o->cgroup_parent = attempt_state_str(sb, "cgroup_parent");
 	o->mutex = attempt_state_str(sb, "mutex");
 	o->events = attempt_state_str(sb, "events");

@@ -66,6 +66,12 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	    "error", json_str_or_null(msg));
 	if (o && c->ran)
 		emit_finished_limits(o, &c->res, c->o.memory);
+	/* --max-log-size: which stored logs end in the marker. */
+	if (o && (c->ran || r->log_truncated[0] || r->log_truncated[1]))
+		json_object_set_new(o, "log_truncated",
+				    json_pack("{s:b, s:b}", "stdout",
+					      r->log_truncated[0], "stderr",
+					      r->log_truncated[1]));
 	events_emit(&c->ev, "task_finished", o);
 }
 

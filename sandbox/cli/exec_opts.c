@@ -14,6 +14,7 @@
 #include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/logcap.h"
 
 void strv_push(struct strv *s, const char *item)
 {
@@ -184,6 +185,7 @@ enum {
 	OPT_KEEP_FAILED,
 	OPT_HOSTNAME,
 	OPT_MAX_LAYER,
+	OPT_MAX_LOG,
 	OPT_MUTEX,
 	OPT_IDMAP_BASE,
 	OPT_STRATEGY,
@@ -232,6 +234,8 @@ static const struct exec_option {
      "delegated cgroup v2 dir for the task's leaf"},
     {"max-layer-size", OPT_MAX_LAYER, "SIZE",
      "fail the task if its layer exceeds SIZE"},
+    {"max-log-size", OPT_MAX_LOG, "SIZE",
+     "store at most SIZE per output stream (default: 64M)"},
     {"policy", OPT_POLICY, "NAME|FILE",
      "seccomp policy (default: default; `wsbox policy ls`)"},
     {"no-cache", OPT_NO_CACHE, NULL,
@@ -462,13 +466,18 @@ static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 		o->timeout_sec = (unsigned)v;
 		break;
 	case OPT_MEMORY:
-	case OPT_MAX_LAYER: {
-		uint64_t *dst =
-		    c == OPT_MEMORY ? &o->memory : &o->max_layer_size;
+	case OPT_MAX_LAYER:
+	case OPT_MAX_LOG: {
+		uint64_t *dst = c == OPT_MEMORY	     ? &o->memory
+				: c == OPT_MAX_LAYER ? &o->max_layer_size
+						     : &o->max_log_size;
 		if (parse_size(arg, dst) < 0 || !*dst)
 			return wsbox_fail(
 			    err, 0, "--%s `%s`: want a size like 512M",
-			    c == OPT_MEMORY ? "memory" : "max-layer-size", arg);
+			    c == OPT_MEMORY	 ? "memory"
+			    : c == OPT_MAX_LAYER ? "max-layer-size"
+						 : "max-log-size",
+			    arg);
 		break;
 	}
 	case OPT_PIDS:
@@ -592,6 +601,7 @@ static int parse_opts(int argc, char **argv, bool want_cmd, struct exec_opts *o,
 	o->hostname = "wsbox";
 	o->cwd = "/workspace";
 	o->policy = "default";
+	o->max_log_size = LOGCAP_DEFAULT_MAX;
 	optind = 1;
 	opterr = 0;
 	/* "+" stops at the first non-option: CMD's own flags are not ours. */

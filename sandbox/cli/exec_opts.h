@@ -38,6 +38,9 @@ struct exec_opts {
 	uint32_t cpu_milli;	   /* --cpus in 1/1000 CPUs, 0 = none */
 	const char *cgroup_parent; /* --cgroup-parent, NULL = auto */
 	uint64_t max_layer_size;
+	/* --max-log-size: bytes each stream keeps in the stored logs
+	 * (default LOGCAP_DEFAULT_MAX, sandbox/util/logcap.h). */
+	uint64_t max_log_size;
 	const char *policy;
 	bool no_cache;
 	/* --cache-key-extra K=V: names inputs wsbox cannot see (a stream on

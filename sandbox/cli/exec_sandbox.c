@@ -90,6 +90,19 @@ int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	return take_mutex(c, err);
 }
 
+/* The task's own terminal (docs/sandbox.md "Terminal"): only when stdin is
+ * the caller's terminal, which the task must never hold; its stdout and
+ * stderr are on the pty exactly where wsbox's are terminals. Other stdin
+ * (a pipe, a file's copy, /dev/null) keeps pipes everywhere, so what a
+ * cacheable task prints never depends on a terminal. */
+static unsigned pty_stdio(const struct exec_ctx *c)
+{
+	if (c->in.kind != EXEC_STDIN_TERMINAL)
+		return 0;
+	return 1u | (isatty(STDOUT_FILENO) ? 2u : 0u) |
+	       (isatty(STDERR_FILENO) ? 4u : 0u);
+}
+
 /* The one-way boundary between store and sandbox (sandbox/plan.h). `hide`
  * must outlive the plan. */
 static struct plan exec_plan(struct exec_ctx *c, const char **hide)
@@ -127,11 +140,13 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .policy = &c->pol,
 	    .stdio = {c->in.fd, c->out_pipe[1], c->err_pipe[1]},
 	    .close_stdio = true,
+	    .pty_stdio = pty_stdio(c),
 	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
 		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
 	    .n_tee = 2,
 	    .has_combined_log = true,
 	    .combined_log = c->comb_log,
+	    .log_max_bytes = o->max_log_size,
 	    .report_denied = true,
 	    .on_denied = emit_denied,
 	    .on_denied_ctx = c,
@@ -164,5 +179,7 @@ int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->ran = true;
+	c->rec.log_truncated[0] = c->res.log_truncated[0];
+	c->rec.log_truncated[1] = c->res.log_truncated[1];
 	return 0;
 }

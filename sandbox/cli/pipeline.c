@@ -38,6 +38,7 @@ static const struct task_key {
     {"env-pass", "--env-pass", KEY_LIST},
     {"timeout", "--timeout", KEY_SCALAR},
     {"memory", "--memory", KEY_SCALAR},
+    {"max-log-size", "--max-log-size", KEY_SCALAR},
     {"pids", "--pids", KEY_SCALAR},
     {"cpus", "--cpus", KEY_SCALAR},
     {"mutex", "--mutex", KEY_SCALAR},

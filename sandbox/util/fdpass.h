@@ -1,17 +1,14 @@
-/* fdpass.h: one file descriptor over a unix socket (SCM_RIGHTS), the way
- * the sandbox's child hands the supervisor its seccomp listener and its
- * workspace tmpfs. Stack buffers only: the sender runs between clone and
- * execve. */
+/* sandbox/util/fdpass: one fd over a unix socket (SCM_RIGHTS) with a one
+ * byte message, how the sandbox's child hands the parent what it made in
+ * its own namespaces (the workspace tmpfs, the task's pty master). */
 #ifndef WSBOX_UTIL_FDPASS_H
 #define WSBOX_UTIL_FDPASS_H
 
-/* Send `fd` with a one-byte message `tag`. Returns 0 or -errno (-EIO on a
- * short send). */
-int fdpass_send(int sock, int fd, char tag);
-
-/* Receive one fd without blocking, O_CLOEXEC. Returns it, -EAGAIN when
- * nothing is waiting, -EPROTO when a message came without exactly one fd
- * (e.g. the sender closed its end), or another -errno. */
-int fdpass_recv(int sock);
+/* 0 or -errno (MSG_NOSIGNAL: a parent that is gone is EPIPE). */
+int fdpass_send(int sock, int fd);
+/* The fd received (close-on-exec), or -errno; -ENOMSG when the message
+ * carried no fd or the peer closed without sending. recvmsg `flags` (e.g.
+ * MSG_DONTWAIT). */
+int fdpass_recv(int sock, int flags);
 
 #endif

@@ -1717,6 +1717,28 @@ static void atk_tiocsti_stdin(char **args UNUSED)
 	tty_ioctls(0, "stdin");
 }
 
+/* What a task given the caller's terminal did to it (issue 19 item 11):
+ * window size, echo and canonical mode off, and a line discipline that
+ * never delivers input again (N_NULL), all on fd 0. */
+static void atk_tty_settings(char **args UNUSED)
+{
+	struct winsize ws = {.ws_row = 1, .ws_col = 1};
+	struct termios t;
+	int nnull = 27; /* N_NULL */
+
+	say("ioctl(TIOCSWINSZ 1x1) on stdin",
+	    outcome_of(ioctl(0, TIOCSWINSZ, &ws)));
+	if (tcgetattr(0, &t) == 0) {
+		t.c_lflag &= ~(tcflag_t)(ECHO | ICANON | ISIG);
+		say("tcsetattr(-echo -icanon -isig) on stdin",
+		    outcome_of(tcsetattr(0, TCSANOW, &t)));
+	} else {
+		say("tcgetattr on stdin", outcome_of(-1));
+	}
+	say("ioctl(TIOCSETD N_NULL) on stdin",
+	    outcome_of(ioctl(0, TIOCSETD, &nnull)));
+}
+
 static void atk_io_uring(char **args UNUSED)
 {
 	/* struct io_uring_params, zeroed: a valid request for one entry. */
@@ -2231,6 +2253,8 @@ static const struct attack attacks[] = {
     {"tiocsti", atk_tiocsti, NULL,
      "TIOCSTI/TIOCLINUX on an own controlling pty"},
     {"tiocsti_stdin", atk_tiocsti_stdin, NULL, "TIOCSTI/TIOCLINUX on fd 0"},
+    {"tty_settings", atk_tty_settings, NULL,
+     "window size, -echo -icanon, TIOCSETD N_NULL on fd 0"},
     {"io_uring", atk_io_uring, NULL, "io_uring_setup/enter/register"},
     {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
     {"socket_protocols", atk_socket_protocols, NULL,

@@ -39,6 +39,7 @@ static void test_exec_opts_defaults_without_options(void **state)
 	assert_string_equal(o.cwd, "/workspace");
 	assert_string_equal(o.policy, "default");
 	assert_int_equal(o.uid, 0);
+	assert_int_equal(o.max_log_size, 64ULL << 20);
 	assert_int_equal(o.argc, 2);
 	assert_string_equal(o.argv[1], "-j4");
 	exec_opts_free(&o);
@@ -56,7 +57,8 @@ static void test_exec_opts_parses_every_option(void **state)
 		  "/tmp", "--uid", "1000", "--gid", "100", "--net", "host",
 		  "--timeout", "30", "--memory", "512M", "--pids", "64",
 		  "--policy", "strict", "--no-cache", "--keep-failed",
-		  "--hostname", "h-1", "--max-layer-size", "1G", "true", NULL),
+		  "--hostname", "h-1", "--max-layer-size", "1G",
+		  "--max-log-size", "1M", "true", NULL),
 	    0);
 	assert_string_equal(o.run, "r1");
 	assert_int_equal(o.parents.n, 2);
@@ -67,6 +69,7 @@ static void test_exec_opts_parses_every_option(void **state)
 	assert_int_equal(o.timeout_sec, 30);
 	assert_int_equal(o.memory, 512ULL << 20);
 	assert_int_equal(o.max_layer_size, 1ULL << 30);
+	assert_int_equal(o.max_log_size, 1ULL << 20);
 	assert_int_equal(o.pids, 64);
 	assert_true(o.no_cache && o.keep_failed);
 	assert_string_equal(o.argv[0], "true");
@@ -118,6 +121,10 @@ static void test_exec_opts_refuses_bad_input_with_a_message(void **state)
 	expect_refused("0..65533", "--gid", "-1", "true", NULL);
 	expect_refused("seconds", "--timeout", "0", "true", NULL);
 	expect_refused("size", "--memory", "10X", "true", NULL);
+	expect_refused("--max-log-size `0`: want a size", "--max-log-size", "0",
+		       "true", NULL);
+	expect_refused("--max-log-size `-1`", "--max-log-size", "-1", "true",
+		       NULL);
 	expect_refused("absolute", "--cwd", "rel", "true", NULL);
 	expect_refused("NAME=VALUE", "--env", "=x", "true", NULL);
 	expect_refused("relative", "--save", "a/../b", "true", NULL);
