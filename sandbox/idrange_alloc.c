@@ -109,9 +109,8 @@ static int parse_pool(struct alloc *a, char *f1, char *f2, size_t n,
 	return 0;
 }
 
-static int parse_tenant(struct alloc *a, const char *name, char *f1,
-			char *f2, const char *want, size_t n,
-			struct wsbox_error *err)
+static int parse_tenant(struct alloc *a, const char *name, char *f1, char *f2,
+			const char *want, size_t n, struct wsbox_error *err)
 {
 	unsigned long base;
 	if (!a->used)
@@ -267,9 +266,8 @@ int idrange_alloc_release(const char *file, const char *name,
 	if (r < 0)
 		return r;
 	if (!a.found) {
-		return wsbox_fail_logic(err, ENOENT,
-					"tenant %s has no block in `%s`", name,
-					file);
+		return wsbox_fail_logic(
+		    err, ENOENT, "tenant %s has no block in `%s`", name, file);
 	}
 	*base = a.first + a.index * IDRANGE_BLOCK;
 	r = alloc_lock_block(fd, a.index, F_WRLCK);
@@ -283,12 +281,10 @@ int idrange_alloc_release(const char *file, const char *name,
 		return wsbox_fail(err, -r, "lock tenant %s's block", name);
 	/* Rewritten in place (the flock is on this inode): the rest of the
 	 * text, then the length. */
-	memmove(a.text + a.line_start, a.text + a.line_end,
-		a.len - a.line_end);
+	memmove(a.text + a.line_start, a.text + a.line_end, a.len - a.line_end);
 	size_t len = a.len - (a.line_end - a.line_start);
 	if (pwrite(fd, a.text, len, 0) != (ssize_t)len ||
 	    ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0)
-		return wsbox_fail(err, errno ? errno : EIO, "write `%s`",
-				  file);
+		return wsbox_fail(err, errno ? errno : EIO, "write `%s`", file);
 	return 0;
 }

@@ -121,8 +121,8 @@ int ns_view_show(struct ns_view *v, struct wsbox_error *err)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return wsbox_fail(err, errno, "create the view's tmpfs");
-	_cleanup_close_ int mnt = fsmount(
-	    fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	_cleanup_close_ int mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return wsbox_fail(err, errno, "fsmount the view's tmpfs");
 	if (move_mount(mnt, "", v->base, "",

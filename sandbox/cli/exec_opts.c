@@ -512,8 +512,8 @@ static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 		/* Root mode only; the block comes from the range
 		 * allocation file (sandbox/idrange_alloc.h). */
 		if (!valid_name(arg))
-			return wsbox_fail(err, 0,
-					  "--tenant `%s`: invalid name", arg);
+			return wsbox_fail(err, 0, "--tenant `%s`: invalid name",
+					  arg);
 		o->tenant = arg;
 		break;
 	default:

@@ -149,3 +149,36 @@ test_rootless_store_private_to_its_user() {
 700
 700" modes
 }
+
+# Item 3, per tenant: with a range allocation file, two tenants' tasks are
+# different host ids. A host process holding tenant B's ids (B's task
+# escaping its namespaces, or a user entering B's range) cannot signal or
+# read tenant A's running task; A's own ids can (the control: with one
+# shared range, as before, every tenant's task was that id).
+test_tenants_in_own_ranges_cannot_signal_each_other() {
+	need_root
+	printf 'pool 3000000000 131072\n' >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	secs=$(uniq_secs 60)
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant a -- sleep "$secs" \
+		</dev/null >/dev/null 2>&1 &
+	slow=$!
+	trap 'kill "$slow" 2>/dev/null; wait' EXIT
+	i=0
+	while ! pid=$(pgrep -f -x "sleep $secs"); do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "tenant a's task never started"
+		sleep 0.1
+	done
+	wsx --no-cache --tenant b -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000065536" "tenant b's base"
+	assert_eq "$(stat -c %u "/proc/$pid")" "3000000000" "tenant a's task uid"
+	as 3000065536 kill -0 "$pid"
+	[ "$AS_RC" != 0 ] || fail "tenant b's ids signalled tenant a's task"
+	grep -q "Operation not permitted" "$T/as.out" ||
+		fail "kill: not EPERM: $(cat "$T/as.out")"
+	as 3000065536 cat "/proc/$pid/environ"
+	assert_as_denied "tenant b's ids read tenant a's environ"
+	as 3000000000 kill -0 "$pid"
+	assert_eq "$AS_RC" 0 "tenant a's own ids signal it ($(cat "$T/as.out"))"
+}
