@@ -234,3 +234,23 @@ test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {
 	assert_err_has "wsbox: tenant alice: id range 1-65536: overlaps uid"
 	assert_store_clean
 }
+
+# A malformed allocation file is refused with its line, never guessed at:
+# two tenants on one block would share host ids.
+test_idrange_tenant_malformed_file_is_refused() {
+	need_root
+	printf 'pool 3000000000 131072\ntenant a 3000000000\ntenant b 3000000000\n' >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	wsx --tenant c -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: range allocation file \`$T/ranges\` line 3: a block given twice" stderr
+	printf 'tenant a 3000000000\npool 3000000000 131072\n' >"$T/ranges"
+	wsx --tenant a -- true
+	assert_rc 125
+	assert_err_has "line 1: a tenant before the pool"
+	printf 'pool 3000000000 131072\ntenant a 3000000001\n' >"$T/ranges"
+	wsx --tenant a -- true
+	assert_rc 125
+	assert_err_has "line 2: want \`tenant NAME BASE\`, BASE a block of the pool"
+	assert_store_clean
+}
