@@ -121,9 +121,10 @@ int rootfs_import(struct store *s, const char *file, const char *name,
 	_cleanup_close_ int rdir = open_rootfs_dir(s, err);
 	if (rdir < 0)
 		return rdir;
-	/* As real root the sandbox is set up by the task's mapped ids, which
-	 * must reach rootfs/<name> (search only, no listing). */
-	if (fchmod(rdir, 0711) < 0)
+	/* Private to root like the rest of the store: the sandbox opens its
+	 * rootfs before it takes the task's ids (sandbox/contain.c), so they
+	 * need no search right here (an older wsbox set 0711). */
+	if (fchmod(rdir, 0700) < 0)
 		return wsbox_fail(err, errno, "chmod `%s/%s`", s->path,
 				  store_rel(STORE_ROOTFS));
 	struct attempt att = {.dirfd = -1};

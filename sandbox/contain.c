@@ -199,8 +199,14 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		wsbox_fail(&err, errno, "open rootfs `%s`", plan->rootfs);
 		setup_failed(report_fd, &err);
 	}
-	if (become_task_ids(plan, &err) < 0)
+	/* Root mode: this run's dirs below the 0700 store, taken while we can
+	 * still reach them and shown on a view once we are the task's ids
+	 * (sandbox/ns_view.c). */
+	struct ns_view view;
+	if (ns_view_take(plan, &view, &err) < 0 ||
+	    become_task_ids(plan, &err) < 0 || ns_view_show(&view, &err) < 0)
 		setup_failed(report_fd, &err);
+	ns_view_close(&view);
 	/* Nothing outlives wsbox: if the parent dies, so does init and with
 	 * it the whole PID namespace. Set only now because a change of uid
 	 * clears it. getppid() is 0 in a new PID namespace, so a parent that

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/ns.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -82,6 +83,26 @@ static int helper_mount(const struct plan *plan, int user_ns, int child_mnt,
 	if (setns(user_ns, CLONE_NEWUSER) < 0)
 		return wsbox_fail(err, errno,
 				  "join the sandbox's user namespace");
+	/* Still host root here: the mount point in the child's namespace is
+	 * taken as an fd, and the store's dirs of this run cloned for the
+	 * daemon's view (root mode's 0700 store, sandbox/ns_view.c), before
+	 * the task's ids could no longer reach them. */
+	if (setns(child_mnt, CLONE_NEWNS) < 0)
+		return wsbox_fail(err, errno,
+				  "join the sandbox's mount namespace");
+	_cleanup_close_ int target =
+	    open(plan->root_mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (target < 0)
+		return wsbox_fail(err, errno, "open `%s`", plan->root_mnt);
+	/* A mount namespace owned by the sandbox's user namespace (so fuse
+	 * can be mounted) that the child's pivot_root does not touch: the
+	 * daemon reaches the lowers and upper by their host paths here. */
+	if (unshare(CLONE_NEWNS) < 0)
+		return wsbox_fail(err, errno, "unshare mount namespace");
+	_cleanup_(ns_view_close) struct ns_view view = {.base = -1};
+	int r = ns_view_take(plan, &view, err);
+	if (r < 0)
+		return r;
 	/* The task's ids, so what the daemon creates is the task's (as with
 	 * the kernel overlay, which remembers its mounter), keeping the
 	 * capabilities to mount until the exec. */
@@ -90,11 +111,9 @@ static int helper_mount(const struct plan *plan, int user_ns, int child_mnt,
 	if (setresgid(plan->gid, plan->gid, plan->gid) < 0 ||
 	    setresuid(plan->uid, plan->uid, plan->uid) < 0)
 		return wsbox_fail(err, errno, "take the task's ids");
-	/* A mount namespace owned by the sandbox's user namespace (so fuse
-	 * can be mounted) that the child's pivot_root does not touch: the
-	 * daemon reaches the lowers and upper by their host paths here. */
-	if (unshare(CLONE_NEWNS) < 0)
-		return wsbox_fail(err, errno, "unshare mount namespace");
+	r = ns_view_show(&view, err);
+	if (r < 0)
+		return r;
 	_cleanup_close_ int own =
 	    open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (own < 0)
@@ -134,8 +153,8 @@ static int helper_mount(const struct plan *plan, int user_ns, int child_mnt,
 	if (setns(child_mnt, CLONE_NEWNS) < 0)
 		return wsbox_fail(err, errno,
 				  "join the sandbox's mount namespace");
-	int r = move_mount(mnt, "", AT_FDCWD, plan->root_mnt,
-			   MOVE_MOUNT_F_EMPTY_PATH);
+	r = move_mount(mnt, "", target, "",
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 	int e = errno;
 	if (setns(own, CLONE_NEWNS) < 0)
 		return wsbox_fail(err, errno,

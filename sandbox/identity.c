@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
+#include "sandbox/idrange_alloc.h"
 #include "sandbox/sandbox.h"
 
 int identity_resolve(unsigned long idmap_base, const char *store_path,
@@ -46,6 +47,22 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 	out->layer_uid = out->idmap ? store_uid : out->host_uid;
 	out->layer_gid = out->idmap ? store_gid : out->host_gid;
 	return 0;
+}
+
+int identity_tenant_base(const char *tenant, unsigned long *base,
+			 struct wsbox_error *err)
+{
+	if (!tenant)
+		return 0;
+	if (geteuid() != 0)
+		return wsbox_fail(err, 0,
+				  "--tenant: only when wsbox runs as root "
+				  "(rootless tasks map to the invoking user)");
+	if (*base)
+		return wsbox_fail(err, 0,
+				  "--tenant and --idmap-base: give one of "
+				  "them");
+	return idrange_alloc_take(idrange_alloc_file(), tenant, base, err);
 }
 
 void identity_layer_owner(const char *store_path, uid_t store_uid,

@@ -32,6 +32,13 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 		     uid_t store_uid, gid_t store_gid, struct identity *out,
 		     struct wsbox_error *err);
 
+/* --tenant NAME (NULL: nothing to do): root mode only, never with
+ * --idmap-base (*base must be 0); *base becomes the first id of NAME's own
+ * block in the range allocation file (sandbox/idrange_alloc.h), allocated
+ * on first use and held by this process until it exits. */
+int identity_tenant_base(const char *tenant, unsigned long *base,
+			 struct wsbox_error *err);
+
 /* Who owns a layer published outside a task (an import): the owner
  * identity_resolve names with the default range. When the range cannot be
  * resolved (no task could run either), the store owner. */

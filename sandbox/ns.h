@@ -51,4 +51,23 @@ int ns_mount_mask_proc(const struct plan *plan, struct wsbox_error *err);
 /* pivot_root into plan->root_mnt, detach the old root, lock "/" read-only. */
 int ns_mount_enter_root(const struct plan *plan, struct wsbox_error *err);
 
+/* ns_view.c: root mode (plan->view_base set), in a mount namespace of our
+ * own. ns_view_take, still host root, clones this run's dirs below the store
+ * (the attempt dir with its submounts, the lowers, the empty lower) and
+ * opens the store; ns_view_show, after the ids are the task's, covers the
+ * store with a tmpfs showing only those clones at their own paths, so every
+ * path of the plan resolves while the 0700 store stays closed on disk.
+ * Nothing to do without view_base. */
+struct ns_view {
+	int base;	   /* O_PATH of plan->view_base, or -1 */
+	int *trees;	   /* detached clones */
+	const char **rels; /* their paths below view_base */
+	size_t n;
+	char *attempt; /* storage for the attempt dir's path */
+};
+int ns_view_take(const struct plan *plan, struct ns_view *v,
+		 struct wsbox_error *err);
+int ns_view_show(struct ns_view *v, struct wsbox_error *err);
+void ns_view_close(struct ns_view *v);
+
 #endif

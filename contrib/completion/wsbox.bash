@@ -50,7 +50,8 @@ _wsbox()
 	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
 		--cache-key-extra | --remote | --owner-pid | --restart | -j | --jobs | \
 		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
-		--idmap-base | --max-layer-size | --max-log-size | --name | --cache-max-bytes)
+		--idmap-base | --tenant | --release-tenant | --max-layer-size | --max-log-size | \
+		--name | --cache-max-bytes)
 		return
 		;;
 	esac
@@ -60,7 +61,7 @@ _wsbox()
 	exec)
 		words="--store --run --task --parent --rootfs --ro --save --env
 		       --env-pass --cwd --uid --gid --hostname --net --timeout
-		       --memory --pids --cpus --cgroup-parent --idmap-base
+		       --memory --pids --cpus --cgroup-parent --idmap-base --tenant
 		       --no-cache --events --mutex --policy --max-layer-size --max-log-size
 		       --strategy --keep-failed --cache-key-extra --remote
 		       --remote-insecure --remote-compression --"
@@ -77,7 +78,7 @@ _wsbox()
 	push) words="--store --run --task --remote --help" ;;
 	pull) words="--store --run --task --remote --help" ;;
 	rootfs) words="--store import ls --name --help" ;;
-	gc) words="--store --dry-run --cache-max-bytes --help" ;;
+	gc) words="--store --dry-run --cache-max-bytes --release-tenant --help" ;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))
 	case $verb in

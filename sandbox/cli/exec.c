@@ -42,11 +42,17 @@ extern char **environ;
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct identity id;
-	int r =
-	    identity_resolve(c->o.idmap_base, c->store.path, c->store.owner_uid,
-			     c->store.owner_gid, &id, err);
+	unsigned long base = c->o.idmap_base;
+	int r = identity_tenant_base(c->o.tenant, &base, err);
 	if (r < 0)
 		return r;
+	r = identity_resolve(base, c->store.path, c->store.owner_uid,
+			     c->store.owner_gid, &id, err);
+	if (r < 0) {
+		if (c->o.tenant)
+			wsbox_error_prefix(err, "tenant %s", c->o.tenant);
+		return r;
+	}
 	c->root = id.root;
 	c->host_uid = id.host_uid;
 	c->host_gid = id.host_gid;

@@ -188,6 +188,7 @@ enum {
 	OPT_MAX_LOG,
 	OPT_MUTEX,
 	OPT_IDMAP_BASE,
+	OPT_TENANT,
 	OPT_STRATEGY,
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
@@ -251,6 +252,8 @@ static const struct exec_option {
      "auto|overlay|fuse-overlayfs|copy (env WSBOX_STRATEGY)"},
     {"idmap-base", OPT_IDMAP_BASE, "N",
      "root mode: first of the 65536 host ids tasks map to"},
+    {"tenant", OPT_TENANT, "NAME",
+     "root mode: map to NAME's own block of the range file"},
     {"remote", OPT_REMOTE, "URL",
      "share through this registry (default: $WSBOX_REMOTE)"},
     {"remote-insecure", OPT_REMOTE_INSECURE, NULL,
@@ -513,6 +516,14 @@ static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 					  "id in 1..4294901759",
 					  arg);
 		o->idmap_base = v;
+		break;
+	case OPT_TENANT:
+		/* Root mode only; the block comes from the range
+		 * allocation file (sandbox/idrange_alloc.h). */
+		if (!valid_name(arg))
+			return wsbox_fail(err, 0, "--tenant `%s`: invalid name",
+					  arg);
+		o->tenant = arg;
 		break;
 	default:
 		return 0;

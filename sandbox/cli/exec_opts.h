@@ -51,6 +51,7 @@ struct exec_opts {
 	const char *hostname;
 	const char *mutex;
 	unsigned long idmap_base; /* root mode: host id base, 0 = /etc/subuid */
+	const char *tenant;	  /* root mode: --tenant NAME's own block */
 	const char *strategy;	  /* --strategy, NULL = $WSBOX_STRATEGY/auto */
 	/* --remote URL (NULL: $WSBOX_REMOTE), --remote-insecure,
 	 * --remote-compression zstd|gzip (NULL: zstd); README "Many

@@ -21,9 +21,13 @@ static gid_t task_host_gid(const struct exec_ctx *c)
 }
 
 /* As real root the task never runs as host root: it maps to an unprivileged
- * range in which the task's ids must own its upper and work dirs and reach
- * them by path. Root's supplementary groups (host gid 0) would follow the
- * task into its namespace: drop them. */
+ * range in which the task's ids must own its upper and work dirs. They reach
+ * them through the sandbox's private view of the store (plan.view_base,
+ * sandbox/ns_view.c), so on disk the store, staging/ and layers/ stay 0700:
+ * no other host user can traverse to a live upper or a layer (tightened
+ * here too, for stores an older wsbox opened to 0711). The attempt dir
+ * itself is searchable, behind them. Root's supplementary groups (host
+ * gid 0) would follow the task into its namespace: drop them. */
 int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 {
 	if (!c->root)
@@ -34,9 +38,9 @@ int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 	    fchownat(c->att.dirfd, "upper", up_uid, up_gid, 0) < 0 ||
 	    fchownat(c->att.dirfd, "work", up_uid, up_gid, 0) < 0 ||
 	    fchmod(c->att.dirfd, 0711) < 0 ||
-	    fchmodat(c->store.fd, ".", 0711, 0) < 0 ||
-	    fchmodat(c->store.fd, store_rel(STORE_STAGING), 0711, 0) < 0 ||
-	    fchmodat(c->store.fd, store_rel(STORE_LAYERS), 0711, 0) < 0)
+	    fchmodat(c->store.fd, ".", 0700, 0) < 0 ||
+	    fchmodat(c->store.fd, store_rel(STORE_STAGING), 0700, 0) < 0 ||
+	    fchmodat(c->store.fd, store_rel(STORE_LAYERS), 0700, 0) < 0)
 		return wsbox_fail(err, errno, "prepare staging for uid %u",
 				  (unsigned)up_uid);
 	return 0;
@@ -126,6 +130,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .copy_dir = c->att.copy,
 	    .empty_lower = c->empty,
 	    .root_mnt = c->att.root,
+	    .view_base = c->root ? c->store.path : NULL,
 	    .argv = o->argv,
 	    .envp = c->envp,
 	    .cwd = o->cwd,

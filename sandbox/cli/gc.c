@@ -1,5 +1,7 @@
 /* `wsbox gc [--store DIR] [--dry-run] [--cache-max-bytes SIZE]`: reclaim what
- * dead attempts left and what nothing references any more (layers/gc.h). */
+ * dead attempts left and what nothing references any more (layers/gc.h).
+ * `wsbox gc --release-tenant NAME`: give a tenant's id block back to the
+ * range allocation file (sandbox/idrange_alloc.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/exec_opts.h"
 #include "sandbox/cli/usage.h"
+#include "sandbox/idrange_alloc.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 
@@ -16,6 +19,7 @@ static int usage(FILE *f, int status)
 {
 	fputs("usage: wsbox gc [--store DIR] [--dry-run] "
 	      "[--cache-max-bytes SIZE]\n"
+	      "       wsbox gc --release-tenant NAME\n"
 	      "Remove what dead attempts left in staging and the layers no "
 	      "run record,\ncache entry or live attempt references.\n"
 	      "\noptions:\n"
@@ -27,10 +31,26 @@ static int usage(FILE *f, int status)
 	      "  --cache-max-bytes SIZE   also evict the least recently used "
 	      "cache entries\n"
 	      "                           until the cache fits SIZE\n"
+	      "  --release-tenant NAME    root mode: free NAME's id block "
+	      "in the range\n"
+	      "                           allocation file (refused while "
+	      "it runs a task)\n"
 	      "  -h, --help               print this help and exit\n"
 	      "\nexit status: 0 done; 125 failed\n",
 	      f);
 	return status;
+}
+
+/* A tenant's block is host-wide, not the store's: no store is opened. */
+static int release_tenant(const char *name)
+{
+	struct wsbox_error err = {0};
+	unsigned long base;
+	if (idrange_alloc_release(idrange_alloc_file(), name, &base, &err) < 0)
+		return wsbox_error_exit(&err);
+	printf("gc: released tenant %s (ids %lu-%lu)\n", name, base,
+	       base + IDRANGE_BLOCK - 1);
+	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 }
 
 int cmd_gc(int argc, char **argv)
@@ -39,11 +59,12 @@ int cmd_gc(int argc, char **argv)
 	    {"store", required_argument, NULL, 's'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"cache-max-bytes", required_argument, NULL, 'c'},
+	    {"release-tenant", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct wsbox_error err = {0};
-	const char *store_opt = NULL;
+	const char *store_opt = NULL, *tenant = NULL;
 	struct gc_options o = {.log = stdout};
 	int c;
 	optind = 1;
@@ -67,6 +88,9 @@ int cmd_gc(int argc, char **argv)
 			}
 			o.has_budget = true;
 			break;
+		case 'r':
+			tenant = optarg;
+			break;
 		case 'h':
 			return usage(stdout, 0);
 		case ':':
@@ -79,6 +103,8 @@ int cmd_gc(int argc, char **argv)
 	if (optind != argc)
 		return usage_refuse("gc", "unexpected argument `%s`",
 				    argv[optind]);
+	if (tenant)
+		return release_tenant(tenant);
 	_cleanup_free_ char *path = store_default_path(store_opt);
 	struct store s;
 	if (store_open(path, false, &s, &err) < 0)

@@ -147,3 +147,110 @@ test_idrange_doctor_reports_the_overlap() {
 	assert_out_has "$DEFAULT_BASE"
 	! grep -q '^FAIL root mode' "$T/out" || fail "root mode still FAILs: $(grep '^FAIL root mode' "$T/out")"
 }
+
+# Per-tenant ranges (docs/sandbox.md "Tenant ranges"): each --tenant NAME
+# gets the lowest free 65536-id block of the pool in the range allocation
+# file, keeps it across execs, and gives it back with gc --release-tenant,
+# which is refused while a task of the tenant runs.
+ranges_file() { # POOL_FIRST POOL_COUNT
+	printf '# test pool\npool %s %s\n' "$1" "$2" >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+}
+base_of() { awk '{print $2}' "$T/out"; }
+
+test_idrange_tenants_get_disjoint_blocks_kept_across_execs() {
+	need_root
+	ranges_file 3000000000 196608
+	wsx --no-cache --tenant alice -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 alice
+	wsx --no-cache --tenant bob -- cat /proc/self/gid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000065536 bob
+	wsx --no-cache --tenant alice -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "alice again"
+	assert_eq "$(grep -c '^tenant ' "$T/ranges")" 2 "allocations"
+}
+
+test_idrange_tenant_release_refused_while_running_then_reused() {
+	need_root
+	ranges_file 3000000000 131072
+	wsx --no-cache --tenant alice -- true
+	assert_rc 0
+	secs=$(uniq_secs 60)
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant bob -- sleep "$secs" \
+		</dev/null >/dev/null 2>&1 &
+	slow=$!
+	trap 'kill "$slow" 2>/dev/null; wait' EXIT
+	i=0
+	while ! pgrep -f -x "sleep $secs" >/dev/null; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "bob's task never started"
+		sleep 0.1
+	done
+	ws gc --release-tenant bob
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: tenant bob: a task in its ids 3000065536-3000131071 is still running" stderr
+	wsx --no-cache --tenant carol -- true
+	assert_rc 125
+	assert_err_has "all 2 blocks of the pool are taken"
+	kill "$slow"
+	wait "$slow"
+	ws gc --release-tenant bob
+	assert_rc 0
+	assert_out "gc: released tenant bob (ids 3000065536-3000131071)"
+	wsx --no-cache --tenant carol -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000065536 "carol gets bob's block"
+	ws gc --release-tenant bob
+	assert_rc 125
+	assert_err_has "tenant bob has no block in"
+}
+
+test_idrange_tenant_needs_a_safe_file_and_a_free_block() {
+	need_root
+	ranges_file 3000000000 65536
+	chmod 666 "$T/ranges"
+	wsx --tenant alice -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else" stderr
+	chmod 644 "$T/ranges"
+	wsx --tenant alice --idmap-base 3000000000 -- true
+	assert_rc 125
+	assert_err_has "--tenant and --idmap-base: give one of them"
+	WSBOX_RANGES=$T/none wsx --tenant alice -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: no range allocation file \`$T/none\`" stderr
+	assert_store_clean
+}
+
+# A block is a range like any other: one that meets a passwd id is refused,
+# with the tenant named.
+test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {
+	need_root
+	ranges_file 1 65536
+	wsx --tenant alice -- true
+	assert_rc 125
+	assert_err_has "wsbox: tenant alice: id range 1-65536: overlaps uid"
+	assert_store_clean
+}
+
+# A malformed allocation file is refused with its line, never guessed at:
+# two tenants on one block would share host ids.
+test_idrange_tenant_malformed_file_is_refused() {
+	need_root
+	printf 'pool 3000000000 131072\ntenant a 3000000000\ntenant b 3000000000\n' >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	wsx --tenant c -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: range allocation file \`$T/ranges\` line 3: a block given twice" stderr
+	printf 'tenant a 3000000000\npool 3000000000 131072\n' >"$T/ranges"
+	wsx --tenant a -- true
+	assert_rc 125
+	assert_err_has "line 1: a tenant before the pool"
+	printf 'pool 3000000000 131072\ntenant a 3000000001\n' >"$T/ranges"
+	wsx --tenant a -- true
+	assert_rc 125
+	assert_err_has "line 2: want \`tenant NAME BASE\`, BASE a block of the pool"
+	assert_store_clean
+}
