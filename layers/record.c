@@ -44,8 +44,8 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 	    store_run_rel(r->run, "ancestry", layer_digest_hex(digest));
 	if (faccessat(s->fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	_cleanup_free_ char *dir = store_run_path(s, r->run, "ancestry");
-	int ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_run_rel(r->run, "ancestry", NULL);
+	int ret = store_mkdir_rel(s, dir, err);
 	if (ret == 0)
 		ret = atomic_write_at(s->fd, rel, text, len, 0600, err);
 	return ret;
@@ -123,8 +123,8 @@ int record_write(struct store *s, const struct task_record *r,
 	int ret = record_encode(s, r, &text, err);
 	if (ret < 0)
 		return ret;
-	_cleanup_free_ char *dir = store_run_path(s, r->run, "tasks");
-	ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_run_rel(r->run, "tasks", NULL);
+	ret = store_mkdir_rel(s, dir, err);
 	if (ret < 0)
 		return ret;
 	_cleanup_free_ char *path = store_run_rel(r->run, "tasks", r->task);
@@ -138,14 +138,30 @@ int record_write_attempt(struct store *s, const struct task_record *r,
 	int ret = record_encode(s, r, &text, err);
 	if (ret < 0)
 		return ret;
-	_cleanup_free_ char *rel = store_attempt_rel(r->run, r->task, NULL);
-	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, rel);
-	ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_attempt_rel(r->run, r->task, NULL);
+	ret = store_mkdir_rel(s, dir, err);
 	if (ret < 0)
 		return ret;
 	_cleanup_free_ char *path =
 	    store_attempt_rel(r->run, r->task, r->attempt);
 	return write_new_file_at(s->fd, path, text, strlen(text), 0600, err);
+}
+
+int record_link_attempt(struct store *s, const struct task_record *r,
+			struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = store_attempt_rel(r->run, r->task, NULL);
+	int ret = store_mkdir_rel(s, dir, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *from = store_run_rel(r->run, "tasks", r->task);
+	_cleanup_free_ char *path =
+	    store_attempt_rel(r->run, r->task, r->attempt);
+	if (linkat(s->fd, from, s->fd, path, 0) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return wsbox_fail(err, errno, "create `%s`", path);
+	return record_write_attempt(s, r, err);
 }
 
 static char *jstr(json_t *o, const char *key)

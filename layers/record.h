@@ -75,6 +75,13 @@ int record_write(struct store *s, const struct task_record *r,
  * them (docs/cache.md "Garbage collection"). */
 int record_write_attempt(struct store *s, const struct task_record *r,
 			 struct wsbox_error *err);
+/* The same right after record_write(r) under the task's lock: the attempt
+ * record is a hard link to the task record just written (the same text;
+ * a later attempt's rename replaces the task's name, not this inode), one
+ * directory entry instead of a new file (README "Performance"). Falls back
+ * to record_write_attempt where the link cannot be made. */
+int record_link_attempt(struct store *s, const struct task_record *r,
+			struct wsbox_error *err);
 /* Read an attempt record back (run/task/attempt validated as names). */
 int record_read_attempt(const struct store *s, const char *run,
 			const char *task, const char *attempt,

@@ -125,14 +125,14 @@ int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 
 static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
 {
-	_cleanup_free_ char *dir = store_run_path(&c->store, c->run, "logs");
+	_cleanup_free_ char *dir = store_run_rel(c->run, "logs", NULL);
 	_cleanup_free_ char *out = xasprintf("%s.out", c->att.id);
 	_cleanup_free_ char *errf = xasprintf("%s.err", c->att.id);
 	_cleanup_free_ char *comb = xasprintf("%s.log", c->att.id);
 	c->rec.stdout_log = store_run_rel(c->run, "logs", out);
 	c->rec.stderr_log = store_run_rel(c->run, "logs", errf);
 	c->rec.combined_log = store_run_rel(c->run, "logs", comb);
-	return mkdir_p(dir, 0700, err);
+	return store_mkdir_rel(&c->store, dir, err);
 }
 
 /* The identity of the root filesystem in the cache key: an imported
@@ -214,7 +214,7 @@ static int write_records(struct exec_ctx *c, struct wsbox_error *err)
 		return r;
 	c->recorded = true;
 	struct wsbox_error aerr = {0};
-	if (record_write_attempt(&c->store, &c->rec, &aerr) < 0)
+	if (record_link_attempt(&c->store, &c->rec, &aerr) < 0)
 		fprintf(stderr, "wsbox: warning: attempt record: %s\n",
 			aerr.msg);
 	return 0;
@@ -526,6 +526,9 @@ int stage(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	r = attempt_write_uses(&c->att, c->pins.v, c->pins.n, err);
+	if (r < 0)
+		return r;
+	r = attempt_root_mnt(&c->store, &c->att, err);
 	if (r < 0)
 		return r;
 	store_unlock(&c->gc_lock);
