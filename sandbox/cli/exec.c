@@ -19,6 +19,7 @@
  * read (and parents pulled) and while results are published; the task's
  * lock only around the publication; --mutex only while the sandbox runs. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +239,48 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
+/* What is left in staging once the layer, the logs and the cache entry are
+ * out (owner, uses, the empty upper, overlayfs's work dir) is removed by a
+ * second thread while this one waits for the disk to make the record
+ * durable: on ext4 each of those ~10 unlinks is a journal update, as long
+ * together as the two fsyncs (README "Performance"). Only after the
+ * sandbox is gone (no fork or clone follows while the thread lives). */
+struct discard_job {
+	int store_fd;
+	char *rel;
+	int r;
+	struct wsbox_error err;
+};
+
+static void *discard_thread(void *arg)
+{
+	struct discard_job *j = arg;
+	j->r = rm_rf_at(j->store_fd, j->rel, &j->err);
+	return NULL;
+}
+
+static int write_records_discarding(struct exec_ctx *c,
+				    struct wsbox_error *err)
+{
+	if (!c->discard_early || c->o.keep_failed || c->att.dirfd < 0)
+		return write_records(c, err);
+	struct discard_job j = {.store_fd = c->store.fd,
+				.rel = store_rel_join(STORE_STAGING, c->att.id,
+						      NULL)};
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, discard_thread, &j) == 0;
+	int r = write_records(c, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		discard_thread(&j);
+	free(j.rel);
+	if (j.r < 0)
+		wsbox_error_print(&j.err);
+	c->staging_gone = true;
+	return r;
+}
+
 /* Publish this attempt's result: the compare-and-swap of docs/cache.md
  * "Compare-and-swap". Under the shared gc lock (so gc cannot take the layer
  * between its publication and the record naming it) and the task's lock: refuse
@@ -278,7 +321,7 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 	r = publish_logs(c, err);
 	if (r < 0)
 		return r;
-	r = write_records(c, err);
+	r = write_records_discarding(c, err);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	return r;
@@ -601,6 +644,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	trace_phase("sandbox");
 	int status = judge_and_capture(c, err);
 	trace_phase("capture");
+	c->discard_early = true;
 	return push_result(c, publish(c, status, err), err);
 }
 
@@ -668,7 +712,7 @@ static void record_unpublished(struct exec_ctx *c, int status, const char *line)
  * removed. */
 static void settle_attempt(struct exec_ctx *c, int status)
 {
-	if (c->att.dirfd < 0) {
+	if (c->att.dirfd < 0 || c->staging_gone) {
 		attempt_free(&c->att);
 		return;
 	}

@@ -62,6 +62,10 @@ struct exec_ctx {
 	/* The attempt counts from workspace assembly on: however it ends,
 	 * it leaves a record (record_unpublished when publication did not). */
 	bool counts, began, recorded, superseded, logs_published;
+	/* Plain exec: the staging dir goes while the record is made durable
+	 * (exec.c discard_during_record); then it is gone before
+	 * settle_attempt. */
+	bool discard_early, staging_gone;
 	char line[WSBOX_ERROR_MAX]; /* the message the record keeps */
 	bool rootfs_is_path; /* --rootfs names a directory, not an import */
 	struct task_record rec;
