@@ -242,12 +242,14 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 /* What is left in staging once the layer, the logs and the cache entry are
  * out (owner, uses, the empty upper, overlayfs's work dir) is removed by a
  * second thread while this one waits for the disk to make the record
- * durable: on ext4 each of those ~10 unlinks is a journal update, as long
- * together as the two fsyncs (README "Performance"). Only after the
- * sandbox is gone (no fork or clone follows while the thread lives). */
+ * durable; the same thread makes the directory of the attempt records
+ * (record_link_attempt then finds it). On ext4 each of those ~10 metadata
+ * updates is a journal update, as long together as the record's two
+ * fsyncs (README "Performance"). Only after the sandbox is gone: no fork
+ * or clone follows while the thread lives. */
 struct discard_job {
-	int store_fd;
-	char *rel;
+	const struct store *s;
+	char *rel, *attempts;
 	int r;
 	struct wsbox_error err;
 };
@@ -255,7 +257,9 @@ struct discard_job {
 static void *discard_thread(void *arg)
 {
 	struct discard_job *j = arg;
-	j->r = rm_rf_at(j->store_fd, j->rel, &j->err);
+	struct wsbox_error ignored; /* record_link_attempt retries and says */
+	(void)store_mkdir_rel(j->s, j->attempts, &ignored);
+	j->r = rm_rf_at(j->s->fd, j->rel, &j->err);
 	return NULL;
 }
 
@@ -264,9 +268,10 @@ static int write_records_discarding(struct exec_ctx *c,
 {
 	if (!c->discard_early || c->o.keep_failed || c->att.dirfd < 0)
 		return write_records(c, err);
-	struct discard_job j = {.store_fd = c->store.fd,
-				.rel = store_rel_join(STORE_STAGING, c->att.id,
-						      NULL)};
+	struct discard_job j = {
+	    .s = &c->store,
+	    .rel = store_rel_join(STORE_STAGING, c->att.id, NULL),
+	    .attempts = store_attempt_rel(c->run, c->task, NULL)};
 	pthread_t th;
 	bool threaded = pthread_create(&th, NULL, discard_thread, &j) == 0;
 	int r = write_records(c, err);
@@ -275,6 +280,7 @@ static int write_records_discarding(struct exec_ctx *c,
 	else
 		discard_thread(&j);
 	free(j.rel);
+	free(j.attempts);
 	if (j.r < 0)
 		wsbox_error_print(&j.err);
 	c->staging_gone = true;
