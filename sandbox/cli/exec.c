@@ -19,7 +19,6 @@
  * read (and parents pulled) and while results are published; the task's
  * lock only around the publication; --mutex only while the sandbox runs. */
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,54 +238,6 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-/* What is left in staging once the layer, the logs and the cache entry are
- * out (owner, uses, the empty upper, overlayfs's work dir) is removed by a
- * second thread while this one waits for the disk to make the record
- * durable; the same thread makes the directory of the attempt records
- * (record_link_attempt then finds it). On ext4 each of those ~10 metadata
- * updates is a journal update, as long together as the record's two
- * fsyncs (README "Performance"). Only after the sandbox is gone: no fork
- * or clone follows while the thread lives. */
-struct discard_job {
-	const struct store *s;
-	char *rel, *attempts;
-	int r;
-	struct wsbox_error err;
-};
-
-static void *discard_thread(void *arg)
-{
-	struct discard_job *j = arg;
-	struct wsbox_error ignored; /* record_link_attempt retries and says */
-	(void)store_mkdir_rel(j->s, j->attempts, &ignored);
-	j->r = rm_rf_at(j->s->fd, j->rel, &j->err);
-	return NULL;
-}
-
-static int write_records_discarding(struct exec_ctx *c,
-				    struct wsbox_error *err)
-{
-	if (!c->discard_early || c->o.keep_failed || c->att.dirfd < 0)
-		return write_records(c, err);
-	struct discard_job j = {
-	    .s = &c->store,
-	    .rel = store_rel_join(STORE_STAGING, c->att.id, NULL),
-	    .attempts = store_attempt_rel(c->run, c->task, NULL)};
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, discard_thread, &j) == 0;
-	int r = write_records(c, err);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		discard_thread(&j);
-	free(j.rel);
-	free(j.attempts);
-	if (j.r < 0)
-		wsbox_error_print(&j.err);
-	c->staging_gone = true;
-	return r;
-}
-
 /* Publish this attempt's result: the compare-and-swap of docs/cache.md
  * "Compare-and-swap". Under the shared gc lock (so gc cannot take the layer
  * between its publication and the record naming it) and the task's lock: refuse
@@ -327,7 +278,11 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 	r = publish_logs(c, err);
 	if (r < 0)
 		return r;
-	r = write_records_discarding(c, err);
+	/* Layer, cache entry and logs are out: the rest of staging can go
+	 * while the record waits for the disk. */
+	exec_discard_release(c);
+	r = write_records(c, err);
+	exec_discard_finish(c);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	return r;
@@ -650,7 +605,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	trace_phase("sandbox");
 	int status = judge_and_capture(c, err);
 	trace_phase("capture");
-	c->discard_early = true;
+	exec_discard_start(c); /* the sandbox is gone: overlayfs's work dir */
 	return push_result(c, publish(c, status, err), err);
 }
 
@@ -742,6 +697,7 @@ int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err)
 		status = err->status ? err->status : WSBOX_EXIT_FAILURE;
 	char line[WSBOX_ERROR_MAX];
 	final_line(c, err, line);
+	exec_discard_finish(c); /* publication did not get there */
 	if (c->counts && !c->recorded)
 		record_unpublished(c, status, line);
 	report(c, status, line);
