@@ -136,8 +136,14 @@ static int publish_staged(struct store *s, struct attempt *a,
 		return wsbox_fail(err, errno, "mkdir `%s/publish`", a->dir);
 	if (renameat(a->dirfd, tree_name, a->dirfd, "publish/tree") < 0)
 		return wsbox_fail(err, errno, "move captured tree");
-	int r =
-	    atomic_write_at(a->dirfd, "publish/manifest", text, len, 0444, err);
+	/* Not flushed on its own: publish/ is private until the rename below,
+	 * and the syncfs before it covers the manifest too (two flushes less
+	 * per published layer, README "Performance"). */
+	if (unlinkat(a->dirfd, "publish/manifest", 0) < 0 && errno != ENOENT)
+		return wsbox_fail(err, errno, "remove `%s/publish/manifest`",
+				  a->dir);
+	int r = write_new_file_at(a->dirfd, "publish/manifest", text, len, 0444,
+				  err);
 	if (r < 0)
 		return r;
 	/* One syncfs makes every file of the tree durable before the rename
