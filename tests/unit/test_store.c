@@ -468,9 +468,47 @@ static void test_staging_without_pins_has_no_uses_and_shares_mnt(void **state)
 	fx_store_remove(&fs);
 }
 
+/* A staged record is invisible (its temporary file is skipped by every
+ * listing) until committed; one never committed leaves no file. */
+static void test_staged_record_visible_only_after_commit(void **state)
+{
+	(void)state;
+	struct fx_store fs;
+	fx_store_create(&fs);
+	struct task_record w = {.run = "r1",
+				.task = "t",
+				.attempt = "1700000000-42-aaaa",
+				.seq = 1,
+				.status = "succeeded"};
+	struct wsbox_error err = {0};
+	struct record_staged st;
+	if (record_stage(&fs.s, &w, &st, &err) < 0)
+		fail_msg("stage: %s", err.msg);
+	struct task_record r;
+	assert_int_equal(record_read(&fs.s, "r1", "t", &r, &err), -ENOENT);
+	if (record_commit(&fs.s, &st, false, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	record_staged_free(&fs.s, &st);
+	if (record_read(&fs.s, "r1", "t", &r, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_string_equal(r.attempt, "1700000000-42-aaaa");
+	record_free(&r);
+
+	w.task = "u";
+	if (record_stage(&fs.s, &w, &st, &err) < 0)
+		fail_msg("stage: %s", err.msg);
+	record_staged_free(&fs.s, &st);
+	_cleanup_free_ char *tmp =
+	    xasprintf("runs/r1/tasks/.u.tmp.%d", (int)getpid());
+	assert_false(fx_exists(fs.path, tmp));
+	assert_false(fx_exists(fs.path, "runs/r1/tasks/u"));
+	fx_store_remove(&fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_staged_record_visible_only_after_commit),
 	    cmocka_unit_test(
 		test_staging_without_pins_has_no_uses_and_shares_mnt),
 	    cmocka_unit_test(
