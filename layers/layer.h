@@ -33,6 +33,17 @@ int layer_stamp_at(int dirfd, const char *name);
 int layer_publish(struct store *s, struct attempt *a, const char *tree_name,
 		  const struct manifest *m, char digest[DIGEST_STRLEN],
 		  struct wsbox_error *err);
+/* The same, calling before_sync(ctx, digest, err) just before the syncfs
+ * when the layer is new (a failure there stops the publication), so the
+ * caller's own unflushed writes ride on that flush (exec: the task
+ * record's temporary file, record_stage). *synced says whether the syncfs
+ * ran after before_sync. */
+int layer_publish_sync(struct store *s, struct attempt *a,
+		       const char *tree_name, const struct manifest *m,
+		       char digest[DIGEST_STRLEN],
+		       int (*before_sync)(void *ctx, const char *digest,
+					  struct wsbox_error *err),
+		       void *ctx, bool *synced, struct wsbox_error *err);
 
 /* The one line for a store whose disk is full, whichever step found it
  * (capture's copy, publication): "store DIR: no space left on device",

@@ -44,8 +44,8 @@ static int write_ancestry(struct store *s, const struct task_record *r,
 	    store_run_rel(r->run, "ancestry", layer_digest_hex(digest));
 	if (faccessat(s->fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	_cleanup_free_ char *dir = store_run_path(s, r->run, "ancestry");
-	int ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_run_rel(r->run, "ancestry", NULL);
+	int ret = store_mkdir_rel(s, dir, err);
 	if (ret == 0)
 		ret = atomic_write_at(s->fd, rel, text, len, 0600, err);
 	return ret;
@@ -129,12 +129,66 @@ int record_write(struct store *s, const struct task_record *r,
 	int ret = record_encode(s, r, &text, err);
 	if (ret < 0)
 		return ret;
-	_cleanup_free_ char *dir = store_run_path(s, r->run, "tasks");
-	ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_run_rel(r->run, "tasks", NULL);
+	ret = store_mkdir_rel(s, dir, err);
 	if (ret < 0)
 		return ret;
 	_cleanup_free_ char *path = store_run_rel(r->run, "tasks", r->task);
 	return atomic_write_at(s->fd, path, text, strlen(text), 0600, err);
+}
+
+int record_stage(struct store *s, const struct task_record *r,
+		 struct record_staged *st, struct wsbox_error *err)
+{
+	memset(st, 0, sizeof *st);
+	_cleanup_free_ char *text = NULL;
+	int ret = record_encode(s, r, &text, err);
+	if (ret < 0)
+		return ret;
+	st->dir = store_run_rel(r->run, "tasks", NULL);
+	ret = store_mkdir_rel(s, st->dir, err);
+	if (ret < 0)
+		return ret;
+	st->path = store_run_rel(r->run, "tasks", r->task);
+	/* atomic_write_at's temporary name: what listings and gc know. */
+	_cleanup_free_ char *base =
+	    xasprintf(".%s.tmp.%d", r->task, (int)getpid());
+	st->tmp = store_run_rel(r->run, "tasks", base);
+	_cleanup_close_ int fd =
+	    openat(s->fd, st->tmp,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "create `%s`", st->tmp);
+	ret = write_all(fd, text, strlen(text));
+	if (ret < 0)
+		return wsbox_fail(err, -ret, "write `%s`", st->tmp);
+	return 0;
+}
+
+int record_commit(struct store *s, struct record_staged *st, bool synced,
+		  struct wsbox_error *err)
+{
+	if (!synced) {
+		_cleanup_close_ int fd =
+		    openat(s->fd, st->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fsync(fd) < 0)
+			return wsbox_fail(err, errno, "write `%s`", st->tmp);
+	}
+	if (renameat(s->fd, st->tmp, s->fd, st->path) < 0)
+		return wsbox_fail(err, errno, "rename `%s`", st->path);
+	free(st->tmp);
+	st->tmp = NULL; /* committed: nothing for record_staged_free */
+	return fsync_dir_at(s->fd, st->dir, err);
+}
+
+void record_staged_free(struct store *s, struct record_staged *st)
+{
+	if (st->tmp)
+		unlinkat(s->fd, st->tmp, 0);
+	free(st->tmp);
+	free(st->path);
+	free(st->dir);
+	memset(st, 0, sizeof *st);
 }
 
 int record_write_attempt(struct store *s, const struct task_record *r,
@@ -144,14 +198,30 @@ int record_write_attempt(struct store *s, const struct task_record *r,
 	int ret = record_encode(s, r, &text, err);
 	if (ret < 0)
 		return ret;
-	_cleanup_free_ char *rel = store_attempt_rel(r->run, r->task, NULL);
-	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, rel);
-	ret = mkdir_p(dir, 0700, err);
+	_cleanup_free_ char *dir = store_attempt_rel(r->run, r->task, NULL);
+	ret = store_mkdir_rel(s, dir, err);
 	if (ret < 0)
 		return ret;
 	_cleanup_free_ char *path =
 	    store_attempt_rel(r->run, r->task, r->attempt);
 	return write_new_file_at(s->fd, path, text, strlen(text), 0600, err);
+}
+
+int record_link_attempt(struct store *s, const struct task_record *r,
+			struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = store_attempt_rel(r->run, r->task, NULL);
+	int ret = store_mkdir_rel(s, dir, err);
+	if (ret < 0)
+		return ret;
+	_cleanup_free_ char *from = store_run_rel(r->run, "tasks", r->task);
+	_cleanup_free_ char *path =
+	    store_attempt_rel(r->run, r->task, r->attempt);
+	if (linkat(s->fd, from, s->fd, path, 0) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return wsbox_fail(err, errno, "create `%s`", path);
+	return record_write_attempt(s, r, err);
 }
 
 static char *jstr(json_t *o, const char *key)

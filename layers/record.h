@@ -71,6 +71,21 @@ struct task_record {
 
 int record_write(struct store *s, const struct task_record *r,
 		 struct wsbox_error *err);
+/* record_write in two halves, for a caller whose layer publication flushes
+ * the filesystem in between (layer_publish_sync): record_stage writes the
+ * record to its temporary file (a name every listing skips) without a
+ * flush; record_commit flushes it unless `synced` (a syncfs ran since),
+ * renames it into place and flushes the directory. The durability is
+ * record_write's. record_staged_free removes a temporary file that was not
+ * committed. */
+struct record_staged {
+	char *tmp, *path, *dir; /* relative to the store */
+};
+int record_stage(struct store *s, const struct task_record *r,
+		 struct record_staged *st, struct wsbox_error *err);
+int record_commit(struct store *s, struct record_staged *st, bool synced,
+		  struct wsbox_error *err);
+void record_staged_free(struct store *s, struct record_staged *st);
 /* The attempt's own record, runs/<run>/attempts/<task>/<attempt>: written
  * once (O_EXCL), not fsynced: it is history, and a torn one after a power
  * cut reads as malformed. gc does not read these: the layers they name are
@@ -78,6 +93,13 @@ int record_write(struct store *s, const struct task_record *r,
  * them (docs/cache.md "Garbage collection"). */
 int record_write_attempt(struct store *s, const struct task_record *r,
 			 struct wsbox_error *err);
+/* The same right after record_write(r) under the task's lock: the attempt
+ * record is a hard link to the task record just written (the same text;
+ * a later attempt's rename replaces the task's name, not this inode), one
+ * directory entry instead of a new file (README "Performance"). Falls back
+ * to record_write_attempt where the link cannot be made. */
+int record_link_attempt(struct store *s, const struct task_record *r,
+			struct wsbox_error *err);
 /* Read an attempt record back (run/task/attempt validated as names). */
 int record_read_attempt(const struct store *s, const char *run,
 			const char *task, const char *attempt,

@@ -52,6 +52,7 @@ static const char *const places[] = {
     [STORE_MUTEX_LOCKS] = "locks/mutex",
     [STORE_ROOTFS] = "rootfs",
     [STORE_STRATEGY] = "cache/strategy",
+    [STORE_ROOT_MNT] = "mnt",
 };
 
 const char *store_rel(enum store_place p)
@@ -279,9 +280,8 @@ int attempt_open(struct store *s, const char *id, struct attempt *a,
 	a->dir = store_path_join(s, STORE_STAGING, id, NULL);
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
-	a->root = xasprintf("%s/root", a->dir);
 	a->dirfd = fd;
-	return 0;
+	return attempt_root_mnt(s, a, err);
 }
 
 int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err)
@@ -296,7 +296,6 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 	a->upper = xasprintf("%s/upper", a->dir);
 	a->work = xasprintf("%s/work", a->dir);
 	a->copy = xasprintf("%s/workspace", a->dir);
-	a->root = xasprintf("%s/root", a->dir);
 	if (mkdir(a->dir, 0700) < 0) {
 		int r = wsbox_fail(err, errno, "mkdir `%s`", a->dir);
 		attempt_free(a);
@@ -313,14 +312,41 @@ int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err)
 	int r = write_new_file_at(a->dirfd, "owner", owner, strlen(owner), 0600,
 				  err);
 	if (r == 0 && (mkdirat(a->dirfd, "upper", 0755) < 0 ||
-		       mkdirat(a->dirfd, "work", 0700) < 0 ||
-		       mkdirat(a->dirfd, "root", 0700) < 0))
+		       mkdirat(a->dirfd, "work", 0700) < 0))
 		r = wsbox_fail(err, errno, "populate `%s`", a->dir);
 	if (r < 0) {
 		struct wsbox_error ignored;
 		attempt_discard(s, a, &ignored);
 	}
 	return r;
+}
+
+int store_mkdir_rel(const struct store *s, const char *rel,
+		    struct wsbox_error *err)
+{
+	if (mkdirat(s->fd, rel, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return wsbox_fail(err, errno, "mkdir `%s/%s`", s->path, rel);
+	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, rel);
+	return mkdir_p(dir, 0700, err);
+}
+
+/* One mount point for every sandbox's root: each mounts its root tmpfs
+ * there in its own mount namespace (slave of the host's: nothing goes
+ * back), so nothing is made and removed per attempt on the store's disk
+ * (README "Performance"). Made on first use, not by store_open: imports
+ * leave the store's top as it was. */
+int attempt_root_mnt(struct store *s, struct attempt *a,
+		     struct wsbox_error *err)
+{
+	if (mkdirat(s->fd, store_rel(STORE_ROOT_MNT), 0700) < 0 &&
+	    errno != EEXIST)
+		return wsbox_fail(err, errno, "mkdir `%s/%s`", s->path,
+				  store_rel(STORE_ROOT_MNT));
+	free(a->root);
+	a->root = store_path_of(s, STORE_ROOT_MNT);
+	return 0;
 }
 
 int attempt_discard(struct store *s, struct attempt *a, struct wsbox_error *err)
@@ -338,6 +364,9 @@ int attempt_discard(struct store *s, struct attempt *a, struct wsbox_error *err)
 int attempt_write_uses(struct attempt *a, char *const *digests, size_t n,
 		       struct wsbox_error *err)
 {
+	/* A file less on the store's disk for the common parentless task. */
+	if (n == 0)
+		return 0;
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++)
 		len += strlen(digests[i]) + 1;

@@ -8,9 +8,9 @@
  *   runs/<run>/ancestry/<hex>   ancestor lists, shared by digest (record.h)
  *   runs/<run>/attempts/<task>/<attempt>  every attempt's own record
  *   runs/<run>/logs/<attempt>.{out,err,log}
- *   staging/<attempt>/          private to one attempt: owner, uses, upper/,
- *                               work/, root/ (mount point of the sandbox
- *                               root), workspace/ (--strategy copy), stdout,
+ *   staging/<attempt>/          private to one attempt: owner, uses (only
+ *                               when it pins layers), upper/, work/,
+ *                               workspace/ (--strategy copy), stdout,
  *                               stderr (logs until published); a multi-step
  *                               attempt also attempt.json, lock, steps,
  *                               closed (sandbox/cli/attempt.c)
@@ -18,6 +18,8 @@
  *                               compiled policies; cache/flatten/ merged
  *                               lower layers
  *   empty/                      empty dir: the lower of a parentless task
+ *   mnt/                        empty dir: every sandbox's root is mounted
+ *                               here, each in its own mount namespace
  *   locks/                      gc and --mutex locks (lock.h)
  *   runs/<run>/locks/<task>     a task's lock and attempt counter
  *
@@ -55,6 +57,7 @@ enum store_place {
 	STORE_MUTEX_LOCKS,   /* locks/mutex/ */
 	STORE_ROOTFS,	     /* rootfs/ */
 	STORE_STRATEGY,	     /* cache/strategy: auto's choice */
+	STORE_ROOT_MNT,	     /* mnt/: every sandbox's root mount point */
 };
 
 /* A place relative to the store's fd (static string). */
@@ -77,6 +80,12 @@ char *store_attempt_rel(const char *run, const char *task, const char *attempt);
 /* The same, absolute below s->path (heap): store_run_path(s, run, "logs"). */
 char *store_run_path(const struct store *s, const char *run, const char *sub);
 
+/* Make the directory `rel` (relative to the store's fd, mode 0700): one
+ * mkdirat when its parent exists (the common case on the start-up path),
+ * mkdir_p of the missing parents otherwise. */
+int store_mkdir_rel(const struct store *s, const char *rel,
+		    struct wsbox_error *err);
+
 /* --store, else $WSBOX_STORE, else $XDG_DATA_HOME/wsbox, else
  * ~/.local/share/wsbox; root without any of them: /var/lib/wsbox. */
 char *store_default_path(const char *opt);
@@ -95,7 +104,7 @@ struct attempt {
 	char *dir;   /* STORE/staging/<id> */
 	char *upper; /* dir/upper */
 	char *work;  /* dir/work */
-	char *root;  /* dir/root */
+	char *root;  /* STORE/mnt (attempt_root_mnt), else NULL */
 	char *copy;  /* dir/workspace: the copy strategy's workspace (made
 			only when used) */
 	int dirfd;
@@ -110,6 +119,11 @@ void attempt_new_id(struct attempt *a);
 int attempt_create(struct store *s, struct attempt *a, struct wsbox_error *err);
 /* The same for an attempt that already has its id (attempt_new_id). */
 int attempt_stage(struct store *s, struct attempt *a, struct wsbox_error *err);
+/* An attempt that runs a sandbox: a->root becomes the store's shared mnt/
+ * (made if missing), the mount point of the sandbox's root in the
+ * sandbox's own mount namespace. attempt_open does this itself. */
+int attempt_root_mnt(struct store *s, struct attempt *a,
+		     struct wsbox_error *err);
 /* Open the staging area of a live attempt by its id (a multi-step attempt,
  * docs/exec.md "Attempts"): -ENOENT without a message when there is none. */
 int attempt_open(struct store *s, const char *id, struct attempt *a,
@@ -125,7 +139,8 @@ int attempt_discard(struct store *s, struct attempt *a,
 void attempt_free(struct attempt *a);
 /* Record in the staging dir (file `uses`) the layers the attempt's
  * workspace stands on, so gc keeps them while the attempt lives even if the
- * records that named them are replaced meanwhile. */
+ * records that named them are replaced meanwhile. With n == 0 no file is
+ * written (gc reads a missing `uses` as nothing pinned). */
 int attempt_write_uses(struct attempt *a, char *const *digests, size_t n,
 		       struct wsbox_error *err);
 

@@ -129,16 +129,25 @@ int open_logs(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
-static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
+/* The names the record gives the attempt's logs (runs/<run>/logs/), fixed
+ * before they exist: a record staged ahead of them names them already. */
+static void name_logs(struct exec_ctx *c)
 {
-	_cleanup_free_ char *dir = store_run_path(&c->store, c->run, "logs");
+	if (c->rec.stdout_log)
+		return;
 	_cleanup_free_ char *out = xasprintf("%s.out", c->att.id);
 	_cleanup_free_ char *errf = xasprintf("%s.err", c->att.id);
 	_cleanup_free_ char *comb = xasprintf("%s.log", c->att.id);
 	c->rec.stdout_log = store_run_rel(c->run, "logs", out);
 	c->rec.stderr_log = store_run_rel(c->run, "logs", errf);
 	c->rec.combined_log = store_run_rel(c->run, "logs", comb);
-	return mkdir_p(dir, 0700, err);
+}
+
+static int make_log_dir(struct exec_ctx *c, struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = store_run_rel(c->run, "logs", NULL);
+	name_logs(c);
+	return store_mkdir_rel(&c->store, dir, err);
 }
 
 /* The identity of the root filesystem in the cache key: an imported
@@ -212,15 +221,18 @@ static int lock_result(struct exec_ctx *c, struct wsbox_error *err)
 }
 
 /* The task's record (published state), then the attempt's own (history:
- * its failure is a warning, the result stands). Under the task's lock. */
-static int write_records(struct exec_ctx *c, struct wsbox_error *err)
+ * its failure is a warning, the result stands). Under the task's lock. A
+ * record staged before the layer's syncfs (st, synced) is committed. */
+static int write_records(struct exec_ctx *c, struct record_staged *st,
+			 bool synced, struct wsbox_error *err)
 {
-	int r = record_write(&c->store, &c->rec, err);
+	int r = st && st->tmp ? record_commit(&c->store, st, synced, err)
+			      : record_write(&c->store, &c->rec, err);
 	if (r < 0)
 		return r;
 	c->recorded = true;
 	struct wsbox_error aerr = {0};
-	if (record_write_attempt(&c->store, &c->rec, &aerr) < 0)
+	if (record_link_attempt(&c->store, &c->rec, &aerr) < 0)
 		fprintf(stderr, "wsbox: warning: attempt record: %s\n",
 			aerr.msg);
 	return 0;
@@ -244,6 +256,37 @@ static int publish_logs(struct exec_ctx *c, struct wsbox_error *err)
 	return 0;
 }
 
+/* layer_publish_sync's hook, just before its syncfs: the task record, final
+ * but for the layer's digest, goes to its temporary file so that syncfs
+ * flushes it too (one flush less per published layer, README
+ * "Performance"); it becomes visible only after the layer, the cache
+ * entry and the logs, as before. */
+struct stage_hook {
+	struct exec_ctx *c;
+	struct record_staged *st;
+};
+
+static int stage_record(void *ctx, const char *digest, struct wsbox_error *err)
+{
+	struct stage_hook *h = ctx;
+	free(h->c->rec.layer);
+	h->c->rec.layer = xstrdup(digest);
+	name_logs(h->c);
+	return record_stage(&h->c->store, &h->c->rec, h->st, err);
+}
+
+/* A staged record not committed (publication failed on the way) leaves no
+ * temporary file. */
+struct staged_record {
+	struct store *s;
+	struct record_staged st;
+};
+
+static void staged_record_free(struct staged_record *r)
+{
+	record_staged_free(r->s, &r->st);
+}
+
 /* Publish this attempt's result: the compare-and-swap of docs/cache.md
  * "Compare-and-swap". Under the shared gc lock (so gc cannot take the layer
  * between its publication and the record naming it) and the task's lock: refuse
@@ -260,14 +303,20 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 	r = lock_result(c, err);
 	if (r < 0)
 		return r;
+	_cleanup_(staged_record_free) struct staged_record st = {.s =
+								     &c->store};
+	bool synced = false;
 	if (c->have_capture) {
 		char digest[DIGEST_STRLEN];
-		r = layer_publish(&c->store, &c->att, "upper", &c->captured,
-				  digest, err);
+		struct stage_hook h = {c, &st.st};
+		r = layer_publish_sync(&c->store, &c->att, "upper",
+				       &c->captured, digest, stage_record, &h,
+				       &synced, err);
 		if (r < 0) {
 			wsbox_error_prefix(err, "capture");
 			return r;
 		}
+		free(c->rec.layer);
 		c->rec.layer = xstrdup(digest);
 	}
 	if (cache_it && !c->uncacheable) {
@@ -284,7 +333,11 @@ static int publish_result(struct exec_ctx *c, bool cache_it,
 	r = publish_logs(c, err);
 	if (r < 0)
 		return r;
-	r = write_records(c, err);
+	/* Layer, cache entry and logs are out: the rest of staging can go
+	 * while the record waits for the disk. */
+	exec_discard_release(c);
+	r = write_records(c, &st.st, synced, err);
+	exec_discard_finish(c);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	return r;
@@ -338,7 +391,7 @@ static int publish_hit(struct exec_ctx *c, struct cache_entry *e,
 	if (r < 0)
 		return r;
 	rec->wall_sec = wall_now() - rec->started;
-	r = write_records(c, err);
+	r = write_records(c, NULL, false, err);
 	store_unlock(&c->task_lock);
 	store_unlock(&c->gc_lock);
 	if (r < 0)
@@ -534,6 +587,9 @@ int stage(struct exec_ctx *c, struct wsbox_error *err)
 	r = attempt_write_uses(&c->att, c->pins.v, c->pins.n, err);
 	if (r < 0)
 		return r;
+	r = attempt_root_mnt(&c->store, &c->att, err);
+	if (r < 0)
+		return r;
 	store_unlock(&c->gc_lock);
 	return 0;
 }
@@ -604,6 +660,7 @@ static int run_exec(struct exec_ctx *c, struct wsbox_error *err)
 	trace_phase("sandbox");
 	int status = judge_and_capture(c, err);
 	trace_phase("capture");
+	exec_discard_start(c); /* the sandbox is gone: overlayfs's work dir */
 	return push_result(c, publish(c, status, err), err);
 }
 
@@ -671,7 +728,7 @@ static void record_unpublished(struct exec_ctx *c, int status, const char *line)
  * removed. */
 static void settle_attempt(struct exec_ctx *c, int status)
 {
-	if (c->att.dirfd < 0) {
+	if (c->att.dirfd < 0 || c->staging_gone) {
 		attempt_free(&c->att);
 		return;
 	}
@@ -695,6 +752,7 @@ int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err)
 		status = err->status ? err->status : WSBOX_EXIT_FAILURE;
 	char line[WSBOX_ERROR_MAX];
 	final_line(c, err, line);
+	exec_discard_finish(c); /* publication did not get there */
 	if (c->counts && !c->recorded)
 		record_unpublished(c, status, line);
 	report(c, status, line);

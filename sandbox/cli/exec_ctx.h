@@ -62,6 +62,10 @@ struct exec_ctx {
 	/* The attempt counts from workspace assembly on: however it ends,
 	 * it leaves a record (record_unpublished when publication did not). */
 	bool counts, began, recorded, superseded, logs_published;
+	/* Plain exec: the staging dir removed by a second thread during
+	 * publication (exec_discard.c); staging_gone once it did. */
+	struct exec_discard *discard;
+	bool staging_gone;
 	char line[WSBOX_ERROR_MAX]; /* the message the record keeps */
 	bool rootfs_is_path; /* --rootfs names a directory, not an import */
 	struct task_record rec;
@@ -124,6 +128,15 @@ int exec_ctx_finish(struct exec_ctx *c, int r, const struct wsbox_error *err);
  * (exec_sandbox.c). */
 int open_logs(struct exec_ctx *c, struct wsbox_error *err);
 int prepare_sandbox(struct exec_ctx *c, struct wsbox_error *err);
+
+/* exec_discard.c, plain exec only: after the sandbox, a thread removes
+ * overlayfs's work dir and makes the run's attempts/<task>/ (start; not
+ * for --keep-failed, --ro, --max-layer-size or another strategy); once the
+ * layer, logs and cache entry are out, the rest of staging (release);
+ * finish waits for it (c->staging_gone). No fork or clone after start. */
+void exec_discard_start(struct exec_ctx *c);
+void exec_discard_release(struct exec_ctx *c);
+void exec_discard_finish(struct exec_ctx *c);
 
 /* exec_workspace.c: the manifests of the stacked lowers, topmost first (the
  * copy and fuse-overlayfs strategies diff against them at capture). */

@@ -214,10 +214,18 @@ test_unknown_verb_is_125() {
 	assert_err_has "unknown verb"
 }
 
+# Staging goes during publication (sandbox/cli/exec_discard.c) whatever the
+# task did: nothing, failed after writing, or published a layer; the
+# attempt record lands in the dir that thread made.
 test_staging_is_cleaned_after_run() {
 	wsx -- true
 	assert_rc 0
+	wsx -- sh -c 'echo x > f; exit 3'
+	assert_rc 3
+	wsx --run r --task w -- sh -c 'echo x > f'
+	assert_rc 0
 	[ -z "$(ls -A "$STORE/staging")" ] || fail "staging left: $(ls "$STORE/staging")"
+	assert_eq "$(ls "$STORE/runs/r/attempts/w" | wc -l)" 1 "attempt records"
 }
 
 # WSBOX_TRACE_PHASES: the parent's, the sandbox child's and the task's

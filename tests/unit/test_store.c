@@ -393,9 +393,126 @@ test_gc_reclaims_dead_attempts_staging_and_keeps_live_ones(void **state)
 	fx_store_remove(&fs);
 }
 
+/* The attempt record linked to the task record keeps that attempt's text
+ * when a later attempt replaces the task record. */
+static void test_linked_attempt_record_survives_the_next_attempt(void **state)
+{
+	(void)state;
+	struct fx_store fs;
+	fx_store_create(&fs);
+	struct task_record w = {.run = "r1",
+				.task = "t",
+				.attempt = "1700000000-42-aaaa",
+				.seq = 1,
+				.status = "failed",
+				.exit_code = 3};
+	struct wsbox_error err = {0};
+	if (record_write(&fs.s, &w, &err) < 0 ||
+	    record_link_attempt(&fs.s, &w, &err) < 0)
+		fail_msg("write: %s", err.msg);
+	w.attempt = "1700000001-43-bbbb";
+	w.seq = 2;
+	w.status = "succeeded";
+	w.exit_code = 0;
+	if (record_write(&fs.s, &w, &err) < 0 ||
+	    record_link_attempt(&fs.s, &w, &err) < 0)
+		fail_msg("write: %s", err.msg);
+	struct task_record r;
+	if (record_read_attempt(&fs.s, "r1", "t", "1700000000-42-aaaa", &r,
+				&err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_int_equal(r.seq, 1);
+	assert_string_equal(r.status, "failed");
+	assert_int_equal(r.exit_code, 3);
+	record_free(&r);
+	if (record_read(&fs.s, "r1", "t", &r, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_int_equal(r.seq, 2);
+	assert_string_equal(r.attempt, "1700000001-43-bbbb");
+	record_free(&r);
+	if (record_read_attempt(&fs.s, "r1", "t", "1700000001-43-bbbb", &r,
+				&err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_string_equal(r.status, "succeeded");
+	record_free(&r);
+	fx_store_remove(&fs);
+}
+
+/* exec's staging: no `uses` file when nothing is pinned, no per-attempt
+ * root/ (the sandbox root's mount point is the store's shared mnt/, made on
+ * first use), and gc still keeps such a live attempt and its dir. */
+static void test_staging_without_pins_has_no_uses_and_shares_mnt(void **state)
+{
+	(void)state;
+	struct fx_store fs;
+	fx_store_create(&fs);
+	assert_false(fx_exists(fs.path, "mnt"));
+	struct attempt live;
+	struct wsbox_error err = {0};
+	if (attempt_create(&fs.s, &live, &err) < 0 ||
+	    attempt_write_uses(&live, NULL, 0, &err) < 0 ||
+	    attempt_root_mnt(&fs.s, &live, &err) < 0)
+		fail_msg("stage: %s", err.msg);
+	assert_false(fx_exists(live.dir, "uses"));
+	assert_false(fx_exists(live.dir, "root"));
+	assert_true(fx_exists(live.dir, "upper"));
+	assert_true(fx_exists(live.dir, "work"));
+	_cleanup_free_ char *mnt = fx_path(fs.path, "mnt");
+	assert_string_equal(live.root, mnt);
+	assert_true(fx_exists(fs.path, "mnt"));
+	struct gc_stats st = gc(&fs, false);
+	assert_int_equal(st.kept_staging, 1);
+	assert_true(fx_exists(live.dir, "owner"));
+	if (attempt_discard(&fs.s, &live, &err) < 0)
+		fail_msg("attempt_discard: %s", err.msg);
+	fx_store_remove(&fs);
+}
+
+/* A staged record is invisible (its temporary file is skipped by every
+ * listing) until committed; one never committed leaves no file. */
+static void test_staged_record_visible_only_after_commit(void **state)
+{
+	(void)state;
+	struct fx_store fs;
+	fx_store_create(&fs);
+	struct task_record w = {.run = "r1",
+				.task = "t",
+				.attempt = "1700000000-42-aaaa",
+				.seq = 1,
+				.status = "succeeded"};
+	struct wsbox_error err = {0};
+	struct record_staged st;
+	if (record_stage(&fs.s, &w, &st, &err) < 0)
+		fail_msg("stage: %s", err.msg);
+	struct task_record r;
+	assert_int_equal(record_read(&fs.s, "r1", "t", &r, &err), -ENOENT);
+	if (record_commit(&fs.s, &st, false, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	record_staged_free(&fs.s, &st);
+	if (record_read(&fs.s, "r1", "t", &r, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_string_equal(r.attempt, "1700000000-42-aaaa");
+	record_free(&r);
+
+	w.task = "u";
+	if (record_stage(&fs.s, &w, &st, &err) < 0)
+		fail_msg("stage: %s", err.msg);
+	record_staged_free(&fs.s, &st);
+	_cleanup_free_ char *tmp =
+	    xasprintf("runs/r1/tasks/.u.tmp.%d", (int)getpid());
+	assert_false(fx_exists(fs.path, tmp));
+	assert_false(fx_exists(fs.path, "runs/r1/tasks/u"));
+	fx_store_remove(&fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_staged_record_visible_only_after_commit),
+	    cmocka_unit_test(
+		test_staging_without_pins_has_no_uses_and_shares_mnt),
+	    cmocka_unit_test(
+		test_linked_attempt_record_survives_the_next_attempt),
 	    cmocka_unit_test(
 		test_layer_verify_detects_a_file_changed_after_publish),
 	    cmocka_unit_test(
