@@ -53,9 +53,10 @@ int ns_mount_enter_root(const struct plan *plan, struct wsbox_error *err);
 
 /* ns_view.c: root mode (plan->view_base set), in a mount namespace of our
  * own. ns_view_take, still host root, clones this run's dirs below the store
- * (the attempt dir with its submounts, the lowers, the empty lower) and
- * opens the store; ns_view_show, after the ids are the task's, covers the
- * store with a tmpfs showing only those clones at their own paths, so every
+ * (the attempt dir and the root mount point with their submounts, the
+ * lowers, the empty lower) and opens the store; ns_view_show, after the ids
+ * are the task's, covers the store with a tmpfs showing only those clones at
+ * their own paths, so every
  * path of the plan resolves while the 0700 store stays closed on disk.
  * Nothing to do without view_base. */
 struct ns_view {

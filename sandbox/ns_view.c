@@ -19,9 +19,10 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
-/* The dirs of this run below the store: the attempt dir (upper and work must
- * stay on one mount for overlayfs, and the fuse mount on root/ comes along),
- * every lower and the empty lower. */
+/* The dirs of this run below the store: the attempt dir holding upper,
+ * work and copy (upper and work must stay on one mount for overlayfs), the
+ * shared root mount point (with what is mounted on it in this namespace,
+ * e.g. the fuse workspace), every lower and the empty lower. */
 struct view_dir {
 	const char *path;
 	bool recursive;
@@ -61,11 +62,12 @@ static size_t view_dirs(const struct plan *plan, char *attempt,
 			struct view_dir *out)
 {
 	size_t n = 0;
-	char *slash = strrchr(attempt, '/');
+	char *slash = attempt ? strrchr(attempt, '/') : NULL;
 	if (slash && slash != attempt) {
 		*slash = '\0';
 		out[n++] = (struct view_dir){attempt, true};
 	}
+	out[n++] = (struct view_dir){plan->root_mnt, true};
 	if (plan->empty_lower)
 		out[n++] = (struct view_dir){plan->empty_lower, false};
 	for (size_t i = 0; i < plan->n_lowers; i++)
@@ -82,9 +84,15 @@ int ns_view_take(const struct plan *plan, struct ns_view *v,
 	/* Nothing mounted here may reach the mount namespace we came from. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return wsbox_fail(err, errno, "make / a slave mount");
-	v->attempt = xstrdup(plan->root_mnt);
+	/* The attempt dir is the parent of its upper, work or copy dir
+	 * (none for a read-only overlay workspace). */
+	const char *in_attempt = plan->upper	  ? plan->upper
+				 : plan->work	  ? plan->work
+				 : plan->copy_dir ? plan->copy_dir
+						  : NULL;
+	v->attempt = in_attempt ? xstrdup(in_attempt) : NULL;
 	_cleanup_free_ struct view_dir *dirs =
-	    xcalloc(plan->n_lowers + 2, sizeof *dirs);
+	    xcalloc(plan->n_lowers + 3, sizeof *dirs);
 	size_t n = view_dirs(plan, v->attempt, dirs);
 	v->trees = xcalloc(n + 1, sizeof *v->trees);
 	v->rels = xcalloc(n + 1, sizeof *v->rels);

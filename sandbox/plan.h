@@ -77,8 +77,9 @@ struct plan {
 	/* Scratch directory on the host where the new root is assembled. */
 	const char *root_mnt;
 	/* Root mode: the store, 0700 and root's on disk. The sandbox's
-	 * processes see it covered by a view holding only root_mnt's parent
-	 * (the attempt dir), the lowers and empty_lower (sandbox/ns_view.c).
+	 * processes see it covered by a view holding only the attempt dir
+	 * (the parent of upper, work or copy_dir), root_mnt, the lowers and
+	 * empty_lower (sandbox/ns_view.c).
 	 * NULL: every path is reached as it is. */
 	const char *view_base;
 
