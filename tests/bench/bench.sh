@@ -38,12 +38,14 @@ QUICK=${BENCH_QUICK:-}
 P=$(nproc)
 if [ -n "$QUICK" ]; then
 	R_START=10 R_RESTORE=3 R_CAPTURE=3 R_CACHE=7 R_DAG=5 R_MEM=3 R_PAR=2
+	R_BUILD=3 R_SHORT=5
 	# N:MiB:files. Quick caps sizes at 100 MiB; 600 layers still runs.
 	RESTORE="1:10:1000 20:10:1000 100:10:1000 600:10:1000 1:100:10000 20:100:10000"
 	CAPTURE="10 100"
 	PAR_TASKS=${BENCH_PAR_TASKS:-200}
 else
 	R_START=60 R_RESTORE=5 R_CAPTURE=3 R_CACHE=30 R_DAG=10 R_MEM=5 R_PAR=3
+	R_BUILD=5 R_SHORT=10
 	# One 1 GiB chain: on this class of VM tar x of 1 GiB / 100k files
 	# takes 15-80 s per round, and the whole run must stay < 20 min.
 	RESTORE="1:10:1000 20:10:1000 100:10:1000 600:10:1000 1:100:10000 20:100:10000 100:1024:100000"
@@ -64,6 +66,13 @@ T_CACHE=${BENCH_TARGET_CACHE:-0.3}           # cache hit vs sandboxed true
 T_DAG_MS=${BENCH_TARGET_DAG_MS:-50}          # 1000-task DAG + conflicts
 T_MEM=${BENCH_TARGET_MEM:-2.0}               # peak RSS vs bwrap (bench budget)
 T_PAR=${BENCH_TARGET_PAR:-1.0}               # 200-task wall time vs bwrap+tar
+# Issue 18.
+T_BUILD_NATIVE=${BENCH_TARGET_BUILD_NATIVE:-1.05} # build pipeline vs native
+T_BUILD_BWRAP=${BENCH_TARGET_BUILD_BWRAP:-0.5}    # build pipeline vs bwrap+tar
+T_SHORT_PODMAN=${BENCH_TARGET_SHORT_PODMAN:-0.1}  # short task vs podman run (>= 10x)
+T_REBUILD=${BENCH_TARGET_REBUILD:-0.2}            # second run after a docs change vs first
+T_LAYERS=${BENCH_TARGET_LAYERS:-1.5}              # exec on 500 layers vs on 1
+T_DAG10K_MS=${BENCH_TARGET_DAG10K_MS:-300}        # DAG assembly, 10,000 tasks
 
 TRUE_BIN=$(type -P true)
 BWRAP=(bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp)
@@ -453,6 +462,15 @@ verdict parallel_${PAR_TASKS} "$(median par.wsbox)" bwrap_tar "$(median par.bwra
 	"tasks/s: wsbox $(median par.wsbox.tps 1), bwrap+tar $(median par.bwrap.tps 1)"
 
 fi # want
+
+# ------------------------------------------------------- 8-13 (issue 18)
+# shellcheck source=/dev/null
+for f in sc_build sc_scaling sc_more; do [ ! -f "$TOOLS/$f.sh" ] || . "$TOOLS/$f.sh"; done
+if want 8 || want 9; then sc_build; fi
+if want 10; then sc_scaling; fi
+if want 11; then sc_registry; fi
+if want 12; then sc_strategies; fi
+if want 13; then sc_make; fi
 
 # ---------------------------------------------------------------- report
 {
