@@ -38,7 +38,7 @@ QUICK=${BENCH_QUICK:-}
 P=$(nproc)
 if [ -n "$QUICK" ]; then
 	R_START=10 R_RESTORE=3 R_CAPTURE=3 R_CACHE=7 R_DAG=5 R_MEM=3 R_PAR=2
-	R_BUILD=3 R_SHORT=5 R_SCALE=3
+	R_BUILD=5 R_SHORT=7 R_SCALE=3
 	SCALE_LAYERS="1 10 50 100 200 500 520" SCALE_BYTES="10 40 160"
 	SCALE_FILES="1000 4000 16000 64000" SCALE_DAG="100 1000 3000 10000"
 	R_REG=3 REG_MIB=32 R_STRAT=3 R_MAKE=2
@@ -175,7 +175,7 @@ say "as $(id -un) on $(nproc) CPUs, kernel $(uname -r)${QUICK:+, BENCH_QUICK}; w
 
 # ---------------------------------------------------------------- 1. start
 if want 1; then
-say "1/7 start+exit of true ($R_START rounds)"
+say "1/13 start+exit of true ($R_START rounds)"
 # wsbox_tmpfs: the same exec with its store on tmpfs (informational): what
 # is left when the store's disk (ext4 metadata, the record's fsyncs) costs
 # nothing, i.e. the sandbox itself against bwrap, which touches no disk.
@@ -215,7 +215,7 @@ if want 2; then
 # files of MiB/files bytes; then the time to a running task on top of the
 # chain (`--ro -- true`: no capture) versus rebuilding the same tree from
 # the N layers as tar archives in order (Agola) or `cp -a` of the merged tree.
-say "2/7 workspace restore (N:MiB:files = $RESTORE)"
+say "2/13 workspace restore (N:MiB:files = $RESTORE)"
 declare -A RESTORE_MS=()
 for cfg in $RESTORE; do
 	IFS=: read -r N S F <<<"$cfg"
@@ -295,7 +295,7 @@ if want 3; then
 # host without isolation or durability. (A difference exec - write_host is
 # not used: on a shared disk the host write alone swings by more than the
 # capture costs.)
-say "3/7 capture (MiB: $CAPTURE; $R_CAPTURE rounds)"
+say "3/13 capture (MiB: $CAPTURE; $R_CAPTURE rounds)"
 for S in $CAPTURE; do
 	small=$((S * 1048576 * 2 / 5))
 	nbig=2
@@ -341,7 +341,7 @@ if want 4; then
 # The same exec (command, env, parents) again, in a new run: served from
 # the cache once it exists. Whether it was a hit is read from the record
 # (cache_hit) or the --events stream, outside the timing.
-say "4/7 cache hit vs sandboxed true ($R_CACHE rounds)"
+say "4/13 cache hit vs sandboxed true ($R_CACHE rounds)"
 CACHE_CMD=(true bench-cache-hit)
 wsx "$ST" --run cache-seed --task t -- "${CACHE_CMD[@]}"
 hit=no
@@ -386,7 +386,7 @@ fi # want
 
 # ------------------------------------------------------------------ 5. DAG
 if want 5; then
-say "5/7 DAG assembly + conflict check, 1000 tasks, fan-in 100 ($R_DAG reps)"
+say "5/13 DAG assembly + conflict check, 1000 tasks, fan-in 100 ($R_DAG reps)"
 "$TOOLS/dag_bench" "$WORK/st-dag" 1000 100 "$R_DAG" 10 2>>"$ERRLOG" >"$WORK/dag.out" || {
 	say "dag_bench failed"
 	tail -n 5 "$ERRLOG" >&2
@@ -406,7 +406,7 @@ fi # want
 if want 6; then
 # Peak RSS from /usr/bin/time -v: the largest of the process and each of
 # its waited-for descendants (ru_maxrss is per process, not a sum).
-say "6/7 peak memory ($R_MEM rounds)"
+say "6/13 peak memory ($R_MEM rounds)"
 maxrss() { # KEY CMD...
 	local key=$1
 	shift
@@ -434,7 +434,7 @@ if want 7; then
 # under bwrap --unshare-all with the dir bound at /tmp/ws (the host root is read-only), and the
 # output archived with tar (the Agola way; only the new file is archived,
 # which favours the peer).
-say "7/7 parallel throughput: $PAR_TASKS tasks, xargs -P $P ($R_PAR rounds)"
+say "7/13 parallel throughput: $PAR_TASKS tasks, xargs -P $P ($R_PAR rounds)"
 TASK_SH='cat src/* >/dev/null && echo "$0" > out-$0'
 pst=$WORK/st-par
 wsx "$pst" --run par-tar --task root -- sh -c 'mkdir src && head -c 1048576 /dev/urandom | split -b 10486 -a 3 - src/f'

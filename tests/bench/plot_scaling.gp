@@ -14,7 +14,7 @@ set format x "%g"
 set format y "%g"
 set grid
 set key off
-set multiplot layout 2, 3 title "wsbox scaling (medians, log-log; k = fitted exponent of t ~ x^k)"
+set multiplot layout 2, 3 title "wsbox scaling (medians, log-log; k: fitted exponent, t grows as x to the power k)" noenhanced
 set xlabel "ancestor layers"; set ylabel "ms"
 set title "exec -- true vs layers (" . clean(fit_of("layers")) . ")" noenhanced
 plot ARG1 . "/scaling_layers.dat" w lp pt 7 lc rgb "#3b6ea5", ARG1 . "/scaling_layers_first.dat" w p pt 6 lc rgb "#c0392b"

@@ -94,9 +94,8 @@ podman_teardown() {
 	podman unshare rm -rf "$WORK/podman/storage" >/dev/null 2>&1 || true
 }
 
-# The tasks of the pipeline for the per-task engines: name, ancestors in
+# The tasks of the pipeline for the per-task engines: ancestors in
 # workspace order (the archives extracted), command.
-B_TASKS="configure build-a build-b test package"
 b_anc() {
 	case $1 in
 	configure) echo src ;;

@@ -13,7 +13,7 @@ fit() {
 	END {
 		if (n < 2) { print "k=nan"; exit }
 		k = (n * sxy - sx * sy) / (n * sxx - sx * sx)
-		if (k < 0.25) c = "O(1)"
+		if (k < 0.1) c = "O(1)"
 		else if (k < 0.75) c = sprintf("O(n^%.1f)", k)
 		else if (k < 1.15) c = "O(n)"
 		else if (k < 1.5) c = "O(n log n)"
