@@ -92,6 +92,10 @@ podman_teardown() {
 	"${PODMAN[@]}" rmi -f wsbox-bench-tc >/dev/null 2>&1 || true
 	# Rootless overlay storage holds files of mapped ids: podman removes it.
 	podman unshare rm -rf "$WORK/podman/storage" >/dev/null 2>&1 || true
+	# Rootless podman leaves a pause process holding its user namespace;
+	# it would outlive the bench (and its runtime dir, removed by run.sh).
+	local pp=$XDG_RUNTIME_DIR/libpod/tmp/pause.pid
+	[ ! -s "$pp" ] || kill "$(cat "$pp")" 2>/dev/null || true
 }
 
 # The tasks of the pipeline for the per-task engines: ancestors in
