@@ -76,7 +76,14 @@ sc_scaling() {
 	# -- true` (to a running task, nothing captured); capture = capture_bench
 	# (walk, SHA-256, manifest) over the published layer's tree.
 	say "  restore/capture vs bytes: $SCALE_BYTES MiB; vs files: $SCALE_FILES"
+	local free_mib
 	for n in $SCALE_BYTES; do
+		# The layer and the task's upper dir hold it at once: want 3x free.
+		free_mib=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+		if [ "$free_mib" -lt $((n * 3)) ]; then
+			say "  skipping $n MiB: $free_mib MiB free in $WORK"
+			continue
+		fi
 		scale_layer "$st" "b$n" "head -c $((n * 1048576)) /dev/urandom | split -b $((n * 65536)) -a 2 - d/f"
 		scale_time bytes "$st" "b$n" "$n"
 	done
