@@ -38,12 +38,20 @@ QUICK=${BENCH_QUICK:-}
 P=$(nproc)
 if [ -n "$QUICK" ]; then
 	R_START=10 R_RESTORE=3 R_CAPTURE=3 R_CACHE=7 R_DAG=5 R_MEM=3 R_PAR=2
+	R_BUILD=5 R_SHORT=7 R_SCALE=3
+	SCALE_LAYERS="1 10 50 100 200 500 520" SCALE_BYTES="10 40 160"
+	SCALE_FILES="1000 4000 16000 64000" SCALE_DAG="100 1000 3000 10000"
+	R_REG=3 REG_MIB=32 R_STRAT=3 R_MAKE=2
 	# N:MiB:files. Quick caps sizes at 100 MiB; 600 layers still runs.
 	RESTORE="1:10:1000 20:10:1000 100:10:1000 600:10:1000 1:100:10000 20:100:10000"
 	CAPTURE="10 100"
 	PAR_TASKS=${BENCH_PAR_TASKS:-200}
 else
 	R_START=60 R_RESTORE=5 R_CAPTURE=3 R_CACHE=30 R_DAG=10 R_MEM=5 R_PAR=3
+	R_BUILD=5 R_SHORT=10 R_SCALE=5
+	SCALE_LAYERS="1 2 5 10 20 50 100 200 500 600 1000" SCALE_BYTES="10 100 1024 4096"
+	SCALE_FILES="1000 10000 100000 1000000" SCALE_DAG="100 300 1000 3000 10000"
+	R_REG=5 REG_MIB=256 R_STRAT=7 R_MAKE=3
 	# One 1 GiB chain: on this class of VM tar x of 1 GiB / 100k files
 	# takes 15-80 s per round, and the whole run must stay < 20 min.
 	RESTORE="1:10:1000 20:10:1000 100:10:1000 600:10:1000 1:100:10000 20:100:10000 100:1024:100000"
@@ -51,6 +59,8 @@ else
 	PAR_TASKS=${BENCH_PAR_TASKS:-200}
 fi
 RESTORE=${BENCH_RESTORE:-$RESTORE}
+SCALE_LAYERS=${BENCH_SCALE_LAYERS:-$SCALE_LAYERS} SCALE_BYTES=${BENCH_SCALE_BYTES:-$SCALE_BYTES}
+SCALE_FILES=${BENCH_SCALE_FILES:-$SCALE_FILES} SCALE_DAG=${BENCH_SCALE_DAG:-$SCALE_DAG}
 CAPTURE=${BENCH_CAPTURE:-$CAPTURE}
 
 # Targets (issue 6). A ratio target is "wsbox / peer at most this"; for
@@ -64,6 +74,13 @@ T_CACHE=${BENCH_TARGET_CACHE:-0.3}           # cache hit vs sandboxed true
 T_DAG_MS=${BENCH_TARGET_DAG_MS:-50}          # 1000-task DAG + conflicts
 T_MEM=${BENCH_TARGET_MEM:-2.0}               # peak RSS vs bwrap (bench budget)
 T_PAR=${BENCH_TARGET_PAR:-1.0}               # 200-task wall time vs bwrap+tar
+# Issue 18.
+T_BUILD_NATIVE=${BENCH_TARGET_BUILD_NATIVE:-1.05} # build pipeline vs native
+T_BUILD_BWRAP=${BENCH_TARGET_BUILD_BWRAP:-0.5}    # build pipeline vs bwrap+tar
+T_SHORT_PODMAN=${BENCH_TARGET_SHORT_PODMAN:-0.1}  # short task vs podman run (>= 10x)
+T_REBUILD=${BENCH_TARGET_REBUILD:-0.2}            # second run after a docs change vs first
+T_LAYERS=${BENCH_TARGET_LAYERS:-1.5}              # exec on 500 layers vs on 1
+T_DAG10K_MS=${BENCH_TARGET_DAG10K_MS:-300}        # DAG assembly, 10,000 tasks
 
 TRUE_BIN=$(type -P true)
 BWRAP=(bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp)
@@ -158,7 +175,7 @@ say "as $(id -un) on $(nproc) CPUs, kernel $(uname -r)${QUICK:+, BENCH_QUICK}; w
 
 # ---------------------------------------------------------------- 1. start
 if want 1; then
-say "1/7 start+exit of true ($R_START rounds)"
+say "1/13 start+exit of true ($R_START rounds)"
 # wsbox_tmpfs: the same exec with its store on tmpfs (informational): what
 # is left when the store's disk (ext4 metadata, the record's fsyncs) costs
 # nothing, i.e. the sandbox itself against bwrap, which touches no disk.
@@ -198,7 +215,7 @@ if want 2; then
 # files of MiB/files bytes; then the time to a running task on top of the
 # chain (`--ro -- true`: no capture) versus rebuilding the same tree from
 # the N layers as tar archives in order (Agola) or `cp -a` of the merged tree.
-say "2/7 workspace restore (N:MiB:files = $RESTORE)"
+say "2/13 workspace restore (N:MiB:files = $RESTORE)"
 declare -A RESTORE_MS=()
 for cfg in $RESTORE; do
 	IFS=: read -r N S F <<<"$cfg"
@@ -278,7 +295,7 @@ if want 3; then
 # host without isolation or durability. (A difference exec - write_host is
 # not used: on a shared disk the host write alone swings by more than the
 # capture costs.)
-say "3/7 capture (MiB: $CAPTURE; $R_CAPTURE rounds)"
+say "3/13 capture (MiB: $CAPTURE; $R_CAPTURE rounds)"
 for S in $CAPTURE; do
 	small=$((S * 1048576 * 2 / 5))
 	nbig=2
@@ -324,7 +341,7 @@ if want 4; then
 # The same exec (command, env, parents) again, in a new run: served from
 # the cache once it exists. Whether it was a hit is read from the record
 # (cache_hit) or the --events stream, outside the timing.
-say "4/7 cache hit vs sandboxed true ($R_CACHE rounds)"
+say "4/13 cache hit vs sandboxed true ($R_CACHE rounds)"
 CACHE_CMD=(true bench-cache-hit)
 wsx "$ST" --run cache-seed --task t -- "${CACHE_CMD[@]}"
 hit=no
@@ -369,7 +386,7 @@ fi # want
 
 # ------------------------------------------------------------------ 5. DAG
 if want 5; then
-say "5/7 DAG assembly + conflict check, 1000 tasks, fan-in 100 ($R_DAG reps)"
+say "5/13 DAG assembly + conflict check, 1000 tasks, fan-in 100 ($R_DAG reps)"
 "$TOOLS/dag_bench" "$WORK/st-dag" 1000 100 "$R_DAG" 10 2>>"$ERRLOG" >"$WORK/dag.out" || {
 	say "dag_bench failed"
 	tail -n 5 "$ERRLOG" >&2
@@ -389,7 +406,7 @@ fi # want
 if want 6; then
 # Peak RSS from /usr/bin/time -v: the largest of the process and each of
 # its waited-for descendants (ru_maxrss is per process, not a sum).
-say "6/7 peak memory ($R_MEM rounds)"
+say "6/13 peak memory ($R_MEM rounds)"
 maxrss() { # KEY CMD...
 	local key=$1
 	shift
@@ -417,7 +434,7 @@ if want 7; then
 # under bwrap --unshare-all with the dir bound at /tmp/ws (the host root is read-only), and the
 # output archived with tar (the Agola way; only the new file is archived,
 # which favours the peer).
-say "7/7 parallel throughput: $PAR_TASKS tasks, xargs -P $P ($R_PAR rounds)"
+say "7/13 parallel throughput: $PAR_TASKS tasks, xargs -P $P ($R_PAR rounds)"
 TASK_SH='cat src/* >/dev/null && echo "$0" > out-$0'
 pst=$WORK/st-par
 wsx "$pst" --run par-tar --task root -- sh -c 'mkdir src && head -c 1048576 /dev/urandom | split -b 10486 -a 3 - src/f'
@@ -453,6 +470,15 @@ verdict parallel_${PAR_TASKS} "$(median par.wsbox)" bwrap_tar "$(median par.bwra
 	"tasks/s: wsbox $(median par.wsbox.tps 1), bwrap+tar $(median par.bwrap.tps 1)"
 
 fi # want
+
+# ------------------------------------------------------- 8-13 (issue 18)
+# shellcheck source=/dev/null
+for f in sc_build sc_scaling sc_more; do [ ! -f "$TOOLS/$f.sh" ] || . "$TOOLS/$f.sh"; done
+if want 8 || want 9; then sc_build; fi
+if want 10; then sc_scaling; fi
+if want 11; then sc_registry; fi
+if want 12; then sc_strategies; fi
+if want 13; then sc_make; fi
 
 # ---------------------------------------------------------------- report
 {

@@ -43,6 +43,16 @@ need_pkgs() {
 	command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
 	command -v xargs >/dev/null 2>&1 || missing="$missing findutils"
 	command -v tar >/dev/null 2>&1 || missing="$missing tar"
+	# Issue 18's peers (scenarios 8-13); each missing one is reported in
+	# the table as such, not fatal.
+	command -v podman >/dev/null 2>&1 || missing="$missing podman"
+	command -v newuidmap >/dev/null 2>&1 || missing="$missing uidmap"
+	command -v runc >/dev/null 2>&1 || missing="$missing runc"
+	command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
+	command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
+	command -v make >/dev/null 2>&1 || missing="$missing make"
+	command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
+	command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 	echo "$missing"
 }
 
@@ -74,7 +84,7 @@ if [ "$(id -u)" = 0 ] && [ -n "$missing" ]; then
 fi
 for m in $missing; do
 	case $m in
-	hyperfine | gnuplot-nox) echo "bench: note: $m is missing (optional: no chart / no cross-check)" >&2 ;;
+	hyperfine | gnuplot-nox | podman | uidmap | runc | skopeo | docker-registry) echo "bench: note: $m is missing (optional: no chart / no cross-check / that peer's rows say n/a)" >&2 ;;
 	*) die "missing peers:$missing; install them (apt-get install -y$missing) or run make bench as root" ;;
 	esac
 done
@@ -88,7 +98,9 @@ chmod 755 "$WORK"
 # build dir, and the binary must not change under a running bench.
 mkdir "$WORK/bin"
 cp "$W" "$WORK/bin/wsbox"
-cp "$TOOLS/dag_bench" "$TOOLS/capture_bench" "$HERE/bench.sh" "$HERE/plot.gp" "$WORK/bin/"
+cp "$TOOLS/dag_bench" "$TOOLS/capture_bench" "$HERE/bench.sh" "$HERE/plot.gp" \
+	"$HERE"/sc_*.sh "$HERE"/*.py "$HERE/plot_scaling.gp" "$HERE/strategies.sh" \
+	"$REPO/tests/integration/t_pipeline.sh" "$WORK/bin/"
 [ -d "$BUILD/rootfs" ] && cp -a "$BUILD/rootfs" "$WORK/rootfs" || mkdir "$WORK/rootfs"
 chmod -R a+rX "$WORK"
 mkdir "$WORK/run"
