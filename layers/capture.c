@@ -165,8 +165,7 @@ struct segment {
 
 /* The data run or hole at pos (before `size`). A filesystem without
  * SEEK_DATA (EINVAL) is read as data; ENXIO is a hole up to the end. */
-static int next_segment(int fd, uint64_t pos, uint64_t size,
-			struct segment *sg)
+static int next_segment(int fd, uint64_t pos, uint64_t size, struct segment *sg)
 {
 	sg->hole = false;
 	sg->end = size;
@@ -196,9 +195,8 @@ static int next_segment(int fd, uint64_t pos, uint64_t size,
 	return 0;
 }
 
-int capture_read_file(struct walker *w, int fd, const char *path,
-		      uint64_t size, capture_chunk_fn put, void *ctx,
-		      unsigned char sha[32])
+int capture_read_file(struct walker *w, int fd, const char *path, uint64_t size,
+		      capture_chunk_fn put, void *ctx, unsigned char sha[32])
 {
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	struct sha256 h;
@@ -224,8 +222,8 @@ int capture_read_file(struct walker *w, int fd, const char *path,
 							    "read", path);
 			if (got == 0) /* shorter than listed */
 				return capture_escaped_fail(
-				    w->err, EAGAIN, "changed during capture:",
-				    path);
+				    w->err, EAGAIN,
+				    "changed during capture:", path);
 			n = (size_t)got;
 			data = w->buf;
 			sha256_update(&h, data, n);
@@ -267,9 +265,10 @@ static int do_file(struct walker *w, int dirfd, int dstdir, const char *name,
 	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
 	unsigned char sha[32];
 	uint64_t got = sz;
-	int r = dstdir >= 0 ? capture_copy_file(w, fd, dstdir, name, path, st,
-						disk, sha, &got)
-			    : capture_read_file(w, fd, path, sz, NULL, NULL, sha);
+	int r = dstdir >= 0
+		    ? capture_copy_file(w, fd, dstdir, name, path, st, disk,
+					sha, &got)
+		    : capture_read_file(w, fd, path, sz, NULL, NULL, sha);
 	if (r < 0)
 		return r;
 	if (dstdir < 0 &&

@@ -72,9 +72,8 @@ typedef int (*capture_chunk_fn)(struct walker *w, void *ctx, uint64_t off,
  * the file's layout on disk. A file that is not `size` bytes long by the
  * end is "changed during capture" (-EAGAIN); the deadline is checked
  * between chunks. */
-int capture_read_file(struct walker *w, int fd, const char *path,
-		      uint64_t size, capture_chunk_fn put, void *ctx,
-		      unsigned char sha[32]);
+int capture_read_file(struct walker *w, int fd, const char *path, uint64_t size,
+		      capture_chunk_fn put, void *ctx, unsigned char sha[32]);
 
 /* "WHAT `PATH`" in `err` (the path escaped, "." for the root); -errnum. */
 int capture_escaped_fail(struct wsbox_error *err, int errnum, const char *what,

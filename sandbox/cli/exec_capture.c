@@ -12,14 +12,18 @@
 #include "sandbox/util/fs.h"
 
 /* --timeout covers the task and its capture (docs/capture.md "When"):
- * what the sandbox left of it, from now, on the monotonic clock. */
+ * what the sandbox left of it, from now, on the monotonic clock. `attempt
+ * commit` ran no sandbox (--timeout holds for each step alone): its
+ * capture gets a whole --timeout. */
 static double capture_deadline_of(const struct exec_ctx *c)
 {
 	if (!c->o.timeout_sec)
 		return 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double left = (double)c->o.timeout_sec - c->res.wall_sec;
+	double left = (double)c->o.timeout_sec;
+	if (c->ran)
+		left -= c->res.wall_sec;
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
 	       (left > 0 ? left : 0);
 }

@@ -334,16 +334,16 @@ static int rm_deep(int top, const char *label, struct wsbox_error *err)
 				cap *= 2;
 				lv = xreallocarray(lv, cap, sizeof *lv);
 			}
-			lv[depth] = (struct rm_level){sub, sst.st_dev,
-						      sst.st_ino};
+			lv[depth] =
+			    (struct rm_level){sub, sst.st_dev, sst.st_ino};
 			close(cur);
 			cur = fd;
 			continue;
 		}
 		if (depth == 0)
 			break;
-		int up = openat(cur, "..",
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int up = openat(
+		    cur, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat ust;
 		if (up < 0 || fstat(up, &ust) < 0 ||
 		    ust.st_dev != lv[depth - 1].dev ||
@@ -358,8 +358,8 @@ static int rm_deep(int top, const char *label, struct wsbox_error *err)
 		close(cur);
 		cur = up;
 		/* ENOTEMPTY: refilled meanwhile, listed again. */
-		int u = unlinkat(cur, lv[depth].name, AT_REMOVEDIR) < 0 ? errno
-									: 0;
+		int u =
+		    unlinkat(cur, lv[depth].name, AT_REMOVEDIR) < 0 ? errno : 0;
 		bool again = u == ENOTEMPTY || u == EEXIST;
 		if (u && u != ENOENT && !again)
 			r = wsbox_fail(err, u, "rmdir `%s`", lv[depth].name);

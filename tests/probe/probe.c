@@ -2224,15 +2224,15 @@ static void atk_deep_tree(char **args)
 	for (long i = 0; !err && i < n; i++) {
 		int next = -1;
 		if (mkdirat(cur, "d", 0755) < 0 ||
-		    (next = openat(cur, "d", O_RDONLY | O_DIRECTORY |
-						    O_CLOEXEC)) < 0)
+		    (next = openat(cur, "d",
+				   O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			err = errno;
 		close(cur);
 		cur = next;
 	}
 	if (!err) {
-		int f = openat(cur, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC,
-			       0644);
+		int f =
+		    openat(cur, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (f < 0 || write(f, "deep\n", 5) != 5)
 			err = errno ? errno : EIO;
 		if (f >= 0)

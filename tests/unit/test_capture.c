@@ -249,11 +249,13 @@ static void test_capture_refuses_paths_longer_than_path_max(void **state)
 	assert_false(fx_exists(dst, "d"));
 	memset(&err, 0, sizeof err);
 	assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "path longer than 4095 bytes (PATH_MAX)"));
-	assert_int_equal(strlen(err.msg), strlen("`") + 64 + strlen("…`: ") +
-					      strlen("path longer than 4095 "
-						     "bytes (PATH_MAX): no reader "
-						     "of the layer could open it"));
+	assert_non_null(
+	    strstr(err.msg, "path longer than 4095 bytes (PATH_MAX)"));
+	assert_int_equal(strlen(err.msg),
+			 strlen("`") + 64 + strlen("…`: ") +
+			     strlen("path longer than 4095 "
+				    "bytes (PATH_MAX): no reader "
+				    "of the layer could open it"));
 	assert_int_equal(m.n, 0);
 	fx_tree_remove(root);
 	fx_tree_remove(dst);
@@ -1051,8 +1053,8 @@ static void test_capture_refuses_wh_names_export_cannot_carry(void **state)
 {
 	(void)state;
 	static const char *const names[] = {".wh..wh..opq", ".wh.x",
-					    "d/.wh.", ".wh.dir", ".wh.link",
-					    ".wh.gone"};
+					    "d/.wh.",	    ".wh.dir",
+					    ".wh.link",	    ".wh.gone"};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		_cleanup_free_ char *root = fx_tree_new();
 		fx_file(root, "a", "a", 0644);
@@ -1097,7 +1099,7 @@ static void sparse_and_dense(const char *root, bool sparse)
 	off_t at = 4 + 3 * (1 << 20) + 5;
 	for (off_t o = 4; !sparse && o < at; o += (off_t)sizeof zeros) {
 		size_t n = (size_t)(at - o) < sizeof zeros ? (size_t)(at - o)
-							  : sizeof zeros;
+							   : sizeof zeros;
 		assert_int_equal(pwrite(fd, zeros, n, o), (ssize_t)n);
 	}
 	assert_int_equal(pwrite(fd, "mid", 3, at), 3);
@@ -1123,8 +1125,7 @@ static off_t blocks_of(const char *root, const char *rel)
 	return (off_t)st.st_blocks;
 }
 
-static void test_capture_hashes_holes_as_zeros_whatever_the_layout(
-    void **state)
+static void test_capture_hashes_holes_as_zeros_whatever_the_layout(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *sp = fx_tree_new();
@@ -1144,8 +1145,8 @@ static void test_capture_hashes_holes_as_zeros_whatever_the_layout(
 	if (capture(dn, &o, &md, &s, &err))
 		fail_msg("capture dense: %s", err.msg);
 	assert_int_equal(ms.n, 1);
-	assert_int_equal(ms.e[0].size, 4 + 3 * (1 << 20) + 5 + 3 +
-					   2 * (1 << 20) + 1);
+	assert_int_equal(ms.e[0].size,
+			 4 + 3 * (1 << 20) + 5 + 3 + 2 * (1 << 20) + 1);
 	assert_memory_equal(ms.e[0].sha256, md.e[0].sha256, 32);
 	assert_memory_equal(mc.e[0].sha256, md.e[0].sha256, 32);
 	char a[DIGEST_STRLEN], b[DIGEST_STRLEN], c[DIGEST_STRLEN];

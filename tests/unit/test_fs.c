@@ -98,8 +98,7 @@ static void test_rm_rf_at_removes_read_only_and_mode_000_dirs(void **state)
 /* A task's 10,000-deep tree (issue 19 item 7: a failed capture leaves it
  * in the attempt's staging dir): removed with far fewer fds than levels,
  * read-only levels and files on the way included. */
-static void test_rm_rf_at_removes_a_10000_deep_tree_within_few_fds(
-    void **state)
+static void test_rm_rf_at_removes_a_10000_deep_tree_within_few_fds(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
