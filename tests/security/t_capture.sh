@@ -212,3 +212,56 @@ test_sparse_and_dense_files_are_the_same_layer() {
 	ws layers --store "$STORE" verify
 	assert_rc 0
 }
+
+# Issue 19 item 6: a reference into the workspace kept past the task (the
+# red team passed an fd to /workspace over an abstract socket to a task of
+# another run; Landlock now scopes those sockets, t_escape) writes into the
+# layer once it is published. Here the host side of the test stands in for
+# that process: it holds the task's cwd through /proc and writes after
+# publication. Rootless the write reaches the layer (the control); the
+# check before assembly and before a cache hit refuses the layer, naming it
+# and `layers verify`, so no descendant and no hit is served the planted
+# file. As root the capture gave every entry to root, so the write through
+# the overlay (as the task's mapped id) is refused already.
+test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
+	mark=$(uniq_secs 3)
+	(
+		i=0
+		while ! pid=$(pgrep -f "^sleep $mark\$"); do
+			i=$((i + 1))
+			[ $i -lt 200 ] || exit 1
+			sleep 0.02
+		done
+		cd "/proc/$pid/cwd" || exit 1
+		: >"$T/held"
+		while [ ! -e "$T/go" ]; do sleep 0.05; done
+		echo planted >f 2>"$T/plant.err" || : >"$T/refused"
+	) &
+	holder=$!
+	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	assert_rc 0
+	touch "$T/go"
+	wait $holder || fail "the stand-in could not hold the workspace"
+	l=$(layer_of r a)
+	[ -n "$l" ] || fail "no layer recorded"
+	if [ "$(id -u)" = 0 ]; then
+		assert_file "$T/refused"
+		assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" orig "published file after the write"
+		wsx --run r --task child --parent a -- cat f
+		assert_rc 0
+		assert_out orig
+		return 0
+	fi
+	assert_no_file "$T/refused"
+	assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" planted "published file after the write (control)"
+	why="layer $l: \`f\` changed since it was published (run \`wsbox layers verify\`)"
+	wsx --run r --task child --parent a -- cat f
+	assert_rc 125
+	assert_err_has "$why"
+	assert_eq "$(cat "$T/out")" "" "what the child saw"
+	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	assert_rc 125
+	assert_err_has "$why"
+	ws layers --store "$STORE" verify
+	[ "$RC" != 0 ] || fail "layers verify passed on the changed layer"
+}
