@@ -8,13 +8,17 @@
 #include "layers/store.h"
 #include "sandbox/util/error.h"
 
-/* Every entry of layer `digest`'s manifest is in its tree with its type
- * and (files) size, and neither the tree's root nor any entry changed
- * (ctime) after the layer was published: nothing a write, chmod, utimes,
- * rename, link or unlink does to an inode leaves its ctime alone, and the
- * publication's last step, the layer dir, is the latest change of the
- * publication. No file content is read. -EIO with "layer D: `PATH`
- * changed since it was published (run `wsbox layers verify`)". */
+/* No inode of layer `digest`'s tree, its root included, changed (ctime)
+ * after the layer was published. Nothing a write, chmod, chown, utimes,
+ * link or unlink does to an inode leaves its ctime alone, and a planted or
+ * removed entry changes its directory's; the publication's last change is
+ * to the layer dir itself (the manifest going in), so its ctime is the
+ * bound. One lstat per entry, listed directory by directory through fds;
+ * no content and not the manifest is read (a changed byte on disk that
+ * bypassed the kernel is `layers verify`'s to find). A change within the
+ * file system's clock granularity (a few ms) of the publication is not
+ * seen. -EIO with "layer D: `PATH` changed since it was published (run
+ * `wsbox layers verify`)". */
 int layer_check(const struct store *s, const char *digest,
 		struct wsbox_error *err);
 
