@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "layers/layer.h"
 #include "layers/manifest.h"
@@ -30,6 +31,15 @@ static int changed(const char *digest, const char *path,
 				"layer %s: `%s` changed since it was "
 				"published (run `wsbox layers verify`)",
 				digest, esc);
+}
+
+/* Overlay makes every whiteout of a mount a hard link of one inode in its
+ * work dir, whose removal with the attempt, after publication, sets that
+ * inode's ctime. A whiteout holds nothing to change; replacing it changes
+ * its directory. */
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
 struct walk {
@@ -81,7 +91,8 @@ static int check_dir(struct walk *w, const char *path)
 				continue;
 			struct stat st;
 			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    after(&st.st_ctim, w->published)) {
+			    (!is_whiteout(&st) &&
+			     after(&st.st_ctim, w->published))) {
 				_cleanup_free_ char *p =
 				    path[0] ? xasprintf("%s/%s", path, name)
 					    : xstrdup(name);
