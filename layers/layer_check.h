@@ -13,12 +13,12 @@
  * link or unlink does to an inode leaves its ctime alone, and a planted or
  * removed entry changes its directory's; the publication's last change is
  * to the layer dir itself (the manifest going in), so its ctime is the
- * bound. One lstat per entry, listed directory by directory through fds;
- * no content and not the manifest is read (a changed byte on disk that
- * bypassed the kernel is `layers verify`'s to find). A change within the
- * file system's clock granularity (a few ms) of the publication is not
- * seen. -EIO with "layer D: `PATH` changed since it was published (run
- * `wsbox layers verify`)". */
+ * bound (whiteouts excepted, layer_check.c). One lstat per entry, listed
+ * directory by directory through fds; no content and not the manifest is read
+ * (a changed byte on disk that bypassed the kernel is `layers verify`'s to
+ * find). A change within the file system's clock granularity (a few ms) of the
+ * publication is not seen. -EIO with "layer D: `PATH` changed since it was
+ * published (run `wsbox layers verify`)". */
 int layer_check(const struct store *s, const char *digest,
 		struct wsbox_error *err);
 
