@@ -19,10 +19,12 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layers/capture_int.h"
 #include "layers/layer.h"
+#include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
@@ -140,15 +142,105 @@ static int open_child(struct walker *w, int dirfd, const char *name,
 	return fd;
 }
 
-static int hash_file(struct walker *w, int fd, const char *path,
-		     unsigned char sha[32], uint64_t *size)
+int capture_deadline(struct walker *w)
+{
+	if (!w->opts->deadline)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 < w->opts->deadline)
+		return 0;
+	return wsbox_fail_logic(w->err, ETIMEDOUT, "--timeout expired");
+}
+
+/* The zeros a hole reads as: fed to the hash, never read from the file
+ * (bss: the kernel's zero page until written, which it never is). */
+static unsigned char hole_zeros[HASH_CHUNK];
+
+struct segment {
+	uint64_t end; /* where the current data run or hole ends */
+	bool hole;
+	bool seekable; /* SEEK_DATA works on this file */
+};
+
+/* The data run or hole at pos (before `size`). A filesystem without
+ * SEEK_DATA (EINVAL) is read as data; ENXIO is a hole up to the end. */
+static int next_segment(int fd, uint64_t pos, uint64_t size, struct segment *sg)
+{
+	sg->hole = false;
+	sg->end = size;
+	if (!sg->seekable)
+		return 0;
+	off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) {
+		sg->hole = true;
+		return 0;
+	}
+	if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+		sg->seekable = false;
+		return 0;
+	}
+	if (d < 0)
+		return -errno;
+	if ((uint64_t)d > pos) {
+		sg->hole = true;
+		sg->end = (uint64_t)d < size ? (uint64_t)d : size;
+		return 0;
+	}
+	off_t h = lseek(fd, (off_t)pos, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	if ((uint64_t)h > pos && (uint64_t)h < size)
+		sg->end = (uint64_t)h;
+	return 0;
+}
+
+int capture_read_file(struct walker *w, int fd, const char *path, uint64_t size,
+		      capture_chunk_fn put, void *ctx, unsigned char sha[32])
 {
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	unsigned long long total = 0;
-	int r = sha256_fd(fd, w->buf, HASH_CHUNK, sha, &total);
-	if (r < 0)
-		return capture_escaped_fail(w->err, -r, "read", path);
-	*size = total;
+	struct sha256 h;
+	sha256_init(&h);
+	struct segment sg = {.seekable = true};
+	for (uint64_t pos = 0; pos < size;) {
+		int r = capture_deadline(w);
+		if (r < 0)
+			return r;
+		if (pos >= sg.end && (r = next_segment(fd, pos, size, &sg)) < 0)
+			return capture_escaped_fail(w->err, -r, "seek", path);
+		uint64_t left = sg.end - pos;
+		size_t n = left < HASH_CHUNK ? (size_t)left : HASH_CHUNK;
+		const unsigned char *data = NULL;
+		if (sg.hole) {
+			sha256_update(&h, hole_zeros, n);
+		} else {
+			ssize_t got = pread(fd, w->buf, n, (off_t)pos);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return capture_escaped_fail(w->err, errno,
+							    "read", path);
+			if (got == 0) /* shorter than listed */
+				return capture_escaped_fail(
+				    w->err, EAGAIN,
+				    "changed during capture:", path);
+			n = (size_t)got;
+			data = w->buf;
+			sha256_update(&h, data, n);
+		}
+		if (put && (r = put(w, ctx, pos, data, n)) < 0)
+			return r;
+		pos += n;
+	}
+	/* Shrunk (a hole ran past the end) or grown since it was listed:
+	 * someone outside is writing. */
+	struct stat fst;
+	if (fstat(fd, &fst) < 0)
+		return capture_escaped_fail(w->err, errno, "stat", path);
+	if ((uint64_t)fst.st_size != size)
+		return capture_escaped_fail(w->err, EAGAIN,
+					    "changed during capture:", path);
+	sha256_final(&h, sha);
 	return 0;
 }
 
@@ -172,15 +264,13 @@ static int do_file(struct walker *w, int dirfd, int dstdir, const char *name,
 	mode_t mode = st->st_mode & 0777;
 	mode_t disk = w->opts->make_readonly ? (mode & ~0222u) : mode;
 	unsigned char sha[32];
-	uint64_t got = 0;
-	int r = dstdir >= 0 ? capture_copy_file(w, fd, dstdir, name, path, st,
-						disk, sha, &got)
-			    : hash_file(w, fd, path, sha, &got);
+	uint64_t got = sz;
+	int r = dstdir >= 0
+		    ? capture_copy_file(w, fd, dstdir, name, path, st, disk,
+					sha, &got)
+		    : capture_read_file(w, fd, path, sz, NULL, NULL, sha);
 	if (r < 0)
 		return r;
-	if (got != sz)
-		return capture_escaped_fail(w->err, EAGAIN,
-					    "changed during capture:", path);
 	if (dstdir < 0 &&
 	    (r = capture_sanitize_file(w, fd, path, st, cur, disk)) < 0)
 		return r;
@@ -326,6 +416,26 @@ static int unlink_child(struct walker *w, int dirfd, const char *name,
 	return 0;
 }
 
+/* "`PATH…`: WHY": the path escaped and cut to its first bytes, so that a
+ * 4 KiB path still gives a one-line error that says where it is. */
+#define REFUSED_PATH_SHOWN 64
+static int refuse_path(struct walker *w, const char *path, const char *why)
+{
+	_cleanup_free_ char *p = manifest_escape(path);
+	size_t n = strlen(p);
+	bool cut = n > REFUSED_PATH_SHOWN;
+	if (cut) {
+		n = REFUSED_PATH_SHOWN;
+		/* Never half an escape (%XX). */
+		if (p[n - 1] == '%')
+			n -= 1;
+		else if (p[n - 2] == '%')
+			n -= 2;
+	}
+	return wsbox_fail_logic(w->err, EINVAL, "`%.*s%s`: %s", (int)n, p,
+				cut ? "…" : "", why);
+}
+
 /* Where `path` stands relative to the --save set. */
 static enum frame_kind classify(const struct walker *w, const char *path)
 {
@@ -348,12 +458,16 @@ static int visit(struct walker *w, struct frame *parent, const char *name)
 	_cleanup_free_ char *path = parent->path[0]
 					? xasprintf("%s/%s", parent->path, name)
 					: xstrdup(name);
+	/* Bounds the walk (and its memory) even where nothing is kept. */
 	if (strlen(path) > MANIFEST_PATH_MAX)
 		return capture_escaped_fail(w->err, ENAMETOOLONG, "path", path);
 	if (w->out->n >= MANIFEST_MAX_ENTRIES)
 		return wsbox_fail(w->err, EFBIG,
 				  "layer has more than %d entries",
 				  MANIFEST_MAX_ENTRIES);
+	int r = capture_deadline(w);
+	if (r < 0)
+		return r;
 	int dirfd = parent->fd;
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -378,6 +492,12 @@ static int visit(struct walker *w, struct frame *parent, const char *name)
 		return S_ISDIR(st.st_mode)
 			   ? do_dir(w, dirfd, -1, name, path, &st, REMOVE)
 			   : unlink_child(w, dirfd, name, path);
+	/* What would be kept must come back out of the layer: refuse what
+	 * export refuses, one rule for both (layers/oci_tar.h). Sockets
+	 * and FIFOs are dropped anyway. */
+	const char *why = oci_tar_refusal(path);
+	if (why && !S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return refuse_path(w, path, why);
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:

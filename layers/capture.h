@@ -12,6 +12,9 @@
  *     file capabilities, trusted.*, other user.overlay.*);
  *   - hardlinked files are kept as independent files (a layer has no links
  *     between paths; overlay copy-up breaks them anyway);
+ *   - a path an OCI layer tar cannot carry (oci_tar_refusal: longer than
+ *     PATH_MAX, or a `.wh.` name) fails the capture, so every published
+ *     layer can be read back, restored and exported;
  *   - ownership is squashed to (owner_uid, owner_gid);
  *   - with make_readonly, write bits are removed from every file and dir
  *     (after hashing) so a published layer cannot be modified by mistake;
@@ -34,7 +37,13 @@
 #include "sandbox/util/error.h"
 
 struct capture_options {
-	uint64_t max_bytes; /* 0 = unlimited; exceeding fails with -EFBIG */
+	/* 0 = unlimited; the files' apparent sizes (st_size, holes included)
+	 * past it fail with -EFBIG before they are read. */
+	uint64_t max_bytes;
+	/* CLOCK_MONOTONIC seconds (0 = none): past it, checked between
+	 * entries and between chunks of a file, the capture fails with
+	 * -ETIMEDOUT (exec's --timeout covers the capture too). */
+	double deadline;
 	const char *const *save; /* NULL or NULL-terminated relative paths:
 				    keep only these (and their parents) */
 	uid_t owner_uid;	 /* squash target; (uid_t)-1 leaves as is */

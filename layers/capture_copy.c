@@ -16,7 +16,6 @@
 #include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
-#include "sandbox/util/sha256.h"
 
 /* Copy mode: a copy is created by wsbox, so it gets the layer owner when
  * that is someone else, the sanitized mode and LAYER_MTIME like every
@@ -52,9 +51,32 @@ static bool all_zero(const unsigned char *buf, size_t n)
 	return n == 0 || (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1));
 }
 
+/* A chunk of the source into the copy at the same offset. Holes and
+ * chunks of zeros are skipped (the final ftruncate gives the length), so
+ * a sparse file stays sparse on the disk. */
+struct copy_to {
+	int fd;
+	const char *path;
+};
+
+static int copy_chunk(struct walker *w, void *ctx, uint64_t off,
+		      const unsigned char *data, size_t n)
+{
+	const struct copy_to *to = ctx;
+	if (!data || all_zero(data, n))
+		return 0;
+	int r = lseek(to->fd, (off_t)off, SEEK_SET) < 0 ? -errno : 0;
+	if (r == 0)
+		r = write_all(to->fd, data, n);
+	if (r < 0)
+		return capture_escaped_fail(w->err, -r, "write copy of",
+					    to->path);
+	return 0;
+}
+
 /* Copy mode: hash the file while writing it into dstdir/name, never more
  * than its listed size (a file still growing is "changed during capture",
- * not an unbounded copy). */
+ * not an unbounded copy); holes are neither read nor written. */
 int capture_copy_file(struct walker *w, int src, int dstdir, const char *name,
 		      const char *path, const struct stat *st, mode_t disk,
 		      unsigned char sha[32], uint64_t *got)
@@ -65,40 +87,15 @@ int capture_copy_file(struct walker *w, int src, int dstdir, const char *name,
 	if (dst < 0)
 		return capture_escaped_fail(w->err, errno, "create copy of",
 					    path);
-	(void)posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
-	struct sha256 h;
-	sha256_init(&h);
-	uint64_t total = 0;
-	for (;;) {
-		ssize_t n = read(src, w->buf, HASH_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return capture_escaped_fail(w->err, errno, "read",
-						    path);
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		if (total > (uint64_t)st->st_size)
-			return capture_escaped_fail(
-			    w->err, EAGAIN, "changed during capture:", path);
-		sha256_update(&h, w->buf, (size_t)n);
-		/* A chunk of zeros becomes a hole (the final ftruncate gives
-		 * the length): a sparse file stays sparse on the disk. */
-		int r = 0;
-		if (all_zero(w->buf, (size_t)n))
-			r = lseek(dst, n, SEEK_CUR) < 0 ? -errno : 0;
-		else
-			r = write_all(dst, w->buf, (size_t)n);
-		if (r < 0)
-			return capture_escaped_fail(w->err, -r, "write copy of",
-						    path);
-	}
-	if (ftruncate(dst, (off_t)total) < 0)
+	uint64_t size = (uint64_t)st->st_size;
+	struct copy_to to = {.fd = dst, .path = path};
+	int r = capture_read_file(w, src, path, size, copy_chunk, &to, sha);
+	if (r < 0)
+		return r;
+	if (ftruncate(dst, (off_t)size) < 0)
 		return capture_escaped_fail(w->err, errno, "write copy of",
 					    path);
-	sha256_final(&h, sha);
-	*got = total;
+	*got = size;
 	return capture_copy_settle(w, dst, -1, NULL, path, disk);
 }
 

@@ -57,6 +57,24 @@ struct walker {
 	uint64_t bytes;
 };
 
+/* Fails with -ETIMEDOUT once opts->deadline has passed; else 0. */
+int capture_deadline(struct walker *w);
+
+/* What capture_read_file hands on, chunk by chunk in file order: `data`
+ * is NULL for a hole (n zero bytes at `off` that were never read). */
+typedef int (*capture_chunk_fn)(struct walker *w, void *ctx, uint64_t off,
+				const unsigned char *data, size_t n);
+
+/* Hash the first `size` bytes of fd (the size it was listed with) into
+ * sha, in chunks of at most HASH_CHUNK, each passed to `put` (may be
+ * NULL). Holes (SEEK_DATA/SEEK_HOLE) are hashed as the zeros they read
+ * as, without reading them, so the digest is that of the bytes whatever
+ * the file's layout on disk. A file that is not `size` bytes long by the
+ * end is "changed during capture" (-EAGAIN); the deadline is checked
+ * between chunks. */
+int capture_read_file(struct walker *w, int fd, const char *path, uint64_t size,
+		      capture_chunk_fn put, void *ctx, unsigned char sha[32]);
+
 /* "WHAT `PATH`" in `err` (the path escaped, "." for the root); -errnum. */
 int capture_escaped_fail(struct wsbox_error *err, int errnum, const char *what,
 			 const char *path);

@@ -101,13 +101,13 @@ static int write_entries(struct archive *a, int tree, const struct manifest *m,
 		const struct mf_entry *e = &m->e[i];
 		const char *leaf = oci_tar_last_component(e->path);
 		int r;
-		if (!strncmp(leaf, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX))) {
+		/* Capture refuses the same (one rule), so this is a layer
+		 * published before it did. */
+		const char *why = oci_tar_refusal(e->path);
+		if (why) {
 			_cleanup_free_ char *esc = manifest_escape(e->path);
-			return wsbox_fail(err, EINVAL,
-					  "`%s`: a name starting with `.wh.` "
-					  "cannot be represented in an OCI "
-					  "layer",
-					  esc);
+			return wsbox_fail_logic(err, EINVAL, "`%s`: %s", esc,
+						why);
 		}
 		switch (e->type) {
 		case MF_FILE:

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
@@ -143,7 +144,7 @@ static int copy_entry(struct copier *cp, int src, int dst, const char *name,
 {
 	/* A plain file named like an OCI whiteout could not be exported and
 	 * read back as itself (docs/capture.md "Archives"). */
-	if (!strncmp(name, ".wh.", 4))
+	if (oci_tar_reserved_name(name))
 		return wsbox_fail(cp->err, 0,
 				  "`%s`: a name starting with `.wh.` cannot be "
 				  "part of a layer",

@@ -2,11 +2,31 @@
  * the sandbox's outcome judged into the record, and on success the upper
  * dir captured (docs/capture.md), in place, by copy from the size-limited
  * tmpfs, or from a copy or fuse-overlayfs workspace. */
+#include <errno.h>
 #include <fcntl.h>
+#include <time.h>
+
 #include "layers/layer.h"
 #include "sandbox/cli/exec_ctx.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+
+/* --timeout covers the task and its capture (docs/capture.md "When"):
+ * what the sandbox left of it, from now, on the monotonic clock. `attempt
+ * commit` ran no sandbox (--timeout holds for each step alone): its
+ * capture gets a whole --timeout. */
+static double capture_deadline_of(const struct exec_ctx *c)
+{
+	if (!c->o.timeout_sec)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double left = (double)c->o.timeout_sec;
+	if (c->ran)
+		left -= c->res.wall_sec;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+	       (left > 0 ? left : 0);
+}
 
 /* Capture the upper dir of a finished sandbox (no lock held: this is the
  * part that scales with what the task wrote). */
@@ -34,6 +54,7 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	}
 	struct capture_options copts = {
 	    .max_bytes = c->o.max_layer_size,
+	    .deadline = capture_deadline_of(c),
 	    .save = save,
 	    .owner_uid = c->layer_uid,
 	    .owner_gid = c->layer_gid,
@@ -73,6 +94,14 @@ static int capture_upper(struct exec_ctx *c, struct wsbox_error *err)
 	c->rec.files = st.files;
 	if (r == -ENOSPC)
 		return layer_fail_nospace(&c->store, err);
+	/* Reported as the task's own timeout is: exit 124. */
+	if (r == -ETIMEDOUT) {
+		wsbox_fail_status(err, WSBOX_EXIT_TIMEOUT, 0,
+				  "task %s timed out after %u s (during "
+				  "capture)",
+				  c->task, c->o.timeout_sec);
+		return -ETIMEDOUT;
+	}
 	if (r < 0) {
 		wsbox_error_prefix(err, "capture");
 		return r;
@@ -104,9 +133,12 @@ int judge_and_capture(struct exec_ctx *c, struct wsbox_error *err)
 		rec->status = "failed";
 	} else if (!c->o.ro) {
 		int r = capture_upper(c, err);
-		rec->status = r == 0 ? "succeeded" : "failed";
+		rec->status = r == 0		? "succeeded"
+			      : r == -ETIMEDOUT ? "timeout"
+						: "failed";
 		if (r < 0)
-			status = WSBOX_EXIT_FAILURE;
+			status = r == -ETIMEDOUT ? WSBOX_EXIT_TIMEOUT
+						 : WSBOX_EXIT_FAILURE;
 	} else {
 		rec->status = "succeeded";
 	}

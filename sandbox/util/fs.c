@@ -263,11 +263,151 @@ int open_beneath(int root, const char *path, int flags)
  * the opened fd shows the inode that the fstatat listing saw, and modes are
  * changed through that fd, never by name. A name that changes between the
  * look and the act is looked at again, at most RM_RETRIES times. Recursion
- * depth is bounded by the tree: one frame and two fds per level. */
+ * takes one frame and two fds per level, for RM_FD_WINDOW levels; below
+ * that rm_deep goes on without recursion, so a 10,000-deep tree a task
+ * made is removed within RLIMIT_NOFILE. */
 #define RM_RETRIES 16
+#define RM_FD_WINDOW 64
 
-static int rm_children(int dfd, const char *name, struct wsbox_error *err)
+static int rm_entry_once(int dirfd, const char *name, int depth,
+			 struct wsbox_error *err);
+static int open_seen_dir(int dirfd, const char *name, const struct stat *seen,
+			 struct wsbox_error *err);
+
+/* In dfd: unlink every non-directory; *sub gets the name of one directory
+ * left (NULL when none), with what fstatat saw of it. */
+static int rm_files_find_dir(int dfd, const char *label, char **sub,
+			     struct stat *sst, struct wsbox_error *err)
 {
+	*sub = NULL;
+	int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", label);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		int e = errno;
+		close(dup_fd);
+		return wsbox_fail(err, e, "fdopendir `%s`", label);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dfd, de->d_name, sst, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return wsbox_fail(err, errno, "stat `%s`", de->d_name);
+		}
+		if (S_ISDIR(sst->st_mode)) {
+			*sub = xstrdup(de->d_name);
+			return 0;
+		}
+		/* EISDIR: swapped for a directory, seen on the next pass. */
+		if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT &&
+		    errno != EISDIR)
+			return wsbox_fail(err, errno, "unlink `%s`",
+					  de->d_name);
+	}
+	if (errno)
+		return wsbox_fail(err, errno, "readdir `%s`", label);
+	return 0;
+}
+
+struct rm_level {
+	char *name; /* in the level above */
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Empty the directory `top` (a verified fd) without recursion, holding at
+ * most three fds: down into one subdirectory at a time (open_seen_dir),
+ * back up through ".." checked against the inode it came from (a
+ * directory moved meanwhile fails the removal instead of removing
+ * elsewhere), removing each directory once it is empty. */
+static int rm_deep(int top, const char *label, struct wsbox_error *err)
+{
+	struct stat st;
+	if (fstat(top, &st) < 0)
+		return wsbox_fail(err, errno, "stat `%s`", label);
+	size_t depth = 0, cap = 16, retries = 0;
+	struct rm_level *lv = xcalloc(cap, sizeof *lv);
+	lv[0] = (struct rm_level){NULL, st.st_dev, st.st_ino};
+	int cur = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = cur < 0 ? wsbox_fail(err, errno, "open `%s`", label) : 0;
+	while (r == 0) {
+		char *sub = NULL;
+		struct stat sst;
+		r = rm_files_find_dir(cur, label, &sub, &sst, err);
+		if (r < 0)
+			break;
+		if (sub) {
+			int fd = open_seen_dir(cur, sub, &sst, err);
+			if (fd == -EAGAIN && ++retries <= RM_RETRIES * 64) {
+				free(sub);
+				continue;
+			}
+			if (fd < 0) {
+				free(sub);
+				r = fd == -EAGAIN
+					? wsbox_fail(err, EAGAIN,
+						     "remove `%s`: it keeps "
+						     "changing",
+						     label)
+					: fd;
+				break;
+			}
+			if (++depth == cap) {
+				cap *= 2;
+				lv = xreallocarray(lv, cap, sizeof *lv);
+			}
+			lv[depth] =
+			    (struct rm_level){sub, sst.st_dev, sst.st_ino};
+			close(cur);
+			cur = fd;
+			continue;
+		}
+		if (depth == 0)
+			break;
+		int up = openat(
+		    cur, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat ust;
+		if (up < 0 || fstat(up, &ust) < 0 ||
+		    ust.st_dev != lv[depth - 1].dev ||
+		    ust.st_ino != lv[depth - 1].ino) {
+			if (up >= 0)
+				close(up);
+			r = wsbox_fail(err, EAGAIN,
+				       "remove `%s`: moved during removal",
+				       label);
+			break;
+		}
+		close(cur);
+		cur = up;
+		/* ENOTEMPTY: refilled meanwhile, listed again. */
+		int u =
+		    unlinkat(cur, lv[depth].name, AT_REMOVEDIR) < 0 ? errno : 0;
+		bool again = u == ENOTEMPTY || u == EEXIST;
+		if (u && u != ENOENT && !again)
+			r = wsbox_fail(err, u, "rmdir `%s`", lv[depth].name);
+		else if (again && ++retries > RM_RETRIES * 64)
+			r = wsbox_fail(err, EAGAIN,
+				       "remove `%s`: it keeps changing", label);
+		free(lv[depth].name);
+		depth--;
+	}
+	if (cur >= 0)
+		close(cur);
+	for (size_t i = 1; i <= depth; i++)
+		free(lv[i].name);
+	free(lv);
+	return r;
+}
+
+static int rm_children(int dfd, const char *name, int depth,
+		       struct wsbox_error *err)
+{
+	if (depth >= RM_FD_WINDOW)
+		return rm_deep(dfd, name, err);
 	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	if (dup_fd < 0)
 		return wsbox_fail(err, errno, "dup `%s`", name);
@@ -281,7 +421,13 @@ static int rm_children(int dfd, const char *name, struct wsbox_error *err)
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		int r = rm_rf_at(dfd, de->d_name, err);
+		int r = -EAGAIN;
+		for (int i = 0; r == -EAGAIN && i < RM_RETRIES; i++)
+			r = rm_entry_once(dfd, de->d_name, depth + 1, err);
+		if (r == -EAGAIN)
+			r = wsbox_fail(err, EAGAIN,
+				       "remove `%s`: it keeps changing",
+				       de->d_name);
 		if (r < 0)
 			return r;
 	}
@@ -341,8 +487,10 @@ static int open_seen_dir(int dirfd, const char *name, const struct stat *seen,
 	return fd;
 }
 
-/* One pass over dirfd/name: -EAGAIN when the name changed under it. */
-static int rm_entry_once(int dirfd, const char *name, struct wsbox_error *err)
+/* One pass over dirfd/name (`depth` levels below the removal's start):
+ * -EAGAIN when the name changed under it. */
+static int rm_entry_once(int dirfd, const char *name, int depth,
+			 struct wsbox_error *err)
 {
 	struct stat seen;
 	if (fstatat(dirfd, name, &seen, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -360,7 +508,7 @@ static int rm_entry_once(int dirfd, const char *name, struct wsbox_error *err)
 	_cleanup_close_ int fd = open_seen_dir(dirfd, name, &seen, err);
 	if (fd < 0)
 		return fd;
-	int r = rm_children(fd, name, err);
+	int r = rm_children(fd, name, depth, err);
 	if (r < 0)
 		return r;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
@@ -373,7 +521,7 @@ static int rm_entry_once(int dirfd, const char *name, struct wsbox_error *err)
 int rm_rf_at(int dirfd, const char *name, struct wsbox_error *err)
 {
 	for (int i = 0; i < RM_RETRIES; i++) {
-		int r = rm_entry_once(dirfd, name, err);
+		int r = rm_entry_once(dirfd, name, 0, err);
 		if (r != -EAGAIN)
 			return r;
 	}

@@ -2234,6 +2234,39 @@ static bool args_one(char **args UNUSED, int n)
 	return n == 1;
 }
 
+/* deep_tree N: N nested directories `d` below the cwd, made one level at a
+ * time through the parent's fd (a path of 2N bytes, past PATH_MAX for
+ * N > 2048, which no single path-taking call could reach), with a file at
+ * the bottom (issue 19 item 7). */
+static void atk_deep_tree(char **args)
+{
+	long n = strtol(args[0], NULL, 10);
+	int cur = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = cur < 0 ? errno : 0;
+	for (long i = 0; !err && i < n; i++) {
+		int next = -1;
+		if (mkdirat(cur, "d", 0755) < 0 ||
+		    (next = openat(cur, "d",
+				   O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			err = errno;
+		close(cur);
+		cur = next;
+	}
+	if (!err) {
+		int f =
+		    openat(cur, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (f < 0 || write(f, "deep\n", 5) != 5)
+			err = errno ? errno : EIO;
+		if (f >= 0)
+			close(f);
+	}
+	if (cur >= 0)
+		close(cur);
+	char what[64];
+	snprintf(what, sizeof what, "mkdir %ld nested dirs", n);
+	say(what, err);
+}
+
 struct attack {
 	const char *name;
 	void (*run)(char **args);
@@ -2278,6 +2311,8 @@ static const struct attack attacks[] = {
     {"exe", atk_exe, NULL, "/proc/self/exe, /proc/1/exe (CVE-2019-5736)"},
     {"xattr", atk_xattr, args_one, "PATH: set overlay/trusted xattrs"},
     {"mknod", atk_mknod, NULL, "device nodes in cwd"},
+    {"deep_tree", atk_deep_tree, args_one,
+     "N: N nested dirs below the cwd, fd by fd, a file at the bottom"},
 };
 
 static int attack_main(int argc, char **argv)

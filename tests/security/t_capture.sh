@@ -109,3 +109,159 @@ EOF
 	ws layers --store "$STORE" verify
 	assert_rc 0
 }
+
+# Nothing of task $1 (run r) reached the store: no layer, no cache entry,
+# no staging left, a record without a layer whose status is $2, and the
+# store still verifies.
+assert_nothing_published() {
+	ws layers --store "$STORE" ls
+	assert_rc 0
+	assert_out ""
+	assert_eq "$(ls -A "$STORE/layers")" "" "layers dir"
+	assert_eq "$(ls -A "$STORE/staging")" "" "staging dir"
+	assert_eq "$(ls -A "$STORE/cache/tasks")" "" "cache entries"
+	grep -q '^ "layer": null,$' "$STORE/runs/r/tasks/$1" || fail "record names a layer: $(cat "$STORE/runs/r/tasks/$1")"
+	grep -q "^ \"status\": \"$2\",\$" "$STORE/runs/r/tasks/$1" || fail "record status: $(grep status "$STORE/runs/r/tasks/$1")"
+	ws layers --store "$STORE" verify
+	assert_rc 0
+}
+
+# Issue 19 item 7: a 10,000-deep tree (a path of 20 KB, past PATH_MAX),
+# made fd by fd. Published, no reader could open it again (verify,
+# restore, export, a descendant's flattening all failed); capture refuses
+# it instead, with the path's beginning and why, and the attempt's tree is
+# removed however deep it is.
+test_path_deeper_than_path_max_refused_at_capture() {
+	wsx --run r --task deep -- /probe attack deep_tree 10000
+	assert_rc 125
+	expect "mkdir 10000 nested dirs: succeeded"
+	d32=d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d
+	assert_eq "$(grep -c . "$T/err")" 1 "stderr lines"
+	assert_err_has "wsbox: capture: \`$d32/…\`: path longer than 4095 bytes (PATH_MAX): no reader of the layer could open it"
+	assert_nothing_published deep failed
+	# As deep as a layer may go still works and reads back.
+	wsx --run r --task ok -- /probe attack deep_tree 2000
+	assert_rc 0
+	ws layers --store "$STORE" verify
+	assert_rc 0
+	ws layers --store "$STORE" export "$(layer_of r ok)" -o "$T/ok.tar"
+	assert_rc 0
+}
+
+# Issue 19 item 7: names an OCI layer tar reserves (`.wh..wh..opq`, any
+# `.wh.` name) written by the task through the kernel overlay, as a file,
+# a directory and a symlink. `layers export` cannot carry them, so capture
+# refuses them (the same rule, layers/oci_tar.h): every published layer
+# can be exported.
+test_whiteout_looking_names_refused_at_capture() {
+	for c in 'echo x > .wh..wh..opq:.wh..wh..opq' \
+		'mkdir d && echo x > d/.wh.f:d/.wh.f' \
+		'mkdir .wh.dir:.wh.dir' 'ln -s x .wh.link:.wh.link'; do
+		cmd=${c%%:*} name=${c#*:}
+		wsx --run r --task wh -- sh -c "echo keep > keep; $cmd"
+		assert_rc 125
+		assert_eq "$(grep -c . "$T/err")" 1 "stderr lines"
+		assert_err_has "wsbox: capture: \`$name\`: a name starting with \`.wh.\` cannot be represented in an OCI layer"
+		assert_nothing_published wh failed
+	done
+}
+
+# Issue 19 item 8: a 1 TiB sparse file (no blocks) hashed as 1 TiB of
+# zeros took minutes past --timeout. The deadline covers the capture: it
+# ends as the task's own timeout does (exit 124, status timeout), nothing
+# published. `timeout 60` turns a hang into a failure (137), not a pass.
+test_sparse_terabyte_file_capture_cut_by_timeout() {
+	RC=0
+	timeout --preserve-status -s KILL 60 "$WSBOX" exec --store "$STORE" \
+		--rootfs "$ROOTFS" --run r --task sparse --timeout 5 -- \
+		truncate -s 1099511627776 huge >"$T/out" 2>"$T/err" </dev/null || RC=$?
+	assert_rc 124
+	assert_eq "$(grep -c . "$T/err")" 1 "stderr lines"
+	assert_err_has "wsbox: task sparse timed out after 5 s (during capture)"
+	assert_nothing_published sparse timeout
+}
+
+# Issue 19 item 8: its apparent size counts against --max-layer-size
+# before a byte is read (the tmpfs holds it in no room at all).
+test_sparse_terabyte_file_counts_against_max_layer_size() {
+	RC=0
+	timeout --preserve-status -s KILL 60 "$WSBOX" exec --store "$STORE" \
+		--rootfs "$ROOTFS" --run r --task sparse --max-layer-size 10M -- \
+		truncate -s 1099511627776 huge >"$T/out" 2>"$T/err" </dev/null || RC=$?
+	assert_rc 125
+	assert_err_has "layer exceeds --max-layer-size (10485760 bytes)"
+	assert_nothing_published sparse failed
+}
+
+# Issue 19 item 8: holes are hashed without being read, as the zeros they
+# read as: the same bytes written sparse or dense are the same layer, in
+# place and under --max-layer-size (copy mode).
+test_sparse_and_dense_files_are_the_same_layer() {
+	sparse='truncate -s 3145728 f && printf end >> f && truncate -s 5242880 f'
+	dense='dd if=/dev/zero of=f bs=1048576 count=3 2>/dev/null && printf end >> f && dd if=/dev/zero bs=1 count=2097149 2>/dev/null >> f'
+	wsx --run r --task sparse -- sh -c "$sparse"
+	assert_rc 0
+	wsx --run r --task dense -- sh -c "$dense"
+	assert_rc 0
+	wsx --run r --task copied --max-layer-size 16M -- sh -c "$sparse"
+	assert_rc 0
+	s=$(layer_of r sparse)
+	[ -n "$s" ] || fail "no layer for the sparse file"
+	assert_eq "$(layer_of r dense)" "$s" "dense file's layer"
+	assert_eq "$(layer_of r copied)" "$s" "layer under --max-layer-size"
+	ws layers --store "$STORE" verify
+	assert_rc 0
+}
+
+# Issue 19 item 6: a reference into the workspace kept past the task (the
+# red team passed an fd to /workspace over an abstract socket to a task of
+# another run; Landlock now scopes those sockets, t_escape) writes into the
+# layer once it is published. Here the host side of the test stands in for
+# that process: it holds the task's cwd through /proc and writes after
+# publication. Rootless the write reaches the layer (the control); the
+# check before assembly and before a cache hit refuses the layer, naming it
+# and `layers verify`, so no descendant and no hit is served the planted
+# file. As root the capture gave every entry to root, so the write through
+# the overlay (as the task's mapped id) is refused already.
+test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
+	mark=$(uniq_secs 3)
+	(
+		i=0
+		while ! pid=$(pgrep -f "^sleep $mark\$"); do
+			i=$((i + 1))
+			[ $i -lt 200 ] || exit 1
+			sleep 0.02
+		done
+		cd "/proc/$pid/cwd" || exit 1
+		: >"$T/held"
+		while [ ! -e "$T/go" ]; do sleep 0.05; done
+		echo planted >f 2>"$T/plant.err" || : >"$T/refused"
+	) &
+	holder=$!
+	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	assert_rc 0
+	touch "$T/go"
+	wait $holder || fail "the stand-in could not hold the workspace"
+	l=$(layer_of r a)
+	[ -n "$l" ] || fail "no layer recorded"
+	if [ "$(id -u)" = 0 ]; then
+		assert_file "$T/refused"
+		assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" orig "published file after the write"
+		wsx --run r --task child --parent a -- cat f
+		assert_rc 0
+		assert_out orig
+		return 0
+	fi
+	assert_no_file "$T/refused"
+	assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" planted "published file after the write (control)"
+	why="layer $l: \`f\` changed since it was published (run \`wsbox layers verify\`)"
+	wsx --run r --task child --parent a -- cat f
+	assert_rc 125
+	assert_err_has "$why"
+	assert_eq "$(cat "$T/out")" "" "what the child saw"
+	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	assert_rc 125
+	assert_err_has "$why"
+	ws layers --store "$STORE" verify
+	[ "$RC" != 0 ] || fail "layers verify passed on the changed layer"
+}

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layers/capture.h"
@@ -63,6 +64,22 @@ static int capture(const char *root, const struct capture_options *o,
 	assert_true(fd >= 0);
 	int r = capture_tree(fd, o, m, s, err);
 	close(fd);
+	assert_int_equal(count_fds(), before);
+	return r;
+}
+
+/* Capture the copy of src into a fresh dir; no fd leaks. */
+static int capture_copy(const char *src, const char *dst,
+			const struct capture_options *o, struct manifest *m,
+			struct capture_stats *s, struct wsbox_error *err)
+{
+	int before = count_fds();
+	int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sfd >= 0 && dfd >= 0);
+	int r = capture_tree_copy(sfd, dfd, o, m, s, err);
+	close(sfd);
+	close(dfd);
 	assert_int_equal(count_fds(), before);
 	return r;
 }
@@ -154,13 +171,15 @@ static void make_chain(int dfd, const char *name, int depth)
 static void test_capture_walks_a_10000_deep_tree(void **state)
 {
 	(void)state;
-	enum { DEPTH = 10000 };
+	/* Kept: as deep as a layer path may be (4 + 2 * 2040 + 7 bytes,
+	 * under PATH_MAX); removed (outside --save): 10,000 deep. */
+	enum { KEPT = 2040, DEPTH = 10000 };
 	_cleanup_free_ char *root = fx_tree_new();
 	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(rfd >= 0);
 	assert_int_equal(mkdirat(rfd, "keep", 0755), 0);
 	int kfd = openat(rfd, "keep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	make_chain(kfd, "d", DEPTH);
+	make_chain(kfd, "d", KEPT);
 	close(kfd);
 	assert_int_equal(mkdirat(rfd, "junk", 0755), 0);
 	int jfd = openat(rfd, "junk", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -186,21 +205,60 @@ static void test_capture_walks_a_10000_deep_tree(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	if (r)
 		fail_msg("capture: %s", err.msg);
-	assert_int_equal(s.dirs, DEPTH + 1);
+	assert_int_equal(s.dirs, KEPT + 1);
 	assert_int_equal(s.files, 1);
 	assert_int_equal(s.dropped, 1);
-	assert_int_equal(m.n, DEPTH + 2);
+	assert_int_equal(m.n, KEPT + 2);
 	assert_false(fx_exists(root, "junk"));
 	/* Pre-order: keep, keep/d, keep/d/d, ..., then the file last. */
 	assert_string_equal(m.e[0].path, "keep");
 	const struct mf_entry *last = &m.e[m.n - 1];
 	assert_int_equal(last->type, MF_FILE);
-	assert_int_equal(strlen(last->path), 4 + 2 * DEPTH + 7);
+	assert_int_equal(strlen(last->path), 4 + 2 * KEPT + 7);
 	assert_ptr_equal(manifest_find(&m, last->path), last);
 	char d[DIGEST_STRLEN];
 	digest_of(&m, d);
 	manifest_free(&m);
 	fx_tree_remove(root);
+}
+
+/* Issue 19 item 7: a kept path longer than PATH_MAX could be published
+ * but never opened again by verify, restore, export or a descendant's
+ * flattening. The walk itself (fd-relative) gets there; the capture
+ * refuses, naming the path's beginning, in place and in copy mode. */
+static void test_capture_refuses_paths_longer_than_path_max(void **state)
+{
+	(void)state;
+	enum { DEPTH = 10000 };
+	_cleanup_free_ char *root = fx_tree_new();
+	_cleanup_free_ char *dst = fx_tree_new();
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	make_chain(rfd, "d", DEPTH);
+	close(rfd);
+	fx_file(root, "z", "z", 0644);
+	struct capture_options o = owner_opts();
+	struct manifest m = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	assert_int_equal(capture_copy(root, dst, &o, &m, &s, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "`d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/"
+					"d/d/d/d/d/d/d/d/d/d/d/d/d/d/…`: path "
+					"longer than 4095 bytes"));
+	assert_int_equal(m.n, 0);
+	assert_false(fx_exists(dst, "d"));
+	memset(&err, 0, sizeof err);
+	assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
+	assert_non_null(
+	    strstr(err.msg, "path longer than 4095 bytes (PATH_MAX)"));
+	assert_int_equal(strlen(err.msg),
+			 strlen("`") + 64 + strlen("…`: ") +
+			     strlen("path longer than 4095 "
+				    "bytes (PATH_MAX): no reader "
+				    "of the layer could open it"));
+	assert_int_equal(m.n, 0);
+	fx_tree_remove(root);
+	fx_tree_remove(dst);
 }
 
 static void test_capture_escapes_hostile_names(void **state)
@@ -797,22 +855,6 @@ static void build_copy_sample(const char *root)
 	close(rfd);
 }
 
-/* Capture the copy of src into a fresh dir; no fd leaks. */
-static int capture_copy(const char *src, const char *dst,
-			const struct capture_options *o, struct manifest *m,
-			struct capture_stats *s, struct wsbox_error *err)
-{
-	int before = count_fds();
-	int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(sfd >= 0 && dfd >= 0);
-	int r = capture_tree_copy(sfd, dfd, o, m, s, err);
-	close(sfd);
-	close(dfd);
-	assert_int_equal(count_fds(), before);
-	return r;
-}
-
 static void test_capture_copy_matches_in_place(void **state)
 {
 	(void)state;
@@ -1003,25 +1045,156 @@ static void test_capture_converts_fuse_overlayfs_markers(void **state)
 	fx_tree_remove(kern);
 }
 
-/* Without fuse_upper a `.wh.` file is an ordinary file (the kernel overlay
- * lets a task create one). */
-static void test_capture_keeps_wh_files_of_a_kernel_upper(void **state)
+/* Issue 19 item 7: the kernel overlay lets a task create `.wh.` names,
+ * which an OCI layer tar reads as whiteouts and opaque markers, so export
+ * refuses them: so does capture (the same rule, oci_tar_refusal), for a
+ * file, a directory, a symlink and a whiteout of such a name. */
+static void test_capture_refuses_wh_names_export_cannot_carry(void **state)
+{
+	(void)state;
+	static const char *const names[] = {".wh..wh..opq", ".wh.x",
+					    "d/.wh.",	    ".wh.dir",
+					    ".wh.link",	    ".wh.gone"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		_cleanup_free_ char *root = fx_tree_new();
+		fx_file(root, "a", "a", 0644);
+		fx_dir(root, "d", 0755);
+		if (!strcmp(names[i], ".wh.dir"))
+			fx_dir(root, names[i], 0755);
+		else if (!strcmp(names[i], ".wh.link"))
+			fx_symlink(root, names[i], "a");
+		else if (!strcmp(names[i], ".wh.gone")) {
+			if (fx_whiteout(root, names[i]) < 0) {
+				fx_tree_remove(root);
+				continue; /* no whiteouts for this process */
+			}
+		} else
+			fx_file(root, names[i], "x", 0644);
+		struct capture_options o = owner_opts();
+		struct manifest m = {0};
+		struct capture_stats s;
+		struct wsbox_error err = {0};
+		assert_int_equal(capture(root, &o, &m, &s, &err), -EINVAL);
+		_cleanup_free_ char *want = xasprintf(
+		    "`%s`: a name starting with `.wh.` cannot be represented "
+		    "in an OCI layer",
+		    names[i]);
+		assert_string_equal(err.msg, want);
+		assert_int_equal(m.n, 0);
+		fx_tree_remove(root);
+	}
+}
+
+/* Issue 19 item 8: holes are hashed as the zeros they read as, without
+ * reading them: a sparse file and a dense one with the same bytes have the
+ * same digest, in place and in copy mode (whose copy stays sparse). */
+static void sparse_and_dense(const char *root, bool sparse)
+{
+	_cleanup_free_ char *p = fx_path(root, "f");
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	static const char zeros[1 << 16];
+	/* data at 0, a 3 MiB + 5 hole, data, a hole to the end */
+	assert_int_equal(pwrite(fd, "head", 4, 0), 4);
+	off_t at = 4 + 3 * (1 << 20) + 5;
+	for (off_t o = 4; !sparse && o < at; o += (off_t)sizeof zeros) {
+		size_t n = (size_t)(at - o) < sizeof zeros ? (size_t)(at - o)
+							   : sizeof zeros;
+		assert_int_equal(pwrite(fd, zeros, n, o), (ssize_t)n);
+	}
+	assert_int_equal(pwrite(fd, "mid", 3, at), 3);
+	off_t end = at + 3 + 2 * (1 << 20) + 1;
+	if (sparse) {
+		assert_int_equal(ftruncate(fd, end), 0);
+	} else {
+		for (off_t o = at + 3; o < end; o += (off_t)sizeof zeros) {
+			size_t n = (size_t)(end - o) < sizeof zeros
+				       ? (size_t)(end - o)
+				       : sizeof zeros;
+			assert_int_equal(pwrite(fd, zeros, n, o), (ssize_t)n);
+		}
+	}
+	close(fd);
+}
+
+static off_t blocks_of(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = fx_path(root, rel);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	return (off_t)st.st_blocks;
+}
+
+static void test_capture_hashes_holes_as_zeros_whatever_the_layout(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *sp = fx_tree_new();
+	_cleanup_free_ char *dn = fx_tree_new();
+	_cleanup_free_ char *cp = fx_tree_new();
+	sparse_and_dense(sp, true);
+	sparse_and_dense(dn, false);
+	assert_true(blocks_of(sp, "f") < blocks_of(dn, "f"));
+	struct capture_options o = owner_opts();
+	struct manifest ms = {0}, md = {0}, mc = {0};
+	struct capture_stats s;
+	struct wsbox_error err = {0};
+	if (capture_copy(sp, cp, &o, &mc, &s, &err))
+		fail_msg("capture copy: %s", err.msg);
+	if (capture(sp, &o, &ms, &s, &err))
+		fail_msg("capture sparse: %s", err.msg);
+	if (capture(dn, &o, &md, &s, &err))
+		fail_msg("capture dense: %s", err.msg);
+	assert_int_equal(ms.n, 1);
+	assert_int_equal(ms.e[0].size,
+			 4 + 3 * (1 << 20) + 5 + 3 + 2 * (1 << 20) + 1);
+	assert_memory_equal(ms.e[0].sha256, md.e[0].sha256, 32);
+	assert_memory_equal(mc.e[0].sha256, md.e[0].sha256, 32);
+	char a[DIGEST_STRLEN], b[DIGEST_STRLEN], c[DIGEST_STRLEN];
+	digest_of(&ms, a);
+	digest_of(&md, b);
+	digest_of(&mc, c);
+	assert_string_equal(a, b);
+	assert_string_equal(c, b);
+	/* The copy is sparse too, and holds the same bytes. */
+	assert_true(blocks_of(cp, "f") < blocks_of(dn, "f"));
+	_cleanup_free_ char *cmd = xasprintf("cmp -s '%s/f' '%s/f'", cp, dn);
+	assert_int_equal(system(cmd), 0);
+	manifest_free(&ms);
+	manifest_free(&md);
+	manifest_free(&mc);
+	fx_tree_remove(sp);
+	fx_tree_remove(dn);
+	fx_tree_remove(cp);
+}
+
+/* Issue 19 item 8: the deadline (exec's --timeout) stops the hash of a
+ * 1 TiB sparse file, and the walk between entries, with -ETIMEDOUT. */
+static void test_capture_stops_at_the_deadline(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
-	fx_file(root, ".wh.x", "x", 0644);
+	_cleanup_free_ char *p = fx_path(root, "huge");
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)1 << 40), 0);
+	close(fd);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	struct capture_options o = owner_opts();
+	o.deadline = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + 0.2;
 	struct manifest m = {0};
 	struct capture_stats s;
 	struct wsbox_error err = {0};
-	if (capture(root, &o, &m, &s, &err))
-		fail_msg("capture: %s", err.msg);
-	need(&m, ".wh.x", MF_FILE);
-	assert_null(manifest_find(&m, "x"));
-	manifest_free(&m);
+	assert_int_equal(capture(root, &o, &m, &s, &err), -ETIMEDOUT);
+	assert_string_equal(err.msg, "--timeout expired");
+	assert_int_equal(m.n, 0);
+	/* Already past: not one entry more. */
+	o.deadline = 1;
+	memset(&err, 0, sizeof err);
+	assert_int_equal(capture(root, &o, &m, &s, &err), -ETIMEDOUT);
+	assert_int_equal(s.files, 0);
 	fx_tree_remove(root);
 }
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1042,7 +1215,11 @@ int main(void)
 	    cmocka_unit_test(test_capture_copy_matches_in_place),
 	    cmocka_unit_test(test_capture_copy_failure_leaves_dst_empty),
 	    cmocka_unit_test(test_capture_converts_fuse_overlayfs_markers),
-	    cmocka_unit_test(test_capture_keeps_wh_files_of_a_kernel_upper),
+	    cmocka_unit_test(test_capture_refuses_wh_names_export_cannot_carry),
+	    cmocka_unit_test(test_capture_refuses_paths_longer_than_path_max),
+	    cmocka_unit_test(
+		test_capture_hashes_holes_as_zeros_whatever_the_layout),
+	    cmocka_unit_test(test_capture_stops_at_the_deadline),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -90,6 +91,47 @@ static void test_rm_rf_at_removes_read_only_and_mode_000_dirs(void **state)
 	_cleanup_free_ char *t = fx_path(root, "t");
 	assert_int_equal(rm_rf_at(AT_FDCWD, t, &err), 0);
 
+	assert_false(fx_exists(root, "t"));
+	fx_tree_remove(root);
+}
+
+/* A task's 10,000-deep tree (issue 19 item 7: a failed capture leaves it
+ * in the attempt's staging dir): removed with far fewer fds than levels,
+ * read-only levels and files on the way included. */
+static void test_rm_rf_at_removes_a_10000_deep_tree_within_few_fds(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *root = fx_tree_new();
+	fx_dir(root, "t", 0755);
+	_cleanup_free_ char *t = fx_path(root, "t");
+	int cur = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(cur >= 0);
+	for (int i = 0; i < 10000; i++) {
+		assert_int_equal(mkdirat(cur, "d", 0755), 0);
+		if (i % 1000 == 0) {
+			int f = openat(cur, "f", O_WRONLY | O_CREAT | O_CLOEXEC,
+				       0444);
+			assert_true(f >= 0);
+			close(f);
+		}
+		int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		if (i % 3000 == 0)
+			assert_int_equal(fchmod(cur, 0500), 0);
+		close(cur);
+		cur = next;
+	}
+	close(cur);
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 200;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct wsbox_error err = {0};
+	int r = rm_rf_at(AT_FDCWD, t, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r)
+		fail_msg("rm_rf_at: %s", err.msg);
 	assert_false(fx_exists(root, "t"));
 	fx_tree_remove(root);
 }
@@ -264,6 +306,8 @@ int main(void)
 		test_rm_rf_at_unlinks_symlinks_and_leaves_their_targets),
 	    cmocka_unit_test(test_rm_rf_at_removes_read_only_and_mode_000_dirs),
 	    cmocka_unit_test(test_rm_rf_at_of_a_missing_name_succeeds),
+	    cmocka_unit_test(
+		test_rm_rf_at_removes_a_10000_deep_tree_within_few_fds),
 	    cmocka_unit_test(
 		test_rm_rf_at_rechecks_a_dir_swapped_for_a_symlink),
 	    cmocka_unit_test(
