@@ -127,11 +127,18 @@ scale_layer() {
 # scale_time CURVE STORE TASK X: restore and capture times of TASK's layer.
 scale_time() {
 	local tree key=scale.$1.$4 r
-	tree=$2/layers/$(layer_of "$2" s "$3")/tree
+	# capture_bench captures in place (it normalises modes as capture
+	# does), so it works on a copy: a published layer whose inodes change
+	# is refused by the next exec that stands on it (docs/capture.md
+	# "Integrity after publication").
+	tree=$WORK/capture-copy
+	rm -rf "$tree"
+	cp -a --reflink=auto "$2/layers/$(layer_of "$2" s "$3")/tree" "$tree"
 	for ((r = 0; r < R_SCALE; r++)); do
 		sample "$key.restore" "$W" exec --store "$2" --run s --task "probe$3" --parent "$3" --ro -- true "n${EPOCHREALTIME/./}"
 		sample "$key.capture" "$TOOLS/capture_bench" "$tree"
 	done
+	rm -rf "$tree"
 	curve_point "restore_$1" "$4" "$key.restore"
 	curve_point "capture_$1" "$4" "$key.capture"
 }
