@@ -144,6 +144,9 @@ static void test_policy_bad_syntax_is_refused_with_its_line(void **state)
 		     "mask of low bits");
 	expect_error("default allow\ndeny EPERM read arg0 &0xff > 1\n",
 		     "a mask needs `==`");
+	expect_error(
+	    "default allow\ndeny 13 openat arg5 notin 1 2 10 arg1 < 5\n",
+	    "cannot be compiled in bounded time");
 	expect_error("default allow\ninclude\n", "line 2: `include` needs");
 	expect_error("default allow\ninclude nosuch\n",
 		     "line 2: include `nosuch`: no such profile");
