@@ -41,6 +41,16 @@ static void *discard_main(void *arg)
 	return NULL;
 }
 
+static void discard_free(struct exec_discard *d)
+{
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	free(d->work);
+	free(d->dir);
+	free(d->attempts);
+	free(d);
+}
+
 /* Only for the kernel overlay's own work dir: with --max-layer-size it is
  * the mount point of the task's tmpfs, and the other strategies use it
  * otherwise; --keep-failed may keep the whole dir. */
@@ -58,12 +68,7 @@ void exec_discard_start(struct exec_ctx *c)
 	pthread_cond_init(&d->cv, NULL);
 	if (pthread_create(&d->th, NULL, discard_main, d) != 0) {
 		/* No thread: settle_attempt removes staging as before. */
-		pthread_mutex_destroy(&d->mu);
-		pthread_cond_destroy(&d->cv);
-		free(d->work);
-		free(d->dir);
-		free(d->attempts);
-		free(d);
+		discard_free(d);
 		return;
 	}
 	c->discard = d;
@@ -90,11 +95,6 @@ void exec_discard_finish(struct exec_ctx *c)
 	if (d->r < 0)
 		wsbox_error_print(&d->err);
 	c->staging_gone = true;
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
-	free(d->work);
-	free(d->dir);
-	free(d->attempts);
-	free(d);
+	discard_free(d);
 	c->discard = NULL;
 }
