@@ -178,24 +178,14 @@ test_idrange_tenant_release_refused_while_running_then_reused() {
 	ranges_file 3000000000 131072
 	wsx --no-cache --tenant alice -- true
 	assert_rc 0
-	secs=$(uniq_secs 60)
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant bob -- sleep "$secs" \
-		</dev/null >/dev/null 2>&1 &
-	slow=$!
-	trap 'kill "$slow" 2>/dev/null; wait' EXIT
-	i=0
-	while ! pgrep -f -x "sleep $secs" >/dev/null; do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "bob's task never started"
-		sleep 0.1
-	done
+	start_sleeper --tenant bob
 	ws gc --release-tenant bob
 	assert_rc 125
 	assert_eq "$(cat "$T/err")" "wsbox: tenant bob: a task in its ids 3000065536-3000131071 is still running" stderr
 	wsx --no-cache --tenant carol -- true
 	assert_rc 125
 	assert_err_has "all 2 blocks of the pool are taken"
-	kill "$slow"
-	wait "$slow"
+	stop_sleepers
 	ws gc --release-tenant bob
 	assert_rc 0
 	assert_out "gc: released tenant bob (ids 3000065536-3000131071)"
@@ -247,10 +237,135 @@ test_idrange_tenant_malformed_file_is_refused() {
 	printf 'tenant a 3000000000\npool 3000000000 131072\n' >"$T/ranges"
 	wsx --tenant a -- true
 	assert_rc 125
-	assert_err_has "line 1: a tenant before the pool"
+	assert_err_has "line 1: a block before the pool"
 	printf 'pool 3000000000 131072\ntenant a 3000000001\n' >"$T/ranges"
 	wsx --tenant a -- true
 	assert_rc 125
 	assert_err_has "line 2: want \`tenant NAME BASE\`, BASE a block of the pool"
 	assert_store_clean
+}
+
+# Per-run blocks (docs/sandbox.md "Id blocks"): once a range allocation
+# file exists, every run without --tenant gets its own block at its first
+# task and keeps it for its later ones; a one-off exec (no --run) gets one
+# while it runs, taken back by the next allocation.
+test_idrange_runs_get_own_blocks_by_default() {
+	need_root
+	ranges_file 3000000000 262144
+	wsx --no-cache --run r1 --task a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "run r1"
+	wsx --no-cache --run r2 --task a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000065536 "run r2"
+	wsx --no-cache --run r1 --task b --parent a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "run r1's later task"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000131072 "a one-off exec"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000131072 "the next one-off exec, after the first ended"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 2 "run lines"
+	assert_eq "$(grep -c '^once ' "$T/ranges")" 1 "once lines"
+	grep -qx "run 3000000000 r1 $(realpath "$STORE")" "$T/ranges" ||
+		fail "no line for r1: $(cat "$T/ranges")"
+}
+
+# Without a range allocation file every run shares the one range, as
+# before (the control for the test above).
+test_idrange_runs_share_the_range_without_a_ranges_file() {
+	need_root
+	export WSBOX_RANGES=
+	[ ! -e /etc/wsbox/ranges ] || { echo "/etc/wsbox/ranges exists"; exit 77; }
+	wsx --no-cache --run r1 -- cat /proc/self/uid_map
+	assert_rc 0
+	first=$(base_of)
+	wsx --no-cache --run r2 -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" "$first" "run r2 in r1's range"
+}
+
+# A run's block goes back with `runs rm` (kept while a task of it still
+# runs), and gc takes back the blocks of runs that are gone without that
+# (a crash between the removal and the release, or a hand-deleted run).
+test_idrange_removed_runs_blocks_are_freed_by_runs_rm_and_gc() {
+	need_root
+	ranges_file 3000000000 196608
+	wsx --no-cache --run r1 -- true
+	assert_rc 0
+	wsx --no-cache --run r2 -- true
+	assert_rc 0
+	start_sleeper --run r3
+	ws runs --store "$STORE" rm r1
+	assert_rc 0
+	assert_out "runs rm: released run r1's ids 3000000000-3000065535"
+	ws runs --store "$STORE" rm r3
+	assert_rc 0
+	assert_out "runs rm: run r3's ids 3000131072-3000196607 kept: a task in them still runs (\`wsbox gc\` frees them once it ends)"
+	rm -rf "$STORE/runs/r2"
+	ws gc --store "$STORE" --dry-run
+	assert_rc 0
+	assert_out_has "gc: would free ids 3000065536-3000131071 of run r2 (store $(realpath "$STORE"))"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 2 "run lines after the dry run"
+	ws gc --store "$STORE"
+	assert_rc 0
+	assert_out_has "gc: freed ids 3000065536-3000131071 of run r2"
+	assert_out_has "gc: freed 1 id blocks"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 1 "run lines after gc"
+	# The killed task records its end, so r3 is back: removed again, its
+	# block goes.
+	stop_sleepers
+	ws runs --store "$STORE" rm r3
+	assert_rc 0
+	assert_out "runs rm: released run r3's ids 3000131072-3000196607"
+	wsx --no-cache --run r4 -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "r4 gets the lowest freed block"
+}
+
+# `wsbox run --tenant NAME` runs every task of the pipeline as the tenant.
+test_idrange_run_passes_tenant_to_every_task() {
+	need_root
+	ranges_file 3000000000 196608
+	cat >"$T/p.yml" <<'YML'
+tasks:
+  a:
+    run: awk '{print $2}' /proc/self/uid_map
+  b:
+    run: awk '{print $2}' /proc/self/uid_map
+    needs: [a]
+YML
+	ws run --store "$STORE" --run pr --tenant acme "$T/p.yml"
+	assert_rc 0
+	for t in a b; do
+		ws logs --store "$STORE" --run pr --task $t
+		assert_rc 0
+		assert_out 3000000000
+	done
+	assert_eq "$(cat "$T/ranges")" "# test pool
+pool 3000000000 196608
+tenant acme 3000000000" "ranges file"
+	ws run --store "$STORE" --tenant 'bad name' "$T/p.yml"
+	assert_rc 125
+	assert_err_has "--tenant \`bad name\`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})"
+}
+
+# The tenant is part of the cache key: tenant b is never answered from
+# tenant a's entry (a's task could have been tampered with by a's other
+# tasks, which share its ids), while a's own rerun is a hit.
+test_idrange_tenants_never_share_cache_entries() {
+	need_root
+	ranges_file 3000000000 131072
+	cmd='cat /proc/sys/kernel/random/uuid'
+	wsx --tenant a --run r1 -- sh -c "$cmd"
+	assert_rc 0
+	first=$(cat "$T/out")
+	wsx --tenant a --run r2 -- sh -c "$cmd"
+	assert_rc 0
+	assert_out "$first"
+	wsx --tenant b --run r3 -- sh -c "$cmd"
+	assert_rc 0
+	[ "$(cat "$T/out")" != "$first" ] || fail "tenant b got tenant a's cached output"
 }

@@ -15,24 +15,6 @@ range_base() {
 	echo "${b:-1879048192}"
 }
 
-# as UID CMD...: CMD as host uid/gid UID with no groups; its output in
-# $T/as.out (stdout and stderr), its status in $AS_RC.
-as() {
-	u=$1
-	shift
-	AS_RC=0
-	# Through sh: setpriv's own execve still holds root's capabilities
-	# (they go at that exec), so it would open a path no such user can.
-	setpriv --reuid "$u" --regid "$u" --clear-groups -- sh -c 'exec "$@"' sh "$@" \
-		>"$T/as.out" 2>&1 </dev/null || AS_RC=$?
-}
-# The command as UID failed with "Permission denied".
-assert_as_denied() { # WHAT
-	[ "$AS_RC" != 0 ] || fail "$1: succeeded: $(head -c 300 "$T/as.out")"
-	grep -q "Permission denied" "$T/as.out" ||
-		fail "$1: not EACCES: $(head -c 300 "$T/as.out")"
-}
-
 # A store where any host user could walk up to it (/var/lib: /tmp is
 # hidden in the sandbox anyway and would not show the store's own modes).
 visible_store() {
@@ -162,26 +144,35 @@ test_tenants_in_own_ranges_cannot_signal_each_other() {
 	need_root
 	printf 'pool 3000000000 131072\n' >"$T/ranges"
 	export WSBOX_RANGES="$T/ranges"
-	secs=$(uniq_secs 60)
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant a -- sleep "$secs" \
-		</dev/null >/dev/null 2>&1 &
-	slow=$!
-	trap 'kill "$slow" 2>/dev/null; wait' EXIT
-	i=0
-	while ! pid=$(pgrep -f -x "sleep $secs"); do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "tenant a's task never started"
-		sleep 0.1
-	done
+	start_sleeper --tenant a
 	wsx --no-cache --tenant b -- cat /proc/self/uid_map
 	assert_rc 0
 	assert_eq "$(awk '{print $2}' "$T/out")" "3000065536" "tenant b's base"
-	assert_eq "$(stat -c %u "/proc/$pid")" "3000000000" "tenant a's task uid"
-	as 3000065536 kill -0 "$pid"
-	[ "$AS_RC" != 0 ] || fail "tenant b's ids signalled tenant a's task"
-	grep -q "Operation not permitted" "$T/as.out" ||
-		fail "kill: not EPERM: $(cat "$T/as.out")"
-	as 3000065536 cat "/proc/$pid/environ"
-	assert_as_denied "tenant b's ids read tenant a's environ"
-	as 3000000000 kill -0 "$pid"
+	assert_eq "$(stat -c %u "/proc/$SLEEPER_PID")" "3000000000" "tenant a's task uid"
+	assert_cannot_signal 3000065536 "$SLEEPER_PID" "tenant b's ids"
+	as 3000000000 kill -0 "$SLEEPER_PID"
 	assert_eq "$AS_RC" 0 "tenant a's own ids signal it ($(cat "$T/as.out"))"
+}
+
+# Item 3, per run (the default once a range allocation file exists): two
+# runs of no tenant, and a one-off exec, are different host ids too, so a
+# task of one run cannot signal or read another run's; a run's later tasks
+# keep its ids (the control).
+test_runs_in_own_blocks_cannot_signal_each_other() {
+	need_root
+	printf 'pool 3000000000 196608\n' >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	start_sleeper --run a --task slow
+	wsx --no-cache --run b -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000065536" "run b's base"
+	assert_eq "$(stat -c %u "/proc/$SLEEPER_PID")" "3000000000" "run a's task uid"
+	assert_cannot_signal 3000065536 "$SLEEPER_PID" "run b's ids"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000131072" "a one-off exec's base"
+	assert_cannot_signal 3000131072 "$SLEEPER_PID" "a one-off exec's ids"
+	wsx --no-cache --run a --task fast -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000000000" "run a's later task"
 }
