@@ -148,7 +148,7 @@ test_idrange_doctor_reports_the_overlap() {
 	! grep -q '^FAIL root mode' "$T/out" || fail "root mode still FAILs: $(grep '^FAIL root mode' "$T/out")"
 }
 
-# Per-tenant ranges (docs/sandbox.md "Tenant ranges"): each --tenant NAME
+# Per-tenant ranges (docs/sandbox.md "Id blocks"): each --tenant NAME
 # gets the lowest free 65536-id block of the pool in the range allocation
 # file, keeps it across execs, and gives it back with gc --release-tenant,
 # which is refused while a task of the tenant runs.
