@@ -65,8 +65,12 @@ static int tenant_base(const struct identity_block *b, unsigned long *base,
 				  "them");
 	struct idrange_owner who = {.kind = IDRANGE_TENANT, .name = b->tenant};
 	int r = idrange_alloc_take(idrange_alloc_file(), &who, err);
+	if (r < 0) {
+		wsbox_error_prefix(err, "tenant %s", b->tenant);
+		return r;
+	}
 	*base = who.base;
-	return r;
+	return 0;
 }
 
 /* The run's own block, or a one-off exec's; the store by its canonical

@@ -398,9 +398,10 @@ static int alloc_new(struct alloc *a, const struct idrange_owner *who,
 	if (i == a->blocks)
 		return wsbox_fail(err, 0,
 				  "range allocation file `%s`: all %lu blocks "
-				  "of the pool are taken (free a tenant's with "
-				  "`wsbox gc --release-tenant NAME`, removed "
-				  "runs' with `wsbox gc`, or grow the pool)",
+				  "of the pool are taken (free some with "
+				  "`wsbox runs rm RUN` and `wsbox gc`, or "
+				  "`wsbox gc --release-tenant NAME`; or grow "
+				  "the pool)",
 				  a->file, a->blocks);
 	_cleanup_free_ char *line =
 	    owner_line(who, a->first + i * IDRANGE_BLOCK);
@@ -435,7 +436,7 @@ int idrange_alloc_take(const char *file, struct idrange_owner *who,
 	int r = check_owner(who, err);
 	if (r < 0)
 		return r;
-	_cleanup_(alloc_free) struct alloc a;
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
 	r = alloc_begin(file, &a, err);
 	if (r < 0)
 		return r;
@@ -460,7 +461,7 @@ static const char *owner_kind(const struct idrange_owner *who)
 int idrange_alloc_release(const char *file, struct idrange_owner *who,
 			  struct wsbox_error *err)
 {
-	_cleanup_(alloc_free) struct alloc a;
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
 	int r = alloc_begin(file, &a, err);
 	if (r < 0)
 		return r;
@@ -514,7 +515,7 @@ int idrange_alloc_reclaim(const char *file, idrange_run_exists *exists,
 {
 	*freed = NULL;
 	*n = 0;
-	_cleanup_(alloc_free) struct alloc a;
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
 	int r = alloc_begin(file, &a, err);
 	if (r < 0)
 		return r;

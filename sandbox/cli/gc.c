@@ -115,12 +115,11 @@ int cmd_gc(int argc, char **argv)
 	if (store_open(path, false, &s, &err) < 0)
 		return wsbox_error_exit(&err);
 	struct gc_stats st;
-	size_t blocks = 0;
 	int r = gc_run(&s, &o, &st, &err);
 	/* After the store's part: a run removed meanwhile is gone either way.
 	 */
 	if (r == 0)
-		r = run_ids_reclaim(&s, o.dry_run, stdout, &blocks, &err);
+		r = run_ids_reclaim(&s, o.dry_run, stdout, &err);
 	store_close(&s);
 	if (r < 0)
 		return wsbox_error_exit(&err);
@@ -130,8 +129,5 @@ int cmd_gc(int argc, char **argv)
 	       (unsigned long long)st.layer_bytes, st.cache_entries,
 	       (unsigned long long)st.cache_bytes, st.tmp_files,
 	       st.kept_staging);
-	if (blocks)
-		printf("gc: %s %zu id blocks\n",
-		       o.dry_run ? "would free" : "freed", blocks);
 	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 }

@@ -55,9 +55,8 @@ void run_ids_release(const struct store *s, const char *run, FILE *out)
 }
 
 int run_ids_reclaim(const struct store *s, bool dry_run, FILE *log,
-		    size_t *freed, struct wsbox_error *err)
+		    struct wsbox_error *err)
 {
-	*freed = 0;
 	if (!blocks_apply())
 		return 0;
 	_cleanup_free_ char *path = realpath(s->path, NULL);
@@ -84,6 +83,5 @@ int run_ids_reclaim(const struct store *s, bool dry_run, FILE *log,
 				dry_run ? "would free" : "freed", b, e);
 	}
 	idrange_owners_free(v, n);
-	*freed = n;
 	return 0;
 }

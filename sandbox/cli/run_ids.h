@@ -20,6 +20,6 @@ void run_ids_release(const struct store *s, const char *run, FILE *out);
 /* For `wsbox gc`: 0 and one line per freed block on `log`, or a negative
  * errno with err set. */
 int run_ids_reclaim(const struct store *s, bool dry_run, FILE *log,
-		    size_t *freed, struct wsbox_error *err);
+		    struct wsbox_error *err);
 
 #endif

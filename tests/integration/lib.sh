@@ -54,26 +54,43 @@ assert_store_clean() {
 	fi
 }
 
-# Root mode across host ids (t_tenant, t_idrange): a task kept running in
-# the background, then probed from the host as another id.
+# Root mode across host ids and runs (t_tenant, t_idrange, t_rootmode): a
+# task kept running in the background, then probed from the host or from
+# another task. Each starter adds the wsbox pid to $SLEEPERS; the test ends
+# them with `trap stop_sleepers EXIT` (set before starting, with any other
+# clean-up of its own after it).
 #
 # start_sleeper [exec options...]: exec `sleep` (60 s at most, uncached)
-# with the options given and wait until it runs; $SLEEPER_PID is the task's
-# host pid. Every sleeper is killed when the test ends.
+# on the test rootfs with the options given and wait until it runs;
+# $SLEEPER_PID is the task's host pid.
 start_sleeper() {
 	secs=$(uniq_secs 60)
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache "$@" -- sleep "$secs" \
 		</dev/null >/dev/null 2>&1 &
 	SLEEPERS="${SLEEPERS:-} $!"
-	# shellcheck disable=SC2064
-	trap "kill $SLEEPERS 2>/dev/null; wait" EXIT
 	i=0
 	while ! SLEEPER_PID=$(pgrep -f -x "sleep $secs"); do
 		i=$((i + 1)); [ $i -lt 200 ] || fail "the task ($*) never started"
 		sleep 0.1
 	done
 }
-# stop_sleepers: kill them now and wait for their wsbox processes.
+# start_in_upper SCRIPT [exec options...]: exec `sh -c SCRIPT`, then a
+# marker file and 60 s of sleep, with the options given; wait until the
+# marker is in its upper dir, which is then $UPPER.
+start_in_upper() {
+	script=$1
+	shift
+	"$WSBOX" exec --store "$STORE" --timeout 60 "$@" -- \
+		sh -c "$script; touch ready; sleep 60" </dev/null >/dev/null 2>&1 &
+	SLEEPERS="${SLEEPERS:-} $!"
+	i=0
+	while [ -z "$(find "$STORE/staging" -name ready 2>/dev/null)" ]; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "the task ($*) never started"
+		sleep 0.1
+	done
+	UPPER=$(dirname "$(find "$STORE/staging" -name ready | head -n 1)")
+}
+# stop_sleepers: end them now and wait for their wsbox processes.
 stop_sleepers() {
 	# shellcheck disable=SC2086
 	kill ${SLEEPERS:-} 2>/dev/null

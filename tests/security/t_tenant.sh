@@ -25,18 +25,10 @@ visible_store() {
 }
 
 # A task of run A still running, with a secret and a setuid copy of the
-# probe in its upper; $UPPER is that upper dir, $SLOW the wsbox pid.
+# probe in its upper; $UPPER is that upper dir.
 start_slow_task() {
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --timeout 60 --run A --task slow -- \
-		sh -c 'echo a-private > secret; cp /probe suid; chmod 4755 suid; touch ready; sleep 60' \
-		</dev/null >/dev/null 2>&1 &
-	SLOW=$!
-	i=0
-	while [ -z "$(find "$STORE/staging" -name ready 2>/dev/null)" ]; do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "run A never started"
-		sleep 0.1
-	done
-	UPPER=$(dirname "$(find "$STORE/staging" -name ready | head -n 1)")
+	start_in_upper 'echo a-private > secret; cp /probe suid; chmod 4755 suid' \
+		--rootfs "$ROOTFS" --run A --task slow
 }
 
 # The published layer's tree of RUN/TASK.
@@ -55,7 +47,7 @@ test_other_host_user_cannot_reach_live_upper_or_layers() {
 	other=$(id -u wsbox-test 2>/dev/null || id -u nobody)
 	base=$(visible_store) || exit 1
 	STORE=$base/store
-	trap 'kill "$SLOW" 2>/dev/null; wait; chmod -R u+w "$base"; rm -rf "$base"' EXIT
+	trap 'stop_sleepers; chmod -R u+w "$base"; rm -rf "$base"' EXIT
 	wsx --run r --task a -- sh -c 'echo layer-secret > s'
 	assert_rc 0
 	tree=$(layer_tree r a) || exit 1
@@ -90,7 +82,7 @@ test_task_range_ids_on_the_host_cannot_reach_staging_layers_rootfs() {
 	range=$(range_base)
 	base=$(visible_store) || exit 1
 	STORE=$base/store
-	trap 'kill "$SLOW" 2>/dev/null; wait; chmod -R u+w "$base"; rm -rf "$base"' EXIT
+	trap 'stop_sleepers; chmod -R u+w "$base"; rm -rf "$base"' EXIT
 	tar -C "$ROOTFS" -cf "$T/rootfs.tar" .
 	ws rootfs import "$T/rootfs.tar" --name bb --store "$STORE"
 	assert_rc 0
@@ -144,6 +136,7 @@ test_tenants_in_own_ranges_cannot_signal_each_other() {
 	need_root
 	printf 'pool 3000000000 131072\n' >"$T/ranges"
 	export WSBOX_RANGES="$T/ranges"
+	trap stop_sleepers EXIT
 	start_sleeper --tenant a
 	wsx --no-cache --tenant b -- cat /proc/self/uid_map
 	assert_rc 0
@@ -162,6 +155,7 @@ test_runs_in_own_blocks_cannot_signal_each_other() {
 	need_root
 	printf 'pool 3000000000 196608\n' >"$T/ranges"
 	export WSBOX_RANGES="$T/ranges"
+	trap stop_sleepers EXIT
 	start_sleeper --run a --task slow
 	wsx --no-cache --run b -- cat /proc/self/uid_map
 	assert_rc 0
