@@ -541,3 +541,19 @@ int idrange_alloc_reclaim(const char *file, idrange_run_exists *exists,
 	*n = k;
 	return 0;
 }
+
+int idrange_alloc_inspect(const char *file, struct idrange_pool *out,
+			  struct wsbox_error *err)
+{
+	/* The file is only ever replaced whole: a snapshot needs no lock. */
+	_cleanup_(alloc_free) struct alloc a = {.file = file, .lock = -1};
+	int r = alloc_open_file(&a, err);
+	if (r == 0)
+		r = alloc_parse(&a, err);
+	if (r < 0)
+		return r;
+	*out = (struct idrange_pool){.first = a.first, .blocks = a.blocks};
+	for (unsigned long i = 0; i < a.blocks; i++)
+		out->taken += a.used[i];
+	return 0;
+}

@@ -65,4 +65,12 @@ int idrange_alloc_reclaim(const char *file, idrange_run_exists *exists,
 
 void idrange_owners_free(struct idrange_owner *v, size_t n);
 
+/* The pool as `file` holds it now (read and checked, nothing locked or
+ * changed: for `wsbox doctor`). */
+struct idrange_pool {
+	unsigned long first, blocks, taken;
+};
+int idrange_alloc_inspect(const char *file, struct idrange_pool *out,
+			  struct wsbox_error *err);
+
 #endif

@@ -370,3 +370,17 @@ test_idrange_tenants_never_share_cache_entries() {
 	assert_rc 0
 	[ "$(cat "$T/out")" != "$first" ] || fail "tenant b got tenant a's cached output"
 }
+
+# doctor says whether blocks are given out, and how many are free.
+test_idrange_doctor_reports_the_pool() {
+	need_root
+	ranges_file 3000000000 131072
+	wsx --no-cache --run r1 -- true
+	assert_rc 0
+	ws doctor
+	assert_out_has "ok   id blocks: \`$T/ranges\`: 1 of 2 blocks of 65536 ids from 3000000000 free"
+	chmod 666 "$T/ranges"
+	ws doctor
+	assert_rc 1
+	assert_out_has "FAIL id blocks: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else"
+}
