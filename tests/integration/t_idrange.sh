@@ -384,3 +384,24 @@ test_idrange_doctor_reports_the_pool() {
 	assert_rc 1
 	assert_out_has "FAIL id blocks: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else"
 }
+
+# Crash safety: a one-off exec killed with SIGKILL never gives its block
+# back itself; its lock went with it, so gc takes the block back.
+test_idrange_killed_execs_block_is_reclaimed_by_gc() {
+	need_root
+	ranges_file 3000000000 131072
+	trap stop_sleepers EXIT
+	start_sleeper
+	# shellcheck disable=SC2086
+	kill -KILL $SLEEPERS
+	i=0
+	while kill -0 "$SLEEPER_PID" 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "the killed exec's task lives on"
+		sleep 0.1
+	done
+	assert_eq "$(grep -c '^once 3000000000$' "$T/ranges")" 1 "the killed exec's line"
+	ws gc --store "$STORE"
+	assert_rc 0
+	assert_out_has "gc: freed ids 3000000000-3000065535 of an ended one-off exec"
+	assert_eq "$(grep -c '^once ' "$T/ranges")" 0 "once lines after gc"
+}
