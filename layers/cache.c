@@ -102,6 +102,12 @@ void cache_key(const struct cache_key_input *in, char out[DIGEST_STRLEN])
 	put_tag(h, 'I');
 	put_str(h, in->stdin_id);
 	put_list(h, 'X', in->extra, in->n_extra);
+	/* Last and only when given, so keys without a tenant stay what they
+	 * were. */
+	if (in->tenant) {
+		put_tag(h, 'T');
+		put_str(h, in->tenant);
+	}
 	unsigned char md[32];
 	sha256_final(h, md);
 	sha256_format(md, out);

@@ -64,6 +64,10 @@ struct cache_key_input {
 	const char *stdin_id;
 	char *const *extra; /* --cache-key-extra K=V, sorted by K */
 	size_t n_extra;
+	/* --tenant NAME, or NULL (no tenant, the key as before): one tenant
+	 * is never answered from another's entries (docs/cache.md "Cache key").
+	 */
+	const char *tenant;
 };
 
 /* "sha256:<hex>" of the versioned encoding of `in`. */

@@ -3,12 +3,15 @@
  * probe for idmapped lowers. */
 #include "sandbox/identity.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
 #include "sandbox/idrange_alloc.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/util/cleanup.h"
 
 int identity_resolve(unsigned long idmap_base, const char *store_path,
 		     uid_t store_uid, gid_t store_gid, struct identity *out,
@@ -49,20 +52,62 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 	return 0;
 }
 
-int identity_tenant_base(const char *tenant, unsigned long *base,
-			 struct wsbox_error *err)
+static int tenant_base(const struct identity_block *b, unsigned long *base,
+		       struct wsbox_error *err)
 {
-	if (!tenant)
-		return 0;
 	if (geteuid() != 0)
 		return wsbox_fail(err, 0,
 				  "--tenant: only when wsbox runs as root "
 				  "(rootless tasks map to the invoking user)");
-	if (*base)
+	if (b->idmap_base)
 		return wsbox_fail(err, 0,
 				  "--tenant and --idmap-base: give one of "
 				  "them");
-	return idrange_alloc_take(idrange_alloc_file(), tenant, base, err);
+	struct idrange_owner who = {.kind = IDRANGE_TENANT, .name = b->tenant};
+	int r = idrange_alloc_take(idrange_alloc_file(), &who, err);
+	if (r < 0) {
+		wsbox_error_prefix(err, "tenant %s", b->tenant);
+		return r;
+	}
+	*base = who.base;
+	return 0;
+}
+
+/* The run's own block, or a one-off exec's; the store by its canonical
+ * path, so gc can tell whether the run still exists. */
+static int run_base(const struct identity_block *b, unsigned long *base,
+		    struct wsbox_error *err)
+{
+	_cleanup_free_ char *store = realpath(b->store_path, NULL);
+	if (!store)
+		return wsbox_fail(err, errno, "resolve `%s`", b->store_path);
+	struct idrange_owner who = {.kind = b->run ? IDRANGE_RUN : IDRANGE_ONCE,
+				    .name = b->run,
+				    .store = store};
+	int r = idrange_alloc_take(idrange_alloc_file(), &who, err);
+	if (r < 0) {
+		if (b->run)
+			wsbox_error_prefix(err, "run %s's id block", b->run);
+		else
+			wsbox_error_prefix(err, "one-off exec's id block");
+		return r;
+	}
+	*base = who.base;
+	return 0;
+}
+
+int identity_block_base(const struct identity_block *b, unsigned long *base,
+			bool *own, struct wsbox_error *err)
+{
+	*own = false;
+	*base = b->idmap_base;
+	if (b->tenant)
+		return tenant_base(b, base, err);
+	if (geteuid() != 0 || b->idmap_base || b->store_uid || b->store_gid ||
+	    !idrange_alloc_configured())
+		return 0;
+	*own = true;
+	return run_base(b, base, err);
 }
 
 void identity_layer_owner(const char *store_path, uid_t store_uid,

@@ -32,12 +32,26 @@ int identity_resolve(unsigned long idmap_base, const char *store_path,
 		     uid_t store_uid, gid_t store_gid, struct identity *out,
 		     struct wsbox_error *err);
 
-/* --tenant NAME (NULL: nothing to do): root mode only, never with
- * --idmap-base (*base must be 0); *base becomes the first id of NAME's own
- * block in the range allocation file (sandbox/idrange_alloc.h), allocated
- * on first use and held by this process until it exits. */
-int identity_tenant_base(const char *tenant, unsigned long *base,
-			 struct wsbox_error *err);
+/* Which block of host ids a task takes (docs/sandbox.md "Id blocks"). */
+struct identity_block {
+	const char *tenant;	/* --tenant NAME, or NULL */
+	const char *run;	/* --run R, or NULL for a one-off exec */
+	const char *store_path; /* the store, owned by store_uid:store_gid */
+	uid_t store_uid;
+	gid_t store_gid;
+	unsigned long idmap_base; /* --idmap-base, or 0 */
+};
+
+/* The base identity_resolve should use, in *base: --tenant NAME's block
+ * (root mode only, never with --idmap-base); else, in root mode with a
+ * range allocation file configured and no --idmap-base, the run's own
+ * block (*own set), or a one-off exec's (held until it exits); else
+ * idmap_base. Blocks come from sandbox/idrange_alloc.h, allocated on first
+ * use and held by this process until it exits. A run's block is only
+ * taken for a root:root store (idmapped lowers possible): with layers
+ * owned by a run's own id no other run could use them from the cache. */
+int identity_block_base(const struct identity_block *b, unsigned long *base,
+			bool *own, struct wsbox_error *err);
 
 /* Who owns a layer published outside a task (an import): the owner
  * identity_resolve names with the default range. When the range cannot be

@@ -2,17 +2,23 @@
  *
  *   # comment
  *   pool FIRST COUNT        the operator's: host ids FIRST..FIRST+COUNT-1
- *   tenant NAME BASE        wsbox's: NAME owns BASE..BASE+65535
+ *   tenant NAME BASE        wsbox's: tenant NAME owns BASE..BASE+65535
+ *   run BASE RUN STORE      wsbox's: run RUN of the store at STORE (the
+ *                           rest of the line) owns the block at BASE
+ *   once BASE               wsbox's: a one-off exec owns the block at BASE
  *
- * Changed only under an exclusive flock of the file. A tenant's block in use
- * is an OFD read lock on the byte at the block's index (held by every exec
- * of that tenant until it exits); a release takes the write lock on it
- * first, so it never frees a block a task still runs in. */
+ * Every change happens under an exclusive flock of `FILE.lock` and replaces
+ * FILE atomically (temp file, fsync, rename), so a crash leaves the old text
+ * or the new, never half of one. A block in use is an OFD read lock on the
+ * byte of FILE.lock at the block's index, held by every exec of its owner
+ * until that exec exits (a crash included); a release or reclaim first
+ * takes the write lock on it, so it never frees a block a task still runs
+ * in. The locks live on FILE.lock, not FILE, because the replaced FILE is a
+ * new inode each time. */
 #include "sandbox/idrange_alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +28,42 @@
 
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/name.h"
 
 #define ALLOC_MAX_BYTES (1 << 20)
 
+/* One line of the file. */
+struct entry {
+	size_t start, end; /* in the text, newline included */
+	bool block;	   /* a tenant, run or once line */
+	struct idrange_owner who;
+	unsigned long index; /* the block, in the pool */
+	bool drop;	     /* left out when the file is written back */
+};
+
 struct alloc {
 	const char *file;
-	char *text; /* the whole file, NUL-terminated */
+	int lock; /* FILE.lock, flocked exclusively */
+	char *text;
 	size_t len;
+	mode_t mode;
 	unsigned long first, blocks; /* the pool, in blocks */
 	bool *used;		     /* per block */
-	/* The tenant asked for, when it has a block. */
-	bool found;
-	unsigned long index;
-	size_t line_start, line_end; /* its line, newline included */
+	struct entry *e;
+	size_t n;
 };
 
 static void alloc_free(struct alloc *a)
 {
+	for (size_t i = 0; i < a->n; i++) {
+		free((char *)a->e[i].who.name);
+		free((char *)a->e[i].who.store);
+	}
+	free(a->e);
 	free(a->text);
 	free(a->used);
+	if (a->lock >= 0)
+		close(a->lock);
 }
 
 const char *idrange_alloc_file(void)
@@ -49,27 +72,67 @@ const char *idrange_alloc_file(void)
 	return e && *e ? e : IDRANGE_ALLOC_FILE;
 }
 
-/* Only root may steer tenants onto ids: a file anyone else could change
- * could give two tenants one block. */
-static int alloc_open(const char *file, int flags, struct wsbox_error *err)
+bool idrange_alloc_configured(void)
 {
-	_cleanup_close_ int fd = open(file, flags | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT
-			   ? wsbox_fail_logic(err, ENOENT,
-					      "no range allocation file `%s`",
-					      file)
-			   : wsbox_fail(err, errno, "open `%s`", file);
+	const char *e = getenv("WSBOX_RANGES");
+	struct stat st;
+	return (e && *e) || lstat(IDRANGE_ALLOC_FILE, &st) == 0 ||
+	       errno != ENOENT;
+}
+
+/* Only root may steer tasks onto ids: a file anyone else could change
+ * could give two owners one block. */
+static int alloc_check(int fd, const char *path, struct wsbox_error *err)
+{
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return wsbox_fail(err, errno, "stat `%s`", file);
+		return wsbox_fail(err, errno, "stat `%s`", path);
 	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
 		return wsbox_fail_logic(err, EPERM,
 					"range allocation file `%s`: want a "
 					"regular file of root's, writable by "
 					"no one else",
-					file);
-	int r = fd;
+					path);
+	return (int)(st.st_mode & 07777);
+}
+
+static int alloc_open_file(struct alloc *a, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    open(a->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT
+			   ? wsbox_fail_logic(err, ENOENT,
+					      "no range allocation file `%s`",
+					      a->file)
+			   : wsbox_fail(err, errno, "open `%s`", a->file);
+	int mode = alloc_check(fd, a->file, err);
+	if (mode < 0)
+		return mode;
+	a->mode = (mode_t)mode;
+	a->text = xcalloc(ALLOC_MAX_BYTES + 1, 1);
+	ssize_t got = pread(fd, a->text, ALLOC_MAX_BYTES + 1, 0);
+	if (got < 0)
+		return wsbox_fail(err, errno, "read `%s`", a->file);
+	if (got > ALLOC_MAX_BYTES)
+		return wsbox_fail(err, EFBIG, "read `%s`", a->file);
+	a->len = (size_t)got;
+	return 0;
+}
+
+/* FILE.lock, created next to FILE on first use. flags: O_RDWR for the
+ * exclusive flock and the write probes, O_RDONLY for a hold. */
+static int alloc_open_lock(const char *file, int flags, struct wsbox_error *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s.lock", file);
+	_cleanup_close_ int fd =
+	    open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", path);
+	int r = alloc_check(fd, path, err);
+	if (r < 0)
+		return r;
+	r = fd;
 	fd = -1;
 	return r;
 }
@@ -91,14 +154,14 @@ static int alloc_bad(const struct alloc *a, size_t line, const char *why,
 			  a->file, line, why);
 }
 
-static int parse_pool(struct alloc *a, char *f1, char *f2, size_t n,
-		      struct wsbox_error *err)
+static int parse_pool(struct alloc *a, char *f1, char *f2, const char *rest,
+		      size_t n, struct wsbox_error *err)
 {
 	unsigned long count;
 	if (a->used)
 		return alloc_bad(a, n, "a second pool", err);
-	if (parse_id(f1, 0xfffffffeUL, &a->first) < 0 || a->first == 0 ||
-	    parse_id(f2, 0xffffffffUL, &count) < 0 ||
+	if (*rest || parse_id(f1, 0xfffffffeUL, &a->first) < 0 ||
+	    a->first == 0 || parse_id(f2, 0xffffffffUL, &count) < 0 ||
 	    count > 0xffffffffUL - a->first || count < IDRANGE_BLOCK)
 		return alloc_bad(a, n,
 				 "want `pool FIRST COUNT`, FIRST > 0, at least "
@@ -109,70 +172,93 @@ static int parse_pool(struct alloc *a, char *f1, char *f2, size_t n,
 	return 0;
 }
 
-static int parse_tenant(struct alloc *a, const char *name, char *f1, char *f2,
-			const char *want, size_t n, struct wsbox_error *err)
+/* A block's BASE: one of the pool's, not given twice. */
+static int parse_block(struct alloc *a, const char *s, struct entry *e,
+		       size_t n, const char *want, struct wsbox_error *err)
 {
 	unsigned long base;
 	if (!a->used)
-		return alloc_bad(a, n, "a tenant before the pool", err);
-	if (!name || !valid_name(name) || f2 ||
-	    parse_id(f1, 0xffffffffUL, &base) < 0 || base < a->first ||
+		return alloc_bad(a, n, "a block before the pool", err);
+	if (parse_id(s, 0xffffffffUL, &base) < 0 || base < a->first ||
 	    (base - a->first) % IDRANGE_BLOCK ||
 	    (base - a->first) / IDRANGE_BLOCK >= a->blocks)
-		return alloc_bad(a, n,
-				 "want `tenant NAME BASE`, BASE a block of "
-				 "the pool",
-				 err);
-	unsigned long i = (base - a->first) / IDRANGE_BLOCK;
-	if (a->used[i])
+		return alloc_bad(a, n, want, err);
+	e->index = (base - a->first) / IDRANGE_BLOCK;
+	e->who.base = base;
+	if (a->used[e->index])
 		return alloc_bad(a, n, "a block given twice", err);
-	a->used[i] = true;
-	if (!strcmp(name, want)) {
-		if (a->found)
-			return alloc_bad(a, n, "a tenant given twice", err);
-		a->found = true;
-		a->index = i;
-	}
+	a->used[e->index] = true;
+	e->block = true;
 	return 0;
 }
 
-/* Read and check the whole file; find tenant `want`. */
-static int alloc_load(int fd, const char *want, struct alloc *a,
+/* `tenant NAME BASE`, `run BASE RUN STORE`, `once BASE`. */
+static int parse_owner(struct alloc *a, const char *kind, char *w1, char *w2,
+		       const char *rest, struct entry *e, size_t n,
+		       struct wsbox_error *err)
+{
+	const char *want;
+	if (!strcmp(kind, "tenant")) {
+		want = "want `tenant NAME BASE`, BASE a block of the pool";
+		if (!valid_name(w1) || *rest)
+			return alloc_bad(a, n, want, err);
+		e->who.kind = IDRANGE_TENANT;
+		e->who.name = xstrdup(w1);
+		return parse_block(a, w2, e, n, want, err);
+	}
+	if (!strcmp(kind, "run")) {
+		want = "want `run BASE RUN STORE`, BASE a block of the pool";
+		if (!valid_name(w2) || *rest != '/')
+			return alloc_bad(a, n, want, err);
+		e->who.kind = IDRANGE_RUN;
+		e->who.name = xstrdup(w2);
+		e->who.store = xstrdup(rest);
+		return parse_block(a, w1, e, n, want, err);
+	}
+	want = "want `once BASE`, BASE a block of the pool";
+	if (w2)
+		return alloc_bad(a, n, want, err);
+	e->who.kind = IDRANGE_ONCE;
+	return parse_block(a, w1, e, n, want, err);
+}
+
+static int parse_line(struct alloc *a, char *line, struct entry *e, size_t n,
 		      struct wsbox_error *err)
 {
-	a->text = xcalloc(ALLOC_MAX_BYTES + 1, 1);
-	ssize_t got = pread(fd, a->text, ALLOC_MAX_BYTES + 1, 0);
-	if (got < 0)
-		return wsbox_fail(err, errno, "read `%s`", a->file);
-	if (got > ALLOC_MAX_BYTES)
-		return wsbox_fail(err, EFBIG, "read `%s`", a->file);
-	a->len = (size_t)got;
-	size_t n = 0;
-	for (size_t at = 0; at < a->len;) {
+	char *save = NULL;
+	char *kind = strtok_r(line, " \t", &save);
+	if (!kind || *kind == '#')
+		return 0;
+	char *w1 = strtok_r(NULL, " \t", &save);
+	char *w2 = strtok_r(NULL, " \t", &save);
+	/* What follows the second word, as written: a run's store path may
+	 * hold blanks. */
+	const char *rest = save ? save + strspn(save, " \t") : "";
+	if (!strcmp(kind, "pool"))
+		return parse_pool(a, w1, w2, rest, n, err);
+	if (!strcmp(kind, "tenant") || !strcmp(kind, "run") ||
+	    !strcmp(kind, "once"))
+		return parse_owner(a, kind, w1, w2, rest, e, n, err);
+	return alloc_bad(a, n, "want `pool`, `tenant`, `run` or `once`", err);
+}
+
+/* Check every line; the pool and the blocks given out. */
+static int alloc_parse(struct alloc *a, struct wsbox_error *err)
+{
+	size_t lines = 1;
+	for (size_t i = 0; i < a->len; i++)
+		lines += a->text[i] == '\n';
+	a->e = xcalloc(lines, sizeof *a->e);
+	for (size_t at = 0; at < a->len; a->n++) {
 		size_t end = at + strcspn(a->text + at, "\n");
 		size_t next = end < a->len ? end + 1 : end;
 		_cleanup_free_ char *line = strndup(a->text + at, end - at);
-		n++;
-		char *save = NULL;
-		char *kind = strtok_r(line, " \t", &save);
-		char *w1 = strtok_r(NULL, " \t", &save);
-		char *w2 = strtok_r(NULL, " \t", &save);
-		char *w3 = strtok_r(NULL, " \t", &save);
-		int r = 0;
-		if (!kind || *kind == '#')
-			r = 0;
-		else if (!strcmp(kind, "pool") && !w3)
-			r = parse_pool(a, w1, w2, n, err);
-		else if (!strcmp(kind, "tenant"))
-			r = parse_tenant(a, w1, w2, w3, want, n, err);
-		else
-			r = alloc_bad(a, n, "want `pool` or `tenant`", err);
+		struct entry *e = &a->e[a->n];
+		e->start = at;
+		e->end = next;
+		int r = parse_line(a, line, e, a->n + 1, err);
 		if (r < 0)
 			return r;
-		if (a->found && a->line_end == 0) {
-			a->line_start = at;
-			a->line_end = next;
-		}
 		at = next;
 	}
 	if (!a->used)
@@ -182,9 +268,23 @@ static int alloc_load(int fd, const char *want, struct alloc *a,
 	return 0;
 }
 
-/* The OFD lock on the block's byte: shared while a tenant's task runs,
- * exclusive for a release. */
-static int alloc_lock_block(int fd, unsigned long index, short type)
+/* The preamble of every change: the lock file's exclusive flock, then
+ * FILE read and checked whole. */
+static int alloc_begin(const char *file, struct alloc *a,
+		       struct wsbox_error *err)
+{
+	*a = (struct alloc){.file = file, .lock = -1};
+	a->lock = alloc_open_lock(file, O_RDWR, err);
+	if (a->lock < 0)
+		return a->lock;
+	if (flock(a->lock, LOCK_EX) < 0)
+		return wsbox_fail(err, errno, "lock `%s.lock`", file);
+	int r = alloc_open_file(a, err);
+	return r < 0 ? r : alloc_parse(a, err);
+}
+
+/* The OFD lock on the block's byte of FILE.lock. */
+static int lock_block(int fd, unsigned long index, short type)
 {
 	struct flock l = {.l_type = type,
 			  .l_whence = SEEK_SET,
@@ -193,98 +293,267 @@ static int alloc_lock_block(int fd, unsigned long index, short type)
 	return fcntl(fd, F_OFD_SETLK, &l) < 0 ? -errno : 0;
 }
 
-static int alloc_append(int fd, struct alloc *a, const char *name,
-			struct wsbox_error *err)
+/* Does a running exec hold block `index`? Probed with the write lock and
+ * let go at once: under the flock no new holder can appear meanwhile. */
+static bool block_held(const struct alloc *a, unsigned long index)
 {
+	if (lock_block(a->lock, index, F_WRLCK) < 0)
+		return true;
+	lock_block(a->lock, index, F_UNLCK);
+	return false;
+}
+
+static bool owner_is(const struct idrange_owner *e,
+		     const struct idrange_owner *who)
+{
+	if (e->kind != who->kind || who->kind == IDRANGE_ONCE)
+		return false;
+	return !strcmp(e->name, who->name) &&
+	       (who->kind != IDRANGE_RUN || !strcmp(e->store, who->store));
+}
+
+static struct entry *alloc_find(struct alloc *a,
+				const struct idrange_owner *who)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].block && !a->e[i].drop &&
+		    owner_is(&a->e[i].who, who))
+			return &a->e[i];
+	return NULL;
+}
+
+static void alloc_drop(struct alloc *a, struct entry *e)
+{
+	e->drop = true;
+	a->used[e->index] = false;
+}
+
+/* The file's new text: every line kept, then `add` (may be NULL). */
+static int alloc_write(struct alloc *a, const char *add,
+		       struct wsbox_error *err)
+{
+	_cleanup_free_ char *out =
+	    xcalloc(a->len + (add ? strlen(add) : 0) + 2, 1);
+	size_t len = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->e[i].drop)
+			continue;
+		size_t l = a->e[i].end - a->e[i].start;
+		memcpy(out + len, a->text + a->e[i].start, l);
+		len += l;
+	}
+	if (add && len && out[len - 1] != '\n')
+		out[len++] = '\n';
+	if (add) {
+		memcpy(out + len, add, strlen(add));
+		len += strlen(add);
+	}
+	return atomic_write_at(AT_FDCWD, a->file, out, len, a->mode, err);
+}
+
+static char *owner_line(const struct idrange_owner *who, unsigned long base)
+{
+	switch (who->kind) {
+	case IDRANGE_TENANT:
+		return xasprintf("tenant %s %lu\n", who->name, base);
+	case IDRANGE_RUN:
+		return xasprintf("run %lu %s %s\n", base, who->name,
+				 who->store);
+	case IDRANGE_ONCE:
+	default:
+		return xasprintf("once %lu\n", base);
+	}
+}
+
+static int check_owner(const struct idrange_owner *who, struct wsbox_error *err)
+{
+	if (who->kind == IDRANGE_TENANT)
+		return name_check("--tenant", who->name, err);
+	if (who->kind == IDRANGE_RUN) {
+		int r = name_check("--run", who->name, err);
+		if (r < 0)
+			return r;
+		if (who->store[0] != '/' || strchr(who->store, '\n'))
+			return wsbox_fail(err, 0,
+					  "store `%s`: want an absolute path "
+					  "without a newline for its run's id "
+					  "block",
+					  who->store);
+	}
+	return 0;
+}
+
+/* A new block for `who`: the lowest free one, appended to the file (with
+ * the `once` lines of ended execs taken back first). */
+static int alloc_new(struct alloc *a, const struct idrange_owner *who,
+		     unsigned long *index, struct wsbox_error *err)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].block && a->e[i].who.kind == IDRANGE_ONCE &&
+		    !block_held(a, a->e[i].index))
+			alloc_drop(a, &a->e[i]);
 	unsigned long i = 0;
 	while (i < a->blocks && a->used[i])
 		i++;
 	if (i == a->blocks)
 		return wsbox_fail(err, 0,
 				  "range allocation file `%s`: all %lu blocks "
-				  "of the pool are taken (release one with "
-				  "`wsbox gc --release-tenant NAME`)",
+				  "of the pool are taken (free some with "
+				  "`wsbox runs rm RUN` and `wsbox gc`, or "
+				  "`wsbox gc --release-tenant NAME`; or grow "
+				  "the pool)",
 				  a->file, a->blocks);
 	_cleanup_free_ char *line =
-	    xasprintf("%stenant %s %lu\n",
-		      a->len && a->text[a->len - 1] != '\n' ? "\n" : "", name,
-		      a->first + i * IDRANGE_BLOCK);
-	if (pwrite(fd, line, strlen(line), (off_t)a->len) !=
-		(ssize_t)strlen(line) ||
-	    fsync(fd) < 0)
-		return wsbox_fail(err, errno ? errno : EIO, "write `%s`",
-				  a->file);
-	a->found = true;
-	a->index = i;
+	    owner_line(who, a->first + i * IDRANGE_BLOCK);
+	int r = alloc_write(a, line, err);
+	if (r < 0)
+		return r;
+	*index = i;
 	return 0;
 }
 
-int idrange_alloc_take(const char *file, const char *name, unsigned long *base,
-		       struct wsbox_error *err)
+/* Take the read lock on the block's byte before the flock goes, so no
+ * release slips in between; the fd is never closed: the lock lasts as long
+ * as this process. */
+static int alloc_hold(const struct alloc *a, unsigned long index,
+		      struct wsbox_error *err)
 {
-	if (!valid_name(name))
-		return wsbox_fail(err, 0,
-				  "--tenant `%s`: invalid name (want "
-				  "[A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-				  name);
-	_cleanup_close_ int fd = alloc_open(file, O_RDWR, err);
-	if (fd < 0)
-		return fd;
-	if (flock(fd, LOCK_EX) < 0)
-		return wsbox_fail(err, errno, "lock `%s`", file);
-	_cleanup_(alloc_free) struct alloc a = {.file = file};
-	int r = alloc_load(fd, name, &a, err);
-	if (r == 0 && !a.found)
-		r = alloc_append(fd, &a, name, err);
-	if (r < 0)
-		return r;
-	/* Taken before the flock goes, so no release slips in between; the
-	 * fd is never closed: the lock lasts as long as this process. */
-	int hold = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int hold = alloc_open_lock(a->file, O_RDONLY, err);
 	if (hold < 0)
-		return wsbox_fail(err, errno, "open `%s`", file);
-	r = alloc_lock_block(hold, a.index, F_RDLCK);
+		return hold;
+	int r = lock_block(hold, index, F_RDLCK);
 	if (r < 0) {
 		close(hold);
-		return wsbox_fail(err, -r, "hold tenant %s's block in `%s`",
-				  name, file);
+		return wsbox_fail(err, -r, "hold block %lu of `%s`", index,
+				  a->file);
 	}
-	*base = a.first + a.index * IDRANGE_BLOCK;
 	return 0;
 }
 
-int idrange_alloc_release(const char *file, const char *name,
-			  unsigned long *base, struct wsbox_error *err)
+int idrange_alloc_take(const char *file, struct idrange_owner *who,
+		       struct wsbox_error *err)
 {
-	_cleanup_close_ int fd = alloc_open(file, O_RDWR, err);
-	if (fd < 0)
-		return fd;
-	if (flock(fd, LOCK_EX) < 0)
-		return wsbox_fail(err, errno, "lock `%s`", file);
-	_cleanup_(alloc_free) struct alloc a = {.file = file};
-	int r = alloc_load(fd, name, &a, err);
+	int r = check_owner(who, err);
 	if (r < 0)
 		return r;
-	if (!a.found) {
-		return wsbox_fail_logic(
-		    err, ENOENT, "tenant %s has no block in `%s`", name, file);
-	}
-	*base = a.first + a.index * IDRANGE_BLOCK;
-	r = alloc_lock_block(fd, a.index, F_WRLCK);
-	if (r == -EAGAIN || r == -EACCES) {
-		return wsbox_fail_logic(err, EBUSY,
-					"tenant %s: a task in its ids %lu-%lu "
-					"is still running",
-					name, *base, *base + IDRANGE_BLOCK - 1);
-	}
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
+	r = alloc_begin(file, &a, err);
 	if (r < 0)
-		return wsbox_fail(err, -r, "lock tenant %s's block", name);
-	/* Rewritten in place (the flock is on this inode): the rest of the
-	 * text, then the length. */
-	memmove(a.text + a.line_start, a.text + a.line_end, a.len - a.line_end);
-	size_t len = a.len - (a.line_end - a.line_start);
-	if (pwrite(fd, a.text, len, 0) != (ssize_t)len ||
-	    ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0)
-		return wsbox_fail(err, errno ? errno : EIO, "write `%s`", file);
+		return r;
+	struct entry *e = alloc_find(&a, who);
+	unsigned long index = e ? e->index : 0;
+	if (!e)
+		r = alloc_new(&a, who, &index, err);
+	if (r < 0)
+		return r;
+	r = alloc_hold(&a, index, err);
+	if (r < 0)
+		return r;
+	who->base = a.first + index * IDRANGE_BLOCK;
+	return 0;
+}
+
+static const char *owner_kind(const struct idrange_owner *who)
+{
+	return who->kind == IDRANGE_TENANT ? "tenant" : "run";
+}
+
+int idrange_alloc_release(const char *file, struct idrange_owner *who,
+			  struct wsbox_error *err)
+{
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
+	int r = alloc_begin(file, &a, err);
+	if (r < 0)
+		return r;
+	struct entry *e = alloc_find(&a, who);
+	if (!e)
+		return wsbox_fail_logic(err, ENOENT,
+					"%s %s has no block in `%s`",
+					owner_kind(who), who->name, file);
+	who->base = e->who.base;
+	if (block_held(&a, e->index))
+		return wsbox_fail_logic(err, EBUSY,
+					"%s %s: a task in its ids %lu-%lu "
+					"is still running",
+					owner_kind(who), who->name, who->base,
+					who->base + IDRANGE_BLOCK - 1);
+	alloc_drop(&a, e);
+	return alloc_write(&a, NULL, err);
+}
+
+/* Is the line's owner gone: an ended one-off exec, a removed run, or a
+ * run of a store that no longer exists? */
+static bool owner_gone(const struct idrange_owner *who,
+		       idrange_run_exists *exists, void *ctx)
+{
+	struct stat st;
+	switch (who->kind) {
+	case IDRANGE_ONCE:
+		return true;
+	case IDRANGE_RUN:
+		if (lstat(who->store, &st) < 0 && errno == ENOENT)
+			return true;
+		return !exists(who->store, who->name, ctx);
+	case IDRANGE_TENANT:
+	default:
+		return false;
+	}
+}
+
+void idrange_owners_free(struct idrange_owner *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)v[i].name);
+		free((char *)v[i].store);
+	}
+	free(v);
+}
+
+int idrange_alloc_reclaim(const char *file, idrange_run_exists *exists,
+			  void *ctx, bool dry_run, struct idrange_owner **freed,
+			  size_t *n, struct wsbox_error *err)
+{
+	*freed = NULL;
+	*n = 0;
+	_cleanup_(alloc_free) struct alloc a = {.lock = -1};
+	int r = alloc_begin(file, &a, err);
+	if (r < 0)
+		return r;
+	struct idrange_owner *out = xcalloc(a.n + 1, sizeof *out);
+	size_t k = 0;
+	for (size_t i = 0; i < a.n; i++) {
+		struct entry *e = &a.e[i];
+		if (!e->block || !owner_gone(&e->who, exists, ctx) ||
+		    block_held(&a, e->index))
+			continue;
+		alloc_drop(&a, e);
+		out[k] = e->who;
+		out[k].name = e->who.name ? xstrdup(e->who.name) : NULL;
+		out[k].store = e->who.store ? xstrdup(e->who.store) : NULL;
+		k++;
+	}
+	r = k && !dry_run ? alloc_write(&a, NULL, err) : 0;
+	if (r < 0) {
+		idrange_owners_free(out, k);
+		return r;
+	}
+	*freed = out;
+	*n = k;
+	return 0;
+}
+
+int idrange_alloc_inspect(const char *file, struct idrange_pool *out,
+			  struct wsbox_error *err)
+{
+	/* The file is only ever replaced whole: a snapshot needs no lock. */
+	_cleanup_(alloc_free) struct alloc a = {.file = file, .lock = -1};
+	int r = alloc_open_file(&a, err);
+	if (r == 0)
+		r = alloc_parse(&a, err);
+	if (r < 0)
+		return r;
+	*out = (struct idrange_pool){.first = a.first, .blocks = a.blocks};
+	for (unsigned long i = 0; i < a.blocks; i++)
+		out->taken += a.used[i];
 	return 0;
 }

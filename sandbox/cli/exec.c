@@ -43,15 +43,31 @@ extern char **environ;
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
 	struct identity id;
-	unsigned long base = c->o.idmap_base;
-	int r = identity_tenant_base(c->o.tenant, &base, err);
+	struct identity_block b = {.tenant = c->o.tenant,
+				   .run = c->o.run,
+				   .store_path = c->store.path,
+				   .store_uid = c->store.owner_uid,
+				   .store_gid = c->store.owner_gid,
+				   .idmap_base = c->o.idmap_base};
+	unsigned long base;
+	bool own;
+	int r = identity_block_base(&b, &base, &own, err);
 	if (r < 0)
 		return r;
 	r = identity_resolve(base, c->store.path, c->store.owner_uid,
 			     c->store.owner_gid, &id, err);
+	/* Without idmapped lowers a run's layers would be its own id's, which
+	 * no other run's cache hit could read: all runs share the range. */
+	if (r == 0 && own && !id.idmap)
+		r = identity_resolve(0, c->store.path, c->store.owner_uid,
+				     c->store.owner_gid, &id, err);
 	if (r < 0) {
 		if (c->o.tenant)
 			wsbox_error_prefix(err, "tenant %s", c->o.tenant);
+		else if (own)
+			wsbox_error_prefix(err, "%s%s's id block",
+					   c->o.run ? "run " : "one-off exec",
+					   c->o.run ? c->o.run : "");
 		return r;
 	}
 	c->root = id.root;
@@ -199,6 +215,7 @@ static void compute_key(struct exec_ctx *c)
 	    .stdin_id = c->in.id,
 	    .extra = o->cache_key_extra.v,
 	    .n_extra = o->cache_key_extra.n,
+	    .tenant = o->tenant,
 	};
 	cache_key(&in, c->key);
 	free(pass_values);

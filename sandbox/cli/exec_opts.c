@@ -15,6 +15,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/logcap.h"
+#include "sandbox/util/name.h"
 
 void strv_push(struct strv *s, const char *item)
 {
@@ -318,30 +319,18 @@ static int set_name_option(struct exec_opts *o, int c, const char *arg,
 		o->store = arg;
 		break;
 	case OPT_RUN:
-		if (!valid_name(arg))
-			return wsbox_fail(
-			    err, 0,
-			    "--run `%s`: invalid name "
-			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-			    arg);
+		if (name_check("--run", arg, err) < 0)
+			return -EINVAL;
 		o->run = arg;
 		break;
 	case OPT_TASK:
-		if (!valid_name(arg))
-			return wsbox_fail(
-			    err, 0,
-			    "--task `%s`: invalid name "
-			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-			    arg);
+		if (name_check("--task", arg, err) < 0)
+			return -EINVAL;
 		o->task = arg;
 		break;
 	case OPT_PARENT:
-		if (!valid_name(arg))
-			return wsbox_fail(
-			    err, 0,
-			    "--parent `%s`: invalid name "
-			    "(want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-			    arg);
+		if (name_check("--parent", arg, err) < 0)
+			return -EINVAL;
 		for (size_t i = 0; i < o->parents.n; i++)
 			if (!strcmp(o->parents.v[i], arg))
 				return wsbox_fail(
@@ -520,9 +509,8 @@ static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 	case OPT_TENANT:
 		/* Root mode only; the block comes from the range
 		 * allocation file (sandbox/idrange_alloc.h). */
-		if (!valid_name(arg))
-			return wsbox_fail(err, 0, "--tenant `%s`: invalid name",
-					  arg);
+		if (name_check("--tenant", arg, err) < 0)
+			return -EINVAL;
 		o->tenant = arg;
 		break;
 	default:

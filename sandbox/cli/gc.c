@@ -1,5 +1,7 @@
 /* `wsbox gc [--store DIR] [--dry-run] [--cache-max-bytes SIZE]`: reclaim what
  * dead attempts left and what nothing references any more (layers/gc.h).
+ * In root mode with a range allocation file it also takes back the id
+ * blocks of removed runs and ended one-off execs (sandbox/cli/run_ids.h).
  * `wsbox gc --release-tenant NAME`: give a tenant's id block back to the
  * range allocation file (sandbox/idrange_alloc.h). */
 #include <getopt.h>
@@ -10,6 +12,7 @@
 #include "layers/store.h"
 #include "sandbox/cli/commands.h"
 #include "sandbox/cli/exec_opts.h"
+#include "sandbox/cli/run_ids.h"
 #include "sandbox/cli/usage.h"
 #include "sandbox/idrange_alloc.h"
 #include "sandbox/util/cleanup.h"
@@ -21,7 +24,9 @@ static int usage(FILE *f, int status)
 	      "[--cache-max-bytes SIZE]\n"
 	      "       wsbox gc --release-tenant NAME\n"
 	      "Remove what dead attempts left in staging and the layers no "
-	      "run record,\ncache entry or live attempt references.\n"
+	      "run record,\ncache entry or live attempt references. In root "
+	      "mode with a range\nallocation file, also free the id blocks "
+	      "of removed runs and ended one-off\nexecs.\n"
 	      "\noptions:\n"
 	      "  --store DIR              the store (default: $WSBOX_STORE, "
 	      "else\n"
@@ -45,11 +50,11 @@ static int usage(FILE *f, int status)
 static int release_tenant(const char *name)
 {
 	struct wsbox_error err = {0};
-	unsigned long base;
-	if (idrange_alloc_release(idrange_alloc_file(), name, &base, &err) < 0)
+	struct idrange_owner who = {.kind = IDRANGE_TENANT, .name = name};
+	if (idrange_alloc_release(idrange_alloc_file(), &who, &err) < 0)
 		return wsbox_error_exit(&err);
-	printf("gc: released tenant %s (ids %lu-%lu)\n", name, base,
-	       base + IDRANGE_BLOCK - 1);
+	printf("gc: released tenant %s (ids %lu-%lu)\n", name, who.base,
+	       who.base + IDRANGE_BLOCK - 1);
 	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 }
 
@@ -111,6 +116,10 @@ int cmd_gc(int argc, char **argv)
 		return wsbox_error_exit(&err);
 	struct gc_stats st;
 	int r = gc_run(&s, &o, &st, &err);
+	/* After the store's part: a run removed meanwhile is gone either way.
+	 */
+	if (r == 0)
+		r = run_ids_reclaim(&s, o.dry_run, stdout, &err);
 	store_close(&s);
 	if (r < 0)
 		return wsbox_error_exit(&err);

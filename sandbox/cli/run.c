@@ -60,6 +60,8 @@ struct run_ctx {
 	const char *file, *run_opt, *restart, *store_opt, *events_opt;
 	/* --remote URL, given to every exec (README "Many executors"). */
 	const char *remote;
+	/* --tenant NAME, given to every exec (docs/sandbox.md "Id blocks"). */
+	const char *tenant;
 	unsigned jobs;
 	bool keep_going;
 	/* State. */
@@ -123,6 +125,7 @@ static int usage(FILE *f, int status)
 	    "[--restart RUN]\n"
 	    "                 [--store DIR] [--events FILE|-|fd:N] [--remote "
 	    "URL]\n"
+	    "                 [--tenant NAME]\n"
 	    "\n"
 	    "Run every task of the pipeline file, each as one `wsbox exec` "
 	    "in one run,\n"
@@ -137,6 +140,8 @@ static int usage(FILE *f, int status)
 	    "  --store DIR      the store\n"
 	    "  --events SPEC    the run's events and every task's\n"
 	    "  --remote URL     every exec shares through this registry\n"
+	    "  --tenant NAME    root mode: every exec runs as tenant NAME "
+	    "(its own id block)\n"
 	    "exit status: 0 every task succeeded; 1 a task failed or was "
 	    "skipped;\n"
 	    "130 interrupted; 125 a bad pipeline file or a wsbox error\n",
@@ -154,7 +159,8 @@ static int parse_options(int argc, char **argv, struct run_ctx *c)
 		OPT_RESTART,
 		OPT_STORE,
 		OPT_EVENTS,
-		OPT_REMOTE
+		OPT_REMOTE,
+		OPT_TENANT
 	};
 	static const struct option opts[] = {
 	    {"jobs", required_argument, NULL, 'j'},
@@ -164,6 +170,7 @@ static int parse_options(int argc, char **argv, struct run_ctx *c)
 	    {"store", required_argument, NULL, OPT_STORE},
 	    {"events", required_argument, NULL, OPT_EVENTS},
 	    {"remote", required_argument, NULL, OPT_REMOTE},
+	    {"tenant", required_argument, NULL, OPT_TENANT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -197,6 +204,11 @@ static int parse_options(int argc, char **argv, struct run_ctx *c)
 			break;
 		case OPT_REMOTE:
 			c->remote = optarg;
+			break;
+		case OPT_TENANT:
+			if (!valid_name(optarg))
+				return usage_refuse_name("--tenant", optarg);
+			c->tenant = optarg;
 			break;
 		case ':':
 			return usage_refuse("run", "option `%s` needs a value",
@@ -389,6 +401,12 @@ static struct strv exec_argv(const struct run_ctx *c, size_t i)
 	if (c->remote) {
 		strv_push(&a, "--remote");
 		strv_push(&a, c->remote);
+	}
+	/* The command line's, never the pipeline file's: the file may come
+	 * from the tenant, who must not name another. */
+	if (c->tenant) {
+		strv_push(&a, "--tenant");
+		strv_push(&a, c->tenant);
 	}
 	for (size_t j = 0; j < t->opts.n; j++)
 		strv_push(&a, t->opts.v[j]);

@@ -2,7 +2,8 @@
  * and the records of their tasks, in topological order, each marked stale
  * when an ancestor's current result is not the one it was built on.
  * Removing a run drops its records and logs only; its layers stay until
- * `wsbox gc` finds them unreferenced. */
+ * `wsbox gc` finds them unreferenced. In root mode its own id block goes
+ * back to the range allocation file (sandbox/cli/run_ids.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "layers/store.h"
 #include "sandbox/cli/args.h"
 #include "sandbox/cli/commands.h"
+#include "sandbox/cli/run_ids.h"
 #include "sandbox/cli/usage.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
@@ -47,7 +49,8 @@ static int usage(FILE *f, int status)
 	      "                \"stale_because\", \"attempt\", \"seq\", "
 	      "\"wall_sec\"}]}\n"
 	      "  rm    remove the run's records and logs (its layers stay "
-	      "until `wsbox gc`)\n",
+	      "until `wsbox gc`);\n"
+	      "        in root mode, free the run's own id block\n",
 	      f);
 	return status;
 }
@@ -342,7 +345,8 @@ static int do_rm(const struct store *s, const char *run)
 		wsbox_error_prefix(&err, "runs rm %s", run);
 		return wsbox_error_exit(&err);
 	}
-	return 0;
+	run_ids_release(s, run, stdout);
+	return fflush(stdout) == 0 ? 0 : WSBOX_EXIT_FAILURE;
 }
 
 int cmd_runs(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "sandbox/util/error.h"
+#include "sandbox/util/name.h"
 
 int usage_refuse(const char *verb, const char *fmt, ...)
 {
@@ -27,9 +28,6 @@ int usage_unknown_option(const char *verb, const char *arg)
 int usage_refuse_name(const char *opt, const char *value)
 {
 	struct wsbox_error err = {0};
-	wsbox_fail(
-	    &err, 0,
-	    "%s `%s`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})",
-	    opt, value);
+	name_check(opt, value, &err);
 	return wsbox_error_exit(&err);
 }

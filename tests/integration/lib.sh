@@ -53,3 +53,73 @@ assert_store_clean() {
 		fail "store has runs after a refused exec: $(ls "$STORE/runs")"
 	fi
 }
+
+# Root mode across host ids and runs (t_tenant, t_idrange, t_rootmode): a
+# task kept running in the background, then probed from the host or from
+# another task. Each starter adds the wsbox pid to $SLEEPERS; the test ends
+# them with `trap stop_sleepers EXIT` (set before starting, with any other
+# clean-up of its own after it).
+#
+# start_sleeper [exec options...]: exec `sleep` (60 s at most, uncached)
+# on the test rootfs with the options given and wait until it runs;
+# $SLEEPER_PID is the task's host pid.
+start_sleeper() {
+	secs=$(uniq_secs 60)
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache "$@" -- sleep "$secs" \
+		</dev/null >/dev/null 2>&1 &
+	SLEEPERS="${SLEEPERS:-} $!"
+	i=0
+	while ! SLEEPER_PID=$(pgrep -f -x "sleep $secs"); do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "the task ($*) never started"
+		sleep 0.1
+	done
+}
+# start_in_upper SCRIPT [exec options...]: exec `sh -c SCRIPT`, then a
+# marker file and 60 s of sleep, with the options given; wait until the
+# marker is in its upper dir, which is then $UPPER.
+start_in_upper() {
+	script=$1
+	shift
+	"$WSBOX" exec --store "$STORE" --timeout 60 "$@" -- \
+		sh -c "$script; touch ready; sleep 60" </dev/null >/dev/null 2>&1 &
+	SLEEPERS="${SLEEPERS:-} $!"
+	i=0
+	while [ -z "$(find "$STORE/staging" -name ready 2>/dev/null)" ]; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "the task ($*) never started"
+		sleep 0.1
+	done
+	UPPER=$(dirname "$(find "$STORE/staging" -name ready | head -n 1)")
+}
+# stop_sleepers: end them now and wait for their wsbox processes.
+stop_sleepers() {
+	# shellcheck disable=SC2086
+	kill ${SLEEPERS:-} 2>/dev/null
+	wait
+	SLEEPERS=
+}
+# as UID CMD...: CMD as host uid/gid UID with no groups; its output in
+# $T/as.out (stdout and stderr), its status in $AS_RC.
+as() {
+	u=$1
+	shift
+	AS_RC=0
+	# Through sh: setpriv's own execve still holds root's capabilities
+	# (they go at that exec), so it would open a path no such user can.
+	setpriv --reuid "$u" --regid "$u" --clear-groups -- sh -c 'exec "$@"' sh "$@" \
+		>"$T/as.out" 2>&1 </dev/null || AS_RC=$?
+}
+# The command as UID failed with "Permission denied".
+assert_as_denied() { # WHAT
+	[ "$AS_RC" != 0 ] || fail "$1: succeeded: $(head -c 300 "$T/as.out")"
+	grep -q "Permission denied" "$T/as.out" ||
+		fail "$1: not EACCES: $(head -c 300 "$T/as.out")"
+}
+# Host id UID may not signal host pid PID (EPERM) nor read its environ.
+assert_cannot_signal() { # UID PID WHAT
+	as "$1" kill -0 "$2"
+	[ "$AS_RC" != 0 ] || fail "$3: signalled pid $2 as uid $1"
+	grep -q "Operation not permitted" "$T/as.out" ||
+		fail "$3: kill: not EPERM: $(cat "$T/as.out")"
+	as "$1" cat "/proc/$2/environ"
+	assert_as_denied "$3: read the environ of pid $2 as uid $1"
+}

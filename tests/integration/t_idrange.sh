@@ -148,7 +148,7 @@ test_idrange_doctor_reports_the_overlap() {
 	! grep -q '^FAIL root mode' "$T/out" || fail "root mode still FAILs: $(grep '^FAIL root mode' "$T/out")"
 }
 
-# Per-tenant ranges (docs/sandbox.md "Tenant ranges"): each --tenant NAME
+# Per-tenant ranges (docs/sandbox.md "Id blocks"): each --tenant NAME
 # gets the lowest free 65536-id block of the pool in the range allocation
 # file, keeps it across execs, and gives it back with gc --release-tenant,
 # which is refused while a task of the tenant runs.
@@ -178,24 +178,15 @@ test_idrange_tenant_release_refused_while_running_then_reused() {
 	ranges_file 3000000000 131072
 	wsx --no-cache --tenant alice -- true
 	assert_rc 0
-	secs=$(uniq_secs 60)
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant bob -- sleep "$secs" \
-		</dev/null >/dev/null 2>&1 &
-	slow=$!
-	trap 'kill "$slow" 2>/dev/null; wait' EXIT
-	i=0
-	while ! pgrep -f -x "sleep $secs" >/dev/null; do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "bob's task never started"
-		sleep 0.1
-	done
+	trap stop_sleepers EXIT
+	start_sleeper --tenant bob
 	ws gc --release-tenant bob
 	assert_rc 125
 	assert_eq "$(cat "$T/err")" "wsbox: tenant bob: a task in its ids 3000065536-3000131071 is still running" stderr
 	wsx --no-cache --tenant carol -- true
 	assert_rc 125
 	assert_err_has "all 2 blocks of the pool are taken"
-	kill "$slow"
-	wait "$slow"
+	stop_sleepers
 	ws gc --release-tenant bob
 	assert_rc 0
 	assert_out "gc: released tenant bob (ids 3000065536-3000131071)"
@@ -213,14 +204,14 @@ test_idrange_tenant_needs_a_safe_file_and_a_free_block() {
 	chmod 666 "$T/ranges"
 	wsx --tenant alice -- true
 	assert_rc 125
-	assert_eq "$(cat "$T/err")" "wsbox: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else" stderr
+	assert_eq "$(cat "$T/err")" "wsbox: tenant alice: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else" stderr
 	chmod 644 "$T/ranges"
 	wsx --tenant alice --idmap-base 3000000000 -- true
 	assert_rc 125
 	assert_err_has "--tenant and --idmap-base: give one of them"
 	WSBOX_RANGES=$T/none wsx --tenant alice -- true
 	assert_rc 125
-	assert_eq "$(cat "$T/err")" "wsbox: no range allocation file \`$T/none\`" stderr
+	assert_eq "$(cat "$T/err")" "wsbox: tenant alice: no range allocation file \`$T/none\`" stderr
 	assert_store_clean
 }
 
@@ -243,14 +234,174 @@ test_idrange_tenant_malformed_file_is_refused() {
 	export WSBOX_RANGES="$T/ranges"
 	wsx --tenant c -- true
 	assert_rc 125
-	assert_eq "$(cat "$T/err")" "wsbox: range allocation file \`$T/ranges\` line 3: a block given twice" stderr
+	assert_eq "$(cat "$T/err")" "wsbox: tenant c: range allocation file \`$T/ranges\` line 3: a block given twice" stderr
 	printf 'tenant a 3000000000\npool 3000000000 131072\n' >"$T/ranges"
 	wsx --tenant a -- true
 	assert_rc 125
-	assert_err_has "line 1: a tenant before the pool"
+	assert_err_has "line 1: a block before the pool"
 	printf 'pool 3000000000 131072\ntenant a 3000000001\n' >"$T/ranges"
 	wsx --tenant a -- true
 	assert_rc 125
 	assert_err_has "line 2: want \`tenant NAME BASE\`, BASE a block of the pool"
 	assert_store_clean
+}
+
+# Per-run blocks (docs/sandbox.md "Id blocks"): once a range allocation
+# file exists, every run without --tenant gets its own block at its first
+# task and keeps it for its later ones; a one-off exec (no --run) gets one
+# while it runs, taken back by the next allocation.
+test_idrange_runs_get_own_blocks_by_default() {
+	need_root
+	ranges_file 3000000000 262144
+	wsx --no-cache --run r1 --task a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "run r1"
+	wsx --no-cache --run r2 --task a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000065536 "run r2"
+	wsx --no-cache --run r1 --task b --parent a -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "run r1's later task"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000131072 "a one-off exec"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000131072 "the next one-off exec, after the first ended"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 2 "run lines"
+	assert_eq "$(grep -c '^once ' "$T/ranges")" 1 "once lines"
+	grep -qx "run 3000000000 r1 $(realpath "$STORE")" "$T/ranges" ||
+		fail "no line for r1: $(cat "$T/ranges")"
+}
+
+# Without a range allocation file every run shares the one range, as
+# before (the control for the test above).
+test_idrange_runs_share_the_range_without_a_ranges_file() {
+	need_root
+	export WSBOX_RANGES=
+	[ ! -e /etc/wsbox/ranges ] || { echo "/etc/wsbox/ranges exists"; exit 77; }
+	wsx --no-cache --run r1 -- cat /proc/self/uid_map
+	assert_rc 0
+	first=$(base_of)
+	wsx --no-cache --run r2 -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" "$first" "run r2 in r1's range"
+}
+
+# A run's block goes back with `runs rm` (kept while a task of it still
+# runs), and gc takes back the blocks of runs that are gone without that
+# (a crash between the removal and the release, or a hand-deleted run).
+test_idrange_removed_runs_blocks_are_freed_by_runs_rm_and_gc() {
+	need_root
+	ranges_file 3000000000 196608
+	wsx --no-cache --run r1 -- true
+	assert_rc 0
+	wsx --no-cache --run r2 -- true
+	assert_rc 0
+	trap stop_sleepers EXIT
+	start_sleeper --run r3
+	ws runs --store "$STORE" rm r1
+	assert_rc 0
+	assert_out "runs rm: released run r1's ids 3000000000-3000065535"
+	ws runs --store "$STORE" rm r3
+	assert_rc 0
+	assert_out "runs rm: run r3's ids 3000131072-3000196607 kept: a task in them still runs (\`wsbox gc\` frees them once it ends)"
+	rm -rf "$STORE/runs/r2"
+	ws gc --store "$STORE" --dry-run
+	assert_rc 0
+	assert_out_has "gc: would free ids 3000065536-3000131071 of run r2 (store $(realpath "$STORE"))"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 2 "run lines after the dry run"
+	ws gc --store "$STORE"
+	assert_rc 0
+	assert_out_has "gc: freed ids 3000065536-3000131071 of run r2"
+	assert_eq "$(grep -c '^run ' "$T/ranges")" 1 "run lines after gc"
+	# The killed task records its end, so r3 is back: removed again, its
+	# block goes.
+	stop_sleepers
+	ws runs --store "$STORE" rm r3
+	assert_rc 0
+	assert_out "runs rm: released run r3's ids 3000131072-3000196607"
+	wsx --no-cache --run r4 -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(base_of)" 3000000000 "r4 gets the lowest freed block"
+}
+
+# `wsbox run --tenant NAME` runs every task of the pipeline as the tenant.
+test_idrange_run_passes_tenant_to_every_task() {
+	need_root
+	ranges_file 3000000000 196608
+	cat >"$T/p.yml" <<'YML'
+tasks:
+  a:
+    run: awk '{print $2}' /proc/self/uid_map
+  b:
+    run: awk '{print $2}' /proc/self/uid_map
+    needs: [a]
+YML
+	ws run --store "$STORE" --run pr --tenant acme "$T/p.yml"
+	assert_rc 0
+	for t in a b; do
+		ws logs --store "$STORE" --run pr --task $t
+		assert_rc 0
+		assert_out 3000000000
+	done
+	assert_eq "$(cat "$T/ranges")" "# test pool
+pool 3000000000 196608
+tenant acme 3000000000" "ranges file"
+	ws run --store "$STORE" --tenant 'bad name' "$T/p.yml"
+	assert_rc 125
+	assert_err_has "--tenant \`bad name\`: invalid name (want [A-Za-z0-9][A-Za-z0-9._-]{0,127})"
+}
+
+# The tenant is part of the cache key: tenant b is never answered from
+# tenant a's entry (a's task could have been tampered with by a's other
+# tasks, which share its ids), while a's own rerun is a hit.
+test_idrange_tenants_never_share_cache_entries() {
+	need_root
+	ranges_file 3000000000 131072
+	cmd='cat /proc/sys/kernel/random/uuid'
+	wsx --tenant a --run r1 -- sh -c "$cmd"
+	assert_rc 0
+	first=$(cat "$T/out")
+	wsx --tenant a --run r2 -- sh -c "$cmd"
+	assert_rc 0
+	assert_out "$first"
+	wsx --tenant b --run r3 -- sh -c "$cmd"
+	assert_rc 0
+	[ "$(cat "$T/out")" != "$first" ] || fail "tenant b got tenant a's cached output"
+}
+
+# doctor says whether blocks are given out, and how many are free.
+test_idrange_doctor_reports_the_pool() {
+	need_root
+	ranges_file 3000000000 131072
+	wsx --no-cache --run r1 -- true
+	assert_rc 0
+	ws doctor
+	assert_out_has "ok   id blocks: \`$T/ranges\`: 1 of 2 blocks of 65536 ids from 3000000000 free"
+	chmod 666 "$T/ranges"
+	ws doctor
+	assert_rc 1
+	assert_out_has "FAIL id blocks: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else"
+}
+
+# Crash safety: a one-off exec killed with SIGKILL never gives its block
+# back itself; its lock went with it, so gc takes the block back.
+test_idrange_killed_execs_block_is_reclaimed_by_gc() {
+	need_root
+	ranges_file 3000000000 131072
+	trap stop_sleepers EXIT
+	start_sleeper
+	# shellcheck disable=SC2086
+	kill -KILL $SLEEPERS
+	i=0
+	while kill -0 "$SLEEPER_PID" 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "the killed exec's task lives on"
+		sleep 0.1
+	done
+	assert_eq "$(grep -c '^once 3000000000$' "$T/ranges")" 1 "the killed exec's line"
+	ws gc --store "$STORE"
+	assert_rc 0
+	assert_out_has "gc: freed ids 3000000000-3000065535 of an ended one-off exec"
+	assert_eq "$(grep -c '^once ' "$T/ranges")" 0 "once lines after gc"
 }

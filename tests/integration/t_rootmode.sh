@@ -131,25 +131,17 @@ secret"
 test_root_store_and_other_staging_unreachable() {
 	need_root
 	STORE=$(mktemp -d /var/lib/wsbox-rootmode.XXXXXX) || fail "mktemp in /var/lib"
-	trap 'chmod -R u+w "$STORE"; rm -rf "$STORE"' EXIT
+	trap 'stop_sleepers; chmod -R u+w "$STORE"; rm -rf "$STORE"' EXIT
 	ws exec --store "$STORE" --run r --task a -- sh -c 'echo mine > secret; chmod 600 secret'
 	assert_rc 0
 	# A task of run A that is still running, with a file in its upper.
-	"$WSBOX" exec --store "$STORE" --timeout 60 --run A --task slow -- \
-		sh -c 'echo a-private > f; touch ready; sleep 60' </dev/null >/dev/null 2>&1 &
-	slow=$!
-	i=0
-	while [ -z "$(find "$STORE/staging" -name ready 2>/dev/null)" ]; do
-		i=$((i + 1)); [ $i -lt 100 ] || fail "run A never started"
-		sleep 0.1
-	done
-	upper=$(dirname "$(find "$STORE/staging" -name ready | head -n 1)")
+	start_in_upper 'echo a-private > f' --run A --task slow
 	layer=$(tree_of r a) || exit 1
 	ws exec --store "$STORE" --run B --task t -- sh -c "
 		ls -A '$STORE' | wc -l
-		cat '$upper/f' 2>/dev/null || echo no-staging
+		cat '$UPPER/f' 2>/dev/null || echo no-staging
 		cat '$layer/secret' 2>/dev/null || echo no-layer"
-	kill "$slow"; wait "$slow"
+	stop_sleepers
 	assert_rc 0
 	assert_out "0
 no-staging

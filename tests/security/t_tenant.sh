@@ -15,24 +15,6 @@ range_base() {
 	echo "${b:-1879048192}"
 }
 
-# as UID CMD...: CMD as host uid/gid UID with no groups; its output in
-# $T/as.out (stdout and stderr), its status in $AS_RC.
-as() {
-	u=$1
-	shift
-	AS_RC=0
-	# Through sh: setpriv's own execve still holds root's capabilities
-	# (they go at that exec), so it would open a path no such user can.
-	setpriv --reuid "$u" --regid "$u" --clear-groups -- sh -c 'exec "$@"' sh "$@" \
-		>"$T/as.out" 2>&1 </dev/null || AS_RC=$?
-}
-# The command as UID failed with "Permission denied".
-assert_as_denied() { # WHAT
-	[ "$AS_RC" != 0 ] || fail "$1: succeeded: $(head -c 300 "$T/as.out")"
-	grep -q "Permission denied" "$T/as.out" ||
-		fail "$1: not EACCES: $(head -c 300 "$T/as.out")"
-}
-
 # A store where any host user could walk up to it (/var/lib: /tmp is
 # hidden in the sandbox anyway and would not show the store's own modes).
 visible_store() {
@@ -43,18 +25,10 @@ visible_store() {
 }
 
 # A task of run A still running, with a secret and a setuid copy of the
-# probe in its upper; $UPPER is that upper dir, $SLOW the wsbox pid.
+# probe in its upper; $UPPER is that upper dir.
 start_slow_task() {
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --timeout 60 --run A --task slow -- \
-		sh -c 'echo a-private > secret; cp /probe suid; chmod 4755 suid; touch ready; sleep 60' \
-		</dev/null >/dev/null 2>&1 &
-	SLOW=$!
-	i=0
-	while [ -z "$(find "$STORE/staging" -name ready 2>/dev/null)" ]; do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "run A never started"
-		sleep 0.1
-	done
-	UPPER=$(dirname "$(find "$STORE/staging" -name ready | head -n 1)")
+	start_in_upper 'echo a-private > secret; cp /probe suid; chmod 4755 suid' \
+		--rootfs "$ROOTFS" --run A --task slow
 }
 
 # The published layer's tree of RUN/TASK.
@@ -73,7 +47,7 @@ test_other_host_user_cannot_reach_live_upper_or_layers() {
 	other=$(id -u wsbox-test 2>/dev/null || id -u nobody)
 	base=$(visible_store) || exit 1
 	STORE=$base/store
-	trap 'kill "$SLOW" 2>/dev/null; wait; chmod -R u+w "$base"; rm -rf "$base"' EXIT
+	trap 'stop_sleepers; chmod -R u+w "$base"; rm -rf "$base"' EXIT
 	wsx --run r --task a -- sh -c 'echo layer-secret > s'
 	assert_rc 0
 	tree=$(layer_tree r a) || exit 1
@@ -108,7 +82,7 @@ test_task_range_ids_on_the_host_cannot_reach_staging_layers_rootfs() {
 	range=$(range_base)
 	base=$(visible_store) || exit 1
 	STORE=$base/store
-	trap 'kill "$SLOW" 2>/dev/null; wait; chmod -R u+w "$base"; rm -rf "$base"' EXIT
+	trap 'stop_sleepers; chmod -R u+w "$base"; rm -rf "$base"' EXIT
 	tar -C "$ROOTFS" -cf "$T/rootfs.tar" .
 	ws rootfs import "$T/rootfs.tar" --name bb --store "$STORE"
 	assert_rc 0
@@ -162,26 +136,37 @@ test_tenants_in_own_ranges_cannot_signal_each_other() {
 	need_root
 	printf 'pool 3000000000 131072\n' >"$T/ranges"
 	export WSBOX_RANGES="$T/ranges"
-	secs=$(uniq_secs 60)
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --tenant a -- sleep "$secs" \
-		</dev/null >/dev/null 2>&1 &
-	slow=$!
-	trap 'kill "$slow" 2>/dev/null; wait' EXIT
-	i=0
-	while ! pid=$(pgrep -f -x "sleep $secs"); do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "tenant a's task never started"
-		sleep 0.1
-	done
+	trap stop_sleepers EXIT
+	start_sleeper --tenant a
 	wsx --no-cache --tenant b -- cat /proc/self/uid_map
 	assert_rc 0
 	assert_eq "$(awk '{print $2}' "$T/out")" "3000065536" "tenant b's base"
-	assert_eq "$(stat -c %u "/proc/$pid")" "3000000000" "tenant a's task uid"
-	as 3000065536 kill -0 "$pid"
-	[ "$AS_RC" != 0 ] || fail "tenant b's ids signalled tenant a's task"
-	grep -q "Operation not permitted" "$T/as.out" ||
-		fail "kill: not EPERM: $(cat "$T/as.out")"
-	as 3000065536 cat "/proc/$pid/environ"
-	assert_as_denied "tenant b's ids read tenant a's environ"
-	as 3000000000 kill -0 "$pid"
+	assert_eq "$(stat -c %u "/proc/$SLEEPER_PID")" "3000000000" "tenant a's task uid"
+	assert_cannot_signal 3000065536 "$SLEEPER_PID" "tenant b's ids"
+	as 3000000000 kill -0 "$SLEEPER_PID"
 	assert_eq "$AS_RC" 0 "tenant a's own ids signal it ($(cat "$T/as.out"))"
+}
+
+# Item 3, per run (the default once a range allocation file exists): two
+# runs of no tenant, and a one-off exec, are different host ids too, so a
+# task of one run cannot signal or read another run's; a run's later tasks
+# keep its ids (the control).
+test_runs_in_own_blocks_cannot_signal_each_other() {
+	need_root
+	printf 'pool 3000000000 196608\n' >"$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	trap stop_sleepers EXIT
+	start_sleeper --run a --task slow
+	wsx --no-cache --run b -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000065536" "run b's base"
+	assert_eq "$(stat -c %u "/proc/$SLEEPER_PID")" "3000000000" "run a's task uid"
+	assert_cannot_signal 3000065536 "$SLEEPER_PID" "run b's ids"
+	wsx --no-cache -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000131072" "a one-off exec's base"
+	assert_cannot_signal 3000131072 "$SLEEPER_PID" "a one-off exec's ids"
+	wsx --no-cache --run a --task fast -- cat /proc/self/uid_map
+	assert_rc 0
+	assert_eq "$(awk '{print $2}' "$T/out")" "3000000000" "run a's later task"
 }

@@ -186,6 +186,21 @@ static void test_cache_key_tells_env_pass_unset_empty_and_set(void **state)
 	assert_differs(&n, &z);
 }
 
+/* --tenant: each tenant its own keys (never answered from another's
+ * entries), and no tenant apart from any named one. */
+static void test_cache_key_separates_tenants(void **state)
+{
+	(void)state;
+	struct cache_key_input none = base(), a = base(), b = base();
+	a.tenant = "a";
+	b.tenant = "b";
+	assert_differs(&none, &a);
+	assert_differs(&a, &b);
+	struct cache_key_input empty = base();
+	empty.tenant = "";
+	assert_differs(&none, &empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +209,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_key_covers_stdin_and_extras),
 	    cmocka_unit_test(test_cache_key_keeps_list_boundaries),
 	    cmocka_unit_test(test_cache_key_tells_env_pass_unset_empty_and_set),
+	    cmocka_unit_test(test_cache_key_separates_tenants),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
+#include "sandbox/idrange_alloc.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 
@@ -56,6 +57,30 @@ static void probe_root_mode(struct doctor *d)
 		    (unsigned)ids.host_uid, (unsigned)ids.host_gid, e.msg);
 }
 
+/* Root mode's id blocks (docs/sandbox.md "Id blocks"): the range allocation
+ * file, if any, and how much of its pool is free. */
+static void probe_id_blocks(struct doctor *d)
+{
+	const char *file = idrange_alloc_file();
+	if (!idrange_alloc_configured()) {
+		doctor_report(d, LVL_OK, "id blocks",
+			      "no range allocation file `%s`: every run "
+			      "shares the range above",
+			      file);
+		return;
+	}
+	struct idrange_pool p;
+	struct wsbox_error e = {0};
+	if (idrange_alloc_inspect(file, &p, &e) < 0) {
+		doctor_report(d, LVL_FAIL, "id blocks", "%s", e.msg);
+		return;
+	}
+	doctor_report(d, p.taken < p.blocks ? LVL_OK : LVL_WARN, "id blocks",
+		      "`%s`: %lu of %lu blocks of 65536 ids from %lu free; "
+		      "each run, one-off exec and --tenant gets its own",
+		      file, p.blocks - p.taken, p.blocks, p.first);
+}
+
 void probe_idmap(struct doctor *d)
 {
 	/* usize 0 is rejected with EINVAL before anything happens. */
@@ -83,4 +108,5 @@ void probe_idmap(struct doctor *d)
 		doctor_report(d, LVL_WARN, "idmapped mounts",
 			      "%s (informational, root mode)", rep.err.msg);
 	probe_root_mode(d);
+	probe_id_blocks(d);
 }
