@@ -1,7 +1,8 @@
 /* policy_load: resolve and parse a policy, name it by the SHA-256 of its
  * resolved text, and reuse the compiled BPF from the cache directory when an
  * entry exists for the same text, libseccomp, arch and options (libseccomp
- * compilation dominates start-up otherwise). */
+ * compilation dominates start-up otherwise). A hit forks nothing; a miss
+ * compiles within a time bound (compile_bounded.c). */
 #include "policy/policy.h"
 #include "policy/policy_int.h"
 
@@ -99,36 +100,51 @@ static void cache_write(int dirfd, const char *file,
 				      0600, &ignored);
 }
 
-/* The reporting variant (report.c), cached under its own key: the same
- * inputs plus a variant tag, so it can never be taken for the plain
- * program. */
-static int load_report_variant(const struct policy_set *ps, const char *inputs,
-			       int dirfd, struct policy *out,
-			       struct wsbox_error *err)
+/* The bound on compiling one policy, both programs together: the caller's
+ * or the default. $WSBOX_POLICY_COMPILE_MS can only lower it (tests reach
+ * the bound quickly; an operator may tighten it): raising it would let a
+ * policy pin a core for longer. */
+static int compile_bound_ms(const struct policy_options *opts, unsigned *ms,
+			    struct wsbox_error *err)
 {
-	if (!policy_report_table(ps, out))
+	*ms = opts && opts->compile_timeout_ms ? opts->compile_timeout_ms
+					       : POLICY_COMPILE_TIMEOUT_MS;
+	const char *env = getenv("WSBOX_POLICY_COMPILE_MS");
+	if (!env || !*env)
 		return 0;
-	char key[65];
-	static const char tag[] = "variant=notify";
-	const void *parts[] = {inputs, tag, ps->text ? ps->text : ""};
-	size_t lens[] = {strlen(inputs), sizeof tag - 1, ps->text_len};
-	int r = sha256_hex(parts, lens, 3, key, err);
-	if (r < 0)
-		return r;
-	char file[80];
-	snprintf(file, sizeof file, "%s.bpf", key);
-	if (dirfd >= 0 &&
-	    cache_read(dirfd, file, &out->notify_filter, &out->notify_len) == 0)
-		return 0;
-	free(out->notify_errnos);
-	out->notify_errnos = NULL;
-	out->n_notify_errnos = 0;
-	out->notify_default_errno = 0;
-	r = policy_report_variant(ps, out, err);
-	if (r < 0 || !out->notify_filter)
-		return r;
-	cache_write(dirfd, file, out->notify_filter, out->notify_len);
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(env, &end, 10);
+	if (errno || *end || *env < '0' || *env > '9' || v < 1 ||
+	    v > POLICY_COMPILE_TIMEOUT_MS)
+		return wsbox_fail_logic(err, EINVAL,
+					"WSBOX_POLICY_COMPILE_MS=`%s`: want "
+					"1..%d",
+					env, POLICY_COMPILE_TIMEOUT_MS);
+	if (v < *ms)
+		*ms = (unsigned)v;
 	return 0;
+}
+
+/* One load: the parsed policy, its cache entries and what was compiled
+ * here (written to the cache only once everything compiled, so a policy
+ * past the bound leaves nothing behind). */
+struct load {
+	const char *name;
+	struct policy_set ps;
+	char *inputs;
+	int dirfd; /* the cache directory, or -1 */
+	char file[80], notify_file[80];
+	struct policy_budget budget;
+	bool fresh, notify_fresh;
+};
+
+static void load_free(struct load *l)
+{
+	policy_set_free(&l->ps);
+	free(l->inputs);
+	if (l->dirfd >= 0)
+		close(l->dirfd);
 }
 
 static int parse_with_options(const char *name_or_file,
@@ -148,74 +164,131 @@ static int parse_with_options(const char *name_or_file,
 	return 0;
 }
 
+/* Parse, name (digest) and key the policy; open the cache directory. */
+static int load_begin(struct load *l, const struct policy_options *opts,
+		      struct policy *out, struct wsbox_error *err)
+{
+	unsigned ms;
+	int r = compile_bound_ms(opts, &ms, err);
+	if (r < 0)
+		return r;
+	r = parse_with_options(l->name, opts, &l->ps, err);
+	if (r < 0)
+		return r;
+	policy_budget_start(&l->budget, l->name, ms);
+
+	char digest[65], key[65];
+	const char *text = l->ps.text ? l->ps.text : "";
+	l->inputs = cache_inputs(opts);
+	const void *dparts[] = {text};
+	size_t dlens[] = {l->ps.text_len};
+	const void *kparts[] = {l->inputs, text};
+	size_t klens[] = {strlen(l->inputs), l->ps.text_len};
+	if ((r = sha256_hex(dparts, dlens, 1, digest, err)) < 0 ||
+	    (r = sha256_hex(kparts, klens, 2, key, err)) < 0)
+		return r;
+	snprintf(out->digest, sizeof out->digest, "sha256:%s", digest);
+	snprintf(l->file, sizeof l->file, "%s.bpf", key);
+	if (!opts || !opts->bpf_cache_dir)
+		return 0;
+	r = mkdir_p(opts->bpf_cache_dir, 0700, err);
+	if (r < 0)
+		return r;
+	l->dirfd =
+	    open(opts->bpf_cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->dirfd < 0)
+		return wsbox_fail(err, errno, "open `%s`", opts->bpf_cache_dir);
+	return 0;
+}
+
+/* The plain program: from the cache (any failure, missing, truncated or
+ * foreign, means recompiling; the entry is then rewritten) or compiled. */
+static int load_plain(struct load *l, struct policy *out,
+		      struct wsbox_error *err)
+{
+	if (l->dirfd >= 0 &&
+	    cache_read(l->dirfd, l->file, &out->filter, &out->len) == 0)
+		return 0;
+	l->fresh = true;
+	return policy_compile_bounded(&l->ps, NULL, &l->budget, &out->filter,
+				      &out->len, NULL, err);
+}
+
+/* The reporting variant (report.c), cached under its own key: the same
+ * inputs plus a variant tag, so it can never be taken for the plain
+ * program. */
+static int load_report_variant(struct load *l, struct policy *out,
+			       struct wsbox_error *err)
+{
+	if (!policy_report_table(&l->ps, out))
+		return 0;
+	char key[65];
+	static const char tag[] = "variant=notify";
+	const void *parts[] = {l->inputs, tag, l->ps.text ? l->ps.text : ""};
+	size_t lens[] = {strlen(l->inputs), sizeof tag - 1, l->ps.text_len};
+	int r = sha256_hex(parts, lens, 3, key, err);
+	if (r < 0)
+		return r;
+	snprintf(l->notify_file, sizeof l->notify_file, "%s.bpf", key);
+	if (l->dirfd >= 0 &&
+	    cache_read(l->dirfd, l->notify_file, &out->notify_filter,
+		       &out->notify_len) == 0)
+		return 0;
+	free(out->notify_errnos);
+	out->notify_errnos = NULL;
+	out->n_notify_errnos = 0;
+	out->notify_default_errno = 0;
+	r = policy_report_variant(&l->ps, &l->budget, out, err);
+	l->notify_fresh = r == 0 && out->notify_filter;
+	return r;
+}
+
 int policy_check(const char *name_or_file, const struct policy_options *opts,
 		 unsigned *rules, struct wsbox_error *err)
 {
-	struct policy_set ps;
-	int r = parse_with_options(name_or_file, opts, &ps, err);
+	unsigned ms;
+	int r = compile_bound_ms(opts, &ms, err);
 	if (r < 0)
 		return r;
+	_cleanup_(policy_set_freep) struct policy_set ps = {0};
+	r = parse_with_options(name_or_file, opts, &ps, err);
+	if (r < 0)
+		return r;
+	struct policy_budget b;
+	policy_budget_start(&b, name_or_file, ms);
 	_cleanup_free_ struct sock_filter *prog = NULL;
 	unsigned short len;
-	r = policy_compile(&ps, &prog, &len, rules, err);
-	policy_set_free(&ps);
-	return r;
+	return policy_compile_bounded(&ps, NULL, &b, &prog, &len, rules, err);
+}
+
+static int load(struct load *l, const struct policy_options *opts,
+		struct policy *out, struct wsbox_error *err)
+{
+	int r = load_begin(l, opts, out, err); /* parse, digest, cache dir */
+	if (r < 0)
+		return r;
+	r = load_plain(l, out, err); /* cached, or compiled in bounds */
+	if (r < 0)
+		return r;
+	r = load_report_variant(l, out, err); /* the same, notifying */
+	if (r < 0)
+		return r;
+	if (l->fresh)
+		cache_write(l->dirfd, l->file, out->filter, out->len);
+	if (l->notify_fresh)
+		cache_write(l->dirfd, l->notify_file, out->notify_filter,
+			    out->notify_len);
+	out->name = xstrdup(l->name);
+	return 0;
 }
 
 int policy_load(const char *name_or_file, const struct policy_options *opts,
 		struct policy *out, struct wsbox_error *err)
 {
 	memset(out, 0, sizeof *out);
-	/* Declared before the first goto: cleanup must never see it
-	 * uninitialised. */
-	_cleanup_close_ int dirfd = -1;
-	struct policy_set ps;
-	int r = parse_with_options(name_or_file, opts, &ps, err);
-	if (r < 0)
-		return r;
-
-	char digest[65], key[65];
-	_cleanup_free_ char *inputs = cache_inputs(opts);
-	const void *dparts[] = {ps.text ? ps.text : ""};
-	size_t dlens[] = {ps.text_len};
-	const void *kparts[] = {inputs, ps.text ? ps.text : ""};
-	size_t klens[] = {strlen(inputs), ps.text_len};
-	if ((r = sha256_hex(dparts, dlens, 1, digest, err)) < 0 ||
-	    (r = sha256_hex(kparts, klens, 2, key, err)) < 0)
-		goto out;
-	snprintf(out->digest, sizeof out->digest, "sha256:%s", digest);
-
-	char file[80];
-	snprintf(file, sizeof file, "%s.bpf", key);
-	if (opts && opts->bpf_cache_dir) {
-		r = mkdir_p(opts->bpf_cache_dir, 0700, err);
-		if (r < 0)
-			goto out;
-		dirfd = open(opts->bpf_cache_dir,
-			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0) {
-			r = wsbox_fail(err, errno, "open `%s`",
-				       opts->bpf_cache_dir);
-			goto out;
-		}
-		/* Any failure (missing, truncated, foreign) means
-		 * recompiling; the entry is then rewritten. */
-		if (cache_read(dirfd, file, &out->filter, &out->len) == 0)
-			goto done;
-	}
-
-	r = policy_compile(&ps, &out->filter, &out->len, NULL, err);
-	if (r < 0)
-		goto out;
-	cache_write(dirfd, file, out->filter, out->len);
-done:
-	r = load_report_variant(&ps, inputs, dirfd, out, err);
-	if (r < 0)
-		goto out;
-	out->name = xstrdup(name_or_file);
-	r = 0;
-out:
-	policy_set_free(&ps);
+	_cleanup_(load_free) struct load l = {.name = name_or_file,
+					      .dirfd = -1};
+	int r = load(&l, opts, out, err);
 	if (r < 0)
 		policy_free(out);
 	return r;

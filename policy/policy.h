@@ -44,12 +44,22 @@ struct policy_options {
 	/* Add the workspace rule: chown, fchown, lchown, fchownat succeed
 	 * without effect (single-id user namespaces cannot chown). */
 	bool squash_chown;
+	/* The bound on compiling a policy on a cache miss, in milliseconds
+	 * (0: POLICY_COMPILE_TIMEOUT_MS). */
+	unsigned compile_timeout_ms;
 };
+
+/* libseccomp compiles in a forked child with this much CPU time and wall
+ * time; the shipped profiles need a few milliseconds (policy/README.md
+ * "Bounded compilation"). */
+#define POLICY_COMPILE_TIMEOUT_MS 5000
 
 /* Resolve NAME (a shipped profile) or FILE (contains '/' or ends in
  * .policy), parse it, compile it with libseccomp for the native arch, and fill
  * `out`. Errors name the file and line: "policy `x.policy` line 3: unknown
- * syscall `foo`". */
+ * syscall `foo`". A cache hit forks nothing; a miss compiles in a child
+ * bounded by opts->compile_timeout_ms and fails with ETIMEDOUT, "policy
+ * `NAME`: compile took longer than 5 s ...", caching nothing. */
 int policy_load(const char *name_or_file, const struct policy_options *opts,
 		struct policy *out, struct wsbox_error *err);
 void policy_free(struct policy *p);
@@ -96,8 +106,9 @@ const struct policy_profile *policy_profiles(size_t *n);
  * than its table, e.g. "open_tree_attr" for 467), else NULL. */
 const char *policy_syscall_name_newer(int nr);
 
-/* Parse and compile NAME or FILE like policy_load, bypassing the cache;
- * `rules` gets the number of rules handed to libseccomp. */
+/* Parse and compile NAME or FILE like policy_load (under the same bound),
+ * bypassing the cache; `rules` gets the number of rules handed to
+ * libseccomp. */
 int policy_check(const char *name_or_file, const struct policy_options *opts,
 		 unsigned *rules, struct wsbox_error *err);
 

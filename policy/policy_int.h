@@ -1,7 +1,8 @@
 /* Internal interface between the parts of policy/: the parser (parse.c and
  * parse_args.c) turns policy text into a rule list, the compiler (compile.c)
- * turns that list into BPF with libseccomp, load.c caches it. Not for use
- * outside policy/. */
+ * turns that list into BPF with libseccomp, compile_bounded.c runs it in a
+ * child under a time bound, load.c caches the result. Not for use outside
+ * policy/. */
 #ifndef WSBOX_POLICY_INT_H
 #define WSBOX_POLICY_INT_H
 
@@ -80,6 +81,10 @@ const char *policy_embedded(const char *name, size_t *len);
 int policy_parse(const char *name_or_file, struct policy_set *ps,
 		 struct wsbox_error *err);
 void policy_set_free(struct policy_set *ps);
+static inline void policy_set_freep(struct policy_set *ps)
+{
+	policy_set_free(ps);
+}
 
 /* Append a rule with the override semantics of the format (a later
  * unconditional rule replaces every earlier rule for the syscall). Used by
@@ -115,10 +120,37 @@ int policy_compile_variant(const struct policy_set *ps,
 			   struct sock_filter **out, unsigned short *len,
 			   unsigned *nrules, struct wsbox_error *err);
 
-/* The reporting variant of `ps` (see policy.h, struct policy): fills
- * out->notify_* and returns 0, leaving out->notify_filter NULL when the
- * policy denies nothing reportable or cannot be reported safely. */
-int policy_report_variant(const struct policy_set *ps, struct policy *out,
+/* The time one policy_load or policy_check may spend compiling: the plain
+ * program and the reporting variant share it (compile_bounded.c). */
+struct policy_budget {
+	const char *name;     /* the policy as given, for the message */
+	unsigned ms;	      /* the bound, for the message */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Start a budget of `ms` milliseconds now. */
+void policy_budget_start(struct policy_budget *b, const char *name,
+			 unsigned ms);
+
+/* policy_compile_variant (v NULL: policy_compile) in a forked child with
+ * RLIMIT_CPU and b's deadline. The program comes back over a pipe and is
+ * checked (whole instructions, 1..BPF_MAXINSNS) before it is returned. A
+ * compilation still running at the deadline, or out of CPU time, is killed
+ * and fails with ETIMEDOUT: "policy `NAME`: compile took longer than N s
+ * ...". The compiler's own refusals come back with their message. */
+int policy_compile_bounded(const struct policy_set *ps,
+			   const struct policy_variant *v,
+			   const struct policy_budget *b,
+			   struct sock_filter **out, unsigned short *len,
+			   unsigned *nrules, struct wsbox_error *err);
+
+/* The reporting variant of `ps` (see policy.h, struct policy), compiled
+ * within budget `b`: fills out->notify_* and returns 0, leaving
+ * out->notify_filter NULL when the policy denies nothing reportable or
+ * cannot be reported safely. Fails only when the compilation exceeds the
+ * bound (ETIMEDOUT). */
+int policy_report_variant(const struct policy_set *ps,
+			  const struct policy_budget *b, struct policy *out,
 			  struct wsbox_error *err);
 /* Only the errno table and default (no compilation): used with a cached
  * program. Returns whether the policy has a reporting variant. */

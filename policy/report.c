@@ -198,7 +198,8 @@ bool policy_report_table(const struct policy_set *ps, struct policy *out)
 	return ok;
 }
 
-int policy_report_variant(const struct policy_set *ps, struct policy *out,
+int policy_report_variant(const struct policy_set *ps,
+			  const struct policy_budget *b, struct policy *out,
 			  struct wsbox_error *err)
 {
 	struct plan_out po;
@@ -208,13 +209,18 @@ int policy_report_variant(const struct policy_set *ps, struct policy *out,
 	}
 	/* The plain program compiled, so a failure here is the notify action
 	 * itself (libseccomp or kernel without user notification): run
-	 * unreported rather than not at all. */
-	struct wsbox_error ignored;
-	(void)err;
-	if (policy_compile_variant(ps, &po.v, &out->notify_filter,
-				   &out->notify_len, NULL, &ignored) == 0)
+	 * unreported rather than not at all. Not so past the bound: that
+	 * would cost the next load the same wait again. */
+	struct wsbox_error cerr = {0};
+	int r = policy_compile_bounded(ps, &po.v, b, &out->notify_filter,
+				       &out->notify_len, NULL, &cerr);
+	if (r == 0)
 		take_table(&po, out);
 	plan_out_free(&po);
+	if (r == -ETIMEDOUT) {
+		*err = cerr;
+		return r;
+	}
 	return 0;
 }
 

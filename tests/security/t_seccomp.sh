@@ -63,3 +63,34 @@ test_denied_syscalls_newer_than_libseccomp_are_named() {
 	grep -q '"event":"policy_denied".*"syscall":"open_tree_attr","nr":467' "$T/events" ||
 		fail "no policy_denied event for open_tree_attr: $(grep policy_denied "$T/events" | head -n 3)"
 }
+
+# A policy file is a tenant's input: these two rules (an ordering comparison
+# on arg0 beside different comparisons on arg1, the fuzzer's `notin` finding
+# written out by hand, which the parser's refusal of that `notin` cannot
+# see) keep libseccomp 2.5.4 busy for minutes. The compiler runs in a child
+# bounded in CPU and wall time, so exec and `policy check` refuse the policy
+# with one line and exit 125, and nothing is cached or recorded.
+# WSBOX_POLICY_COMPILE_MS lowers the bound (5 s) to keep the test quick;
+# `timeout 120` turns an unbounded compile into a failure, not a hang.
+slow_policy() {
+	printf '%s\n' 'default allow' \
+		'deny 13 openat arg0 < 5 arg1 <= 0' \
+		'deny 13 openat arg0 < 5 arg1 == 3' >"$T/slow.policy"
+}
+ws_bounded() { # ARGS...: like ws, with a 200 ms compile bound
+	RC=0
+	WSBOX_POLICY_COMPILE_MS=200 timeout 120 "$WSBOX" "$@" \
+		>"$T/out" 2>"$T/err" </dev/null || RC=$?
+}
+test_policy_that_makes_libseccomp_compile_for_minutes() {
+	slow_policy
+	ws_bounded exec --store "$STORE" --rootfs "$ROOTFS" \
+		--policy "$T/slow.policy" -- /bin/true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: policy \`$T/slow.policy\`: compile took longer than 200 ms (libseccomp; simplify its argument conditions)" stderr
+	assert_store_clean
+	assert_eq "$(find "$STORE" -name '*.bpf' | wc -l)" 0 "cached programs"
+	ws_bounded policy check "$T/slow.policy"
+	assert_rc 125
+	assert_err_has "compile took longer than 200 ms"
+}

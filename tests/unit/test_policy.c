@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "sandbox/notify.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -322,6 +323,90 @@ static void test_policy_bpf_cache_hit_equals_a_fresh_build(void **state)
 	policy_free(&swapped);
 	policy_free(&fixed);
 	policy_free(&plain);
+}
+
+/* The compiler in its bounded child returns exactly what libseccomp exports
+ * in process, for every shipped profile, on a cache miss and on a hit. */
+static void test_policy_bounded_compile_equals_in_process(void **state)
+{
+	(void)state;
+	char dir[600];
+	snprintf(dir, sizeof dir, "%s/bounded-cache", tmpdir);
+	struct policy_options o = {.bpf_cache_dir = dir, .squash_chown = true};
+	static const char *const names[] = {"default", "strict", "permissive"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct wsbox_error err = {0};
+		_cleanup_(policy_set_freep) struct policy_set ps = {0};
+		assert_int_equal(policy_parse(names[i], &ps, &err), 0);
+		assert_int_equal(policy_set_squash_chown(&ps, &err), 0);
+		_cleanup_free_ struct sock_filter *ref = NULL;
+		unsigned short len = 0;
+		unsigned nrules = 0, checked = 0;
+		assert_int_equal(policy_compile(&ps, &ref, &len, &nrules, &err),
+				 0);
+		struct policy miss, hit;
+		assert_int_equal(policy_load(names[i], &o, &miss, &err), 0);
+		assert_int_equal(policy_load(names[i], &o, &hit, &err), 0);
+		assert_int_equal(miss.len, len);
+		assert_memory_equal(miss.filter, ref, len * sizeof *ref);
+		assert_int_equal(hit.len, len);
+		assert_memory_equal(hit.filter, ref, len * sizeof *ref);
+		assert_int_equal(policy_check(names[i], &o, &checked, &err), 0);
+		assert_int_equal(checked, nrules);
+		policy_free(&miss);
+		policy_free(&hit);
+	}
+}
+
+/* Two rules libseccomp 2.5.4 merges for minutes (an ordering comparison on
+ * arg0 beside different comparisons on arg1): the expansion of the
+ * fuzzer's `notin` finding written out by hand, which the parser's refusal
+ * of that `notin` does not see. */
+static const char slow_policy[] = "default allow\n"
+				  "deny 13 openat arg0 < 5 arg1 <= 0\n"
+				  "deny 13 openat arg0 < 5 arg1 == 3\n";
+
+static int count_entries(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++; /* a temp file of atomic_write_at counts too */
+	return n;
+}
+
+static void
+test_policy_compile_past_the_bound_fails_and_caches_nothing(void **state)
+{
+	(void)state;
+	const char *p = write_policy("slow.policy", slow_policy);
+	char dir[600], want[800];
+	snprintf(dir, sizeof dir, "%s/slow-cache", tmpdir);
+	snprintf(want, sizeof want,
+		 "policy `%s`: compile took longer than 200 ms (libseccomp; "
+		 "simplify its argument conditions)",
+		 p);
+	struct policy_options o = {.bpf_cache_dir = dir,
+				   .compile_timeout_ms = 200};
+	struct wsbox_error err = {0};
+	struct policy pol;
+	assert_int_equal(policy_load(p, &o, &pol, &err), -ETIMEDOUT);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(err.status, WSBOX_EXIT_FAILURE);
+	assert_null(pol.filter);
+	assert_int_equal(count_entries(dir), 0);
+	/* The compiler was killed and reaped: no child of ours is left. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	struct wsbox_error cerr = {0};
+	unsigned rules = 0;
+	assert_int_equal(policy_check(p, &o, &rules, &cerr), -ETIMEDOUT);
+	assert_string_equal(cerr.msg, want);
 }
 
 /* ---- Real behaviour: children report what their syscalls returned. ---- */
@@ -945,6 +1030,9 @@ int main(void)
 	  cmocka_unit_test(test_policy_include_refuses_loops_and_depth),
 	  cmocka_unit_test(test_policy_digest_is_stable),
 	  cmocka_unit_test(test_policy_bpf_cache_hit_equals_a_fresh_build),
+	  cmocka_unit_test(test_policy_bounded_compile_equals_in_process),
+	  cmocka_unit_test(
+	      test_policy_compile_past_the_bound_fails_and_caches_nothing),
 	  cmocka_unit_test(test_policy_probes_succeed_without_a_filter),
 	  cmocka_unit_test(
 	      test_policy_default_denies_escapes_and_allows_builds),
