@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sandbox/util/cleanup.h"
+#include "sandbox/util/env_num.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
 
@@ -109,18 +110,11 @@ static int compile_bound_ms(const struct policy_options *opts, unsigned *ms,
 {
 	*ms = opts && opts->compile_timeout_ms ? opts->compile_timeout_ms
 					       : POLICY_COMPILE_TIMEOUT_MS;
-	const char *env = getenv("WSBOX_POLICY_COMPILE_MS");
-	if (!env || !*env)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(env, &end, 10);
-	if (errno || *end || *env < '0' || *env > '9' || v < 1 ||
-	    v > POLICY_COMPILE_TIMEOUT_MS)
-		return wsbox_fail_logic(err, EINVAL,
-					"WSBOX_POLICY_COMPILE_MS=`%s`: want "
-					"1..%d",
-					env, POLICY_COMPILE_TIMEOUT_MS);
+	unsigned long v = *ms;
+	int r = env_num_in("WSBOX_POLICY_COMPILE_MS", 1,
+			   POLICY_COMPILE_TIMEOUT_MS, &v, err);
+	if (r < 0)
+		return r;
 	if (v < *ms)
 		*ms = (unsigned)v;
 	return 0;

@@ -8,6 +8,7 @@
 #include "layers/layer_check.h"
 #include "sandbox/cli/exec_ctx.h"
 #include "sandbox/util/cleanup.h"
+#include "sandbox/util/env_num.h"
 #include "sandbox/util/fs.h"
 
 #define MAX_CONFLICTS_SHOWN 20
@@ -98,20 +99,11 @@ static size_t stack_lowers(struct exec_ctx *c, const char *empty_digest,
  * 500 tasks. */
 static int max_lowers_of_env(size_t *max_lowers, struct wsbox_error *err)
 {
-	*max_lowers = FLATTEN_MAX_LOWERS_DEFAULT;
-	const char *env = getenv("WSBOX_MAX_LOWERS");
-	if (!env || !*env)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(env, &end, 10);
-	if (errno || *end || *env < '0' || *env > '9' || v < 2 ||
-	    v > FLATTEN_MAX_LOWERS_DEFAULT)
-		return wsbox_fail(err, EINVAL,
-				  "WSBOX_MAX_LOWERS=`%s`: want 2..%d", env,
-				  FLATTEN_MAX_LOWERS_DEFAULT);
+	unsigned long v = FLATTEN_MAX_LOWERS_DEFAULT;
+	int r = env_num_in("WSBOX_MAX_LOWERS", 2, FLATTEN_MAX_LOWERS_DEFAULT,
+			   &v, err);
 	*max_lowers = v;
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* Beyond overlayfs's limit on lowers, the oldest layers are merged into one
