@@ -1,12 +1,15 @@
 /* sandbox/cli/exec_sandbox.c: step 7 of exec (docs/exec.md "Lifecycle"):
  * root-mode staging, idmapped views of the lowers, --mutex, the plan the
  * sandbox reads (sandbox/plan.h), and the sandbox run to its end. */
+#include <errno.h>
 #include <grp.h>
+#include <string.h>
 #include <sys/stat.h>
 #include "layers/lock.h"
 #include "sandbox/cli/exec_ctx.h"
 #include "sandbox/idmap.h"
 #include "sandbox/util/cleanup.h"
+#include "sandbox/util/fs.h"
 
 /* The host ids the task's --uid/--gid map to, which own its upper and work
  * dirs. */
@@ -28,10 +31,40 @@ static gid_t task_host_gid(const struct exec_ctx *c)
  * here too, for stores an older wsbox opened to 0711). The attempt dir
  * itself is searchable, behind them. Root's supplementary groups (host
  * gid 0) would follow the task into its namespace: drop them. */
+/* The sandbox child reaches the store's places by path as the task's host
+ * ids; the private view (sandbox/ns_view.c) covers the store itself, not
+ * the directories above it. A parent only root can search (a store under a
+ * 0700 mktemp dir or /root) failed later as "mount tmpfs on ...: Permission
+ * denied"; name the directory instead. */
+static int check_store_parents(const struct exec_ctx *c,
+			       struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = xstrdup(c->store.path);
+	char *slash;
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		const char *at = *dir ? dir : "/";
+		struct stat st;
+		if (stat(at, &st) < 0)
+			return wsbox_fail(err, errno, "stat `%s`", at);
+		if (!(st.st_mode & S_IXOTH))
+			return wsbox_fail_logic(
+			    err, EACCES,
+			    "store `%s`: its parent `%s` (mode %04o) cannot "
+			    "be searched by the task's ids: make it "
+			    "searchable (chmod o+x) or put the store elsewhere",
+			    c->store.path, at, (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
+}
+
 int prepare_root_staging(struct exec_ctx *c, struct wsbox_error *err)
 {
 	if (!c->root)
 		return 0;
+	int r = check_store_parents(c, err);
+	if (r < 0)
+		return r;
 	uid_t up_uid = task_host_uid(c);
 	gid_t up_gid = task_host_gid(c);
 	if (setgroups(0, NULL) < 0 ||

@@ -65,6 +65,20 @@ test_idmap_base_needs_root() {
 	assert_store_clean
 }
 
+# A store under a directory only root can search (a 0700 mktemp dir): the
+# task's ids reach the store's places by path, so exec names that directory
+# instead of failing later on "mount tmpfs on ...: Permission denied".
+test_root_store_under_a_root_only_parent_is_named() {
+	need_root
+	mkdir -m 0700 "$T/private"
+	ws exec --store "$T/private/st" --rootfs "$ROOTFS" -- true
+	assert_rc 125
+	assert_err_has "its parent \`$T/private\` (mode 0700) cannot be searched by the task's ids"
+	chmod 0711 "$T/private"
+	ws exec --store "$T/private/st" --rootfs "$ROOTFS" -- true
+	assert_rc 0
+}
+
 # Any inside id of the range is a real, distinct host id: files a task
 # makes as --uid 1234 belong to inside 1234 (chown itself stays the no-op
 # squash: tasks hold no CAP_CHOWN). What is captured belongs to the store
