@@ -257,8 +257,10 @@ static int alloc_parse(struct alloc *a, struct wsbox_error *err)
 		e->start = at;
 		e->end = next;
 		int r = parse_line(a, line, e, a->n + 1, err);
-		if (r < 0)
+		if (r < 0) {
+			a->n++; /* so alloc_free frees what the line took */
 			return r;
+		}
 		at = next;
 	}
 	if (!a->used)
