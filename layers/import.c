@@ -229,8 +229,7 @@ static int extract_data(struct importer *im, struct archive *a,
 			return refuse(im, path, 0, archive_error_string(a));
 		if (off < 0 || (uint64_t)off < end ||
 		    size > UINT64_MAX - (uint64_t)off)
-			return refuse(im, path, 0,
-				      "data blocks out of order");
+			return refuse(im, path, 0, "data blocks out of order");
 		r = extract_grow(im, &end, (uint64_t)off + size, path);
 		if (r < 0)
 			return r;
@@ -243,7 +242,8 @@ static int extract_data(struct importer *im, struct archive *a,
 	if (archive_entry_size_is_set(e)) {
 		uint64_t want = (uint64_t)archive_entry_size(e);
 		if (want < end)
-			return refuse(im, path, 0, "data past the entry's size");
+			return refuse(im, path, 0,
+				      "data past the entry's size");
 		int r = extract_grow(im, &end, want, path);
 		if (r < 0)
 			return r;

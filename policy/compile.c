@@ -32,12 +32,12 @@ static void ctx_releasep(scmp_filter_ctx *ctx)
 static int too_big(const struct policy_set *ps, size_t insns,
 		   struct wsbox_error *err)
 {
-	return wsbox_fail_logic(err, E2BIG,
-				"policy `%s`: compiles to %zu BPF instructions, "
-				"more than the kernel's %d (use fewer rules, or "
-				"one comparison in place of many values)",
-				ps->nfiles ? ps->files[0] : "?", insns,
-				BPF_MAXINSNS);
+	return wsbox_fail_logic(
+	    err, E2BIG,
+	    "policy `%s`: compiles to %zu BPF instructions, "
+	    "more than the kernel's %d (use fewer rules, or "
+	    "one comparison in place of many values)",
+	    ps->nfiles ? ps->files[0] : "?", insns, BPF_MAXINSNS);
 }
 
 /* Read the exported program back from the memfd. */
