@@ -140,7 +140,8 @@ struct supervision {
 	int sync_r, sync_w; /* "go" to the child */
 	int report_r, report_w; /* init's report */
 	int upper_r, upper_w;	/* the workspace tmpfs (plan.upper_max_bytes) */
-	int seal_r, seal_w;	/* the workspace overlay (seal_wanted) */
+	int seal_r, seal_w;	/* the workspace overlay (SEAL_SUPERBLOCK) */
+	struct seal seal;	/* the workspace, read-only after the task */
 	pid_t child;
 	pid_t fuse; /* the fuse-overlayfs daemon (WS_FUSE_OVERLAYFS), or -1 */
 	double t0, deadline, kill_at; /* CLOCK_MONOTONIC; 0: none */
@@ -172,6 +173,7 @@ static void supervision_close(struct supervision *s)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);
 	fuse_overlay_stop(&s->fuse);
+	seal_close(&s->seal);
 }
 
 /* SIGCHLD and the signals init forwards arrive on a signalfd. */
@@ -214,7 +216,7 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		s->upper_w = upper_sv[1];
 	}
 	int seal_sv[2];
-	if (seal_wanted(s->plan)) {
+	if (seal_kind_of(s->plan) == SEAL_SUPERBLOCK) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 			       seal_sv) < 0)
 			return wsbox_fail(err, errno, "socketpair");
@@ -252,6 +254,12 @@ static int start_child(struct supervision *s, int cgroup_fd,
 	}
 	drop_fd(&s->sync_r);
 	drop_fd(&s->report_w);
+	int r = seal_hold(&s->seal, s->plan, s->child, err);
+	if (r < 0) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
+		return r;
+	}
 	drop_fd(&s->upper_w);
 	drop_fd(&s->seal_w);
 	drop_fd(&s->pty_w);
@@ -420,18 +428,13 @@ static void receive_upper_fs(struct supervision *s)
 			     (sf.f_bavail == 0 || sf.f_ffree == 0);
 }
 
-/* Every process of the sandbox is gone: the workspace overlay turns
- * read-only before anyone captures it (sandbox/seal.h). The child sends it
- * before any task process exists, so when none came no task ran and nothing
- * can hold a reference into the workspace. */
+/* Every process of the sandbox is gone: the workspace turns read-only
+ * before anyone captures it (sandbox/seal.h). */
 static int seal_workspace(struct supervision *s, struct wsbox_error *err)
 {
-	if (s->seal_r < 0)
-		return 0;
-	_cleanup_close_ int fs = seal_receive(s->seal_r);
-	if (fs < 0)
-		return 0;
-	int r = seal_apply(fs, err);
+	if (s->seal_r >= 0)
+		seal_receive(&s->seal, s->seal_r);
+	int r = seal_apply(&s->seal, err);
 	if (r < 0)
 		s->res->seal_refused = true;
 	return r;
@@ -482,6 +485,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .upper_w = -1,
 	    .seal_r = -1,
 	    .seal_w = -1,
+	    .seal = SEAL_INIT,
 	    .fuse = -1,
 	    .pty_r = -1,
 	    .pty_w = -1,

@@ -217,11 +217,19 @@ test_sparse_and_dense_files_are_the_same_layer() {
 # red team passed an fd to /workspace over an abstract socket to a task of
 # another run; Landlock now scopes those sockets, t_escape) would write into
 # the layer once it is published. Here the host side of the test stands in
-# for that process: it holds the task's cwd through /proc and writes after
-# publication. The workspace was sealed (sandbox/seal.h) before capture, so
-# the write fails with EROFS, in root mode and rootless alike; the layer,
-# its descendants and its cache hits keep what the task wrote.
+# for that process: it holds a directory of the task's workspace through
+# /proc and writes into it after publication. The workspace was sealed
+# (sandbox/seal.h) before capture, so the write fails with EROFS, in root
+# mode and rootless alike; the layer,
+# its descendants and its cache hits keep what the task wrote. With
+# --strategy copy the workspace's mount is sealed instead of the overlay.
 test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
+	kept_reference_cannot_plant --strategy overlay
+}
+test_fd_kept_into_copy_workspace_cannot_plant() {
+	kept_reference_cannot_plant --strategy copy
+}
+kept_reference_cannot_plant() {
 	mark=$(uniq_secs 3)
 	(
 		i=0
@@ -230,13 +238,13 @@ test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
 			[ $i -lt 200 ] || exit 1
 			sleep 0.02
 		done
-		cd "/proc/$pid/cwd" || exit 1
+		cd "/proc/$pid/cwd/d" || exit 1
 		: >"$T/held"
 		while [ ! -e "$T/go" ]; do sleep 0.05; done
-		{ echo planted >f; } 2>"$T/plant.err" || : >"$T/refused"
+		{ echo planted >k; } 2>"$T/plant.err" || : >"$T/refused"
 	) &
 	holder=$!
-	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	wsx "$@" --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
 	assert_rc 0
 	touch "$T/go"
 	wait $holder || fail "the stand-in could not hold the workspace"
@@ -244,11 +252,11 @@ test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
 	grep -q "Read-only file system" "$T/plant.err" || fail "the write after publication: $(cat "$T/plant.err")"
 	l=$(layer_of r a)
 	[ -n "$l" ] || fail "no layer recorded"
-	assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" orig "published file after the write"
-	wsx --run r --task child --parent a -- cat f
+	assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/d/k")" keep "published file after the write"
+	wsx "$@" --run r --task child --parent a -- cat d/k
 	assert_rc 0
-	assert_out orig
-	wsx --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
+	assert_out keep
+	wsx "$@" --run r --task a -- sh -c "mkdir d; echo orig > f; echo keep > d/k; sleep $mark"
 	assert_rc 0
 	ws layers --store "$STORE" verify
 	assert_rc 0
@@ -259,6 +267,12 @@ test_fd_kept_into_workspace_cannot_plant_into_descendants_or_hits() {
 # what it writes next would land in the layer. Without such a writer the
 # same task publishes.
 test_file_kept_open_for_writing_refuses_the_seal_unpublished() {
+	kept_writer_refuses_the_seal --strategy overlay
+}
+test_file_kept_open_for_writing_refuses_the_copy_seal_unpublished() {
+	kept_writer_refuses_the_seal --strategy copy
+}
+kept_writer_refuses_the_seal() {
 	mark=$(uniq_secs 3)
 	(
 		i=0
@@ -272,14 +286,14 @@ test_file_kept_open_for_writing_refuses_the_seal_unpublished() {
 		echo planted >&3
 	) &
 	holder=$!
-	wsx --run r --task a -- sh -c "echo orig > f; sleep $mark"
+	wsx "$@" --run r --task a -- sh -c "echo orig > f; sleep $mark"
 	touch "$T/go"
 	wait $holder || fail "the stand-in could not open the workspace's file"
 	assert_rc 125
 	assert_err_has "wsbox: seal the workspace: a file in it is still open for writing (Device or resource busy); nothing published"
 	assert_eq "$(layer_of r a 2>/dev/null)" "" "layer recorded"
 	assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "layers in the store"
-	wsx --run r --task a -- sh -c "echo orig > f"
+	wsx "$@" --run r --task a -- sh -c "echo orig > f"
 	assert_rc 0
 	l=$(layer_of r a)
 	[ -n "$l" ] || fail "no layer recorded"
