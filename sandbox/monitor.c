@@ -165,10 +165,9 @@ static void supervision_close(struct supervision *s)
 {
 	/* First: the caller's terminal back as it was, on every way out. */
 	pty_relay_close(&s->pty);
-	int *fds[] = {&s->sfd,	    &s->sync_r,	  &s->sync_w,
-		      &s->report_r, &s->report_w, &s->upper_r,
-		      &s->upper_w,  &s->seal_r,	  &s->seal_w,
-		      &s->pty_r,    &s->pty_w};
+	int *fds[] = {&s->sfd,	    &s->sync_r,	 &s->sync_w,  &s->report_r,
+		      &s->report_w, &s->upper_r, &s->upper_w, &s->seal_r,
+		      &s->seal_w,   &s->pty_r,	 &s->pty_w};
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);

@@ -39,15 +39,15 @@ int seal_send(const struct plan *plan, int sock, struct wsbox_error *err)
 	/* A context for reconfiguration: it holds the superblock active (so
 	 * the overlay outlives the mount namespace until the parent closes
 	 * it) but gives no access to any file. */
-	_cleanup_close_ int fs =
-	    fspick(AT_FDCWD, ws,
-		   FSPICK_CLOEXEC | FSPICK_SYMLINK_NOFOLLOW |
-		       FSPICK_NO_AUTOMOUNT);
+	_cleanup_close_ int fs = fspick(
+	    AT_FDCWD, ws,
+	    FSPICK_CLOEXEC | FSPICK_SYMLINK_NOFOLLOW | FSPICK_NO_AUTOMOUNT);
 	if (fs < 0)
 		return wsbox_fail(err, errno, "pick the workspace overlay");
 	int r = fdpass_send(sock, fs);
 	if (r < 0)
-		return wsbox_fail(err, -r, "hand the workspace overlay to wsbox");
+		return wsbox_fail(err, -r,
+				  "hand the workspace overlay to wsbox");
 	return 0;
 }
 

@@ -39,7 +39,10 @@ struct seal {
 	int user_ns; /* SEAL_MOUNT: the sandbox's namespaces */
 	int mnt_ns;
 };
-#define SEAL_INIT {.kind = SEAL_NONE, .fs = -1, .user_ns = -1, .mnt_ns = -1}
+#define SEAL_INIT                                                              \
+	{                                                                      \
+		.kind = SEAL_NONE, .fs = -1, .user_ns = -1, .mnt_ns = -1       \
+	}
 /* Right after the clone, while the child waits to be let go: SEAL_MOUNT
  * opens its user and mount namespaces, which keeps the mount namespace,
  * and with it the workspace mount, alive past the sandbox's last process.

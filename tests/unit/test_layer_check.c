@@ -108,9 +108,9 @@ test_layer_check_refuses_a_tree_changed_after_publication(void **state)
 		tamper(&fs, digest, how);
 		struct wsbox_error err = {0};
 		assert_int_equal(layer_check(&fs.s, digest, &err), -EIO);
-		_cleanup_free_ char *want = xasprintf(
-		    "layer %s: `%s` changed since it was published",
-		    digest, what[how]);
+		_cleanup_free_ char *want =
+		    xasprintf("layer %s: `%s` changed since it was published",
+			      digest, what[how]);
 		assert_string_equal(err.msg, want);
 		fx_store_remove(&fs);
 	}
