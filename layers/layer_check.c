@@ -29,7 +29,7 @@ static int changed(const char *digest, const char *path,
 	_cleanup_free_ char *esc = manifest_escape(path[0] ? path : ".");
 	return wsbox_fail_logic(err, EIO,
 				"layer %s: `%s` changed since it was "
-				"published (run `wsbox layers verify`)",
+				"published",
 				digest, esc);
 }
 

@@ -1,7 +1,8 @@
-/* layers/layer_check: the cheap check that a published layer's tree is
- * still the one that was published, before a cache hit serves it and
- * before a workspace stands on it (docs/capture.md "Integrity"). The
- * thorough one, which hashes every byte, is `wsbox layers verify`. */
+/* layers/layer_check: the cheap half of `wsbox layers verify`: a published
+ * layer's tree against its publication time, by metadata only
+ * (docs/capture.md "Integrity after publication"). The thorough half hashes
+ * every byte (sandbox/cli/layers.c). Exec no longer calls it: the workspace
+ * is sealed before capture (sandbox/seal.h). */
 #ifndef WSBOX_LAYERS_LAYER_CHECK_H
 #define WSBOX_LAYERS_LAYER_CHECK_H
 
@@ -18,7 +19,7 @@
  * (a changed byte on disk that bypassed the kernel is `layers verify`'s to
  * find). A change within the file system's clock granularity (a few ms) of the
  * publication is not seen. -EIO with "layer D: `PATH` changed since it was
- * published (run `wsbox layers verify`)". */
+ * published". */
 int layer_check(const struct store *s, const char *digest,
 		struct wsbox_error *err);
 

@@ -25,6 +25,7 @@
 #include "sandbox/notify.h"
 #include "sandbox/ns.h"
 #include "sandbox/pty.h"
+#include "sandbox/seal.h"
 #include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
@@ -181,7 +182,7 @@ static int open_task_pty(const struct plan *plan, int sock,
 }
 
 void contain_child(const struct plan *plan, int sync_fd, int report_fd,
-		   int upper_sock, int pty_sock, pid_t parent)
+		   int upper_sock, int seal_sock, int pty_sock, pid_t parent)
 {
 	struct wsbox_error err = {0};
 	char go;
@@ -228,6 +229,12 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		close(upper_fs);
 	if (upper_sock >= 0)
 		close(upper_sock);
+	/* The overlay's superblock, for the parent to make read-only once
+	 * the task is gone (sandbox/seal.h), before any task process exists. */
+	if (seal_sock >= 0 && seal_send(plan, seal_sock, &err) < 0)
+		setup_failed(report_fd, &err);
+	if (seal_sock >= 0)
+		close(seal_sock);
 	trace_phase("child mounts");
 	/* Bound this namespace's quotas before /proc/sys turns read-only:
 	 * max_user_namespaces 0 (a nested user namespace stays impossible

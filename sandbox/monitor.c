@@ -29,6 +29,7 @@
 #include "sandbox/output.h"
 #include "sandbox/pty.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seal.h"
 #include "sandbox/util/fdpass.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/trace.h"
@@ -139,6 +140,8 @@ struct supervision {
 	int sync_r, sync_w; /* "go" to the child */
 	int report_r, report_w; /* init's report */
 	int upper_r, upper_w;	/* the workspace tmpfs (plan.upper_max_bytes) */
+	int seal_r, seal_w;	/* the workspace overlay (SEAL_SUPERBLOCK) */
+	struct seal seal;	/* the workspace, read-only after the task */
 	pid_t child;
 	pid_t fuse; /* the fuse-overlayfs daemon (WS_FUSE_OVERLAYFS), or -1 */
 	double t0, deadline, kill_at; /* CLOCK_MONOTONIC; 0: none */
@@ -162,13 +165,14 @@ static void supervision_close(struct supervision *s)
 {
 	/* First: the caller's terminal back as it was, on every way out. */
 	pty_relay_close(&s->pty);
-	int *fds[] = {&s->sfd,	    &s->sync_r,	  &s->sync_w,
-		      &s->report_r, &s->report_w, &s->upper_r,
-		      &s->upper_w,  &s->pty_r,	  &s->pty_w};
+	int *fds[] = {&s->sfd,	    &s->sync_r,	 &s->sync_w,  &s->report_r,
+		      &s->report_w, &s->upper_r, &s->upper_w, &s->seal_r,
+		      &s->seal_w,   &s->pty_r,	 &s->pty_w};
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		drop_fd(fds[i]);
 	notify_close(&s->nt);
 	fuse_overlay_stop(&s->fuse);
+	seal_close(&s->seal);
 }
 
 /* SIGCHLD and the signals init forwards arrive on a signalfd. */
@@ -210,6 +214,14 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		s->upper_r = upper_sv[0];
 		s->upper_w = upper_sv[1];
 	}
+	int seal_sv[2];
+	if (seal_kind_of(s->plan) == SEAL_SUPERBLOCK) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       seal_sv) < 0)
+			return wsbox_fail(err, errno, "socketpair");
+		s->seal_r = seal_sv[0];
+		s->seal_w = seal_sv[1];
+	}
 	int pty_sv[2];
 	if (s->plan->pty_stdio) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
@@ -230,16 +242,25 @@ static int start_child(struct supervision *s, int cgroup_fd,
 		close(s->report_r);
 		if (s->upper_r >= 0)
 			close(s->upper_r);
+		if (s->seal_r >= 0)
+			close(s->seal_r);
 		if (s->pty_r >= 0)
 			close(s->pty_r);
 		notify_after_clone(&s->nt, true);
 		sigprocmask(SIG_SETMASK, &s->old, NULL);
 		contain_child(s->plan, s->sync_r, s->report_w, s->upper_w,
-			      s->pty_w, parent);
+			      s->seal_w, s->pty_w, parent);
 	}
 	drop_fd(&s->sync_r);
 	drop_fd(&s->report_w);
+	int r = seal_hold(&s->seal, s->plan, s->child, err);
+	if (r < 0) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
+		return r;
+	}
 	drop_fd(&s->upper_w);
+	drop_fd(&s->seal_w);
 	drop_fd(&s->pty_w);
 	notify_after_clone(&s->nt, false);
 	if (s->plan->close_stdio)
@@ -406,6 +427,18 @@ static void receive_upper_fs(struct supervision *s)
 			     (sf.f_bavail == 0 || sf.f_ffree == 0);
 }
 
+/* Every process of the sandbox is gone: the workspace turns read-only
+ * before anyone captures it (sandbox/seal.h). */
+static int seal_workspace(struct supervision *s, struct wsbox_error *err)
+{
+	if (s->seal_r >= 0)
+		seal_receive(&s->seal, s->seal_r);
+	int r = seal_apply(&s->seal, err);
+	if (r < 0)
+		s->res->seal_refused = true;
+	return r;
+}
+
 /* How the task ended, from init's report: 0 when it ran (whatever its
  * status), else the sandbox's setup failure. */
 static int judge_report(struct supervision *s, struct wsbox_error *err)
@@ -449,6 +482,9 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .report_w = -1,
 	    .upper_r = -1,
 	    .upper_w = -1,
+	    .seal_r = -1,
+	    .seal_w = -1,
+	    .seal = SEAL_INIT,
 	    .fuse = -1,
 	    .pty_r = -1,
 	    .pty_w = -1,
@@ -481,6 +517,9 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	collect(&s);
 	receive_upper_fs(&s);
 	r = judge_report(&s, err);
+	if (r == 0)
+		r = seal_workspace(&s, err);
+	trace_phase("sealed");
 	if (r < 0 && res->upper_fs >= 0)
 		drop_fd(&res->upper_fs);
 	return r;

@@ -25,7 +25,6 @@
 #include <time.h>
 
 #include "layers/layer.h"
-#include "layers/layer_check.h"
 #include "layers/lock.h"
 #include "layers/result.h"
 #include "layers/rootfs.h"
@@ -585,19 +584,12 @@ static int lookup_cache(struct exec_ctx *c, struct wsbox_error *err)
 				      false));
 		return 0;
 	}
-	/* Never serve a layer changed since its publication (issue 19 item
-	 * 6): refused, with `layers verify` named. */
-	int r = e.layer ? layer_check(&c->store, e.layer, err) : 0;
-	if (r < 0) {
-		cache_entry_free(&e);
-		return r;
-	}
 	events_emit(&c->ev, "cache_hit",
 		    json_pack("{s:s, s:o, s:b}", "cache_key", c->key, "layer",
 			      json_str_or_null(e.layer), "remote",
 			      c->remote_hit));
 	c->hit = true;
-	r = publish_hit(c, &e, err);
+	int r = publish_hit(c, &e, err);
 	cache_entry_free(&e);
 	return r;
 }

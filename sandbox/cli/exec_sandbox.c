@@ -214,6 +214,13 @@ int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	 * forget them. */
 	c->out_pipe[1] = c->err_pipe[1] = -1;
 	c->in.fd = -1;
+	if (r < 0 && c->res.seal_refused) {
+		/* The task ran, yet a reference into its workspace could
+		 * still write: its tree is no layer (sandbox/seal.h). */
+		char why[WSBOX_ERROR_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		return wsbox_fail_logic(err, -r, "%s; nothing published", why);
+	}
 	if (r < 0)
 		return r;
 	c->ran = true;

@@ -17,6 +17,7 @@
 #include "layers/export.h"
 #include "layers/import.h"
 #include "layers/layer.h"
+#include "layers/layer_check.h"
 #include "layers/manifest.h"
 #include "layers/store.h"
 #include "sandbox/cli/args.h"
@@ -324,7 +325,12 @@ static int verify_one(const struct store *s, const char *digest, char *buf)
 		    (m.e[i].type == MF_DIR || m.e[i].type == MF_OPAQUE_DIR))
 			why = check_extra(tree, m.e[i].path, &m, &owned);
 	}
-	if (why) {
+	/* What hashing cannot see: a chmod, chown or utimes put back, a
+	 * content written back as it was (layers/layer_check.h). */
+	if (!why && layer_check(s, digest, &err) < 0) {
+		printf("FAIL %s: %s\n", digest, err.msg);
+		bad = 1;
+	} else if (why) {
 		_cleanup_free_ char *esc = manifest_escape(where);
 		printf("FAIL %s: %s%s%s\n", digest, esc, *esc ? ": " : "", why);
 		bad = 1;

@@ -1,7 +1,7 @@
 /* Unit tests for layers/layer_check: a published layer passes as it was
  * published, and any change to its tree after publication (a write of the
  * same size, a new file, a removal, a chmod, utimes back to the layer's
- * time) is refused, naming the layer, the path and `layers verify`. Run as
+ * time) is refused, naming the layer and the path. Run as
  * root and as a plain user. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,10 +108,9 @@ test_layer_check_refuses_a_tree_changed_after_publication(void **state)
 		tamper(&fs, digest, how);
 		struct wsbox_error err = {0};
 		assert_int_equal(layer_check(&fs.s, digest, &err), -EIO);
-		_cleanup_free_ char *want = xasprintf(
-		    "layer %s: `%s` changed since it was published (run "
-		    "`wsbox layers verify`)",
-		    digest, what[how]);
+		_cleanup_free_ char *want =
+		    xasprintf("layer %s: `%s` changed since it was published",
+			      digest, what[how]);
 		assert_string_equal(err.msg, want);
 		fx_store_remove(&fs);
 	}
