@@ -27,6 +27,7 @@
 #include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sparse.h"
 
 #define COPY_CHUNK (1u << 20)
 #define OPAQUE_XATTR "user.overlay.opaque"
@@ -197,13 +198,17 @@ static int check_xattrs(struct importer *im, struct archive_entry *e,
 	return 0;
 }
 
+/* The entry's bytes into fd, each chunk of zeros (a sparse entry's holes,
+ * which libarchive fills in, or zeros written out) skipped, so the file
+ * keeps holes; the budget counts every byte, holes too. */
 static int extract_data(struct importer *im, struct archive *a, int fd,
 			const char *path)
 {
+	uint64_t off = 0;
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, im->buf, COPY_CHUNK);
 		if (n == 0)
-			return 0;
+			break;
 		if (n < 0)
 			return refuse(im, path, 0, archive_error_string(a));
 		if ((uint64_t)n > im->budget - im->used)
@@ -211,10 +216,18 @@ static int extract_data(struct importer *im, struct archive *a, int fd,
 				      "over the import size budget "
 				      "($WSBOX_IMPORT_MAX_BYTES)");
 		im->used += (uint64_t)n;
-		int r = write_all(fd, im->buf, (size_t)n);
-		if (r < 0)
-			return refuse(im, path, -r, "write");
+		if (!sparse_all_zero(im->buf, (size_t)n)) {
+			int r = lseek(fd, (off_t)off, SEEK_SET) < 0
+				    ? -errno
+				    : write_all(fd, im->buf, (size_t)n);
+			if (r < 0)
+				return refuse(im, path, -r, "write");
+		}
+		off += (uint64_t)n;
 	}
+	if (ftruncate(fd, (off_t)off) < 0)
+		return refuse(im, path, errno, "write");
+	return 0;
 }
 
 /* A hardlink of a rootfs: `path` becomes another name of `target`, which
