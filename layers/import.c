@@ -200,9 +200,11 @@ static int check_xattrs(struct importer *im, struct archive_entry *e,
 
 /* The entry's bytes into fd, each chunk of zeros (a sparse entry's holes,
  * which libarchive fills in, or zeros written out) skipped, so the file
- * keeps holes; the budget counts every byte, holes too. */
+ * keeps holes; then its length is the entry's size (`size`, 0 when the
+ * archive gave none), as a sparse entry's trailing hole is no data that
+ * libarchive hands out. The budget counts every byte, holes too. */
 static int extract_data(struct importer *im, struct archive *a, int fd,
-			const char *path)
+			const char *path, uint64_t size)
 {
 	uint64_t off = 0;
 	for (;;) {
@@ -224,6 +226,14 @@ static int extract_data(struct importer *im, struct archive *a, int fd,
 				return refuse(im, path, -r, "write");
 		}
 		off += (uint64_t)n;
+	}
+	if (size > off && size - off > im->budget - im->used)
+		return refuse(im, path, EFBIG,
+			      "over the import size budget "
+			      "($WSBOX_IMPORT_MAX_BYTES)");
+	if (size > off) {
+		im->used += size - off;
+		off = size;
 	}
 	if (ftruncate(fd, (off_t)off) < 0)
 		return refuse(im, path, errno, "write");
@@ -406,7 +416,10 @@ static int create_entry(struct importer *im, struct archive *a,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return refuse(im, t->path, errno, "create");
-		int r = extract_data(im, a, fd, t->path);
+		uint64_t size = archive_entry_size_is_set(e)
+				    ? (uint64_t)archive_entry_size(e)
+				    : 0;
+		int r = extract_data(im, a, fd, t->path, size);
 		if (r < 0)
 			return r;
 		if (fchmod(fd, t->mode) < 0)
