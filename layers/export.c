@@ -171,9 +171,8 @@ static int write_span(struct archive *a, int fd, uint64_t off, uint64_t n,
 				return wsbox_fail(err, (int)-got, "read `%s`",
 						  esc);
 			if ((size_t)got < want)
-				return wsbox_fail(err, EIO,
-						  "read `%s`: file shrank",
-						  esc);
+				return wsbox_fail(
+				    err, EIO, "read `%s`: file shrank", esc);
 			p = buf;
 		}
 		if (archive_write_data(a, p, want) != (la_ssize_t)want)
@@ -209,8 +208,8 @@ static int write_file(struct archive *a, int tree, const struct mf_entry *m,
 	int r = map_runs(fd, m->size, buf, &runs);
 	if (r < 0)
 		return wsbox_fail(err, -r, "read `%s`", esc);
-	r = write_header(a, m->path, AE_IFREG, m->mode, (int64_t)m->size,
-			 NULL, &runs, err);
+	r = write_header(a, m->path, AE_IFREG, m->mode, (int64_t)m->size, NULL,
+			 &runs, err);
 	if (r < 0)
 		return r;
 	if (runs.n == 0)
@@ -270,7 +269,8 @@ static int write_entries(struct archive *a, int tree, const struct manifest *m,
 			size_t dir = (size_t)(leaf - e->path);
 			_cleanup_free_ char *wh = xasprintf(
 			    "%.*s" OCI_WH_PREFIX "%s", (int)dir, e->path, leaf);
-			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, NULL, err);
+			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, NULL,
+					 err);
 			break;
 		}
 		default:

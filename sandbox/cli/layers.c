@@ -196,8 +196,8 @@ static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
 		unsigned char h[32];
 		uint64_t size;
 		/* Holes hashed as zeros, never read (sparse.h). */
-		int r = sparse_sha256_fd(rfd, e->size, buf, HASH_CHUNK, h,
-					 &size);
+		int r =
+		    sparse_sha256_fd(rfd, e->size, buf, HASH_CHUNK, h, &size);
 		if (r < 0) {
 			*owned = xasprintf("cannot read (%s)", strerror(-r));
 			return *owned;

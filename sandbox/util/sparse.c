@@ -52,7 +52,8 @@ static unsigned char zero_block[1u << 16];
 void sparse_sha256_zeros(struct sha256 *h, uint64_t n)
 {
 	while (n > 0) {
-		size_t k = n < sizeof zero_block ? (size_t)n : sizeof zero_block;
+		size_t k =
+		    n < sizeof zero_block ? (size_t)n : sizeof zero_block;
 		sha256_update(h, zero_block, k);
 		n -= k;
 	}
@@ -65,9 +66,8 @@ bool sparse_all_zero(const void *buf, size_t n)
 }
 
 /* Hash one data extent: 0, 1 when the file ended inside it, or -errno. */
-static int hash_extent(int fd, const struct sparse_extent *x,
-		       struct sha256 *h, void *buf, size_t bufsize,
-		       uint64_t *got)
+static int hash_extent(int fd, const struct sparse_extent *x, struct sha256 *h,
+		       void *buf, size_t bufsize, uint64_t *got)
 {
 	for (uint64_t pos = x->off, end = x->off + x->len; pos < end;) {
 		size_t want =
@@ -136,8 +136,8 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 
 /* One data extent to the same offset of out; *in_kernel as copy_some's
  * (fs.h): cleared for good when the kernel cannot copy between them. */
-static int copy_extent(int in, int out, uint64_t off, uint64_t len,
-		       void *buf, size_t bufsize, bool *in_kernel)
+static int copy_extent(int in, int out, uint64_t off, uint64_t len, void *buf,
+		       size_t bufsize, bool *in_kernel)
 {
 	while (len > 0) {
 		ssize_t n;
@@ -155,7 +155,8 @@ static int copy_extent(int in, int out, uint64_t off, uint64_t len,
 		} else {
 			size_t want = len < bufsize ? (size_t)len : bufsize;
 			n = pread(in, buf, want, (off_t)off);
-			int r = n > 0 ? pwrite_all(out, buf, (size_t)n, off) : 0;
+			int r =
+			    n > 0 ? pwrite_all(out, buf, (size_t)n, off) : 0;
 			if (r < 0)
 				return r;
 		}

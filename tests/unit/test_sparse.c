@@ -40,9 +40,9 @@ static int make_file(const char *root, const char *rel, bool sparse)
 	if (!sparse) {
 		static const char zeros[BUFSZ];
 		for (uint64_t o = 0; o < FILE_SIZE; o += sizeof zeros)
-			assert_int_equal(pwrite(fd, zeros, sizeof zeros,
-						(off_t)o),
-					 (ssize_t)sizeof zeros);
+			assert_int_equal(
+			    pwrite(fd, zeros, sizeof zeros, (off_t)o),
+			    (ssize_t)sizeof zeros);
 	}
 	for (size_t i = 0; i < sizeof data_at / sizeof *data_at; i++)
 		assert_int_equal(pwrite(fd, "x", 1, (off_t)data_at[i]), 1);
@@ -123,7 +123,8 @@ static void test_sparse_sha256_fd_is_the_digest_of_the_bytes(void **state)
 	fx_tree_remove(root);
 }
 
-static void test_sparse_sha256_fd_reports_a_file_shorter_than_asked(void **state)
+static void
+test_sparse_sha256_fd_reports_a_file_shorter_than_asked(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *root = fx_tree_new();
