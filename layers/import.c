@@ -27,7 +27,6 @@
 #include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
-#include "sandbox/util/sparse.h"
 
 #define COPY_CHUNK (1u << 20)
 #define OPAQUE_XATTR "user.overlay.opaque"
@@ -198,19 +197,13 @@ static int check_xattrs(struct importer *im, struct archive_entry *e,
 	return 0;
 }
 
-/* The entry's bytes into fd, each chunk of zeros (a sparse entry's holes,
- * which libarchive fills in, or zeros written out) skipped, so the file
- * keeps holes; then its length is the entry's size (`size`, 0 when the
- * archive gave none), as a sparse entry's trailing hole is no data that
- * libarchive hands out. The budget counts every byte, holes too. */
 static int extract_data(struct importer *im, struct archive *a, int fd,
-			const char *path, uint64_t size)
+			const char *path)
 {
-	uint64_t off = 0;
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, im->buf, COPY_CHUNK);
 		if (n == 0)
-			break;
+			return 0;
 		if (n < 0)
 			return refuse(im, path, 0, archive_error_string(a));
 		if ((uint64_t)n > im->budget - im->used)
@@ -218,26 +211,10 @@ static int extract_data(struct importer *im, struct archive *a, int fd,
 				      "over the import size budget "
 				      "($WSBOX_IMPORT_MAX_BYTES)");
 		im->used += (uint64_t)n;
-		if (!sparse_all_zero(im->buf, (size_t)n)) {
-			int r = lseek(fd, (off_t)off, SEEK_SET) < 0
-				    ? -errno
-				    : write_all(fd, im->buf, (size_t)n);
-			if (r < 0)
-				return refuse(im, path, -r, "write");
-		}
-		off += (uint64_t)n;
+		int r = write_all(fd, im->buf, (size_t)n);
+		if (r < 0)
+			return refuse(im, path, -r, "write");
 	}
-	if (size > off && size - off > im->budget - im->used)
-		return refuse(im, path, EFBIG,
-			      "over the import size budget "
-			      "($WSBOX_IMPORT_MAX_BYTES)");
-	if (size > off) {
-		im->used += size - off;
-		off = size;
-	}
-	if (ftruncate(fd, (off_t)off) < 0)
-		return refuse(im, path, errno, "write");
-	return 0;
 }
 
 /* A hardlink of a rootfs: `path` becomes another name of `target`, which
@@ -416,10 +393,7 @@ static int create_entry(struct importer *im, struct archive *a,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return refuse(im, t->path, errno, "create");
-		uint64_t size = archive_entry_size_is_set(e)
-				    ? (uint64_t)archive_entry_size(e)
-				    : 0;
-		int r = extract_data(im, a, fd, t->path, size);
+		int r = extract_data(im, a, fd, t->path);
 		if (r < 0)
 			return r;
 		if (fchmod(fd, t->mode) < 0)

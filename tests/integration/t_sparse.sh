@@ -107,21 +107,3 @@ test_sparse_export_bytes_do_not_depend_on_the_layout() {
 	size=$(stat -c %s "$T/sparse.tar")
 	[ "$size" -lt 4194304 ] || fail "export of 64 MiB of mostly zeros is $size bytes"
 }
-
-# An archive's sparse entry (GNU tar's pax sparse 1.0) imports with its
-# holes: libarchive hands them out as zeros, which import skips instead of
-# writing (a dense 64 MiB file before); its length stays whole.
-test_sparse_import_keeps_the_holes() {
-	mkdir "$T/src" && truncate -s 64M "$T/src/f" &&
-		printf a | dd of="$T/src/f" conv=notrunc 2>/dev/null ||
-		fail "source file"
-	tar --sparse --format=posix -C "$T/src" -cf "$T/a.tar" f ||
-		fail "GNU tar"
-	ws layers import "$T/a.tar" --store "$STORE"
-	assert_rc 0
-	f="$STORE/layers/$(sed 's/^sha256://' "$T/out")/tree/f"
-	assert_eq "$(stat -c %s "$f")" 67108864 "imported size"
-	blocks=$(stat -c %b "$f")
-	[ "$blocks" -lt 8192 ] || fail "imported file: $blocks blocks of 512 bytes"
-	cmp "$f" "$T/src/f" || fail "imported file differs"
-}
