@@ -27,7 +27,7 @@
 	X(archive_read_open_filename)                                          \
 	X(archive_read_open_fd)                                                \
 	X(archive_read_next_header)                                            \
-	X(archive_read_data)                                                   \
+	X(archive_read_data_block)                                             \
 	X(archive_write_new)                                                   \
 	X(archive_write_free)                                                  \
 	X(archive_write_close)                                                 \
@@ -87,7 +87,7 @@ int archive_dl_load(struct wsbox_error *err);
 #define archive_read_open_filename (*wsbox_dl_archive_read_open_filename)
 #define archive_read_open_fd (*wsbox_dl_archive_read_open_fd)
 #define archive_read_next_header (*wsbox_dl_archive_read_next_header)
-#define archive_read_data (*wsbox_dl_archive_read_data)
+#define archive_read_data_block (*wsbox_dl_archive_read_data_block)
 #define archive_write_new (*wsbox_dl_archive_write_new)
 #define archive_write_free (*wsbox_dl_archive_write_free)
 #define archive_write_close (*wsbox_dl_archive_write_close)

@@ -28,7 +28,6 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 
-#define COPY_CHUNK (1u << 20)
 #define OPAQUE_XATTR "user.overlay.opaque"
 
 struct importer {
@@ -41,7 +40,6 @@ struct importer {
 	struct dir_modes dirs;	    /* applied last, later entries winning */
 	char *parent_path; /* cache: the last parent opened, and its fd */
 	int parent_fd;
-	char *buf;
 	struct wsbox_error *err;
 };
 
@@ -197,24 +195,62 @@ static int check_xattrs(struct importer *im, struct archive_entry *e,
 	return 0;
 }
 
-static int extract_data(struct importer *im, struct archive *a, int fd,
+/* The file's apparent end moves from *end to `to`: counted in the budget. */
+static int extract_grow(struct importer *im, uint64_t *end, uint64_t to,
 			const char *path)
 {
+	if (to - *end > im->budget - im->used)
+		return refuse(im, path, EFBIG,
+			      "over the import size budget "
+			      "($WSBOX_IMPORT_MAX_BYTES)");
+	im->used += to - *end;
+	*end = to;
+	return 0;
+}
+
+/* The entry's data where libarchive places it: the holes of a sparse member
+ * (GNU or pax sparse tar) stay holes instead of being written as zeros, and
+ * the final ftruncate gives the file its whole length. The budget counts the
+ * apparent size, holes included, as --max-layer-size does. The offsets come
+ * from a hostile archive's sparse map: each block must start at or past the
+ * end of the one before, and the data must end within the entry's size. */
+static int extract_data(struct importer *im, struct archive *a,
+			struct archive_entry *e, int fd, const char *path)
+{
+	uint64_t end = 0;
 	for (;;) {
-		la_ssize_t n = archive_read_data(a, im->buf, COPY_CHUNK);
-		if (n == 0)
-			return 0;
-		if (n < 0)
+		const void *buf;
+		size_t size;
+		la_int64_t off;
+		int r = archive_read_data_block(a, &buf, &size, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK)
 			return refuse(im, path, 0, archive_error_string(a));
-		if ((uint64_t)n > im->budget - im->used)
-			return refuse(im, path, EFBIG,
-				      "over the import size budget "
-				      "($WSBOX_IMPORT_MAX_BYTES)");
-		im->used += (uint64_t)n;
-		int r = write_all(fd, im->buf, (size_t)n);
+		if (off < 0 || (uint64_t)off < end ||
+		    size > UINT64_MAX - (uint64_t)off)
+			return refuse(im, path, 0, "data blocks out of order");
+		r = extract_grow(im, &end, (uint64_t)off + size, path);
+		if (r < 0)
+			return r;
+		if (size && lseek(fd, off, SEEK_SET) < 0)
+			return refuse(im, path, errno, "seek");
+		r = write_all(fd, buf, size);
 		if (r < 0)
 			return refuse(im, path, -r, "write");
 	}
+	if (archive_entry_size_is_set(e)) {
+		uint64_t want = (uint64_t)archive_entry_size(e);
+		if (want < end)
+			return refuse(im, path, 0,
+				      "data past the entry's size");
+		int r = extract_grow(im, &end, want, path);
+		if (r < 0)
+			return r;
+	}
+	if (ftruncate(fd, (off_t)end) < 0)
+		return refuse(im, path, errno, "truncate");
+	return 0;
 }
 
 /* A hardlink of a rootfs: `path` becomes another name of `target`, which
@@ -393,7 +429,7 @@ static int create_entry(struct importer *im, struct archive *a,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return refuse(im, t->path, errno, "create");
-		int r = extract_data(im, a, fd, t->path);
+		int r = extract_data(im, a, e, fd, t->path);
 		if (r < 0)
 			return r;
 		if (fchmod(fd, t->mode) < 0)
@@ -525,8 +561,6 @@ static void importer_release(struct importer *im)
 	free(im->parent_path);
 	im->parent_path = NULL;
 	dir_modes_free(&im->dirs);
-	free(im->buf);
-	im->buf = NULL;
 }
 
 int import_extract(int root, const char *file, int in_fd, enum import_kind kind,
@@ -541,9 +575,6 @@ int import_extract(int root, const char *file, int in_fd, enum import_kind kind,
 			      .budget = import_budget(),
 			      .parent_fd = -1,
 			      .err = err};
-	im.buf = malloc(COPY_CHUNK);
-	if (!im.buf)
-		return wsbox_fail(err, ENOMEM, "import buffer");
 	int r = extract_all(&im);
 	if (st)
 		*st = (struct import_stats){.bytes = im.used,

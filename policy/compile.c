@@ -27,18 +27,33 @@ static void ctx_releasep(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
+/* The kernel loads at most BPF_MAXINSNS instructions: say so with the
+ * policy's name (its first file) rather than libseccomp's byte count. */
+static int too_big(const struct policy_set *ps, size_t insns,
+		   struct wsbox_error *err)
+{
+	return wsbox_fail_logic(
+	    err, E2BIG,
+	    "policy `%s`: compiles to %zu BPF instructions, "
+	    "more than the kernel's %d (use fewer rules, or "
+	    "one comparison in place of many values)",
+	    ps->nfiles ? ps->files[0] : "?", insns, BPF_MAXINSNS);
+}
+
 /* Read the exported program back from the memfd. */
-static int read_program(int fd, struct sock_filter **out, size_t *count,
+static int read_program(const struct policy_set *ps, int fd,
+			struct sock_filter **out, size_t *count,
 			struct wsbox_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return wsbox_fail(err, errno, "seccomp: stat exported BPF");
 	size_t size = (size_t)st.st_size;
-	if (size == 0 || size % sizeof(struct sock_filter) ||
-	    size / sizeof(struct sock_filter) > BPF_MAXINSNS)
-		return wsbox_fail(err, E2BIG,
+	if (size == 0 || size % sizeof(struct sock_filter))
+		return wsbox_fail(err, EIO,
 				  "seccomp: exported BPF has %zu bytes", size);
+	if (size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return too_big(ps, size / sizeof(struct sock_filter), err);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return wsbox_fail(err, errno, "seccomp: seek exported BPF");
 	_cleanup_free_ struct sock_filter *prog = xcalloc(1, size);
@@ -177,7 +192,7 @@ int policy_compile_variant(const struct policy_set *ps,
 		return wsbox_fail(err, -r, "seccomp_export_bpf");
 	_cleanup_free_ struct sock_filter *prog = NULL;
 	size_t n = 0;
-	r = read_program(fd, &prog, &n, err);
+	r = read_program(ps, fd, &prog, &n, err);
 	if (r < 0)
 		return r;
 
@@ -191,10 +206,7 @@ int policy_compile_variant(const struct policy_set *ps,
 		size_t np = newer_prefix(pre, seccomp_arch_native(), max,
 					 v->newer_action);
 		if (n + np > BPF_MAXINSNS)
-			return wsbox_fail(err, E2BIG,
-					  "seccomp: program of "
-					  "%zu instructions",
-					  n + np);
+			return too_big(ps, n + np, err);
 		struct sock_filter *all = xcalloc(n + np, sizeof *all);
 		memcpy(all, pre, np * sizeof *pre);
 		memcpy(all + np, prog, n * sizeof *prog);

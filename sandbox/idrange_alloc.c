@@ -17,6 +17,7 @@
  * new inode each time. */
 #include "sandbox/idrange_alloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -120,16 +121,56 @@ static int alloc_open_file(struct alloc *a, struct wsbox_error *err)
 	return 0;
 }
 
+/* The directory FILE is in, as a new string. */
+static char *dir_of(const char *file)
+{
+	if (!strchr(file, '/'))
+		return xstrdup(".");
+	char *dir = xstrdup(file);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0'; /* FILE in / */
+	else
+		*slash = '\0';
+	return dir;
+}
+
+/* FILE's directory: root's, and writable by no one else, sticky or not.
+ * Whoever can write there could plant FILE.lock, or FILE's temp file, which
+ * atomic_write_at truncates and renames over FILE: root's next text would
+ * land in a file that user owns and can still write. */
+static int alloc_check_dir(const char *file, struct wsbox_error *err)
+{
+	_cleanup_free_ char *dir = dir_of(file);
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return errno == ENOENT
+			   ? wsbox_fail_logic(err, ENOENT,
+					      "no range allocation file `%s`",
+					      file)
+			   : wsbox_fail(err, errno, "stat `%s`", dir);
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return wsbox_fail_logic(err, EPERM,
+					"range allocation file `%s`: its "
+					"directory `%s` is writable by others "
+					"than root",
+					file, dir);
+	return 0;
+}
+
 /* FILE.lock, created next to FILE on first use. flags: O_RDWR for the
  * exclusive flock and the write probes, O_RDONLY for a hold. */
 static int alloc_open_lock(const char *file, int flags, struct wsbox_error *err)
 {
+	int r = alloc_check_dir(file, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *path = xasprintf("%s.lock", file);
 	_cleanup_close_ int fd =
 	    open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
-	int r = alloc_check(fd, path, err);
+	r = alloc_check(fd, path, err);
 	if (r < 0)
 		return r;
 	r = fd;
@@ -270,6 +311,26 @@ static int alloc_parse(struct alloc *a, struct wsbox_error *err)
 	return 0;
 }
 
+/* Under the exclusive flock no one else is writing FILE, so a temp file of
+ * its (`.NAME.tmp.PID`, atomic_write_at) is a crashed writer's: removed, or
+ * they would pile up in /etc/wsbox. Best effort: a leftover harms nothing. */
+static void alloc_remove_crashed_temps(const char *file)
+{
+	_cleanup_free_ char *dir = dir_of(file);
+	const char *slash = strrchr(file, '/');
+	const char *name = slash ? slash + 1 : file;
+	_cleanup_free_ char *prefix = xasprintf(".%s.tmp.", name);
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *pid = de->d_name + strlen(prefix);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*pid ||
+		    pid[strspn(pid, "0123456789")])
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+}
+
 /* The preamble of every change: the lock file's exclusive flock, then
  * FILE read and checked whole. */
 static int alloc_begin(const char *file, struct alloc *a,
@@ -281,6 +342,7 @@ static int alloc_begin(const char *file, struct alloc *a,
 		return a->lock;
 	if (flock(a->lock, LOCK_EX) < 0)
 		return wsbox_fail(err, errno, "lock `%s.lock`", file);
+	alloc_remove_crashed_temps(file);
 	int r = alloc_open_file(a, err);
 	return r < 0 ? r : alloc_parse(a, err);
 }
@@ -549,7 +611,9 @@ int idrange_alloc_inspect(const char *file, struct idrange_pool *out,
 {
 	/* The file is only ever replaced whole: a snapshot needs no lock. */
 	_cleanup_(alloc_free) struct alloc a = {.file = file, .lock = -1};
-	int r = alloc_open_file(&a, err);
+	int r = alloc_check_dir(file, err);
+	if (r == 0)
+		r = alloc_open_file(&a, err);
 	if (r == 0)
 		r = alloc_parse(&a, err);
 	if (r < 0)

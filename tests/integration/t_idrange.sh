@@ -215,6 +215,26 @@ test_idrange_tenant_needs_a_safe_file_and_a_free_block() {
 	assert_store_clean
 }
 
+# The file's directory is root's alone: whoever can write there (sticky or
+# not) could plant the temp file root's next text is written to, and own it.
+# A crashed writer's temp file is removed by the next change.
+test_idrange_tenant_file_in_a_directory_others_can_write_is_refused() {
+	need_root
+	mkdir -m 1777 "$T/shared"
+	printf 'pool 3000000000 131072\n' >"$T/shared/ranges"
+	export WSBOX_RANGES="$T/shared/ranges"
+	wsx --tenant alice -- true
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: tenant alice: range allocation file \`$T/shared/ranges\`: its directory \`$T/shared\` is writable by others than root" stderr
+	[ ! -e "$T/shared/ranges.lock" ] || fail "the lock file was made in an unsafe directory"
+	assert_store_clean
+	chmod 755 "$T/shared"
+	: >"$T/shared/.ranges.tmp.12345"
+	wsx --tenant alice -- true
+	assert_rc 0
+	[ ! -e "$T/shared/.ranges.tmp.12345" ] || fail "a crashed writer's temp file was left"
+}
+
 # A block is a range like any other: one that meets a passwd id is refused,
 # with the tenant named.
 test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {

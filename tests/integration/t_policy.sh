@@ -84,6 +84,21 @@ test_policy_check_unknown_syscall_is_line_numbered() {
 	assert_err_has "line 3: unknown syscall"
 }
 
+# A policy too big for the kernel's BPF limit is refused by name, in one
+# line that says what to change (it said `seccomp: exported BPF has 64368
+# bytes: Argument list too long`), at check and at exec.
+test_policy_over_the_kernels_bpf_limit_is_named() {
+	awk 'BEGIN { print "default allow"; for (i = 0; i < 8000; i++) print "deny 1 write arg0 == " i }' >"$T/big.policy"
+	ws policy check "$T/big.policy"
+	assert_rc 125
+	assert_err_has "wsbox: policy \`$T/big.policy\`: compiles to "
+	assert_err_has " BPF instructions, more than the kernel's 4096 (use fewer rules"
+	assert_eq "$(wc -l <"$T/err")" 1 "stderr lines"
+	ws exec --store "$STORE" --rootfs "$ROOTFS" --policy "$T/big.policy" -- true
+	assert_rc 125
+	assert_err_has "more than the kernel's 4096"
+}
+
 # A file's own TIOCSTI rule, with an errno of its own so that the answer can
 # only come from it: the mask makes it hold whatever the upper 32 bits of
 # the register are (CVE-2019-10063); without the mask the high-bit form

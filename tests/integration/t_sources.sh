@@ -44,6 +44,25 @@ test_import_dir_and_tar_give_one_digest() {
 	assert_out "$d1"
 }
 
+# A sparse member of a tarball (GNU tar --sparse) keeps its holes in the
+# layer: 1 GiB apparent, a few blocks on disk, the same bytes. Before, every
+# hole was written out as zeros (2097160 blocks here).
+test_import_of_a_sparse_tar_keeps_its_holes() {
+	mkdir -p "$T/src"
+	printf head >"$T/src/big"
+	printf tail | dd of="$T/src/big" bs=1 seek=1073741824 conv=notrunc status=none
+	(cd "$T/src" && tar --sparse -cf "$T/src.tar" .)
+	ws import --store "$STORE" --run r1 --task src "$T/src.tar"
+	assert_rc 0
+	wsx --ro --run r1 --task look --parent src -- sh -c 'stat -c "%s %b" big; head -c4 big; tail -c4 big'
+	assert_rc 0
+	size=$(sed -n 1p "$T/out" | cut -d" " -f1)
+	blocks=$(sed -n 1p "$T/out" | cut -d" " -f2)
+	assert_eq "$size" 1073741828 "apparent size"
+	[ "$blocks" -lt 1024 ] || fail "the holes were written out: $blocks blocks"
+	assert_eq "$(sed -n 2p "$T/out")" headtail "content"
+}
+
 test_identical_sources_hit_the_childs_cache() {
 	make_src "$T/src"
 	ws import --store "$STORE" --run r1 --task src "$T/src"
