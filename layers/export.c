@@ -96,14 +96,17 @@ static int block_is_zero(int fd, struct sparse_map *m, struct sparse_extent *x,
 	return sparse_all_zero(buf, TAR_HOLE_BLOCK);
 }
 
-/* The data runs of fd's `size` bytes into d; d->n = 0 when it has no
- * hole block (a plain entry). 0 or -errno. */
-static int map_runs(int fd, uint64_t size, char *buf, struct data_runs *d)
+/* The data runs of fd's `size` bytes into d, and whether it has a hole
+ * block at all (*sparse; else it is a plain entry). A file that is all
+ * holes gets one empty run at its end, which is how the sparse map says
+ * so. 0 or -errno. */
+static int map_runs(int fd, uint64_t size, char *buf, struct data_runs *d,
+		    bool *sparse)
 {
 	struct sparse_map m;
 	sparse_map_init(&m, fd, size);
 	struct sparse_extent x = {0};
-	bool holes = false;
+	*sparse = false;
 	for (uint64_t off = 0; off < size; off += TAR_HOLE_BLOCK) {
 		uint64_t n = size - off;
 		int zero = 0;
@@ -114,12 +117,12 @@ static int map_runs(int fd, uint64_t size, char *buf, struct data_runs *d)
 				return zero;
 		}
 		if (zero)
-			holes = true;
+			*sparse = true;
 		else
 			runs_add(d, off, n);
 	}
-	if (!holes)
-		d->n = 0;
+	if (*sparse && d->n == 0)
+		runs_add(d, size, 0);
 	return 0;
 }
 
@@ -205,14 +208,15 @@ static int write_file(struct archive *a, int tree, const struct mf_entry *m,
 				  "manifest (run `wsbox layers verify`)",
 				  esc);
 	_cleanup_(runs_free) struct data_runs runs = {0};
-	int r = map_runs(fd, m->size, buf, &runs);
+	bool sparse;
+	int r = map_runs(fd, m->size, buf, &runs, &sparse);
 	if (r < 0)
 		return wsbox_fail(err, -r, "read `%s`", esc);
 	r = write_header(a, m->path, AE_IFREG, m->mode, (int64_t)m->size, NULL,
-			 &runs, err);
+			 sparse ? &runs : NULL, err);
 	if (r < 0)
 		return r;
-	if (runs.n == 0)
+	if (!sparse)
 		return write_span(a, fd, 0, m->size, false, buf, esc, err);
 	/* The whole logical stream, holes included: libarchive pads what
 	 * it was not given with zeros, holes too. */
