@@ -56,6 +56,7 @@
 	X(archive_entry_set_uid)                                               \
 	X(archive_entry_set_gid)                                               \
 	X(archive_entry_set_mtime)                                             \
+	X(archive_entry_sparse_add_entry)                                      \
 	X(archive_entry_xattr_reset)                                           \
 	X(archive_entry_xattr_next)
 
@@ -118,6 +119,8 @@ int archive_dl_load(struct wsbox_error *err);
 #define archive_entry_set_uid (*wsbox_dl_archive_entry_set_uid)
 #define archive_entry_set_gid (*wsbox_dl_archive_entry_set_gid)
 #define archive_entry_set_mtime (*wsbox_dl_archive_entry_set_mtime)
+#define archive_entry_sparse_add_entry                                         \
+	(*wsbox_dl_archive_entry_sparse_add_entry)
 #define archive_entry_xattr_reset (*wsbox_dl_archive_entry_xattr_reset)
 #define archive_entry_xattr_next (*wsbox_dl_archive_entry_xattr_next)
 #endif

@@ -28,6 +28,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/sha256.h"
+#include "sandbox/util/sparse.h"
 
 /* Directory fds kept open below the root (in copy mode half as many
  * directories, each with its copy). Deeper trees evict the shallowest
@@ -153,66 +154,26 @@ int capture_deadline(struct walker *w)
 	return wsbox_fail_logic(w->err, ETIMEDOUT, "--timeout expired");
 }
 
-/* The zeros a hole reads as: fed to the hash, never read from the file
- * (bss: the kernel's zero page until written, which it never is). */
-static unsigned char hole_zeros[HASH_CHUNK];
-
-struct segment {
-	uint64_t end; /* where the current data run or hole ends */
-	bool hole;
-	bool seekable; /* SEEK_DATA works on this file */
-};
-
-/* The data run or hole at pos (before `size`). A filesystem without
- * SEEK_DATA (EINVAL) is read as data; ENXIO is a hole up to the end. */
-static int next_segment(int fd, uint64_t pos, uint64_t size, struct segment *sg)
-{
-	sg->hole = false;
-	sg->end = size;
-	if (!sg->seekable)
-		return 0;
-	off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
-	if (d < 0 && errno == ENXIO) {
-		sg->hole = true;
-		return 0;
-	}
-	if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
-		sg->seekable = false;
-		return 0;
-	}
-	if (d < 0)
-		return -errno;
-	if ((uint64_t)d > pos) {
-		sg->hole = true;
-		sg->end = (uint64_t)d < size ? (uint64_t)d : size;
-		return 0;
-	}
-	off_t h = lseek(fd, (off_t)pos, SEEK_HOLE);
-	if (h < 0)
-		return -errno;
-	if ((uint64_t)h > pos && (uint64_t)h < size)
-		sg->end = (uint64_t)h;
-	return 0;
-}
-
 int capture_read_file(struct walker *w, int fd, const char *path, uint64_t size,
 		      capture_chunk_fn put, void *ctx, unsigned char sha[32])
 {
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	struct sha256 h;
 	sha256_init(&h);
-	struct segment sg = {.seekable = true};
+	struct sparse_map sm;
+	sparse_map_init(&sm, fd, size);
+	struct sparse_extent x = {0};
 	for (uint64_t pos = 0; pos < size;) {
 		int r = capture_deadline(w);
 		if (r < 0)
 			return r;
-		if (pos >= sg.end && (r = next_segment(fd, pos, size, &sg)) < 0)
+		if (pos >= x.off + x.len && (r = sparse_next(&sm, &x)) < 0)
 			return capture_escaped_fail(w->err, -r, "seek", path);
-		uint64_t left = sg.end - pos;
+		uint64_t left = x.off + x.len - pos;
 		size_t n = left < HASH_CHUNK ? (size_t)left : HASH_CHUNK;
 		const unsigned char *data = NULL;
-		if (sg.hole) {
-			sha256_update(&h, hole_zeros, n);
+		if (x.hole) {
+			sparse_sha256_zeros(&h, n);
 		} else {
 			ssize_t got = pread(fd, w->buf, n, (off_t)pos);
 			if (got < 0 && errno == EINTR)

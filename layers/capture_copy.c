@@ -16,6 +16,7 @@
 #include "layers/layer.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sparse.h"
 
 /* Copy mode: a copy is created by wsbox, so it gets the layer owner when
  * that is someone else, the sanitized mode and LAYER_MTIME like every
@@ -46,11 +47,6 @@ int capture_copy_settle(struct walker *w, int fd, int dirfd, const char *name,
 	return 0;
 }
 
-static bool all_zero(const unsigned char *buf, size_t n)
-{
-	return n == 0 || (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1));
-}
-
 /* A chunk of the source into the copy at the same offset. Holes and
  * chunks of zeros are skipped (the final ftruncate gives the length), so
  * a sparse file stays sparse on the disk. */
@@ -63,7 +59,7 @@ static int copy_chunk(struct walker *w, void *ctx, uint64_t off,
 		      const unsigned char *data, size_t n)
 {
 	const struct copy_to *to = ctx;
-	if (!data || all_zero(data, n))
+	if (!data || sparse_all_zero(data, n))
 		return 0;
 	int r = lseek(to->fd, (off_t)off, SEEK_SET) < 0 ? -errno : 0;
 	if (r == 0)

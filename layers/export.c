@@ -22,6 +22,7 @@
 #include "layers/oci_tar.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/sparse.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -31,9 +32,103 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* A file's data runs in the tar (GNU sparse 1.0 in pax, which GNU tar and
+ * libarchive read): every whole, aligned TAR_HOLE_BLOCK of zeros is a
+ * hole, neither written nor, where it is a hole on disk, read. The map
+ * comes from the content, not from the file's layout on disk (a hole on
+ * disk is zeros known without reading; a data block is read and checked),
+ * so a layer exports the same bytes whatever store or filesystem holds it
+ * and however the task wrote its zeros. A file without such a block
+ * (every file under 1 MiB) is a plain entry. */
+#define TAR_HOLE_BLOCK COPY_CHUNK
+
+struct data_runs {
+	struct sparse_extent *v;
+	size_t n, cap;
+};
+
+static void runs_add(struct data_runs *d, uint64_t off, uint64_t len)
+{
+	if (d->n && d->v[d->n - 1].off + d->v[d->n - 1].len == off) {
+		d->v[d->n - 1].len += len;
+		return;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 8;
+		d->v = xreallocarray(d->v, d->cap, sizeof *d->v);
+	}
+	d->v[d->n++] = (struct sparse_extent){.off = off, .len = len};
+}
+
+static ssize_t pread_full(int fd, char *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+/* Is the block at off all zeros? Without a read when it lies in a hole
+ * of the extent walk m (x: its current extent). 1, 0 or -errno. */
+static int block_is_zero(int fd, struct sparse_map *m, struct sparse_extent *x,
+			 uint64_t off, char *buf)
+{
+	while (x->off + x->len <= off) {
+		int r = sparse_next(m, x);
+		if (r <= 0)
+			return r < 0 ? r : -EIO;
+	}
+	if (x->hole && x->off + x->len >= off + TAR_HOLE_BLOCK)
+		return 1;
+	ssize_t n = pread_full(fd, buf, TAR_HOLE_BLOCK, off);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < TAR_HOLE_BLOCK)
+		return -EIO; /* shrank */
+	return sparse_all_zero(buf, TAR_HOLE_BLOCK);
+}
+
+/* The data runs of fd's `size` bytes into d, and whether it has a hole
+ * block at all (*sparse; else it is a plain entry). A file that is all
+ * holes gets one empty run at its end, which is how the sparse map says
+ * so. 0 or -errno. */
+static int map_runs(int fd, uint64_t size, char *buf, struct data_runs *d,
+		    bool *sparse)
+{
+	struct sparse_map m;
+	sparse_map_init(&m, fd, size);
+	struct sparse_extent x = {0};
+	*sparse = false;
+	for (uint64_t off = 0; off < size; off += TAR_HOLE_BLOCK) {
+		uint64_t n = size - off;
+		int zero = 0;
+		if (n >= TAR_HOLE_BLOCK) {
+			n = TAR_HOLE_BLOCK;
+			zero = block_is_zero(fd, &m, &x, off, buf);
+			if (zero < 0)
+				return zero;
+		}
+		if (zero)
+			*sparse = true;
+		else
+			runs_add(d, off, n);
+	}
+	if (*sparse && d->n == 0)
+		runs_add(d, size, 0);
+	return 0;
+}
+
 static int write_header(struct archive *a, const char *path, mode_t type,
 			mode_t perm, int64_t size, const char *target,
-			struct wsbox_error *err)
+			const struct data_runs *runs, struct wsbox_error *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	if (!e)
@@ -47,6 +142,9 @@ static int write_header(struct archive *a, const char *path, mode_t type,
 	archive_entry_set_mtime(e, 0, 0);
 	if (target)
 		archive_entry_copy_symlink(e, target);
+	for (size_t i = 0; runs && i < runs->n; i++)
+		archive_entry_sparse_add_entry(e, (la_int64_t)runs->v[i].off,
+					       (la_int64_t)runs->v[i].len);
 	int r = archive_write_header(a, e);
 	archive_entry_free(e);
 	if (r < ARCHIVE_OK) {
@@ -57,8 +155,45 @@ static int write_header(struct archive *a, const char *path, mode_t type,
 	return 0;
 }
 
-static int write_content(struct archive *a, int tree, const struct mf_entry *m,
-			 char *buf, struct wsbox_error *err)
+/* What a hole reads as, for archive_write_data, which skips the holes of
+ * the sparse map without reading them (bss: never written). */
+static char hole_zeros[COPY_CHUNK];
+
+/* n bytes at off of the file's logical stream: zeros for a hole, else
+ * read from fd. */
+static int write_span(struct archive *a, int fd, uint64_t off, uint64_t n,
+		      bool hole, char *buf, const char *esc,
+		      struct wsbox_error *err)
+{
+	while (n > 0) {
+		size_t want = n < COPY_CHUNK ? (size_t)n : COPY_CHUNK;
+		const char *p = hole_zeros;
+		if (!hole) {
+			ssize_t got = pread_full(fd, buf, want, off);
+			if (got < 0)
+				return wsbox_fail(err, (int)-got, "read `%s`",
+						  esc);
+			if ((size_t)got < want)
+				return wsbox_fail(
+				    err, EIO, "read `%s`: file shrank", esc);
+			p = buf;
+		}
+		if (archive_write_data(a, p, want) != (la_ssize_t)want)
+			return wsbox_fail(err, 0, "write `%s`: %s", esc,
+					  archive_error_string(a));
+		off += want;
+		n -= want;
+	}
+	return 0;
+}
+
+static void runs_free(struct data_runs *d)
+{
+	free(d->v);
+}
+
+static int write_file(struct archive *a, int tree, const struct mf_entry *m,
+		      char *buf, struct wsbox_error *err)
 {
 	_cleanup_free_ char *esc = manifest_escape(m->path);
 	_cleanup_close_ int fd = open_beneath(tree, m->path, O_RDONLY);
@@ -72,23 +207,29 @@ static int write_content(struct archive *a, int tree, const struct mf_entry *m,
 				  "layer file `%s`: does not match its "
 				  "manifest (run `wsbox layers verify`)",
 				  esc);
-	uint64_t left = m->size;
-	while (left > 0) {
-		ssize_t n =
-		    read(fd, buf, left < COPY_CHUNK ? left : COPY_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return wsbox_fail(err, errno, "read `%s`", esc);
-		if (n == 0)
-			return wsbox_fail(err, EIO, "read `%s`: file shrank",
-					  esc);
-		if (archive_write_data(a, buf, (size_t)n) != n)
-			return wsbox_fail(err, 0, "write `%s`: %s", esc,
-					  archive_error_string(a));
-		left -= (uint64_t)n;
+	_cleanup_(runs_free) struct data_runs runs = {0};
+	bool sparse;
+	int r = map_runs(fd, m->size, buf, &runs, &sparse);
+	if (r < 0)
+		return wsbox_fail(err, -r, "read `%s`", esc);
+	r = write_header(a, m->path, AE_IFREG, m->mode, (int64_t)m->size, NULL,
+			 sparse ? &runs : NULL, err);
+	if (r < 0)
+		return r;
+	if (!sparse)
+		return write_span(a, fd, 0, m->size, false, buf, esc, err);
+	/* The whole logical stream, holes included: libarchive pads what
+	 * it was not given with zeros, holes too. */
+	uint64_t pos = 0;
+	for (size_t i = 0; r == 0 && i <= runs.n; i++) {
+		uint64_t at = i < runs.n ? runs.v[i].off : m->size;
+		r = write_span(a, fd, pos, at - pos, true, buf, esc, err);
+		if (r == 0 && i < runs.n)
+			r = write_span(a, fd, at, runs.v[i].len, false, buf,
+				       esc, err);
+		pos = i < runs.n ? at + runs.v[i].len : at;
 	}
-	return 0;
+	return r;
 }
 
 static int write_entries(struct archive *a, int tree, const struct manifest *m,
@@ -111,31 +252,29 @@ static int write_entries(struct archive *a, int tree, const struct manifest *m,
 		}
 		switch (e->type) {
 		case MF_FILE:
-			r = write_header(a, e->path, AE_IFREG, e->mode,
-					 (int64_t)e->size, NULL, err);
-			if (r == 0)
-				r = write_content(a, tree, e, buf, err);
+			r = write_file(a, tree, e, buf, err);
 			break;
 		case MF_DIR:
 		case MF_OPAQUE_DIR:
 			r = write_header(a, e->path, AE_IFDIR, e->mode, 0, NULL,
-					 err);
+					 NULL, err);
 			if (r == 0 && e->type == MF_OPAQUE_DIR) {
 				_cleanup_free_ char *opq =
 				    xasprintf("%s/" OCI_WH_OPAQUE, e->path);
 				r = write_header(a, opq, AE_IFREG, 0, 0, NULL,
-						 err);
+						 NULL, err);
 			}
 			break;
 		case MF_SYMLINK:
 			r = write_header(a, e->path, AE_IFLNK, 0777, 0,
-					 e->target, err);
+					 e->target, NULL, err);
 			break;
 		case MF_WHITEOUT: {
 			size_t dir = (size_t)(leaf - e->path);
 			_cleanup_free_ char *wh = xasprintf(
 			    "%.*s" OCI_WH_PREFIX "%s", (int)dir, e->path, leaf);
-			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, err);
+			r = write_header(a, wh, AE_IFREG, 0, 0, NULL, NULL,
+					 err);
 			break;
 		}
 		default:

@@ -27,7 +27,7 @@
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/error.h"
 #include "sandbox/util/fs.h"
-#include "sandbox/util/sha256.h"
+#include "sandbox/util/sparse.h"
 
 #define HASH_CHUNK (1u << 20)
 #define OPAQUE_XATTR "user.overlay.opaque"
@@ -161,15 +161,6 @@ static int do_show(const struct store *s, const char *arg)
 
 /* ---- verify: read-only comparison of a tree with its manifest ---- */
 
-/* Content hash of an open regular file; -errno on a read failure. */
-static int hash_fd(int fd, unsigned char out[32], uint64_t *size, char *buf)
-{
-	unsigned long long n = 0;
-	int r = sha256_fd(fd, buf, HASH_CHUNK, out, &n);
-	*size = n;
-	return r;
-}
-
 /* First difference between the on-disk entry and `e`, or NULL. *why is a
  * static string or a heap one in *owned. */
 static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
@@ -205,7 +196,9 @@ static const char *check_entry(int tree, const struct mf_entry *e, char *buf,
 		}
 		unsigned char h[32];
 		uint64_t size;
-		int r = hash_fd(rfd, h, &size, buf);
+		/* Holes hashed as zeros, never read (sparse.h). */
+		int r =
+		    sparse_sha256_fd(rfd, e->size, buf, HASH_CHUNK, h, &size);
 		if (r < 0) {
 			*owned = xasprintf("cannot read (%s)", strerror(-r));
 			return *owned;
