@@ -221,10 +221,17 @@ static void reference_order(const struct dag *d, size_t *order,
 	free(indeg);
 }
 
+static uint32_t next_rand(uint32_t *seed)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return *seed >> 16;
+}
+
 /* 1,000 tasks (not a multiple of 64, so rows end mid-word), named in an
  * order unrelated to their generation, each with up to 6 parents among
- * those generated before it, a sixth of them without a layer: the order, and which nodes have an unrelated
- * layer beside them, must be exactly the reference's. */
+ * those generated before it, a sixth of them without a layer: the order,
+ * and which nodes have an unrelated layer beside them, must be exactly the
+ * reference's. */
 static void test_dag_large_order_and_relation_match_reference(void **state)
 {
 	(void)state;
@@ -239,17 +246,16 @@ static void test_dag_large_order_and_relation_match_reference(void **state)
 			nodes[i].layer = xasprintf("sha256:%064zu", i);
 		/* Every task but the first has a parent, so all descend
 		 * from the first: it has no unrelated layer beside it. */
-		size_t np = i ? 1 + ((seed = seed * 1103515245 + 12345) >> 16) % 6
-			      : 0;
+		size_t np = i ? 1 + next_rand(&seed) % 6 : 0;
 		nodes[i].parents = xcalloc(np + 1, sizeof *nodes[i].parents);
 		for (size_t k = 0; k < np; k++) {
-			seed = seed * 1103515245 + 12345;
 			/* Mostly recent parents: long chains, some far. */
-			size_t back = 1 + (seed >> 16) % (k ? i : 8);
+			size_t back = 1 + next_rand(&seed) % (k ? i : 8);
 			size_t p = back > i ? 0 : i - back;
 			bool dup = false;
 			for (size_t q = 0; q < nodes[i].n_parents; q++)
-				dup |= !strcmp(nodes[i].parents[q], nodes[p].task);
+				dup |=
+				    !strcmp(nodes[i].parents[q], nodes[p].task);
 			if (!dup)
 				nodes[i].parents[nodes[i].n_parents++] =
 				    xstrdup(nodes[p].task);
@@ -267,8 +273,8 @@ static void test_dag_large_order_and_relation_match_reference(void **state)
 	for (size_t i = 0; i < N; i++) {
 		bool want = false;
 		for (size_t j = 0; j < N && !want; j++)
-			want = j != i && d.nodes[j].layer &&
-			       !anc[i * N + j] && !anc[j * N + i];
+			want = j != i && d.nodes[j].layer && !anc[i * N + j] &&
+			       !anc[j * N + i];
 		assert_int_equal(dag_has_unrelated_layer(&d, i), want);
 		with_unrelated += want;
 	}
