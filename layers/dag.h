@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "layers/manifest.h"
 #include "layers/record.h"
@@ -17,8 +18,13 @@
 struct dag {
 	struct record_node *nodes; /* sorted by task name */
 	size_t n;
-	size_t *order;	    /* topological, roots first */
-	unsigned char *anc; /* n*n: anc[i*n+j] = j is an ancestor of i */
+	size_t *order; /* topological, roots first */
+	size_t words;  /* uint64_t per row of anc and desc: (n + 63) / 64 */
+	/* Bit matrices, n rows of `words`: bit j of anc's row i is set when
+	 * j is an ancestor of i; desc is its transpose (j below i). */
+	uint64_t *anc;
+	uint64_t *desc;
+	uint64_t *layered; /* one row: bit i set when nodes[i] has a layer */
 };
 
 /* Read the parents' records in `run` and build the ancestor DAG. Each

@@ -68,12 +68,53 @@ static int refuse_conflicts(struct exec_ctx *c, struct wsbox_error *err)
 	return -EEXIST;
 }
 
+/* A layer in stacking order: `rank` counts from the top. */
+struct lower_ref {
+	const char *digest;
+	size_t rank, node;
+};
+
+static int lower_ref_cmp(const void *a, const void *b)
+{
+	const struct lower_ref *x = a, *y = b;
+	int c = strcmp(x->digest, y->digest);
+	if (c)
+		return c;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Which nodes carry a layer already stacked above them (same digest: two
+ * tasks wrote the same content), by sorting: O(n log n), where comparing
+ * each layer with every one above was O(n^2) at 10,000 ancestors. Returns
+ * one flag per node. */
+static bool *repeated_layers(const struct exec_ctx *c)
+{
+	bool *repeated = xcalloc(c->dag.n + 1, sizeof *repeated);
+	_cleanup_free_ struct lower_ref *refs =
+	    xcalloc(c->dag.n + 1, sizeof *refs);
+	size_t n = 0;
+	for (size_t k = c->dag.n; k-- > 0;) {
+		size_t i = c->dag.order[k];
+		if (!c->dag.nodes[i].layer)
+			continue;
+		refs[n] = (struct lower_ref){c->dag.nodes[i].layer, n, i};
+		n++;
+	}
+	if (n > 1)
+		qsort(refs, n, sizeof *refs, lower_ref_cmp);
+	for (size_t j = 1; j < n; j++)
+		if (!strcmp(refs[j].digest, refs[j - 1].digest))
+			repeated[refs[j].node] = true;
+	return repeated;
+}
+
 /* Descendants above ancestors: reverse topological order, into `stacked`
  * (room for dag.n). Every layer is recorded and pinned; layers with no
  * entries add nothing to the view and are not stacked. Returns the count. */
 static size_t stack_lowers(struct exec_ctx *c, const char *empty_digest,
 			   char **stacked)
 {
+	_cleanup_free_ bool *repeated = repeated_layers(c);
 	size_t n_stacked = 0;
 	for (size_t k = c->dag.n; k-- > 0;) {
 		size_t i = c->dag.order[k];
@@ -81,13 +122,9 @@ static size_t stack_lowers(struct exec_ctx *c, const char *empty_digest,
 			continue;
 		strv_push(&c->lower_digests, c->dag.nodes[i].layer);
 		strv_push(&c->pins, c->dag.nodes[i].layer);
-		/* Identical layers (same digest: two tasks wrote the same
-		 * content) are stacked once; overlayfs refuses a dir twice. */
-		bool dup = false;
-		for (size_t j = 0; j + 1 < c->lower_digests.n && !dup; j++)
-			dup = !strcmp(c->lower_digests.v[j],
-				      c->dag.nodes[i].layer);
-		if (dup || !strcmp(c->dag.nodes[i].layer, empty_digest))
+		/* Identical layers are stacked once: overlayfs refuses a dir
+		 * twice. */
+		if (repeated[i] || !strcmp(c->dag.nodes[i].layer, empty_digest))
 			continue;
 		stacked[n_stacked++] = c->dag.nodes[i].layer;
 	}

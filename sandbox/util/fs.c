@@ -231,6 +231,12 @@ int write_new_file_at(int dirfd, const char *path, const void *content,
 
 int mkdir_p(const char *path, mode_t mode, struct wsbox_error *err)
 {
+	/* Mostly the parents exist (the store's dirs, a run's): one mkdir,
+	 * and the components are walked only when one is missing. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return wsbox_fail(err, errno, "mkdir `%s`", path);
 	_cleanup_free_ char *p = xstrdup(path);
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
