@@ -150,7 +150,9 @@ need-deps:
 
 # `make bench`: wsbox against bwrap, unshare, tar, cp, sha256sum (tests/bench/).
 -include tests/bench/bench.mk
-bench: $(BIN)
+# The busybox rootfs is scenario 12's (strategies.sh): without it a fresh
+# BUILD gave that scenario an empty root (`exec sh: No such file`).
+bench: $(BIN) rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) sh tests/bench/run.sh $(BUILD)
 
 # layers/ includes only itself and sandbox/util/; the kernel side never the
