@@ -72,7 +72,7 @@ T_FLAT=${BENCH_TARGET_FLAT:-1.5}             # restore largest / smallest size
 T_CAPTURE=${BENCH_TARGET_CAPTURE:-1.2}       # capture vs sha256sum
 T_CACHE=${BENCH_TARGET_CACHE:-0.3}           # cache hit vs sandboxed true
 T_DAG_MS=${BENCH_TARGET_DAG_MS:-50}          # 1000-task DAG + conflicts
-T_MEM=${BENCH_TARGET_MEM:-2.0}               # peak RSS vs bwrap (bench budget)
+T_MEM=${BENCH_TARGET_MEM:-1.0}               # peak RSS vs bwrap (issue 18; was issue 6's 2.0)
 T_PAR=${BENCH_TARGET_PAR:-1.0}               # 200-task wall time vs bwrap+tar
 # Issue 18.
 T_BUILD_NATIVE=${BENCH_TARGET_BUILD_NATIVE:-1.05} # build pipeline vs native
