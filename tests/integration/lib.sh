@@ -68,9 +68,14 @@ start_sleeper() {
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache "$@" -- sleep "$secs" \
 		</dev/null >/dev/null 2>&1 &
 	SLEEPERS="${SLEEPERS:-} $!"
-	i=0
-	while ! SLEEPER_PID=$(pgrep -f -x "sleep $secs"); do
-		i=$((i + 1)); [ $i -lt 200 ] || fail "the task ($*) never started"
+	SLEEPER_PID=$(wait_sleep_pid "$secs") || fail "the task ($*) never started"
+}
+# wait_sleep_pid SECS: print the host pid of the task process `sleep SECS`
+# once it runs; status 1 after 20 s without it.
+wait_sleep_pid() {
+	_i=0
+	while ! pgrep -f -x "sleep $1"; do
+		_i=$((_i + 1)); [ $_i -lt 200 ] || return 1
 		sleep 0.1
 	done
 }

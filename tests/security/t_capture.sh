@@ -232,12 +232,7 @@ test_fd_kept_into_copy_workspace_cannot_plant() {
 kept_reference_cannot_plant() {
 	mark=$(uniq_secs 3)
 	(
-		i=0
-		while ! pid=$(pgrep -f "^sleep $mark\$"); do
-			i=$((i + 1))
-			[ $i -lt 200 ] || exit 1
-			sleep 0.02
-		done
+		pid=$(wait_sleep_pid "$mark") || exit 1
 		cd "/proc/$pid/cwd/d" || exit 1
 		: >"$T/held"
 		while [ ! -e "$T/go" ]; do sleep 0.05; done
@@ -275,12 +270,7 @@ test_file_kept_open_for_writing_refuses_the_copy_seal_unpublished() {
 kept_writer_refuses_the_seal() {
 	mark=$(uniq_secs 3)
 	(
-		i=0
-		while ! pid=$(pgrep -f "^sleep $mark\$"); do
-			i=$((i + 1))
-			[ $i -lt 200 ] || exit 1
-			sleep 0.02
-		done
+		pid=$(wait_sleep_pid "$mark") || exit 1
 		exec 3>>"/proc/$pid/cwd/f" || exit 1
 		while [ ! -e "$T/go" ]; do sleep 0.05; done
 		echo planted >&3
