@@ -428,15 +428,23 @@ static void receive_upper_fs(struct supervision *s)
 }
 
 /* Every process of the sandbox is gone: the workspace turns read-only
- * before anyone captures it (sandbox/seal.h). */
+ * before anyone captures it (sandbox/seal.h). A task that failed or timed
+ * out has nothing to publish, so a refused seal does not replace its own
+ * status (a copy workspace cut by --timeout before pivot_root has no
+ * /workspace to seal either): it is only noted in seal_refused, which an
+ * attempt's commit heeds, since its later steps share the upper dir. */
 static int seal_workspace(struct supervision *s, struct wsbox_error *err)
 {
 	if (s->seal_r >= 0)
 		seal_receive(&s->seal, s->seal_r);
 	int r = seal_apply(&s->seal, err);
-	if (r < 0)
-		s->res->seal_refused = true;
-	return r;
+	if (r == 0)
+		return 0;
+	s->res->seal_refused = true;
+	if (sandbox_exit_status(s->res) == 0)
+		return r;
+	*err = (struct wsbox_error){0};
+	return 0;
 }
 
 /* How the task ended, from init's report: 0 when it ran (whatever its

@@ -42,9 +42,9 @@ struct sandbox_result {
 	 * kernel whose tmpfs cannot hold overlay's user xattrs). */
 	int upper_fs;
 	bool upper_full; /* that tmpfs had no room left when the task ended */
-	/* sandbox_run failed because the workspace could not be made
-	 * read-only after the task (sandbox/seal.h): the task ran, but what
-	 * it left must not be captured. */
+	/* The workspace could not be made read-only after the task
+	 * (sandbox/seal.h): what it left must never be captured. sandbox_run
+	 * then fails if the task succeeded; a failed task keeps its status. */
 	bool seal_refused;
 	/* plan.log_max_bytes cut the stored log of tee i (0 stdout, 1
 	 * stderr). */

@@ -486,13 +486,14 @@ static json_t *step_result_json(const struct exec_ctx *c, size_t step,
 {
 	const struct sandbox_result *res = &c->res;
 	return json_pack(
-	    "{s:I, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:{s:b, s:b}}", "step",
-	    (json_int_t)step, "exit_status", status, "exit_code",
+	    "{s:I, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:{s:b, s:b}, s:b}",
+	    "step", (json_int_t)step, "exit_status", status, "exit_code",
 	    res->signaled ? 0 : res->code, "signal",
 	    res->signaled ? res->code : 0, "timed_out", res->timed_out,
 	    "wall_sec", res->wall_sec, "cpu_sec", res->cpu_sec, "max_rss_kb",
 	    (json_int_t)res->max_rss_kb, "log_truncated", "stdout",
-	    res->log_truncated[0], "stderr", res->log_truncated[1]);
+	    res->log_truncated[0], "stderr", res->log_truncated[1], "sealed",
+	    !res->seal_refused);
 }
 
 /* One line per step in `steps` (what commit adds up), one write. */
@@ -547,6 +548,11 @@ static int judge_step(struct exec_ctx *c, size_t step, char *line)
 	else if (c->res.note[0])
 		snprintf(line, WSBOX_ERROR_MAX, "task %s: %s", c->task,
 			 c->res.note);
+	else if (c->res.seal_refused)
+		snprintf(line, WSBOX_ERROR_MAX,
+			 "attempt %s: step %zu left a file of the workspace "
+			 "open for writing: the attempt cannot be committed",
+			 c->att.id, step);
 	return status;
 }
 
@@ -584,9 +590,15 @@ static int run_step(struct attempt_ctx *a, const struct attempt_args *args,
 		    json_pack("{s:I, s:o}", "step", (json_int_t)step, "argv",
 			      json_strv(c->o.argv, (size_t)c->o.argc)));
 	r = run_one_step(c, err);
-	if (r < 0)
+	/* A step whose workspace could not be sealed ran: its line says so,
+	 * for commit to refuse the attempt (its upper dir can still change). */
+	if (r < 0 && !c->res.seal_refused)
 		return r;
 	int status = judge_step(c, step, line);
+	if (r < 0) {
+		status = err->status ? err->status : WSBOX_EXIT_FAILURE;
+		snprintf(line, WSBOX_ERROR_MAX, "%s", err->msg);
+	}
 	json_t *res = step_result_json(c, step, status);
 	r = append_step(c, res, err);
 	json_object_set_new(res, "error",
@@ -647,6 +659,8 @@ static void sum_steps(struct exec_ctx *c)
 		    json_is_true(json_object_get(cut, "stdout"));
 		c->rec.log_truncated[1] |=
 		    json_is_true(json_object_get(cut, "stderr"));
+		c->res.seal_refused |=
+		    json_is_false(json_object_get(j, "sealed"));
 		json_decref(j);
 	}
 }
@@ -670,6 +684,15 @@ static int run_commit(struct attempt_ctx *a, const struct attempt_args *args,
 	if (r < 0)
 		return r;
 	sum_steps(c);
+	/* A reference a step left into the workspace could write into the
+	 * layer after publication (docs/capture.md "Integrity after
+	 * publication"). */
+	if (c->res.seal_refused)
+		return wsbox_fail_logic(err, EBUSY,
+					"attempt %s: a step left a file of the "
+					"workspace open for writing; nothing "
+					"published",
+					c->att.id);
 	int status = judge_and_capture(c, err); /* capture, unless --ro */
 	return publish(c, status, err);		/* compare-and-swap */
 }

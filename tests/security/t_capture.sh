@@ -289,3 +289,60 @@ kept_writer_refuses_the_seal() {
 	[ -n "$l" ] || fail "no layer recorded"
 	assert_eq "$(cat "$STORE/layers/${l#sha256:}/tree/f")" orig "published file"
 }
+
+# The same stand-in against a multi-step attempt: the step's seal is
+# refused, and the upper dir the steps share can still change, so commit
+# must publish nothing however the engine judged the steps.
+test_attempt_step_with_a_kept_writer_cannot_be_committed() {
+	mark=$(uniq_secs 3)
+	(
+		pid=$(wait_sleep_pid "$mark") || exit 1
+		exec 3>>"/proc/$pid/cwd/f" || exit 1
+		while [ ! -e "$T/go" ]; do sleep 0.05; done
+		echo planted >&3
+	) &
+	holder=$!
+	ws attempt begin --store "$STORE" --rootfs "$ROOTFS" --run r --task a
+	assert_rc 0
+	id=$(cat "$T/out")
+	ws attempt step "$id" --store "$STORE" -- sh -c "echo orig > f; sleep $mark"
+	assert_rc 125
+	assert_err_has "seal the workspace: a file in it is still open for writing"
+	ws attempt step "$id" --store "$STORE" -- sh -c "exit 3"
+	assert_rc 3
+	ws attempt commit "$id" --store "$STORE"
+	rc=$RC
+	touch "$T/go"
+	wait $holder || fail "the stand-in could not open the workspace's file"
+	RC=$rc
+	assert_rc 125
+	assert_err_has "attempt $id: a step left a file of the workspace open for writing; nothing published"
+	assert_eq "$(layer_of r a 2>/dev/null)" "" "layer recorded"
+	assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "layers in the store"
+}
+
+# A task that fails or times out with a writer left keeps its own status:
+# it publishes nothing either way.
+test_failed_task_with_a_kept_writer_keeps_its_status() {
+	for how in "exit 3:3" "timeout:124"; do
+		mark=$(uniq_secs 3)
+		(
+			pid=$(wait_sleep_pid "$mark") || exit 1
+			exec 3>>"/proc/$pid/cwd/f" || exit 1
+			while [ ! -e "$T/go" ]; do sleep 0.05; done
+		) &
+		holder=$!
+		if [ "${how%%:*}" = timeout ]; then
+			wsx --timeout 2 --run r --task a -- sh -c "echo x > f; sleep $mark; sleep 30"
+		else
+			wsx --run r --task a -- sh -c "echo x > f; sleep $mark; exit 3"
+		fi
+		rc=$RC
+		touch "$T/go"
+		wait $holder || fail "the stand-in could not open the workspace's file"
+		rm -f "$T/go"
+		RC=$rc
+		assert_rc "${how#*:}"
+		assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "layers in the store"
+	done
+}
