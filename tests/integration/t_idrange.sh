@@ -66,6 +66,20 @@ test_idrange_another_users_subuid_entry_over_the_default_is_refused() {
 	assert_eq "$(awk '{print $1, $2, $3}' "$T/out")" "0 $DEFAULT_BASE 65536" uid_map
 }
 
+# newuidmap reads these numbers with base 0 (shadow-utils' getulong): a hex
+# entry grants the default range just as a decimal one does.
+test_idrange_hex_subuid_entry_over_the_default_is_refused() {
+	need_default_range
+	ids_save
+	printf 'wsbox-idr:0x%x:0x10000\n' "$DEFAULT_BASE" >>/etc/subuid
+	wsx -- true
+	ids_restore
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: id range $DEFAULT_BASE-$DEFAULT_LAST: overlaps /etc/subuid entry of user wsbox-idr ($DEFAULT_BASE-$DEFAULT_LAST); $HINT" stderr
+	assert_store_clean
+	assert_ids_restored
+}
+
 test_idrange_partial_overlap_of_a_subgid_entry_is_refused() {
 	need_root
 	ids_save
