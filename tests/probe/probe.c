@@ -1818,6 +1818,46 @@ static void atk_socket_protocols(char **args UNUSED)
 				       s[i].type | SOCK_CLOEXEC, s[i].proto)));
 }
 
+/* socketpair(2) creates both sockets of the family and protocol asked for
+ * before the family's socketpair op refuses: the kernel answering
+ * EOPNOTSUPP means the create code (and a module autoload) ran. */
+static void atk_socketpair_families(char **args UNUSED)
+{
+	static const struct {
+		const char *name;
+		unsigned long family;
+		int type;
+		unsigned long proto;
+	} s[] = {
+	    {"socketpair(AF_VSOCK, SOCK_STREAM, 0)", AF_VSOCK, SOCK_STREAM, 0},
+	    {"socketpair(AF_PACKET, SOCK_DGRAM, 0)", AF_PACKET, SOCK_DGRAM, 0},
+	    {"socketpair(AF_TIPC, SOCK_RDM, 0)", 30, SOCK_RDM, 0},
+	    {"socketpair(AF_INET, SOCK_STREAM, IPPROTO_MPTCP)", AF_INET,
+	     SOCK_STREAM, 262},
+	    {"socketpair(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE)", AF_INET,
+	     SOCK_DGRAM, IPPROTO_UDPLITE},
+	    {"socketpair(AF_INET6, SOCK_STREAM, IPPROTO_SCTP)", AF_INET6,
+	     SOCK_STREAM, IPPROTO_SCTP},
+	    {"socketpair(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT)", AF_NETLINK,
+	     SOCK_RAW, 9},
+	    {"socketpair(AF_UNIX|1<<32, SOCK_STREAM, 0)", AF_UNIX | HIGH_BIT,
+	     SOCK_STREAM, 0},
+	    {"socketpair(AF_UNIX, SOCK_STREAM, 0)", AF_UNIX, SOCK_STREAM, 0},
+	    {"socketpair(AF_UNIX, SOCK_DGRAM, 0)", AF_UNIX, SOCK_DGRAM, 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+		int sv[2];
+		long r = syscall(SYS_socketpair, s[i].family,
+				 s[i].type | SOCK_CLOEXEC, s[i].proto, sv);
+		if (r == 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		say(s[i].name, r < 0 ? errno : 0);
+	}
+}
+
 /* Syscalls newer than libseccomp 2.5.4 and above the number the policy was
  * reviewed for, called raw with arguments the kernel's own handler refuses
  * with another errno (EBADF, EINVAL, ENOENT, EFAULT), and the ones Docker
@@ -2292,6 +2332,8 @@ static const struct attack attacks[] = {
     {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
     {"socket_protocols", atk_socket_protocols, NULL,
      "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
+    {"socketpair_families", atk_socketpair_families, NULL,
+     "socketpair of AF_VSOCK, AF_PACKET, MPTCP, UDP-Lite...; AF_UNIX"},
     {"memfd_hog", atk_memfd_hog, NULL,
      "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
     {"inotify_hog", atk_inotify_hog, args_hold,
