@@ -169,6 +169,27 @@ print("host inotify_init1: " + ("succeeded" if fd >= 0 else "errno=" + errno.err
 # who owns the sandbox (root, or the rootless caller), whose default quota
 # is 128: a task that takes all it can, and holds them, must leave the
 # host and a second task their own (issue 19 item 4).
+# The host's inotify watch and fanotify mark quotas scale with RAM (about
+# 8k watches per GiB): a fixed 65536 per sandbox was all of host root's
+# quota on a host with 8 GiB or less, so one task could take it. Every
+# quota a sandbox gets is at most 1/8 of the host's own.
+test_inotify_watches_fanotify_marks_quota_is_a_share_of_the_hosts() {
+	wsx -- sh -c 'cd /proc/sys/user && for f in max_inotify_instances max_inotify_watches max_fanotify_groups max_fanotify_marks; do [ -e $f ] && echo "$f $(cat $f)"; done'
+	assert_rc 0
+	for q in inotify/max_user_instances:max_inotify_instances \
+		inotify/max_user_watches:max_inotify_watches \
+		fanotify/max_user_groups:max_fanotify_groups \
+		fanotify/max_user_marks:max_fanotify_marks; do
+		host_f=/proc/sys/fs/${q%%:*}
+		[ -e "$host_f" ] || continue
+		host=$(cat "$host_f")
+		got=$(awk -v n="${q##*:}" '$1 == n {print $2}' "$T/out")
+		[ -n "$got" ] || fail "${q##*:} missing in the sandbox: $(cat "$T/out")"
+		[ "$got" -ge 1 ] && [ "$got" -le $((host / 8 > 0 ? host / 8 : 1)) ] ||
+			fail "${q##*:} is $got in the sandbox, host's $host: more than 1/8 of it"
+	done
+}
+
 test_inotify_instances_exhausted_per_user_quota() {
 	need_python3
 	mkfifo "$T/hold"
