@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "sandbox/ns.h"
@@ -84,8 +85,36 @@ static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
 	return xasprintf("%lu", v);
 }
 
+/* rlimits the kernel counts the same way (per user of each namespace,
+ * charged up to the owner's, then checked at the host's level against the
+ * host user's own): message-queue bytes and queued signals. A task holding
+ * all of its inherited RLIMIT_MSGQUEUE (root: 800 KiB) in queues left host
+ * root's mq_open EMFILE, and every other tenant's too. Each is lowered to
+ * 1/NS_LIMIT_SHARE of wsbox's own (an unlimited one stays). */
+static int ns_limits_rlimits(struct wsbox_error *err)
+{
+	static const int res[] = {RLIMIT_MSGQUEUE, RLIMIT_SIGPENDING};
+	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
+		struct rlimit rl;
+		if (getrlimit(res[i], &rl) < 0)
+			return wsbox_fail(err, errno, "getrlimit %d", res[i]);
+		if (rl.rlim_cur == RLIM_INFINITY)
+			continue;
+		rl.rlim_cur = rl.rlim_cur / NS_LIMIT_SHARE
+				  ? rl.rlim_cur / NS_LIMIT_SHARE
+				  : 1;
+		rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(res[i], &rl) < 0)
+			return wsbox_fail(err, errno, "setrlimit %d", res[i]);
+	}
+	return 0;
+}
+
 int ns_limits_apply(const struct plan *plan, struct wsbox_error *err)
 {
+	int rl = ns_limits_rlimits(err);
+	if (rl < 0)
+		return rl;
 	for (size_t i = 0; i < ARRAY_SIZE(ns_limits); i++) {
 		_cleanup_free_ char *path = xasprintf(
 		    "%s/proc/sys/user/%s", plan->root_mnt, ns_limits[i].name);

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <mqueue.h>
 #include <sched.h>
 
 #define UNUSED __attribute__((unused))
@@ -1928,6 +1929,49 @@ static void atk_inotify_hog(char **args)
 	}
 }
 
+/* POSIX message queues (RLIMIT_MSGQUEUE) and queued signals
+ * (RLIMIT_SIGPENDING) until refused: both are counted per user of each user
+ * namespace and charged up to the host user owning the sandbox. Holds them
+ * until stdin's EOF with "hold". */
+static void atk_rlimit_ucounts_hog(char **args)
+{
+	struct mq_attr a = {.mq_maxmsg = 10, .mq_msgsize = 8192};
+	char name[32];
+	sigset_t set;
+	int n = 0, e = 0;
+	char c;
+
+	for (; n < 4096; n++) {
+		snprintf(name, sizeof name, "probe-hog-%d", n);
+		if (syscall(SYS_mq_open, name, O_CREAT | O_RDWR | O_CLOEXEC,
+			    0600, &a) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("mq_open until refused", e);
+	printf("message queues: %d\n", n);
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	union sigval v = {0};
+	for (n = 0, e = 0; n < 1 << 20; n++) {
+		if (sigqueue(getpid(), SIGRTMIN, v) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("sigqueue until refused", e);
+	printf("queued signals: %s\n",
+	       n < 65536 ? "under 65536" : "65536 or more");
+	fflush(stdout);
+	for (ssize_t r = 1; args[0] && r != 0;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno != EINTR)
+			break;
+	}
+}
+
 static bool args_hold(char **args, int n)
 {
 	return n == 0 || (n == 1 && !strcmp(args[0], "hold"));
@@ -2336,6 +2380,8 @@ static const struct attack attacks[] = {
      "socketpair of AF_VSOCK, AF_PACKET, MPTCP, UDP-Lite...; AF_UNIX"},
     {"memfd_hog", atk_memfd_hog, NULL,
      "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
+    {"rlimit_ucounts_hog", atk_rlimit_ucounts_hog, args_hold,
+     "[hold]: mq_open and sigqueue until refused; hold until stdin EOF"},
     {"inotify_hog", atk_inotify_hog, args_hold,
      "[hold]: inotify_init1 until refused, count; hold until stdin EOF"},
     {"new_syscalls", atk_new_syscalls, NULL,

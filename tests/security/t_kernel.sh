@@ -165,6 +165,63 @@ e = ctypes.get_errno()
 print("host inotify_init1: " + ("succeeded" if fd >= 0 else "errno=" + errno.errorcode[e]))'
 }
 
+# host_mq_sigqueue: one 80 KiB POSIX message queue (removed again) and one
+# queued, blocked real-time signal, taken by this shell's user on the host
+# (python3, ctypes); one "host WHAT: succeeded|errno=ENAME" line each.
+host_mq_sigqueue() {
+	python3 -c '
+import ctypes, ctypes.util, errno, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
+                ("pad", ctypes.c_long * 4)]
+name = b"/wsbox-host-%d" % os.getpid()
+a = Attr(0, 10, 8192, 0)
+fd = libc.syscall(240, name[1:], os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(a))
+e = ctypes.get_errno()
+if fd >= 0:
+    os.close(fd); libc.syscall(241, name[1:])
+print("host mq_open: " + ("succeeded" if fd >= 0 else "errno=" + errno.errorcode[e]))
+sig = signal.SIGRTMIN + 1
+signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+class Info(ctypes.Structure):
+    _fields_ = [("b", ctypes.c_int * 32)]
+info = Info()
+info.b[0] = sig; info.b[2] = -1; info.b[3] = os.getpid(); info.b[4] = os.getuid()
+r = libc.syscall(129, os.getpid(), sig, ctypes.byref(info))
+e = ctypes.get_errno()
+print("host sigqueue: " + ("succeeded" if r == 0 else "errno=" + errno.errorcode[e]))'
+}
+
+# POSIX message queue bytes (RLIMIT_MSGQUEUE) and queued signals
+# (RLIMIT_SIGPENDING) are counted per user of each user namespace, charged
+# up to the host user owning the sandbox and checked there against that
+# user's own rlimit: a task holding all it inherited (root: 800 KiB of
+# queues) left host root's mq_open EMFILE. A sandbox gets 1/8 of wsbox's
+# own, so the host keeps the rest while the task holds its share.
+test_mqueue_sigpending_rlimits_charged_to_the_host_user() {
+	need_python3
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
+		/probe attack rlimit_ucounts_hog hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
+	hog=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q '^queued signals:' "$T/hog" && [ $i -lt 1200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	host_mq_sigqueue >"$T/host"
+	exec 9>&-
+	wait "$hog"
+	assert_eq "$?" 0 "holding task's exit"
+	cp "$T/hog" "$T/out"
+	expect "mq_open until refused: errno=EMFILE"
+	assert_eq "$(cat "$T/host")" "host mq_open: succeeded
+host sigqueue: succeeded" "host, while a task holds its queues and signals"
+}
+
 # inotify instances are counted per user and charged up to the host user
 # who owns the sandbox (root, or the rootless caller), whose default quota
 # is 128: a task that takes all it can, and holds them, must leave the
