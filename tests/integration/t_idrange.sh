@@ -262,6 +262,28 @@ test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {
 
 # A malformed allocation file is refused with its line, never guessed at:
 # two tenants on one block would share host ids.
+# A FIFO as the file or its lock is refused at once, not waited on (the
+# open of a FIFO for reading blocks until a writer comes).
+test_idrange_fifo_as_ranges_file_or_lock_is_refused() {
+	need_root
+	mkfifo -m 644 "$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --tenant a -- true >"$T/out" 2>"$T/err"
+	RC=$?
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: tenant a: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else" stderr
+	timeout 20 "$WSBOX" doctor >"$T/out" 2>"$T/err"
+	[ $? != 124 ] || fail "doctor waited on the FIFO"
+	rm -f "$T/ranges" "$T/ranges.lock"
+	printf 'pool 3000000000 131072\n' >"$T/ranges"
+	mkfifo -m 600 "$T/ranges.lock"
+	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --tenant a -- true >"$T/out" 2>"$T/err"
+	RC=$?
+	assert_rc 125
+	assert_err_has "\`$T/ranges.lock\`: want a regular file of root's"
+	assert_store_clean
+}
+
 test_idrange_tenant_malformed_file_is_refused() {
 	need_root
 	printf 'pool 3000000000 131072\ntenant a 3000000000\ntenant b 3000000000\n' >"$T/ranges"
