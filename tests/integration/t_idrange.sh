@@ -257,6 +257,8 @@ test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {
 	wsx --tenant alice -- true
 	assert_rc 125
 	assert_err_has "wsbox: tenant alice: id range 1-65536: overlaps uid"
+	# The remedy is the pool, not --idmap-base (not given here).
+	assert_err_has "of user daemon in /etc/passwd; move the pool in \`$T/ranges\` to ids no one else has"
 	assert_store_clean
 }
 
