@@ -51,8 +51,10 @@ static int check_subid(const char *path, const char *label, unsigned long base,
 	_cleanup_fclose_ FILE *f = open_db(path, err, &r);
 	if (!f)
 		return r;
-	char line[512];
-	while (fgets(line, sizeof line, f)) {
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	/* Whole lines, however long: a split one would hide its entry. */
+	while (getline(&line, &cap, f) > 0) {
 		char *save = NULL, *e1, *e2;
 		char *name = strtok_r(line, ":", &save);
 		char *first = strtok_r(NULL, ":", &save);
@@ -60,9 +62,12 @@ static int check_subid(const char *path, const char *label, unsigned long base,
 		if (!name || !first || !len || is_root_name(name) ||
 		    *first == '-' || *len == '-')
 			continue;
+		/* Base 0, as shadow-utils' getulong reads these fields:
+		 * newuidmap grants "alice:0x70000000:0x10000" (hex) and
+		 * "alice:0100000:65536" (octal, 32768-98303). */
 		errno = 0;
-		unsigned long v = strtoul(first, &e1, 10);
-		unsigned long n = strtoul(len, &e2, 10);
+		unsigned long v = strtoul(first, &e1, 0);
+		unsigned long n = strtoul(len, &e2, 0);
 		if (errno || *e1 || *e2 || !n || v > 0xffffffffUL ||
 		    n > 0x100000000UL)
 			continue;

@@ -99,8 +99,9 @@ static int alloc_check(int fd, const char *path, struct wsbox_error *err)
 
 static int alloc_open_file(struct alloc *a, struct wsbox_error *err)
 {
+	/* O_NONBLOCK: a FIFO put there must be refused, not waited on. */
 	_cleanup_close_ int fd =
-	    open(a->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	    open(a->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT
 			   ? wsbox_fail_logic(err, ENOENT,
@@ -166,8 +167,8 @@ static int alloc_open_lock(const char *file, int flags, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = xasprintf("%s.lock", file);
-	_cleanup_close_ int fd =
-	    open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int fd = open(
+	    path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	if (fd < 0)
 		return wsbox_fail(err, errno, "open `%s`", path);
 	r = alloc_check(fd, path, err);

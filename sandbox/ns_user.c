@@ -96,8 +96,9 @@ int ns_user_subid_range(const char *subid_file, unsigned long *start,
 			continue;
 		char *end1, *end2;
 		errno = 0;
-		unsigned long v = strtoul(first, &end1, 10);
-		unsigned long n = strtoul(len, &end2, 10);
+		/* Base 0, as shadow-utils reads it (idrange.c). */
+		unsigned long v = strtoul(first, &end1, 0);
+		unsigned long n = strtoul(len, &end2, 0);
 		/* The first usable entry wins, as shadow-utils does; ranges
 		 * that include 0 or run past the 32-bit id space are not
 		 * usable at all. */

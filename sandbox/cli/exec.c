@@ -32,12 +32,29 @@
 #include "sandbox/cli/exec_ctx.h"
 #include "sandbox/cli/remote_cli.h"
 #include "sandbox/identity.h"
+#include "sandbox/idrange_alloc.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 #include "sandbox/util/json.h"
 #include "sandbox/util/trace.h"
 
 extern char **environ;
+
+/* A block of the range allocation file's pool was refused: the remedy is
+ * the pool, not --idmap-base or root's /etc/subuid entry, which ns_user.c's
+ * refusal names (that refusal does not know where its base came from). */
+static void pool_block_hint(struct wsbox_error *err)
+{
+	static const char idmap_hint[] =
+	    "; pick another with --idmap-base or give root its own "
+	    "/etc/subuid entry";
+	char *at = strstr(err->msg, idmap_hint);
+	if (!at || at[sizeof idmap_hint - 1])
+		return;
+	snprintf(at, sizeof err->msg - (size_t)(at - err->msg),
+		 "; move the pool in `%s` to ids no one else has",
+		 idrange_alloc_file());
+}
 
 static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 {
@@ -61,6 +78,8 @@ static int resolve_ids(struct exec_ctx *c, struct wsbox_error *err)
 		r = identity_resolve(0, c->store.path, c->store.owner_uid,
 				     c->store.owner_gid, &id, err);
 	if (r < 0) {
+		if ((c->o.tenant && !c->o.idmap_base) || own)
+			pool_block_hint(err);
 		if (c->o.tenant)
 			wsbox_error_prefix(err, "tenant %s", c->o.tenant);
 		else if (own)

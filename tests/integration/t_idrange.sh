@@ -66,6 +66,20 @@ test_idrange_another_users_subuid_entry_over_the_default_is_refused() {
 	assert_eq "$(awk '{print $1, $2, $3}' "$T/out")" "0 $DEFAULT_BASE 65536" uid_map
 }
 
+# newuidmap reads these numbers with base 0 (shadow-utils' getulong): a hex
+# entry grants the default range just as a decimal one does.
+test_idrange_hex_subuid_entry_over_the_default_is_refused() {
+	need_default_range
+	ids_save
+	printf 'wsbox-idr:0x%x:0x10000\n' "$DEFAULT_BASE" >>/etc/subuid
+	wsx -- true
+	ids_restore
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: id range $DEFAULT_BASE-$DEFAULT_LAST: overlaps /etc/subuid entry of user wsbox-idr ($DEFAULT_BASE-$DEFAULT_LAST); $HINT" stderr
+	assert_store_clean
+	assert_ids_restored
+}
+
 test_idrange_partial_overlap_of_a_subgid_entry_is_refused() {
 	need_root
 	ids_save
@@ -243,11 +257,35 @@ test_idrange_tenant_block_meeting_a_passwd_id_is_refused() {
 	wsx --tenant alice -- true
 	assert_rc 125
 	assert_err_has "wsbox: tenant alice: id range 1-65536: overlaps uid"
+	# The remedy is the pool, not --idmap-base (not given here).
+	assert_err_has "of user daemon in /etc/passwd; move the pool in \`$T/ranges\` to ids no one else has"
 	assert_store_clean
 }
 
 # A malformed allocation file is refused with its line, never guessed at:
 # two tenants on one block would share host ids.
+# A FIFO as the file or its lock is refused at once, not waited on (the
+# open of a FIFO for reading blocks until a writer comes).
+test_idrange_fifo_as_ranges_file_or_lock_is_refused() {
+	need_root
+	mkfifo -m 644 "$T/ranges"
+	export WSBOX_RANGES="$T/ranges"
+	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --tenant a -- true >"$T/out" 2>"$T/err"
+	RC=$?
+	assert_rc 125
+	assert_eq "$(cat "$T/err")" "wsbox: tenant a: range allocation file \`$T/ranges\`: want a regular file of root's, writable by no one else" stderr
+	timeout 20 "$WSBOX" doctor >"$T/out" 2>"$T/err"
+	[ $? != 124 ] || fail "doctor waited on the FIFO"
+	rm -f "$T/ranges" "$T/ranges.lock"
+	printf 'pool 3000000000 131072\n' >"$T/ranges"
+	mkfifo -m 600 "$T/ranges.lock"
+	timeout 20 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --tenant a -- true >"$T/out" 2>"$T/err"
+	RC=$?
+	assert_rc 125
+	assert_err_has "\`$T/ranges.lock\`: want a regular file of root's"
+	assert_store_clean
+}
+
 test_idrange_tenant_malformed_file_is_refused() {
 	need_root
 	printf 'pool 3000000000 131072\ntenant a 3000000000\ntenant b 3000000000\n' >"$T/ranges"

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <mqueue.h>
 #include <sched.h>
 
 #define UNUSED __attribute__((unused))
@@ -1818,6 +1819,46 @@ static void atk_socket_protocols(char **args UNUSED)
 				       s[i].type | SOCK_CLOEXEC, s[i].proto)));
 }
 
+/* socketpair(2) creates both sockets of the family and protocol asked for
+ * before the family's socketpair op refuses: the kernel answering
+ * EOPNOTSUPP means the create code (and a module autoload) ran. */
+static void atk_socketpair_families(char **args UNUSED)
+{
+	static const struct {
+		const char *name;
+		unsigned long family;
+		int type;
+		unsigned long proto;
+	} s[] = {
+	    {"socketpair(AF_VSOCK, SOCK_STREAM, 0)", AF_VSOCK, SOCK_STREAM, 0},
+	    {"socketpair(AF_PACKET, SOCK_DGRAM, 0)", AF_PACKET, SOCK_DGRAM, 0},
+	    {"socketpair(AF_TIPC, SOCK_RDM, 0)", 30, SOCK_RDM, 0},
+	    {"socketpair(AF_INET, SOCK_STREAM, IPPROTO_MPTCP)", AF_INET,
+	     SOCK_STREAM, 262},
+	    {"socketpair(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE)", AF_INET,
+	     SOCK_DGRAM, IPPROTO_UDPLITE},
+	    {"socketpair(AF_INET6, SOCK_STREAM, IPPROTO_SCTP)", AF_INET6,
+	     SOCK_STREAM, IPPROTO_SCTP},
+	    {"socketpair(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT)", AF_NETLINK,
+	     SOCK_RAW, 9},
+	    {"socketpair(AF_UNIX|1<<32, SOCK_STREAM, 0)", AF_UNIX | HIGH_BIT,
+	     SOCK_STREAM, 0},
+	    {"socketpair(AF_UNIX, SOCK_STREAM, 0)", AF_UNIX, SOCK_STREAM, 0},
+	    {"socketpair(AF_UNIX, SOCK_DGRAM, 0)", AF_UNIX, SOCK_DGRAM, 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+		int sv[2];
+		long r = syscall(SYS_socketpair, s[i].family,
+				 s[i].type | SOCK_CLOEXEC, s[i].proto, sv);
+		if (r == 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		say(s[i].name, r < 0 ? errno : 0);
+	}
+}
+
 /* Syscalls newer than libseccomp 2.5.4 and above the number the policy was
  * reviewed for, called raw with arguments the kernel's own handler refuses
  * with another errno (EBADF, EINVAL, ENOENT, EFAULT), and the ones Docker
@@ -1881,6 +1922,49 @@ static void atk_inotify_hog(char **args)
 	}
 	say("inotify_init1 until refused", e);
 	printf("inotify instances: %d\n", n);
+	for (ssize_t r = 1; args[0] && r != 0;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno != EINTR)
+			break;
+	}
+}
+
+/* POSIX message queues (RLIMIT_MSGQUEUE) and queued signals
+ * (RLIMIT_SIGPENDING) until refused: both are counted per user of each user
+ * namespace and charged up to the host user owning the sandbox. Holds them
+ * until stdin's EOF with "hold". */
+static void atk_rlimit_ucounts_hog(char **args)
+{
+	struct mq_attr a = {.mq_maxmsg = 10, .mq_msgsize = 8192};
+	char name[32];
+	sigset_t set;
+	int n = 0, e = 0;
+	char c;
+
+	for (; n < 4096; n++) {
+		snprintf(name, sizeof name, "probe-hog-%d", n);
+		if (syscall(SYS_mq_open, name, O_CREAT | O_RDWR | O_CLOEXEC,
+			    0600, &a) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("mq_open until refused", e);
+	printf("message queues: %d\n", n);
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	union sigval v = {0};
+	for (n = 0, e = 0; n < 1 << 20; n++) {
+		if (sigqueue(getpid(), SIGRTMIN, v) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	say("sigqueue until refused", e);
+	printf("queued signals: %s\n",
+	       n < 65536 ? "under 65536" : "65536 or more");
+	fflush(stdout);
 	for (ssize_t r = 1; args[0] && r != 0;) {
 		r = read(0, &c, 1);
 		if (r < 0 && errno != EINTR)
@@ -2292,8 +2376,12 @@ static const struct attack attacks[] = {
     {"sockets", atk_sockets, NULL, "AF_VSOCK, AF_ALG, AF_PACKET sockets"},
     {"socket_protocols", atk_socket_protocols, NULL,
      "SCTP, DCCP, L2TP, UDP-Lite sockets; TCP and UDP"},
+    {"socketpair_families", atk_socketpair_families, NULL,
+     "socketpair of AF_VSOCK, AF_PACKET, MPTCP, UDP-Lite...; AF_UNIX"},
     {"memfd_hog", atk_memfd_hog, NULL,
      "write 256 MiB into a memfd (shmem: not in RLIMIT_AS)"},
+    {"rlimit_ucounts_hog", atk_rlimit_ucounts_hog, args_hold,
+     "[hold]: mq_open and sigqueue until refused; hold until stdin EOF"},
     {"inotify_hog", atk_inotify_hog, args_hold,
      "[hold]: inotify_init1 until refused, count; hold until stdin EOF"},
     {"new_syscalls", atk_new_syscalls, NULL,

@@ -165,10 +165,88 @@ e = ctypes.get_errno()
 print("host inotify_init1: " + ("succeeded" if fd >= 0 else "errno=" + errno.errorcode[e]))'
 }
 
+# host_mq_sigqueue: one 80 KiB POSIX message queue (removed again) and one
+# queued, blocked real-time signal, taken by this shell's user on the host
+# (python3, ctypes); one "host WHAT: succeeded|errno=ENAME" line each.
+host_mq_sigqueue() {
+	python3 -c '
+import ctypes, ctypes.util, errno, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
+                ("pad", ctypes.c_long * 4)]
+name = b"/wsbox-host-%d" % os.getpid()
+a = Attr(0, 10, 8192, 0)
+fd = libc.syscall(240, name[1:], os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(a))
+e = ctypes.get_errno()
+if fd >= 0:
+    os.close(fd); libc.syscall(241, name[1:])
+print("host mq_open: " + ("succeeded" if fd >= 0 else "errno=" + errno.errorcode[e]))
+sig = signal.SIGRTMIN + 1
+signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+class Info(ctypes.Structure):
+    _fields_ = [("b", ctypes.c_int * 32)]
+info = Info()
+info.b[0] = sig; info.b[2] = -1; info.b[3] = os.getpid(); info.b[4] = os.getuid()
+r = libc.syscall(129, os.getpid(), sig, ctypes.byref(info))
+e = ctypes.get_errno()
+print("host sigqueue: " + ("succeeded" if r == 0 else "errno=" + errno.errorcode[e]))'
+}
+
+# POSIX message queue bytes (RLIMIT_MSGQUEUE) and queued signals
+# (RLIMIT_SIGPENDING) are counted per user of each user namespace, charged
+# up to the host user owning the sandbox and checked there against that
+# user's own rlimit: a task holding all it inherited (root: 800 KiB of
+# queues) left host root's mq_open EMFILE. A sandbox gets 1/8 of wsbox's
+# own, so the host keeps the rest while the task holds its share.
+test_mqueue_sigpending_rlimits_charged_to_the_host_user() {
+	need_python3
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
+		/probe attack rlimit_ucounts_hog hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
+	hog=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q '^queued signals:' "$T/hog" && [ $i -lt 1200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	host_mq_sigqueue >"$T/host"
+	exec 9>&-
+	wait "$hog"
+	assert_eq "$?" 0 "holding task's exit"
+	cp "$T/hog" "$T/out"
+	expect "mq_open until refused: errno=EMFILE"
+	assert_eq "$(cat "$T/host")" "host mq_open: succeeded
+host sigqueue: succeeded" "host, while a task holds its queues and signals"
+}
+
 # inotify instances are counted per user and charged up to the host user
 # who owns the sandbox (root, or the rootless caller), whose default quota
 # is 128: a task that takes all it can, and holds them, must leave the
 # host and a second task their own (issue 19 item 4).
+# The host's inotify watch and fanotify mark quotas scale with RAM (about
+# 8k watches per GiB): a fixed 65536 per sandbox was all of host root's
+# quota on a host with 8 GiB or less, so one task could take it. Every
+# quota a sandbox gets is at most 1/8 of the host's own.
+test_inotify_watches_fanotify_marks_quota_is_a_share_of_the_hosts() {
+	wsx -- sh -c 'cd /proc/sys/user && for f in max_inotify_instances max_inotify_watches max_fanotify_groups max_fanotify_marks; do [ -e $f ] && echo "$f $(cat $f)"; done'
+	assert_rc 0
+	for q in inotify/max_user_instances:max_inotify_instances \
+		inotify/max_user_watches:max_inotify_watches \
+		fanotify/max_user_groups:max_fanotify_groups \
+		fanotify/max_user_marks:max_fanotify_marks; do
+		host_f=/proc/sys/fs/${q%%:*}
+		[ -e "$host_f" ] || continue
+		host=$(cat "$host_f")
+		got=$(awk -v n="${q##*:}" '$1 == n {print $2}' "$T/out")
+		[ -n "$got" ] || fail "${q##*:} missing in the sandbox: $(cat "$T/out")"
+		[ "$got" -ge 1 ] && [ "$got" -le $((host / 8 > 0 ? host / 8 : 1)) ] ||
+			fail "${q##*:} is $got in the sandbox, host's $host: more than 1/8 of it"
+	done
+}
+
 test_inotify_instances_exhausted_per_user_quota() {
 	need_python3
 	mkfifo "$T/hold"

@@ -56,6 +56,28 @@ test_sctp_dccp_l2tp_udplite_socket_protocols() {
 		"socket(AF_INET6, SOCK_DGRAM, 0): succeeded"
 }
 
+# socketpair(2) creates its two sockets of the family and protocol asked
+# for before failing on any family but AF_UNIX: the socket() family and
+# protocol rules must hold for it too. The kernel's own EOPNOTSUPP (or
+# EPERM for AF_PACKET) means the create code ran; the filter answers
+# EAFNOSUPPORT before it. Under default and strict.
+test_socketpair_families_and_protocols() {
+	for pol in default strict; do
+		ATTACK_OPTS="--policy $pol" attack socketpair_families
+		for c in "AF_VSOCK, SOCK_STREAM, 0" "AF_PACKET, SOCK_DGRAM, 0" \
+			"AF_TIPC, SOCK_RDM, 0" \
+			"AF_INET, SOCK_STREAM, IPPROTO_MPTCP" \
+			"AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE" \
+			"AF_INET6, SOCK_STREAM, IPPROTO_SCTP" \
+			"AF_NETLINK, SOCK_RAW, NETLINK_AUDIT" \
+			"AF_UNIX|1<<32, SOCK_STREAM, 0"; do
+			expect "socketpair($c): errno=EAFNOSUPPORT"
+		done
+		expect "socketpair(AF_UNIX, SOCK_STREAM, 0): succeeded" \
+			"socketpair(AF_UNIX, SOCK_DGRAM, 0): succeeded"
+	done
+}
+
 # A denial of a syscall libseccomp 2.5.4 does not know is reported under
 # its name (policy/syscalls.c), not as "?".
 test_denied_syscalls_newer_than_libseccomp_are_named() {

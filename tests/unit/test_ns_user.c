@@ -134,6 +134,38 @@ static void test_ns_user_refuses_another_users_subid_entry(void **state)
 	files_free(&f);
 }
 
+/* shadow-utils reads subordinate ids with base 0: hex and octal entries
+ * are ranges newuidmap grants, and a line longer than any buffer is still
+ * one entry. */
+static void test_ns_user_refuses_hex_octal_and_long_subid_entries(void **state)
+{
+	(void)state;
+	struct idrange_files f =
+	    files_of("alice:0x70000000:0x10000\n", NULL, NULL, NULL);
+	expect_overlap(&f, 0, "id range 1879048192-1879113727: overlaps ");
+	expect_overlap(&f, 0, "entry of user alice (1879048192-1879113727)");
+	files_free(&f);
+	/* Octal 0100000 is 32768: its range is 32768-98303, not 100000-. */
+	f = files_of("bob:0100000:65536\n", NULL, NULL, NULL);
+	expect_overlap(&f, 40000, "entry of user bob (32768-98303)");
+	struct ns_user_ids ids;
+	struct wsbox_error e = {0};
+	assert_int_equal(ns_user_root_ids_from(&f, 98304, 0, 0, &ids, &e), 0);
+	files_free(&f);
+	char line[700];
+	memset(line, 'c', 600);
+	snprintf(line + 600, sizeof line - 600, ":200000:65536\n");
+	f = files_of(line, NULL, NULL, NULL);
+	expect_overlap(&f, 200000, "(200000-265535)");
+	files_free(&f);
+	/* Root's own entry in hex is root's range. */
+	f = files_of("root:0x7a000000:0x10000\n", "0:0x7a000000:65536\n", NULL,
+		     NULL);
+	assert_int_equal(ns_user_root_ids_from(&f, 0, 0, 0, &ids, &e), 0);
+	assert_int_equal(ids.host_uid, 0x7a000000);
+	files_free(&f);
+}
+
 static void test_ns_user_refuses_passwd_and_group_ids(void **state)
 {
 	(void)state;
@@ -216,6 +248,8 @@ int main(void)
 	    cmocka_unit_test(test_ns_user_formats_the_range_map),
 	    cmocka_unit_test(test_ns_user_validates_idmap_base),
 	    cmocka_unit_test(test_ns_user_refuses_another_users_subid_entry),
+	    cmocka_unit_test(
+		test_ns_user_refuses_hex_octal_and_long_subid_entries),
 	    cmocka_unit_test(test_ns_user_refuses_passwd_and_group_ids),
 	    cmocka_unit_test(test_ns_user_takes_roots_own_entry),
 	    cmocka_unit_test(
