@@ -267,18 +267,31 @@ test_file_kept_open_for_writing_refuses_the_seal_unpublished() {
 test_file_kept_open_for_writing_refuses_the_copy_seal_unpublished() {
 	kept_writer_refuses_the_seal --strategy copy
 }
-kept_writer_refuses_the_seal() {
-	mark=$(uniq_secs 3)
+# start_kept_writer MARK: a host process standing in for another run's
+# task opens the workspace's `f` for writing (through /proc/PID/cwd of the
+# task's `sleep MARK`) and writes `planted` once released.
+start_kept_writer() {
+	rm -f "$T/go"
 	(
-		pid=$(wait_sleep_pid "$mark") || exit 1
+		pid=$(wait_sleep_pid "$1") || exit 1
 		exec 3>>"/proc/$pid/cwd/f" || exit 1
 		while [ ! -e "$T/go" ]; do sleep 0.05; done
 		echo planted >&3
 	) &
 	holder=$!
-	wsx "$@" --run r --task a -- sh -c "echo orig > f; sleep $mark"
+}
+# release_kept_writer: let it write and end; $RC (the last ws/wsx) is kept.
+release_kept_writer() {
+	rc=$RC
 	touch "$T/go"
 	wait $holder || fail "the stand-in could not open the workspace's file"
+	RC=$rc
+}
+kept_writer_refuses_the_seal() {
+	mark=$(uniq_secs 3)
+	start_kept_writer "$mark"
+	wsx "$@" --run r --task a -- sh -c "echo orig > f; sleep $mark"
+	release_kept_writer
 	assert_rc 125
 	assert_err_has "wsbox: seal the workspace: a file in it is still open for writing (Device or resource busy); nothing published"
 	assert_eq "$(layer_of r a 2>/dev/null)" "" "layer recorded"
@@ -295,13 +308,7 @@ kept_writer_refuses_the_seal() {
 # must publish nothing however the engine judged the steps.
 test_attempt_step_with_a_kept_writer_cannot_be_committed() {
 	mark=$(uniq_secs 3)
-	(
-		pid=$(wait_sleep_pid "$mark") || exit 1
-		exec 3>>"/proc/$pid/cwd/f" || exit 1
-		while [ ! -e "$T/go" ]; do sleep 0.05; done
-		echo planted >&3
-	) &
-	holder=$!
+	start_kept_writer "$mark"
 	ws attempt begin --store "$STORE" --rootfs "$ROOTFS" --run r --task a
 	assert_rc 0
 	id=$(cat "$T/out")
@@ -311,10 +318,7 @@ test_attempt_step_with_a_kept_writer_cannot_be_committed() {
 	ws attempt step "$id" --store "$STORE" -- sh -c "exit 3"
 	assert_rc 3
 	ws attempt commit "$id" --store "$STORE"
-	rc=$RC
-	touch "$T/go"
-	wait $holder || fail "the stand-in could not open the workspace's file"
-	RC=$rc
+	release_kept_writer
 	assert_rc 125
 	assert_err_has "attempt $id: a step left a file of the workspace open for writing; nothing published"
 	assert_eq "$(layer_of r a 2>/dev/null)" "" "layer recorded"
@@ -326,22 +330,13 @@ test_attempt_step_with_a_kept_writer_cannot_be_committed() {
 test_failed_task_with_a_kept_writer_keeps_its_status() {
 	for how in "exit 3:3" "timeout:124"; do
 		mark=$(uniq_secs 3)
-		(
-			pid=$(wait_sleep_pid "$mark") || exit 1
-			exec 3>>"/proc/$pid/cwd/f" || exit 1
-			while [ ! -e "$T/go" ]; do sleep 0.05; done
-		) &
-		holder=$!
+		start_kept_writer "$mark"
 		if [ "${how%%:*}" = timeout ]; then
 			wsx --timeout 2 --run r --task a -- sh -c "echo x > f; sleep $mark; sleep 30"
 		else
 			wsx --run r --task a -- sh -c "echo x > f; sleep $mark; exit 3"
 		fi
-		rc=$RC
-		touch "$T/go"
-		wait $holder || fail "the stand-in could not open the workspace's file"
-		rm -f "$T/go"
-		RC=$rc
+		release_kept_writer
 		assert_rc "${how#*:}"
 		assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "layers in the store"
 	done
