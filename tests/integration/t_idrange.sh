@@ -52,15 +52,7 @@ assert_ids_restored() {
 }
 
 test_idrange_another_users_subuid_entry_over_the_default_is_refused() {
-	need_default_range
-	ids_save
-	echo "wsbox-idr:$DEFAULT_BASE:65536" >>/etc/subuid
-	wsx -- true
-	ids_restore
-	assert_rc 125
-	assert_eq "$(cat "$T/err")" "wsbox: id range $DEFAULT_BASE-$DEFAULT_LAST: overlaps /etc/subuid entry of user wsbox-idr ($DEFAULT_BASE-$DEFAULT_LAST); $HINT" stderr
-	assert_store_clean
-	assert_ids_restored
+	refuses_subuid_entry_over_the_default "wsbox-idr:$DEFAULT_BASE:65536"
 	wsx -- cat /proc/self/uid_map
 	assert_rc 0
 	assert_eq "$(awk '{print $1, $2, $3}' "$T/out")" "0 $DEFAULT_BASE 65536" uid_map
@@ -69,9 +61,15 @@ test_idrange_another_users_subuid_entry_over_the_default_is_refused() {
 # newuidmap reads these numbers with base 0 (shadow-utils' getulong): a hex
 # entry grants the default range just as a decimal one does.
 test_idrange_hex_subuid_entry_over_the_default_is_refused() {
+	refuses_subuid_entry_over_the_default "$(printf 'wsbox-idr:0x%x:0x10000' "$DEFAULT_BASE")"
+}
+
+# refuses_subuid_entry_over_the_default LINE: with LINE in /etc/subuid, an
+# exec on the default range is refused naming the entry, nothing is left.
+refuses_subuid_entry_over_the_default() {
 	need_default_range
 	ids_save
-	printf 'wsbox-idr:0x%x:0x10000\n' "$DEFAULT_BASE" >>/etc/subuid
+	echo "$1" >>/etc/subuid
 	wsx -- true
 	ids_restore
 	assert_rc 125
