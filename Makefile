@@ -122,9 +122,13 @@ integration: $(BIN) rootfs
 check: $(BIN) $(UNIT_BIN) rootfs
 	@WSBOX_BIN=$(abspath $(BIN)) T="$(T)" sh tests/run.sh $(BUILD) $(UNIT_BIN)
 
+# `make asan`: `make test` under ASan+UBSan. ASAN_GOAL=unit (or
+# integration, check T=...) runs that goal instead; check-fresh's fresh root
+# runs the unit tests only, to prove the sanitizer runtimes install.
+ASAN_GOAL ?= test
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/wsbox CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" test
+	    LDFLAGS="-fsanitize=address,undefined" $(ASAN_GOAL)
 
 # The README's first command is `sh .ci/setup` (no make on a fresh Debian):
 # install what .ci/packages lists and is missing, build, run the demo.
