@@ -20,6 +20,7 @@
 #include "layers/import.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/mountinfo.h"
 #include "sandbox/util/sha256.h"
 
 #define HASH_CHUNK (1u << 20)
@@ -231,24 +232,18 @@ static const unsigned long host_describing_fs[] = {
     TRACEFS_MAGIC,    CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC,
 };
 
+static bool is_devtmpfs_of(const struct mount_entry *e, const void *ctx)
+{
+	return !strcmp(e->fstype, "devtmpfs") &&
+	       makedev(e->major, e->minor) == *(const dev_t *)ctx;
+}
+
 static bool on_devtmpfs(dev_t dev)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char line[4096];
-	unsigned maj, min;
-	char fstype[64];
-	while (fgets(line, sizeof line, f)) {
-		/* ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS...] - FSTYPE ... */
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
-		    sscanf(sep, " - %63s", fstype) != 1)
-			continue;
-		if (!strcmp(fstype, "devtmpfs") && makedev(maj, min) == dev)
-			return true;
-	}
-	return false;
+	struct wsbox_error err;
+	_cleanup_free_ char *buf = NULL;
+	struct mount_entry e;
+	return mountinfo_find(&buf, is_devtmpfs_of, &dev, &e, &err) == 1;
 }
 
 static int check_rootfs_fs(const char *dir, struct wsbox_error *err)

@@ -23,6 +23,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/mountinfo.h"
 
 /* CFS period for cpu.max: the kernel default, so --cpus 0.5 means 50 ms of
  * CPU time per 100 ms, spread over any number of CPUs. */
@@ -69,21 +70,10 @@ void cgroup_ctrl_names(unsigned mask, char *buf, size_t cap)
 	}
 }
 
-/* Undo mountinfo's octal escapes (\040 for space...) in place. */
-static void unescape_octal(char *s)
+static bool is_cgroup2(const struct mount_entry *e, const void *ctx)
 {
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-				      (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
+	(void)ctx;
+	return !strcmp(e->fstype, "cgroup2");
 }
 
 /* The first cgroup2 mount: its mount point and the cgroup path at its root
@@ -92,34 +82,15 @@ static int find_cgroup2_mount(char *mnt, size_t mcap, char *root, size_t rcap,
 			      struct wsbox_error *err)
 {
 	_cleanup_free_ char *buf = NULL;
-	int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &buf,
-			     NULL, err);
+	struct mount_entry e;
+	int r = mountinfo_find(&buf, is_cgroup2, NULL, &e, err);
 	if (r < 0)
 		return r;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		/* id parent maj:min root mountpoint opts [optional...] -
-		 * type source superopts */
-		char *sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		char *f[5] = {0};
-		char *s2 = NULL;
-		char *tok = strtok_r(line, " ", &s2);
-		for (int i = 0; tok && i < 5; i++) {
-			f[i] = tok;
-			tok = strtok_r(NULL, " ", &s2);
-		}
-		if (!f[4])
-			continue;
-		unescape_octal(f[3]);
-		unescape_octal(f[4]);
-		snprintf(root, rcap, "%s", f[3]);
-		snprintf(mnt, mcap, "%s", f[4]);
-		return 0;
-	}
-	return wsbox_fail(err, ENOENT, "no cgroup2 mount");
+	if (!r)
+		return wsbox_fail(err, ENOENT, "no cgroup2 mount");
+	snprintf(root, rcap, "%s", e.root);
+	snprintf(mnt, mcap, "%s", e.point);
+	return 0;
 }
 
 /* This process's v2 cgroup: the "0::/path" line of /proc/self/cgroup. */

@@ -23,6 +23,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/mountinfo.h"
 
 /* The CFS period, as for v2's cpu.max (cgroup.c). */
 #define CPU_PERIOD_US 100000
@@ -44,33 +45,19 @@ static bool has_item(const char *list, const char *word)
 }
 
 /* The mount point and mount root of the v1 hierarchy holding controller
- * `name` (mountinfo: "... root mountpoint ... - cgroup src superopts"). */
+ * `name` (a cgroup mount whose super options name it). */
 static bool find_v1_mount(const char *mountinfo, const char *name, char *mnt,
 			  size_t mcap, char *root, size_t rcap)
 {
 	_cleanup_free_ char *buf = xstrdup(mountinfo);
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup ", 7) != 0)
+	char *cur = buf;
+	struct mount_entry e;
+	while (mountinfo_next(&cur, &e)) {
+		if (strcmp(e.fstype, "cgroup") != 0 ||
+		    !has_item(e.super_opts, name))
 			continue;
-		const char *super = strrchr(sep + 3, ' ');
-		if (!super || !has_item(super + 1, name))
-			continue;
-		*sep = '\0';
-		char *f[5] = {0};
-		char *s2 = NULL;
-		char *tok = strtok_r(line, " ", &s2);
-		for (int i = 0; tok && i < 5; i++) {
-			f[i] = tok;
-			tok = strtok_r(NULL, " ", &s2);
-		}
-		/* Paths with blanks are escaped (\040): not ours to use. */
-		if (!f[4] || strchr(f[3], '\\') || strchr(f[4], '\\'))
-			continue;
-		snprintf(root, rcap, "%s", f[3]);
-		snprintf(mnt, mcap, "%s", f[4]);
+		snprintf(root, rcap, "%s", e.root);
+		snprintf(mnt, mcap, "%s", e.point);
 		return true;
 	}
 	return false;
@@ -122,8 +109,7 @@ void cgroup_v1_choose(unsigned need, unsigned want, struct cgroup_choice *c)
 	struct wsbox_error err;
 	_cleanup_free_ char *mountinfo = NULL, *self = NULL;
 	const char *sep = c->why[0] ? "; " : "";
-	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &mountinfo,
-			 NULL, &err) < 0 ||
+	if (mountinfo_read(&mountinfo, &err) < 0 ||
 	    read_file_at(AT_FDCWD, "/proc/self/cgroup", 64 << 10, &self, NULL,
 			 &err) < 0) {
 		appendf(c->why, sizeof c->why, "%scgroup v1: %s", sep, err.msg);

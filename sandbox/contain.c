@@ -200,6 +200,16 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 		wsbox_fail(&err, errno, "open rootfs `%s`", plan->rootfs);
 		setup_failed(report_fd, &err);
 	}
+	/* The store as its filesystem knows it, to find it wherever else a
+	 * mount shows it (sandbox/ns_alias.c), taken for the same reason. */
+	struct hide_target hidden[PLAN_MAX_HIDE];
+	if (plan->n_hide > PLAN_MAX_HIDE) {
+		wsbox_fail(&err, E2BIG, "%zu paths to hide", plan->n_hide);
+		setup_failed(report_fd, &err);
+	}
+	for (size_t i = 0; i < plan->n_hide; i++)
+		if (ns_alias_take(plan->hide[i], &hidden[i], &err) < 0)
+			setup_failed(report_fd, &err);
 	/* Root mode: this run's dirs below the 0700 store, taken while we can
 	 * still reach them and shown on a view once we are the task's ids
 	 * (sandbox/ns_view.c). */
@@ -220,9 +230,11 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	trace_phase("child go");
 
 	int upper_fs;
-	if (ns_mount_build_root(plan, rootfs_fd, &upper_fs, &err) < 0)
+	if (ns_mount_build_root(plan, rootfs_fd, hidden, &upper_fs, &err) < 0)
 		setup_failed(report_fd, &err);
 	close(rootfs_fd);
+	for (size_t i = 0; i < plan->n_hide; i++)
+		ns_alias_free(&hidden[i]);
 	if (upper_fs >= 0 && send_upper_fs(upper_sock, upper_fs, &err) < 0)
 		setup_failed(report_fd, &err);
 	if (upper_fs >= 0)

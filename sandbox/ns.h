@@ -4,7 +4,9 @@
 #ifndef WSBOX_SANDBOX_NS_H
 #define WSBOX_SANDBOX_NS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -38,12 +40,37 @@ int ns_net_loopback_up(struct wsbox_error *err);
  * turns read-only. */
 int ns_limits_apply(const struct plan *plan, struct wsbox_error *err);
 
+/* ns_alias.c: child side. A directory to hide (plan->hide[i]) as its
+ * filesystem knows it, taken before the ids drop (the task's ids may not
+ * resolve its path). */
+struct hide_target {
+	unsigned major, minor; /* its filesystem, as mountinfo names it */
+	char *fs_path;	       /* its path inside that filesystem */
+	dev_t dev;	       /* and as stat shows it */
+	ino_t ino;
+};
+int ns_alias_take(const char *path, struct hide_target *t,
+		  struct wsbox_error *err);
+void ns_alias_free(struct hide_target *t);
+/* For each mount of the target's filesystem below the mount `root_id` in
+ * `mountinfo` (split in place): fn(rel, piece) with the path relative to
+ * the new root at which the target shows (piece false: the mount holds
+ * an ancestor of it), or that mount's own point (piece true: it is a part
+ * of the target). Candidates only: the caller confirms what is there. */
+typedef int (*ns_alias_fn)(const char *rel, bool piece, void *ctx,
+			   struct wsbox_error *err);
+int ns_alias_each(char *mountinfo, const struct hide_target *t,
+		  uint64_t root_id, ns_alias_fn fn, void *ctx,
+		  struct wsbox_error *err);
+
 /* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
  * workspace, /proc, /dev, /tmp (proc not yet masked). The rootfs comes as
- * rootfs_fd (plan->rootfs, opened before the ids were dropped). With
+ * rootfs_fd (plan->rootfs, opened before the ids were dropped), the hidden
+ * dirs as hidden[plan->n_hide] (ns_alias_take). With
  * plan->upper_max_bytes, *upper_fs gets an fd on the upper dir on its tmpfs
  * (for the parent), else -1. */
-int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
+			const struct hide_target *hidden, int *upper_fs,
 			struct wsbox_error *err);
 /* Make /proc/sys and friends read-only and mask the sensitive files; run
  * after anything that must write /proc/sys. */

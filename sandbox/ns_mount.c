@@ -25,6 +25,7 @@
 #include "sandbox/overlay.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
+#include "sandbox/util/mountinfo.h"
 
 /* Top-level rootfs entries replaced by something fresh instead of bound. */
 static const char *const fresh_mounts[] = {"proc", "dev", "tmp", "workspace",
@@ -275,6 +276,74 @@ static int hide_host_links(int root, struct wsbox_error *err)
 	return 0;
 }
 
+/* A candidate from ns_alias_each is covered only once confirmed: resolved
+ * below the new root without symlinks (a mount point and a path inside a
+ * filesystem have none), it must be the hidden directory itself or, for a
+ * piece, on its filesystem still (not overmounted). What the ids cannot
+ * resolve the task cannot reach that way either. A piece that is not a
+ * directory (a bound file) cannot take a tmpfs: refused. */
+struct alias_cover {
+	int root;
+	const struct hide_target *t;
+};
+
+static int cover_alias(const char *rel, bool piece, void *ctx,
+		       struct wsbox_error *err)
+{
+	const struct alias_cover *c = ctx;
+	_cleanup_close_ int fd = open_beneath(c->root, rel, O_PATH);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return wsbox_fail(err, errno, "stat `/%s`", rel);
+	if (piece ? st.st_dev != c->t->dev
+		  : st.st_dev != c->t->dev || st.st_ino != c->t->ino)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return wsbox_fail(err, 0,
+				  "`/%s` in the sandbox is a file of the store "
+				  "mounted there: unmount it on the host",
+				  rel);
+	_cleanup_close_ int mnt =
+	    tmpfs_create(rel, "mode=0755,size=4k",
+			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			 err);
+	if (mnt < 0)
+		return mnt;
+	if (move_mount(mnt, "", fd, "",
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return wsbox_fail(err, errno, "hide `/%s`", rel);
+	return 0;
+}
+
+/* Hide each of plan->hide wherever else it shows under the new root
+ * (sandbox/ns_alias.c): run after the binds and after hide_path, so the
+ * places already covered no longer match. */
+static int hide_aliases(const struct plan *plan, int root,
+			const struct hide_target *hidden,
+			struct wsbox_error *err)
+{
+	struct statx sx;
+	if (statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_MNT_ID))
+		return wsbox_fail(err, errno ? errno : ENOSYS,
+				  "mount id of the new root");
+	for (size_t i = 0; i < plan->n_hide; i++) {
+		_cleanup_free_ char *table = NULL;
+		int r = mountinfo_read(&table, err);
+		if (r < 0)
+			return r;
+		struct alias_cover c = {root, &hidden[i]};
+		r = ns_alias_each(table, &hidden[i], sx.stx_mnt_id, cover_alias,
+				  &c, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs
  * on a tmpfs of that size, so the kernel stops the task's writes at the
  * limit (ENOSPC) instead of capture finding the damage on the store's disk
@@ -515,7 +584,8 @@ static int mount_dev(int root, uint64_t memory_bytes, struct wsbox_error *err)
 	return 0;
 }
 
-int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
+int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
+			const struct hide_target *hidden, int *upper_fs,
 			struct wsbox_error *err)
 {
 	int r;
@@ -554,6 +624,9 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd, int *upper_fs,
 		if (r < 0)
 			return r;
 	}
+	r = hide_aliases(plan, root, hidden, err);
+	if (r < 0)
+		return r;
 	static const char *const dirs[] = {"proc", "dev", "tmp", "workspace",
 					   "sys"};
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {

@@ -13,6 +13,9 @@
 
 #include "policy/policy.h"
 
+/* plan.hide holds at most this many paths. */
+#define PLAN_MAX_HIDE 4
+
 enum net_mode { NET_NONE, NET_HOST };
 
 /* How /workspace is made (README "Strategies", docs/sandbox.md "Workspace
@@ -47,7 +50,9 @@ struct plan {
 	const char *rootfs;
 	bool host_root;
 	/* Host paths to hide (tmpfs over them) if they are visible inside the
-	 * rootfs, e.g. the store itself when it lives under the host root. */
+	 * rootfs, e.g. the store itself when it lives under the host root:
+	 * at their path and wherever another mount shows them. At most
+	 * PLAN_MAX_HIDE; each must exist. */
 	const char *const *hide;
 	size_t n_hide;
 

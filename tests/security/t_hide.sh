@@ -60,3 +60,36 @@ test_explicit_rootfs_slash_hides_home_run_var_tmp() {
 	assert_rc 0
 	assert_out 0
 }
+
+# A bind mount of the store's parent shows the store again at another path,
+# through the rootfs's recursive binds: found in the mount table and
+# covered, in root mode and for a rootless user (whose task could read
+# every layer and cache entry there before); so is a piece of the store (its
+# layers dir) bound elsewhere. Root only: the binds are made on the host.
+test_store_through_a_bind_mount_alias_is_hidden() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	id -u wsbox-test >/dev/null 2>&1 || { echo "no wsbox-test user"; exit 77; }
+	base=$(mktemp -d /var/lib/wsbox-sec-alias.XXXXXX) || fail "mktemp in /var/lib"
+	trap 'umount "$base/alias" "$base/piece" 2>/dev/null; rm -rf "$base"' EXIT
+	chmod 755 "$base"
+	mkdir "$base/real" "$base/alias" "$base/piece"
+	chown wsbox-test: "$base/real"
+	# wsbox-test runs its own copy: the checkout may sit under /root.
+	cp "$WSBOX" "$base/wsbox" && chmod 755 "$base/wsbox" || fail "copy the binary"
+	ws exec --store "$base/real/rstore" -- sh -c 'echo mine > secret'
+	assert_rc 0
+	mount --bind "$base/real" "$base/alias" || fail "bind the store's parent"
+	mount --bind "$base/real/rstore/layers" "$base/piece" || fail "bind the layers"
+	look="for d in '$base/alias/rstore' '$base/piece'; do
+		echo \$(stat -c %a \"\$d\") \$(ls -A \"\$d\" 2>&1 | wc -l); done"
+	ws exec --store "$base/real/rstore" -- sh -c "$look"
+	assert_rc 0
+	assert_out "755 0
+755 0"
+	as wsbox-test "$base/wsbox" exec --store "$base/real/store" -- sh -c 'echo mine > secret'
+	assert_eq "$AS_RC" 0 "rootless exec ($(head -c 300 "$T/as.out"))"
+	as wsbox-test "$base/wsbox" exec --store "$base/real/store" -- sh -c "stat -c %a '$base/alias/store'; ls -A '$base/alias/store' | wc -l"
+	assert_eq "$AS_RC" 0 "rootless exec ($(head -c 300 "$T/as.out"))"
+	assert_eq "$(cat "$T/as.out")" "755
+0" "the rootless store through the alias"
+}
