@@ -326,10 +326,10 @@ static int hide_aliases(const struct plan *plan, int root,
 			struct wsbox_error *err)
 {
 	struct statx sx;
-	if (statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0 ||
-	    !(sx.stx_mask & STATX_MNT_ID))
-		return wsbox_fail(err, errno ? errno : ENOSYS,
-				  "mount id of the new root");
+	if (statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+		return wsbox_fail(err, errno, "mount id of the new root");
+	if (!(sx.stx_mask & STATX_MNT_ID))
+		return wsbox_fail(err, ENOSYS, "mount id of the new root");
 	for (size_t i = 0; i < plan->n_hide; i++) {
 		_cleanup_free_ char *table = NULL;
 		int r = mountinfo_read(&table, err);
