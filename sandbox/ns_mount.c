@@ -280,12 +280,23 @@ static int hide_host_links(int root, struct wsbox_error *err)
  * below the new root without symlinks (a mount point and a path inside a
  * filesystem have none), it must be the hidden directory itself or, for a
  * piece, on its filesystem still (not overmounted). What the ids cannot
- * resolve the task cannot reach that way either. A piece that is not a
+ * resolve the task cannot reach that way either. A piece that is the
+ * rootfs's own entry, bound there by populate_root, is the rootfs (an
+ * imported one lives in the store) and stays. A piece that is not a
  * directory (a bound file) cannot take a tmpfs: refused. */
 struct alias_cover {
-	int root;
+	int root, rootfs_fd;
 	const struct hide_target *t;
 };
+
+static bool is_rootfs_entry(const struct alias_cover *c, const char *rel,
+			    const struct stat *st)
+{
+	struct stat rs;
+	return !strchr(rel, '/') &&
+	       fstatat(c->rootfs_fd, rel, &rs, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       rs.st_dev == st->st_dev && rs.st_ino == st->st_ino;
+}
 
 static int cover_alias(const char *rel, bool piece, void *ctx,
 		       struct wsbox_error *err)
@@ -297,7 +308,7 @@ static int cover_alias(const char *rel, bool piece, void *ctx,
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return wsbox_fail(err, errno, "stat `/%s`", rel);
-	if (piece ? st.st_dev != c->t->dev
+	if (piece ? st.st_dev != c->t->dev || is_rootfs_entry(c, rel, &st)
 		  : st.st_dev != c->t->dev || st.st_ino != c->t->ino)
 		return 0;
 	if (!S_ISDIR(st.st_mode))
@@ -321,7 +332,7 @@ static int cover_alias(const char *rel, bool piece, void *ctx,
 /* Hide each of plan->hide wherever else it shows under the new root
  * (sandbox/ns_alias.c): run after the binds and after hide_path, so the
  * places already covered no longer match. */
-static int hide_aliases(const struct plan *plan, int root,
+static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 			const struct hide_target *hidden,
 			struct wsbox_error *err)
 {
@@ -335,7 +346,7 @@ static int hide_aliases(const struct plan *plan, int root,
 		int r = mountinfo_read(&table, err);
 		if (r < 0)
 			return r;
-		struct alias_cover c = {root, &hidden[i]};
+		struct alias_cover c = {root, rootfs_fd, &hidden[i]};
 		r = ns_alias_each(table, &hidden[i], sx.stx_mnt_id, cover_alias,
 				  &c, err);
 		if (r < 0)
@@ -624,7 +635,7 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
 		if (r < 0)
 			return r;
 	}
-	r = hide_aliases(plan, root, hidden, err);
+	r = hide_aliases(plan, root, rootfs_fd, hidden, err);
 	if (r < 0)
 		return r;
 	static const char *const dirs[] = {"proc", "dev", "tmp", "workspace",
