@@ -107,12 +107,11 @@ static int record_encode(struct store *s, const struct task_record *r,
 		    json_strv(r->cache_key_extra, r->n_cache_key_extra));
 		json_object_set_new(j, "uncacheable",
 				    json_str_or_null(r->uncacheable));
-		if (r->log_truncated[0] || r->log_truncated[1])
-			json_object_set_new(j, "log_truncated",
-					    json_pack("{s:b, s:b}", "stdout",
-						      r->log_truncated[0],
-						      "stderr",
-						      r->log_truncated[1]));
+		if (r->log_truncated[0] || r->log_truncated[1] ||
+		    r->log_truncated[2])
+			json_object_set_new(
+			    j, "log_truncated",
+			    json_log_truncated(r->log_truncated));
 	}
 	*out = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
@@ -416,9 +415,8 @@ static int record_parse_at(const struct store *s, const char *rel,
 	r->exit_status = json_is_integer(es) ? (int)json_integer_value(es)
 					     : derived_exit_status(r);
 	r->ro = json_is_true(json_object_get(j, "ro"));
-	json_t *cut = json_object_get(j, "log_truncated");
-	r->log_truncated[0] = json_is_true(json_object_get(cut, "stdout"));
-	r->log_truncated[1] = json_is_true(json_object_get(cut, "stderr"));
+	json_log_truncated_merge(json_object_get(j, "log_truncated"),
+				 r->log_truncated);
 	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
 	r->seq = seq > 0 ? (uint64_t)seq : 0;
 	r->cache_hit = json_is_true(json_object_get(j, "cache_hit"));

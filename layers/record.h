@@ -59,9 +59,9 @@ struct task_record {
 	/* Both streams interleaved as written (layers/tasklog.h), relative to
 	 * the store; NULL in records without one. */
 	char *combined_log;
-	/* --max-log-size cut the stored stdout [0], stderr [1] log (the
-	 * record's "log_truncated" object, absent when neither was). */
-	bool log_truncated[2];
+	/* --max-log-size cut the stored stdout [0], stderr [1], combined [2]
+	 * log (the record's "log_truncated" object, absent when none was). */
+	bool log_truncated[3];
 	char **cache_key_extra; /* --cache-key-extra K=V, in key order */
 	size_t n_cache_key_extra;
 	/* Why the task was not looked up nor stored ("stdin is a pipe"),

@@ -4,82 +4,158 @@
 #include "sandbox/output.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "sandbox/util/fs.h"
 
-/* Room for the combined log's chunk header in front of the bytes: one
- * write per chunk (the format of layers/tasklog.h). */
-#define OUTPUT_HEADER 5
-#define OUTPUT_CHUNK 65536
+/* Kept free below combined_max for the closing marker's frame. */
+#define COMBINED_ROOM (OUTPUT_HEADER + LOGCAP_MARKER_MAX)
+
+static uint64_t fd_size(int fd)
+{
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
 
 void output_init(struct output *o, const struct plan *p)
 {
 	for (int i = 0; i < 2; i++) {
 		o->tee[i] = p->tee[i];
 		o->open[i] = p->n_tee > (size_t)i;
-		struct stat st;
 		int log = o->open[i] ? o->tee[i].dst[1] : -1;
-		uint64_t size =
-		    log >= 0 && fstat(log, &st) == 0 ? (uint64_t)st.st_size : 0;
-		logcap_init(&o->cap[i], p->log_max_bytes, size);
+		logcap_init(&o->cap[i], p->log_max_bytes, fd_size(log));
 	}
 	o->combined = p->has_combined_log ? p->combined_log : -1;
+	o->pend_stream = -1;
+	o->pend_len = 0;
+	o->combined_cut = false;
+	o->combined_size = fd_size(o->combined);
+	uint64_t max = p->log_max_bytes;
+	o->combined_max =
+	    max ? 2 * (max + OUTPUT_HEADER + LOGCAP_MARKER_MAX) + max / 8 : 0;
+	/* Frames stop at combined_max - COMBINED_ROOM, the closing marker
+	 * goes past it: an earlier step of the attempt closed a log longer
+	 * than that. */
+	if (o->combined >= 0 && o->combined_max &&
+	    o->combined_size > o->combined_max - COMBINED_ROOM) {
+		o->combined = -1;
+		o->combined_cut = true;
+	}
 }
 
-/* One framed chunk of stream i into the combined log; the buffer has
- * OUTPUT_HEADER bytes of room in front of `n` bytes at buf. */
-static void output_combined(struct output *o, int i, unsigned char *hdr,
-			    size_t n)
+static void combined_write(struct output *o, const unsigned char *frame,
+			   size_t n)
 {
+	if (write_all(o->combined, frame, n) < 0)
+		o->combined = -1;
+	o->combined_size += n;
+}
+
+/* The last frame, once the combined log reached combined_max: said on
+ * stderr's stream, on a line of its own, then the log takes no more. */
+static void combined_close_full(struct output *o)
+{
+	unsigned char f[OUTPUT_HEADER + LOGCAP_MARKER_MAX];
+	int m = snprintf((char *)f + OUTPUT_HEADER, LOGCAP_MARKER_MAX,
+			 "\n[wsbox: combined log full at %" PRIu64
+			 " bytes (--max-log-size); the rest is only in the "
+			 "stdout and stderr logs]\n",
+			 o->combined_size);
+	size_t n = m > 0 && m < LOGCAP_MARKER_MAX ? (size_t)m : 0;
+	f[0] = 2;
+	f[1] = f[2] = f[3] = 0;
+	f[4] = (unsigned char)n;
+	if (n)
+		combined_write(o, f, OUTPUT_HEADER + n);
+	o->combined = -1;
+	o->combined_cut = true;
+}
+
+/* Write the frame being filled. Room for the closing marker is always
+ * left below combined_max. */
+static void combined_flush(struct output *o)
+{
+	size_t n = o->pend_len;
 	if (o->combined < 0 || n == 0)
 		return;
-	hdr[0] = (unsigned char)(i + 1);
-	hdr[1] = (unsigned char)((uint32_t)n >> 24);
-	hdr[2] = (unsigned char)((uint32_t)n >> 16);
-	hdr[3] = (unsigned char)((uint32_t)n >> 8);
-	hdr[4] = (unsigned char)n;
-	if (write_all(o->combined, hdr, n + OUTPUT_HEADER) < 0)
-		o->combined = -1;
+	o->pend_len = 0;
+	uint64_t room = COMBINED_ROOM;
+	bool full =
+	    o->combined_max &&
+	    o->combined_size + room + OUTPUT_HEADER + n > o->combined_max;
+	if (full) {
+		uint64_t left = o->combined_max > o->combined_size + room
+				    ? o->combined_max - o->combined_size - room
+				    : 0;
+		n = left > OUTPUT_HEADER ? (size_t)(left - OUTPUT_HEADER) : 0;
+	}
+	if (n) {
+		unsigned char *h = o->pend;
+		h[0] = (unsigned char)(o->pend_stream + 1);
+		h[1] = (unsigned char)((uint32_t)n >> 24);
+		h[2] = (unsigned char)((uint32_t)n >> 16);
+		h[3] = (unsigned char)((uint32_t)n >> 8);
+		h[4] = (unsigned char)n;
+		combined_write(o, h, OUTPUT_HEADER + n);
+	}
+	if (full && o->combined >= 0)
+		combined_close_full(o);
+}
+
+/* `n` bytes of stream i into the combined log, joined to the frame being
+ * filled when it is the same stream's and there is room. */
+static void output_combined(struct output *o, int i, const char *buf, size_t n)
+{
+	while (o->combined >= 0 && n > 0) {
+		if (o->pend_len &&
+		    (o->pend_stream != i || o->pend_len == OUTPUT_CHUNK))
+			combined_flush(o);
+		size_t k = OUTPUT_CHUNK - o->pend_len;
+		if (k > n)
+			k = n;
+		memcpy(o->pend + OUTPUT_HEADER + o->pend_len, buf, k);
+		o->pend_stream = i;
+		o->pend_len += k;
+		buf += k;
+		n -= k;
+	}
 }
 
 /* The stored copies of what the cap admits; the marker once it is hit. */
-static void output_store(struct output *o, int i, unsigned char *hdr, size_t n)
+static void output_store(struct output *o, int i, const char *buf, size_t n)
 {
 	struct plan_tee *t = &o->tee[i];
 	bool cut_now;
-	size_t keep = logcap_admit(
-	    &o->cap[i], (const char *)hdr + OUTPUT_HEADER, n, &cut_now);
-	if (keep && t->dst[1] >= 0 &&
-	    write_all(t->dst[1], hdr + OUTPUT_HEADER, keep) < 0)
+	size_t keep = logcap_admit(&o->cap[i], buf, n, &cut_now);
+	if (keep && t->dst[1] >= 0 && write_all(t->dst[1], buf, keep) < 0)
 		t->dst[1] = -1;
-	output_combined(o, i, hdr, keep);
+	output_combined(o, i, buf, keep);
 	if (!cut_now)
 		return;
-	unsigned char mark[OUTPUT_HEADER + LOGCAP_MARKER_MAX];
-	size_t m = logcap_marker(&o->cap[i], i ? "stderr" : "stdout",
-				 (char *)mark + OUTPUT_HEADER);
-	if (t->dst[1] >= 0 && write_all(t->dst[1], mark + OUTPUT_HEADER, m) < 0)
+	char mark[LOGCAP_MARKER_MAX];
+	size_t m = logcap_marker(&o->cap[i], i ? "stderr" : "stdout", mark);
+	if (t->dst[1] >= 0 && write_all(t->dst[1], mark, m) < 0)
 		t->dst[1] = -1;
 	output_combined(o, i, mark, m);
 }
 
 /* The live copy, in full, then the stored ones. */
-static void output_dispatch(struct output *o, int i, unsigned char *hdr,
-			    size_t n)
+static void output_dispatch(struct output *o, int i, const char *buf, size_t n)
 {
 	struct plan_tee *t = &o->tee[i];
-	if (t->dst[0] >= 0 && write_all(t->dst[0], hdr + OUTPUT_HEADER, n) < 0)
+	if (t->dst[0] >= 0 && write_all(t->dst[0], buf, n) < 0)
 		t->dst[0] = -1;
-	output_store(o, i, hdr, n);
+	output_store(o, i, buf, n);
 }
 
 bool output_pump(struct output *o, int i)
 {
-	unsigned char buf[OUTPUT_HEADER + OUTPUT_CHUNK];
-	ssize_t n = read(o->tee[i].src, buf + OUTPUT_HEADER, OUTPUT_CHUNK);
+	char buf[OUTPUT_CHUNK];
+	ssize_t n = read(o->tee[i].src, buf, sizeof buf);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return true;
 	if (n <= 0)
@@ -90,14 +166,7 @@ bool output_pump(struct output *o, int i)
 
 void output_feed(struct output *o, int i, const char *buf, size_t n)
 {
-	unsigned char chunk[OUTPUT_HEADER + OUTPUT_CHUNK];
-	while (n > 0) {
-		size_t k = n < OUTPUT_CHUNK ? n : OUTPUT_CHUNK;
-		memcpy(chunk + OUTPUT_HEADER, buf, k);
-		output_dispatch(o, i, chunk, k);
-		buf += k;
-		n -= k;
-	}
+	output_dispatch(o, i, buf, n);
 }
 
 void output_drain(struct output *o)
@@ -106,10 +175,12 @@ void output_drain(struct output *o)
 		while (o->open[i] && output_pump(o, i))
 			;
 	o->open[0] = o->open[1] = false;
+	combined_flush(o);
 }
 
 void output_result(const struct output *o, struct sandbox_result *res)
 {
 	for (int i = 0; i < 2; i++)
 		res->log_truncated[i] = o->cap[i].cut;
+	res->log_truncated[2] = o->combined_cut;
 }

@@ -8,16 +8,33 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/util/logcap.h"
 
+/* Bytes of one read, and at most in one frame of the combined log. */
+#define OUTPUT_CHUNK 65536
+/* A combined log frame's header: [stream][4 bytes big-endian length]. */
+#define OUTPUT_HEADER 5
+
 struct output {
 	struct plan_tee tee[2];
 	bool open[2]; /* tee[i].src not yet at EOF */
-	int combined; /* the combined log, -1 when off or failed */
+	int combined; /* the combined log, -1 when off, failed or full */
 	struct log_cap cap[2];
+	/* The combined log's frame being filled: consecutive reads of one
+	 * stream go into one frame, so a task writing a byte at a time does
+	 * not cost a header per byte. */
+	int pend_stream;
+	size_t pend_len;
+	unsigned char pend[OUTPUT_HEADER + OUTPUT_CHUNK];
+	/* What the combined log holds and may hold (0: no bound): both
+	 * streams' caps, their markers and an eighth of a cap for headers,
+	 * which only a task alternating streams byte by byte reaches. */
+	uint64_t combined_size, combined_max;
+	bool combined_cut; /* combined_max reached, the marker written */
 };
 
 /* From the plan; the caps start from what the logs already hold. */

@@ -137,7 +137,8 @@ struct plan {
 	/* > 0 (--max-log-size): each stream keeps at most this many bytes in
 	 * its dst[1] log and in the combined log (counted from what dst[1]
 	 * already holds: the steps of an attempt append), then one marker
-	 * line (sandbox/util/logcap.h); sandbox_result.log_truncated says
+	 * line (sandbox/util/logcap.h); the combined log as a whole has its
+	 * own bound (sandbox/output.h). sandbox_result.log_truncated says
 	 * which were cut. The live copy dst[0] is never cut. */
 	uint64_t log_max_bytes;
 

@@ -47,8 +47,8 @@ struct sandbox_result {
 	 * then fails if the task succeeded; a failed task keeps its status. */
 	bool seal_refused;
 	/* plan.log_max_bytes cut the stored log of tee i (0 stdout, 1
-	 * stderr). */
-	bool log_truncated[2];
+	 * stderr) or [2] the combined log (sandbox/output.h). */
+	bool log_truncated[3];
 	/* The sandbox_limits_note() of a limit the task hit, "" when none:
 	 * a line to print, not a failure of wsbox. */
 	char note[SANDBOX_NOTE_MAX];

@@ -485,15 +485,15 @@ static json_t *step_result_json(const struct exec_ctx *c, size_t step,
 				int status)
 {
 	const struct sandbox_result *res = &c->res;
-	return json_pack(
-	    "{s:I, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:{s:b, s:b}, s:b}",
-	    "step", (json_int_t)step, "exit_status", status, "exit_code",
-	    res->signaled ? 0 : res->code, "signal",
-	    res->signaled ? res->code : 0, "timed_out", res->timed_out,
-	    "wall_sec", res->wall_sec, "cpu_sec", res->cpu_sec, "max_rss_kb",
-	    (json_int_t)res->max_rss_kb, "log_truncated", "stdout",
-	    res->log_truncated[0], "stderr", res->log_truncated[1], "sealed",
-	    !res->seal_refused);
+	return json_pack("{s:I, s:i, s:i, s:i, s:b, s:f, s:f, s:I, s:o, s:b}",
+			 "step", (json_int_t)step, "exit_status", status,
+			 "exit_code", res->signaled ? 0 : res->code, "signal",
+			 res->signaled ? res->code : 0, "timed_out",
+			 res->timed_out, "wall_sec", res->wall_sec, "cpu_sec",
+			 res->cpu_sec, "max_rss_kb",
+			 (json_int_t)res->max_rss_kb, "log_truncated",
+			 json_log_truncated(res->log_truncated), "sealed",
+			 !res->seal_refused);
 }
 
 /* One line per step in `steps` (what commit adds up), one write. */
@@ -654,11 +654,8 @@ static void sum_steps(struct exec_ctx *c)
 		if (rss > c->res.max_rss_kb)
 			c->res.max_rss_kb = rss;
 		/* The logs are the attempt's: cut by any step, cut. */
-		json_t *cut = json_object_get(j, "log_truncated");
-		c->rec.log_truncated[0] |=
-		    json_is_true(json_object_get(cut, "stdout"));
-		c->rec.log_truncated[1] |=
-		    json_is_true(json_object_get(cut, "stderr"));
+		json_log_truncated_merge(json_object_get(j, "log_truncated"),
+					 c->rec.log_truncated);
 		c->res.seal_refused |=
 		    json_is_false(json_object_get(j, "sealed"));
 		json_decref(j);

@@ -67,11 +67,10 @@ static void emit_finished(struct exec_ctx *c, int status, const char *msg)
 	if (o && c->ran)
 		emit_finished_limits(o, &c->res, c->o.memory);
 	/* --max-log-size: which stored logs end in the marker. */
-	if (o && (c->ran || r->log_truncated[0] || r->log_truncated[1]))
+	if (o && (c->ran || r->log_truncated[0] || r->log_truncated[1] ||
+		  r->log_truncated[2]))
 		json_object_set_new(o, "log_truncated",
-				    json_pack("{s:b, s:b}", "stdout",
-					      r->log_truncated[0], "stderr",
-					      r->log_truncated[1]));
+				    json_log_truncated(r->log_truncated));
 	events_emit(&c->ev, "task_finished", o);
 }
 

@@ -224,7 +224,7 @@ int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	if (r < 0)
 		return r;
 	c->ran = true;
-	c->rec.log_truncated[0] = c->res.log_truncated[0];
-	c->rec.log_truncated[1] = c->res.log_truncated[1];
+	memcpy(c->rec.log_truncated, c->res.log_truncated,
+	       sizeof c->rec.log_truncated);
 	return 0;
 }

@@ -134,3 +134,43 @@ YML
 	assert_rc 125
 	assert_err_has "--max-log-size \`lots\`: want a size"
 }
+
+# A task writing its output a byte at a time: consecutive reads of one
+# stream are one frame of the combined log, so a header per read does not
+# make it several times the stream's own log (the old binary's was 2 to 6
+# times: 5 header bytes for every 1-byte read).
+test_log_byte_at_a_time_flood_keeps_combined_log_small() {
+	need_python3
+	wsx --run r --task t --max-log-size 64k -- sh -c 'head -c 200000 /dev/zero | dd bs=1 2>/dev/null'
+	assert_rc 0
+	out=$(wc -c <"$(ls "$STORE"/runs/r/logs/*.out)")
+	comb=$(wc -c <"$(ls "$STORE"/runs/r/logs/*.log)")
+	# The stored stdout and one header per 64 KiB frame (and the marker's).
+	[ "$comb" -le $((out + 5 * 4)) ] ||
+		fail "combined log: $comb bytes for $out of stdout"
+	assert_eq "$(json "$STORE/runs/r/tasks/t" log_truncated.stdout)" true "record log_truncated.stdout"
+	assert_eq "$(json "$STORE/runs/r/tasks/t" log_truncated.combined)" false "record log_truncated.combined"
+}
+
+# A task alternating stdout and stderr a byte at a time makes every byte a
+# frame of its own: the combined log is bounded all the same, at both
+# streams' limits and an eighth of one for headers, then its own marker;
+# each stream's log still keeps its full share.
+test_log_alternating_streams_flood_is_bounded() {
+	need_python3
+	wsx --run r --task t --events "$T/ev" --max-log-size 16k -- \
+		sh -c 'i=0; while [ $i -lt 40000 ]; do printf a; printf b >&2; i=$((i+1)); done'
+	assert_rc 0
+	max=16384
+	bound=$((2 * (max + 5 + 160) + max / 8))
+	comb=$(wc -c <"$(ls "$STORE"/runs/r/logs/*.log)")
+	[ "$comb" -le "$bound" ] || fail "combined log: $comb bytes, bound $bound"
+	assert_eq "$(head -n 1 "$(ls "$STORE"/runs/r/logs/*.out)" | wc -c)" $((max + 1)) "stored stdout: its 16 KiB"
+	assert_eq "$(json "$STORE/runs/r/tasks/t" log_truncated.combined)" true "record log_truncated.combined"
+	assert_eq "$(json "$T/ev" log_truncated.combined)" true "event log_truncated.combined"
+	"$WSBOX" logs --store "$STORE" --run r --task t 2>&1 | tail -n 1 >"$T/tail"
+	case $(cat "$T/tail") in
+	"[wsbox: combined log full at "*" bytes (--max-log-size); the rest is only in the stdout and stderr logs]") ;;
+	*) fail "wsbox logs: last line '$(cat "$T/tail")', want the combined log's marker" ;;
+	esac
+}
