@@ -28,6 +28,7 @@
 #include "sandbox/ns.h"
 #include "sandbox/output.h"
 #include "sandbox/pty.h"
+#include "sandbox/stdin_relay.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seal.h"
 #include "sandbox/util/fdpass.h"
@@ -152,6 +153,7 @@ struct supervision {
 	struct output out;    /* the task's output to the caller and the logs */
 	int pty_r, pty_w;     /* the task's pty master, from the child */
 	struct pty_relay pty; /* its relay to the caller's terminal */
+	struct stdin_relay in; /* wsbox's stdin to the task's (a stream) */
 };
 
 static void drop_fd(int *fd)
@@ -165,6 +167,7 @@ static void supervision_close(struct supervision *s)
 {
 	/* First: the caller's terminal back as it was, on every way out. */
 	pty_relay_close(&s->pty);
+	stdin_relay_close(&s->in);
 	int *fds[] = {&s->sfd,	    &s->sync_r,	 &s->sync_w,  &s->report_r,
 		      &s->report_w, &s->upper_r, &s->upper_w, &s->seal_r,
 		      &s->seal_w,   &s->pty_r,	 &s->pty_w};
@@ -246,6 +249,10 @@ static int start_child(struct supervision *s, int cgroup_fd,
 			close(s->seal_r);
 		if (s->pty_r >= 0)
 			close(s->pty_r);
+		/* The task's stdin ends when the relay closes this: no
+		 * other copy may stay in the sandbox (init). */
+		if (s->in.dst >= 0)
+			close(s->in.dst);
 		notify_after_clone(&s->nt, true);
 		sigprocmask(SIG_SETMASK, &s->old, NULL);
 		contain_child(s->plan, s->sync_r, s->report_w, s->upper_w,
@@ -339,6 +346,7 @@ static void handle_ready(struct supervision *s, const struct pollfd *fds, int n)
 			pty_relay_attach(&s->pty, m);
 	}
 	pty_relay_handle(&s->pty, &fds[6], &s->out);
+	stdin_relay_handle(&s->in, &fds[8]);
 	if (fds[0].revents & POLLIN) {
 		struct signalfd_siginfo si;
 		if (read(s->sfd, &si, sizeof si) != (ssize_t)sizeof si ||
@@ -359,7 +367,7 @@ static void watch(struct supervision *s)
 			  : 0;
 	output_init(&s->out, s->plan);
 	while (!s->exited) {
-		struct pollfd fds[8] = {
+		struct pollfd fds[10] = {
 		    {.fd = s->sfd, .events = POLLIN},
 		    {.fd = s->have_report ? -1 : s->report_r, .events = POLLIN},
 		    {.fd = s->out.open[0] ? s->out.tee[0].src : -1,
@@ -370,7 +378,8 @@ static void watch(struct supervision *s)
 		    {.fd = s->pty_r, .events = POLLIN},
 		};
 		pty_relay_pollfds(&s->pty, &fds[6]);
-		int n = poll(fds, 8, poll_timeout_ms(s));
+		stdin_relay_pollfds(&s->in, &fds[8]);
+		int n = poll(fds, 10, poll_timeout_ms(s));
 		if (n < 0 && errno != EINTR)
 			break;
 		handle_ready(s, fds, n);
@@ -498,6 +507,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 	    .pty_w = -1,
 	};
 	pty_relay_init(&s.pty, plan);
+	stdin_relay_init(&s.in, plan);
 	memset(res, 0, sizeof *res);
 	res->upper_fs = -1;
 	int r = block_signals(&s, err);
@@ -517,6 +527,7 @@ static int supervise(const struct plan *plan, int cgroup_fd,
 		return r;
 	trace_phase("maps written");
 	watch(&s);
+	stdin_relay_close(&s.in); /* the task is gone: nothing to copy */
 	reap(&s);
 	/* Init's exit dropped the last mount of the fuse workspace, which
 	 * flushed it: the upper dir is complete before capture. */

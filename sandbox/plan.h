@@ -110,6 +110,11 @@ struct plan {
 	 * pipes reach EOF when the last task process dies. */
 	int stdio[3];
 	bool close_stdio;
+	/* stdio[0] is the read end of a pipe whose write end is
+	 * stdin_relay_fd: the supervisor copies wsbox's fd 0 into it
+	 * (sandbox/stdin_relay.h) and closes it on every way out. */
+	bool relay_stdin;
+	int stdin_relay_fd;
 	/* The task's own terminal (sandbox/pty.h): bit i set, the task's fd
 	 * i is the slave of a pty opened in the sandbox instead of stdio[i];
 	 * the supervisor relays wsbox's fd 0 (the caller's terminal) to it

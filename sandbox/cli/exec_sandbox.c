@@ -178,6 +178,8 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	    .policy = &c->pol,
 	    .stdio = {c->in.fd, c->out_pipe[1], c->err_pipe[1]},
 	    .close_stdio = true,
+	    .relay_stdin = c->in.relay >= 0,
+	    .stdin_relay_fd = c->in.relay,
 	    .pty_stdio = pty_stdio(c),
 	    .tee = {{c->out_pipe[0], {STDOUT_FILENO, c->out_log}},
 		    {c->err_pipe[0], {STDERR_FILENO, c->err_log}}},
@@ -213,7 +215,7 @@ int run_sandbox(struct exec_ctx *c, struct wsbox_error *err)
 	/* The sandbox closed the pipes' write ends and stdin's copy;
 	 * forget them. */
 	c->out_pipe[1] = c->err_pipe[1] = -1;
-	c->in.fd = -1;
+	c->in.fd = c->in.relay = -1;
 	if (r < 0 && c->res.seal_refused) {
 		/* The task ran, yet a reference into its workspace could
 		 * still write: its tree is no layer (sandbox/seal.h). */

@@ -19,7 +19,7 @@
 int exec_stdin_classify(struct exec_stdin *in, struct wsbox_error *err)
 {
 	struct stat st;
-	in->fd = -1;
+	in->fd = in->relay = -1;
 	in->kind = EXEC_STDIN_EMPTY;
 	if (fstat(STDIN_FILENO, &st) < 0) {
 		if (errno != EBADF)
@@ -119,12 +119,22 @@ int exec_stdin_snapshot(struct exec_stdin *in, bool named,
 		return 0;
 	case EXEC_STDIN_FILE:
 		return snapshot_file(in, err);
-	default:
-		/* Never read: a stream's bytes are the task's to consume. */
-		if (named)
-			snprintf(in->id, sizeof in->id, "stream");
-		return 0;
+	case EXEC_STDIN_TERMINAL:
+		break; /* the task's own pty (sandbox/pty.h) */
+	default: {
+		/* Never read here: a stream's bytes are the task's to
+		 * consume, through the relay. */
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return wsbox_fail(err, errno, "pipe for stdin");
+		in->fd = p[0];
+		in->relay = p[1];
+		break;
 	}
+	}
+	if (named)
+		snprintf(in->id, sizeof in->id, "stream");
+	return 0;
 }
 
 const char *exec_stdin_stream_reason(const struct exec_stdin *in)
@@ -147,5 +157,7 @@ void exec_stdin_close(struct exec_stdin *in)
 {
 	if (in->fd >= 0)
 		close(in->fd);
-	in->fd = -1;
+	if (in->relay >= 0)
+		close(in->relay);
+	in->fd = in->relay = -1;
 }

@@ -101,6 +101,36 @@ test_stdin_pipe_is_uncacheable() {
 	assert_eq "$(ls -A "$STORE/cache/tasks")" "" "cache entries"
 }
 
+# A pipe on stdin is relayed (sandbox/stdin_relay.c): every byte arrives,
+# in order, and the task sees its end of file when the caller's ends.
+test_stdin_pipe_reaches_the_task_whole() {
+	head -c 20000000 /dev/urandom >"$T/big" || fail "random bytes"
+	want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+	RC=0
+	cat "$T/big" | timeout 120 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
+		sh -c 'sha256sum | cut -d" " -f1; ls -l /proc/self/fd/0' >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0
+	assert_eq "$(sed -n 1p "$T/out")" "$want" "sha256 of what the task read"
+	case $(sed -n 2p "$T/out") in
+	*"pipe:["*) ;;
+	*) fail "task's stdin: $(sed -n 2p "$T/out")" ;;
+	esac
+}
+
+# An endless stream the task never reads does not keep wsbox waiting, nor
+# does one the task closes after a few bytes.
+test_stdin_endless_pipe_unread_or_closed_early() {
+	RC=0
+	yes | timeout 60 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- true \
+		>"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0
+	RC=0
+	yes | timeout 60 "$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
+		sh -c 'head -c 4; exec 0<&-; echo; echo after' >"$T/out" 2>"$T/err" || RC=$?
+	assert_rc 0
+	assert_eq "$(tr '\n' ' ' <"$T/out")" "y y  after " "output"
+}
+
 # A stream named by the caller is keyed by that name, not by its bytes.
 test_stdin_pipe_with_cache_key_extra_is_cached() {
 	wspipe rev1 --run r1 --task t --cache-key-extra rev=1 --events "$T/ev1" -- cat

@@ -229,3 +229,58 @@ test_stdin_file_reopened_for_writing() {
 	assert_eq "$(cat "$T/in")" original "host file after the task"
 	assert_out original
 }
+
+# The same item for a stream: a FIFO the caller opened read-write and
+# gave as stdin. Holding the caller's description, the task could write
+# into the FIFO through fd 0 itself (no reopen needed) and whoever reads
+# it next gets the task's bytes. The task reads a pipe wsbox fills instead
+# (sandbox/stdin_relay.c): fd 0 is read-only and not the caller's FIFO.
+test_stdin_fifo_read_write_is_not_the_tasks() {
+	mkfifo "$T/fifo" || fail "mkfifo"
+	exec 7<>"$T/fifo"
+	RC=0
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- sh -c '
+		(echo planted-fd >&0) 2>/dev/null && echo wrote-fd
+		(echo planted-reopen 1<>/proc/self/fd/0) 2>/dev/null && echo wrote-reopen
+		exit 0' <&7 >"$T/out" 2>"$T/err" || RC=$?
+	# What is in the FIFO now: a reader of the caller's gets nothing.
+	timeout 1 cat <&7 >"$T/fifo.out"
+	exec 7>&-
+	assert_rc 0
+	# Reopened, fd 0 is the relay's pipe, the task's own (rootless it
+	# may write there, to itself): only the caller's FIFO matters.
+	! grep -q wrote-fd "$T/out" || fail "the task wrote to fd 0"
+	assert_eq "$(cat "$T/fifo.out")" "" "bytes the caller's FIFO got"
+}
+
+# A socket on stdin (an engine handing its end of a socketpair): the task
+# must not be able to write to the caller's peer through fd 0.
+test_stdin_socket_is_not_the_tasks() {
+	need_python3
+	RC=0
+	python3 - "$WSBOX" "$STORE" "$ROOTFS" >"$T/out" 2>"$T/err" <<'PY' || RC=$?
+import socket, subprocess, sys
+a, b = socket.socketpair()
+a.sendall(b"hello\n")
+a.shutdown(socket.SHUT_WR)
+wsbox, store, rootfs = sys.argv[1:4]
+p = subprocess.run([wsbox, "exec", "--store", store, "--rootfs", rootfs, "--",
+                    "sh", "-c", "read l; echo got $l; "
+                    "(echo planted >&0) 2>/dev/null && echo wrote; exit 0"],
+                   stdin=b, capture_output=True, timeout=60)
+b.close()
+a.settimeout(5)
+peer = b""
+while True:
+    d = a.recv(4096)
+    if not d:
+        break
+    peer += d
+print("task:", p.stdout.decode().strip().replace("\n", " "))
+print("peer: [%s]" % peer.decode().strip())
+sys.exit(p.returncode)
+PY
+	assert_rc 0
+	assert_eq "$(sed -n 1p "$T/out")" "task: got hello" "what the task read and wrote"
+	assert_eq "$(sed -n 2p "$T/out")" "peer: []" "what the caller's peer got"
+}
