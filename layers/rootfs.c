@@ -264,6 +264,41 @@ static int check_rootfs_fs(const char *dir, struct wsbox_error *err)
 	return 0;
 }
 
+/* Is `target` the directory `start` (an fd of ours) or one of its
+ * ancestors, walking up by ".." and comparing inodes, so that no spelling
+ * of either path (symlinks, binds of a parent) hides the relation? 1 with
+ * *depth (0: the same directory), 0 when the walk reaches "/" first. */
+static int ancestor_depth(int start, const struct stat *target, int *depth,
+			  const char *from, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    openat(start, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wsbox_fail(err, errno, "open `%s`", from);
+	for (int d = 0; d < PATH_MAX / 2; d++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return wsbox_fail(err, errno, "stat `%s`", from);
+		if (st.st_dev == target->st_dev &&
+		    st.st_ino == target->st_ino) {
+			*depth = d;
+			return 1;
+		}
+		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0)
+			return wsbox_fail(err, errno, "walk up from `%s`",
+					  from);
+		struct stat ust;
+		bool top = fstat(up, &ust) == 0 && ust.st_dev == st.st_dev &&
+			   ust.st_ino == st.st_ino;
+		close(fd);
+		fd = up;
+		if (top)
+			return 0; /* "/" is its own parent */
+	}
+	return 0;
+}
+
 int rootfs_check_store(const struct store *s, const char *dir,
 		       struct wsbox_error *err)
 {
@@ -271,38 +306,39 @@ int rootfs_check_store(const struct store *s, const char *dir,
 	 * sandbox covers it (docs/sandbox.md "Root filesystem"). */
 	if (!strcmp(dir, "/"))
 		return 0;
-	struct stat root;
-	if (stat(dir, &root) < 0)
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct stat root, store;
+	if (dfd < 0 || fstat(dfd, &root) < 0)
 		return wsbox_fail(err, errno, "rootfs `%s`", dir);
-	/* Walk up from the store by "..", comparing inodes: no spelling of
-	 * either path (symlinks, binds of a parent) can hide the relation. */
-	_cleanup_close_ int fd =
-	    openat(s->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return wsbox_fail(err, errno, "open store `%s`", s->path);
-	for (int depth = 0; depth < PATH_MAX / 2; depth++) {
-		struct stat st;
-		if (fstat(fd, &st) < 0)
-			return wsbox_fail(err, errno, "stat store `%s`",
-					  s->path);
-		if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
-			return wsbox_fail(err, 0,
-					  "rootfs `%s`: contains the store "
-					  "`%s`, which a task must never see",
-					  dir, s->path);
-		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (up < 0)
-			return wsbox_fail(err, errno, "walk up from `%s`",
-					  s->path);
-		struct stat ust;
-		int same = fstat(up, &ust) == 0 && ust.st_dev == st.st_dev &&
-			   ust.st_ino == st.st_ino;
-		close(fd);
-		fd = up;
-		if (same)
-			return 0; /* "/" is its own parent */
-	}
-	return 0;
+	if (fstat(s->fd, &store) < 0)
+		return wsbox_fail(err, errno, "stat store `%s`", s->path);
+	int depth;
+	int r = ancestor_depth(s->fd, &root, &depth, s->path, err);
+	if (r < 0)
+		return r;
+	if (r)
+		return wsbox_fail(err, 0,
+				  "rootfs `%s`: contains the store `%s`, "
+				  "which a task must never see",
+				  dir, s->path);
+	/* Below the store only an imported rootfs, rootfs/<name>, is a root
+	 * tree: anything else there (layers, staging, another tenant's
+	 * runs) is the store shown to the task. */
+	r = ancestor_depth(dfd, &store, &depth, dir, err);
+	if (r <= 0)
+		return r;
+	struct stat rdir, parent;
+	if (depth == 2 &&
+	    fstatat(s->fd, store_rel(STORE_ROOTFS), &rdir,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(dfd, "..", &parent, 0) == 0 &&
+	    parent.st_dev == rdir.st_dev && parent.st_ino == rdir.st_ino)
+		return 1;
+	return wsbox_fail(err, 0,
+			  "rootfs `%s`: inside the store `%s`, which a task "
+			  "must never see (an imported rootfs is given by its "
+			  "name)",
+			  dir, s->path);
 }
 
 int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,

@@ -25,8 +25,10 @@ int rootfs_resolve(const struct store *s, const char *arg, char **out_dir,
 		   struct wsbox_error *err);
 
 /* Refuses a rootfs directory `dir` (a realpath) that is the store or one
- * of its ancestors, compared by device and inode; "/" (the host root,
- * where the store is covered) passes. */
+ * of its ancestors, or below the store other than an imported rootfs
+ * (rootfs/<name>), compared by device and inode; "/" (the host root,
+ * where the store is covered) passes. 1: `dir` is an imported rootfs of
+ * the store, 0: outside it. */
 int rootfs_check_store(const struct store *s, const char *dir,
 		       struct wsbox_error *err);
 

@@ -280,12 +280,14 @@ static int hide_host_links(int root, struct wsbox_error *err)
  * below the new root without symlinks (a mount point and a path inside a
  * filesystem have none), it must be the hidden directory itself or, for a
  * piece, on its filesystem still (not overmounted). What the ids cannot
- * resolve the task cannot reach that way either. A piece that is the
- * rootfs's own entry, bound there by populate_root, is the rootfs (an
- * imported one lives in the store) and stays. A piece that is not a
- * directory (a bound file) cannot take a tmpfs: refused. */
+ * resolve the task cannot reach that way either. With an imported rootfs
+ * (plan.rootfs_in_store), a piece that is the rootfs's own entry, bound
+ * there by populate_root, is the rootfs and stays; any other rootfs whose
+ * entries are pieces of the store (a bind of its layers elsewhere) is the
+ * store itself and gets covered. A piece that is not a directory (a bound
+ * file) cannot take a tmpfs: refused. */
 struct alias_cover {
-	int root, rootfs_fd;
+	int root, rootfs_fd; /* rootfs_fd: -1 unless plan.rootfs_in_store */
 	const struct hide_target *t;
 };
 
@@ -293,7 +295,7 @@ static bool is_rootfs_entry(const struct alias_cover *c, const char *rel,
 			    const struct stat *st)
 {
 	struct stat rs;
-	return !strchr(rel, '/') &&
+	return c->rootfs_fd >= 0 && !strchr(rel, '/') &&
 	       fstatat(c->rootfs_fd, rel, &rs, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       rs.st_dev == st->st_dev && rs.st_ino == st->st_ino;
 }
@@ -346,7 +348,8 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 		int r = mountinfo_read(&table, err);
 		if (r < 0)
 			return r;
-		struct alias_cover c = {root, rootfs_fd, &hidden[i]};
+		struct alias_cover c = {
+		    root, plan->rootfs_in_store ? rootfs_fd : -1, &hidden[i]};
 		r = ns_alias_each(table, &hidden[i], sx.stx_mnt_id, cover_alias,
 				  &c, err);
 		if (r < 0)

@@ -49,6 +49,9 @@ struct plan {
 	 * the host's "/" with /home, /root, /run, /tmp, /var/tmp hidden. */
 	const char *rootfs;
 	bool host_root;
+	/* rootfs is an imported one, inside the store being hidden: its own
+	 * entries are not aliases of the store (ns_mount.c). */
+	bool rootfs_in_store;
 	/* Host paths to hide (tmpfs over them) if they are visible inside the
 	 * rootfs, e.g. the store itself when it lives under the host root:
 	 * at their path and wherever another mount shows them. At most

@@ -484,6 +484,7 @@ static int resolve_rootfs(struct exec_ctx *c, struct wsbox_error *err)
 	int r = rootfs_check_store(&c->store, c->rootfs, err);
 	if (r < 0)
 		return r;
+	c->rootfs_imported = r == 1;
 	return rootfs_identity(c, o->rootfs && !c->rootfs_is_path, err);
 }
 

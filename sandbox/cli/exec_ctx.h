@@ -67,7 +67,8 @@ struct exec_ctx {
 	struct exec_discard *discard;
 	bool staging_gone;
 	char line[WSBOX_ERROR_MAX]; /* the message the record keeps */
-	bool rootfs_is_path; /* --rootfs names a directory, not an import */
+	bool rootfs_is_path;  /* --rootfs names a directory, not an import */
+	bool rootfs_imported; /* the rootfs is rootfs/<name> in the store */
 	struct task_record rec;
 	/* The host ids the task maps to (rootless: the caller, one id; as
 	 * root: inside 0..id_count-1 onto an unprivileged subordinate range)

@@ -148,6 +148,7 @@ static struct plan exec_plan(struct exec_ctx *c, const char **hide)
 	return (struct plan){
 	    .rootfs = c->rootfs,
 	    .host_root = !o->rootfs,
+	    .rootfs_in_store = c->rootfs_imported,
 	    .hide = hide,
 	    .n_hide = 1,
 	    .lowers = (const char *const *)c->lowers.v,

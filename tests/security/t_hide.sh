@@ -93,3 +93,29 @@ test_store_through_a_bind_mount_alias_is_hidden() {
 	assert_eq "$(cat "$T/as.out")" "755
 0" "the rootless store through the alias"
 }
+
+# The store shown as the rootfs itself: a path below the store other than
+# an imported rootfs is refused by inode, however spelled; a bind of a
+# layer's tree elsewhere (a layer that holds a whole root tree, so the
+# task could run in it) gets every entry covered, not shown (before, the
+# exemption for an imported rootfs's entries let the layer through).
+test_store_piece_as_rootfs_is_not_shown() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	ws exec --store "$STORE" --rootfs "$ROOTFS" --run r --task tree -- \
+		sh -c 'for d in bin etc lib lib64 usr sbin probe; do [ -e /$d ] && cp -a /$d /workspace/; done; echo planted > /workspace/secret'
+	assert_rc 0
+	layer=$(ls "$STORE/layers" | head -n 1)
+	ws exec --store "$STORE" --rootfs "$STORE/layers/$layer/tree" -- cat /secret
+	assert_rc 125
+	assert_err_has "inside the store"
+	ln -s "$STORE/layers" "$T/lnk"
+	ws exec --store "$STORE" --rootfs "$T/lnk/$layer/tree" -- cat /secret
+	assert_rc 125
+	assert_err_has "inside the store"
+	mkdir "$T/alias"
+	mount --bind "$STORE/layers/$layer/tree" "$T/alias" || fail "bind the layer's tree"
+	ws exec --store "$STORE" --rootfs "$T/alias" -- cat /secret
+	umount "$T/alias"
+	[ "$RC" != 0 ] || fail "the layer ran as the rootfs: $(cat "$T/out")"
+	! grep -q planted "$T/out" || fail "the layer's file was shown"
+}
