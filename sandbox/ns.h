@@ -62,6 +62,16 @@ typedef int (*ns_alias_fn)(const char *rel, bool piece, void *ctx,
 int ns_alias_each(char *mountinfo, const struct hide_target *t,
 		  uint64_t root_id, ns_alias_fn fn, void *ctx,
 		  struct wsbox_error *err);
+/* For each mount of a filesystem that describes the host (procfs, sysfs,
+ * cgroup, devpts, mqueue, ...) below the mount `root_id`, before wsbox
+ * mounts its own /proc, /sys and /dev: fn(rel, its mount id, fstype).
+ * Such mounts come only from inside the rootfs (its submounts, cloned by
+ * the recursive binds). */
+typedef int (*ns_kernel_fn)(const char *rel, uint64_t mnt_id,
+			    const char *fstype, void *ctx,
+			    struct wsbox_error *err);
+int ns_kernel_mounts_each(char *mountinfo, uint64_t root_id, ns_kernel_fn fn,
+			  void *ctx, struct wsbox_error *err);
 
 /* ns_mount.c: child side. Build the new root under plan->root_mnt, mount the
  * workspace, /proc, /dev, /tmp (proc not yet masked). The rootfs comes as

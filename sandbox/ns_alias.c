@@ -110,9 +110,13 @@ static bool below(const struct mount_entry *v, size_t n,
 	return false;
 }
 
-int ns_alias_each(char *mountinfo, const struct hide_target *t,
-		  uint64_t root_id, ns_alias_fn fn, void *ctx,
-		  struct wsbox_error *err)
+/* visit(m, at) for every mount m below the mount root_id in the table,
+ * `at` its point after the new root's ("" or "/a/b"). */
+typedef int (*below_fn)(const struct mount_entry *m, const char *at, void *ctx,
+			struct wsbox_error *err);
+
+static int each_below(char *mountinfo, uint64_t root_id, below_fn visit,
+		      void *ctx, struct wsbox_error *err)
 {
 	size_t n = 0, cap = 0;
 	_cleanup_free_ struct mount_entry *v = NULL;
@@ -124,31 +128,88 @@ int ns_alias_each(char *mountinfo, const struct hide_target *t,
 		}
 		v[n++] = e;
 	}
-	qsort(v, n, sizeof *v, cmp_id);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_id);
 	const struct mount_entry *root = by_id(v, n, root_id);
 	if (!root)
 		return wsbox_fail(err, ENOENT,
 				  "the new root's mount is not in "
 				  "/proc/self/mountinfo");
 	for (size_t i = 0; i < n; i++) {
-		const struct mount_entry *m = &v[i];
-		const char *at, *rest;
-		if (m->major != t->major || m->minor != t->minor ||
-		    !below(v, n, m, root_id) ||
-		    !path_under(m->point, root->point, &at))
+		const char *at;
+		if (!below(v, n, &v[i], root_id) ||
+		    !path_under(v[i].point, root->point, &at))
 			continue;
-		int r = 0;
-		if (path_under(t->fs_path, m->root, &rest)) {
-			/* The mount shows the target's ancestor: the target
-			 * is at the mount point plus the rest. */
-			_cleanup_free_ char *rel = xasprintf("%s%s", at, rest);
-			r = fn(rel[0] ? rel + 1 : ".", false, ctx, err);
-		} else if (path_under(m->root, t->fs_path, &rest)) {
-			/* A piece of the target mounted here. */
-			r = fn(at[0] ? at + 1 : ".", true, ctx, err);
-		}
+		int r = visit(&v[i], at, ctx, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+struct alias_walk {
+	const struct hide_target *t;
+	ns_alias_fn fn;
+	void *ctx;
+};
+
+static int visit_alias(const struct mount_entry *m, const char *at, void *ctx,
+		       struct wsbox_error *err)
+{
+	const struct alias_walk *w = ctx;
+	const struct hide_target *t = w->t;
+	const char *rest;
+	if (m->major != t->major || m->minor != t->minor)
+		return 0;
+	if (path_under(t->fs_path, m->root, &rest)) {
+		/* The mount shows the target's ancestor: the target is at
+		 * the mount point plus the rest. */
+		_cleanup_free_ char *rel = xasprintf("%s%s", at, rest);
+		return w->fn(rel[0] ? rel + 1 : ".", false, w->ctx, err);
+	}
+	if (path_under(m->root, t->fs_path, &rest)) /* a piece of it */
+		return w->fn(at[0] ? at + 1 : ".", true, w->ctx, err);
+	return 0;
+}
+
+int ns_alias_each(char *mountinfo, const struct hide_target *t,
+		  uint64_t root_id, ns_alias_fn fn, void *ctx,
+		  struct wsbox_error *err)
+{
+	struct alias_walk w = {t, fn, ctx};
+	return each_below(mountinfo, root_id, visit_alias, &w, err);
+}
+
+/* Filesystems that describe the host, not hold a tree: a rootfs that has
+ * one mounted inside (a chroot with its /proc, `--rootfs /sys/fs/cgroup`
+ * on a v1 host) would show the host's processes, cgroups, devices or
+ * message queues through the recursive rootfs binds. */
+static const char *const host_describing_fs[] = {
+    "proc",	  "sysfs",   "cgroup",	    "cgroup2", "debugfs",   "tracefs",
+    "securityfs", "bpf",     "devtmpfs",    "devpts",  "configfs",  "pstore",
+    "efivarfs",	  "fusectl", "binfmt_misc", "mqueue",  "selinuxfs",
+};
+
+struct kernel_walk {
+	ns_kernel_fn fn;
+	void *ctx;
+};
+
+static int visit_kernel(const struct mount_entry *m, const char *at, void *ctx,
+			struct wsbox_error *err)
+{
+	const struct kernel_walk *w = ctx;
+	if (!at[0])
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(host_describing_fs); i++)
+		if (!strcmp(m->fstype, host_describing_fs[i]))
+			return w->fn(at + 1, m->id, m->fstype, w->ctx, err);
+	return 0;
+}
+
+int ns_kernel_mounts_each(char *mountinfo, uint64_t root_id, ns_kernel_fn fn,
+			  void *ctx, struct wsbox_error *err)
+{
+	struct kernel_walk w = {fn, ctx};
+	return each_below(mountinfo, root_id, visit_kernel, &w, err);
 }

@@ -286,6 +286,22 @@ static int hide_host_links(int root, struct wsbox_error *err)
  * entries are pieces of the store (a bind of its layers elsewhere) is the
  * store itself and gets covered. A piece that is not a directory (a bound
  * file) cannot take a tmpfs: refused. */
+/* An empty read-only tmpfs onto the directory fd (O_PATH) at rel. */
+static int cover_dir(int fd, const char *rel, struct wsbox_error *err)
+{
+	_cleanup_close_ int mnt =
+	    tmpfs_create(rel, "mode=0755,size=4k",
+			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			 err);
+	if (mnt < 0)
+		return mnt;
+	if (move_mount(mnt, "", fd, "",
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return wsbox_fail(err, errno, "hide `/%s`", rel);
+	return 0;
+}
+
 struct alias_cover {
 	int root, rootfs_fd; /* rootfs_fd: -1 unless plan.rootfs_in_store */
 	const struct hide_target *t;
@@ -318,20 +334,36 @@ static int cover_alias(const char *rel, bool piece, void *ctx,
 				  "`/%s` in the sandbox is a file of the store "
 				  "mounted there: unmount it on the host",
 				  rel);
-	_cleanup_close_ int mnt =
-	    tmpfs_create(rel, "mode=0755,size=4k",
-			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-			     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-			 err);
-	if (mnt < 0)
-		return mnt;
-	if (move_mount(mnt, "", fd, "",
-		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return wsbox_fail(err, errno, "hide `/%s`", rel);
-	return 0;
+	return cover_dir(fd, rel, err);
 }
 
-/* Hide each of plan->hide wherever else it shows under the new root
+/* A mount of a filesystem that describes the host, inside the rootfs
+ * (ns_kernel_mounts_each): covered while it is still the one mountinfo
+ * named (a mount below one already covered is out of reach). */
+static int cover_kernel_mount(const char *rel, uint64_t mnt_id,
+			      const char *fstype, void *ctx,
+			      struct wsbox_error *err)
+{
+	int root = *(const int *)ctx;
+	_cleanup_close_ int fd = open_beneath(root, rel, O_PATH);
+	if (fd < 0)
+		return 0;
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &sx) < 0)
+		return wsbox_fail(err, errno, "statx `/%s`", rel);
+	if (!(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id != mnt_id)
+		return 0;
+	if (!S_ISDIR(sx.stx_mode))
+		return wsbox_fail(err, 0,
+				  "`/%s` in the sandbox is a file of the "
+				  "host's %s mounted inside the rootfs: "
+				  "unmount it on the host",
+				  rel, fstype);
+	return cover_dir(fd, rel, err);
+}
+
+/* Hide each of plan->hide wherever else it shows under the new root, and
+ * every host-describing kernel filesystem the rootfs has mounted inside
  * (sandbox/ns_alias.c): run after the binds and after hide_path, so the
  * places already covered no longer match. */
 static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
@@ -355,7 +387,14 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* The host's kernel filesystems a rootfs brings along; wsbox's own
+	 * /proc, /sys and /dev are mounted after this. */
+	_cleanup_free_ char *table = NULL;
+	int r = mountinfo_read(&table, err);
+	if (r < 0)
+		return r;
+	return ns_kernel_mounts_each(table, sx.stx_mnt_id, cover_kernel_mount,
+				     &root, err);
 }
 
 /* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs

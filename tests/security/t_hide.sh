@@ -61,21 +61,29 @@ test_explicit_rootfs_slash_hides_home_run_var_tmp() {
 	assert_out 0
 }
 
+# shared_base NAME UNMOUNTS: root only (else skip), a wsbox-test user; a
+# dir $base under /var/lib that wsbox-test can reach, with its own copy of
+# the binary (the checkout may sit under /root); at exit UNMOUNTS (paths
+# below $base, recursively) are unmounted and $base removed.
+shared_base() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	id -u wsbox-test >/dev/null 2>&1 || { echo "no wsbox-test user"; exit 77; }
+	base=$(mktemp -d "/var/lib/wsbox-sec-$1.XXXXXX") || fail "mktemp in /var/lib"
+	shared_unmounts=$2
+	trap 'for m in $shared_unmounts; do umount -R "$base/$m" 2>/dev/null; done; rm -rf "$base"' EXIT
+	chmod 755 "$base"
+	cp "$WSBOX" "$base/wsbox" && chmod 755 "$base/wsbox" || fail "copy the binary"
+}
+
 # A bind mount of the store's parent shows the store again at another path,
 # through the rootfs's recursive binds: found in the mount table and
 # covered, in root mode and for a rootless user (whose task could read
 # every layer and cache entry there before); so is a piece of the store (its
 # layers dir) bound elsewhere. Root only: the binds are made on the host.
 test_store_through_a_bind_mount_alias_is_hidden() {
-	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-	id -u wsbox-test >/dev/null 2>&1 || { echo "no wsbox-test user"; exit 77; }
-	base=$(mktemp -d /var/lib/wsbox-sec-alias.XXXXXX) || fail "mktemp in /var/lib"
-	trap 'umount "$base/alias" "$base/piece" 2>/dev/null; rm -rf "$base"' EXIT
-	chmod 755 "$base"
+	shared_base alias "alias piece"
 	mkdir "$base/real" "$base/alias" "$base/piece"
 	chown wsbox-test: "$base/real"
-	# wsbox-test runs its own copy: the checkout may sit under /root.
-	cp "$WSBOX" "$base/wsbox" && chmod 755 "$base/wsbox" || fail "copy the binary"
 	ws exec --store "$base/real/rstore" -- sh -c 'echo mine > secret'
 	assert_rc 0
 	mount --bind "$base/real" "$base/alias" || fail "bind the store's parent"
@@ -118,4 +126,28 @@ test_store_piece_as_rootfs_is_not_shown() {
 	umount "$T/alias"
 	[ "$RC" != 0 ] || fail "the layer ran as the rootfs: $(cat "$T/out")"
 	! grep -q planted "$T/out" || fail "the layer's file was shown"
+}
+
+# A rootfs with the host's kernel filesystems mounted inside (a chroot
+# whose /proc was left mounted, a bind of /sys/fs/cgroup with its
+# controllers): the recursive rootfs binds cloned them, so a task listed
+# the host's processes and cgroups. Every procfs, sysfs, cgroup, devpts,
+# mqueue... mount the rootfs brings is covered, as root and rootless.
+test_rootfs_with_host_kernel_mounts_inside_is_covered() {
+	shared_base kfs "rf/var/cg rf/hostproc"
+	cp -a "$ROOTFS" "$base/rf" || fail "copy the rootfs"
+	mkdir -p "$base/rf/hostproc" "$base/rf/var/cg" "$base/s"
+	chown wsbox-test: "$base/s"
+	mount -t proc proc "$base/rf/hostproc" || fail "mount proc in the rootfs"
+	mount --rbind /sys/fs/cgroup "$base/rf/var/cg" || fail "bind the cgroups"
+	look='echo $(ls -A /hostproc | wc -l) $(find /var/cg -mindepth 2 2>/dev/null | wc -l) $(ls /proc | grep -c "^[0-9]")'
+	ws exec --no-cache --store "$STORE" --rootfs "$base/rf" -- sh -c "$look"
+	assert_rc 0
+	set -- $(cat "$T/out")
+	assert_eq "$1 $2" "0 0" "host proc entries, cgroup files seen as root"
+	[ "$3" -ge 1 ] || fail "the sandbox's own /proc is empty"
+	as wsbox-test "$base/wsbox" exec --no-cache --store "$base/s/store" --rootfs "$base/rf" -- sh -c "$look"
+	assert_eq "$AS_RC" 0 "rootless exec ($(head -c 300 "$T/as.out"))"
+	set -- $(cat "$T/as.out")
+	assert_eq "$1 $2" "0 0" "host proc entries, cgroup files seen rootless"
 }

@@ -143,6 +143,45 @@ static void test_mountinfo_unescapes_paths(void **state)
 	assert_false(mountinfo_next(&cur, &e));
 }
 
+/* Kernel filesystems a rootfs brings: the procfs and the cgroup mounts
+ * below the new root are named, with their ids and types; a procfs outside
+ * it, a tmpfs inside it and the new root itself are not. */
+struct kseen {
+	char got[8][160];
+	size_t n;
+};
+
+static int krecord(const char *rel, uint64_t id, const char *fstype, void *ctx,
+		   struct wsbox_error *err)
+{
+	(void)err;
+	struct kseen *s = ctx;
+	assert_true(s->n < 8);
+	snprintf(s->got[s->n++], sizeof s->got[0], "%s %llu %s", rel,
+		 (unsigned long long)id, fstype);
+	return 0;
+}
+
+static void test_kernel_mounts_each_names_host_filesystems(void **state)
+{
+	(void)state;
+	char t[] = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+		   "2 1 0:4 / /proc rw - proc proc rw\n"
+		   "30 1 0:50 / /m/r rw - tmpfs tmpfs rw\n"
+		   "31 30 8:1 /chroot/etc /m/r/etc ro - ext4 /dev/sda1 rw\n"
+		   "32 30 0:4 / /m/r/hostproc ro - proc proc rw\n"
+		   "33 30 0:26 / /m/r/var/cg ro - tmpfs tmpfs ro\n"
+		   "34 33 0:30 / /m/r/var/cg/memory ro - cgroup cgroup rw\n"
+		   "35 30 0:23 / /m/r/dev/mq ro - mqueue mqueue rw\n";
+	struct kseen s = {0};
+	struct wsbox_error err = {0};
+	assert_int_equal(ns_kernel_mounts_each(t, 30, krecord, &s, &err), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.got[0], "hostproc 32 proc");
+	assert_string_equal(s.got[1], "var/cg/memory 34 cgroup");
+	assert_string_equal(s.got[2], "dev/mq 35 mqueue");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_alias_each_target_at_a_mount_root),
 	    cmocka_unit_test(test_alias_each_refuses_a_missing_root_mount),
 	    cmocka_unit_test(test_mountinfo_unescapes_paths),
+	    cmocka_unit_test(test_kernel_mounts_each_names_host_filesystems),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);
 }
