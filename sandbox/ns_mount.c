@@ -276,16 +276,6 @@ static int hide_host_links(int root, struct wsbox_error *err)
 	return 0;
 }
 
-/* A candidate from ns_alias_each is covered only once confirmed: resolved
- * below the new root without symlinks (a mount point and a path inside a
- * filesystem have none), it must be the hidden directory itself or, for a
- * piece, on its filesystem still (not overmounted). What the ids cannot
- * resolve the task cannot reach that way either. With an imported rootfs
- * (plan.rootfs_in_store), a piece that is the rootfs's own entry, bound
- * there by populate_root, is the rootfs and stays; any other rootfs whose
- * entries are pieces of the store (a bind of its layers elsewhere) is the
- * store itself and gets covered. A piece that is not a directory (a bound
- * file) cannot take a tmpfs: refused. */
 /* An empty read-only tmpfs onto the directory fd (O_PATH) at rel. */
 static int cover_dir(int fd, const char *rel, struct wsbox_error *err)
 {
@@ -316,6 +306,16 @@ static bool is_rootfs_entry(const struct alias_cover *c, const char *rel,
 	       rs.st_dev == st->st_dev && rs.st_ino == st->st_ino;
 }
 
+/* A candidate from ns_alias_each is covered only once confirmed: resolved
+ * below the new root without symlinks (a mount point and a path inside a
+ * filesystem have none), it must be the hidden directory itself or, for a
+ * piece, on its filesystem still (not overmounted). What the ids cannot
+ * resolve the task cannot reach that way either. With an imported rootfs
+ * (plan.rootfs_in_store), a piece that is the rootfs's own entry, bound
+ * there by populate_root, is the rootfs and stays; any other rootfs whose
+ * entries are pieces of the store (a bind of its layers elsewhere) is the
+ * store itself and gets covered. A piece that is not a directory (a bound
+ * file) cannot take a tmpfs: refused. */
 static int cover_alias(const char *rel, bool piece, void *ctx,
 		       struct wsbox_error *err)
 {
@@ -375,24 +375,24 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 		return wsbox_fail(err, errno, "mount id of the new root");
 	if (!(sx.stx_mask & STATX_MNT_ID))
 		return wsbox_fail(err, ENOSYS, "mount id of the new root");
+	/* One read of the table for every walk (each splits a copy): what
+	 * an earlier walk covered is told apart when each place is
+	 * confirmed, not by reading the table again. */
+	_cleanup_free_ char *table = NULL;
+	int r = mountinfo_read(&table, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < plan->n_hide; i++) {
-		_cleanup_free_ char *table = NULL;
-		int r = mountinfo_read(&table, err);
-		if (r < 0)
-			return r;
+		_cleanup_free_ char *copy = xstrdup(table);
 		struct alias_cover c = {
 		    root, plan->rootfs_in_store ? rootfs_fd : -1, &hidden[i]};
-		r = ns_alias_each(table, &hidden[i], sx.stx_mnt_id, cover_alias,
+		r = ns_alias_each(copy, &hidden[i], sx.stx_mnt_id, cover_alias,
 				  &c, err);
 		if (r < 0)
 			return r;
 	}
 	/* The host's kernel filesystems a rootfs brings along; wsbox's own
 	 * /proc, /sys and /dev are mounted after this. */
-	_cleanup_free_ char *table = NULL;
-	int r = mountinfo_read(&table, err);
-	if (r < 0)
-		return r;
 	return ns_kernel_mounts_each(table, sx.stx_mnt_id, cover_kernel_mount,
 				     &root, err);
 }

@@ -36,7 +36,7 @@ void stdin_relay_pollfds(const struct stdin_relay *r, struct pollfd fds[2])
 }
 
 /* The end of the caller's stream, or of the task's interest in it. */
-static void finish(struct stdin_relay *r)
+void stdin_relay_close(struct stdin_relay *r)
 {
 	r->src = -1;
 	if (r->dst >= 0)
@@ -51,7 +51,8 @@ static void fill(struct stdin_relay *r)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		finish(r); /* EOF (or an error): the task reads its end */
+		stdin_relay_close(
+		    r); /* EOF (or an error): the task reads its end */
 		return;
 	}
 	r->off = 0;
@@ -64,7 +65,7 @@ static void flush(struct stdin_relay *r)
 	if (w < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (w < 0) {
-		finish(r); /* EPIPE: the task closed its stdin */
+		stdin_relay_close(r); /* EPIPE: the task closed its stdin */
 		return;
 	}
 	r->off += (size_t)w;
@@ -81,9 +82,4 @@ void stdin_relay_handle(struct stdin_relay *r, const struct pollfd fds[2])
 	 * reader gone shows as POLLERR and the write's EPIPE. */
 	if (r->dst >= 0 && r->off < r->len && (filled || fds[1].revents))
 		flush(r);
-}
-
-void stdin_relay_close(struct stdin_relay *r)
-{
-	finish(r);
 }
