@@ -250,8 +250,9 @@ void contain_child(const struct plan *plan, int sync_fd, int report_fd,
 	trace_phase("child mounts");
 	/* Bound this namespace's quotas before /proc/sys turns read-only:
 	 * max_user_namespaces 0 (a nested user namespace stays impossible
-	 * even if a seccomp policy has a gap), inotify/fanotify so no task
-	 * can take the host user's share (sandbox/ns_limits.c). */
+	 * even if a seccomp policy has a gap), inotify/fanotify and, without
+	 * --pids, the process count, so no task can take the host user's
+	 * share (sandbox/ns_limits.c). */
 	/* Same moment, same reason: SysV shared memory no process holds is
 	 * removed at once in this IPC namespace, so none outlives the task
 	 * even while the namespace lives (and /proc/sys is still writable).

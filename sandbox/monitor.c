@@ -554,6 +554,8 @@ static int limits_prepare(struct plan *p, struct sandbox_cgroup *cg,
 	unsigned need = cgroup_need(l), want = cgroup_want(l);
 	struct cgroup_choice c;
 
+	if (!l->pids)
+		p->limits.default_nproc = ns_limits_default_nproc();
 	if (!need && !want && !l->cgroup_parent)
 		return 0; /* nothing to limit: no cgroup cost either */
 	cgroup_choose(l->cgroup_parent, need, want, false, &c);

@@ -1,6 +1,7 @@
 /* ns_limits.c: child side, the per-user-namespace kernel quotas of the
- * sandbox (/proc/sys/user/max_*), written once by the child while /proc/sys
- * is still writable (contain.c calls this just before ns_mount_mask_proc). */
+ * sandbox (/proc/sys/user/max_*) and the rlimits counted the same way,
+ * written once by the child while /proc/sys is still writable (contain.c
+ * calls this just before ns_mount_mask_proc). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -60,29 +61,79 @@ static const struct ns_limit {
 /* A sandbox takes at most this share of a host quota. */
 #define NS_LIMIT_SHARE 8
 
+/* An unsigned count from the sysctl NAME under PROC (a procfs mount), or 0
+ * when it cannot be read. */
+static unsigned long sysctl_count(const char *proc, const char *name)
+{
+	_cleanup_free_ char *path = xasprintf("%s/sys/%s", proc, name);
+	_cleanup_free_ char *text = NULL;
+	struct wsbox_error ignored = {0};
+	size_t len;
+	if (read_file_at(AT_FDCWD, path, 64, &text, &len, &ignored) < 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || end == text || (*end != '\n' && *end))
+		return 0;
+	return v;
+}
+
 /* l's value, lowered to 1/NS_LIMIT_SHARE of the host's limit (at least 1)
  * when the host's is known; the fixed value when it is not. */
 static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
 {
 	unsigned long v = strtoul(l->value, NULL, 10);
-	_cleanup_free_ char *host = NULL;
-	if (l->host) {
-		_cleanup_free_ char *path =
-		    xasprintf("%s/proc/sys/%s", plan->root_mnt, l->host);
-		struct wsbox_error ignored = {0};
-		size_t len;
-		if (read_file_at(AT_FDCWD, path, 64, &host, &len, &ignored) < 0)
-			host = NULL;
-	}
-	if (host) {
-		char *end;
-		errno = 0;
-		unsigned long h = strtoul(host, &end, 10);
-		if (!errno && end != host && (*end == '\n' || !*end) &&
-		    h / NS_LIMIT_SHARE < v)
-			v = h / NS_LIMIT_SHARE ? h / NS_LIMIT_SHARE : 1;
-	}
+	/* The fs.* quotas are the same in every namespace, so the
+	 * sandbox's new /proc shows the host's. */
+	_cleanup_free_ char *proc = xasprintf("%s/proc", plan->root_mnt);
+	unsigned long h = l->host ? sysctl_count(proc, l->host) : 0;
+	if (h && h / NS_LIMIT_SHARE < v)
+		v = h / NS_LIMIT_SHARE ? h / NS_LIMIT_SHARE : 1;
 	return xasprintf("%lu", v);
+}
+
+/* x lowered to 1/NS_LIMIT_SHARE of itself, at least 1. */
+static rlim_t share_of(rlim_t x)
+{
+	return x / NS_LIMIT_SHARE ? x / NS_LIMIT_SHARE : 1;
+}
+
+/* The sandbox's process bound when the caller gave no --pids: pids and
+ * threads are a host-wide pool (kernel.pid_max, 32768 on many hosts, and
+ * kernel.threads-max), and a fork bomb under the inherited RLIMIT_NPROC
+ * (about 96k for a Debian user and for root) took every pid of the host,
+ * which then could not fork at all. Parent side: read from wsbox's own
+ * /proc, because a new PID namespace shows its own pid_max (Linux >= 6.14,
+ * 4194304) while its pids still come from ours. */
+uint64_t ns_limits_default_nproc(void)
+{
+	unsigned long pool = sysctl_count("/proc", "kernel/pid_max");
+	unsigned long threads = sysctl_count("/proc", "kernel/threads-max");
+	if (!pool || (threads && threads < pool))
+		pool = threads;
+	return pool ? share_of(pool) : 0;
+}
+
+/* Child side: RLIMIT_NPROC is counted per user of the sandbox's own user
+ * namespace (Linux >= 5.14), so the default is this sandbox's own process
+ * count, never above wsbox's own. An explicit --pids is the caller's
+ * (cgroup, or contain.c's rlimit) and sandbox_run leaves this at 0. */
+static int default_nproc(const struct plan *plan, struct wsbox_error *err)
+{
+	rlim_t v = plan->limits.default_nproc;
+	struct rlimit rl;
+	if (!v)
+		return 0;
+	if (getrlimit(RLIMIT_NPROC, &rl) < 0)
+		return wsbox_fail(err, errno, "getrlimit RLIMIT_NPROC");
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < v)
+		v = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max = v;
+	if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+		return wsbox_fail(err, errno, "setrlimit RLIMIT_NPROC %lu",
+				  (unsigned long)v);
+	return 0;
 }
 
 /* rlimits the kernel counts the same way (per user of each namespace,
@@ -91,7 +142,7 @@ static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
  * all of its inherited RLIMIT_MSGQUEUE (root: 800 KiB) in queues left host
  * root's mq_open EMFILE, and every other tenant's too. Each is lowered to
  * 1/NS_LIMIT_SHARE of wsbox's own (an unlimited one stays). */
-static int ns_limits_rlimits(struct wsbox_error *err)
+static int ns_limits_rlimits(const struct plan *plan, struct wsbox_error *err)
 {
 	static const int res[] = {RLIMIT_MSGQUEUE, RLIMIT_SIGPENDING};
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
@@ -100,19 +151,16 @@ static int ns_limits_rlimits(struct wsbox_error *err)
 			return wsbox_fail(err, errno, "getrlimit %d", res[i]);
 		if (rl.rlim_cur == RLIM_INFINITY)
 			continue;
-		rl.rlim_cur = rl.rlim_cur / NS_LIMIT_SHARE
-				  ? rl.rlim_cur / NS_LIMIT_SHARE
-				  : 1;
-		rl.rlim_max = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max = share_of(rl.rlim_cur);
 		if (setrlimit(res[i], &rl) < 0)
 			return wsbox_fail(err, errno, "setrlimit %d", res[i]);
 	}
-	return 0;
+	return default_nproc(plan, err);
 }
 
 int ns_limits_apply(const struct plan *plan, struct wsbox_error *err)
 {
-	int rl = ns_limits_rlimits(err);
+	int rl = ns_limits_rlimits(plan, err);
 	if (rl < 0)
 		return rl;
 	for (size_t i = 0; i < ARRAY_SIZE(ns_limits); i++) {

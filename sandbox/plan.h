@@ -42,6 +42,9 @@ struct limits {
 	/* Set by sandbox_run only, for the child: a cgroup enforces memory
 	 * and pids, so no rlimits on top. */
 	bool via_cgroup;
+	/* Set by sandbox_run only, when pids is 0: the RLIMIT_NPROC the
+	 * child sets instead, a share of the host's pids (ns_limits.c). */
+	uint64_t default_nproc;
 };
 
 struct plan {

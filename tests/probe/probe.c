@@ -1977,6 +1977,57 @@ static bool args_hold(char **args, int n)
 	return n == 0 || (n == 1 && !strcmp(args[0], "hold"));
 }
 
+/* Fork children that wait on a pipe until refused (RLIMIT_NPROC, a pids
+ * cgroup, the host's pid_max), bounded at args[0]; the count, then with
+ * "hold" keep them until stdin's EOF. The children end when the pipe's
+ * write end closes: here, or when the probe dies. */
+static void atk_pid_hog(char **args)
+{
+	long max = strtol(args[0], NULL, 10);
+	int gate[2], e = 0;
+	long n = 0;
+	char c;
+
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		say("pipe", errno);
+		return;
+	}
+	fflush(stdout);
+	for (; n < max; n++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			e = errno;
+			break;
+		}
+		if (pid == 0) {
+			close(gate[1]);
+			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+	}
+	say("fork until refused", e);
+	printf("processes: %ld\n", n);
+	fflush(stdout);
+	for (ssize_t r = 1; args[1] && r != 0;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno != EINTR)
+			break;
+	}
+	close(gate[1]);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+}
+
+static bool args_count_hold(char **args, int n)
+{
+	char *end;
+	if (n < 1 || n > 2 || (n == 2 && strcmp(args[1], "hold")))
+		return false;
+	long v = strtol(args[0], &end, 10);
+	return *args[0] && !*end && v > 0 && v <= 1 << 20;
+}
+
 static long i386_call(long nr, long a1)
 {
 #if defined(__x86_64__)
@@ -2384,6 +2435,8 @@ static const struct attack attacks[] = {
      "[hold]: mq_open and sigqueue until refused; hold until stdin EOF"},
     {"inotify_hog", atk_inotify_hog, args_hold,
      "[hold]: inotify_init1 until refused, count; hold until stdin EOF"},
+    {"pid_hog", atk_pid_hog, args_count_hold,
+     "N [hold]: fork up to N waiting children, count; hold until stdin EOF"},
     {"new_syscalls", atk_new_syscalls, NULL,
      "syscalls 459-470 and 1000 raw; the ones Docker denies"},
     {"abi", atk_abi, NULL, "x32 and int 0x80 syscalls"},

@@ -154,6 +154,31 @@ test_personality_addr_no_randomize() {
 		"personality(READ_IMPLIES_EXEC): errno=EPERM"
 }
 
+# hold_start LINE ATTACK ARGS...: `probe attack ATTACK ARGS... hold` in the
+# background, its stdin a FIFO this shell keeps open (so the task holds what
+# it took), output in $T/hog; returns once a line starting with LINE shows
+# (at most 60 s). hold_end closes the FIFO and waits; its status is the
+# exec's.
+hold_start() {
+	line=$1
+	shift
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache -- \
+		/probe attack "$@" hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
+	HOLD_PID=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q "^$line" "$T/hog" && [ $i -lt 1200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+hold_end() {
+	exec 9>&-
+	wait "$HOLD_PID"
+}
+
 # host_inotify: one inotify instance taken by this shell's user on the host
 # (python3, ctypes); prints "host inotify_init1: succeeded|errno=ENAME".
 host_inotify() {
@@ -202,19 +227,9 @@ print("host sigqueue: " + ("succeeded" if r == 0 else "errno=" + errno.errorcode
 # own, so the host keeps the rest while the task holds its share.
 test_mqueue_sigpending_rlimits_charged_to_the_host_user() {
 	need_python3
-	mkfifo "$T/hold"
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
-		/probe attack rlimit_ucounts_hog hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
-	hog=$!
-	exec 9>"$T/hold"
-	i=0
-	while ! grep -q '^queued signals:' "$T/hog" && [ $i -lt 1200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
+	hold_start 'queued signals:' rlimit_ucounts_hog
 	host_mq_sigqueue >"$T/host"
-	exec 9>&-
-	wait "$hog"
+	hold_end
 	assert_eq "$?" 0 "holding task's exit"
 	cp "$T/hog" "$T/out"
 	expect "mq_open until refused: errno=EMFILE"
@@ -249,23 +264,41 @@ test_inotify_watches_fanotify_marks_quota_is_a_share_of_the_hosts() {
 
 test_inotify_instances_exhausted_per_user_quota() {
 	need_python3
-	mkfifo "$T/hold"
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" -- \
-		/probe attack inotify_hog hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
-	hog=$!
-	exec 9>"$T/hold"
-	i=0
-	while ! grep -q '^inotify instances:' "$T/hog" && [ $i -lt 1200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
+	hold_start 'inotify instances:' inotify_hog
 	host_inotify >"$T/host"
 	attack inotify_hog
-	exec 9>&-
-	wait "$hog"
+	hold_end
 	assert_eq "$?" 0 "holding task's exit"
 	assert_eq "$(cat "$T/host")" "host inotify_init1: succeeded" "host, while a task holds its quota"
 	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 16"
 	cp "$T/hog" "$T/out"
 	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 16"
+}
+
+# A fork bomb without --pids: pids and threads are one pool for the whole
+# host (kernel.pid_max, 32768 here, and kernel.threads-max), and the
+# inherited RLIMIT_NPROC (about 96k) is above it, so one task could take
+# every pid and leave the host and every tenant unable to fork. Without
+# --pids a sandbox gets 1/8 of the smaller pool as its RLIMIT_NPROC
+# (counted in its own user namespace). The bomb is bounded at that share
+# plus 256, so without the defence it takes only that much of the host.
+test_fork_bomb_without_pids_takes_only_a_share_of_host_pids() {
+	pool=$(cat /proc/sys/kernel/pid_max)
+	threads=$(cat /proc/sys/kernel/threads-max)
+	[ "$threads" -lt "$pool" ] && pool=$threads
+	share=$((pool / 8))
+	[ "$share" -le 8192 ] || { echo "host's share $share: a bomb that large is too big for this suite"; exit 77; }
+	hold_start 'processes:' pid_hog $((share + 256))
+	host=$(sh -c 'echo forked' 2>&1)
+	wsx --no-cache -- sh -c 'echo second task'
+	hold_end
+	assert_eq "$?" 0 "holding task's exit: $(head -c 300 "$T/hog-err")"
+	assert_eq "$host" forked "host fork while a task holds its share"
+	assert_rc 0
+	assert_out "second task"
+	cp "$T/hog" "$T/out"
+	expect "fork until refused: errno=EAGAIN"
+	n=$(sed -n 's/^processes: //p' "$T/out")
+	[ "$n" -lt "$share" ] && [ "$n" -gt $((share / 2)) ] ||
+		fail "the task forked $n processes; the host's share is $share of $pool"
 }

@@ -1,10 +1,13 @@
 /* doctor/cgroup.c: whether --memory/--pids/--cpus get a cgroup v2 leaf, v1
- * leaves or fall back to rlimits, decided by the same code exec uses. */
+ * leaves or fall back to rlimits, decided by the same code exec uses; and
+ * the process bound a sandbox gets without --pids. */
 #include "sandbox/cli/doctor/doctor.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/ns.h"
 
 /* The very decision `wsbox exec --memory/--pids` makes (cgroup.c), in
  * probe-only mode: nothing is created or enabled. */
@@ -46,4 +49,22 @@ void probe_cgroup(struct doctor *d)
 	    "each task gets a leaf cgroup under %s with %s (%s)%s%s%s",
 	    c.parent, names, c.facts, c.why[0] ? "; " : "", c.why,
 	    c.have & CG_CPU ? "" : ": --cpus not enforced");
+}
+
+/* The same number sandbox_run gives the child (ns_limits.c). */
+void probe_default_pids(struct doctor *d)
+{
+	uint64_t n = ns_limits_default_nproc();
+	if (!n) {
+		doctor_report(d, LVL_WARN, "processes",
+			      "neither kernel.pid_max nor kernel.threads-max "
+			      "is readable: without --pids a task may take "
+			      "every pid of the host");
+		return;
+	}
+	doctor_report(d, LVL_OK, "processes",
+		      "without --pids each sandbox may run %" PRIu64
+		      " processes and threads (RLIMIT_NPROC, 1/8 of the "
+		      "host's pid_max or threads-max)",
+		      n);
 }

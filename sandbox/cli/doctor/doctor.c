@@ -144,6 +144,7 @@ int cmd_doctor(int argc, char **argv)
 	probe_idmap(&d);
 	probe_seccomp(&d);
 	probe_cgroup(&d);
+	probe_default_pids(&d);
 	probe_netns(&d);
 	probe_kernel(&d);
 	probe_landlock(&d);

@@ -84,16 +84,17 @@ struct userns_facts {
 enum level userns_verdict(const struct userns_facts *f, char *buf, size_t size);
 
 /* ---- the probes, in the order doctor runs them ---- */
-void probe_userns(struct doctor *d);	 /* userns.c */
-void probe_namespaces(struct doctor *d); /* namespaces.c */
-void probe_overlay(struct doctor *d);	 /* overlay.c */
-void probe_fuse(struct doctor *d);	 /* overlay.c */
-void probe_strategies(struct doctor *d); /* strategy.c */
-void probe_idmap(struct doctor *d);	 /* idmap.c */
-void probe_seccomp(struct doctor *d);	 /* seccomp.c */
-void probe_cgroup(struct doctor *d);	 /* cgroup.c */
-void probe_netns(struct doctor *d);	 /* namespaces.c */
-void probe_kernel(struct doctor *d);	 /* kernel.c */
-void probe_landlock(struct doctor *d);	 /* landlock.c */
+void probe_userns(struct doctor *d);	   /* userns.c */
+void probe_namespaces(struct doctor *d);   /* namespaces.c */
+void probe_overlay(struct doctor *d);	   /* overlay.c */
+void probe_fuse(struct doctor *d);	   /* overlay.c */
+void probe_strategies(struct doctor *d);   /* strategy.c */
+void probe_idmap(struct doctor *d);	   /* idmap.c */
+void probe_seccomp(struct doctor *d);	   /* seccomp.c */
+void probe_cgroup(struct doctor *d);	   /* cgroup.c */
+void probe_default_pids(struct doctor *d); /* cgroup.c */
+void probe_netns(struct doctor *d);	   /* namespaces.c */
+void probe_kernel(struct doctor *d);	   /* kernel.c */
+void probe_landlock(struct doctor *d);	   /* landlock.c */
 
 #endif
