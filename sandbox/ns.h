@@ -41,10 +41,6 @@ int ns_net_loopback_up(struct wsbox_error *err);
  * queued signals, processes when there is no --pids). */
 int ns_limits_apply(const struct plan *plan, struct wsbox_error *err);
 
-/* Parent side: the process bound a sandbox gets without --pids, 1/8 of the
- * host's pid_max or threads-max (the smaller); 0 if neither is readable. */
-uint64_t ns_limits_default_nproc(void);
-
 /* ns_alias.c: child side. A directory to hide (plan->hide[i]) as its
  * filesystem knows it, taken before the ids drop (the task's ids may not
  * resolve its path). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sandbox/ns.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
 

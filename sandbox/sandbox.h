@@ -71,6 +71,11 @@ int sandbox_exit_status(const struct sandbox_result *res);
 bool sandbox_limits_note(const struct sandbox_result *res,
 			 const struct limits *l, char *buf, size_t cap);
 
+/* ns_limits.c: the process bound a sandbox gets without --pids, 1/8 of the
+ * host's pid_max or threads-max (the smaller); 0 if neither is readable.
+ * sandbox_run applies it; doctor prints it. */
+uint64_t ns_limits_default_nproc(void);
+
 /* ns_user.c, root mode: the host id range tasks map to (README "Ownership").
  * The CLI resolves it; idmap.h shows layers to those ids.
  *

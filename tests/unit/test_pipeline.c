@@ -149,6 +149,92 @@ static void test_pipeline_cycle_names_its_tasks(void **state)
 	pipeline_free(&p);
 }
 
+/* `[` N deep then `]` N deep as the value of `run`. */
+static char *nested(size_t n)
+{
+	const char *head = "tasks:\n  a:\n    run: ";
+	size_t h = strlen(head);
+	char *t = xcalloc(h + 2 * n + 2, 1);
+	memcpy(t, head, h);
+	memset(t + h, '[', n);
+	memset(t + h + n, ']', n);
+	t[h + 2 * n] = '\n';
+	return t;
+}
+
+/* Nesting past 32: libyaml's scanner is quadratic in it (100,000 levels
+ * took about 14 s before the bound, and then said `run` wants strings). */
+static void test_pipeline_deep_nesting_refused(void **state)
+{
+	(void)state;
+	struct pipeline p;
+	struct wsbox_error e;
+	char *text = nested(100000);
+	assert_true(parse(text, &p, &e) < 0);
+	assert_string_equal(e.msg, "p.yml:3: collections nested more than 32 "
+				   "deep");
+	pipeline_free(&p);
+	free(text);
+	text = nested(29); /* 32 levels with the three mappings above */
+	assert_true(parse(text, &p, &e) < 0);
+	assert_string_equal(e.msg, "p.yml:3: task `a`: `run` wants a list of "
+				   "strings");
+	pipeline_free(&p);
+	free(text);
+}
+
+/* 1001 tasks aliasing one with 1000 `env` entries: about 2,000,000 nodes
+ * once expanded from a file of 30 KB (before the bound: a million --env
+ * options, and a file of 268 KB grew to 6.7 GB). */
+static void test_pipeline_alias_expansion_bounded(void **state)
+{
+	(void)state;
+	size_t size = 64 << 10, off = 0;
+	char *text = xcalloc(size, 1);
+	off += (size_t)snprintf(text + off, size - off,
+				"tasks:\n  t0: &x\n    run: echo\n    env:\n");
+	for (int i = 0; i < 1000; i++)
+		off += (size_t)snprintf(text + off, size - off,
+					"      K%d: v\n", i);
+	for (int i = 1; i <= 1000; i++)
+		off +=
+		    (size_t)snprintf(text + off, size - off, "  t%d: *x\n", i);
+	assert_true(off < size);
+	struct pipeline p;
+	struct wsbox_error e;
+	assert_true(parse(text, &p, &e) < 0);
+	assert_string_equal(e.msg, "p.yml:1502: more than 1000000 nodes once "
+				   "its aliases are expanded");
+	pipeline_free(&p);
+	free(text);
+}
+
+static void test_pipeline_aliases_within_bounds(void **state)
+{
+	(void)state;
+	struct pipeline p;
+	struct wsbox_error e;
+	assert_int_equal(parse("tasks:\n"
+			       "  a:\n    run: x\n    env: &common {CC: gcc}\n"
+			       "  b:\n    run: y\n    env: *common\n"
+			       "    needs: &up [a]\n"
+			       "  c:\n    run: z\n    needs: *up\n",
+			       &p, &e),
+			 0);
+	assert_int_equal(p.n, 3);
+	char *s = joined(&p.tasks[1].opts);
+	assert_string_equal(s, "--env CC=gcc");
+	free(s);
+	assert_int_equal(p.tasks[2].need_idx[0], 0);
+	pipeline_free(&p);
+	/* An alias inside what it names: a loop in the document. */
+	assert_true(parse("tasks: &t\n  a:\n    run: x\n    env: {A: *t}\n", &p,
+			  &e) < 0);
+	assert_string_equal(e.msg,
+			    "p.yml:4: an alias inside the node it names: `*t`");
+	pipeline_free(&p);
+}
+
 static char *digest_of(const char *text, size_t task)
 {
 	struct pipeline p;
@@ -189,6 +275,9 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_tasks_commands_and_options),
 	    cmocka_unit_test(test_pipeline_refusals_name_the_line),
 	    cmocka_unit_test(test_pipeline_cycle_names_its_tasks),
+	    cmocka_unit_test(test_pipeline_deep_nesting_refused),
+	    cmocka_unit_test(test_pipeline_alias_expansion_bounded),
+	    cmocka_unit_test(test_pipeline_aliases_within_bounds),
 	    cmocka_unit_test(test_pipeline_digest_follows_the_definition),
 	};
 	return FX_RUN_TESTS(tests, NULL, NULL);

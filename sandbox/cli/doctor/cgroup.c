@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "sandbox/cgroup.h"
-#include "sandbox/ns.h"
+#include "sandbox/sandbox.h"
 
 /* The very decision `wsbox exec --memory/--pids` makes (cgroup.c), in
  * probe-only mode: nothing is created or enabled. */
