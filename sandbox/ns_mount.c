@@ -397,6 +397,21 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 				     &root, err);
 }
 
+/* The host's cgroup hierarchies under the bound /sys list every cgroup of
+ * the host, other tenants' task leaves among them, with their processes'
+ * host pids and their memory and CPU use. The sandbox's cgroup namespace
+ * does not change what a bind of the host's mounts shows, so they are
+ * covered; a task's own limits are wsbox's to report (docs/sandbox.md
+ * "Limits"). */
+static int hide_host_cgroups(int root, struct wsbox_error *err)
+{
+	_cleanup_close_ int fd =
+	    open_beneath(root, "sys/fs/cgroup", O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return 0; /* no cgroup mount point on this host */
+	return cover_dir(fd, "sys/fs/cgroup", err);
+}
+
 /* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs
  * on a tmpfs of that size, so the kernel stops the task's writes at the
  * limit (ENOSPC) instead of capture finding the damage on the store's disk
@@ -705,12 +720,12 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
 	/* /sys: the host's, read-only, when the host root is used; otherwise
 	 * left as an empty directory (a fresh sysfs would still describe the
 	 * host's hardware). */
-	if (is_host_root(plan)) {
-		r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	if (!is_host_root(plan))
+		return 0;
+	r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
+	if (r < 0)
+		return r;
+	return hide_host_cgroups(root, err);
 }
 
 /* Files masked with /dev/null and directories made read-only or hidden, as

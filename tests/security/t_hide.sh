@@ -61,6 +61,30 @@ test_explicit_rootfs_slash_hides_home_run_var_tmp() {
 	assert_out 0
 }
 
+# The host root's /sys is the host's, bound read-only, cgroup hierarchies
+# included: a task listed every cgroup of the host, another task's limit
+# leaf (wsbox-PID-RAND) among them with its processes' host pids and its
+# memory use, whatever its cgroup namespace (a bind shows the host's view).
+# /sys/fs/cgroup is covered; the rest of /sys stays.
+test_host_root_sys_shows_no_cgroup_of_the_host() {
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --memory 64M \
+		-- sh -c 'echo held; read x' <"$T/hold" >"$T/holder" 2>&1 &
+	holder=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q held "$T/holder" && [ $i -lt 400 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	ws exec --store "$STORE" --no-cache -- sh -c \
+		'echo "$(ls -A /sys/fs/cgroup | wc -l) $(find /sys/fs/cgroup -maxdepth 6 -name "wsbox-*" 2>/dev/null | wc -l) $(ls /sys/devices >/dev/null && echo devices)"'
+	exec 9>&-
+	wait "$holder"
+	assert_rc 0
+	assert_out "0 0 devices"
+}
+
 # shared_base NAME UNMOUNTS: root only (else skip), a wsbox-test user; a
 # dir $base under /var/lib that wsbox-test can reach, with its own copy of
 # the binary (the checkout may sit under /root); at exit UNMOUNTS (paths
