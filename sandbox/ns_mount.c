@@ -397,12 +397,12 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 				     &root, err);
 }
 
-/* The host's cgroup hierarchies under the bound /sys list every cgroup of
- * the host, other tenants' task leaves among them, with their processes'
- * host pids and their memory and CPU use. The sandbox's cgroup namespace
- * does not change what a bind of the host's mounts shows, so they are
- * covered; a task's own limits are wsbox's to report (docs/sandbox.md
- * "Limits"). */
+/* With --net host: the host's cgroup hierarchies under the bound /sys list
+ * every cgroup of the host, other tenants' task leaves among them, with
+ * their processes' host pids and their memory and CPU use. The sandbox's
+ * cgroup namespace does not change what a bind of the host's mounts shows,
+ * so they are covered; a task's own limits are wsbox's to report
+ * (docs/sandbox.md "Limits"). */
 static int hide_host_cgroups(int root, struct wsbox_error *err)
 {
 	_cleanup_close_ int fd =
@@ -577,6 +577,27 @@ static int mount_proc(int root, struct wsbox_error *err)
 	return 0;
 }
 
+/* A fresh sysfs, read-only: the kernel shows the network devices of the
+ * mounter's network namespace, so only `lo` (it takes CAP_SYS_ADMIN over
+ * that namespace, which the sandbox's user namespace owns). */
+static int mount_sysfs(int root, struct wsbox_error *err)
+{
+	_cleanup_close_ int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return wsbox_fail(err, errno, "fsopen sysfs");
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return wsbox_fail(err, errno, "create /sys");
+	_cleanup_close_ int mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC,
+		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return wsbox_fail(err, errno, "fsmount /sys");
+	if (move_mount(mnt, "", root, "sys", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return wsbox_fail(err, errno, "mount /sys");
+	return 0;
+}
+
 /* Minimal /dev: a tmpfs with the harmless host device nodes bound in (a
  * user namespace cannot mknod), a private devpts and /dev/shm. */
 static int mount_dev(int root, uint64_t memory_bytes, struct wsbox_error *err)
@@ -717,11 +738,17 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
 			   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (r < 0)
 		return r;
-	/* /sys: the host's, read-only, when the host root is used; otherwise
-	 * left as an empty directory (a fresh sysfs would still describe the
-	 * host's hardware). */
+	/* /sys, when the host root is used: a sysfs of the sandbox's own
+	 * network namespace, read-only, without the host's mounts under it
+	 * (cgroups, securityfs, bpf, fuse connections...); with --net host the
+	 * kernel allows no new sysfs (the namespace is the host's), so the
+	 * host's, bound read-only, its cgroups covered. With another rootfs
+	 * /sys stays an empty directory: a sysfs still describes the host's
+	 * hardware. */
 	if (!is_host_root(plan))
 		return 0;
+	if (plan->net == NET_NONE)
+		return mount_sysfs(root, err);
 	r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
 	if (r < 0)
 		return r;

@@ -61,11 +61,14 @@ test_explicit_rootfs_slash_hides_home_run_var_tmp() {
 	assert_out 0
 }
 
-# The host root's /sys is the host's, bound read-only, cgroup hierarchies
-# included: a task listed every cgroup of the host, another task's limit
+# The host root's /sys was the host's, bound read-only, with every mount
+# under it: a task listed every cgroup of the host, another task's limit
 # leaf (wsbox-PID-RAND) among them with its processes' host pids and its
-# memory use, whatever its cgroup namespace (a bind shows the host's view).
-# /sys/fs/cgroup is covered; the rest of /sys stays.
+# memory use, whatever its cgroup namespace (a bind shows the host's view),
+# and the host's network devices with their traffic counters. Now a sysfs of
+# the sandbox's own network namespace (only `lo`, nothing mounted under it);
+# with --net host, where no new sysfs is allowed, the host's with
+# /sys/fs/cgroup covered.
 test_host_root_sys_shows_no_cgroup_of_the_host() {
 	mkfifo "$T/hold"
 	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --memory 64M \
@@ -77,12 +80,16 @@ test_host_root_sys_shows_no_cgroup_of_the_host() {
 		sleep 0.05
 		i=$((i + 1))
 	done
-	ws exec --store "$STORE" --no-cache -- sh -c \
-		'echo "$(ls -A /sys/fs/cgroup | wc -l) $(find /sys/fs/cgroup -maxdepth 6 -name "wsbox-*" 2>/dev/null | wc -l) $(ls /sys/devices >/dev/null && echo devices)"'
+	look='echo "$(ls -A /sys/fs/cgroup | wc -l) $(find /sys/fs/cgroup -maxdepth 6 -name "wsbox-*" 2>/dev/null | wc -l) $(ls /sys/devices >/dev/null && echo devices)"'
+	ws exec --store "$STORE" --no-cache -- sh -c "$look; ls /sys/class/net"
+	cp "$T/out" "$T/none"
+	ws exec --store "$STORE" --no-cache --net host -- sh -c "$look"
 	exec 9>&-
 	wait "$holder"
 	assert_rc 0
 	assert_out "0 0 devices"
+	assert_eq "$(cat "$T/none")" "0 0 devices
+lo" "with --net none"
 }
 
 # shared_base NAME UNMOUNTS: root only (else skip), a wsbox-test user; a
