@@ -560,21 +560,28 @@ static int mount_workspace(const struct plan *plan, int root, int *upper_fs,
 	return 0;
 }
 
+/* A new instance of filesystem `type` at root/dir, with attrs. */
+static int mount_fresh(int root, const char *type, const char *dir,
+		       unsigned attrs, struct wsbox_error *err)
+{
+	_cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return wsbox_fail(err, errno, "fsopen %s", type);
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return wsbox_fail(err, errno, "create /%s", dir);
+	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (mnt < 0)
+		return wsbox_fail(err, errno, "fsmount /%s", dir);
+	if (move_mount(mnt, "", root, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return wsbox_fail(err, errno, "mount /%s", dir);
+	return 0;
+}
+
 static int mount_proc(int root, struct wsbox_error *err)
 {
-	_cleanup_close_ int fs = fsopen("proc", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return wsbox_fail(err, errno, "fsopen proc");
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return wsbox_fail(err, errno, "create /proc");
-	_cleanup_close_ int mnt =
-	    fsmount(fs, FSMOUNT_CLOEXEC,
-		    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (mnt < 0)
-		return wsbox_fail(err, errno, "fsmount /proc");
-	if (move_mount(mnt, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return wsbox_fail(err, errno, "mount /proc");
-	return 0;
+	return mount_fresh(
+	    root, "proc", "proc",
+	    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 }
 
 /* A fresh sysfs, read-only: the kernel shows the network devices of the
@@ -582,20 +589,10 @@ static int mount_proc(int root, struct wsbox_error *err)
  * that namespace, which the sandbox's user namespace owns). */
 static int mount_sysfs(int root, struct wsbox_error *err)
 {
-	_cleanup_close_ int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return wsbox_fail(err, errno, "fsopen sysfs");
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return wsbox_fail(err, errno, "create /sys");
-	_cleanup_close_ int mnt =
-	    fsmount(fs, FSMOUNT_CLOEXEC,
-		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			MOUNT_ATTR_NOEXEC);
-	if (mnt < 0)
-		return wsbox_fail(err, errno, "fsmount /sys");
-	if (move_mount(mnt, "", root, "sys", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return wsbox_fail(err, errno, "mount /sys");
-	return 0;
+	return mount_fresh(root, "sysfs", "sys",
+			   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			   err);
 }
 
 /* Minimal /dev: a tmpfs with the harmless host device nodes bound in (a
