@@ -4,8 +4,10 @@
  * calls this just before ns_mount_mask_proc). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -33,30 +35,38 @@ static const struct ns_limit {
 	 * host root's quota on a host with 8 GiB or less (the kernel gives
 	 * about 8k watches per GiB), so one task could take it. */
 	const char *host;
+	/* --quota NAME for it, or NULL when it is not the caller's to set
+	 * (namespaces stay closed). */
+	const char *opt;
+	enum ns_quota quota;
 } ns_limits[] = {
     /* Nested user namespaces: closed (seccomp denies them too). */
-    {"max_user_namespaces", "0", NULL},
+    {"max_user_namespaces", "0", NULL, NULL, 0},
     /* A build or test watcher needs a few instances; host default 128. */
-    {"max_inotify_instances", "16", "fs/inotify/max_user_instances"},
+    {"max_inotify_instances", "16", "fs/inotify/max_user_instances",
+     "inotify-instances", QUOTA_INOTIFY_INSTANCES},
     /* Watches: one per watched directory; the host's default scales with
      * RAM (about 8k per GiB, at most 1M). */
-    {"max_inotify_watches", "65536", "fs/inotify/max_user_watches"},
+    {"max_inotify_watches", "65536", "fs/inotify/max_user_watches",
+     "inotify-watches", QUOTA_INOTIFY_WATCHES},
     /* fanotify (Linux >= 5.13 for unprivileged use); host default 128
      * groups and marks scaled like the watches. */
-    {"max_fanotify_groups", "16", "fs/fanotify/max_user_groups"},
-    {"max_fanotify_marks", "65536", "fs/fanotify/max_user_marks"},
+    {"max_fanotify_groups", "16", "fs/fanotify/max_user_groups",
+     "fanotify-groups", QUOTA_FANOTIFY_GROUPS},
+    {"max_fanotify_marks", "65536", "fs/fanotify/max_user_marks",
+     "fanotify-marks", QUOTA_FANOTIFY_MARKS},
     /* No task may make namespaces (seccomp and no capabilities already
      * stop it); the sandbox's own were made before these are written.
      * Mount namespaces get a few: the child's later binds clone trees
      * with open_tree(OPEN_TREE_CLONE), and each clone is an anonymous
      * mount namespace charged here until its fd is closed. */
-    {"max_mnt_namespaces", "16", NULL},
-    {"max_ipc_namespaces", "0", NULL},
-    {"max_net_namespaces", "0", NULL},
-    {"max_pid_namespaces", "0", NULL},
-    {"max_uts_namespaces", "0", NULL},
-    {"max_cgroup_namespaces", "0", NULL},
-    {"max_time_namespaces", "0", NULL},
+    {"max_mnt_namespaces", "16", NULL, NULL, 0},
+    {"max_ipc_namespaces", "0", NULL, NULL, 0},
+    {"max_net_namespaces", "0", NULL, NULL, 0},
+    {"max_pid_namespaces", "0", NULL, NULL, 0},
+    {"max_uts_namespaces", "0", NULL, NULL, 0},
+    {"max_cgroup_namespaces", "0", NULL, NULL, 0},
+    {"max_time_namespaces", "0", NULL, NULL, 0},
 };
 
 /* A sandbox takes at most this share of a host quota. */
@@ -80,10 +90,13 @@ static unsigned long sysctl_count(const char *proc, const char *name)
 	return v;
 }
 
-/* l's value, lowered to 1/NS_LIMIT_SHARE of the host's limit (at least 1)
- * when the host's is known; the fixed value when it is not. */
+/* l's value: the caller's --quota, else the table's lowered to
+ * 1/NS_LIMIT_SHARE of the host's limit (at least 1) when the host's is
+ * known, else the table's. */
 static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
 {
+	if (l->opt && plan->limits.quota_set[l->quota])
+		return xasprintf("%" PRIu64, plan->limits.quota[l->quota]);
 	unsigned long v = strtoul(l->value, NULL, 10);
 	/* The fs.* quotas are the same in every namespace, so the
 	 * sandbox's new /proc shows the host's. */
@@ -92,6 +105,18 @@ static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
 	if (h && h / NS_LIMIT_SHARE < v)
 		v = h / NS_LIMIT_SHARE ? h / NS_LIMIT_SHARE : 1;
 	return xasprintf("%lu", v);
+}
+
+int ns_limits_quota(const char *name, uint64_t *host_max)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_limits); i++) {
+		const struct ns_limit *l = &ns_limits[i];
+		if (l->opt && !strcmp(l->opt, name)) {
+			*host_max = sysctl_count("/proc", l->host);
+			return (int)l->quota;
+		}
+	}
+	return -1;
 }
 
 /* x lowered to 1/NS_LIMIT_SHARE of itself, at least 1. */

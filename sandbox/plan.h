@@ -27,6 +27,16 @@ enum workspace_strategy {
 	WS_COPY,
 };
 
+/* The per-user-namespace kernel quotas `--quota NAME=N` sets
+ * (sandbox/ns_limits.c; docs/sandbox.md "Namespaces"). */
+enum ns_quota {
+	QUOTA_INOTIFY_INSTANCES,
+	QUOTA_INOTIFY_WATCHES,
+	QUOTA_FANOTIFY_GROUPS,
+	QUOTA_FANOTIFY_MARKS,
+	QUOTA_COUNT,
+};
+
 /* Enforced by a per-sandbox cgroup v2 leaf when a delegated cgroup has the
  * controllers (sandbox/cgroup.c), else by the nearest rlimits (contain.c). */
 struct limits {
@@ -42,6 +52,10 @@ struct limits {
 	/* Set by sandbox_run only, for the child: a cgroup enforces memory
 	 * and pids, so no rlimits on top. */
 	bool via_cgroup;
+	/* --quota NAME=N: quota_set[q] says N is in quota[q]; else the
+	 * default share of the host's limit. */
+	bool quota_set[QUOTA_COUNT];
+	uint64_t quota[QUOTA_COUNT];
 	/* Set by sandbox_run only, when pids is 0: the RLIMIT_NPROC the
 	 * child sets instead, a share of the host's pids (ns_limits.c). */
 	uint64_t default_nproc;

@@ -76,6 +76,12 @@ bool sandbox_limits_note(const struct sandbox_result *res,
  * sandbox_run applies it; doctor prints it. */
 uint64_t ns_limits_default_nproc(void);
 
+/* ns_limits.c: `--quota NAME=N`'s NAME (`inotify-instances`,
+ * `inotify-watches`, `fanotify-groups`, `fanotify-marks`) as an
+ * enum ns_quota, or -1; *host_max is the host's own limit for it (the most
+ * a quota may be), 0 when it cannot be read (the kernel lacks it). */
+int ns_limits_quota(const char *name, uint64_t *host_max);
+
 /* ns_user.c, root mode: the host id range tasks map to (README "Ownership").
  * The CLI resolves it; idmap.h shows layers to those ids.
  *

@@ -49,7 +49,7 @@ _wsbox()
 		;;
 	--run | --task | --parent | --save | --env | --env-pass | --uid | --gid | \
 		--cache-key-extra | --remote | --owner-pid | --restart | -j | --jobs | \
-		--hostname | --timeout | --memory | --pids | --cpus | --mutex | \
+		--hostname | --timeout | --memory | --pids | --cpus | --mutex | --quota | \
 		--idmap-base | --tenant | --release-tenant | --max-layer-size | --max-log-size | \
 		--name | --cache-max-bytes)
 		return
@@ -61,7 +61,7 @@ _wsbox()
 	exec)
 		words="--store --run --task --parent --rootfs --ro --save --env
 		       --env-pass --cwd --uid --gid --hostname --net --timeout
-		       --memory --pids --cpus --cgroup-parent --idmap-base --tenant
+		       --memory --pids --cpus --quota --cgroup-parent --idmap-base --tenant
 		       --no-cache --events --mutex --policy --max-layer-size --max-log-size
 		       --strategy --keep-failed --cache-key-extra --remote
 		       --remote-insecure --remote-compression --"

@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox/sandbox.h"
 #include "sandbox/strategy.h"
 #include "sandbox/util/cleanup.h"
 #include "sandbox/util/fs.h"
@@ -190,6 +192,7 @@ enum {
 	OPT_MUTEX,
 	OPT_IDMAP_BASE,
 	OPT_TENANT,
+	OPT_QUOTA,
 	OPT_STRATEGY,
 	OPT_CPUS,
 	OPT_CGROUP_PARENT,
@@ -231,6 +234,8 @@ static const struct exec_option {
      "kill the sandbox after SEC seconds (exit 124)"},
     {"memory", OPT_MEMORY, "SIZE", "memory limit, e.g. 512M"},
     {"pids", OPT_PIDS, "N", "limit on processes and threads"},
+    {"quota", OPT_QUOTA, "NAME=N",
+     "inotify/fanotify quota (default: 1/8 host's)"},
     {"cpus", OPT_CPUS, "N", "CPU limit, e.g. 2 or 0.5 (cgroup only)"},
     {"cgroup-parent", OPT_CGROUP_PARENT, "DIR",
      "delegated cgroup v2 dir for the task's leaf"},
@@ -442,6 +447,40 @@ static int set_view_option(struct exec_opts *o, int c, const char *arg,
 	return 1;
 }
 
+/* --quota NAME=N: one of the sandbox's per-user-namespace quotas, from 0 up
+ * to the host's own limit (ns_limits.c gives the names and the host's). */
+static int set_quota(struct exec_opts *o, const char *arg,
+		     struct wsbox_error *err)
+{
+	_cleanup_free_ char *name = xstrdup(arg);
+	char *eq = strchr(name, '=');
+	if (eq)
+		*eq = '\0';
+	uint64_t host = 0;
+	int q = eq ? ns_limits_quota(name, &host) : -1;
+	unsigned long v;
+	if (q < 0)
+		return wsbox_fail(err, 0,
+				  "--quota `%s`: want NAME=N, NAME one of "
+				  "inotify-instances, inotify-watches, "
+				  "fanotify-groups, fanotify-marks",
+				  arg);
+	if (!host)
+		return wsbox_fail(err, 0,
+				  "--quota `%s`: this kernel has no %s quota",
+				  arg, name);
+	if (parse_uint(eq + 1, ULONG_MAX, &v) < 0 || v > host)
+		return wsbox_fail(err, 0,
+				  "--quota `%s`: want 0..%" PRIu64
+				  " (the host's own limit)",
+				  arg, host);
+	if (o->quota_set[q])
+		return wsbox_fail(err, 0, "--quota %s: given twice", name);
+	o->quota_set[q] = true;
+	o->quota[q] = v;
+	return 0;
+}
+
 /* Limits and root mode's id range. */
 static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 			    struct wsbox_error *err)
@@ -472,6 +511,10 @@ static int set_limit_option(struct exec_opts *o, int c, const char *arg,
 			    arg);
 		break;
 	}
+	case OPT_QUOTA:
+		if (set_quota(o, arg, err) < 0)
+			return -EINVAL;
+		break;
 	case OPT_PIDS:
 		if (parse_uint(arg, 4194304, &v) < 0 || !v)
 			return wsbox_fail(
@@ -706,9 +749,12 @@ char **exec_build_env(const struct exec_opts *o, char **host_env)
 
 struct limits exec_opts_limits(const struct exec_opts *o)
 {
-	return (struct limits){.memory_bytes = o->memory,
-			       .pids = o->pids,
-			       .cpu_milli = o->cpu_milli,
-			       .timeout_sec = o->timeout_sec,
-			       .cgroup_parent = o->cgroup_parent};
+	struct limits l = {.memory_bytes = o->memory,
+			   .pids = o->pids,
+			   .cpu_milli = o->cpu_milli,
+			   .timeout_sec = o->timeout_sec,
+			   .cgroup_parent = o->cgroup_parent};
+	memcpy(l.quota_set, o->quota_set, sizeof l.quota_set);
+	memcpy(l.quota, o->quota, sizeof l.quota);
+	return l;
 }

@@ -35,6 +35,9 @@ struct exec_opts {
 	unsigned timeout_sec;
 	uint64_t memory;
 	uint64_t pids;
+	/* --quota NAME=N (docs/sandbox.md "Namespaces"). */
+	bool quota_set[QUOTA_COUNT];
+	uint64_t quota[QUOTA_COUNT];
 	uint32_t cpu_milli;	   /* --cpus in 1/1000 CPUs, 0 = none */
 	const char *cgroup_parent; /* --cgroup-parent, NULL = auto */
 	uint64_t max_layer_size;

@@ -275,6 +275,19 @@ test_inotify_instances_exhausted_per_user_quota() {
 	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 16"
 }
 
+# --quota raises or lowers a sandbox's share (a watcher-heavy test suite,
+# or a runner that wants none): the task gets exactly that many instances,
+# and never more than the host's own limit (refused, exit 125).
+test_quota_option_sets_the_inotify_instances() {
+	wsx --quota inotify-instances=3 -- /probe attack inotify_hog
+	assert_rc 0
+	expect "inotify_init1 until refused: errno=EMFILE" "inotify instances: 3"
+	host=$(cat /proc/sys/fs/inotify/max_user_instances)
+	wsx --quota inotify-instances=$((host + 1)) -- true
+	assert_rc 125
+	assert_err_has "--quota \`inotify-instances=$((host + 1))\`: want 0..$host (the host's own limit)"
+}
+
 # A fork bomb without --pids: pids and threads are one pool for the whole
 # host (kernel.pid_max, 32768 here, and kernel.threads-max), and the
 # inherited RLIMIT_NPROC (about 96k) is above it, so one task could take

@@ -146,6 +146,17 @@ static void test_exec_opts_refuses_bad_input_with_a_message(void **state)
 	expect_refused("want K=V", "--cache-key-extra", "=1", "true", NULL);
 	expect_refused("given twice", "--cache-key-extra", "rev=1",
 		       "--cache-key-extra", "rev=2", "true", NULL);
+	expect_refused("NAME one of inotify-instances", "--quota",
+		       "max_user_namespaces=1", "true", NULL);
+	expect_refused("want NAME=N", "--quota", "inotify-watches", "true",
+		       NULL);
+	expect_refused("(the host's own limit)", "--quota",
+		       "inotify-watches=-1", "true", NULL);
+	expect_refused("(the host's own limit)", "--quota",
+		       "inotify-instances=4294967296", "true", NULL);
+	expect_refused("--quota inotify-instances: given twice", "--quota",
+		       "inotify-instances=1", "--quota", "inotify-instances=2",
+		       "true", NULL);
 }
 
 /* The order on the command line does not change the key: sorted by K. */
@@ -236,6 +247,17 @@ static void test_exec_opts_limits_come_from_options(void **state)
 	assert_int_equal(l.timeout_sec, 9);
 	assert_string_equal(l.cgroup_parent, "/sys/fs/cgroup/ci");
 	assert_false(l.via_cgroup);
+	exec_opts_free(&o);
+	/* --quota: set ones carried, others left to the default share. */
+	assert_int_equal(parse(&o, &e, "--quota", "inotify-instances=0",
+			       "--quota", "inotify-watches=100", "true", NULL),
+			 0);
+	l = exec_opts_limits(&o);
+	assert_true(l.quota_set[QUOTA_INOTIFY_INSTANCES]);
+	assert_int_equal(l.quota[QUOTA_INOTIFY_INSTANCES], 0);
+	assert_true(l.quota_set[QUOTA_INOTIFY_WATCHES]);
+	assert_int_equal(l.quota[QUOTA_INOTIFY_WATCHES], 100);
+	assert_false(l.quota_set[QUOTA_FANOTIFY_GROUPS]);
 	exec_opts_free(&o);
 	/* No limit options: nothing to enforce, no cgroup to pick. */
 	assert_int_equal(parse(&o, &e, "true", NULL), 0);
