@@ -14,6 +14,7 @@
 
 #include "tests/fuzz/target_archive.h"
 #include "tests/fuzz/target_manifest.h"
+#include "tests/fuzz/target_pipeline.h"
 #include "tests/fuzz/target_policy.h"
 #include "tests/unit/fixture.h"
 
@@ -114,6 +115,12 @@ static void test_fuzz_regress_manifest_inputs_are_handled(void **state)
 	replay("manifest", fuzz_manifest_one);
 }
 
+static void test_fuzz_regress_pipeline_inputs_are_handled(void **state)
+{
+	(void)state;
+	replay("pipeline", fuzz_pipeline_one);
+}
+
 static void test_fuzz_regress_archive_inputs_are_handled(void **state)
 {
 	(void)state;
@@ -127,6 +134,7 @@ int main(void)
 		test_fuzz_regress_policy_inputs_are_handled, policy_setup,
 		policy_teardown),
 	    cmocka_unit_test(test_fuzz_regress_manifest_inputs_are_handled),
+	    cmocka_unit_test(test_fuzz_regress_pipeline_inputs_are_handled),
 	    cmocka_unit_test_setup_teardown(
 		test_fuzz_regress_archive_inputs_are_handled, archive_setup,
 		archive_teardown),
