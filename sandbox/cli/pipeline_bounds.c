@@ -127,6 +127,8 @@ static int on_event(struct bounds *b, const yaml_event_t *ev)
 		return count(b, ev, 1);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
+		if (!b->depth)
+			return 0; /* libyaml pairs them; never trusted */
 		struct frame f = b->stack[--b->depth];
 		if (f.anchor >= 0) {
 			b->anchors[f.anchor].size = f.size;
