@@ -64,10 +64,11 @@ int ns_alias_each(char *mountinfo, const struct hide_target *t,
 		  uint64_t root_id, ns_alias_fn fn, void *ctx,
 		  struct wsbox_error *err);
 /* For each mount of a filesystem that describes the host (procfs, sysfs,
- * cgroup, devpts, mqueue, ...) below the mount `root_id`, before wsbox
- * mounts its own /proc, /sys and /dev: fn(rel, its mount id, fstype).
- * Such mounts come only from inside the rootfs (its submounts, cloned by
- * the recursive binds). */
+ * cgroup, devpts, mqueue, ...) below the mount `root_id`: fn(rel, its
+ * mount id, fstype). Walked below the new root before wsbox mounts its own
+ * /proc, /sys and /dev (such mounts then come only from inside the rootfs,
+ * cloned by the recursive binds), and below the host's /sys bound for
+ * --net host. */
 typedef int (*ns_kernel_fn)(const char *rel, uint64_t mnt_id,
 			    const char *fstype, void *ctx,
 			    struct wsbox_error *err);

@@ -90,6 +90,12 @@ static unsigned long sysctl_count(const char *proc, const char *name)
 	return v;
 }
 
+/* x lowered to 1/NS_LIMIT_SHARE of itself, at least 1. */
+static rlim_t share_of(rlim_t x)
+{
+	return x / NS_LIMIT_SHARE ? x / NS_LIMIT_SHARE : 1;
+}
+
 /* l's value: the caller's --quota, else the table's lowered to
  * 1/NS_LIMIT_SHARE of the host's limit (at least 1) when the host's is
  * known, else the table's. */
@@ -102,8 +108,8 @@ static char *ns_limit_value(const struct plan *plan, const struct ns_limit *l)
 	 * sandbox's new /proc shows the host's. */
 	_cleanup_free_ char *proc = xasprintf("%s/proc", plan->root_mnt);
 	unsigned long h = l->host ? sysctl_count(proc, l->host) : 0;
-	if (h && h / NS_LIMIT_SHARE < v)
-		v = h / NS_LIMIT_SHARE ? h / NS_LIMIT_SHARE : 1;
+	if (h && share_of(h) < v)
+		v = share_of(h);
 	return xasprintf("%lu", v);
 }
 
@@ -117,12 +123,6 @@ int ns_limits_quota(const char *name, uint64_t *host_max)
 		}
 	}
 	return -1;
-}
-
-/* x lowered to 1/NS_LIMIT_SHARE of itself, at least 1. */
-static rlim_t share_of(rlim_t x)
-{
-	return x / NS_LIMIT_SHARE ? x / NS_LIMIT_SHARE : 1;
 }
 
 /* The sandbox's process bound when the caller gave no --pids: pids and

@@ -362,6 +362,19 @@ static int cover_kernel_mount(const char *rel, uint64_t mnt_id,
 	return cover_dir(fd, rel, err);
 }
 
+/* The id of the mount fd is on (`what` names it in the error). */
+static int mount_id_of(int fd, const char *what, uint64_t *id,
+		       struct wsbox_error *err)
+{
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+		return wsbox_fail(err, errno, "mount id of %s", what);
+	if (!(sx.stx_mask & STATX_MNT_ID))
+		return wsbox_fail(err, ENOSYS, "mount id of %s", what);
+	*id = sx.stx_mnt_id;
+	return 0;
+}
+
 /* Hide each of plan->hide wherever else it shows under the new root, and
  * every host-describing kernel filesystem the rootfs has mounted inside
  * (sandbox/ns_alias.c): run after the binds and after hide_path, so the
@@ -370,46 +383,63 @@ static int hide_aliases(const struct plan *plan, int root, int rootfs_fd,
 			const struct hide_target *hidden,
 			struct wsbox_error *err)
 {
-	struct statx sx;
-	if (statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
-		return wsbox_fail(err, errno, "mount id of the new root");
-	if (!(sx.stx_mask & STATX_MNT_ID))
-		return wsbox_fail(err, ENOSYS, "mount id of the new root");
+	uint64_t root_id;
+	int r = mount_id_of(root, "the new root", &root_id, err);
+	if (r < 0)
+		return r;
 	/* One read of the table for every walk (each splits a copy): what
 	 * an earlier walk covered is told apart when each place is
 	 * confirmed, not by reading the table again. */
 	_cleanup_free_ char *table = NULL;
-	int r = mountinfo_read(&table, err);
+	r = mountinfo_read(&table, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < plan->n_hide; i++) {
 		_cleanup_free_ char *copy = xstrdup(table);
 		struct alias_cover c = {
 		    root, plan->rootfs_in_store ? rootfs_fd : -1, &hidden[i]};
-		r = ns_alias_each(copy, &hidden[i], sx.stx_mnt_id, cover_alias,
-				  &c, err);
+		r = ns_alias_each(copy, &hidden[i], root_id, cover_alias, &c,
+				  err);
 		if (r < 0)
 			return r;
 	}
 	/* The host's kernel filesystems a rootfs brings along; wsbox's own
 	 * /proc, /sys and /dev are mounted after this. */
-	return ns_kernel_mounts_each(table, sx.stx_mnt_id, cover_kernel_mount,
-				     &root, err);
+	return ns_kernel_mounts_each(table, root_id, cover_kernel_mount, &root,
+				     err);
 }
 
-/* With --net host: the host's cgroup hierarchies under the bound /sys list
- * every cgroup of the host, other tenants' task leaves among them, with
- * their processes' host pids and their memory and CPU use. The sandbox's
- * cgroup namespace does not change what a bind of the host's mounts shows,
- * so they are covered; a task's own limits are wsbox's to report
- * (docs/sandbox.md "Limits"). */
-static int hide_host_cgroups(int root, struct wsbox_error *err)
+/* With --net host the host's /sys is bound, and the bind is recursive (the
+ * kernel refuses to reveal what locked submounts cover), so it carries every
+ * mount under it. The cgroup tree lists every cgroup of the host, other
+ * tenants' task leaves among them with their processes' host pids and their
+ * memory and CPU use (a cgroup namespace does not narrow a bind): covered
+ * whole, since on a v1 host it is a tmpfs of controller mounts. Then every
+ * other host-describing mount below /sys (securityfs, bpf, pstore, fuse
+ * connections, debugfs...) by the walk that covers a rootfs's. */
+static int bind_host_sys(int root, struct wsbox_error *err)
 {
-	_cleanup_close_ int fd =
-	    open_beneath(root, "sys/fs/cgroup", O_PATH | O_DIRECTORY);
-	if (fd < 0)
-		return 0; /* no cgroup mount point on this host */
-	return cover_dir(fd, "sys/fs/cgroup", err);
+	int r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int sys =
+	    open_beneath(root, "sys", O_PATH | O_DIRECTORY);
+	if (sys < 0)
+		return wsbox_fail(err, errno, "open /sys");
+	_cleanup_close_ int cg =
+	    open_beneath(sys, "fs/cgroup", O_PATH | O_DIRECTORY);
+	if (cg >= 0 && (r = cover_dir(cg, "sys/fs/cgroup", err)) < 0)
+		return r;
+	uint64_t sys_id;
+	r = mount_id_of(sys, "/sys", &sys_id, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *table = NULL;
+	r = mountinfo_read(&table, err);
+	if (r < 0)
+		return r;
+	return ns_kernel_mounts_each(table, sys_id, cover_kernel_mount, &sys,
+				     err);
 }
 
 /* --max-layer-size (docs/capture.md "Size limit"): the upper and work dirs
@@ -739,17 +769,14 @@ int ns_mount_build_root(const struct plan *plan, int rootfs_fd,
 	 * network namespace, read-only, without the host's mounts under it
 	 * (cgroups, securityfs, bpf, fuse connections...); with --net host the
 	 * kernel allows no new sysfs (the namespace is the host's), so the
-	 * host's, bound read-only, its cgroups covered. With another rootfs
-	 * /sys stays an empty directory: a sysfs still describes the host's
-	 * hardware. */
+	 * host's, bound read-only, its kernel mounts covered. With another
+	 * rootfs /sys stays an empty directory: a sysfs still describes the
+	 * host's hardware. */
 	if (!is_host_root(plan))
 		return 0;
 	if (plan->net == NET_NONE)
 		return mount_sysfs(root, err);
-	r = bind_ro(AT_FDCWD, "/sys", root, "sys", true, err);
-	if (r < 0)
-		return r;
-	return hide_host_cgroups(root, err);
+	return bind_host_sys(root, err);
 }
 
 /* Files masked with /dev/null and directories made read-only or hidden, as

@@ -12,11 +12,26 @@
 #include "sandbox/cli/pipeline.h"
 #include "tests/fuzz/fuzz_common.h"
 
-/* Kahn's algorithm: every task ordered, so the needs have no cycle. */
+/* Kahn's algorithm over the reversed needs (who needs task k), linear in
+ * tasks and needs: every task ordered, so the needs have no cycle. */
 static inline int fuzz_pipeline_acyclic(const struct pipeline *p)
 {
+	size_t edges = 0;
+	for (size_t i = 0; i < p->n; i++)
+		edges += p->tasks[i].needs.n;
+	_cleanup_free_ size_t *first = xcalloc(p->n + 2, sizeof *first);
+	_cleanup_free_ size_t *users = xcalloc(edges + 1, sizeof *users);
 	_cleanup_free_ size_t *missing = xcalloc(p->n + 1, sizeof *missing);
 	_cleanup_free_ size_t *ready = xcalloc(p->n + 1, sizeof *ready);
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t j = 0; j < p->tasks[i].needs.n; j++)
+			first[p->tasks[i].need_idx[j] + 2]++;
+	for (size_t k = 0; k < p->n; k++)
+		first[k + 2] += first[k + 1];
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t j = 0; j < p->tasks[i].needs.n; j++)
+			users[first[p->tasks[i].need_idx[j] + 1]++] = i;
+	/* first[k]..first[k + 1]: the tasks that need k. */
 	size_t n_ready = 0, ordered = 0;
 	for (size_t i = 0; i < p->n; i++)
 		if (!(missing[i] = p->tasks[i].needs.n))
@@ -24,11 +39,9 @@ static inline int fuzz_pipeline_acyclic(const struct pipeline *p)
 	while (n_ready) {
 		size_t done = ready[--n_ready];
 		ordered++;
-		for (size_t i = 0; i < p->n; i++)
-			for (size_t j = 0; j < p->tasks[i].needs.n; j++)
-				if (p->tasks[i].need_idx[j] == done &&
-				    !--missing[i])
-					ready[n_ready++] = i;
+		for (size_t u = first[done]; u < first[done + 1]; u++)
+			if (!--missing[users[u]])
+				ready[n_ready++] = users[u];
 	}
 	return ordered == p->n ? 0 : fuzz_bug("needs with a cycle accepted");
 }
@@ -37,6 +50,8 @@ static inline int fuzz_pipeline_check(const struct pipeline *p)
 {
 	if (p->n > PIPELINE_MAX_TASKS)
 		return fuzz_bug("%zu tasks accepted", p->n);
+	/* seen[k] == i + 1: task i needs k already. */
+	_cleanup_free_ size_t *seen = xcalloc(p->n + 1, sizeof *seen);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct pipeline_task *t = &p->tasks[i];
 		if (!t->name || (!t->argv.n && !t->import) || !t->digest[0])
@@ -44,15 +59,15 @@ static inline int fuzz_pipeline_check(const struct pipeline *p)
 					"digest",
 					i);
 		for (size_t j = 0; j < t->needs.n; j++) {
-			if (t->need_idx[j] >= p->n || t->need_idx[j] == i)
+			size_t k = t->need_idx[j];
+			if (k >= p->n || k == i)
 				return fuzz_bug("task `%s`: need %zu resolved "
 						"to %zu",
-						t->name, j, t->need_idx[j]);
-			for (size_t k = 0; k < j; k++)
-				if (t->need_idx[k] == t->need_idx[j])
-					return fuzz_bug("task `%s` needs one "
-							"task twice",
-							t->name);
+						t->name, j, k);
+			if (seen[k] == i + 1)
+				return fuzz_bug(
+				    "task `%s` needs one task twice", t->name);
+			seen[k] = i + 1;
 		}
 	}
 	return fuzz_pipeline_acyclic(p);

@@ -32,3 +32,28 @@ $(grep -E -- "$1" "$T/out" | sed 's/^/      /')"
 need_python3() {
 	command -v python3 >/dev/null || { echo "no python3"; exit 77; }
 }
+
+# hold_start LINE [EXEC-OPTIONS] CMD...: `wsbox exec --no-cache` of CMD on
+# the test rootfs in the background, its stdin a FIFO this shell keeps open
+# (so the task holds what it took until hold_end), output in $T/hog and
+# $T/hog-err; returns once a line starting with LINE shows (at most 60 s).
+# hold_end closes the FIFO and waits; its status is the exec's.
+hold_start() {
+	line=$1
+	shift
+	mkfifo "$T/hold"
+	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache "$@" \
+		<"$T/hold" >"$T/hog" 2>"$T/hog-err" &
+	HOLD_PID=$!
+	exec 9>"$T/hold"
+	i=0
+	while ! grep -q "^$line" "$T/hog" && [ $i -lt 1200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+hold_end() {
+	exec 9>&-
+	wait "$HOLD_PID"
+}

@@ -70,22 +70,13 @@ test_explicit_rootfs_slash_hides_home_run_var_tmp() {
 # with --net host, where no new sysfs is allowed, the host's with
 # /sys/fs/cgroup covered.
 test_host_root_sys_shows_no_cgroup_of_the_host() {
-	mkfifo "$T/hold"
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache --memory 64M \
-		-- sh -c 'echo held; read x' <"$T/hold" >"$T/holder" 2>&1 &
-	holder=$!
-	exec 9>"$T/hold"
-	i=0
-	while ! grep -q held "$T/holder" && [ $i -lt 400 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
+	hold_start held --memory 64M -- sh -c 'echo held; read x || true'
 	look='echo "$(ls -A /sys/fs/cgroup | wc -l) $(find /sys/fs/cgroup -maxdepth 6 -name "wsbox-*" 2>/dev/null | wc -l) $(ls /sys/devices >/dev/null && echo devices)"'
 	ws exec --store "$STORE" --no-cache -- sh -c "$look; ls /sys/class/net"
 	cp "$T/out" "$T/none"
 	ws exec --store "$STORE" --no-cache --net host -- sh -c "$look"
-	exec 9>&-
-	wait "$holder"
+	hold_end
+	assert_eq "$? $(cat "$T/hog")" "0 held" "the task holding a leaf: $(head -c 300 "$T/hog-err")"
 	assert_rc 0
 	assert_out "0 0 devices"
 	assert_eq "$(cat "$T/none")" "0 0 devices
@@ -104,6 +95,27 @@ shared_base() {
 	trap 'for m in $shared_unmounts; do umount -R "$base/$m" 2>/dev/null; done; rm -rf "$base"' EXIT
 	chmod 755 "$base"
 	cp "$WSBOX" "$base/wsbox" && chmod 755 "$base/wsbox" || fail "copy the binary"
+}
+
+# With --net host /sys is the host's, bound, and the bind carries every
+# mount under it (bpf, pstore, securityfs, fuse connections, debugfs): each
+# is covered by the walk that covers a rootfs's kernel mounts, for root mode
+# and a rootless user. Root only: bpf is mounted on /sys/fs/bpf in a mount
+# namespace of the test's own, so the host is untouched.
+test_net_host_sys_covers_the_hosts_kernel_mounts() {
+	shared_base bpf ""
+	mkdir "$base/u" && chown wsbox-test "$base/u" || fail "the user's dir"
+	unshare -m sh -c 'mount -t bpf bpf /sys/fs/bpf || exit 77
+		stat -f -c %T /sys/fs/bpf
+		"$1/wsbox" exec --store "$1/root-store" --no-cache --net host -- stat -f -c %T /sys/fs/bpf
+		su wsbox-test -s /bin/sh -c "\"$1/wsbox\" exec --store \"$1/u/store\" --no-cache --net host -- stat -f -c %T /sys/fs/bpf"' \
+		sh "$base" >"$T/out" 2>"$T/err"
+	RC=$?
+	[ "$RC" != 77 ] || { echo "cannot mount bpf here"; exit 77; }
+	assert_rc 0
+	assert_out "bpf_fs
+tmpfs
+tmpfs"
 }
 
 # A bind mount of the store's parent shows the store again at another path,

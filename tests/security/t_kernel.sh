@@ -154,31 +154,6 @@ test_personality_addr_no_randomize() {
 		"personality(READ_IMPLIES_EXEC): errno=EPERM"
 }
 
-# hold_start LINE ATTACK ARGS...: `probe attack ATTACK ARGS... hold` in the
-# background, its stdin a FIFO this shell keeps open (so the task holds what
-# it took), output in $T/hog; returns once a line starting with LINE shows
-# (at most 60 s). hold_end closes the FIFO and waits; its status is the
-# exec's.
-hold_start() {
-	line=$1
-	shift
-	mkfifo "$T/hold"
-	"$WSBOX" exec --store "$STORE" --rootfs "$ROOTFS" --no-cache -- \
-		/probe attack "$@" hold <"$T/hold" >"$T/hog" 2>"$T/hog-err" &
-	HOLD_PID=$!
-	exec 9>"$T/hold"
-	i=0
-	while ! grep -q "^$line" "$T/hog" && [ $i -lt 1200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-
-hold_end() {
-	exec 9>&-
-	wait "$HOLD_PID"
-}
-
 # host_inotify: one inotify instance taken by this shell's user on the host
 # (python3, ctypes); prints "host inotify_init1: succeeded|errno=ENAME".
 host_inotify() {
@@ -227,7 +202,7 @@ print("host sigqueue: " + ("succeeded" if r == 0 else "errno=" + errno.errorcode
 # own, so the host keeps the rest while the task holds its share.
 test_mqueue_sigpending_rlimits_charged_to_the_host_user() {
 	need_python3
-	hold_start 'queued signals:' rlimit_ucounts_hog
+	hold_start 'queued signals:' /probe attack rlimit_ucounts_hog hold
 	host_mq_sigqueue >"$T/host"
 	hold_end
 	assert_eq "$?" 0 "holding task's exit"
@@ -264,7 +239,7 @@ test_inotify_watches_fanotify_marks_quota_is_a_share_of_the_hosts() {
 
 test_inotify_instances_exhausted_per_user_quota() {
 	need_python3
-	hold_start 'inotify instances:' inotify_hog
+	hold_start 'inotify instances:' /probe attack inotify_hog hold
 	host_inotify >"$T/host"
 	attack inotify_hog
 	hold_end
@@ -301,7 +276,7 @@ test_fork_bomb_without_pids_takes_only_a_share_of_host_pids() {
 	[ "$threads" -lt "$pool" ] && pool=$threads
 	share=$((pool / 8))
 	[ "$share" -le 8192 ] || { echo "host's share $share: a bomb that large is too big for this suite"; exit 77; }
-	hold_start 'processes:' pid_hog $((share + 256))
+	hold_start 'processes:' /probe attack pid_hog $((share + 256)) hold
 	host=$(sh -c 'echo forked' 2>&1)
 	wsx --no-cache -- sh -c 'echo second task'
 	hold_end
